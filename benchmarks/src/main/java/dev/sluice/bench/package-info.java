@@ -1,0 +1,2 @@
+/** Sluice benchmarks. */
+package dev.sluice.bench;

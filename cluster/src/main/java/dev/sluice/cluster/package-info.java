@@ -1,0 +1,2 @@
+/** Sluice cluster. */
+package dev.sluice.cluster;

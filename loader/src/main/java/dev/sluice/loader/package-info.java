@@ -1,0 +1,2 @@
+/** Sluice loader. */
+package dev.sluice.loader;

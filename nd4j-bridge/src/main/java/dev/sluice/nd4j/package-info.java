@@ -1,0 +1,2 @@
+/** Sluice nd4j-bridge. */
+package dev.sluice.nd4j;

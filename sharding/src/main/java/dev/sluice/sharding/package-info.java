@@ -1,0 +1,2 @@
+/** Sluice sharding. */
+package dev.sluice.sharding;

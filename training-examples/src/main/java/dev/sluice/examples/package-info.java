@@ -1,0 +1,2 @@
+/** Sluice training-examples. */
+package dev.sluice.examples;
