@@ -1,0 +1,387 @@
+package dev.sluice.loader;
+
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Objects;
+import org.apache.arrow.memory.ArrowBuf;
+import org.apache.arrow.memory.BufferAllocator;
+import org.apache.arrow.vector.BaseFixedWidthVector;
+import org.apache.arrow.vector.BaseIntVector;
+import org.apache.arrow.vector.BaseVariableWidthVector;
+import org.apache.arrow.vector.FieldVector;
+import org.apache.arrow.vector.FixedSizeBinaryVector;
+import org.apache.arrow.vector.FloatingPointVector;
+import org.apache.arrow.vector.ValueVector;
+import org.apache.arrow.vector.VarCharVector;
+import org.apache.arrow.vector.VectorSchemaRoot;
+import org.apache.arrow.vector.types.pojo.Field;
+import org.apache.arrow.vector.types.pojo.Schema;
+import org.apache.arrow.vector.util.TransferPair;
+
+/**
+ * A batch of rows held in Arrow memory: the unit that flows between Sluice's operators and comes
+ * out of {@link Dataset#iterBatches}.
+ *
+ * <p><b>Ownership.</b> A batch owns its {@link VectorSchemaRoot} and every Arrow buffer behind it;
+ * {@link #close()} releases them (idempotent). Who must close:
+ *
+ * <ul>
+ *   <li>a batch returned by {@link Dataset#iterBatches} belongs to the caller, who closes it when
+ *       done (try-with-resources); until then it counts against the pipeline's memory budget;
+ *   <li>a batch passed to a {@link BatchFunction} belongs to Sluice: the function must neither
+ *       close it nor keep it, or any array or buffer taken from it, past the call;
+ *   <li>a batch a {@link BatchFunction} returns belongs to Sluice from then on (it may be the input
+ *       itself).
+ * </ul>
+ *
+ * <p>Buffers obtained from a batch ({@link #vector}, {@link #tensorData}) are views valid only
+ * until the batch is closed. A batch is not thread-safe; it may be handed from one thread to another
+ * with the usual happens-before edge (a queue).
+ *
+ * <p>{@link #sources()} names the files the rows came from, so that errors about a batch can say
+ * which input they concern; sources that read samples also fill {@link #KEY_COLUMN} and {@link
+ * #URL_COLUMN} so that one row can be named.
+ */
+public final class Batch implements AutoCloseable {
+
+  /** Column holding a sample's key (WebDataset's {@code __key__}, a file's relative name). */
+  public static final String KEY_COLUMN = "__key__";
+
+  /** Column holding the file a sample came from (WebDataset's {@code __url__}). */
+  public static final String URL_COLUMN = "__url__";
+
+  private final VectorSchemaRoot root;
+  private final List<String> sources;
+  private boolean closed;
+
+  /**
+   * Wraps a root; the batch takes ownership of it.
+   *
+   * @param root the vectors, whose row count must be set
+   * @param sources the files the rows came from (for error messages), possibly empty
+   */
+  public Batch(VectorSchemaRoot root, List<String> sources) {
+    this.root = Objects.requireNonNull(root, "root");
+    this.sources = List.copyOf(sources);
+  }
+
+  /** Number of rows. */
+  public int rowCount() {
+    return root.getRowCount();
+  }
+
+  /** The schema. */
+  public Schema schema() {
+    return root.getSchema();
+  }
+
+  /** The files the rows came from, in order, without duplicates. */
+  public List<String> sources() {
+    return sources;
+  }
+
+  /** Whether the batch has a column of that name. */
+  public boolean hasColumn(String name) {
+    return root.getSchema().findField(name) != null;
+  }
+
+  /** The names of the columns, in schema order. */
+  public List<String> columnNames() {
+    List<String> names = new ArrayList<>();
+    for (Field f : root.getSchema().getFields()) {
+      names.add(f.getName());
+    }
+    return names;
+  }
+
+  /**
+   * The raw Arrow vector of a column, valid until the batch is closed. Callers must not close or
+   * resize it.
+   */
+  public FieldVector vector(String column) {
+    checkOpen();
+    FieldVector v = root.getVector(column);
+    if (v == null) {
+      throw new IllegalArgumentException("no column '" + column + "' in " + root.getSchema());
+    }
+    return v;
+  }
+
+  /** The raw root, valid until the batch is closed. Callers must not close it. */
+  public VectorSchemaRoot root() {
+    checkOpen();
+    return root;
+  }
+
+  /** Whether the value at {@code row} of {@code column} is null. */
+  public boolean isNull(String column, int row) {
+    return vector(column).isNull(row);
+  }
+
+  /** The bytes of a binary, UTF-8 or tensor cell (a copy), or null. */
+  public byte[] getBytes(String column, int row) {
+    FieldVector v = vector(column);
+    if (v.isNull(row)) {
+      return null;
+    }
+    if (v instanceof BaseVariableWidthVector var) {
+      return var.get(row);
+    }
+    if (v instanceof FixedSizeBinaryVector fixed) {
+      return fixed.get(row);
+    }
+    throw new IllegalArgumentException("column '" + column + "' is " + v.getField().getType() + ", not binary");
+  }
+
+  /** A UTF-8 cell as a string, or null. */
+  public String getString(String column, int row) {
+    FieldVector v = vector(column);
+    if (v.isNull(row)) {
+      return null;
+    }
+    if (v instanceof VarCharVector chars) {
+      return new String(chars.get(row), StandardCharsets.UTF_8);
+    }
+    Object o = v.getObject(row);
+    return o == null ? null : o.toString();
+  }
+
+  /** An integer cell (any Arrow integer width). */
+  public long getLong(String column, int row) {
+    FieldVector v = vector(column);
+    if (v instanceof BaseIntVector ints) {
+      requireNotNull(v, column, row);
+      return ints.getValueAsLong(row);
+    }
+    throw new IllegalArgumentException("column '" + column + "' is " + v.getField().getType() + ", not an integer");
+  }
+
+  /** An integer cell that must fit in an int. */
+  public int getInt(String column, int row) {
+    return Math.toIntExact(getLong(column, row));
+  }
+
+  /** A floating-point (or integer) cell. */
+  public double getDouble(String column, int row) {
+    FieldVector v = vector(column);
+    if (v instanceof FloatingPointVector fp) {
+      requireNotNull(v, column, row);
+      return fp.getValueAsDouble(row);
+    }
+    if (v instanceof BaseIntVector ints) {
+      requireNotNull(v, column, row);
+      return ints.getValueAsLong(row);
+    }
+    throw new IllegalArgumentException("column '" + column + "' is " + v.getField().getType() + ", not numeric");
+  }
+
+  /** The tensor spec of a tensor column. */
+  public TensorSpec tensorSpec(String column) {
+    TensorSpec spec = TensorSpec.fromField(vector(column).getField());
+    if (spec == null) {
+      throw new IllegalArgumentException("column '" + column + "' is not a tensor column");
+    }
+    return spec;
+  }
+
+  /**
+   * The contiguous data buffer of a tensor column: row {@code i} starts at byte {@code i *
+   * tensorSpec(column).rowBytes()}. A view, valid until the batch is closed.
+   */
+  public ArrowBuf tensorData(String column) {
+    FieldVector v = vector(column);
+    if (!(v instanceof FixedSizeBinaryVector)) {
+      throw new IllegalArgumentException("column '" + column + "' is not a tensor column");
+    }
+    tensorSpec(column);
+    return v.getDataBuffer();
+  }
+
+  /** Bytes of Arrow memory the batch holds (as accounted by its allocator). */
+  public long sizeInBytes() {
+    if (closed) {
+      return 0;
+    }
+    long total = 0;
+    for (FieldVector v : root.getFieldVectors()) {
+      for (ArrowBuf b : v.getFieldBuffers()) {
+        total += b.capacity();
+      }
+    }
+    return total;
+  }
+
+  /** A row's key ({@link #KEY_COLUMN}) when the batch has one, else its index, for messages. */
+  public String describeRow(int row) {
+    StringBuilder sb = new StringBuilder();
+    if (hasColumn(URL_COLUMN) && !isNull(URL_COLUMN, row)) {
+      sb.append(getString(URL_COLUMN, row));
+    } else if (!sources.isEmpty()) {
+      sb.append(String.join(", ", sources));
+    }
+    if (hasColumn(KEY_COLUMN) && !isNull(KEY_COLUMN, row)) {
+      sb.append(sb.length() > 0 ? " entry " : "entry ").append(getString(KEY_COLUMN, row));
+    } else {
+      sb.append(sb.length() > 0 ? " row " : "row ").append(row);
+    }
+    return sb.toString();
+  }
+
+  /**
+   * A new batch holding rows {@code [from, from + length)}, allocated in {@code allocator}. The
+   * buffers are copied, so the result is independent of this batch.
+   */
+  public Batch slice(BufferAllocator allocator, int from, int length) {
+    int[] rows = new int[length];
+    for (int i = 0; i < length; i++) {
+      rows[i] = from + i;
+    }
+    return select(allocator, rows);
+  }
+
+  /** A new batch with the given rows of this one, in the given order (rows may repeat). */
+  public Batch select(BufferAllocator allocator, int[] rows) {
+    checkOpen();
+    VectorSchemaRoot out = VectorSchemaRoot.create(root.getSchema(), allocator);
+    try {
+      for (int c = 0; c < root.getFieldVectors().size(); c++) {
+        FieldVector from = root.getVector(c);
+        FieldVector to = out.getVector(c);
+        allocateFor(to, from, rows);
+        for (int i = 0; i < rows.length; i++) {
+          to.copyFromSafe(rows[i], i, from);
+        }
+        to.setValueCount(rows.length);
+      }
+      out.setRowCount(rows.length);
+      return new Batch(out, sources);
+    } catch (RuntimeException e) {
+      out.close();
+      throw e;
+    }
+  }
+
+  /**
+   * Concatenates batches of one schema into a new batch allocated in {@code allocator}. The inputs
+   * stay owned by the caller.
+   */
+  public static Batch concat(BufferAllocator allocator, List<Batch> parts) {
+    if (parts.isEmpty()) {
+      throw new IllegalArgumentException("nothing to concatenate");
+    }
+    Schema schema = parts.get(0).schema();
+    int rows = 0;
+    LinkedHashSet<String> sources = new LinkedHashSet<>();
+    for (Batch b : parts) {
+      b.checkOpen();
+      if (!b.schema().equals(schema)) {
+        throw new IllegalArgumentException(
+            "cannot concatenate batches of different schemas: " + schema + " and " + b.schema());
+      }
+      rows += b.rowCount();
+      sources.addAll(b.sources());
+    }
+    VectorSchemaRoot out = VectorSchemaRoot.create(schema, allocator);
+    try {
+      for (int c = 0; c < schema.getFields().size(); c++) {
+        FieldVector to = out.getVector(c);
+        long varBytes = 0;
+        for (Batch b : parts) {
+          varBytes += variableBytes(b.root.getVector(c));
+        }
+        allocate(to, rows, varBytes);
+        int at = 0;
+        for (Batch b : parts) {
+          FieldVector from = b.root.getVector(c);
+          for (int r = 0; r < b.rowCount(); r++) {
+            to.copyFromSafe(r, at++, from);
+          }
+        }
+        to.setValueCount(rows);
+      }
+      out.setRowCount(rows);
+      return new Batch(out, new ArrayList<>(sources));
+    } catch (RuntimeException e) {
+      out.close();
+      throw e;
+    }
+  }
+
+  /**
+   * Moves this batch's buffers into {@code allocator} without copying (same allocator root) and
+   * returns the new owner; this batch is left empty and closed.
+   */
+  public Batch transferTo(BufferAllocator allocator) {
+    checkOpen();
+    List<FieldVector> moved = new ArrayList<>();
+    for (FieldVector v : root.getFieldVectors()) {
+      TransferPair tp = v.getTransferPair(allocator);
+      tp.transfer();
+      moved.add((FieldVector) tp.getTo());
+    }
+    VectorSchemaRoot out = new VectorSchemaRoot(root.getSchema().getFields(), moved, root.getRowCount());
+    close();
+    return new Batch(out, sources);
+  }
+
+  /** Whether {@link #close()} has been called. */
+  public boolean isClosed() {
+    return closed;
+  }
+
+  @Override
+  public void close() {
+    if (!closed) {
+      closed = true;
+      root.close();
+    }
+  }
+
+  @Override
+  public String toString() {
+    return "Batch[" + rowCount() + " rows, " + columnNames() + (sources.isEmpty() ? "" : ", from " + sources) + "]";
+  }
+
+  private void checkOpen() {
+    if (closed) {
+      throw new IllegalStateException("batch is closed");
+    }
+  }
+
+  private static void requireNotNull(ValueVector v, String column, int row) {
+    if (v.isNull(row)) {
+      throw new IllegalStateException("null at column '" + column + "' row " + row);
+    }
+  }
+
+  private static long variableBytes(FieldVector v) {
+    if (v instanceof BaseVariableWidthVector var) {
+      return var.getValueCount() == 0 ? 0 : var.getOffsetBuffer().getInt((long) var.getValueCount() * 4);
+    }
+    return 0;
+  }
+
+  private static void allocateFor(FieldVector to, FieldVector from, int[] rows) {
+    long varBytes = 0;
+    if (from instanceof BaseVariableWidthVector var) {
+      for (int r : rows) {
+        varBytes += var.isNull(r) ? 0 : var.getValueLength(r);
+      }
+    }
+    allocate(to, rows.length, varBytes);
+  }
+
+  /** Sizes a vector exactly, so that copying in does not grow it by doubling. */
+  static void allocate(FieldVector to, int rows, long varBytes) {
+    if (to instanceof BaseVariableWidthVector var) {
+      var.allocateNew(Math.max(varBytes, 1), Math.max(rows, 1));
+    } else if (to instanceof BaseFixedWidthVector fixed) {
+      fixed.allocateNew(Math.max(rows, 1));
+    } else {
+      to.setInitialCapacity(Math.max(rows, 1));
+      to.allocateNew();
+    }
+  }
+}

@@ -1,0 +1,68 @@
+package dev.sluice.loader;
+
+/**
+ * A failure of a Sluice pipeline, naming where it happened: the operator, the source file and the
+ * entry (sample key or row) when known. Thrown from the consumer's {@code next()} when a task, a
+ * reader or a user function failed anywhere in the pipeline; the original exception is the cause.
+ */
+public class SluiceException extends RuntimeException {
+  private static final long serialVersionUID = 1L;
+
+  private final String operator;
+  private final String source;
+  private final String entry;
+
+  /**
+   * A failure with its location.
+   *
+   * @param message what went wrong
+   * @param operator the operator that failed, or null
+   * @param source the file (or split) concerned, or null
+   * @param entry the entry (sample key, row) concerned, or null
+   * @param cause the original failure, or null
+   */
+  public SluiceException(String message, String operator, String source, String entry, Throwable cause) {
+    super(compose(message, operator, source, entry), cause);
+    this.operator = operator;
+    this.source = source;
+    this.entry = entry;
+  }
+
+  /** A failure with no location yet. */
+  public SluiceException(String message, Throwable cause) {
+    this(message, null, null, null, cause);
+  }
+
+  /** The operator that failed, or null. */
+  public String operator() {
+    return operator;
+  }
+
+  /** The source file or split concerned, or null. */
+  public String source() {
+    return source;
+  }
+
+  /** The entry concerned (a sample key, a row), or null. */
+  public String entry() {
+    return entry;
+  }
+
+  private static String compose(String message, String operator, String source, String entry) {
+    StringBuilder sb = new StringBuilder();
+    if (operator != null) {
+      sb.append('[').append(operator).append("] ");
+    }
+    sb.append(message);
+    if (source != null) {
+      sb.append(" (file ").append(source);
+      if (entry != null) {
+        sb.append(", entry ").append(entry);
+      }
+      sb.append(')');
+    } else if (entry != null) {
+      sb.append(" (entry ").append(entry).append(')');
+    }
+    return sb.toString();
+  }
+}
