@@ -55,6 +55,7 @@ public final class Batch implements AutoCloseable {
   private final VectorSchemaRoot root;
   private final List<String> sources;
   private boolean closed;
+  private Runnable onClose;
 
   /**
    * Wraps a root; the batch takes ownership of it.
@@ -331,11 +332,25 @@ public final class Batch implements AutoCloseable {
     return closed;
   }
 
+  /**
+   * Registers an action to run once, right after this batch's memory is released. The executor
+   * uses it to learn that a consumer freed memory; one hook per batch (a second replaces the
+   * first).
+   */
+  public void onClose(Runnable hook) {
+    this.onClose = hook;
+  }
+
   @Override
   public void close() {
     if (!closed) {
       closed = true;
       root.close();
+      Runnable hook = onClose;
+      onClose = null;
+      if (hook != null) {
+        hook.run();
+      }
     }
   }
 

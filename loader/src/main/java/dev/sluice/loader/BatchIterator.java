@@ -1,0 +1,345 @@
+package dev.sluice.loader;
+
+import dev.sluice.loader.internal.exec.StreamingExecutor;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.NoSuchElementException;
+import java.util.SplittableRandom;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import org.apache.arrow.memory.BufferAllocator;
+import org.apache.arrow.vector.FieldVector;
+import org.apache.arrow.vector.VectorSchemaRoot;
+
+/**
+ * The consumer's end of an execution: batches in the shape {@link IterOptions} asks for.
+ *
+ * <p>Each batch returned by {@link #next()} belongs to the caller, who must close it; until closed
+ * it counts against the memory budget, so a consumer that holds batches holds the pipeline back.
+ * An error anywhere upstream is thrown from {@link #hasNext()} or {@link #next()} as a {@link
+ * SluiceException} naming the operator, the file and the entry. {@link #close()} stops the
+ * execution and releases everything not handed out; the iterator also closes itself at the end of
+ * the data. Not thread-safe: one consumer thread (with its own prefetch thread inside).
+ */
+public final class BatchIterator implements Iterator<Batch>, AutoCloseable {
+  private static final Object END = new Object();
+
+  private final StreamingExecutor executor;
+  private final IterOptions options;
+  private final Rebatcher rebatcher;
+  private final BlockingQueue<Object> prefetched;
+  private final Thread prefetchThread;
+  private Object lookahead;
+  private boolean closed;
+
+  BatchIterator(StreamingExecutor executor, IterOptions options, String name) {
+    this.executor = executor;
+    this.options = options;
+    boolean rebatch = options.batchSize() > 0;
+    this.rebatcher = rebatch ? new Rebatcher(executor, options) : null;
+    if (rebatch && options.prefetchBatches() > 0) {
+      prefetched = new ArrayBlockingQueue<>(options.prefetchBatches());
+      prefetchThread = new Thread(this::prefetchLoop, "sluice-prefetch-" + name);
+      prefetchThread.setDaemon(true);
+      prefetchThread.start();
+    } else {
+      prefetched = null;
+      prefetchThread = null;
+    }
+  }
+
+  private void prefetchLoop() {
+    while (true) {
+      Object item;
+      try {
+        Batch b = rebatcher.next();
+        item = b == null ? END : b;
+      } catch (InterruptedException e) {
+        return;
+      } catch (RuntimeException e) {
+        item = e;
+      }
+      try {
+        prefetched.put(item);
+      } catch (InterruptedException ie) {
+        if (item instanceof Batch b) {
+          b.close();
+        }
+        return;
+      }
+      if (item == END || item instanceof RuntimeException) {
+        return;
+      }
+    }
+  }
+
+  private Object fetch() {
+    try {
+      if (prefetched != null) {
+        long t0 = System.nanoTime();
+        Object o = prefetched.take();
+        executor.addConsumerWait(System.nanoTime() - t0);
+        return o;
+      }
+      Batch b = rebatcher != null ? rebatcher.next() : executor.take();
+      return b == null ? END : b;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new SluiceException("interrupted while waiting for data", e);
+    }
+  }
+
+  @Override
+  public boolean hasNext() {
+    if (closed) {
+      return false;
+    }
+    if (lookahead == null) {
+      try {
+        lookahead = fetch();
+      } catch (RuntimeException e) {
+        close();
+        throw e;
+      }
+    }
+    if (lookahead instanceof RuntimeException e) {
+      lookahead = null;
+      close();
+      throw e;
+    }
+    if (lookahead == END) {
+      close();
+      return false;
+    }
+    return true;
+  }
+
+  @Override
+  public Batch next() {
+    if (!hasNext()) {
+      throw new NoSuchElementException();
+    }
+    Batch b = (Batch) lookahead;
+    lookahead = null;
+    return b;
+  }
+
+  /** Statistics of the execution so far. */
+  public DatasetStats stats() {
+    return executor.stats();
+  }
+
+  /** The execution allocator's peak so far. */
+  public long peakMemory() {
+    return executor.peakMemory();
+  }
+
+  @Override
+  public void close() {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    if (lookahead instanceof Batch b) {
+      b.close();
+    }
+    lookahead = null;
+    if (prefetchThread != null) {
+      prefetchThread.interrupt();
+      try {
+        prefetchThread.join();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      for (Object o; (o = prefetched.poll()) != null; ) {
+        if (o instanceof Batch b) {
+          b.close();
+        }
+      }
+    }
+    if (rebatcher != null) {
+      rebatcher.close();
+    }
+    executor.close();
+  }
+
+  /**
+   * Cuts the executor's blocks into batches of exactly {@code batchSize} rows (the last may be
+   * smaller unless dropped), optionally drawing rows at random from a shuffle buffer. Copies into
+   * the consumer allocator, which counts against the budget.
+   */
+  private static final class Rebatcher {
+    private final StreamingExecutor executor;
+    private final IterOptions options;
+    private final BufferAllocator allocator;
+    private final ArrayDeque<Batch> blocks = new ArrayDeque<>();
+    private final SplittableRandom random;
+    private int headOffset;
+    private int bufferedRows;
+    private boolean ended;
+    // Shuffle buffer: the rows still to draw, as (block, row) pairs over a list of open blocks.
+    private final List<Batch> pool = new ArrayList<>();
+    private final List<Integer> remainingPerBlock = new ArrayList<>();
+    private int[] entryBlock = new int[0];
+    private int[] entryRow = new int[0];
+    private int entries;
+
+    Rebatcher(StreamingExecutor executor, IterOptions options) {
+      this.executor = executor;
+      this.options = options;
+      this.allocator = executor.consumerAllocator();
+      this.random = new SplittableRandom(options.shuffleSeed());
+    }
+
+    Batch next() throws InterruptedException {
+      return options.localShuffleBufferSize() > 0 ? nextShuffled() : nextInOrder();
+    }
+
+    private Batch nextInOrder() throws InterruptedException {
+      int size = options.batchSize();
+      while (bufferedRows < size && !ended) {
+        Batch b = executor.take();
+        if (b == null) {
+          ended = true;
+        } else if (b.rowCount() == 0) {
+          b.close();
+        } else {
+          blocks.add(b);
+          bufferedRows += b.rowCount();
+        }
+      }
+      if (bufferedRows == 0 || (ended && bufferedRows < size && options.dropLast())) {
+        return null;
+      }
+      int take = Math.min(size, bufferedRows);
+      Batch head = blocks.peek();
+      if (headOffset == 0 && head.rowCount() == take) {
+        blocks.poll();
+        bufferedRows -= take;
+        return head; // exactly one whole block: hand it on without copying
+      }
+      List<Batch> parts = new ArrayList<>();
+      try {
+        int need = take;
+        while (need > 0) {
+          Batch b = blocks.peek();
+          int n = Math.min(need, b.rowCount() - headOffset);
+          parts.add(b.slice(allocator, headOffset, n));
+          headOffset += n;
+          need -= n;
+          if (headOffset == b.rowCount()) {
+            blocks.poll().close();
+            headOffset = 0;
+          }
+        }
+        bufferedRows -= take;
+        return parts.size() == 1 ? parts.remove(0) : Batch.concat(allocator, parts);
+      } finally {
+        parts.forEach(Batch::close);
+      }
+    }
+
+    private Batch nextShuffled() throws InterruptedException {
+      int size = options.batchSize();
+      int target = Math.max(options.localShuffleBufferSize(), size);
+      while (entries < target && !ended) {
+        Batch b = executor.take();
+        if (b == null) {
+          ended = true;
+        } else if (b.rowCount() == 0) {
+          b.close();
+        } else {
+          addToPool(b);
+        }
+      }
+      if (entries == 0 || (ended && entries < size && options.dropLast())) {
+        return null;
+      }
+      int take = Math.min(size, entries);
+      int[] blockOf = new int[take];
+      int[] rowOf = new int[take];
+      for (int i = 0; i < take; i++) {
+        int pick = random.nextInt(entries);
+        blockOf[i] = entryBlock[pick];
+        rowOf[i] = entryRow[pick];
+        entries--;
+        entryBlock[pick] = entryBlock[entries];
+        entryRow[pick] = entryRow[entries];
+      }
+      Batch out = gather(blockOf, rowOf);
+      for (int i = 0; i < take; i++) {
+        int left = remainingPerBlock.get(blockOf[i]) - 1;
+        remainingPerBlock.set(blockOf[i], left);
+        if (left == 0) {
+          pool.get(blockOf[i]).close();
+        }
+      }
+      return out;
+    }
+
+    private void addToPool(Batch b) {
+      int id = pool.size();
+      pool.add(b);
+      remainingPerBlock.add(b.rowCount());
+      if (entries + b.rowCount() > entryBlock.length) {
+        int cap = Math.max(entries + b.rowCount(), entryBlock.length * 2);
+        entryBlock = java.util.Arrays.copyOf(entryBlock, cap);
+        entryRow = java.util.Arrays.copyOf(entryRow, cap);
+      }
+      for (int r = 0; r < b.rowCount(); r++) {
+        entryBlock[entries] = id;
+        entryRow[entries] = r;
+        entries++;
+      }
+    }
+
+    private Batch gather(int[] blockOf, int[] rowOf) {
+      Batch first = pool.get(blockOf[0]);
+      VectorSchemaRoot out = VectorSchemaRoot.create(first.schema(), allocator);
+      try {
+        List<String> sources = new ArrayList<>();
+        for (int c = 0; c < first.schema().getFields().size(); c++) {
+          FieldVector to = out.getVector(c);
+          long varBytes = 0;
+          for (int i = 0; i < blockOf.length; i++) {
+            FieldVector from = pool.get(blockOf[i]).root().getVector(c);
+            if (from instanceof org.apache.arrow.vector.BaseVariableWidthVector v && !v.isNull(rowOf[i])) {
+              varBytes += v.getValueLength(rowOf[i]);
+            }
+          }
+          Batch.allocate(to, blockOf.length, varBytes);
+          for (int i = 0; i < blockOf.length; i++) {
+            to.copyFromSafe(rowOf[i], i, pool.get(blockOf[i]).root().getVector(c));
+          }
+          to.setValueCount(blockOf.length);
+        }
+        for (int i = 0; i < blockOf.length; i++) {
+          for (String s : pool.get(blockOf[i]).sources()) {
+            if (!sources.contains(s)) {
+              sources.add(s);
+            }
+          }
+        }
+        out.setRowCount(blockOf.length);
+        return new Batch(out, sources);
+      } catch (RuntimeException e) {
+        out.close();
+        throw e;
+      }
+    }
+
+    void close() {
+      blocks.forEach(Batch::close);
+      blocks.clear();
+      for (int i = 0; i < pool.size(); i++) {
+        if (remainingPerBlock.get(i) > 0) {
+          pool.get(i).close();
+        }
+      }
+      pool.clear();
+      entries = 0;
+    }
+  }
+}

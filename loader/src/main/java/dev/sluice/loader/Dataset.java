@@ -1,0 +1,223 @@
+package dev.sluice.loader;
+
+import dev.sluice.loader.internal.exec.ExecutionObserver;
+import dev.sluice.loader.internal.exec.StreamingExecutor;
+import dev.sluice.loader.internal.plan.LogicalOp;
+import dev.sluice.loader.internal.plan.PhysicalOp;
+import dev.sluice.loader.internal.plan.Planner;
+import dev.sluice.loader.sink.BatchSink;
+import dev.sluice.loader.source.InMemorySource;
+import dev.sluice.loader.source.Source;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.lang.reflect.Constructor;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.Callable;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Supplier;
+
+/**
+ * A lazy dataset: a read followed by transformations. Nothing runs until the dataset is consumed
+ * ({@link #iterBatches}, {@link #count}, {@link #materialize}, the writes); each consumption is a
+ * fresh execution by the streaming executor. Immutable and thread-safe: every transformation
+ * returns a new dataset.
+ */
+public final class Dataset {
+  private static final AtomicInteger ITERATIONS = new AtomicInteger();
+
+  private final Sluice sluice;
+  private final List<LogicalOp> ops;
+  private final ExecutionOptions options;
+  private volatile StreamingExecutor lastExecution;
+
+  private Dataset(Sluice sluice, List<LogicalOp> ops, ExecutionOptions options) {
+    this.sluice = sluice;
+    this.ops = List.copyOf(ops);
+    this.options = options;
+  }
+
+  static Dataset read(Sluice sluice, Source source) {
+    return new Dataset(sluice, List.of(new LogicalOp.Read(Objects.requireNonNull(source))), sluice.defaultOptions());
+  }
+
+  private Dataset with(LogicalOp op) {
+    List<LogicalOp> next = new ArrayList<>(ops);
+    next.add(op);
+    return new Dataset(sluice, next, options);
+  }
+
+  /** The same dataset executed with other options. */
+  public Dataset withOptions(ExecutionOptions options) {
+    return new Dataset(sluice, ops, Objects.requireNonNull(options));
+  }
+
+  /** The execution options. */
+  public ExecutionOptions options() {
+    return options;
+  }
+
+  /**
+   * Applies a stateless function to every batch, as tasks (one CPU each by default). The function
+   * object is shared by concurrent tasks and must be thread-safe. Neighbouring stateless maps with
+   * equal resources are fused into one task.
+   */
+  public Dataset mapBatches(BatchFunction fn) {
+    return mapBatches(fn, MapOptions.DEFAULT);
+  }
+
+  /** Applies a stateless function with the given options. */
+  public Dataset mapBatches(BatchFunction fn, MapOptions options) {
+    Objects.requireNonNull(fn);
+    String name = options.name() != null ? options.name() : functionName(fn.getClass());
+    return with(new LogicalOp.MapTask(name, fn, options));
+  }
+
+  /**
+   * Applies a stateful function in a pool of actors: each actor builds one instance with the
+   * class's no-argument constructor, once, and calls it one batch at a time; an instance that is
+   * {@link AutoCloseable} is closed when its actor stops.
+   */
+  public Dataset mapBatches(Class<? extends BatchFunction> type, ActorPool pool, MapOptions options) {
+    Objects.requireNonNull(type);
+    Callable<BatchFunction> factory = () -> {
+      Constructor<? extends BatchFunction> c = type.getDeclaredConstructor();
+      c.setAccessible(true);
+      return c.newInstance();
+    };
+    String name = options.name() != null ? options.name() : type.getSimpleName();
+    return with(new LogicalOp.MapActor(name, factory, pool, options));
+  }
+
+  /** Applies a stateful function in a pool of actors, each instance built by {@code factory}. */
+  public Dataset mapBatches(Supplier<? extends BatchFunction> factory, ActorPool pool, MapOptions options) {
+    Objects.requireNonNull(factory);
+    String name = options.name() != null ? options.name() : "Actor";
+    return with(new LogicalOp.MapActor(name, factory::get, pool, options));
+  }
+
+  /** Keeps the rows for which {@code predicate} holds (a stateless map, fused like one). */
+  public Dataset filter(RowPredicate predicate) {
+    BatchFunction fn = (in, ctx) -> {
+      int[] keep = new int[in.rowCount()];
+      int n = 0;
+      for (int r = 0; r < in.rowCount(); r++) {
+        if (predicate.test(in, r)) {
+          keep[n++] = r;
+        }
+      }
+      return n == in.rowCount() ? in : in.select(ctx.allocator(), java.util.Arrays.copyOf(keep, n));
+    };
+    return with(new LogicalOp.MapTask("Filter", fn, MapOptions.DEFAULT));
+  }
+
+  /** Keeps the first {@code rows} rows that arrive (in order when order is preserved) and stops reading. */
+  public Dataset limit(long rows) {
+    if (rows < 0) {
+      throw new IllegalArgumentException("limit must be >= 0");
+    }
+    return with(new LogicalOp.Limit(rows));
+  }
+
+  /**
+   * Reads the source's splits in an order permuted by {@code seed}, so that blocks come in a
+   * random order without materialising anything (Ray Data's {@code randomize_block_order}, done
+   * at the read). Rows within a block keep their order: combine with a local shuffle in {@link
+   * IterOptions} for row-level randomness.
+   */
+  public Dataset randomizeBlockOrder(long seed) {
+    return with(new LogicalOp.RandomizeBlockOrder(seed));
+  }
+
+  /** The physical plan in one line, fusion applied. */
+  public String explain() {
+    return Planner.describe(Planner.plan(ops));
+  }
+
+  /** Starts an execution and returns its consumer end. Close it (or drain it) to end the execution. */
+  public BatchIterator iterBatches(IterOptions iterOptions) {
+    StreamingExecutor ex = start();
+    return new BatchIterator(ex, iterOptions, Integer.toString(ITERATIONS.incrementAndGet()));
+  }
+
+  /** Blocks as they come. */
+  public BatchIterator iterBatches() {
+    return iterBatches(IterOptions.blocks());
+  }
+
+  private StreamingExecutor start() {
+    List<PhysicalOp> plan = Planner.plan(ops);
+    ExecutionObserver observer = ProgressLine.forOptions(options, Planner.describe(plan));
+    StreamingExecutor ex = new StreamingExecutor(plan, options, sluice.runtime(), sluice.allocator(), observer);
+    ex.start();
+    lastExecution = ex;
+    return ex;
+  }
+
+  /** Counts the rows (runs the pipeline). */
+  public long count() {
+    long n = 0;
+    try (BatchIterator it = iterBatches()) {
+      while (it.hasNext()) {
+        try (Batch b = it.next()) {
+          n += b.rowCount();
+        }
+      }
+    }
+    return n;
+  }
+
+  /**
+   * Runs the pipeline and keeps every resulting block in memory (outside the streaming budget, in
+   * the block store). The result reads those blocks; close it to free them.
+   */
+  public MaterializedDataset materialize() {
+    List<Batch> held = new ArrayList<>();
+    org.apache.arrow.memory.BufferAllocator alloc =
+        sluice.allocator().newChildAllocator("materialized-" + ITERATIONS.incrementAndGet(), 0, Long.MAX_VALUE);
+    try (BatchIterator it = iterBatches()) {
+      while (it.hasNext()) {
+        try (Batch b = it.next()) {
+          held.add(b.slice(alloc, 0, b.rowCount()));
+        }
+      }
+    } catch (RuntimeException e) {
+      held.forEach(Batch::close);
+      alloc.close();
+      throw e;
+    }
+    Dataset ds = new Dataset(sluice, List.of(new LogicalOp.Read(new InMemorySource("materialized", held))), options);
+    return new MaterializedDataset(ds, held, alloc);
+  }
+
+  /** Writes every batch to a sink made by {@code sinkFactory}, closing it at the end. */
+  public void write(Supplier<? extends BatchSink> sinkFactory) {
+    try (BatchSink sink = sinkFactory.get(); BatchIterator it = iterBatches()) {
+      while (it.hasNext()) {
+        try (Batch b = it.next()) {
+          sink.write(b);
+        }
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /** Statistics of the latest execution of this dataset, or null if it never ran. */
+  public DatasetStats stats() {
+    StreamingExecutor ex = lastExecution;
+    return ex == null ? null : ex.stats();
+  }
+
+  /** The context. */
+  public Sluice sluice() {
+    return sluice;
+  }
+
+  private static String functionName(Class<?> c) {
+    String n = c.getSimpleName();
+    return n.isEmpty() || n.contains("$$Lambda") || n.contains("Lambda") ? "MapBatches" : n;
+  }
+}

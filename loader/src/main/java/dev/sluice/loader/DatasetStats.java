@@ -1,0 +1,70 @@
+package dev.sluice.loader;
+
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * What one execution of a dataset did: per operator, and for the consumer. A snapshot; obtained
+ * from {@link Dataset#stats()} after (or during) consumption.
+ *
+ * @param plan the DAG as logged at the start
+ * @param operators per-operator figures, upstream first
+ * @param wallNanos time from the start of execution to its end (or to now while running)
+ * @param firstBatchNanos time from the start to the first batch handed to the consumer, or -1
+ * @param consumerWaitNanos time the consumer spent waiting in {@code next()} for data
+ * @param rowsOut rows handed to the consumer
+ * @param memoryBudget the budget
+ * @param peakMemory the execution allocator's peak (every block of the execution counts)
+ * @param badRecords bad records skipped under the allowance
+ */
+public record DatasetStats(
+    String plan,
+    List<OperatorStats> operators,
+    long wallNanos,
+    long firstBatchNanos,
+    long consumerWaitNanos,
+    long rowsOut,
+    long memoryBudget,
+    long peakMemory,
+    long badRecords) {
+
+  /** A multi-line report in the spirit of Ray Data's {@code ds.stats()}. */
+  public String format() {
+    StringBuilder sb = new StringBuilder();
+    sb.append(plan).append('\n');
+    for (OperatorStats o : operators) {
+      sb.append(String.format(Locale.ROOT,
+          "Operator %s: %d tasks, %d rows in -> %d rows out, %s in -> %s out, wall %.2f s, cpu %.2f s, held back %.2f s, peak queued %s, peak per task %s%s%n",
+          o.name(), o.tasks(), o.rowsIn(), o.rowsOut(), bytes(o.bytesIn()), bytes(o.bytesOut()),
+          o.wallNanos() / 1e9, o.cpuNanos() / 1e9, o.backpressureNanos() / 1e9,
+          bytes(o.peakQueuedBytes()), bytes(o.peakTaskBytes()),
+          o.peakActors() > 0 ? ", actors " + o.actorsStarted() + " started, " + o.peakActors() + " at most" : ""));
+    }
+    double wall = wallNanos / 1e9;
+    sb.append(String.format(Locale.ROOT,
+        "Dataset: %d rows in %.2f s (%.0f rows/s), first batch after %.3f s, consumer waited %.2f s (%.1f%%), memory peak %s of %s budget%s",
+        rowsOut, wall, wall > 0 ? rowsOut / wall : 0.0, firstBatchNanos / 1e9, consumerWaitNanos / 1e9,
+        wallNanos > 0 ? 100.0 * consumerWaitNanos / wallNanos : 0.0, bytes(peakMemory), bytes(memoryBudget),
+        badRecords > 0 ? ", " + badRecords + " bad records skipped" : ""));
+    return sb.toString();
+  }
+
+  /** Bytes in binary units, for reports. */
+  public static String bytes(long b) {
+    if (b < 1024) {
+      return b + " B";
+    }
+    if (b < 1L << 20) {
+      return String.format(Locale.ROOT, "%.1f KiB", b / 1024.0);
+    }
+    if (b < 1L << 30) {
+      return String.format(Locale.ROOT, "%.1f MiB", b / (double) (1L << 20));
+    }
+    return String.format(Locale.ROOT, "%.2f GiB", b / (double) (1L << 30));
+  }
+
+  @Override
+  public String toString() {
+    return format();
+  }
+}

@@ -1,0 +1,134 @@
+package dev.sluice.loader;
+
+import dev.sluice.loader.runtime.LocalRuntime;
+import dev.sluice.loader.runtime.Resources;
+import dev.sluice.loader.runtime.Runtime;
+import dev.sluice.loader.source.Source;
+import java.util.Objects;
+import org.apache.arrow.memory.BufferAllocator;
+import org.apache.arrow.memory.RootAllocator;
+
+/**
+ * The context every dataset runs in: the process's block store (an Arrow root allocator with a
+ * hard limit), the runtime tasks and actors run on, and the default execution options. Embedded by
+ * default: threads of this JVM, no cluster.
+ *
+ * <pre>{@code
+ * try (Sluice sluice = Sluice.builder().memoryBudget(256L << 20).build()) {
+ *   Dataset ds = sluice.read(new WebDatasetSource(...)).mapBatches(decode);
+ *   try (BatchIterator it = ds.iterBatches(IterOptions.batches(64))) {
+ *     while (it.hasNext()) {
+ *       try (Batch b = it.next()) { ... }
+ *     }
+ *   }
+ * }
+ * }</pre>
+ *
+ * <p>Thread-safe. {@link #close()} stops the runtime (when the context created it) and closes the
+ * block store, failing if any batch is still open (a leak).
+ */
+public final class Sluice implements AutoCloseable {
+  private final RootAllocator store;
+  private final Runtime runtime;
+  private final boolean ownsRuntime;
+  private final ExecutionOptions defaults;
+
+  private Sluice(RootAllocator store, Runtime runtime, boolean ownsRuntime, ExecutionOptions defaults) {
+    this.store = store;
+    this.runtime = runtime;
+    this.ownsRuntime = ownsRuntime;
+    this.defaults = defaults;
+  }
+
+  /** A builder with the defaults: all processors, 512 MiB budget, a store limited to 4x the budget. */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /** A context with the defaults. */
+  public static Sluice local() {
+    return builder().build();
+  }
+
+  /** A dataset that reads {@code source}. Lazy: nothing is read until consumed. */
+  public Dataset read(Source source) {
+    return Dataset.read(this, source);
+  }
+
+  /** The integers {@code [0, n)} in column {@code id}, in {@code splits} splits. */
+  public Dataset range(long n, int splits) {
+    return read(new dev.sluice.loader.source.RangeSource(n, splits));
+  }
+
+  /** The default execution options of datasets made here. */
+  public ExecutionOptions defaultOptions() {
+    return defaults;
+  }
+
+  /** The runtime. */
+  public Runtime runtime() {
+    return runtime;
+  }
+
+  /** The block store's root allocator; executions take children of it. */
+  public BufferAllocator allocator() {
+    return store;
+  }
+
+  @Override
+  public void close() {
+    if (ownsRuntime) {
+      runtime.close();
+    }
+    store.close();
+  }
+
+  /** Builds a {@link Sluice}. */
+  public static final class Builder {
+    private Runtime runtime;
+    private Resources resources;
+    private ExecutionOptions options = ExecutionOptions.defaults();
+    private long storeLimit = -1;
+
+    private Builder() {}
+
+    /** Runs on this runtime (not closed by the context). Default: a local runtime. */
+    public Builder runtime(Runtime runtime) {
+      this.runtime = Objects.requireNonNull(runtime);
+      return this;
+    }
+
+    /** The logical resources of the local runtime. Default: one CPU per processor. */
+    public Builder resources(Resources resources) {
+      this.resources = resources;
+      return this;
+    }
+
+    /** The memory budget of each execution. */
+    public Builder memoryBudget(long bytes) {
+      options = options.withMemoryBudget(bytes);
+      return this;
+    }
+
+    /** All default execution options. */
+    public Builder options(ExecutionOptions options) {
+      this.options = Objects.requireNonNull(options);
+      return this;
+    }
+
+    /** The block store's hard limit (all executions and materialised data). Default: 4x the budget, at least 1 GiB. */
+    public Builder storeLimit(long bytes) {
+      this.storeLimit = bytes;
+      return this;
+    }
+
+    /** The context. */
+    public Sluice build() {
+      long limit = storeLimit > 0 ? storeLimit : Math.max(1L << 30, 4 * options.memoryBudget());
+      boolean owns = runtime == null;
+      Runtime rt = runtime != null ? runtime
+          : resources != null ? new LocalRuntime(resources) : LocalRuntime.ofAvailableProcessors();
+      return new Sluice(new RootAllocator(limit), rt, owns, options);
+    }
+  }
+}

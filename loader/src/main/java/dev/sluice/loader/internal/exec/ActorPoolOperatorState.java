@@ -1,0 +1,248 @@
+package dev.sluice.loader.internal.exec;
+
+import dev.sluice.loader.Batch;
+import dev.sluice.loader.BatchFunction;
+import dev.sluice.loader.OperatorStats;
+import dev.sluice.loader.SluiceException;
+import dev.sluice.loader.internal.exec.SharedBlock.Segment;
+import dev.sluice.loader.internal.plan.PhysicalOp.ActorMapOp;
+import dev.sluice.loader.internal.plan.PhysicalOp.NamedFunction;
+import dev.sluice.loader.runtime.ActorHandle;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.apache.arrow.memory.BufferAllocator;
+
+/**
+ * A stateful map run by a pool of actors, each holding one instance of the user's function built
+ * once. The pool starts at its minimum, adds an actor while every ready actor is full and input is
+ * waiting (up to the maximum, as resources allow), and stops an actor idle for the pool's idle
+ * timeout while no input waits (down to the minimum). A bundle goes to the ready actor with the
+ * fewest calls in flight.
+ */
+final class ActorPoolOperatorState extends MapOperatorState {
+  private final ActorMapOp op;
+  private final List<Actor> actors = new ArrayList<>();
+  private int actorsStarted;
+  private int peakActors;
+  private int actorSerial;
+  private Actor target;
+
+  private static final class Actor {
+    final ActorHandle<BatchFunction> handle;
+    final int id;
+    boolean ready;
+    int inFlight;
+    long idleSince = System.nanoTime();
+
+    Actor(ActorHandle<BatchFunction> handle, int id) {
+      this.handle = handle;
+      this.id = id;
+    }
+  }
+
+  ActorPoolOperatorState(int index, ActorMapOp op, ExecContext ctx, StreamingExecutor executor, BufferAllocator parent) {
+    super(index, op.name(), List.of(), op.resources(), op.batchSize(), 0, ctx, executor, parent);
+    this.op = op;
+  }
+
+  @Override
+  void start() {
+    for (int i = 0; i < op.pool().min(); i++) {
+      startActor();
+    }
+  }
+
+  private void startActor() {
+    int id = actorSerial++;
+    Callable<? extends BatchFunction> factory = op.factory();
+    ActorHandle<BatchFunction> handle = ctx.runtime().startActor(name + "-" + id, factory::call);
+    Actor a = new Actor(handle, id);
+    actors.add(a);
+    executor.acquire(op.resources());
+    actorsStarted++;
+    peakActors = Math.max(peakActors, actors.size());
+    handle.ready().whenComplete((v, e) -> ctx.post().accept(() -> {
+      if (e != null) {
+        executor.fail(new SluiceException("actor constructor failed: " + e, name, null, null, e));
+      } else {
+        a.ready = true;
+        a.idleSince = System.nanoTime();
+      }
+    }));
+  }
+
+  private void stopActor(Actor a) {
+    actors.remove(a);
+    a.handle.stop().whenComplete((v, e) -> ctx.post().accept(() -> executor.release(op.resources())));
+  }
+
+  int liveActors() {
+    return actors.size();
+  }
+
+  @Override
+  boolean hasPendingStartup() {
+    for (Actor a : actors) {
+      if (!a.ready) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  @Override
+  boolean hasWork() {
+    if (!super.hasWork()) {
+      return false;
+    }
+    target = null;
+    for (Actor a : actors) {
+      if (a.ready && a.inFlight < op.pool().maxTasksPerActor() && (target == null || a.inFlight < target.inFlight)) {
+        target = a;
+      }
+    }
+    return target != null;
+  }
+
+  @Override
+  dev.sluice.loader.runtime.Resources taskResources() {
+    // Resources are held by the actors for their lifetime, not per call.
+    return dev.sluice.loader.runtime.Resources.NONE;
+  }
+
+  @Override
+  public int concurrencyCap() {
+    return op.pool().max() * op.pool().maxTasksPerActor();
+  }
+
+  @Override
+  void launch() {
+    Actor a = target;
+    target = null;
+    List<Segment> bundle = takeBundle();
+    a.inFlight++;
+    long reserve = taskMemoryEstimate();
+    startTaskOn(a, reserve, bundle);
+  }
+
+  private void startTaskOn(Actor a, long reserve, List<Segment> bundle) {
+    current = a;
+    startTask(reserve, alloc -> runBundle(List.of(new NamedFunction(name, ACTOR_FUNCTION.get())), bundle, alloc), new TaskCompletion() {
+      final long seq = nextActorSeq++;
+
+      @Override
+      public void completed(TaskResult r, Batch output) {
+        done(a);
+        outputs.add(seq, 0, output);
+        outputs.finish(seq, 1);
+      }
+
+      @Override
+      public void failed(Throwable cause) {
+        done(a);
+      }
+    });
+  }
+
+  private long nextActorSeq;
+  private Actor current;
+
+  private void done(Actor a) {
+    a.inFlight--;
+    if (a.inFlight == 0) {
+      a.idleSince = System.nanoTime();
+      if (actors.size() > op.pool().min()) {
+        long nanos = op.pool().idleTimeout().toNanos();
+        ctx.timer().schedule(() -> ctx.post().accept(() -> {}), nanos + 1_000_000, TimeUnit.NANOSECONDS);
+      }
+    }
+  }
+
+  @Override
+  CompletableFuture<TaskResult> submit(Callable<TaskResult> body) {
+    Actor a = current;
+    current = null;
+    // The call runs on the actor's thread: the function instance is the actor's state.
+    return a.handle.call(fn -> {
+      ACTOR_FUNCTION.set(fn);
+      try {
+        return body.call();
+      } finally {
+        ACTOR_FUNCTION.remove();
+      }
+    });
+  }
+
+  /** The function instance of the actor whose thread runs the current call. */
+  static final ThreadLocal<BatchFunction> ACTOR_FUNCTION = new ThreadLocal<>();
+
+  @Override
+  void maintain() {
+    if (cancelled) {
+      return;
+    }
+    // Scale up: every ready actor full, input waiting, none starting, room in the pool and resources.
+    boolean allFull = true;
+    for (Actor a : actors) {
+      if (!a.ready || a.inFlight < op.pool().maxTasksPerActor()) {
+        allFull = false;
+        break;
+      }
+    }
+    if (allFull && super.hasWork() && actors.size() < op.pool().max() && !hasPendingStartup()
+        && executor.fits(op.resources())) {
+      startActor();
+      return;
+    }
+    // Scale down: idle beyond the timeout while nothing waits, or nothing will ever come again.
+    boolean noMoreInput = upstreamDone && inputQueue.isEmpty();
+    if (!inputQueue.isEmpty()) {
+      return;
+    }
+    long now = System.nanoTime();
+    for (Actor a : new ArrayList<>(actors)) {
+      if (actors.size() <= (noMoreInput ? 0 : op.pool().min())) {
+        break;
+      }
+      if (a.ready && a.inFlight == 0
+          && (noMoreInput || now - a.idleSince >= op.pool().idleTimeout().toNanos())) {
+        stopActor(a);
+      }
+    }
+  }
+
+  @Override
+  void cancel() {
+    super.cancel();
+    for (Actor a : new ArrayList<>(actors)) {
+      if (a.inFlight == 0 && a.ready) {
+        stopActor(a);
+      }
+    }
+  }
+
+  @Override
+  boolean isDone() {
+    return super.isDone() && actors.isEmpty();
+  }
+
+  @Override
+  void close() {
+    cancel();
+  }
+
+  /** Stops every actor regardless of state (shutdown after failure); their threads end after queued calls. */
+  void stopAll() {
+    for (Actor a : new ArrayList<>(actors)) {
+      stopActor(a);
+    }
+  }
+
+  @Override
+  OperatorStats snapshot() {
+    return snapshot(actorsStarted, peakActors);
+  }
+}

@@ -1,0 +1,20 @@
+package dev.sluice.loader.internal.exec;
+
+import dev.sluice.loader.BadRecords;
+import dev.sluice.loader.ExecutionOptions;
+import dev.sluice.loader.runtime.Runtime;
+import dev.sluice.loader.source.ReadContext;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.function.Consumer;
+
+/**
+ * What every operator state of one execution shares: the runtime, the options, the bad-record
+ * allowance, and the way back to the scheduling thread ({@link #post}).
+ */
+record ExecContext(
+    Runtime runtime,
+    ExecutionOptions options,
+    BadRecords badRecords,
+    ReadContext readContext,
+    Consumer<Runnable> post,
+    ScheduledExecutorService timer) {}

@@ -1,0 +1,118 @@
+package dev.sluice.loader.internal.exec;
+
+import dev.sluice.loader.Batch;
+import dev.sluice.loader.internal.exec.SharedBlock.Segment;
+import dev.sluice.loader.internal.plan.PhysicalOp.NamedFunction;
+import dev.sluice.loader.runtime.Resources;
+import java.util.ArrayList;
+import java.util.List;
+import org.apache.arrow.memory.BufferAllocator;
+
+/**
+ * Runs a chain of functions over input bundles: whole blocks as they come, or exactly {@code
+ * batchSize} rows cut from the queue (copying) when a batch size is set. Subclassed by the actor
+ * pool, which runs the same body on actors.
+ */
+class MapOperatorState extends OperatorState {
+  final List<NamedFunction> chain;
+  final Resources resources;
+  final int batchSize;
+  final int concurrency;
+  private long nextSeq;
+
+  MapOperatorState(int index, String name, List<NamedFunction> chain, Resources resources, int batchSize, int concurrency,
+      ExecContext ctx, StreamingExecutor executor, BufferAllocator parent) {
+    super(index, name, ctx, executor, parent);
+    this.chain = chain;
+    this.resources = resources;
+    this.batchSize = batchSize;
+    this.concurrency = concurrency;
+  }
+
+  @Override
+  boolean hasWork() {
+    if (cancelled || inputQueue.isEmpty()) {
+      return false;
+    }
+    return batchSize == 0 || queuedRows >= batchSize || upstreamDone;
+  }
+
+  @Override
+  public int concurrencyCap() {
+    return concurrency;
+  }
+
+  @Override
+  Resources taskResources() {
+    return resources;
+  }
+
+  @Override
+  long provisionalEstimate() {
+    // Before any task completed assume the output is as large as the input, plus the input copy.
+    SharedBlock head = inputQueue.peek();
+    long in = head == null ? 0 : head.bytes();
+    if (batchSize > 0 && head != null && head.rows() > 0) {
+      in = head.bytes() * batchSize / head.rows();
+    }
+    return 2 * in;
+  }
+
+  /** Cuts the next bundle off the input queue (scheduling thread). */
+  final List<Segment> takeBundle() {
+    List<Segment> bundle = new ArrayList<>();
+    int need = batchSize > 0 ? batchSize : Integer.MAX_VALUE;
+    while (need > 0 && !inputQueue.isEmpty()) {
+      SharedBlock head = inputQueue.peek();
+      int available = head.rows() - head.offset;
+      int take = Math.min(available, need);
+      head.retain();
+      bundle.add(new Segment(head, head.offset, head.offset + take));
+      head.offset += take;
+      queuedRows -= take;
+      if (head.offset == head.rows()) {
+        inputQueue.poll();
+        queuedBytes -= head.bytes();
+        head.release();
+      }
+      if (batchSize == 0) {
+        break;
+      }
+      need -= take;
+    }
+    return bundle;
+  }
+
+  @Override
+  void launch() {
+    List<Segment> bundle = takeBundle();
+    long seq = nextSeq++;
+    long reserve = taskMemoryEstimate();
+    startTask(reserve, alloc -> runBundle(chain, bundle, alloc), new TaskCompletion() {
+      @Override
+      public void completed(TaskResult r, Batch output) {
+        outputs.add(seq, 0, output);
+        outputs.finish(seq, 1);
+      }
+    });
+  }
+
+  /** The task body: assemble, run the chain, hand the result to the operator's allocator. */
+  final TaskResult runBundle(List<NamedFunction> chain, List<Segment> bundle, BufferAllocator alloc) throws Exception {
+    long rows = 0;
+    long bytes = 0;
+    for (Segment s : bundle) {
+      rows += s.rows();
+      bytes += s.whole() ? s.block().bytes() : s.block().bytes() * s.rows() / Math.max(1, s.block().rows());
+    }
+    try {
+      TaskBody.Assembled in = TaskBody.assemble(bundle, alloc);
+      Batch out = TaskBody.runChain(chain, in.batch(), in.owned(), alloc, ctx.badRecords(), name);
+      return new TaskResult(out.transferTo(allocator), rows, bytes, 0, 0, 0, false);
+    } finally {
+      for (Segment s : bundle) {
+        s.block().release();
+      }
+    }
+  }
+}

@@ -1,0 +1,273 @@
+package dev.sluice.loader.internal.exec;
+
+import dev.sluice.loader.BackpressurePolicy;
+import dev.sluice.loader.Batch;
+import dev.sluice.loader.OperatorStats;
+import dev.sluice.loader.SluiceException;
+import dev.sluice.loader.runtime.Resources;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
+import java.util.ArrayDeque;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import org.apache.arrow.memory.BufferAllocator;
+
+/**
+ * The executor's state of one physical operator: its input queue, its tasks in flight, its
+ * finished outputs, its memory estimate and its statistics. Every method runs on the scheduling
+ * thread; tasks run elsewhere and come back through {@link ExecContext#post}.
+ */
+abstract class OperatorState implements BackpressurePolicy.OperatorView {
+  private static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
+
+  final int index;
+  final String name;
+  final ExecContext ctx;
+  final StreamingExecutor executor;
+  final BufferAllocator allocator;
+  final OutputBuffer outputs;
+  final ArrayDeque<SharedBlock> inputQueue = new ArrayDeque<>();
+  final Map<Long, Running> running = new LinkedHashMap<>();
+  long queuedBytes;
+  long queuedRows;
+  boolean upstreamDone;
+  boolean cancelled;
+  long estimate = -1;
+  private long nextTaskId;
+
+  long tasks;
+  long rowsIn;
+  long rowsOut;
+  long bytesIn;
+  long bytesOut;
+  long wallNanos;
+  long cpuNanos;
+  long backpressureNanos;
+  long heldBackSince = -1;
+  long peakQueuedBytes;
+
+  /** A task in flight: its allocator and the memory reserved for it at launch. */
+  record Running(long id, BufferAllocator allocator, long reserve, Resources resources) {}
+
+  OperatorState(int index, String name, ExecContext ctx, StreamingExecutor executor, BufferAllocator parent) {
+    this.index = index;
+    this.name = name;
+    this.ctx = ctx;
+    this.executor = executor;
+    this.allocator = parent.newChildAllocator("op" + index + "-" + name, 0, Long.MAX_VALUE);
+    this.outputs = new OutputBuffer(ctx.options().preserveOrder() && keysOutputs());
+  }
+
+  /** Whether outputs carry keys to order by (a limit passes on arrival order). */
+  boolean keysOutputs() {
+    return true;
+  }
+
+  /** Whether a task could be formed now, ignoring resources and policies. */
+  abstract boolean hasWork();
+
+  /** The resources one more task needs. */
+  abstract Resources taskResources();
+
+  /** Launches one task; only called when {@link #hasWork()} and resources and policies allow. */
+  abstract void launch();
+
+  /** A first guess of a task's peak memory, before any task has completed. */
+  abstract long provisionalEstimate();
+
+  /** Whether the operator will produce nothing more (and has handed everything on). */
+  boolean isDone() {
+    return (upstreamDone || cancelled) && inputQueue.isEmpty() && running.isEmpty() && outputs.isEmpty();
+  }
+
+  /** Starts any operator-specific machinery (actors). */
+  void start() {}
+
+  /** Periodic housekeeping on each scheduling step (actor pool scaling). */
+  void maintain() {}
+
+  /** Whether the operator waits on something other than tasks (actors starting). */
+  boolean hasPendingStartup() {
+    return false;
+  }
+
+  /** Accepts one block from upstream (ownership passes to this operator's queue). */
+  void addInput(Batch batch) {
+    if (cancelled || batch.rowCount() == 0) {
+      batch.close();
+      return;
+    }
+    SharedBlock b = new SharedBlock(batch);
+    inputQueue.add(b);
+    queuedBytes += b.bytes();
+    queuedRows += b.rows();
+    peakQueuedBytes = Math.max(peakQueuedBytes, queuedBytes);
+  }
+
+  /** Stops producing: drops queued inputs and outputs; tasks in flight finish and are discarded. */
+  void cancel() {
+    cancelled = true;
+    for (SharedBlock b : inputQueue) {
+      b.release();
+    }
+    inputQueue.clear();
+    queuedBytes = 0;
+    queuedRows = 0;
+    outputs.closeAll();
+  }
+
+  /** Closes what the operator still holds; called once every task has finished. */
+  void close() {
+    cancel();
+  }
+
+  /**
+   * Runs {@code work} as a task with a fresh child allocator, reserving {@code reserve} bytes of
+   * the budget for it; the result comes back to {@link #onTaskDone} on the scheduling thread.
+   */
+  final void startTask(long reserve, TaskWork work, TaskCompletion completion) {
+    long id = nextTaskId++;
+    Resources res = taskResources();
+    BufferAllocator taskAllocator = allocator.newChildAllocator(name + "-task-" + id, 0, Long.MAX_VALUE);
+    running.put(id, new Running(id, taskAllocator, reserve, res));
+    executor.acquire(res);
+    Callable<TaskResult> body = () -> runMeasured(work, taskAllocator);
+    CompletableFuture<TaskResult> f = submit(body);
+    f.whenComplete((r, e) -> ctx.post().accept(() -> onTaskDone(id, r, e, completion)));
+  }
+
+  /** Submits a task body; actor pools override this to run it on an actor. */
+  CompletableFuture<TaskResult> submit(Callable<TaskResult> body) {
+    return ctx.runtime().submit(name, body);
+  }
+
+  private static TaskResult runMeasured(TaskWork work, BufferAllocator taskAllocator) throws Exception {
+    long t0 = System.nanoTime();
+    long c0 = THREADS.getCurrentThreadCpuTime();
+    try {
+      TaskResult r = work.run(taskAllocator);
+      long peak = taskAllocator.getPeakMemoryAllocation();
+      long leaked = taskAllocator.getAllocatedMemory();
+      if (leaked != 0) {
+        if (r.output() != null) {
+          r.output().close();
+        }
+        throw new IllegalStateException("a function kept " + leaked + " bytes of Arrow memory after the task ended");
+      }
+      return new TaskResult(r.output(), r.rowsIn(), r.bytesIn(), peak, System.nanoTime() - t0,
+          THREADS.getCurrentThreadCpuTime() - c0, r.exhausted());
+    } finally {
+      closeQuietly(taskAllocator);
+    }
+  }
+
+  private static void closeQuietly(BufferAllocator a) {
+    try {
+      a.close();
+    } catch (RuntimeException leak) {
+      // Reported by the task's own failure; the execution allocator's close reports it again.
+    }
+  }
+
+  private void onTaskDone(long id, TaskResult r, Throwable e, TaskCompletion completion) {
+    Running run = running.remove(id);
+    executor.release(run.resources());
+    if (e != null) {
+      Throwable cause = e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
+      completion.failed(cause);
+      executor.fail(cause instanceof SluiceException s ? s : new SluiceException("task failed: " + cause, name, null, null, cause));
+      return;
+    }
+    tasks++;
+    rowsIn += r.rowsIn();
+    bytesIn += r.bytesIn();
+    wallNanos += r.wallNanos();
+    cpuNanos += r.cpuNanos();
+    estimate = Math.max(estimate, r.peakBytes());
+    Batch out = r.output();
+    if (out != null && out.rowCount() == 0) {
+      out.close();
+      out = null;
+    }
+    if (out != null) {
+      rowsOut += out.rowCount();
+      bytesOut += out.sizeInBytes();
+    }
+    if (cancelled) {
+      if (out != null) {
+        out.close();
+      }
+      out = null;
+    }
+    completion.completed(r, out);
+  }
+
+  // ---- BackpressurePolicy.OperatorView
+
+  @Override
+  public int index() {
+    return index;
+  }
+
+  @Override
+  public String name() {
+    return name;
+  }
+
+  @Override
+  public int tasksInFlight() {
+    return running.size();
+  }
+
+  @Override
+  public long memoryUsage() {
+    long usage = allocator.getAllocatedMemory();
+    for (Running r : running.values()) {
+      usage += Math.max(0, r.reserve() - r.allocator().getAllocatedMemory());
+    }
+    return usage;
+  }
+
+  @Override
+  public long taskMemoryEstimate() {
+    return estimate >= 0 ? estimate : provisionalEstimate();
+  }
+
+  @Override
+  public boolean estimateKnown() {
+    return estimate >= 0;
+  }
+
+  @Override
+  public boolean upstreamDone() {
+    return upstreamDone;
+  }
+
+  OperatorStats snapshot(int actorsStarted, int peakActors) {
+    long held = backpressureNanos + (heldBackSince >= 0 ? System.nanoTime() - heldBackSince : 0);
+    return new OperatorStats(name, tasks, rowsIn, rowsOut, bytesIn, bytesOut, wallNanos, cpuNanos, held,
+        peakQueuedBytes, Math.max(estimate, 0), 0, actorsStarted, peakActors);
+  }
+
+  OperatorStats snapshot() {
+    return snapshot(0, 0);
+  }
+
+  /** The body of a task, run on a worker (or actor) thread with the task's allocator. */
+  @FunctionalInterface
+  interface TaskWork {
+    TaskResult run(BufferAllocator taskAllocator) throws Exception;
+  }
+
+  /** What to do on the scheduling thread when a task ends. */
+  interface TaskCompletion {
+    /** The task succeeded; {@code output} (maybe null) now belongs to the callee. */
+    void completed(TaskResult result, Batch output);
+
+    /** The task failed (the executor fails the execution right after). */
+    default void failed(Throwable cause) {}
+  }
+}

@@ -1,0 +1,121 @@
+package dev.sluice.loader.internal.exec;
+
+import dev.sluice.loader.Batch;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * An operator's finished outputs, waiting to be handed downstream. Outputs are keyed by (major,
+ * minor): a read uses (split position in the plan, block number in the split), a map (task number,
+ * 0). In ordered mode outputs are released strictly in key order, a major being complete once its
+ * producer said how many minors it has; unordered mode releases at once. Scheduling thread only.
+ */
+final class OutputBuffer {
+  private final boolean ordered;
+  private final ArrayDeque<Batch> ready = new ArrayDeque<>();
+  private final Map<Long, TreeMap<Integer, Batch>> pending = new HashMap<>();
+  private final Map<Long, Integer> finishedCounts = new HashMap<>();
+  private long nextMajor;
+  private int nextMinor;
+  private long bytes;
+
+  OutputBuffer(boolean ordered) {
+    this.ordered = ordered;
+  }
+
+  /** Adds one output (a batch, or null for "nothing at this key but the key is used"). */
+  void add(long major, int minor, Batch batch) {
+    if (!ordered) {
+      if (batch != null) {
+        ready.add(batch);
+        bytes += batch.sizeInBytes();
+      }
+      return;
+    }
+    pending.computeIfAbsent(major, k -> new TreeMap<>()).put(minor, batch);
+    if (batch != null) {
+      bytes += batch.sizeInBytes();
+    }
+    drain();
+  }
+
+  /** Declares that {@code major} has exactly {@code minors} outputs (keys 0..minors-1). */
+  void finish(long major, int minors) {
+    if (ordered) {
+      finishedCounts.put(major, minors);
+      drain();
+    }
+  }
+
+  private void drain() {
+    while (true) {
+      TreeMap<Integer, Batch> m = pending.get(nextMajor);
+      if (m != null && m.containsKey(nextMinor)) {
+        Batch b = m.remove(nextMinor);
+        if (b != null) {
+          ready.add(b);
+        }
+        nextMinor++;
+        continue;
+      }
+      Integer count = finishedCounts.get(nextMajor);
+      if (count != null && nextMinor >= count) {
+        finishedCounts.remove(nextMajor);
+        pending.remove(nextMajor);
+        nextMajor++;
+        nextMinor = 0;
+        continue;
+      }
+      return;
+    }
+  }
+
+  /** Takes every output that may be released now, in order. */
+  List<Batch> takeReady() {
+    List<Batch> out = new ArrayList<>(ready);
+    for (Batch b : out) {
+      bytes -= b.sizeInBytes();
+    }
+    ready.clear();
+    return out;
+  }
+
+  /** Whether anything is held (released or waiting for order). */
+  boolean isEmpty() {
+    if (!ready.isEmpty()) {
+      return false;
+    }
+    for (TreeMap<Integer, Batch> m : pending.values()) {
+      for (Batch b : m.values()) {
+        if (b != null) {
+          return false;
+        }
+      }
+    }
+    return true;
+  }
+
+  /** Bytes held. */
+  long bytes() {
+    return bytes;
+  }
+
+  /** Closes everything held (on cancellation). */
+  void closeAll() {
+    ready.forEach(Batch::close);
+    ready.clear();
+    for (TreeMap<Integer, Batch> m : pending.values()) {
+      for (Batch b : m.values()) {
+        if (b != null) {
+          b.close();
+        }
+      }
+    }
+    pending.clear();
+    bytes = 0;
+  }
+}

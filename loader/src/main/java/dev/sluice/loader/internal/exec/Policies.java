@@ -1,0 +1,75 @@
+package dev.sluice.loader.internal.exec;
+
+import dev.sluice.loader.BackpressurePolicy;
+import dev.sluice.loader.BackpressurePolicy.ExecutionView;
+import dev.sluice.loader.BackpressurePolicy.OperatorView;
+import java.util.List;
+
+/** The built-in backpressure policies. */
+public final class Policies {
+  private Policies() {}
+
+  /** The default set for streaming: the concurrency cap and the memory reservation. */
+  public static List<BackpressurePolicy> streamingDefaults() {
+    return List.of(concurrencyCap(), memoryReservation());
+  }
+
+  /** Bulk mode: an operator runs only after everything upstream has finished; no memory limit. */
+  public static List<BackpressurePolicy> bulk() {
+    return List.of(concurrencyCap(), (op, exec) -> op.upstreamDone());
+  }
+
+  /** Caps tasks in flight at the operator's concurrency setting (when set). */
+  public static BackpressurePolicy concurrencyCap() {
+    return (op, exec) -> op.concurrencyCap() <= 0 || op.tasksInFlight() < op.concurrencyCap();
+  }
+
+  /**
+   * The memory reservation, in the shape of Ray Data's reservation allocator: {@code reservedShare}
+   * of the budget is reserved evenly across operators (each reservation at least one task's
+   * estimated peak, so that every operator can always run one task); the rest is shared. An
+   * operator may launch when the task fits in its own reservation, or in what is left of the
+   * shared part, and always only when the whole execution stays within the budget. Memory an
+   * operator's outputs hold counts against it until the consumer of those outputs releases them, so
+   * a fast upstream fills only its own reservation and the shared part, never a slow downstream's
+   * reservation. While an operator's task size is unknown, it runs one task at a time.
+   */
+  public static BackpressurePolicy memoryReservation() {
+    return Policies::reservationAllows;
+  }
+
+  static boolean reservationAllows(OperatorView op, ExecutionView exec) {
+    if (!op.estimateKnown() && op.tasksInFlight() > 0) {
+      return false;
+    }
+    List<? extends OperatorView> ops = exec.operators();
+    long budget = exec.memoryBudget();
+    long evenShare = ops.isEmpty() ? budget : (long) (budget * exec.reservedShare() / ops.size());
+    long reservedTotal = 0;
+    long total = exec.consumerMemoryUsage();
+    long sharedUsed = exec.consumerMemoryUsage();
+    long ownReservation = 0;
+    long ownUsage = 0;
+    for (OperatorView o : ops) {
+      long reservation = Math.max(evenShare, o.taskMemoryEstimate());
+      long usage = o.memoryUsage();
+      reservedTotal += reservation;
+      total += usage;
+      sharedUsed += Math.max(0, usage - reservation);
+      if (o.index() == op.index()) {
+        ownReservation = reservation;
+        ownUsage = usage;
+      }
+    }
+    long task = op.taskMemoryEstimate();
+    if (total + task > budget) {
+      return false;
+    }
+    if (ownUsage + task <= ownReservation) {
+      return true;
+    }
+    long shared = Math.max(0, budget - reservedTotal);
+    long extraShared = Math.max(0, ownUsage + task - ownReservation) - Math.max(0, ownUsage - ownReservation);
+    return sharedUsed + extraShared <= shared;
+  }
+}

@@ -1,0 +1,94 @@
+package dev.sluice.loader.internal.exec;
+
+import dev.sluice.loader.BadRecords;
+import dev.sluice.loader.Batch;
+import dev.sluice.loader.BatchContext;
+import dev.sluice.loader.SluiceException;
+import dev.sluice.loader.internal.exec.SharedBlock.Segment;
+import dev.sluice.loader.internal.plan.PhysicalOp.NamedFunction;
+import java.util.ArrayList;
+import java.util.List;
+import org.apache.arrow.memory.BufferAllocator;
+
+/**
+ * The work of one map task, run on a worker thread: assemble the input bundle, run the function
+ * chain, move the result into the operator's allocator, release the inputs. Every batch made along
+ * the way is allocated in the task's own allocator, so the task's peak memory is measured exactly
+ * and a function that leaks Arrow memory is caught when the task allocator closes.
+ */
+final class TaskBody {
+  private TaskBody() {}
+
+  /** Runs {@code chain} over {@code input}; {@code input} is owned by this call unless shared. */
+  static Batch runChain(
+      List<NamedFunction> chain, Batch input, boolean inputOwned, BufferAllocator taskAllocator, BadRecords bad, String opName)
+      throws Exception {
+    Batch current = input;
+    boolean currentOwned = inputOwned;
+    for (NamedFunction f : chain) {
+      BatchContext ctx = new Ctx(taskAllocator, bad, opName + ":" + f.name());
+      Batch next;
+      try {
+        next = f.function().apply(current, ctx);
+      } catch (SluiceException e) {
+        if (currentOwned) {
+          current.close();
+        }
+        throw e;
+      } catch (Exception | Error e) {
+        String src = current.sources().isEmpty() ? null : String.join(", ", current.sources());
+        if (currentOwned) {
+          current.close();
+        }
+        throw new SluiceException(
+            "function " + f.name() + " failed: " + e, opName, src, null, e);
+      }
+      if (next == null) {
+        throw new SluiceException("function " + f.name() + " returned null", opName, null, null, null);
+      }
+      if (next != current) {
+        if (currentOwned) {
+          current.close();
+        }
+        currentOwned = true;
+      }
+      current = next;
+    }
+    if (!currentOwned) {
+      // The chain passed a shared input through unchanged: take a copy we own.
+      current = current.slice(taskAllocator, 0, current.rowCount());
+    }
+    return current;
+  }
+
+  /** A task's input: the batch and whether the task owns it (else it belongs to a shared block). */
+  record Assembled(Batch batch, boolean owned) {}
+
+  /** Makes one batch of a bundle of segments; no copy when the bundle is one whole block. */
+  static Assembled assemble(List<Segment> segments, BufferAllocator taskAllocator) {
+    if (segments.size() == 1) {
+      Segment s = segments.get(0);
+      return s.whole()
+          ? new Assembled(s.block().batch(), false)
+          : new Assembled(s.block().batch().slice(taskAllocator, s.from(), s.rows()), true);
+    }
+    List<Batch> temps = new ArrayList<>();
+    try {
+      List<Batch> views = new ArrayList<>();
+      for (Segment s : segments) {
+        if (s.whole()) {
+          views.add(s.block().batch());
+        } else {
+          Batch t = s.block().batch().slice(taskAllocator, s.from(), s.rows());
+          temps.add(t);
+          views.add(t);
+        }
+      }
+      return new Assembled(Batch.concat(taskAllocator, views), true);
+    } finally {
+      temps.forEach(Batch::close);
+    }
+  }
+
+  private record Ctx(BufferAllocator allocator, BadRecords badRecords, String operatorName) implements BatchContext {}
+}

@@ -1,0 +1,134 @@
+package dev.sluice.loader;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.sluice.loader.runtime.Resources;
+import dev.sluice.loader.source.RangeSource;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class DatasetBasicsTest {
+
+  private static Sluice sluice() {
+    return Sluice.builder()
+        .resources(Resources.cpus(4))
+        .options(ExecutionOptions.defaults().withMemoryBudget(64L << 20).withTargetBlockRows(1000).withProgress(ExecutionOptions.Progress.OFF))
+        .build();
+  }
+
+  static BatchFunction plusOne() {
+    return (in, ctx) -> {
+      int n = in.rowCount();
+      try (BatchBuilder b = BatchBuilder.create(ctx.allocator(), in.schema(), n)) {
+        for (int i = 0; i < n; i++) {
+          b.setLong(RangeSource.COLUMN, i, in.getLong(RangeSource.COLUMN, i) + 1);
+        }
+        return b.build(n);
+      }
+    };
+  }
+
+  @Test
+  void countsEveryRowOnce() {
+    try (Sluice s = sluice()) {
+      assertThat(s.range(100_000, 7).mapBatches(plusOne()).count()).isEqualTo(100_000);
+    }
+  }
+
+  @Test
+  void everyRowExactlyOnceUnordered() {
+    try (Sluice s = sluice()) {
+      Dataset ds = s.range(50_000, 9).mapBatches(plusOne()).mapBatches(plusOne(), MapOptions.DEFAULT.withCpus(0.5));
+      List<Long> ids = collect(ds, IterOptions.blocks());
+      assertThat(ids).hasSize(50_000);
+      assertThat(ids.stream().sorted().toList()).isEqualTo(range(2, 50_002));
+    }
+  }
+
+  @Test
+  void inOrderWhenOrderIsAsked() {
+    try (Sluice s = sluice()) {
+      Dataset ds = s.range(30_000, 11)
+          .mapBatches(plusOne())
+          .mapBatches(plusOne(), MapOptions.DEFAULT.withBatchSize(777).withCpus(0.5))
+          .withOptions(s.defaultOptions().withPreserveOrder(true));
+      assertThat(collect(ds, IterOptions.batches(1000))).isEqualTo(range(2, 30_002));
+    }
+  }
+
+  @Test
+  void rebatchesToExactSizes() {
+    try (Sluice s = sluice(); BatchIterator it = s.range(10_005, 3).iterBatches(IterOptions.batches(100))) {
+      List<Integer> sizes = new ArrayList<>();
+      while (it.hasNext()) {
+        try (Batch b = it.next()) {
+          sizes.add(b.rowCount());
+        }
+      }
+      assertThat(sizes).hasSize(101);
+      assertThat(sizes.subList(0, 100)).allMatch(n -> n == 100);
+      assertThat(sizes.get(100)).isEqualTo(5);
+    }
+  }
+
+  @Test
+  void limitStopsEarly() {
+    try (Sluice s = sluice()) {
+      Dataset ds = s.range(1_000_000, 50).limit(2_500).withOptions(s.defaultOptions().withPreserveOrder(true));
+      assertThat(collect(ds, IterOptions.blocks())).isEqualTo(range(0, 2_500));
+      assertThat(ds.stats().operators().get(0).rowsOut()).isLessThan(1_000_000);
+    }
+  }
+
+  @Test
+  void filterKeepsMatchingRows() {
+    try (Sluice s = sluice()) {
+      assertThat(s.range(10_000, 4).filter((b, r) -> b.getLong("id", r) % 3 == 0).count()).isEqualTo(3334);
+    }
+  }
+
+  @Test
+  void localShuffleIsDeterministicForASeed() {
+    try (Sluice s = sluice()) {
+      Dataset ds = s.range(5_000, 1).withOptions(s.defaultOptions().withPreserveOrder(true));
+      IterOptions opts = IterOptions.batches(64).withLocalShuffle(1000, 42);
+      List<Long> a = collect(ds, opts);
+      List<Long> b = collect(ds, opts);
+      List<Long> c = collect(ds, IterOptions.batches(64).withLocalShuffle(1000, 43));
+      assertThat(a).isEqualTo(b).isNotEqualTo(c).isNotEqualTo(range(0, 5_000));
+      assertThat(a.stream().sorted().toList()).isEqualTo(range(0, 5_000));
+    }
+  }
+
+  @Test
+  void materializeHoldsRowsAndReadsTwice() {
+    try (Sluice s = sluice(); MaterializedDataset m = s.range(3_000, 3).mapBatches(plusOne()).materialize()) {
+      assertThat(m.rowCount()).isEqualTo(3_000);
+      assertThat(m.dataset().count()).isEqualTo(3_000);
+      assertThat(m.dataset().count()).isEqualTo(3_000);
+    }
+  }
+
+  static List<Long> collect(Dataset ds, IterOptions opts) {
+    List<Long> out = new ArrayList<>();
+    try (BatchIterator it = ds.iterBatches(opts)) {
+      while (it.hasNext()) {
+        try (Batch b = it.next()) {
+          for (int i = 0; i < b.rowCount(); i++) {
+            out.add(b.getLong(RangeSource.COLUMN, i));
+          }
+        }
+      }
+    }
+    return out;
+  }
+
+  static List<Long> range(long from, long to) {
+    List<Long> out = new ArrayList<>();
+    for (long i = from; i < to; i++) {
+      out.add(i);
+    }
+    return out;
+  }
+}
