@@ -55,7 +55,7 @@ public final class Batch implements AutoCloseable {
   private final VectorSchemaRoot root;
   private final List<String> sources;
   private boolean closed;
-  private Runnable onClose;
+  private List<Runnable> onClose;
 
   /**
    * Wraps a root; the batch takes ownership of it.
@@ -333,12 +333,19 @@ public final class Batch implements AutoCloseable {
   }
 
   /**
-   * Registers an action to run once, right after this batch's memory is released. The executor
-   * uses it to learn that a consumer freed memory; one hook per batch (a second replaces the
-   * first).
+   * Registers an action to run once, right after this batch's memory is released (in the order
+   * registered, on the thread that closes the batch). The executor uses it to learn that a consumer
+   * freed memory and to close the allocator a block was made in.
    */
   public void onClose(Runnable hook) {
-    this.onClose = hook;
+    if (closed) {
+      hook.run();
+      return;
+    }
+    if (onClose == null) {
+      onClose = new ArrayList<>(2);
+    }
+    onClose.add(hook);
   }
 
   @Override
@@ -346,10 +353,10 @@ public final class Batch implements AutoCloseable {
     if (!closed) {
       closed = true;
       root.close();
-      Runnable hook = onClose;
+      List<Runnable> hooks = onClose;
       onClose = null;
-      if (hook != null) {
-        hook.run();
+      if (hooks != null) {
+        hooks.forEach(Runnable::run);
       }
     }
   }

@@ -18,6 +18,8 @@ package dev.sluice.loader;
  *     in {@link DatasetStats#badRecords()}; this is set on sources)
  * @param actorsStarted actors started (actor pools only)
  * @param peakActors the most actors alive at once (actor pools only)
+ * @param tasksInFlight tasks running when the snapshot was taken
+ * @param actorsAlive actors alive when the snapshot was taken (actor pools only)
  */
 public record OperatorStats(
     String name,
@@ -33,4 +35,6 @@ public record OperatorStats(
     long peakTaskBytes,
     long badRecords,
     int actorsStarted,
-    int peakActors) {}
+    int peakActors,
+    int tasksInFlight,
+    int actorsAlive) {}

@@ -243,6 +243,6 @@ final class ActorPoolOperatorState extends MapOperatorState {
 
   @Override
   OperatorStats snapshot() {
-    return snapshot(actorsStarted, peakActors);
+    return snapshot(actorsStarted, peakActors, actors.size());
   }
 }

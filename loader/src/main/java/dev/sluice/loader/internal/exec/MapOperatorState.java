@@ -108,7 +108,7 @@ class MapOperatorState extends OperatorState {
     try {
       TaskBody.Assembled in = TaskBody.assemble(bundle, alloc);
       Batch out = TaskBody.runChain(chain, in.batch(), in.owned(), alloc, ctx.badRecords(), name);
-      return new TaskResult(out.transferTo(allocator), rows, bytes, 0, 0, 0, false);
+      return new TaskResult(out, rows, bytes, 0, 0, 0, false);
     } finally {
       for (Segment s : bundle) {
         s.block().release();

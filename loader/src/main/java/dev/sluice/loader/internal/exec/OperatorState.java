@@ -14,6 +14,7 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import org.apache.arrow.memory.BufferAllocator;
+import org.slf4j.LoggerFactory;
 
 /**
  * The executor's state of one physical operator: its input queue, its tasks in flight, its
@@ -144,31 +145,41 @@ abstract class OperatorState implements BackpressurePolicy.OperatorView {
     return ctx.runtime().submit(name, body);
   }
 
+  /**
+   * Runs a task body with its own allocator. The output stays in that allocator (no transfer, so
+   * memory is never counted twice) and the allocator is closed when the output is closed; with no
+   * output, it is closed at once, and memory still held then is a leak in a function.
+   */
   private static TaskResult runMeasured(TaskWork work, BufferAllocator taskAllocator) throws Exception {
     long t0 = System.nanoTime();
     long c0 = THREADS.getCurrentThreadCpuTime();
+    TaskResult r;
     try {
-      TaskResult r = work.run(taskAllocator);
-      long peak = taskAllocator.getPeakMemoryAllocation();
+      r = work.run(taskAllocator);
+    } catch (Exception | Error e) {
+      closeQuietly(taskAllocator);
+      throw e;
+    }
+    long peak = taskAllocator.getPeakMemoryAllocation();
+    Batch out = r.output();
+    if (out == null) {
       long leaked = taskAllocator.getAllocatedMemory();
+      closeQuietly(taskAllocator);
       if (leaked != 0) {
-        if (r.output() != null) {
-          r.output().close();
-        }
         throw new IllegalStateException("a function kept " + leaked + " bytes of Arrow memory after the task ended");
       }
-      return new TaskResult(r.output(), r.rowsIn(), r.bytesIn(), peak, System.nanoTime() - t0,
-          THREADS.getCurrentThreadCpuTime() - c0, r.exhausted());
-    } finally {
-      closeQuietly(taskAllocator);
+    } else {
+      out.onClose(() -> closeQuietly(taskAllocator));
     }
+    return new TaskResult(out, r.rowsIn(), r.bytesIn(), peak, System.nanoTime() - t0,
+        THREADS.getCurrentThreadCpuTime() - c0, r.exhausted());
   }
 
   private static void closeQuietly(BufferAllocator a) {
     try {
       a.close();
     } catch (RuntimeException leak) {
-      // Reported by the task's own failure; the execution allocator's close reports it again.
+      LoggerFactory.getLogger(OperatorState.class).error("{}", leak.getMessage());
     }
   }
 
@@ -246,14 +257,14 @@ abstract class OperatorState implements BackpressurePolicy.OperatorView {
     return upstreamDone;
   }
 
-  OperatorStats snapshot(int actorsStarted, int peakActors) {
+  OperatorStats snapshot(int actorsStarted, int peakActors, int actorsAlive) {
     long held = backpressureNanos + (heldBackSince >= 0 ? System.nanoTime() - heldBackSince : 0);
     return new OperatorStats(name, tasks, rowsIn, rowsOut, bytesIn, bytesOut, wallNanos, cpuNanos, held,
-        peakQueuedBytes, Math.max(estimate, 0), 0, actorsStarted, peakActors);
+        peakQueuedBytes, Math.max(estimate, 0), 0, actorsStarted, peakActors, running.size(), actorsAlive);
   }
 
   OperatorStats snapshot() {
-    return snapshot(0, 0);
+    return snapshot(0, 0, 0);
   }
 
   /** The body of a task, run on a worker (or actor) thread with the task's allocator. */

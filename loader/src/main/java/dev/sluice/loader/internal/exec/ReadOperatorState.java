@@ -136,7 +136,7 @@ final class ReadOperatorState extends OperatorState {
       long rows = raw.rowCount();
       long bytes = raw.sizeInBytes();
       Batch out = TaskBody.runChain(op.fused(), raw, true, alloc, ctx.badRecords(), name);
-      return new TaskResult(out.transferTo(allocator), rows, bytes, 0, 0, 0, false);
+      return new TaskResult(out, rows, bytes, 0, 0, 0, false);
     } catch (SluiceException e) {
       closeReader(c);
       throw e.source() == null

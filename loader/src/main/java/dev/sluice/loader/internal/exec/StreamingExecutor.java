@@ -563,8 +563,25 @@ public final class StreamingExecutor {
     return terminated.isDone();
   }
 
-  /** Statistics so far (or final, once the execution has ended). */
+  /**
+   * Statistics now: taken on the scheduling thread while it runs (waiting at most a second for
+   * it), or the final figures once the execution has ended.
+   */
   public DatasetStats stats() {
+    if (!terminated.isDone()) {
+      CompletableFuture<Void> fresh = new CompletableFuture<>();
+      inbox.add(() -> {
+        observe(true);
+        fresh.complete(null);
+      });
+      try {
+        CompletableFuture.anyOf(fresh, terminated).get(1, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      } catch (TimeoutException | java.util.concurrent.ExecutionException e) {
+        LOG.debug("stats of execution {} not refreshed", id);
+      }
+    }
     long end = endNanos >= 0 ? endNanos : System.nanoTime();
     return new DatasetStats(Planner.describe(plan), lastStats, end - startNanos, firstBatchNanos, consumerWaitNanos,
         rowsOut, options.memoryBudget(), executionAllocator.getPeakMemoryAllocation(), badRecords.skipped());
