@@ -43,6 +43,14 @@ public interface BackpressurePolicy {
     /** Whether the estimate comes from completed tasks (false before the first completes). */
     boolean estimateKnown();
 
+    /**
+     * How many tasks may be in flight before the first completes and the estimate is known: one
+     * for task pools; one per ready actor for actor pools (each holds its call's input anyway).
+     */
+    default int tasksWhileEstimating() {
+      return 1;
+    }
+
     /** Whether every upstream operator has finished. */
     boolean upstreamDone();
   }

@@ -4,10 +4,13 @@ import java.awt.color.ColorSpace;
 import java.awt.image.BufferedImage;
 import java.awt.image.ColorModel;
 import java.awt.image.ComponentColorModel;
+import java.awt.image.ComponentSampleModel;
+import java.awt.image.DataBufferByte;
 import java.awt.image.Raster;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Objects;
@@ -274,11 +277,9 @@ public final class ImageDecoder implements BatchFunction {
    */
   public byte[] decode(byte[] encoded) throws IOException {
     BufferedImage image = read(encoded);
-    int sw = image.getWidth();
-    int sh = image.getHeight();
     Pixels src = pixels(image);
-    byte[] resized = Resampler.resize(src.data, sw, sh, src.channels, width, height);
-    return convert(resized, src.channels, channels);
+    byte[] resized = Resampler.resize(src, image.getWidth(), image.getHeight(), width, height);
+    return convert(resized, src.channels(), channels);
   }
 
   @Override
@@ -325,8 +326,20 @@ public final class ImageDecoder implements BatchFunction {
     return sb.length() == 0 ? "nothing" : sb.toString();
   }
 
-  /** An image's samples at its own size: 1 channel (gray) or 3 (RGB), interleaved. */
-  private record Pixels(byte[] data, int channels) {}
+  /**
+   * An image's 8-bit samples at its own size, read in place when the decoder's raster allows:
+   * channel {@code k} of pixel {@code (x, y)} is {@code data[offset + y * scanline + x * pixelStride
+   * + bands[k]]}; 1 channel (gray) or 3 (RGB).
+   */
+  private record Pixels(byte[] data, int offset, int pixelStride, int scanline, int[] bands) {
+    int channels() {
+      return bands.length;
+    }
+
+    static Pixels packed(byte[] data, int width, int channels) {
+      return new Pixels(data, 0, channels, width * channels, channels == 1 ? new int[] {0} : new int[] {0, 1, 2});
+    }
+  }
 
   private static Pixels pixels(BufferedImage image) {
     int w = image.getWidth();
@@ -334,28 +347,43 @@ public final class ImageDecoder implements BatchFunction {
     ColorModel cm = image.getColorModel();
     Raster raster = image.getRaster();
     ColorSpace cs = cm.getColorSpace();
-    if (cm instanceof ComponentColorModel && cs.getType() == ColorSpace.TYPE_GRAY) {
-      // Raw gray samples: Java2D would treat them as linear gray and gamma-correct them on the way
-      // to sRGB, which is not what the file means.
+    boolean gray = cm instanceof ComponentColorModel && cs.getType() == ColorSpace.TYPE_GRAY;
+    boolean rgb = cm instanceof ComponentColorModel && cs.isCS_sRGB() && cm.getNumColorComponents() == 3;
+    if ((gray || rgb)
+        && raster.getDataBuffer() instanceof DataBufferByte bytes
+        && bytes.getNumBanks() == 1
+        && raster.getSampleModel() instanceof ComponentSampleModel layout) {
+      // The usual case (JPEG, 8-bit PNG): read the decoder's bytes where they are.
+      int[] offsets = layout.getBandOffsets();
+      int[] bands = gray ? new int[] {offsets[0]} : new int[] {offsets[0], offsets[1], offsets[2]};
+      int offset =
+          bytes.getOffset()
+              - raster.getSampleModelTranslateY() * layout.getScanlineStride()
+              - raster.getSampleModelTranslateX() * layout.getPixelStride();
+      return new Pixels(bytes.getData(), offset, layout.getPixelStride(), layout.getScanlineStride(), bands);
+    }
+    if (gray) {
+      // Raw gray samples (16-bit, packed): Java2D would treat them as linear gray and
+      // gamma-correct them on the way to sRGB, which is not what the file means.
       int bits = cm.getComponentSize(0);
       int[] samples = raster.getSamples(0, 0, w, h, 0, (int[]) null);
       byte[] out = new byte[w * h];
       for (int i = 0; i < out.length; i++) {
         out[i] = (byte) to8Bits(samples[i], bits);
       }
-      return new Pixels(out, 1);
+      return Pixels.packed(out, w, 1);
     }
-    if (cm instanceof ComponentColorModel && cs.isCS_sRGB() && cm.getNumColorComponents() == 3) {
-      int bands = raster.getNumBands();
+    if (rgb) {
+      int numBands = raster.getNumBands();
       int[] samples = raster.getPixels(0, 0, w, h, (int[]) null);
       int[] bits = {cm.getComponentSize(0), cm.getComponentSize(1), cm.getComponentSize(2)};
       byte[] out = new byte[w * h * 3];
-      for (int p = 0, o = 0; o < out.length; p += bands) {
+      for (int p = 0, o = 0; o < out.length; p += numBands) {
         out[o++] = (byte) to8Bits(samples[p], bits[0]);
         out[o++] = (byte) to8Bits(samples[p + 1], bits[1]);
         out[o++] = (byte) to8Bits(samples[p + 2], bits[2]);
       }
-      return new Pixels(out, 3);
+      return Pixels.packed(out, w, 3);
     }
     // Palettes, packed RGB, other colour spaces: let the colour model convert to sRGB.
     int[] argb = image.getRGB(0, 0, w, h, null, 0, w);
@@ -366,7 +394,7 @@ public final class ImageDecoder implements BatchFunction {
       out[o++] = (byte) (v >> 8);
       out[o++] = (byte) v;
     }
-    return new Pixels(out, 3);
+    return Pixels.packed(out, w, 3);
   }
 
   private static int to8Bits(int sample, int bits) {
@@ -437,89 +465,149 @@ public final class ImageDecoder implements BatchFunction {
 
   /**
    * Separable resampling of interleaved 8-bit images: each output pixel along an axis is a weighted
-   * sum of source pixels, the weights precomputed per axis.
+   * sum of neighbouring source pixels, the weights precomputed per axis. The vertical pass runs
+   * first, over whole source rows in their own byte order (a loop the JIT vectorizes); the
+   * horizontal pass then picks the channels out of the blended row.
    */
   private static final class Resampler {
-    /** For each output position, the source positions it reads and their weights. */
-    private record Axis(int[][] index, float[][] weight) {
+    /**
+     * For output position {@code i}: source positions {@code first[i] .. first[i] + taps[i] - 1}
+     * with weights {@code weight[i * maxTaps + t]}.
+     */
+    private record Axis(int[] first, int[] taps, float[] weight, int maxTaps) {
       static Axis of(int in, int out) {
-        int[][] index = new int[out][];
-        float[][] weight = new float[out][];
-        if (out < in) {
-          // Area averaging: output pixel i covers source interval [i * scale, (i + 1) * scale).
-          double scale = (double) in / out;
-          for (int i = 0; i < out; i++) {
+        double scale = (double) in / out;
+        int maxTaps = out < in ? (int) Math.ceil(scale) + 1 : 2;
+        int[] first = new int[out];
+        int[] taps = new int[out];
+        float[] weight = new float[out * maxTaps];
+        for (int i = 0; i < out; i++) {
+          if (out < in) {
+            // Area averaging: output pixel i covers the source interval [i * scale, (i + 1) * scale).
             double lo = i * scale;
             double hi = Math.min(in, (i + 1) * scale);
-            int first = (int) Math.floor(lo);
-            int last = Math.min(in - 1, (int) Math.ceil(hi) - 1);
-            index[i] = new int[last - first + 1];
-            weight[i] = new float[last - first + 1];
-            for (int j = first; j <= last; j++) {
-              double overlap = Math.min(hi, j + 1) - Math.max(lo, j);
-              index[i][j - first] = j;
-              weight[i][j - first] = (float) (overlap / scale);
+            int from = (int) Math.floor(lo);
+            int to = Math.min(in - 1, (int) Math.ceil(hi) - 1);
+            first[i] = from;
+            taps[i] = to - from + 1;
+            for (int j = from; j <= to; j++) {
+              weight[i * maxTaps + j - from] = (float) ((Math.min(hi, j + 1) - Math.max(lo, j)) / scale);
             }
-          }
-        } else {
-          // Bilinear with pixel centres aligned; equal sizes give weight 1 on the same pixel.
-          double scale = (double) in / out;
-          for (int i = 0; i < out; i++) {
+          } else {
+            // Bilinear with pixel centres aligned; equal sizes give weight 1 on the same pixel.
             double pos = Math.max(0, Math.min(in - 1, (i + 0.5) * scale - 0.5));
             int j0 = (int) Math.floor(pos);
-            int j1 = Math.min(in - 1, j0 + 1);
             float frac = (float) (pos - j0);
-            if (frac == 0f || j1 == j0) {
-              index[i] = new int[] {j0};
-              weight[i] = new float[] {1f};
+            first[i] = j0;
+            if (frac == 0f || j0 == in - 1) {
+              taps[i] = 1;
+              weight[i * maxTaps] = 1f;
             } else {
-              index[i] = new int[] {j0, j1};
-              weight[i] = new float[] {1f - frac, frac};
+              taps[i] = 2;
+              weight[i * maxTaps] = 1f - frac;
+              weight[i * maxTaps + 1] = frac;
             }
           }
         }
-        return new Axis(index, weight);
+        return new Axis(first, taps, weight, maxTaps);
       }
     }
 
-    static byte[] resize(byte[] src, int sw, int sh, int c, int dw, int dh) {
+    static byte[] resize(Pixels src, int sw, int sh, int dw, int dh) {
+      int c = src.channels();
+      byte[] data = src.data();
+      int stride = src.pixelStride();
+      int scanline = src.scanline();
+      int offset = src.offset();
+      int[] bands = src.bands();
+      byte[] out = new byte[dh * dw * c];
       if (sw == dw && sh == dh) {
-        return src;
+        copy(src, sw, sh, out);
+        return out;
       }
       Axis xs = Axis.of(sw, dw);
       Axis ys = Axis.of(sh, dh);
-      float[] rowsResized = new float[sh * dw * c];
-      for (int y = 0; y < sh; y++) {
-        int srcRow = y * sw * c;
-        int dstRow = y * dw * c;
-        for (int x = 0; x < dw; x++) {
-          int[] idx = xs.index()[x];
-          float[] w = xs.weight()[x];
-          for (int k = 0; k < c; k++) {
-            float sum = 0;
-            for (int t = 0; t < idx.length; t++) {
-              sum += (src[srcRow + idx[t] * c + k] & 0xff) * w[t];
-            }
-            rowsResized[dstRow + x * c + k] = sum;
+      int[] xFirst = xs.first();
+      int[] xTaps = xs.taps();
+      float[] xWeight = xs.weight();
+      int xMax = xs.maxTaps();
+      int rowBytes = sw * stride;
+      float[] row = new float[rowBytes];
+      int o = 0;
+      for (int y = 0; y < dh; y++) {
+        Arrays.fill(row, 0f);
+        for (int t = 0; t < ys.taps()[y]; t++) {
+          float w = ys.weight()[y * ys.maxTaps() + t];
+          int from = offset + (ys.first()[y] + t) * scanline;
+          for (int j = 0; j < rowBytes; j++) {
+            row[j] += (data[from + j] & 0xff) * w;
           }
         }
-      }
-      byte[] out = new byte[dh * dw * c];
-      int rowLength = dw * c;
-      for (int y = 0; y < dh; y++) {
-        int[] idx = ys.index()[y];
-        float[] w = ys.weight()[y];
-        int dstRow = y * rowLength;
-        for (int i = 0; i < rowLength; i++) {
-          float sum = 0;
-          for (int t = 0; t < idx.length; t++) {
-            sum += rowsResized[idx[t] * rowLength + i] * w[t];
+        if (c == 3) {
+          int b0 = bands[0];
+          int b1 = bands[1];
+          int b2 = bands[2];
+          for (int x = 0; x < dw; x++) {
+            float s0 = 0;
+            float s1 = 0;
+            float s2 = 0;
+            int p = xFirst[x] * stride;
+            for (int t = 0, wAt = x * xMax; t < xTaps[x]; t++, wAt++, p += stride) {
+              float w = xWeight[wAt];
+              s0 += row[p + b0] * w;
+              s1 += row[p + b1] * w;
+              s2 += row[p + b2] * w;
+            }
+            out[o++] = toByte(s0);
+            out[o++] = toByte(s1);
+            out[o++] = toByte(s2);
           }
-          int v = Math.round(sum);
-          out[dstRow + i] = (byte) (v < 0 ? 0 : Math.min(v, 255));
+        } else {
+          int b0 = bands[0];
+          for (int x = 0; x < dw; x++) {
+            float s0 = 0;
+            int p = xFirst[x] * stride + b0;
+            for (int t = 0, wAt = x * xMax; t < xTaps[x]; t++, wAt++, p += stride) {
+              s0 += row[p] * xWeight[wAt];
+            }
+            out[o++] = toByte(s0);
+          }
         }
       }
       return out;
+    }
+
+    private static byte toByte(float v) {
+      int i = (int) (v + 0.5f);
+      return (byte) (i > 255 ? 255 : i);
+    }
+
+    private static void copy(Pixels src, int w, int h, byte[] out) {
+      byte[] data = src.data();
+      int stride = src.pixelStride();
+      int[] bands = src.bands();
+      int o = 0;
+      if (bands.length == 3) {
+        int b0 = bands[0];
+        int b1 = bands[1];
+        int b2 = bands[2];
+        for (int y = 0; y < h; y++) {
+          int p = src.offset() + y * src.scanline();
+          for (int x = 0; x < w; x++, p += stride) {
+            out[o++] = data[p + b0];
+            out[o++] = data[p + b1];
+            out[o++] = data[p + b2];
+          }
+        }
+      } else {
+        int b0 = bands[0];
+        for (int y = 0; y < h; y++) {
+          int p = src.offset() + y * src.scanline() + b0;
+          for (int x = 0; x < w; x++, p += stride) {
+            out[o++] = data[p];
+          }
+        }
+      }
     }
   }
 }

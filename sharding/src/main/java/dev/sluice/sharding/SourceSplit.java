@@ -53,6 +53,14 @@ public record SourceSplit(
         sourceId, index, List.of(path), 0, -1, estimatedRows, estimatedBytes, List.of());
   }
 
+  /**
+   * Whether the split has a row count ({@code estimatedRows >= 0}). Balanced assignment uses the
+   * count as a weight; equal shares take it as the exact number of rows the split yields.
+   */
+  public boolean rowsKnown() {
+    return estimatedRows >= 0;
+  }
+
   /** A readable name for logs and error messages: the file, with the range when partial. */
   public String describe() {
     String files = paths.size() == 1 ? paths.get(0) : paths.get(0) + " (+" + (paths.size() - 1) + " files)";

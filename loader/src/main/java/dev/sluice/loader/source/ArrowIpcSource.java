@@ -3,6 +3,7 @@ package dev.sluice.loader.source;
 import dev.sluice.loader.Batch;
 import dev.sluice.sharding.SourceSplit;
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -13,12 +14,19 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
+import org.apache.arrow.flatbuf.Message;
+import org.apache.arrow.flatbuf.MessageHeader;
+import org.apache.arrow.flatbuf.RecordBatch;
+import org.apache.arrow.memory.ArrowBuf;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.memory.RootAllocator;
 import org.apache.arrow.vector.FieldVector;
+import org.apache.arrow.vector.VectorLoader;
 import org.apache.arrow.vector.VectorSchemaRoot;
 import org.apache.arrow.vector.ipc.ArrowFileReader;
 import org.apache.arrow.vector.ipc.message.ArrowBlock;
+import org.apache.arrow.vector.ipc.message.ArrowRecordBatch;
+import org.apache.arrow.vector.ipc.message.MessageSerializer;
 import org.apache.arrow.vector.types.pojo.Field;
 import org.apache.arrow.vector.types.pojo.Schema;
 import org.apache.arrow.vector.util.TransferPair;
@@ -52,8 +60,8 @@ import org.apache.arrow.vector.util.ValueVectorUtility;
  * <p><b>Bad input.</b> A file whose footer or schema cannot be read is an {@link IOException}
  * naming it. A record batch that does not load or validate is reported to {@link
  * ReadContext#badRecords()} as one bad record (the file and {@code record batch i}); within the
- * allowance it is skipped, as the format allows reading on. Dictionary-encoded columns are not
- * supported (an {@link IOException} naming the column).
+ * allowance it is skipped, as the format allows reading on. Dictionary-encoded columns and
+ * compressed record batches are not supported (an {@link IOException} naming the file).
  *
  * <p>Immutable and thread-safe; each reader is used by one thread at a time.
  */
@@ -215,6 +223,15 @@ public final class ArrowIpcSource implements Source {
     return blocks;
   }
 
+  /** A well-formed file using a feature this source does not read: not a bad record. */
+  private static final class UnsupportedIpc extends IOException {
+    private static final long serialVersionUID = 1L;
+
+    UnsupportedIpc(String message) {
+      super(message);
+    }
+  }
+
   private static final class FileReader implements SplitReader {
     private final Path file;
     private final SourceSplit split;
@@ -292,23 +309,71 @@ public final class ArrowIpcSource implements Source {
     private Batch load(int index, BufferAllocator allocator) throws IOException {
       VectorSchemaRoot root = reader.getVectorSchemaRoot();
       try {
-        if (!reader.loadRecordBatch(blocks.get(index))) {
-          throw new IOException("record batch " + index + " is missing");
-        }
+        loadBlock(blocks.get(index), root);
         ValueVectorUtility.validate(root);
+      } catch (UnsupportedIpc e) {
+        root.clear();
+        throw new IOException("Arrow IPC file " + file + ", record batch " + index + ": " + e.getMessage());
       } catch (IOException | RuntimeException e) {
         root.clear();
+        String why = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
         context.badRecords().report(
             NAME,
             file.toString(),
             "record batch " + index,
-            new IOException("corrupt Arrow IPC record batch " + index + " of " + file + ": " + e.getMessage(), e));
+            new IOException("corrupt Arrow IPC record batch " + index + " of " + file + ": " + why, e));
         return null;
       }
       try {
         return moveOut(root, allocator);
       } finally {
         root.clear();
+      }
+    }
+
+    /**
+     * Reads one record batch message into {@code root}. Done here rather than by {@link
+     * ArrowFileReader#loadRecordBatch}, which does not release the message buffer when the
+     * message is corrupt: a bad batch would leak its size from the allocator.
+     */
+    private void loadBlock(ArrowBlock block, VectorSchemaRoot root) throws IOException {
+      long total = block.getMetadataLength() + block.getBodyLength();
+      if (block.getMetadataLength() < 8 || block.getBodyLength() < 0 || total > Integer.MAX_VALUE) {
+        throw new IOException("bad block in the footer: " + block);
+      }
+      ArrowBuf buffer = readerAllocator.buffer(total);
+      boolean handedOver = false;
+      try {
+        ByteBuffer target = buffer.nioBuffer(0, (int) total);
+        long position = block.getOffset();
+        while (target.hasRemaining()) {
+          int n = channel.read(target, position);
+          if (n < 0) {
+            throw new IOException("the file ends inside the record batch (at byte " + position + ")");
+          }
+          position += n;
+        }
+        int prefix = buffer.getInt(0) == MessageSerializer.IPC_CONTINUATION_TOKEN ? 8 : 4;
+        ArrowBuf metadata = buffer.slice(prefix, block.getMetadataLength() - prefix);
+        Message message = Message.getRootAsMessage(metadata.nioBuffer().asReadOnlyBuffer());
+        if (message.headerType() != MessageHeader.RecordBatch) {
+          throw new IOException("the message is not a record batch (header type " + message.headerType() + ")");
+        }
+        RecordBatch header = (RecordBatch) message.header(new RecordBatch());
+        if (header.compression() != null) {
+          throw new UnsupportedIpc("compressed record batches are not supported (write the file uncompressed)");
+        }
+        ArrowBuf body = buffer.slice(block.getMetadataLength(), block.getBodyLength());
+        // On success this releases the message buffer; the record batch holds slices of it.
+        ArrowRecordBatch recordBatch = MessageSerializer.deserializeRecordBatch(header, body);
+        handedOver = true;
+        try (recordBatch) {
+          new VectorLoader(root).load(recordBatch);
+        }
+      } finally {
+        if (!handedOver) {
+          buffer.close();
+        }
       }
     }
 
@@ -322,7 +387,7 @@ public final class ArrowIpcSource implements Source {
       List<FieldVector> moved = new ArrayList<>(root.getFieldVectors().size());
       try {
         for (FieldVector v : root.getFieldVectors()) {
-          TransferPair tp = v.getTransferPair(allocator);
+          TransferPair tp = v.getTransferPair(v.getField(), allocator);
           FieldVector to = (FieldVector) tp.getTo();
           moved.add(to);
           if (sameRoot) {

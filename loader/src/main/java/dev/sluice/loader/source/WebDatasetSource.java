@@ -4,6 +4,7 @@ import dev.sluice.loader.Batch;
 import dev.sluice.loader.Columns;
 import dev.sluice.sharding.SourceSplit;
 import java.io.BufferedInputStream;
+import java.io.EOFException;
 import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -432,9 +433,9 @@ public final class WebDatasetSource implements Source {
           entry = tar.getNextEntry();
         } catch (IOException | RuntimeException e) {
           throw new BrokenArchive(
-              "corrupt tar archive: cannot read the entry header "
+              "corrupt or truncated tar archive: cannot read the entry header "
                   + (lastEntry == null ? "at the start of the archive" : "after entry '" + lastEntry + "'")
-                  + " (tar byte " + counter.count + "): " + e.getMessage(),
+                  + " (tar byte " + counter.count + "): " + describe(e),
               lastEntry == null ? "(first entry)" : lastEntry,
               e);
         }
@@ -469,7 +470,7 @@ public final class WebDatasetSource implements Source {
           read = tar.readNBytes(data, 0, data.length);
         } catch (IOException | RuntimeException e) {
           throw new BrokenArchive(
-              "corrupt or truncated tar archive: cannot read entry '" + name + "': " + e.getMessage(), name, e);
+              "corrupt or truncated tar archive: cannot read entry '" + name + "': " + describe(e), name, e);
         }
         if (read != data.length) {
           throw new BrokenArchive(
@@ -492,15 +493,16 @@ public final class WebDatasetSource implements Source {
             entry,
             null);
       }
-      long end = counter.count;
+      long marker = nextHeaderAt;
       byte[] buf = new byte[8192];
       try {
         for (int n = counter.read(buf, 0, buf.length); n >= 0; n = counter.read(buf, 0, buf.length)) {
           for (int i = 0; i < n; i++) {
             if (buf[i] != 0) {
               throw new BrokenArchive(
-                  "corrupt tar archive: data follows the end-of-archive marker at tar byte " + end
-                      + " (a damaged header " + after + "?)",
+                  "corrupt tar archive: the header " + after
+                      + (marker >= 0 ? " (tar byte " + marker + ")" : "")
+                      + " reads as an end-of-archive marker, but data follows it",
                   entry,
                   null);
             }
@@ -509,9 +511,15 @@ public final class WebDatasetSource implements Source {
       } catch (BrokenArchive e) {
         throw e;
       } catch (IOException | RuntimeException e) {
-        throw new BrokenArchive(
-            "corrupt or truncated archive " + after + ": " + e.getMessage(), entry, e);
+        throw new BrokenArchive("corrupt or truncated archive " + after + ": " + describe(e), entry, e);
       }
+    }
+
+    private static String describe(Throwable e) {
+      if (e instanceof EOFException) {
+        return "unexpected end of file" + (e.getMessage() == null ? "" : " (" + e.getMessage() + ")");
+      }
+      return e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
     }
 
     private static long roundUp(long size) {

@@ -114,6 +114,17 @@ final class ActorPoolOperatorState extends MapOperatorState {
   }
 
   @Override
+  public int tasksWhileEstimating() {
+    int ready = 0;
+    for (Actor a : actors) {
+      if (a.ready) {
+        ready++;
+      }
+    }
+    return Math.max(1, ready);
+  }
+
+  @Override
   public int concurrencyCap() {
     return op.pool().max() * op.pool().maxTasksPerActor();
   }

@@ -39,7 +39,7 @@ public final class Policies {
   }
 
   static boolean reservationAllows(OperatorView op, ExecutionView exec) {
-    if (!op.estimateKnown() && op.tasksInFlight() > 0) {
+    if (!op.estimateKnown() && op.tasksInFlight() >= op.tasksWhileEstimating()) {
       return false;
     }
     List<? extends OperatorView> ops = exec.operators();
