@@ -136,7 +136,7 @@ public final class Batch implements AutoCloseable {
     throw new IllegalArgumentException("column '" + column + "' is " + v.getField().getType() + ", not binary");
   }
 
-  /** A UTF-8 cell as a string, or null. */
+  /** A UTF-8 cell (or a binary cell decoded as UTF-8) as a string, or null. */
   public String getString(String column, int row) {
     FieldVector v = vector(column);
     if (v.isNull(row)) {
@@ -144,6 +144,9 @@ public final class Batch implements AutoCloseable {
     }
     if (v instanceof VarCharVector chars) {
       return new String(chars.get(row), StandardCharsets.UTF_8);
+    }
+    if (v instanceof BaseVariableWidthVector bytes) {
+      return new String(bytes.get(row), StandardCharsets.UTF_8); // binary read as UTF-8 (WebDataset .cls, .txt)
     }
     Object o = v.getObject(row);
     return o == null ? null : o.toString();
