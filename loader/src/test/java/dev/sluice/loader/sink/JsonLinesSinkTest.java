@@ -64,16 +64,17 @@ class JsonLinesSinkTest {
   @Test
   void rowsParseBackWithTheirValues() throws IOException {
     Path out = dir.resolve("json");
+    JsonLinesSink sink = new JsonLinesSink(out);
     try (BufferAllocator allocator = new RootAllocator();
-        JsonLinesSink sink = new JsonLinesSink(out);
         Batch a = batch(allocator, 0, 2);
         Batch b = batch(allocator, 2, 1)) {
       sink.write(a);
       sink.write(b);
+    } finally {
       sink.close();
-      assertThat(sink.files()).containsExactly(out.resolve("part-00000.jsonl"));
-      assertThat(sink.rowsWritten()).isEqualTo(3);
     }
+    assertThat(sink.files()).containsExactly(out.resolve("part-00000.jsonl"));
+    assertThat(sink.rowsWritten()).isEqualTo(3);
     List<String> lines = Files.readAllLines(out.resolve("part-00000.jsonl"), StandardCharsets.UTF_8);
     assertThat(lines).hasSize(3);
     assertThat(Files.readString(out.resolve("part-00000.jsonl"))).endsWith("}\n");
@@ -104,8 +105,8 @@ class JsonLinesSinkTest {
   @Test
   void filesRollAfterMaxRows() throws IOException {
     Path out = dir.resolve("json");
-    try (BufferAllocator allocator = new RootAllocator();
-        JsonLinesSink sink = new JsonLinesSink(out, 4)) {
+    JsonLinesSink sink = new JsonLinesSink(out, 4);
+    try (BufferAllocator allocator = new RootAllocator()) {
       int id = 0;
       for (int rows : new int[] {3, 1, 2, 5}) {
         try (Batch b = batch(allocator, id, rows)) {
@@ -113,12 +114,13 @@ class JsonLinesSinkTest {
         }
         id += rows;
       }
+    } finally {
       sink.close();
-      List<Integer> lines = new ArrayList<>();
-      for (Path f : sink.files()) {
-        lines.add(Files.readAllLines(f).size());
-      }
-      assertThat(lines).containsExactly(4, 2, 5);
     }
+    List<Integer> lines = new ArrayList<>();
+    for (Path f : sink.files()) {
+      lines.add(Files.readAllLines(f).size());
+    }
+    assertThat(lines).containsExactly(4, 2, 5);
   }
 }

@@ -77,9 +77,9 @@ class ArrowIpcSourceTest {
 
   /** Writes record batches of the given sizes through the sink into {@code out}. */
   private List<Path> write(Path out, long maxRowsPerFile, int... batchRows) throws IOException {
-    try (BufferAllocator allocator = new RootAllocator();
-        ArrowIpcSink sink = new ArrowIpcSink(out, maxRowsPerFile)) {
-      int id = 0;
+    ArrowIpcSink sink = new ArrowIpcSink(out, maxRowsPerFile);
+    int id = 0;
+    try (BufferAllocator allocator = new RootAllocator()) {
       for (int rows : batchRows) {
         try (Batch b = batch(allocator, id, rows)) {
           sink.write(b);
@@ -87,10 +87,11 @@ class ArrowIpcSourceTest {
         }
         id += rows;
       }
+    } finally {
       sink.close();
-      assertThat(sink.rowsWritten()).isEqualTo(id);
-      return sink.files();
     }
+    assertThat(sink.rowsWritten()).isEqualTo(id);
+    return sink.files();
   }
 
   @Test
@@ -257,13 +258,14 @@ class ArrowIpcSourceTest {
   @Test
   void aSinkThatWroteNothingLeavesNoFile() throws IOException {
     Path out = dir.resolve("empty");
+    ArrowIpcSink sink = new ArrowIpcSink(out);
     try (BufferAllocator allocator = new RootAllocator();
-        ArrowIpcSink sink = new ArrowIpcSink(out);
         Batch empty = batch(allocator, 0, 0)) {
       sink.write(empty);
+    } finally {
       sink.close();
-      assertThat(sink.files()).isEmpty();
     }
+    assertThat(sink.files()).isEmpty();
     try (var listing = Files.list(out)) {
       assertThat(listing).isEmpty();
     }

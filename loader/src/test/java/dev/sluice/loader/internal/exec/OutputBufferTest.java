@@ -1,0 +1,62 @@
+package dev.sluice.loader.internal.exec;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.sluice.loader.Batch;
+import dev.sluice.loader.BatchBuilder;
+import dev.sluice.loader.Columns;
+import java.util.List;
+import org.apache.arrow.memory.RootAllocator;
+import org.apache.arrow.vector.types.pojo.Schema;
+import org.junit.jupiter.api.Test;
+
+class OutputBufferTest {
+  private static final Schema SCHEMA = new Schema(List.of(Columns.int64("id")));
+
+  private static Batch batch(RootAllocator a, long id) {
+    try (BatchBuilder b = BatchBuilder.create(a, SCHEMA, 1)) {
+      b.setLong("id", 0, id);
+      return b.build(1);
+    }
+  }
+
+  private static List<Long> ids(List<Batch> batches) {
+    List<Long> out = batches.stream().map(b -> b.getLong("id", 0)).toList();
+    batches.forEach(Batch::close);
+    return out;
+  }
+
+  @Test
+  void orderedReleasesInKeyOrderAcrossMajors() {
+    try (RootAllocator a = new RootAllocator()) {
+      OutputBuffer out = new OutputBuffer(true);
+      out.add(1, 0, batch(a, 10));
+      out.add(0, 1, batch(a, 1));
+      assertThat(out.takeReady()).isEmpty();
+      out.add(0, 0, batch(a, 0));
+      assertThat(ids(out.takeReady())).containsExactly(0L, 1L);
+      out.add(0, 2, null); // key used, nothing in it
+      assertThat(out.takeReady()).isEmpty();
+      out.finish(0, 3);
+      assertThat(ids(out.takeReady())).containsExactly(10L);
+      out.add(2, 0, batch(a, 20));
+      out.finish(1, 1);
+      assertThat(ids(out.takeReady())).containsExactly(20L);
+      assertThat(out.isEmpty()).isTrue();
+    }
+  }
+
+  @Test
+  void unorderedReleasesAtOnceAndCloseAllFreesEverything() {
+    try (RootAllocator a = new RootAllocator()) {
+      OutputBuffer out = new OutputBuffer(false);
+      out.add(5, 0, batch(a, 5));
+      out.add(1, 0, batch(a, 1));
+      assertThat(ids(out.takeReady())).containsExactly(5L, 1L);
+      OutputBuffer ordered = new OutputBuffer(true);
+      ordered.add(3, 0, batch(a, 3));
+      ordered.closeAll();
+      assertThat(a.getAllocatedMemory()).isZero();
+    }
+  }
+}
