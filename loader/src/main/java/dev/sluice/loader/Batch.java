@@ -321,7 +321,7 @@ public final class Batch implements AutoCloseable {
     checkOpen();
     List<FieldVector> moved = new ArrayList<>();
     for (FieldVector v : root.getFieldVectors()) {
-      TransferPair tp = v.getTransferPair(allocator);
+      TransferPair tp = v.getTransferPair(v.getField(), allocator); // keeps field metadata (tensor shape)
       tp.transfer();
       moved.add((FieldVector) tp.getTo());
     }

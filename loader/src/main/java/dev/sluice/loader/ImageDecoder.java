@@ -352,8 +352,9 @@ public final class ImageDecoder implements BatchFunction {
     if ((gray || rgb)
         && raster.getDataBuffer() instanceof DataBufferByte bytes
         && bytes.getNumBanks() == 1
-        && raster.getSampleModel() instanceof ComponentSampleModel layout) {
-      // The usual case (JPEG, 8-bit PNG): read the decoder's bytes where they are.
+        && raster.getSampleModel() instanceof ComponentSampleModel layout
+        && Arrays.stream(layout.getBandOffsets()).allMatch(b -> b < layout.getPixelStride())) {
+      // The usual case (JPEG, 8-bit PNG): pixel-interleaved bytes, read where the decoder put them.
       int[] offsets = layout.getBandOffsets();
       int[] bands = gray ? new int[] {offsets[0]} : new int[] {offsets[0], offsets[1], offsets[2]};
       int offset =

@@ -15,7 +15,7 @@ import org.apache.arrow.memory.RootAllocator;
  *
  * <pre>{@code
  * try (Sluice sluice = Sluice.builder().memoryBudget(256L << 20).build()) {
- *   Dataset ds = sluice.read(new WebDatasetSource(...)).mapBatches(decode);
+ *   Dataset ds = sluice.read(WebDatasetSource.of("shards/train-{0000..0099}.tar")).mapBatches(decode);
  *   try (BatchIterator it = ds.iterBatches(IterOptions.batches(64))) {
  *     while (it.hasNext()) {
  *       try (Batch b = it.next()) { ... }

@@ -73,7 +73,12 @@ public final class LocalRuntime implements Runtime {
     }
     LocalActor<S> actor = new LocalActor<>("sluice-actor-" + name, factory);
     actors.add(actor);
+    actor.stopped.whenComplete((v, e) -> forget(actor));
     return actor;
+  }
+
+  private synchronized void forget(LocalActor<?> actor) {
+    actors.remove(actor);
   }
 
   @Override

@@ -4,6 +4,7 @@ import dev.sluice.loader.Batch;
 import dev.sluice.sharding.SourceSplit;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -41,8 +42,9 @@ import org.apache.arrow.vector.util.ValueVectorUtility;
  * PathPatterns}; a literal directory stands for the {@code .arrow}, {@code .arrows}, {@code .feather}
  * and {@code .ipc} files directly in it). With {@link Builder#batchesPerSplit}, a file holding more
  * record batches than that is cut into splits of consecutive record batches: {@link
- * SourceSplit#start()} and {@link SourceSplit#end()} count record batches. Planning then reads each
- * file's footer.
+ * SourceSplit#start()} and {@link SourceSplit#end()} count record batches. Planning reads each
+ * file's footer and record-batch headers, so {@code estimatedRows} is the exact row count (-1 when
+ * a header is unreadable); {@code estimatedBytes} is the file size, or the bytes of the range.
  *
  * <p><b>Batches.</b> Each record batch becomes one output batch, or several when it holds more than
  * {@link ReadContext#targetRows()} rows or more than {@link ReadContext#targetBytes()} bytes (then
@@ -68,6 +70,9 @@ import org.apache.arrow.vector.util.ValueVectorUtility;
 public final class ArrowIpcSource implements Source {
   /** The operator name readers report bad records under. */
   public static final String NAME = "ReadArrowIpc";
+
+  /** Record-batch headers larger than this are taken as corrupt when planning. */
+  private static final int MAX_HEADER_BYTES = 64 << 20;
 
   private final List<String> patterns;
   private final int batchesPerSplit;
@@ -152,34 +157,60 @@ public final class ArrowIpcSource implements Source {
   public List<SourceSplit> planSplits() throws IOException {
     List<Path> files = PathPatterns.expand(patterns, PathPatterns.Directories.list(ArrowIpcSource::isArrowFile));
     List<SourceSplit> splits = new ArrayList<>();
-    if (batchesPerSplit == Integer.MAX_VALUE) {
-      for (Path file : files) {
-        splits.add(SourceSplit.wholeFile(sourceId, splits.size(), file.toString(), -1, Files.size(file)));
-      }
-      return splits;
-    }
     try (RootAllocator footers = new RootAllocator()) {
       for (Path file : files) {
-        List<ArrowBlock> blocks;
         try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ);
             ArrowFileReader reader = new ArrowFileReader(channel, footers)) {
-          blocks = footer(reader, file.toString());
-        }
-        if (blocks.size() <= batchesPerSplit) {
-          splits.add(SourceSplit.wholeFile(sourceId, splits.size(), file.toString(), -1, Files.size(file)));
-          continue;
-        }
-        for (int from = 0; from < blocks.size(); from += batchesPerSplit) {
-          int to = Math.min(blocks.size(), from + batchesPerSplit);
-          long bytes = 0;
-          for (ArrowBlock block : blocks.subList(from, to)) {
-            bytes += block.getMetadataLength() + block.getBodyLength();
+          List<ArrowBlock> blocks = footer(reader, file.toString());
+          if (blocks.size() <= batchesPerSplit) {
+            splits.add(
+                new SourceSplit(
+                    sourceId, splits.size(), List.of(file.toString()), 0, -1, rows(channel, blocks), Files.size(file), List.of()));
+            continue;
           }
-          splits.add(new SourceSplit(sourceId, splits.size(), List.of(file.toString()), from, to, -1, bytes, List.of()));
+          for (int from = 0; from < blocks.size(); from += batchesPerSplit) {
+            List<ArrowBlock> range = blocks.subList(from, Math.min(blocks.size(), from + batchesPerSplit));
+            long bytes = 0;
+            for (ArrowBlock block : range) {
+              bytes += block.getMetadataLength() + block.getBodyLength();
+            }
+            splits.add(
+                new SourceSplit(
+                    sourceId, splits.size(), List.of(file.toString()), from, from + range.size(), rows(channel, range), bytes, List.of()));
+          }
         }
       }
     }
     return splits;
+  }
+
+  /** The rows of record batches, from their headers; -1 when a header cannot be read. */
+  private static long rows(FileChannel channel, List<ArrowBlock> blocks) {
+    long rows = 0;
+    for (ArrowBlock block : blocks) {
+      if (block.getMetadataLength() < 8 || block.getMetadataLength() > MAX_HEADER_BYTES) {
+        return -1;
+      }
+      try {
+        ByteBuffer metadata = ByteBuffer.allocate(block.getMetadataLength());
+        long position = block.getOffset();
+        while (metadata.hasRemaining()) {
+          if (channel.read(metadata, position + metadata.position()) < 0) {
+            return -1;
+          }
+        }
+        metadata.order(ByteOrder.LITTLE_ENDIAN);
+        metadata.position(metadata.getInt(0) == MessageSerializer.IPC_CONTINUATION_TOKEN ? 8 : 4);
+        Message message = Message.getRootAsMessage(metadata.slice());
+        if (message.headerType() != MessageHeader.RecordBatch) {
+          return -1;
+        }
+        rows += ((RecordBatch) message.header(new RecordBatch())).length();
+      } catch (IOException | RuntimeException e) {
+        return -1;
+      }
+    }
+    return rows;
   }
 
   @Override

@@ -102,7 +102,9 @@ class ArrowIpcSourceTest {
 
     ArrowIpcSource source = ArrowIpcSource.of(dir.resolve("out").toString());
     List<SourceSplit> splits = source.planSplits();
-    assertThat(splits).hasSize(3);
+    assertThat(splits).extracting(SourceSplit::estimatedRows).containsExactly(20L, 17L, 9L);
+    assertThat(splits).extracting(SourceSplit::estimatedBytes).containsExactly(
+        Files.size(files.get(0)), Files.size(files.get(1)), Files.size(files.get(2)));
     List<Integer> sizes = new ArrayList<>();
     int id = 0;
     try (BufferAllocator allocator = new RootAllocator()) {
@@ -135,6 +137,7 @@ class ArrowIpcSourceTest {
     assertThat(splits).extracting(SourceSplit::start).containsExactly(0L, 2L, 4L);
     assertThat(splits).extracting(SourceSplit::end).containsExactly(2L, 4L, 5L);
     assertThat(splits).extracting(SourceSplit::index).containsExactly(0, 1, 2);
+    assertThat(splits).extracting(SourceSplit::estimatedRows).containsExactly(8L, 8L, 3L);
     assertThat(splits).allMatch(s -> s.estimatedBytes() > 0);
 
     // Read the splits out of order: each yields exactly its record batches.
@@ -197,16 +200,15 @@ class ArrowIpcSourceTest {
 
   @Test
   void aFileThatIsNotArrowIsAnErrorNamingIt() throws IOException {
-    Path bad = dir.resolve("bad.arrow");
-    Files.write(bad, new byte[] {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16});
-    ArrowIpcSource source = ArrowIpcSource.of(bad.toString());
+    Path file = write(dir.resolve("out"), Long.MAX_VALUE, 5).get(0);
+    ArrowIpcSource source = ArrowIpcSource.of(file.toString());
+    SourceSplit split = source.planSplits().get(0);
+    Files.write(file, new byte[] {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16});
+    assertThatThrownBy(source::planSplits).isInstanceOf(IOException.class).hasMessageContaining(file.toString());
     try (BufferAllocator allocator = new RootAllocator();
-        SplitReader reader = source.open(source.planSplits().get(0), ReadContext.defaults())) {
-      assertThatThrownBy(() -> reader.next(allocator)).isInstanceOf(IOException.class).hasMessageContaining(bad.toString());
+        SplitReader reader = source.open(split, ReadContext.defaults())) {
+      assertThatThrownBy(() -> reader.next(allocator)).isInstanceOf(IOException.class).hasMessageContaining(file.toString());
     }
-    assertThatThrownBy(() -> ArrowIpcSource.builder(bad.toString()).batchesPerSplit(1).build().planSplits())
-        .isInstanceOf(IOException.class)
-        .hasMessageContaining(bad.toString());
   }
 
   @Test
@@ -224,6 +226,7 @@ class ArrowIpcSourceTest {
     Files.write(file, bytes);
 
     ArrowIpcSource source = ArrowIpcSource.of(file.toString());
+    assertThat(source.planSplits().get(0).estimatedRows()).isEqualTo(-1);
     try (BufferAllocator allocator = new RootAllocator()) {
       assertThatThrownBy(() -> ids(source, source.planSplits().get(0), ReadContext.defaults(), allocator))
           .isInstanceOf(SluiceException.class)
