@@ -85,7 +85,12 @@ public final class Batch implements AutoCloseable {
 
   /** Whether the batch has a column of that name. */
   public boolean hasColumn(String name) {
-    return root.getSchema().findField(name) != null;
+    for (Field f : root.getSchema().getFields()) {
+      if (f.getName().equals(name)) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /** The names of the columns, in schema order. */
@@ -203,15 +208,21 @@ public final class Batch implements AutoCloseable {
     return v.getDataBuffer();
   }
 
-  /** Bytes of Arrow memory the batch holds (as accounted by its allocator). */
+  /**
+   * Bytes of Arrow memory the batch holds, as its allocator accounts them (allocations rounded up
+   * as Arrow rounds them, a buffer shared by several vectors counted once).
+   */
   public long sizeInBytes() {
     if (closed) {
       return 0;
     }
+    java.util.Set<Object> seen = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
     long total = 0;
     for (FieldVector v : root.getFieldVectors()) {
       for (ArrowBuf b : v.getFieldBuffers()) {
-        total += b.capacity();
+        if (b.capacity() > 0 && seen.add(b.getReferenceManager())) {
+          total += b.getReferenceManager().getAccountedSize();
+        }
       }
     }
     return total;

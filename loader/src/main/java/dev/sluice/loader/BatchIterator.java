@@ -41,6 +41,7 @@ public final class BatchIterator implements Iterator<Batch>, AutoCloseable {
     this.rebatcher = rebatch ? new Rebatcher(executor, options) : null;
     if (rebatch && options.prefetchBatches() > 0) {
       prefetched = new ArrayBlockingQueue<>(options.prefetchBatches());
+      executor.measureConsumerWaitOutside();
       prefetchThread = new Thread(this::prefetchLoop, "sluice-prefetch-" + name);
       prefetchThread.setDaemon(true);
       prefetchThread.start();

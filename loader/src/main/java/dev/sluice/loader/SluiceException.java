@@ -11,6 +11,7 @@ public class SluiceException extends RuntimeException {
   private final String operator;
   private final String source;
   private final String entry;
+  private final String reason;
 
   /**
    * A failure with its location.
@@ -23,14 +24,36 @@ public class SluiceException extends RuntimeException {
    */
   public SluiceException(String message, String operator, String source, String entry, Throwable cause) {
     super(compose(message, operator, source, entry), cause);
+    this.reason = message;
     this.operator = operator;
     this.source = source;
     this.entry = entry;
   }
 
+  /**
+   * The same failure thrown again on another thread (the consumer's): same message and location,
+   * the original (with the worker's stack) as the cause.
+   */
+  public static SluiceException rethrown(SluiceException original) {
+    return new SluiceException(original);
+  }
+
+  private SluiceException(SluiceException original) {
+    super(original.getMessage(), original);
+    this.reason = original.reason;
+    this.operator = original.operator;
+    this.source = original.source;
+    this.entry = original.entry;
+  }
+
   /** A failure with no location yet. */
   public SluiceException(String message, Throwable cause) {
     this(message, null, null, null, cause);
+  }
+
+  /** What went wrong, without the location. */
+  public String reason() {
+    return reason;
   }
 
   /** The operator that failed, or null. */

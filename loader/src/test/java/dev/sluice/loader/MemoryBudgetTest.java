@@ -9,7 +9,7 @@ import org.junit.jupiter.api.Test;
 /** The memory budget holds however much the data expands, and the allocator's peak proves it. */
 class MemoryBudgetTest {
 
-  @Test
+  @org.junit.jupiter.api.RepeatedTest(3)
   void tenfoldExpansionOverTwentyBudgetsStaysWithinTheBudget() {
     long budget = 32L << 20;
     int payload = 4096;

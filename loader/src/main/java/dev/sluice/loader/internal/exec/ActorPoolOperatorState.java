@@ -204,7 +204,7 @@ final class ActorPoolOperatorState extends MapOperatorState {
       }
     }
     if (allFull && super.hasWork() && actors.size() < op.pool().max() && !hasPendingStartup()
-        && executor.fits(op.resources())) {
+        && executor.fitsLeavingRoomForOthers(this, op.resources())) {
       startActor();
       return;
     }

@@ -49,13 +49,13 @@ class MapOperatorState extends OperatorState {
 
   @Override
   long provisionalEstimate() {
-    // Before any task completed assume the output is as large as the input, plus the input copy.
+    // Before any task completed, assume the output is as large as the input.
     SharedBlock head = inputQueue.peek();
     long in = head == null ? 0 : head.bytes();
     if (batchSize > 0 && head != null && head.rows() > 0) {
       in = head.bytes() * batchSize / head.rows();
     }
-    return 2 * in;
+    return in;
   }
 
   /** Cuts the next bundle off the input queue (scheduling thread). */

@@ -235,16 +235,27 @@ abstract class OperatorState implements BackpressurePolicy.OperatorView {
 
   @Override
   public long memoryUsage() {
-    long usage = allocator.getAllocatedMemory();
+    // Tasks allocate concurrently: read their allocations before the operator's total, so that an
+    // allocation landing in between is counted twice (safe), never missed.
+    long unallocatedReserves = 0;
     for (Running r : running.values()) {
-      usage += Math.max(0, r.reserve() - r.allocator().getAllocatedMemory());
+      unallocatedReserves += Math.max(0, r.reserve() - r.allocator().getAllocatedMemory());
     }
-    return usage;
+    return allocator.getAllocatedMemory() + unallocatedReserves;
   }
 
+  /**
+   * The measured peak of the largest task so far; before any task completed, a first guess, but at
+   * least the operator's even share of the reserved budget, so that a first task that expands its
+   * input more than guessed still fits the memory claimed for it.
+   */
   @Override
   public long taskMemoryEstimate() {
-    return estimate >= 0 ? estimate : provisionalEstimate();
+    if (estimate >= 0) {
+      return estimate;
+    }
+    long even = (long) (ctx.options().memoryBudget() * ctx.options().reservedShare() / Math.max(1, executor.taskOperatorCount()));
+    return Math.max(provisionalEstimate(), even);
   }
 
   @Override

@@ -28,14 +28,22 @@ public final class Policies {
    * The memory reservation, in the shape of Ray Data's reservation allocator: {@code reservedShare}
    * of the budget is reserved evenly across operators (each reservation at least one task's
    * estimated peak, so that every operator can always run one task); the rest is shared. An
-   * operator may launch when the task fits in its own reservation, or in what is left of the
-   * shared part, and always only when the whole execution stays within the budget. Memory an
-   * operator's outputs hold counts against it until the consumer of those outputs releases them, so
-   * a fast upstream fills only its own reservation and the shared part, never a slow downstream's
-   * reservation. While an operator's task size is unknown, it runs one task at a time.
+   * operator may launch when the task fits in its own reservation, or when the memory it would
+   * take beyond its reservation is free: neither used nor reserved by any operator. So the
+   * invariant {@code consumer + sum(max(usage, reservation)) <= budget} is kept, and an operator's
+   * unused reservation is always there for it: a fast upstream fills only its own reservation and
+   * the free part, never a slow downstream's reservation. Memory an operator's outputs hold counts
+   * against it until their consumer releases them. Always, the whole execution stays within the
+   * budget. While an operator's task size is unknown, it runs one task at a time (one per ready
+   * actor for actor pools).
    */
   public static BackpressurePolicy memoryReservation() {
     return Policies::reservationAllows;
+  }
+
+  /** An operator's reservation: its even share, or one task's measured peak if larger (guesses do not count). */
+  static long reservation(OperatorView o, long evenShare) {
+    return o.estimateKnown() ? Math.max(evenShare, o.taskMemoryEstimate()) : evenShare;
   }
 
   static boolean reservationAllows(OperatorView op, ExecutionView exec) {
@@ -45,17 +53,15 @@ public final class Policies {
     List<? extends OperatorView> ops = exec.operators();
     long budget = exec.memoryBudget();
     long evenShare = ops.isEmpty() ? budget : (long) (budget * exec.reservedShare() / ops.size());
-    long reservedTotal = 0;
     long total = exec.consumerMemoryUsage();
-    long sharedUsed = exec.consumerMemoryUsage();
+    long claimed = exec.consumerMemoryUsage();
     long ownReservation = 0;
     long ownUsage = 0;
     for (OperatorView o : ops) {
-      long reservation = Math.max(evenShare, o.taskMemoryEstimate());
+      long reservation = reservation(o, evenShare);
       long usage = o.memoryUsage();
-      reservedTotal += reservation;
       total += usage;
-      sharedUsed += Math.max(0, usage - reservation);
+      claimed += Math.max(usage, reservation);
       if (o.index() == op.index()) {
         ownReservation = reservation;
         ownUsage = usage;
@@ -68,8 +74,8 @@ public final class Policies {
     if (ownUsage + task <= ownReservation) {
       return true;
     }
-    long shared = Math.max(0, budget - reservedTotal);
-    long extraShared = Math.max(0, ownUsage + task - ownReservation) - Math.max(0, ownUsage - ownReservation);
-    return sharedUsed + extraShared <= shared;
+    long free = budget - claimed;
+    long extra = Math.max(ownUsage + task, ownReservation) - Math.max(ownUsage, ownReservation);
+    return extra <= free;
   }
 }

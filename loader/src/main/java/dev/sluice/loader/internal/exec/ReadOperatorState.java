@@ -140,7 +140,7 @@ final class ReadOperatorState extends OperatorState {
     } catch (SluiceException e) {
       closeReader(c);
       throw e.source() == null
-          ? new SluiceException(e.getMessage(), name, c.split.describe(), null, e)
+          ? new SluiceException(e.reason(), e.operator() != null ? e.operator() : name, c.split.describe(), e.entry(), e)
           : e;
     } catch (Exception e) {
       closeReader(c);

@@ -76,6 +76,7 @@ public final class StreamingExecutor {
   private final BadRecords badRecords;
   private final CompletableFuture<Void> terminated = new CompletableFuture<>();
   private final AtomicInteger outstandingDelivered = new AtomicInteger();
+  private final AtomicInteger consumersWaiting = new AtomicInteger();
   private final Resources totalResources;
   private Resources usedResources = Resources.NONE;
   private SluiceException failure;
@@ -84,9 +85,10 @@ public final class StreamingExecutor {
   private long rowsTotal = -1;
   private final long startNanos = System.nanoTime();
   private volatile long endNanos = -1;
+  private volatile long closedNanos = -1;
   private volatile long firstBatchNanos = -1;
   private volatile long rowsOut;
-  private volatile long consumerWaitNanos;
+  private final java.util.concurrent.atomic.AtomicLong consumerWaitNanos = new java.util.concurrent.atomic.AtomicLong();
   private volatile List<OperatorStats> lastStats = List.of();
   private long lastObserved;
   private boolean allocatorsClosed;
@@ -330,16 +332,31 @@ public final class StreamingExecutor {
     if (!channel.isEmpty()) {
       return;
     }
+    // A consumer still holding batches will free memory when it closes them (which wakes us up);
+    // only when it holds none, or waits for more while holding some, is the pipeline stuck.
+    if (outstandingDelivered.get() > 0 && consumersWaiting.get() == 0) {
+      return;
+    }
     List<OperatorState> taskOps = taskOperators();
     for (int i = taskOps.size() - 1; i >= 0; i--) {
       OperatorState op = taskOps.get(i);
       if (op.hasWork() && fits(op.taskResources())
           && (options.mode() == ExecutionOptions.Mode.STREAMING || op.upstreamDone)) {
-        LOG.debug("liveness: launching a task of {} over the memory budget", op.name);
+        LOG.debug("liveness: launching a task of {} within the budget's headroom", op.name);
         op.launch();
         return;
       }
     }
+  }
+
+  int taskOperatorCount() {
+    int n = 0;
+    for (PhysicalOp op : plan) {
+      if (!(op instanceof LimitOp)) {
+        n++;
+      }
+    }
+    return n;
   }
 
   private List<OperatorState> taskOperators() {
@@ -432,6 +449,21 @@ public final class StreamingExecutor {
     return totalResources.minus(usedResources).fits(r);
   }
 
+  /**
+   * Whether {@code r} fits while still leaving room for one task of every other unfinished task
+   * operator, so that a growing actor pool never takes the resources its own upstream needs.
+   */
+  boolean fitsLeavingRoomForOthers(OperatorState asking, Resources r) {
+    Resources need = r;
+    for (OperatorState op : ops) {
+      if (op != asking && !(op instanceof LimitOperatorState) && !(op instanceof ActorPoolOperatorState)
+          && !op.isDone() && op.running.isEmpty()) {
+        need = need.plus(op.taskResources());
+      }
+    }
+    return fits(need);
+  }
+
   private void finish() {
     for (OperatorState op : ops) {
       try {
@@ -479,17 +511,27 @@ public final class StreamingExecutor {
    * caller. Throws the execution's failure.
    */
   public Batch take() throws InterruptedException {
-    inbox.add(() -> {});
     long t0 = System.nanoTime();
-    Object o = channel.take();
-    consumerWaitNanos += System.nanoTime() - t0;
+    Object o = channel.poll();
+    if (o == null) {
+      consumersWaiting.incrementAndGet();
+      inbox.add(() -> {});
+      try {
+        o = channel.take();
+      } finally {
+        consumersWaiting.decrementAndGet();
+      }
+    }
+    if (countWaitInTake) {
+      consumerWaitNanos.addAndGet(System.nanoTime() - t0);
+    }
     if (o instanceof Batch b) {
       return b;
     }
     // END and failures stay in the channel so that every later call sees them too.
     channel.add(o);
     if (o instanceof Failure f) {
-      throw new SluiceException(f.error().getMessage(), f.error().operator(), f.error().source(), f.error().entry(), f.error());
+      throw SluiceException.rethrown(f.error());
     }
     return null;
   }
@@ -501,7 +543,17 @@ public final class StreamingExecutor {
 
   /** Adds time the consumer spent waiting outside {@link #take()} (a prefetching iterator). */
   public void addConsumerWait(long nanos) {
-    consumerWaitNanos += nanos;
+    consumerWaitNanos.addAndGet(nanos);
+  }
+
+  private volatile boolean countWaitInTake = true;
+
+  /**
+   * Says that the consumer's waiting is measured outside {@link #take()} (a prefetching iterator
+   * measures its own queue), so that it is not counted twice.
+   */
+  public void measureConsumerWaitOutside() {
+    countWaitInTake = false;
   }
 
   /**
@@ -509,6 +561,7 @@ public final class StreamingExecutor {
    * not yet taken, and closes the allocators once the consumer has closed every batch it took.
    */
   public void close() {
+    closedNanos = System.nanoTime();
     inbox.add(() -> stopRequested = true);
     try {
       terminated.get(60, TimeUnit.SECONDS);
@@ -582,8 +635,9 @@ public final class StreamingExecutor {
         LOG.debug("stats of execution {} not refreshed", id);
       }
     }
-    long end = endNanos >= 0 ? endNanos : System.nanoTime();
-    return new DatasetStats(Planner.describe(plan), lastStats, end - startNanos, firstBatchNanos, consumerWaitNanos,
+    // The execution's wall time runs until the consumer is done with it (it may drain after the end).
+    long end = endNanos < 0 ? System.nanoTime() : Math.max(endNanos, closedNanos);
+    return new DatasetStats(Planner.describe(plan), lastStats, end - startNanos, firstBatchNanos, consumerWaitNanos.get(),
         rowsOut, options.memoryBudget(), executionAllocator.getPeakMemoryAllocation(), badRecords.skipped());
   }
 
@@ -605,9 +659,20 @@ public final class StreamingExecutor {
       this.taskOps = taskOps;
     }
 
+    /**
+     * The budget the policies plan with: the configured one less a headroom of one task (the
+     * largest measured), which the liveness rule may use when nothing else can run. So even a
+     * liveness launch keeps the execution within the configured budget.
+     */
     @Override
     public long memoryBudget() {
-      return options.memoryBudget();
+      long largestTask = 0;
+      for (OperatorState op : taskOps) {
+        if (op.estimateKnown()) {
+          largestTask = Math.max(largestTask, op.estimate);
+        }
+      }
+      return Math.max(options.memoryBudget() / 2, options.memoryBudget() - largestTask);
     }
 
     @Override

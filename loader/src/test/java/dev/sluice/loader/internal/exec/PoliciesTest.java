@@ -66,8 +66,30 @@ class PoliciesTest {
         new Op(2, 12 * MB, 4 * MB, true, 0, 0)), 0, 0.5);
     assertThat(allows(e, 1)).isFalse();
     assertThat(allows(e, 2)).isFalse();
-    // 28 + 1 fits the budget, and the shared part (3 + 3 + 7 = 13 of 15 used, + 1).
+    // 28 + 1 fits the budget, and 1 of the 2 MiB neither used nor reserved.
     assertThat(allows(e, 0)).isTrue();
+  }
+
+  @Test
+  void unusedReservationsOfOthersAreNotFree() {
+    // Budget 30: op1 and op2 use nothing but each keeps its 5 MiB: op0 may grow to 20, not beyond.
+    Exec e = new Exec(30 * MB, List.of(
+        new Op(0, 19 * MB, MB, true, 0, 0),
+        new Op(1, 0, 4 * MB, true, 0, 0),
+        new Op(2, 0, 4 * MB, true, 0, 0)), 0, 0.5);
+    assertThat(allows(e, 0)).isTrue();
+    Exec at20 = new Exec(30 * MB, List.of(
+        new Op(0, 20 * MB, MB, true, 0, 0),
+        new Op(1, 0, 4 * MB, true, 0, 0),
+        new Op(2, 0, 4 * MB, true, 0, 0)), 0, 0.5);
+    assertThat(allows(at20, 0)).isFalse();
+    // An operator over its reservation cannot take another's unused reservation either.
+    Exec over = new Exec(30 * MB, List.of(
+        new Op(0, 18 * MB, MB, true, 0, 0),
+        new Op(1, 6 * MB, 4 * MB, true, 0, 0),
+        new Op(2, 0, 4 * MB, true, 0, 0)), 0, 0.5);
+    assertThat(allows(over, 1)).as("6 + 4 - 5 beyond its reservation, 18 + 6 + 5 = 29 claimed").isFalse();
+    assertThat(allows(over, 2)).isTrue();
   }
 
   @Test
