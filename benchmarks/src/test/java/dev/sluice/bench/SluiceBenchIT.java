@@ -1,0 +1,44 @@
+package dev.sluice.bench;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/** Runs each scenario end to end at a tiny size: child JVMs, JSON and PNG. */
+class SluiceBenchIT {
+
+  private static int bench(String... args) {
+    return new CommandLine(new SluiceBench()).setCaseInsensitiveEnumValuesAllowed(true).execute(args);
+  }
+
+  @Test
+  void executorOverheadWritesResults(@TempDir Path dir) throws Exception {
+    assertThat(bench("executor-overhead", "--runs", "1", "--rows", "3000", "--maps", "3", "--child-heap", "256m",
+        "--out", dir.resolve("results").toString(), "--work", dir.resolve("work").toString())).isZero();
+    JsonNode json = new ObjectMapper().readTree(dir.resolve("results/executor-overhead-quick.json").toFile());
+    assertThat(json.at("/summary/rowsPerSecond/fused/median").asDouble()).isPositive();
+    assertThat(json.at("/plans/unfused").asText()).contains("TaskPoolMap[Noop2]");
+    assertThat(json.at("/plans/fused").asText()).contains("ReadRange->Noop0->Noop1->Noop2");
+    assertThat(json.at("/machine/cores").asInt()).isPositive();
+    assertThat(Files.size(dir.resolve("results/executor-overhead-quick.png"))).isPositive();
+  }
+
+  @Test
+  void streamingVsBulkWritesResults(@TempDir Path dir) throws Exception {
+    assertThat(bench("streaming-vs-bulk", "--runs", "1", "--samples", "400", "--shards", "4", "--payload-bytes", "1000",
+        "--budget", "1m", "--model-micros-per-row", "100", "--child-heap", "256m",
+        "--out", dir.resolve("results").toString(), "--work", dir.resolve("work").toString())).isZero();
+    JsonNode json = new ObjectMapper().readTree(dir.resolve("results/streaming-vs-bulk-quick.json").toFile());
+    assertThat(json.at("/runs").size()).isEqualTo(2);
+    assertThat(json.at("/summary/peakMemoryMiB/bulk/median").asDouble())
+        .isGreaterThan(json.at("/summary/peakMemoryMiB/streaming/median").asDouble());
+    assertThat(json.at("/ratiosStreamingOverBulk/wallSeconds").isNumber()).isTrue();
+    assertThat(Files.size(dir.resolve("results/streaming-vs-bulk-quick.png"))).isPositive();
+  }
+}
