@@ -1,6 +1,6 @@
 package dev.sluice.loader;
 
-import dev.sluice.loader.internal.exec.StreamingExecutor;
+import dev.sluice.loader.internal.exec.BlockStream;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Iterator;
@@ -26,7 +26,7 @@ import org.apache.arrow.vector.VectorSchemaRoot;
 public final class BatchIterator implements Iterator<Batch>, AutoCloseable {
   private static final Object END = new Object();
 
-  private final StreamingExecutor executor;
+  private final BlockStream executor;
   private final IterOptions options;
   private final Rebatcher rebatcher;
   private final BlockingQueue<Object> prefetched;
@@ -34,7 +34,7 @@ public final class BatchIterator implements Iterator<Batch>, AutoCloseable {
   private Object lookahead;
   private boolean closed;
 
-  BatchIterator(StreamingExecutor executor, IterOptions options, String name) {
+  BatchIterator(BlockStream executor, IterOptions options, String name) {
     this.executor = executor;
     this.options = options;
     boolean rebatch = options.batchSize() > 0;
@@ -172,7 +172,7 @@ public final class BatchIterator implements Iterator<Batch>, AutoCloseable {
    * the consumer allocator, which counts against the budget.
    */
   private static final class Rebatcher {
-    private final StreamingExecutor executor;
+    private final BlockStream executor;
     private final IterOptions options;
     private final BufferAllocator allocator;
     private final ArrayDeque<Batch> blocks = new ArrayDeque<>();
@@ -187,7 +187,7 @@ public final class BatchIterator implements Iterator<Batch>, AutoCloseable {
     private int[] entryRow = new int[0];
     private int entries;
 
-    Rebatcher(StreamingExecutor executor, IterOptions options) {
+    Rebatcher(BlockStream executor, IterOptions options) {
       this.executor = executor;
       this.options = options;
       this.allocator = executor.consumerAllocator();

@@ -32,6 +32,7 @@ public final class Dataset {
   private final List<LogicalOp> ops;
   private final ExecutionOptions options;
   private volatile StreamingExecutor lastExecution;
+  private volatile dev.sluice.loader.internal.exec.SplitCoordinator lastSplit;
 
   private Dataset(Sluice sluice, List<LogicalOp> ops, ExecutionOptions options) {
     this.sluice = sluice;
@@ -140,6 +141,39 @@ public final class Dataset {
   public BatchIterator iterBatches(IterOptions iterOptions) {
     StreamingExecutor ex = start();
     return new BatchIterator(ex, iterOptions, Integer.toString(ITERATIONS.incrementAndGet()));
+  }
+
+  /**
+   * Splits one execution among {@code n} consumers, each iterating its own share on its own thread
+   * (or handing it to its own trainer): disjoint shares whose union is the dataset (less the tail
+   * dropped for equality). Without {@code equal}, blocks go to whichever consumer has room, so a
+   * slow consumer never holds the others up. With {@code equal}, every consumer gets exactly the
+   * same number of rows (the tail that does not divide evenly is dropped and logged) and a
+   * consumer runs ahead of the slowest by at most {@code bufferBlocks} blocks. Each iterator must
+   * be drained or closed; the execution ends when all are closed. One epoch per call.
+   */
+  public List<BatchIterator> streamingSplit(int n, boolean equal, int bufferBlocks, IterOptions iterOptions) {
+    StreamingExecutor ex = start();
+    dev.sluice.loader.internal.exec.SplitCoordinator split =
+        new dev.sluice.loader.internal.exec.SplitCoordinator(ex, n, equal, bufferBlocks);
+    List<BatchIterator> out = new ArrayList<>();
+    int id = ITERATIONS.incrementAndGet();
+    for (int i = 0; i < n; i++) {
+      out.add(new BatchIterator(split.consumer(i), iterOptions, id + "-" + i));
+    }
+    lastSplit = split;
+    return out;
+  }
+
+  /** {@link #streamingSplit(int, boolean, int, IterOptions)} with two blocks of buffer and blocks as they come. */
+  public List<BatchIterator> streamingSplit(int n, boolean equal) {
+    return streamingSplit(n, equal, 2, IterOptions.blocks());
+  }
+
+  /** The most bytes the latest streaming split held in its consumers' queues at once, or -1. */
+  public long lastSplitPeakBufferedBytes() {
+    dev.sluice.loader.internal.exec.SplitCoordinator s = lastSplit;
+    return s == null ? -1 : s.peakBufferedBytes();
   }
 
   /** Blocks as they come. */

@@ -49,7 +49,7 @@ import org.slf4j.LoggerFactory;
  * wherever they are), one grandchild per task. Blocks handed to the consumer stay in the last
  * operator's allocator until the consumer closes them.
  */
-public final class StreamingExecutor {
+public final class StreamingExecutor implements BlockStream {
   private static final Logger LOG = LoggerFactory.getLogger(StreamingExecutor.class);
   private static final AtomicInteger EXECUTIONS = new AtomicInteger();
   private static final long OBSERVE_EVERY_NANOS = 100_000_000L;
@@ -510,6 +510,7 @@ public final class StreamingExecutor {
    * The next batch for the consumer, waiting for it; null at the end. The batch belongs to the
    * caller. Throws the execution's failure.
    */
+  @Override
   public Batch take() throws InterruptedException {
     long t0 = System.nanoTime();
     Object o = channel.poll();
@@ -537,11 +538,13 @@ public final class StreamingExecutor {
   }
 
   /** The allocator the consumer re-batches into (a child of the execution's). */
+  @Override
   public BufferAllocator consumerAllocator() {
     return consumerAllocator;
   }
 
   /** Adds time the consumer spent waiting outside {@link #take()} (a prefetching iterator). */
+  @Override
   public void addConsumerWait(long nanos) {
     consumerWaitNanos.addAndGet(nanos);
   }
@@ -552,6 +555,7 @@ public final class StreamingExecutor {
    * Says that the consumer's waiting is measured outside {@link #take()} (a prefetching iterator
    * measures its own queue), so that it is not counted twice.
    */
+  @Override
   public void measureConsumerWaitOutside() {
     countWaitInTake = false;
   }
@@ -560,6 +564,7 @@ public final class StreamingExecutor {
    * Stops the execution (if still running), waits for the scheduling thread to end, closes batches
    * not yet taken, and closes the allocators once the consumer has closed every batch it took.
    */
+  @Override
   public void close() {
     closedNanos = System.nanoTime();
     inbox.add(() -> stopRequested = true);
@@ -620,6 +625,7 @@ public final class StreamingExecutor {
    * Statistics now: taken on the scheduling thread while it runs (waiting at most a second for
    * it), or the final figures once the execution has ended.
    */
+  @Override
   public DatasetStats stats() {
     if (!terminated.isDone()) {
       CompletableFuture<Void> fresh = new CompletableFuture<>();
@@ -642,6 +648,7 @@ public final class StreamingExecutor {
   }
 
   /** The execution allocator's peak so far (every block of the execution counts). */
+  @Override
   public long peakMemory() {
     return executionAllocator.getPeakMemoryAllocation();
   }

@@ -1,0 +1,163 @@
+package dev.sluice.loader;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.sluice.loader.runtime.Resources;
+import dev.sluice.loader.source.RangeSource;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.BitSet;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLongArray;
+import org.junit.jupiter.api.Test;
+
+/** streamingSplit: disjoint shares, equal when asked, and no consumer holds the others beyond its buffer. */
+class StreamingSplitTest {
+  private static final int BLOCK = 100;
+
+  private static Sluice sluice() {
+    return Sluice.builder().resources(Resources.cpus(4))
+        .options(ExecutionOptions.defaults().withMemoryBudget(64L << 20).withTargetBlockRows(BLOCK)
+            .withProgress(ExecutionOptions.Progress.OFF))
+        .build();
+  }
+
+  /** Drains one share on its own thread, spinning {@code spinMicros} per block (a slower trainer). */
+  private static CompletableFuture<List<Long>> consume(BatchIterator it, long spinMicros, AtomicLongArray rows, int index,
+      CountDownLatch start) {
+    return CompletableFuture.supplyAsync(() -> {
+      List<Long> ids = new ArrayList<>();
+      try {
+        start.await();
+      } catch (InterruptedException e) {
+        throw new IllegalStateException(e);
+      }
+      try (it) {
+        while (it.hasNext()) {
+          try (Batch b = it.next()) {
+            for (int r = 0; r < b.rowCount(); r++) {
+              ids.add(b.getLong(RangeSource.COLUMN, r));
+            }
+            rows.addAndGet(index, b.rowCount());
+            long end = System.nanoTime() + spinMicros * 1000;
+            while (System.nanoTime() < end) {
+              Thread.onSpinWait();
+            }
+          }
+        }
+      }
+      return ids;
+    });
+  }
+
+  private static void assertDisjoint(List<List<Long>> shares, long total, boolean exact) {
+    BitSet seen = new BitSet();
+    long n = 0;
+    for (List<Long> share : shares) {
+      for (long id : share) {
+        assertThat(seen.get((int) id)).as("row %d in two shares", id).isFalse();
+        seen.set((int) id);
+        n++;
+      }
+    }
+    if (exact) {
+      assertThat(n).isEqualTo(total);
+    }
+  }
+
+  @Test
+  void unequalSharesCoverTheDatasetAndASlowConsumerGetsLess() throws Exception {
+    try (Sluice s = sluice()) {
+      List<BatchIterator> its = s.range(40_000, 8).streamingSplit(4, false);
+      AtomicLongArray rows = new AtomicLongArray(4);
+      CountDownLatch go = new CountDownLatch(1);
+      List<CompletableFuture<List<Long>>> fs = new ArrayList<>();
+      for (int i = 0; i < 4; i++) {
+        fs.add(consume(its.get(i), i == 0 ? 5_000 : 0, rows, i, go));
+      }
+      go.countDown();
+      List<List<Long>> shares = new ArrayList<>();
+      for (CompletableFuture<List<Long>> f : fs) {
+        shares.add(f.get(60, TimeUnit.SECONDS));
+      }
+      assertDisjoint(shares, 40_000, true);
+      assertThat(shares.get(0).size()).isLessThan(shares.get(1).size());
+      assertThat(s.allocator().getAllocatedMemory()).isZero();
+    }
+  }
+
+  @Test
+  void aStalledConsumerDoesNotHoldUpTheOthersWhenSharesMayDiffer() throws Exception {
+    try (Sluice s = sluice()) {
+      List<BatchIterator> its = s.range(20_000, 4).streamingSplit(3, false);
+      AtomicLongArray rows = new AtomicLongArray(3);
+      CountDownLatch go = new CountDownLatch(1);
+      CountDownLatch never = new CountDownLatch(1);
+      CompletableFuture<List<Long>> stalled = consume(its.get(0), 0, rows, 0, never);
+      CompletableFuture<List<Long>> a = consume(its.get(1), 0, rows, 1, go);
+      CompletableFuture<List<Long>> b = consume(its.get(2), 0, rows, 2, go);
+      go.countDown();
+      List<Long> sa = a.get(60, TimeUnit.SECONDS);
+      List<Long> sb = b.get(60, TimeUnit.SECONDS);
+      // The two live consumers finished while the stalled one held at most its buffer of two blocks.
+      assertThat(sa.size() + sb.size()).isGreaterThanOrEqualTo(20_000 - 2 * BLOCK);
+      never.countDown();
+      List<Long> s0 = stalled.get(60, TimeUnit.SECONDS);
+      assertThat(s0.size()).isLessThanOrEqualTo(2 * BLOCK);
+      assertDisjoint(List.of(s0, sa, sb), 20_000, true);
+    }
+  }
+
+  @Test
+  void equalSharesAreExactlyEqualAndAFastConsumerRunsAheadOnlyByItsBuffer() throws Exception {
+    try (Sluice s = sluice()) {
+      long total = 30_050;
+      List<BatchIterator> its = s.range(total, 6).streamingSplit(3, true);
+      AtomicLongArray rows = new AtomicLongArray(3);
+      CountDownLatch go = new CountDownLatch(1);
+      CountDownLatch later = new CountDownLatch(1);
+      CompletableFuture<List<Long>> slow = consume(its.get(0), 0, rows, 0, later);
+      CompletableFuture<List<Long>> a = consume(its.get(1), 0, rows, 1, go);
+      CompletableFuture<List<Long>> b = consume(its.get(2), 0, rows, 2, go);
+      go.countDown();
+      // While consumer 0 reads nothing, the others get no further than its buffer (two blocks).
+      await().atMost(Duration.ofSeconds(10)).until(() -> rows.get(1) == 2 * BLOCK && rows.get(2) == 2 * BLOCK);
+      assertThat(a.isDone() || b.isDone()).isFalse();
+      assertThat(rows.get(1)).isEqualTo(2 * BLOCK);
+      later.countDown();
+      List<Long> s0 = slow.get(60, TimeUnit.SECONDS);
+      List<Long> sa = a.get(60, TimeUnit.SECONDS);
+      List<Long> sb = b.get(60, TimeUnit.SECONDS);
+      assertThat(s0.size()).isEqualTo(sa.size()).isEqualTo(sb.size());
+      assertThat(3L * s0.size()).isGreaterThan(total - 3 * BLOCK).isLessThanOrEqualTo(total);
+      assertDisjoint(List.of(s0, sa, sb), total, false);
+      assertThat(s.allocator().getAllocatedMemory()).isZero();
+    }
+  }
+
+  @Test
+  void anErrorReachesEveryConsumer() {
+    try (Sluice s = sluice()) {
+      List<BatchIterator> its = s.range(10_000, 4).mapBatches((in, ctx) -> {
+        if (in.getLong("id", 0) >= 5_000) {
+          throw new IllegalStateException("bad block");
+        }
+        return in;
+      }).streamingSplit(2, false);
+      for (BatchIterator it : its) {
+        try (it) {
+          org.assertj.core.api.Assertions.assertThatThrownBy(() -> {
+            while (it.hasNext()) {
+              it.next().close();
+            }
+          }).isInstanceOf(SluiceException.class).hasMessageContaining("bad block");
+        }
+      }
+      assertThat(s.allocator().getAllocatedMemory()).isZero();
+    }
+  }
+}
