@@ -55,6 +55,31 @@ public final class Sluice implements AutoCloseable {
     return Dataset.read(this, source);
   }
 
+  /**
+   * One consumer's share of {@code source} for an epoch, as a sharding assignment gave it (see
+   * {@code dev.sluice.sharding.StaticAssigner}): its row ranges, read in the share's order (order
+   * is preserved, so that {@code assignment.positionAfter(rank, rowsDelivered)} names exactly
+   * what was delivered).
+   */
+  public Dataset readShare(Source source, dev.sluice.sharding.ShareAssignment assignment, int rank) {
+    return readSegments(source, assignment.share(rank).segments(), "share-" + rank + "-epoch-" + assignment.epoch());
+  }
+
+  /**
+   * What remains of a consumer's share after a saved position: exactly the rows of that epoch not
+   * yet delivered, in the same order as without the interruption.
+   */
+  public Dataset resumeShare(Source source, dev.sluice.sharding.ShareAssignment assignment,
+      dev.sluice.sharding.ConsumerPosition position) {
+    return readSegments(source, assignment.remainderFrom(position),
+        "share-" + position.rank() + "-epoch-" + position.epoch() + "-resumed");
+  }
+
+  private Dataset readSegments(Source source, java.util.List<dev.sluice.sharding.ShareSegment> segments, String id) {
+    return read(new dev.sluice.loader.source.ShareSource(source, segments, id))
+        .withOptions(defaults.withPreserveOrder(true));
+  }
+
   /** The integers {@code [0, n)} in column {@code id}, in {@code splits} splits. */
   public Dataset range(long n, int splits) {
     return read(new dev.sluice.loader.source.RangeSource(n, splits));
