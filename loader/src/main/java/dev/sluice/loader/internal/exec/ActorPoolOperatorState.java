@@ -11,7 +11,6 @@ import dev.sluice.loader.runtime.ActorHandle;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.apache.arrow.memory.BufferAllocator;
 
@@ -140,10 +139,11 @@ final class ActorPoolOperatorState extends MapOperatorState {
   }
 
   private void startTaskOn(Actor a, long reserve, List<Segment> bundle) {
-    current = a;
-    startTask(reserve, alloc -> runBundle(List.of(new NamedFunction(name, ACTOR_FUNCTION.get())), bundle, alloc), new TaskCompletion() {
-      final long seq = nextActorSeq++;
-
+    long seq = nextActorSeq++;
+    // The call runs on the actor's thread, with the actor's own function instance.
+    TaskLauncher onActor = alloc -> a.handle.call(fn ->
+        runMeasured(taskAlloc -> runBundle(List.of(new NamedFunction(name, fn)), bundle, taskAlloc), alloc));
+    launchTask(reserve, onActor, new TaskCompletion() {
       @Override
       public void completed(TaskResult r, Batch output) {
         done(a);
@@ -159,36 +159,18 @@ final class ActorPoolOperatorState extends MapOperatorState {
   }
 
   private long nextActorSeq;
-  private Actor current;
 
   private void done(Actor a) {
     a.inFlight--;
     if (a.inFlight == 0) {
       a.idleSince = System.nanoTime();
       if (actors.size() > op.pool().min()) {
+        // Wake the scheduler when this actor may have been idle long enough to stop.
         long nanos = op.pool().idleTimeout().toNanos();
         ctx.timer().schedule(() -> ctx.post().accept(() -> {}), nanos + 1_000_000, TimeUnit.NANOSECONDS);
       }
     }
   }
-
-  @Override
-  CompletableFuture<TaskResult> submit(Callable<TaskResult> body) {
-    Actor a = current;
-    current = null;
-    // The call runs on the actor's thread: the function instance is the actor's state.
-    return a.handle.call(fn -> {
-      ACTOR_FUNCTION.set(fn);
-      try {
-        return body.call();
-      } finally {
-        ACTOR_FUNCTION.remove();
-      }
-    });
-  }
-
-  /** The function instance of the actor whose thread runs the current call. */
-  static final ThreadLocal<BatchFunction> ACTOR_FUNCTION = new ThreadLocal<>();
 
   @Override
   void maintain() {

@@ -10,7 +10,6 @@ import java.lang.management.ThreadMXBean;
 import java.util.ArrayDeque;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import org.apache.arrow.memory.BufferAllocator;
@@ -126,23 +125,33 @@ abstract class OperatorState implements BackpressurePolicy.OperatorView {
   }
 
   /**
-   * Runs {@code work} as a task with a fresh child allocator, reserving {@code reserve} bytes of
-   * the budget for it; the result comes back to {@link #onTaskDone} on the scheduling thread.
+   * Runs {@code work} as a task on the runtime's task threads, with a fresh child allocator,
+   * reserving {@code reserve} bytes of the budget for it; the result comes back to {@link
+   * #onTaskDone} on the scheduling thread.
    */
   final void startTask(long reserve, TaskWork work, TaskCompletion completion) {
+    launchTask(reserve, alloc -> ctx.runtime().submit(name, () -> runMeasured(work, alloc)), completion);
+  }
+
+  /**
+   * Runs a task wherever {@code launcher} puts it (an actor pool runs it on an actor, with the
+   * actor's function); the launcher gets the task's fresh allocator and must run the body through
+   * {@link #runMeasured}.
+   */
+  final void launchTask(long reserve, TaskLauncher launcher, TaskCompletion completion) {
     long id = nextTaskId++;
     Resources res = taskResources();
     BufferAllocator taskAllocator = allocator.newChildAllocator(name + "-task-" + id, 0, Long.MAX_VALUE);
     running.put(id, new Running(id, taskAllocator, reserve, res));
     executor.acquire(res);
-    Callable<TaskResult> body = () -> runMeasured(work, taskAllocator);
-    CompletableFuture<TaskResult> f = submit(body);
+    CompletableFuture<TaskResult> f = launcher.launch(taskAllocator);
     f.whenComplete((r, e) -> ctx.post().accept(() -> onTaskDone(id, r, e, completion)));
   }
 
-  /** Submits a task body; actor pools override this to run it on an actor. */
-  CompletableFuture<TaskResult> submit(Callable<TaskResult> body) {
-    return ctx.runtime().submit(name, body);
+  /** Starts a task body with its allocator; see {@link #launchTask}. */
+  @FunctionalInterface
+  interface TaskLauncher {
+    CompletableFuture<TaskResult> launch(BufferAllocator taskAllocator);
   }
 
   /**
@@ -150,7 +159,7 @@ abstract class OperatorState implements BackpressurePolicy.OperatorView {
    * memory is never counted twice) and the allocator is closed when the output is closed; with no
    * output, it is closed at once, and memory still held then is a leak in a function.
    */
-  private static TaskResult runMeasured(TaskWork work, BufferAllocator taskAllocator) throws Exception {
+  static TaskResult runMeasured(TaskWork work, BufferAllocator taskAllocator) throws Exception {
     long t0 = System.nanoTime();
     long c0 = THREADS.getCurrentThreadCpuTime();
     TaskResult r;
