@@ -16,6 +16,9 @@ import me.tongfei.progressbar.ProgressBarStyle;
  * is attached, so logs and CI output stay clean.
  */
 final class ProgressLine implements ExecutionObserver {
+  /** Wide enough for the bar and the resource figures; terminals narrower than this wrap the line. */
+  private static final int RENDERED_WIDTH = 160;
+
   private final ProgressBar main;
   private final List<ProgressBar> perOperator = new ArrayList<>();
   private final boolean operatorBars;
@@ -41,7 +44,7 @@ final class ProgressLine implements ExecutionObserver {
         .setTaskName(name)
         .setInitialMax(-1)
         .setStyle(ProgressBarStyle.COLORFUL_UNICODE_BLOCK)
-        .setConsumer(new ConsoleProgressBarConsumer(System.err))
+        .setConsumer(new ConsoleProgressBarConsumer(System.err, RENDERED_WIDTH))
         .setUpdateIntervalMillis(200)
         .setUnit(" rows", 1)
         .showSpeed()
@@ -55,7 +58,7 @@ final class ProgressLine implements ExecutionObserver {
       main.maxHint(s.rowsTotal());
     }
     main.stepTo(s.rowsOut());
-    main.setExtraMessage(String.format(Locale.ROOT, "%.1f/%.1f CPU, %.1f/%.1f GPU, %s/%s memory",
+    main.setExtraMessage(String.format(Locale.ROOT, " %.1f/%.1f CPU, %.1f/%.1f GPU, %s/%s memory",
         s.cpusUsed(), s.cpusTotal(), s.gpusUsed(), s.gpusTotal(),
         DatasetStats.bytes(s.memoryUsed()), DatasetStats.bytes(s.memoryBudget())));
     if (operatorBars) {
@@ -66,7 +69,7 @@ final class ProgressLine implements ExecutionObserver {
         OperatorLine o = s.operators().get(i);
         ProgressBar b = perOperator.get(i);
         b.stepTo(o.rowsOut());
-        b.setExtraMessage(String.format(Locale.ROOT, "%d tasks%s, queued %s, holds %s", o.tasksInFlight(),
+        b.setExtraMessage(String.format(Locale.ROOT, " %d tasks%s, queued %s, holds %s", o.tasksInFlight(),
             o.actors() > 0 ? ", " + o.actors() + " actors" : "", DatasetStats.bytes(o.queuedBytes()),
             DatasetStats.bytes(o.memoryUsage())));
       }
