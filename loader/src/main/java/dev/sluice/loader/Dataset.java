@@ -5,7 +5,10 @@ import dev.sluice.loader.internal.exec.StreamingExecutor;
 import dev.sluice.loader.internal.plan.LogicalOp;
 import dev.sluice.loader.internal.plan.PhysicalOp;
 import dev.sluice.loader.internal.plan.Planner;
+import dev.sluice.loader.sink.ArrowIpcSink;
 import dev.sluice.loader.sink.BatchSink;
+import dev.sluice.loader.sink.JsonLinesSink;
+import dev.sluice.loader.sink.SinkFactory;
 import dev.sluice.loader.source.InMemorySource;
 import dev.sluice.loader.source.Source;
 import java.io.IOException;
@@ -226,9 +229,23 @@ public final class Dataset {
     return new MaterializedDataset(ds, held, alloc);
   }
 
-  /** Writes every batch to a sink made by {@code sinkFactory}, closing it at the end. */
-  public void write(Supplier<? extends BatchSink> sinkFactory) {
-    try (BatchSink sink = sinkFactory.get(); BatchIterator it = iterBatches()) {
+  /** Writes every row to Arrow IPC files {@code part-NNNNN.arrow} in {@code dir} (a new directory or an empty one). */
+  public void writeArrow(Path dir) {
+    write(() -> new ArrowIpcSink(dir, 1_000_000));
+  }
+
+  /** Writes every row as JSON lines {@code part-NNNNN.jsonl} in {@code dir} (a new directory or an empty one). */
+  public void writeJsonLines(Path dir) {
+    write(() -> new JsonLinesSink(dir, 1_000_000));
+  }
+
+  /**
+   * Runs the pipeline and writes every batch to a sink opened by {@code sinks}, closing it at the
+   * end (also on failure). A failure of the pipeline or of the sink is thrown; I/O failures as
+   * {@link UncheckedIOException}.
+   */
+  public void write(SinkFactory sinks) {
+    try (BatchSink sink = sinks.open(); BatchIterator it = iterBatches()) {
       while (it.hasNext()) {
         try (Batch b = it.next()) {
           sink.write(b);
