@@ -1,0 +1,39 @@
+package dev.sluice.nd4j;
+
+import java.time.Duration;
+
+/**
+ * How much a trainer waited for data: the stall figure of a Sluice iterator. Counted from the
+ * start of each epoch to its end (or to now for the running epoch), summed over epochs, so that
+ * time spent between epochs (evaluation, checkpoints) does not count as wall time.
+ *
+ * @param batches batches handed out by {@code next()}
+ * @param waitNanos total time {@code next()} and {@code hasNext()} waited for a ready batch
+ * @param wallNanos wall time of the epochs so far
+ */
+public record PrefetchStats(long batches, long waitNanos, long wallNanos) {
+
+  /** The time spent waiting. */
+  public Duration waited() {
+    return Duration.ofNanos(waitNanos);
+  }
+
+  /** The wall time of the epochs so far. */
+  public Duration wall() {
+    return Duration.ofNanos(wallNanos);
+  }
+
+  /**
+   * The share of wall time spent waiting, in [0, 1]: near 0 when data is always ready, near 1 when
+   * the trainer is starved. 0 before any epoch.
+   */
+  public double stallShare() {
+    return wallNanos <= 0 ? 0 : Math.min(1.0, (double) waitNanos / wallNanos);
+  }
+
+  @Override
+  public String toString() {
+    return String.format("%d batches, waited %.3f s of %.3f s (%.1f%%)",
+        batches, waitNanos / 1e9, wallNanos / 1e9, 100 * stallShare());
+  }
+}

@@ -1,0 +1,343 @@
+package dev.sluice.nd4j;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.sluice.loader.BatchBuilder;
+import dev.sluice.loader.BatchFunction;
+import dev.sluice.loader.Columns;
+import dev.sluice.loader.Dataset;
+import dev.sluice.loader.ElementType;
+import dev.sluice.loader.ExecutionOptions;
+import dev.sluice.loader.Sluice;
+import dev.sluice.loader.SluiceException;
+import dev.sluice.loader.runtime.Resources;
+import dev.sluice.loader.source.RangeSource;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.apache.arrow.memory.ArrowBuf;
+import org.apache.arrow.vector.types.pojo.Schema;
+import org.deeplearning4j.earlystopping.EarlyStoppingConfiguration;
+import org.deeplearning4j.earlystopping.EarlyStoppingResult;
+import org.deeplearning4j.earlystopping.saver.InMemoryModelSaver;
+import org.deeplearning4j.earlystopping.scorecalc.DataSetLossCalculator;
+import org.deeplearning4j.earlystopping.termination.MaxEpochsTerminationCondition;
+import org.deeplearning4j.earlystopping.trainer.EarlyStoppingTrainer;
+import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
+import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
+import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
+import org.deeplearning4j.nn.conf.graph.MergeVertex;
+import org.deeplearning4j.nn.conf.layers.DenseLayer;
+import org.deeplearning4j.nn.conf.layers.OutputLayer;
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.nd4j.evaluation.classification.Evaluation;
+import org.nd4j.linalg.activations.Activation;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.dataset.DataSet;
+import org.nd4j.linalg.dataset.api.MultiDataSet;
+import org.nd4j.linalg.dataset.api.preprocessor.ImagePreProcessingScaler;
+import org.nd4j.linalg.dataset.api.preprocessor.NormalizerStandardize;
+import org.nd4j.linalg.learning.config.Adam;
+import org.nd4j.linalg.lossfunctions.LossFunctions;
+
+@Timeout(value = 60, unit = TimeUnit.SECONDS)
+class SluiceDataSetIteratorTest {
+  private static final Schema POINTS = new Schema(List.of(
+      Columns.tensor("x", ElementType.FLOAT32, 2), Columns.float32("z"), Columns.int32("y"), Columns.int64("id")));
+
+  private static Sluice sluice() {
+    return Sluice.builder()
+        .resources(Resources.cpus(2))
+        .options(ExecutionOptions.defaults().withMemoryBudget(32L << 20).withTargetBlockRows(100)
+            .withProgress(ExecutionOptions.Progress.OFF))
+        .build();
+  }
+
+  /** A deterministic value in [-0.5, 0.5) from an id. */
+  private static float noise(long id, int salt) {
+    long h = (id * 0x9E3779B97F4A7C15L) ^ (salt * 0xC2B2AE3D27D4EB4FL);
+    h ^= h >>> 31;
+    h *= 0xBF58476D1CE4E5B9L;
+    h ^= h >>> 29;
+    return ((h >>> 40) / (float) (1L << 24)) - 0.5f;
+  }
+
+  /** Two linearly separable classes: class id % 2, x around (+1, +1) or (-1, -1). */
+  static BatchFunction points() {
+    return (in, ctx) -> {
+      int n = in.rowCount();
+      try (BatchBuilder b = BatchBuilder.create(ctx.allocator(), POINTS, n)) {
+        ArrowBuf x = b.tensorData("x");
+        for (int i = 0; i < n; i++) {
+          long id = in.getLong(RangeSource.COLUMN, i);
+          int cls = (int) (id % 2);
+          float centre = cls == 1 ? 1f : -1f;
+          x.setFloat(8L * i, centre + noise(id, 1));
+          x.setFloat(8L * i + 4, centre + noise(id, 2));
+          b.setDouble("z", i, noise(id, 3));
+          b.setLong("y", i, cls);
+          b.setLong("id", i, id);
+        }
+        return b.build(n);
+      }
+    };
+  }
+
+  private static Dataset points(Sluice s, int rows) {
+    return s.range(rows, 4).mapBatches(points());
+  }
+
+  private static SluiceDataSetIterator.Builder iterator(Dataset ds) {
+    return SluiceDataSetIterator.builder(ds, FeatureColumn.of("x"), LabelColumn.oneHot("y", 2)).batchSize(50);
+  }
+
+  private static MultiLayerNetwork mlp() {
+    MultiLayerConfiguration conf = new NeuralNetConfiguration.Builder()
+        .seed(7).updater(new Adam(0.05)).list()
+        .layer(new DenseLayer.Builder().nIn(2).nOut(8).activation(Activation.RELU).build())
+        .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nIn(8).nOut(2).activation(Activation.SOFTMAX).build())
+        .build();
+    MultiLayerNetwork net = new MultiLayerNetwork(conf);
+    net.init();
+    return net;
+  }
+
+  private static boolean threadAlive(String name) {
+    return Thread.getAllStackTraces().keySet().stream().anyMatch(t -> t.getName().equals(name) && t.isAlive());
+  }
+
+  @Test
+  void multiLayerNetworkLearnsAndNothingLeaks() {
+    try (Sluice s = sluice()) {
+      try (SluiceDataSetIterator it = iterator(points(s, 2000)).build()) {
+        MultiLayerNetwork net = mlp();
+        net.fit(it, 2);
+        assertThat(it.epoch()).isEqualTo(1);
+        Evaluation eval = net.evaluate(it);
+        assertThat(eval.accuracy()).isGreaterThan(0.95);
+        assertThat(eval.getNumRowCounter()).isEqualTo(2000);
+        assertThat(it.inputColumns()).isEqualTo(2);
+        assertThat(it.totalOutcomes()).isEqualTo(2);
+        assertThat(it.resetSupported()).isTrue();
+        assertThat(it.asyncSupported()).isFalse();
+        PrefetchStats stats = it.stats();
+        assertThat(stats.batches()).isEqualTo(3 * 40);
+        assertThat(stats.stallShare()).isBetween(0.0, 1.0);
+        assertThat(stats.wallNanos()).isPositive();
+      }
+      assertThat(s.allocator().getAllocatedMemory()).isZero();
+    } // Sluice.close() fails on leaked Arrow memory
+  }
+
+  @Test
+  void closeMidEpochStopsThreadAndReleasesArrowMemory() {
+    try (Sluice s = sluice()) {
+      SluiceDataSetIterator it = iterator(points(s, 5000)).prefetch(3).build();
+      DataSet first = it.next();
+      String thread = it.prefetchThreadName();
+      assertThat(thread).startsWith("sluice-dl4j-prefetch-");
+      assertThat(threadAlive(thread)).isTrue();
+      it.close();
+      assertThat(threadAlive(thread)).isFalse();
+      assertThat(s.allocator().getAllocatedMemory()).isZero();
+      assertThat(it.hasNext()).isFalse();
+      // handed-out arrays are copies: still readable after the batch and the iterator are gone
+      assertThat(first.getFeatures().shape()).containsExactly(50, 2);
+      assertThat(first.getLabels().sumNumber().intValue()).isEqualTo(50);
+    }
+  }
+
+  @Test
+  void upstreamFailureIsThrownFromNextNeverAHang() {
+    try (Sluice s = sluice()) {
+      Dataset failing = points(s, 3000).mapBatches((in, ctx) -> {
+        if (in.getLong("id", 0) >= 1500) {
+          throw new IllegalStateException("decoder exploded");
+        }
+        return in;
+      });
+      try (SluiceDataSetIterator it = iterator(failing).build()) {
+        assertThatThrownBy(() -> {
+          while (it.hasNext()) {
+            it.next();
+          }
+        }).isInstanceOf(SluiceException.class).hasStackTraceContaining("decoder exploded");
+        // sticky until reset: a second call fails the same way instead of ending the epoch quietly
+        assertThatThrownBy(it::hasNext).isInstanceOf(SluiceException.class);
+        assertThatThrownBy(() -> mlp().fit(it)).isInstanceOf(SluiceException.class);
+      }
+      assertThat(s.allocator().getAllocatedMemory()).isZero();
+    }
+  }
+
+  @Test
+  void badClassIndexFailsNamingRowAndValue() {
+    try (Sluice s = sluice();
+        SluiceDataSetIterator it = SluiceDataSetIterator.builder(points(s, 500), FeatureColumn.of("x"), LabelColumn.oneHot("id", 10)).build()) {
+      assertThatThrownBy(() -> {
+        while (it.hasNext()) {
+          it.next();
+        }
+      }).isInstanceOf(SluiceException.class).hasMessageMatching("(?s).*class index \\d+ out of range \\[0, 10\\).*row.*");
+    }
+  }
+
+  private static List<Float> epochOrder(SluiceDataSetIterator it) {
+    List<Float> out = new ArrayList<>();
+    while (it.hasNext()) {
+      INDArray f = it.next().getFeatures();
+      for (int r = 0; r < f.size(0); r++) {
+        out.add(f.getFloat(r, 0));
+      }
+    }
+    return out;
+  }
+
+  @Test
+  void sameSeedSameOrderEveryRun() {
+    try (Sluice s = sluice()) {
+      Dataset ds = points(s, 1000).withOptions(s.defaultOptions().withPreserveOrder(true));
+      List<List<Float>> runA = new ArrayList<>();
+      List<List<Float>> runB = new ArrayList<>();
+      for (List<List<Float>> run : List.of(runA, runB)) {
+        try (SluiceDataSetIterator it = iterator(ds).localShuffle(300, 11).build()) {
+          run.add(epochOrder(it));
+          it.reset();
+          run.add(epochOrder(it));
+        }
+      }
+      assertThat(runA).isEqualTo(runB);
+      assertThat(runA.get(0)).hasSize(1000).isNotEqualTo(runA.get(1));
+      assertThat(new java.util.HashSet<>(runA.get(0))).isEqualTo(new java.util.HashSet<>(runA.get(1)));
+      try (SluiceDataSetIterator it = iterator(ds).build()) {
+        List<Float> e0 = epochOrder(it);
+        it.reset();
+        assertThat(epochOrder(it)).isEqualTo(e0);
+      }
+    }
+  }
+
+  @Test
+  void nextWithAnyCountCutsAndJoinsBatches() {
+    try (Sluice s = sluice(); SluiceDataSetIterator it = iterator(points(s, 1000).withOptions(
+        s.defaultOptions().withPreserveOrder(true))).batchSize(40).build()) {
+      List<Long> sizes = new ArrayList<>();
+      List<Float> seen = new ArrayList<>();
+      while (it.hasNext()) {
+        DataSet d = it.next(65);
+        sizes.add(d.getFeatures().size(0));
+        assertThat(d.getLabels().size(0)).isEqualTo(d.getFeatures().size(0));
+        for (int r = 0; r < d.getFeatures().size(0); r++) {
+          seen.add(d.getFeatures().getFloat(r, 0));
+        }
+      }
+      assertThat(sizes.subList(0, sizes.size() - 1)).allMatch(n -> n == 65);
+      assertThat(sizes.stream().mapToLong(Long::longValue).sum()).isEqualTo(1000);
+      it.reset();
+      assertThat(epochOrder(it)).isEqualTo(seen);
+    }
+  }
+
+  @Test
+  void normalizersWorkOverTheIterator() {
+    try (Sluice s = sluice(); SluiceDataSetIterator it = iterator(points(s, 1000)).build()) {
+      NormalizerStandardize norm = new NormalizerStandardize();
+      norm.fit(it);
+      it.setPreProcessor(norm);
+      assertThat(it.getPreProcessor()).isSameAs(norm);
+      it.reset();
+      List<DataSet> all = new ArrayList<>();
+      while (it.hasNext()) {
+        all.add(it.next());
+      }
+      INDArray f = DataSet.merge(all).getFeatures();
+      assertThat(f.mean(0).getDouble(0)).isCloseTo(0, org.assertj.core.data.Offset.offset(1e-3));
+      assertThat(f.std(0).getDouble(1)).isCloseTo(1, org.assertj.core.data.Offset.offset(1e-2));
+    }
+  }
+
+  @Test
+  void imageScalerAndNchwOverUint8Images() {
+    Schema images = new Schema(List.of(Columns.tensor("img", ElementType.UINT8, 4, 4, 3), Columns.int32("y")));
+    BatchFunction toImages = (in, ctx) -> {
+      int n = in.rowCount();
+      try (BatchBuilder b = BatchBuilder.create(ctx.allocator(), images, n)) {
+        for (int i = 0; i < n; i++) {
+          long id = in.getLong("id", i);
+          for (int k = 0; k < 48; k++) {
+            b.tensorData("img").setByte(48L * i + k, (byte) ((id + k * 5) % 256));
+          }
+          b.setLong("y", i, id % 3);
+        }
+        return b.build(n);
+      }
+    };
+    try (Sluice s = sluice(); SluiceDataSetIterator it = SluiceDataSetIterator.builder(
+        s.range(300, 2).mapBatches(toImages), FeatureColumn.of("img").withLayout(Layout.NCHW), LabelColumn.oneHot("y", 3)
+            .withClassNames(List.of("a", "b", "c"))).batchSize(32).build()) {
+      it.setPreProcessor(new ImagePreProcessingScaler(0, 1));
+      assertThat(it.getLabels()).containsExactly("a", "b", "c");
+      assertThat(it.inputColumns()).isEqualTo(48);
+      int rows = 0;
+      while (it.hasNext()) {
+        DataSet d = it.next();
+        assertThat(d.getFeatures().shape()).containsExactly(d.getFeatures().size(0), 3, 4, 4);
+        assertThat(d.getFeatures().maxNumber().doubleValue()).isLessThanOrEqualTo(1.0);
+        assertThat(d.getFeatures().minNumber().doubleValue()).isGreaterThanOrEqualTo(0.0);
+        rows += (int) d.getFeatures().size(0);
+      }
+      assertThat(rows).isEqualTo(300);
+    }
+  }
+
+  @Test
+  void earlyStoppingTrainerRunsTwoEpochs() {
+    try (Sluice s = sluice();
+        SluiceDataSetIterator train = iterator(points(s, 1000)).build();
+        SluiceDataSetIterator test = iterator(points(s, 200)).build()) {
+      EarlyStoppingConfiguration<MultiLayerNetwork> conf = new EarlyStoppingConfiguration.Builder<MultiLayerNetwork>()
+          .epochTerminationConditions(new MaxEpochsTerminationCondition(2))
+          .scoreCalculator(new DataSetLossCalculator(test, true))
+          .modelSaver(new InMemoryModelSaver<>())
+          .build();
+      EarlyStoppingResult<MultiLayerNetwork> result = new EarlyStoppingTrainer(conf, mlp(), train).fit();
+      assertThat(result.getTotalEpochs()).isEqualTo(2);
+      assertThat(result.getBestModel()).isNotNull();
+      assertThat(result.getTerminationReason()).isEqualTo(EarlyStoppingResult.TerminationReason.EpochTerminationCondition);
+    }
+  }
+
+  @Test
+  void computationGraphFitsFromMultiDataSetIterator() {
+    try (Sluice s = sluice()) {
+      try (SluiceMultiDataSetIterator it = SluiceMultiDataSetIterator.builder(points(s, 2000),
+          List.of(FeatureColumn.of("x"), FeatureColumn.of("z")), List.of(LabelColumn.oneHot("y", 2))).batchSize(50).build()) {
+        ComputationGraphConfiguration conf = new NeuralNetConfiguration.Builder()
+            .seed(3).updater(new Adam(0.05)).graphBuilder()
+            .addInputs("x", "z")
+            .addVertex("merge", new MergeVertex(), "x", "z")
+            .addLayer("dense", new DenseLayer.Builder().nIn(3).nOut(8).activation(Activation.RELU).build(), "merge")
+            .addLayer("out", new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nIn(8).nOut(2)
+                .activation(Activation.SOFTMAX).build(), "dense")
+            .setOutputs("out")
+            .build();
+        ComputationGraph graph = new ComputationGraph(conf);
+        graph.init();
+        graph.fit(it, 2);
+        assertThat(it.epoch()).isEqualTo(1);
+        Evaluation eval = graph.evaluate(it);
+        assertThat(eval.accuracy()).isGreaterThan(0.95);
+        it.reset();
+        MultiDataSet m = it.next(70);
+        assertThat(m.getFeatures()).hasSize(2);
+        assertThat(m.getFeatures(1).shape()).containsExactly(70, 1);
+        assertThat(m.getLabels(0).shape()).containsExactly(70, 2);
+      }
+      assertThat(s.allocator().getAllocatedMemory()).isZero();
+    }
+  }
+}

@@ -1,0 +1,191 @@
+package dev.sluice.examples.train;
+
+import dev.sluice.examples.images.LabelledImageShards;
+import dev.sluice.loader.ActorPool;
+import dev.sluice.loader.Dataset;
+import dev.sluice.loader.ExecutionOptions;
+import dev.sluice.loader.ImageDecoder;
+import dev.sluice.loader.MapOptions;
+import dev.sluice.loader.Sluice;
+import dev.sluice.loader.source.ImageFolderSource;
+import dev.sluice.loader.source.Source;
+import dev.sluice.loader.source.WebDatasetSource;
+import dev.sluice.nd4j.FeatureColumn;
+import dev.sluice.nd4j.Layout;
+import dev.sluice.nd4j.LabelColumn;
+import dev.sluice.nd4j.PrefetchStats;
+import dev.sluice.nd4j.SluiceDataSetIterator;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
+import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
+import org.deeplearning4j.nn.conf.inputs.InputType;
+import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
+import org.deeplearning4j.nn.conf.layers.DenseLayer;
+import org.deeplearning4j.nn.conf.layers.OutputLayer;
+import org.deeplearning4j.nn.conf.layers.SubsamplingLayer;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.deeplearning4j.nn.weights.WeightInit;
+import org.nd4j.evaluation.classification.Evaluation;
+import org.nd4j.linalg.activations.Activation;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.learning.config.Adam;
+import org.nd4j.linalg.lossfunctions.LossFunctions;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * Trains a small CNN with DL4J on images streamed through Sluice: read tar shards (or an image
+ * folder), decode JPEGs in stateless tasks, augment in an actor pool, and feed {@code
+ * MultiLayerNetwork.fit} through a {@link SluiceDataSetIterator}. Prints per epoch the loss,
+ * held-out accuracy, throughput and the loader's stall share.
+ *
+ * <p>With no data given it first generates a labelled dataset of JPEG tar shards (10 classes of
+ * shapes and patterns; see {@link LabelledImageShards}).
+ */
+@Command(name = "train-image-classifier", mixinStandardHelpOptions = true,
+    description = "Train a small CNN on images streamed through Sluice.")
+public final class TrainImageClassifier implements Callable<Integer> {
+
+  @Option(names = "--train", description = "Training data: tar shard pattern (e.g. 'data/train-{0000..0009}.tar') or an image folder (one sub-folder per class). Default: generated shards.")
+  String train;
+
+  @Option(names = "--held-out", description = "Held-out data in the same form as --train. Default: generated shards.")
+  String heldOut;
+
+  @Option(names = "--work", description = "Where generated data goes. Default: ${DEFAULT-VALUE}")
+  Path work = Path.of("target", "train-data");
+
+  @Option(names = "--epochs", description = "Epochs. Default: ${DEFAULT-VALUE}")
+  int epochs = 3;
+
+  @Option(names = "--batch", description = "Batch size. Default: ${DEFAULT-VALUE}")
+  int batch = 64;
+
+  @Option(names = "--size", description = "Model input height and width (images are resized). Default: ${DEFAULT-VALUE}")
+  int size = 32;
+
+  @Option(names = "--channels", description = "Model input channels, 1 or 3 (images are converted). Default: ${DEFAULT-VALUE}")
+  int channels = 3;
+
+  @Option(names = "--classes", description = "Classes (with --train; generated data has 10). Default: ${DEFAULT-VALUE}")
+  int classes = LabelledImageShards.CLASSES;
+
+  @Option(names = "--budget-mib", description = "Loader memory budget in MiB. Default: ${DEFAULT-VALUE}")
+  long budgetMiB = 256;
+
+  @Option(names = "--seed", description = "Seed of shuffles, augmentation and weights. Default: ${DEFAULT-VALUE}")
+  long seed = 42;
+
+  @Option(names = "--progress", description = "Loader progress line: AUTO, ON, OFF. Default: ${DEFAULT-VALUE}")
+  ExecutionOptions.Progress progress = ExecutionOptions.Progress.OFF;
+
+  /** Runs the command line. */
+  public static void main(String[] args) {
+    System.exit(new CommandLine(new TrainImageClassifier()).setCaseInsensitiveEnumValuesAllowed(true).execute(args));
+  }
+
+  @Override
+  public Integer call() throws Exception {
+    if (train == null) {
+      LabelledImageShards.Shards shards = LabelledImageShards.ensure(work, LabelledImageShards.Spec.defaults());
+      train = shards.trainPattern();
+      heldOut = shards.heldOutPattern();
+      System.out.printf(Locale.ROOT, "Data: %d training and %d held-out JPEGs (%dx%d) in %s%n",
+          shards.spec().train(), shards.spec().heldOut(), shards.spec().size(), shards.spec().size(), shards.dir());
+    }
+    ExecutionOptions options = ExecutionOptions.defaults().withMemoryBudget(budgetMiB << 20).withTargetBlockRows(batch)
+        .withProgress(progress);
+    try (Sluice sluice = Sluice.builder().options(options).build()) {
+      MultiLayerNetwork model = model();
+      try (SluiceDataSetIterator trainIt = iterator(sluice, train, true);
+          SluiceDataSetIterator heldOutIt = heldOut == null ? null : iterator(sluice, heldOut, false)) {
+        System.out.println(trainIt.toString());
+        for (int epoch = 1; epoch <= epochs; epoch++) {
+          if (epoch > 1) {
+            trainIt.reset();
+          }
+          long t0 = System.nanoTime();
+          long images = 0;
+          while (trainIt.hasNext()) {
+            var ds = trainIt.next();
+            images += ds.numExamples();
+            model.fit(ds);
+          }
+          double seconds = (System.nanoTime() - t0) / 1e9;
+          PrefetchStats stall = trainIt.stats();
+          String accuracy = "n/a";
+          if (heldOutIt != null) {
+            heldOutIt.reset();
+            Evaluation eval = model.evaluate(heldOutIt);
+            accuracy = String.format(Locale.ROOT, "%.3f", eval.accuracy());
+          }
+          System.out.printf(Locale.ROOT,
+              "epoch %d: loss %.4f, held-out accuracy %s, %,d images in %.1f s (%.0f images/s), loader stall %.1f%%%n",
+              epoch, model.score(), accuracy, images, seconds, images / seconds, 100 * stall.stallShare());
+        }
+      }
+    }
+    return 0;
+  }
+
+  private SluiceDataSetIterator iterator(Sluice sluice, String data, boolean training) throws Exception {
+    Path asPath = Path.of(data);
+    Dataset ds;
+    if (Files.isDirectory(asPath)) {
+      ImageFolderSource folder = ImageFolderSource.of(data);
+      ds = sluice.read(folder)
+          .mapBatches(ImageDecoder.builder().column(ImageFolderSource.IMAGE_COLUMN).output(ImageInputs.PIXELS)
+              .size(size, size).channels(channels).build(), MapOptions.DEFAULT.withName("Decode"));
+    } else {
+      Source shards = WebDatasetSource.of(data);
+      ds = sluice.read(shards)
+          .mapBatches(ImageDecoder.builder().column("jpg").output(ImageInputs.PIXELS).size(size, size).channels(channels)
+              .build(), MapOptions.DEFAULT.withName("Decode"))
+          .mapBatches(ImageInputs.parseLabel("cls", classes), MapOptions.DEFAULT.withName("ParseLabel"));
+    }
+    if (training) {
+      long augmentSeed = seed;
+      ds = ds.randomizeBlockOrder(seed)
+          .mapBatches(() -> new ImageInputs.RandomFlip(augmentSeed), ActorPool.of(1, 2), MapOptions.DEFAULT.withCpus(0.5)
+              .withName("Augment"));
+    }
+    SluiceDataSetIterator.Builder it = SluiceDataSetIterator.builder(ds,
+            FeatureColumn.of(ImageInputs.PIXELS).withLayout(Layout.NCHW).withDataType(DataType.FLOAT).withScale(1 / 255.0),
+            LabelColumn.oneHot(ImageInputs.LABEL, classes))
+        .batchSize(batch);
+    if (training) {
+      it.localShuffle(8 * batch, seed);
+    }
+    return it.build();
+  }
+
+  private MultiLayerNetwork model() {
+    MultiLayerConfiguration conf = new NeuralNetConfiguration.Builder()
+        .seed(seed)
+        .updater(new Adam(1e-3))
+        .weightInit(WeightInit.XAVIER)
+        .list(
+            new ConvolutionLayer.Builder(5, 5).nOut(16).activation(Activation.RELU).build(),
+            new SubsamplingLayer.Builder(SubsamplingLayer.PoolingType.MAX).kernelSize(2, 2).stride(2, 2).build(),
+            new ConvolutionLayer.Builder(3, 3).nOut(32).activation(Activation.RELU).build(),
+            new SubsamplingLayer.Builder(SubsamplingLayer.PoolingType.MAX).kernelSize(2, 2).stride(2, 2).build(),
+            new DenseLayer.Builder().nOut(64).activation(Activation.RELU).build(),
+            new OutputLayer.Builder(LossFunctions.LossFunction.NEGATIVELOGLIKELIHOOD).nOut(classes)
+                .activation(Activation.SOFTMAX).build())
+        .setInputType(InputType.convolutional(size, size, channels))
+        .build();
+    MultiLayerNetwork net = new MultiLayerNetwork(conf);
+    net.init();
+    return net;
+  }
+
+  @Override
+  public String toString() {
+    return "TrainImageClassifier" + List.of(train, heldOut);
+  }
+}
