@@ -111,6 +111,26 @@ class SluiceDataSetIteratorTest {
   }
 
   @Test
+  void parallelWrapperTrainsFromTheIterator() throws Exception {
+    try (Sluice s = sluice()) {
+      try (SluiceDataSetIterator it = iterator(points(s, 2000)).build()) {
+        MultiLayerNetwork net = mlp();
+        try (org.deeplearning4j.parallelism.ParallelWrapper wrapper = new org.deeplearning4j.parallelism.ParallelWrapper.Builder<>(net)
+            .workers(2).prefetchBuffer(2).averagingFrequency(1).build()) {
+          wrapper.fit(it);
+          it.reset();
+          wrapper.fit(it);
+        }
+        it.reset();
+        Evaluation eval = net.evaluate(it);
+        assertThat(eval.getNumRowCounter()).isEqualTo(2000);
+        assertThat(eval.accuracy()).isGreaterThan(0.9);
+      }
+      assertThat(s.allocator().getAllocatedMemory()).isZero();
+    }
+  }
+
+  @Test
   void multiLayerNetworkLearnsAndNothingLeaks() {
     try (Sluice s = sluice()) {
       try (SluiceDataSetIterator it = iterator(points(s, 2000)).build()) {
