@@ -78,11 +78,38 @@ public final class TrainImageClassifier implements Callable<Integer> {
   @Option(names = "--budget-mib", description = "Loader memory budget in MiB. Default: ${DEFAULT-VALUE}")
   long budgetMiB = 256;
 
+  @Option(names = "--learning-rate", description = "Adam's learning rate. Default: ${DEFAULT-VALUE}")
+  double learningRate = 2e-3;
+
   @Option(names = "--seed", description = "Seed of shuffles, augmentation and weights. Default: ${DEFAULT-VALUE}")
   long seed = 42;
 
   @Option(names = "--progress", description = "Loader progress line: AUTO, ON, OFF. Default: ${DEFAULT-VALUE}")
   ExecutionOptions.Progress progress = ExecutionOptions.Progress.OFF;
+
+  @Option(names = "--generate", description = "Images to generate (train and held-out, 6 to 1) when no --train is given. Default: ${DEFAULT-VALUE}")
+  int generate = 7_000;
+
+  /**
+   * One epoch's figures.
+   *
+   * @param epoch the epoch, from 1
+   * @param loss the model's score after the epoch
+   * @param heldOutAccuracy accuracy on the held-out data, or NaN without held-out data
+   * @param heldOutExamples examples evaluated
+   * @param images training images seen
+   * @param seconds the epoch's training time
+   * @param stallShare the share of the epoch the trainer waited for the loader
+   */
+  public record EpochResult(int epoch, double loss, double heldOutAccuracy, long heldOutExamples, long images, double seconds,
+      double stallShare) {}
+
+  private final List<EpochResult> results = new java.util.ArrayList<>();
+
+  /** The epochs run so far. */
+  public List<EpochResult> results() {
+    return List.copyOf(results);
+  }
 
   /** Runs the command line. */
   public static void main(String[] args) {
@@ -92,7 +119,11 @@ public final class TrainImageClassifier implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     if (train == null) {
-      LabelledImageShards.Shards shards = LabelledImageShards.ensure(work, LabelledImageShards.Spec.defaults());
+      int heldOutImages = Math.max(10, generate / 7);
+      int trainImages = generate - heldOutImages;
+      LabelledImageShards.Spec spec = LabelledImageShards.Spec.defaults()
+          .withSamples(trainImages, Math.max(1, trainImages / 1000), heldOutImages, 1);
+      LabelledImageShards.Shards shards = LabelledImageShards.ensure(work, spec);
       train = shards.trainPattern();
       heldOut = shards.heldOutPattern();
       System.out.printf(Locale.ROOT, "Data: %d training and %d held-out JPEGs (%dx%d) in %s%n",
@@ -118,14 +149,17 @@ public final class TrainImageClassifier implements Callable<Integer> {
           }
           double seconds = (System.nanoTime() - t0) / 1e9;
           PrefetchStats stall = trainIt.stats();
-          String accuracy = "n/a";
+          double accuracy = Double.NaN;
+          long evaluated = 0;
           if (heldOutIt != null) {
             heldOutIt.reset();
             Evaluation eval = model.evaluate(heldOutIt);
-            accuracy = String.format(Locale.ROOT, "%.3f", eval.accuracy());
+            accuracy = eval.accuracy();
+            evaluated = eval.getNumRowCounter();
           }
+          results.add(new EpochResult(epoch, model.score(), accuracy, evaluated, images, seconds, stall.stallShare()));
           System.out.printf(Locale.ROOT,
-              "epoch %d: loss %.4f, held-out accuracy %s, %,d images in %.1f s (%.0f images/s), loader stall %.1f%%%n",
+              "epoch %d: loss %.4f, held-out accuracy %.3f, %,d images in %.1f s (%.0f images/s), loader stall %.1f%%%n",
               epoch, model.score(), accuracy, images, seconds, images / seconds, 100 * stall.stallShare());
         }
       }
@@ -167,7 +201,7 @@ public final class TrainImageClassifier implements Callable<Integer> {
   private MultiLayerNetwork model() {
     MultiLayerConfiguration conf = new NeuralNetConfiguration.Builder()
         .seed(seed)
-        .updater(new Adam(1e-3))
+        .updater(new Adam(learningRate))
         .weightInit(WeightInit.XAVIER)
         .list(
             new ConvolutionLayer.Builder(5, 5).nOut(16).activation(Activation.RELU).build(),
