@@ -17,6 +17,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import dev.sluice.examples.train.ImageInputs;
 import java.util.Optional;
 import java.util.Random;
 import java.util.concurrent.Callable;
@@ -183,8 +184,105 @@ final class LoaderVsDataVec implements Callable<Integer> {
    * {@value #NOT_AVAILABLE}, with no numbers.
    */
   static Optional<Supplier<DataSetIterator>> sluicePipeline(Workload w) {
-    // TODO(nd4j-bridge): return Optional.of(() -> <Sluice DataSetIterator over w.shards().trainPattern()>);
-    return Optional.empty();
+    return Optional.of(() -> {
+      int size = w.spec().size();
+      dev.sluice.loader.Sluice sluice = dev.sluice.loader.Sluice.builder()
+          .options(dev.sluice.loader.ExecutionOptions.defaults().withMemoryBudget(256L << 20)
+              .withTargetBlockRows(w.batch()).withProgress(dev.sluice.loader.ExecutionOptions.Progress.OFF))
+          .build();
+      dev.sluice.loader.Dataset ds = sluice.read(dev.sluice.loader.source.WebDatasetSource.of(w.shards().trainPattern()))
+          .mapBatches(dev.sluice.loader.ImageDecoder.builder().column("jpg").output(ImageInputs.PIXELS).size(size, size)
+              .channels(3).build(), dev.sluice.loader.MapOptions.DEFAULT.withName("Decode"))
+          .mapBatches(ImageInputs.parseLabel("cls", LabelledImageShards.CLASSES),
+              dev.sluice.loader.MapOptions.DEFAULT.withName("ParseLabel"));
+      dev.sluice.nd4j.SluiceDataSetIterator it = dev.sluice.nd4j.SluiceDataSetIterator.builder(ds,
+              dev.sluice.nd4j.FeatureColumn.of(ImageInputs.PIXELS).withLayout(dev.sluice.nd4j.Layout.NCHW)
+                  .withDataType(org.nd4j.linalg.api.buffer.DataType.FLOAT).withScale(1 / 255.0),
+              dev.sluice.nd4j.LabelColumn.oneHot(ImageInputs.LABEL, LabelledImageShards.CLASSES))
+          .batchSize(w.batch()).prefetch(Math.max(1, w.prefetch())).build();
+      return new ClosingIterator(it, sluice);
+    });
+  }
+
+  /** A Sluice iterator that also closes its context when closed. */
+  private static final class ClosingIterator implements DataSetIterator, AutoCloseable {
+    private static final long serialVersionUID = 1L;
+    private final transient dev.sluice.nd4j.SluiceDataSetIterator it;
+    private final transient dev.sluice.loader.Sluice sluice;
+
+    ClosingIterator(dev.sluice.nd4j.SluiceDataSetIterator it, dev.sluice.loader.Sluice sluice) {
+      this.it = it;
+      this.sluice = sluice;
+    }
+
+    @Override
+    public DataSet next(int num) {
+      return it.next(num);
+    }
+
+    @Override
+    public int inputColumns() {
+      return it.inputColumns();
+    }
+
+    @Override
+    public int totalOutcomes() {
+      return it.totalOutcomes();
+    }
+
+    @Override
+    public boolean resetSupported() {
+      return it.resetSupported();
+    }
+
+    @Override
+    public boolean asyncSupported() {
+      return it.asyncSupported();
+    }
+
+    @Override
+    public void reset() {
+      it.reset();
+    }
+
+    @Override
+    public int batch() {
+      return it.batch();
+    }
+
+    @Override
+    public void setPreProcessor(org.nd4j.linalg.dataset.api.DataSetPreProcessor preProcessor) {
+      it.setPreProcessor(preProcessor);
+    }
+
+    @Override
+    public org.nd4j.linalg.dataset.api.DataSetPreProcessor getPreProcessor() {
+      return it.getPreProcessor();
+    }
+
+    @Override
+    public java.util.List<String> getLabels() {
+      return it.getLabels();
+    }
+
+    @Override
+    public boolean hasNext() {
+      return it.hasNext();
+    }
+
+    @Override
+    public DataSet next() {
+      return it.next();
+    }
+
+    @Override
+    public void close() {
+      try {
+        it.close();
+      } finally {
+        sluice.close();
+      }
+    }
   }
 
   /**

@@ -13,21 +13,21 @@ import org.apache.arrow.memory.ArrowBuf;
 import org.apache.arrow.vector.types.pojo.Field;
 import org.apache.arrow.vector.types.pojo.Schema;
 
-/** The per-batch steps of the training example between decoding and the model. */
-final class ImageInputs {
+/** The per-batch steps of the training example between decoding and the model (also used by the benchmarks). */
+public final class ImageInputs {
   private ImageInputs() {}
 
   /** Column of the decoded pixels (uint8, [H, W, C]). */
-  static final String PIXELS = "pixels";
+  public static final String PIXELS = "pixels";
 
   /** Column of the integer label. */
-  static final String LABEL = "label";
+  public static final String LABEL = "label";
 
   /**
    * Parses WebDataset's {@code .cls} entry (the class index as text) into an int32 {@code label}
    * column; a label that is not a number in range is a bad record naming the sample.
    */
-  static BatchFunction parseLabel(String clsColumn, int classes) {
+  public static BatchFunction parseLabel(String clsColumn, int classes) {
     return (in, ctx) -> {
       int n = in.rowCount();
       List<Field> fields = new ArrayList<>(in.schema().getFields());
