@@ -11,7 +11,6 @@ import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Objects;
 import javax.imageio.ImageIO;
@@ -291,30 +290,59 @@ public final class ImageDecoder implements BatchFunction {
     return keepEncoded || !f.getName().equals(column);
   }
 
+  /**
+   * Decodes with the JDK's own reader for the format when there is one (its JPEG reader decodes
+   * natively and is several times faster than pure-Java plugins such as TwelveMonkeys', which DL4J
+   * brings onto the class path and which ImageIO would otherwise pick first); another reader is
+   * tried only when the JDK's cannot read the image (CMYK JPEGs, for example).
+   */
   private BufferedImage read(byte[] encoded) throws IOException {
-    try (ImageInputStream in = new MemoryCacheImageInputStream(new ByteArrayInputStream(encoded))) {
-      Iterator<ImageReader> readers = ImageIO.getImageReaders(in);
-      if (!readers.hasNext()) {
-        throw new IOException("not an image format ImageIO reads (" + encoded.length + " bytes, starting with " + hex(encoded) + ")");
-      }
-      ImageReader reader = readers.next();
-      List<String> warnings = new ArrayList<>();
-      reader.addIIOReadWarningListener((source, warning) -> warnings.add(warning));
+    List<ImageReader> readers = new ArrayList<>();
+    try (ImageInputStream probe = new MemoryCacheImageInputStream(new ByteArrayInputStream(encoded))) {
+      ImageIO.getImageReaders(probe).forEachRemaining(readers::add);
+    }
+    if (readers.isEmpty()) {
+      throw new IOException("not an image format ImageIO reads (" + encoded.length + " bytes, starting with " + hex(encoded) + ")");
+    }
+    readers.sort(java.util.Comparator.comparing(r -> r.getClass().getName().startsWith("com.sun.imageio.") ? 0 : 1));
+    IOException first = null;
+    for (ImageReader reader : readers) {
       try {
-        reader.setInput(in, true, true);
-        long pixels = (long) reader.getWidth(0) * reader.getHeight(0);
-        if (pixels > maxPixels) {
-          throw new IOException(
-              "image of " + reader.getWidth(0) + " x " + reader.getHeight(0) + " pixels exceeds the limit of " + maxPixels);
+        return read(reader, encoded);
+      } catch (IOException e) {
+        if (first == null) {
+          first = e;
+        } else {
+          first.addSuppressed(e);
         }
-        BufferedImage image = reader.read(0);
-        if (!warnings.isEmpty()) {
-          throw new IOException(reader.getFormatName() + " image decodes with warnings: " + String.join("; ", warnings));
+        // Only an image the reader does not support goes to the next reader; a damaged one (an
+        // error or a warning) is bad whatever reads it.
+        String why = String.valueOf(e.getMessage());
+        if (!why.contains("Unsupported") && !why.contains("unsupported")) {
+          throw first;
         }
-        return image;
       } finally {
         reader.dispose();
       }
+    }
+    throw first;
+  }
+
+  private BufferedImage read(ImageReader reader, byte[] encoded) throws IOException {
+    try (ImageInputStream in = new MemoryCacheImageInputStream(new ByteArrayInputStream(encoded))) {
+      List<String> warnings = new ArrayList<>();
+      reader.addIIOReadWarningListener((source, warning) -> warnings.add(warning));
+      reader.setInput(in, true, true);
+      long pixels = (long) reader.getWidth(0) * reader.getHeight(0);
+      if (pixels > maxPixels) {
+        throw new IOException(
+            "image of " + reader.getWidth(0) + " x " + reader.getHeight(0) + " pixels exceeds the limit of " + maxPixels);
+      }
+      BufferedImage image = reader.read(0);
+      if (!warnings.isEmpty()) {
+        throw new IOException(reader.getFormatName() + " image decodes with warnings: " + String.join("; ", warnings));
+      }
+      return image;
     }
   }
 
