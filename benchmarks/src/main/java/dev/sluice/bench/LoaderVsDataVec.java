@@ -83,7 +83,8 @@ final class LoaderVsDataVec implements Callable<Integer> {
   static final String DECODE_OPENCV = "decode-opencv";
   static final String DECODE_IMAGEIO = "decode-imageio";
   static final String SLUICE = "sluice";
-  static final List<String> CASES = List.of(DATAVEC, DECODE_OPENCV, DECODE_IMAGEIO, SLUICE);
+  static final String SLUICE_NATIVE = "sluice-native";
+  static final List<String> CASES = List.of(DATAVEC, DECODE_OPENCV, DECODE_IMAGEIO, SLUICE, SLUICE_NATIVE);
 
   /** The status of a case that ran. */
   static final String OK = "ok";
@@ -184,6 +185,11 @@ final class LoaderVsDataVec implements Callable<Integer> {
    * {@value #NOT_AVAILABLE}, with no numbers.
    */
   static Optional<Supplier<DataSetIterator>> sluicePipeline(Workload w) {
+    return sluicePipeline(w, false);
+  }
+
+  /** The Sluice pipeline with the pure-Java {@code ImageDecoder} or, when {@code nativeDecode}, OpenCV's. */
+  static Optional<Supplier<DataSetIterator>> sluicePipeline(Workload w, boolean nativeDecode) {
     return Optional.of(() -> {
       int size = w.spec().size();
       dev.sluice.loader.Sluice sluice = dev.sluice.loader.Sluice.builder()
@@ -191,10 +197,12 @@ final class LoaderVsDataVec implements Callable<Integer> {
               .withTargetBlockRows(w.batch()).withProgress(dev.sluice.loader.ExecutionOptions.Progress.OFF))
           .build();
       dev.sluice.loader.Dataset ds = sluice.read(dev.sluice.loader.source.WebDatasetSource.of(w.shards().trainPattern()))
-          .mapBatches(dev.sluice.loader.ImageDecoder.builder().column("jpg").output(ImageInputs.PIXELS).size(size, size)
-              .channels(3).build(), dev.sluice.loader.MapOptions.DEFAULT.withName("Decode"))
           .mapBatches(ImageInputs.parseLabel("cls", LabelledImageShards.CLASSES),
-              dev.sluice.loader.MapOptions.DEFAULT.withName("ParseLabel"));
+              dev.sluice.loader.MapOptions.DEFAULT.withName("ParseLabel"))
+          .mapBatches(nativeDecode
+              ? dev.sluice.nd4j.NativeImageDecoder.of("jpg", ImageInputs.PIXELS, size, size, 3)
+              : dev.sluice.loader.ImageDecoder.builder().column("jpg").output(ImageInputs.PIXELS).size(size, size).channels(3).build(),
+              dev.sluice.loader.MapOptions.DEFAULT.withName(nativeDecode ? "DecodeNative" : "Decode"));
       dev.sluice.nd4j.SluiceDataSetIterator it = dev.sluice.nd4j.SluiceDataSetIterator.builder(ds,
               dev.sluice.nd4j.FeatureColumn.of(ImageInputs.PIXELS).withLayout(dev.sluice.nd4j.Layout.NCHW)
                   .withDataType(org.nd4j.linalg.api.buffer.DataType.FLOAT).withScale(1 / 255.0),
@@ -546,7 +554,7 @@ final class LoaderVsDataVec implements Callable<Integer> {
     ObjectMapper json = new ObjectMapper();
     List<String> measured = new ArrayList<>();
     for (String c : cases) {
-      if (!c.equals(SLUICE) || sluiceAvailable) {
+      if (!c.startsWith(SLUICE) || sluiceAvailable) {
         measured.add(c);
       }
     }
@@ -580,6 +588,8 @@ final class LoaderVsDataVec implements Callable<Integer> {
     ratio(ratios, ips, SLUICE, DATAVEC);
     ratio(ratios, ips, SLUICE, DECODE_OPENCV);
     ratio(ratios, ips, SLUICE, DECODE_IMAGEIO);
+    ratio(ratios, ips, SLUICE_NATIVE, DATAVEC);
+    ratio(ratios, ips, SLUICE_NATIVE, DECODE_OPENCV);
 
     Map<String, Object> config = new LinkedHashMap<>();
     config.put("images", spec.train());
@@ -687,6 +697,7 @@ final class LoaderVsDataVec implements Callable<Integer> {
         Optional<Supplier<DataSetIterator>> sluice = sluicePipeline(w);
         yield sluice.isPresent() ? measureSluice(sluice.get(), w, warmupBatches) : Run.notAvailable(SLUICE);
       }
+      case SLUICE_NATIVE -> measureIterator(SLUICE_NATIVE, sluicePipeline(w, true).orElseThrow(), w, warmupBatches);
       case DECODE_OPENCV -> measureDecode(DECODE_OPENCV, OpenCvDecoder::new, readJpegs(w), w.spec().size(), decodeThreads(), decodePasses);
       case DECODE_IMAGEIO -> measureDecode(DECODE_IMAGEIO, ImageIoDecoder::new, readJpegs(w), w.spec().size(), decodeThreads(), decodePasses);
       default -> throw new IllegalArgumentException("unknown case '" + caseName + "'; cases are " + CASES);

@@ -78,6 +78,12 @@ public final class TrainImageClassifier implements Callable<Integer> {
   @Option(names = "--budget-mib", description = "Loader memory budget in MiB. Default: ${DEFAULT-VALUE}")
   long budgetMiB = 256;
 
+  @Option(names = "--decoder", description = "JPEG decoder: NATIVE (OpenCV) or JAVA (javax.imageio). Default: ${DEFAULT-VALUE}")
+  Decoder decoder = Decoder.NATIVE;
+
+  /** The image decoders on offer. */
+  enum Decoder { NATIVE, JAVA }
+
   @Option(names = "--learning-rate", description = "Adam's learning rate. Default: ${DEFAULT-VALUE}")
   double learningRate = 2e-3;
 
@@ -172,15 +178,12 @@ public final class TrainImageClassifier implements Callable<Integer> {
     Dataset ds;
     if (Files.isDirectory(asPath)) {
       ImageFolderSource folder = ImageFolderSource.of(data);
-      ds = sluice.read(folder)
-          .mapBatches(ImageDecoder.builder().column(ImageFolderSource.IMAGE_COLUMN).output(ImageInputs.PIXELS)
-              .size(size, size).channels(channels).build(), MapOptions.DEFAULT.withName("Decode"));
+      ds = sluice.read(folder).mapBatches(decoder(ImageFolderSource.IMAGE_COLUMN), MapOptions.DEFAULT.withName("Decode"));
     } else {
       Source shards = WebDatasetSource.of(data);
       ds = sluice.read(shards)
-          .mapBatches(ImageDecoder.builder().column("jpg").output(ImageInputs.PIXELS).size(size, size).channels(channels)
-              .build(), MapOptions.DEFAULT.withName("Decode"))
-          .mapBatches(ImageInputs.parseLabel("cls", classes), MapOptions.DEFAULT.withName("ParseLabel"));
+          .mapBatches(ImageInputs.parseLabel("cls", classes), MapOptions.DEFAULT.withName("ParseLabel"))
+          .mapBatches(decoder("jpg"), MapOptions.DEFAULT.withName("Decode"));
     }
     if (training) {
       long augmentSeed = seed;
@@ -196,6 +199,12 @@ public final class TrainImageClassifier implements Callable<Integer> {
       it.localShuffle(8 * batch, seed);
     }
     return it.build();
+  }
+
+  private dev.sluice.loader.BatchFunction decoder(String column) {
+    return decoder == Decoder.NATIVE
+        ? dev.sluice.nd4j.NativeImageDecoder.of(column, ImageInputs.PIXELS, size, size, channels)
+        : ImageDecoder.builder().column(column).output(ImageInputs.PIXELS).size(size, size).channels(channels).build();
   }
 
   private MultiLayerNetwork model() {

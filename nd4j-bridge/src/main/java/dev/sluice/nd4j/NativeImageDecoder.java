@@ -1,0 +1,191 @@
+package dev.sluice.nd4j;
+
+import dev.sluice.loader.Batch;
+import dev.sluice.loader.BatchBuilder;
+import dev.sluice.loader.BatchContext;
+import dev.sluice.loader.BatchFunction;
+import dev.sluice.loader.ElementType;
+import dev.sluice.loader.TensorSpec;
+import java.util.ArrayList;
+import java.util.List;
+import org.apache.arrow.memory.ArrowBuf;
+import org.apache.arrow.vector.BaseVariableWidthVector;
+import org.apache.arrow.vector.FieldVector;
+import org.apache.arrow.vector.types.pojo.Field;
+import org.apache.arrow.vector.types.pojo.Schema;
+import org.bytedeco.javacpp.BytePointer;
+import org.bytedeco.javacpp.Pointer;
+import org.bytedeco.opencv.global.opencv_core;
+import org.bytedeco.opencv.global.opencv_imgcodecs;
+import org.bytedeco.opencv.global.opencv_imgproc;
+import org.bytedeco.opencv.opencv_core.Mat;
+import org.bytedeco.opencv.opencv_core.Size;
+
+/**
+ * Decodes an encoded image column (JPEG, PNG, ...) natively with OpenCV's {@code imdecode}
+ * (through JavaCV, which DL4J already brings) into a uint8 tensor column {@code [H, W, C]} (RGB or
+ * gray, row-major), resizing with area interpolation when shrinking and bilinear when growing.
+ * The decoded pixels are copied once, straight from OpenCV's buffer into the Arrow tensor buffer.
+ * Same contract and output as the pure-Java {@link dev.sluice.loader.ImageDecoder}: other columns
+ * are carried over; an image that does not decode is a bad record naming its file and key.
+ *
+ * <p>Stateless and thread-safe (each call uses its own native buffers, released before it returns).
+ */
+public final class NativeImageDecoder implements BatchFunction {
+  private final String column;
+  private final String output;
+  private final int height;
+  private final int width;
+  private final int channels;
+
+  private NativeImageDecoder(String column, String output, int height, int width, int channels) {
+    if (height <= 0 || width <= 0 || (channels != 1 && channels != 3)) {
+      throw new IllegalArgumentException("need a positive size and 1 or 3 channels");
+    }
+    this.column = column;
+    this.output = output;
+    this.height = height;
+    this.width = width;
+    this.channels = channels;
+  }
+
+  /**
+   * A decoder of {@code column} into a uint8 tensor column {@code output} of shape
+   * {@code [height, width, channels]}.
+   */
+  public static NativeImageDecoder of(String column, String output, int height, int width, int channels) {
+    return new NativeImageDecoder(column, output, height, width, channels);
+  }
+
+  /** The schema of the output for an input schema. */
+  public Schema outputSchema(Schema input) {
+    List<Field> fields = new ArrayList<>();
+    for (Field f : input.getFields()) {
+      if (!f.getName().equals(column) && !f.getName().equals(output)) {
+        fields.add(f);
+      }
+    }
+    fields.add(TensorSpec.of(ElementType.UINT8, height, width, channels).toField(output));
+    return new Schema(fields);
+  }
+
+  @Override
+  public Batch apply(Batch in, BatchContext ctx) {
+    FieldVector encoded = in.vector(column);
+    if (!(encoded instanceof BaseVariableWidthVector bytes)) {
+      throw new IllegalArgumentException("column '" + column + "' is not a binary column");
+    }
+    int n = in.rowCount();
+    int rowBytes = height * width * channels;
+    Schema schema = outputSchema(in.schema());
+    int[] good = new int[n];
+    int kept = 0;
+    try (BatchBuilder out = BatchBuilder.create(ctx.allocator(), schema, Math.max(n, 1), 0, in.sources())) {
+      ArrowBuf pixels = out.tensorData(output);
+      ArrowBuf data = bytes.getDataBuffer();
+      for (int r = 0; r < n; r++) {
+        if (bytes.isNull(r)) {
+          report(in, r, ctx, new IllegalArgumentException("no image in column '" + column + "'"));
+          continue;
+        }
+        long start = bytes.getStartOffset(r);
+        int length = bytes.getValueLength(r);
+        if (!decodeInto(data.memoryAddress() + start, length, pixels.memoryAddress() + (long) kept * rowBytes)) {
+          report(in, r, ctx, new IllegalArgumentException("OpenCV cannot decode the image (" + length + " bytes)"));
+          continue;
+        }
+        good[kept++] = r;
+      }
+      for (Field f : schema.getFields()) {
+        if (!f.getName().equals(output)) {
+          copyColumn(in, out, f.getName(), good, kept);
+        }
+      }
+      return out.build(kept);
+    }
+  }
+
+  /** Decodes the bytes at {@code src} into {@code rowBytes} at {@code dst}; false when they do not decode. */
+  private boolean decodeInto(long src, int length, long dst) {
+    Pointer srcPointer = new Pointer() {
+      {
+        address = src;
+        capacity = length;
+        limit = length;
+      }
+    };
+    try (BytePointer encodedBytes = new BytePointer(srcPointer);
+        Mat encoded = new Mat(1, length, opencv_core.CV_8UC1, encodedBytes);
+        Mat decoded = opencv_imgcodecs.imdecode(encoded,
+            channels == 1 ? opencv_imgcodecs.IMREAD_GRAYSCALE : opencv_imgcodecs.IMREAD_COLOR)) {
+      if (decoded == null || decoded.empty()) {
+        return false;
+      }
+      Mat current = decoded;
+      Mat resized = null;
+      Mat rgb = null;
+      try {
+        if (current.rows() != height || current.cols() != width) {
+          resized = new Mat();
+          boolean shrinking = current.rows() > height || current.cols() > width;
+          try (Size size = new Size(width, height)) {
+            opencv_imgproc.resize(current, resized, size, 0, 0,
+                shrinking ? opencv_imgproc.INTER_AREA : opencv_imgproc.INTER_LINEAR);
+          }
+          current = resized;
+        }
+        if (channels == 3) {
+          rgb = new Mat();
+          opencv_imgproc.cvtColor(current, rgb, opencv_imgproc.COLOR_BGR2RGB);
+          current = rgb;
+        }
+        if (!current.isContinuous()) {
+          Mat copy = current.clone();
+          if (rgb != null) {
+            rgb.close();
+          }
+          rgb = copy;
+          current = copy;
+        }
+        long bytes = (long) height * width * channels;
+        Pointer.memcpy(new Pointer() {
+          {
+            address = dst;
+            capacity = bytes;
+            limit = bytes;
+          }
+        }, current.data(), bytes);
+        return true;
+      } finally {
+        if (resized != null) {
+          resized.close();
+        }
+        if (rgb != null) {
+          rgb.close();
+        }
+      }
+    }
+  }
+
+  private static void report(Batch in, int row, BatchContext ctx, Exception cause) {
+    String file = in.hasColumn(Batch.URL_COLUMN) ? in.getString(Batch.URL_COLUMN, row) : String.join(", ", in.sources());
+    String key = in.hasColumn(Batch.KEY_COLUMN) ? in.getString(Batch.KEY_COLUMN, row) : "row " + row;
+    ctx.badRecords().report(ctx.operatorName(), file, key, cause);
+  }
+
+  private static void copyColumn(Batch from, BatchBuilder to, String column, int[] rows, int count) {
+    FieldVector src = from.vector(column);
+    for (int i = 0; i < count; i++) {
+      int r = rows[i];
+      if (src.isNull(r)) {
+        to.setNull(column, i);
+      } else if (src instanceof org.apache.arrow.vector.BaseIntVector) {
+        to.setLong(column, i, from.getLong(column, r));
+      } else if (src instanceof org.apache.arrow.vector.FloatingPointVector) {
+        to.setDouble(column, i, from.getDouble(column, r));
+      } else {
+        to.setBytes(column, i, from.getBytes(column, r));
+      }
+    }
+  }
+}
