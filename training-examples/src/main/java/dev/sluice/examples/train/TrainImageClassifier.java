@@ -78,8 +78,8 @@ public final class TrainImageClassifier implements Callable<Integer> {
   @Option(names = "--budget-mib", description = "Loader memory budget in MiB. Default: ${DEFAULT-VALUE}")
   long budgetMiB = 256;
 
-  @Option(names = "--decoder", description = "JPEG decoder: NATIVE (OpenCV) or JAVA (javax.imageio). Default: ${DEFAULT-VALUE}")
-  Decoder decoder = Decoder.NATIVE;
+  @Option(names = "--decoder", description = "JPEG decoder: JAVA (javax.imageio, the JDK reader) or NATIVE (OpenCV; slower end to end today, see benchmarks/RESULTS.md). Default: ${DEFAULT-VALUE}")
+  Decoder decoder = Decoder.JAVA;
 
   /** The image decoders on offer. */
   enum Decoder { NATIVE, JAVA }
