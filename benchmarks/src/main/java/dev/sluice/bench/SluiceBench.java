@@ -22,7 +22,7 @@ import picocli.CommandLine.Command;
     name = "sluice-bench",
     mixinStandardHelpOptions = true,
     description = "Sluice benchmarks; results go to <out>/<scenario>-<size>.json and .png.",
-    subcommands = {StreamingVsBulk.class, ExecutorOverhead.class, SplitBench.class, LoaderVsDataVec.class})
+    subcommands = {StreamingVsBulk.class, ExecutorOverhead.class, SplitBench.class, ConversionJmh.class, LoaderVsDataVec.class})
 public final class SluiceBench implements Runnable {
 
   /** Runs the command line; see {@code --help}. */
