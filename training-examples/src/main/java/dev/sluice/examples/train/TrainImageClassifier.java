@@ -15,6 +15,12 @@ import dev.sluice.nd4j.Layout;
 import dev.sluice.nd4j.LabelColumn;
 import dev.sluice.nd4j.PrefetchStats;
 import dev.sluice.nd4j.SluiceDataSetIterator;
+import dev.sluice.sharding.ConsumerPosition;
+import dev.sluice.sharding.EpochPlan;
+import dev.sluice.sharding.RemainderPolicy;
+import dev.sluice.sharding.ShareAssignment;
+import dev.sluice.sharding.StaticAssigner;
+import org.deeplearning4j.util.ModelSerializer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -117,6 +123,18 @@ public final class TrainImageClassifier implements Callable<Integer> {
     return List.copyOf(results);
   }
 
+  @Option(names = "--checkpoint", description = "Directory to save the model and the loader's position in (ModelSerializer + a versioned position): resumable mid-epoch with --resume. Order within an epoch is then deterministic (no local shuffle).")
+  Path checkpoint;
+
+  @Option(names = "--checkpoint-every", description = "Batches between checkpoints. Default: ${DEFAULT-VALUE}")
+  int checkpointEvery = 50;
+
+  @Option(names = "--resume", description = "Resume from the checkpoint in --checkpoint.")
+  boolean resume;
+
+  @Option(names = "--stop-after-batches", hidden = true, description = "Stop (as if interrupted) after this many batches in all; for tests.")
+  long stopAfterBatches = -1;
+
   /** Runs the command line. */
   public static void main(String[] args) {
     System.exit(new CommandLine(new TrainImageClassifier()).setCaseInsensitiveEnumValuesAllowed(true).execute(args));
@@ -138,6 +156,9 @@ public final class TrainImageClassifier implements Callable<Integer> {
     ExecutionOptions options = ExecutionOptions.defaults().withMemoryBudget(budgetMiB << 20).withTargetBlockRows(batch)
         .withProgress(progress);
     try (Sluice sluice = Sluice.builder().options(options).build()) {
+      if (checkpoint != null) {
+        return trainResumably(sluice);
+      }
       MultiLayerNetwork model = model();
       try (SluiceDataSetIterator trainIt = iterator(sluice, train, true);
           SluiceDataSetIterator heldOutIt = heldOut == null ? null : iterator(sluice, heldOut, false)) {
@@ -171,6 +192,117 @@ public final class TrainImageClassifier implements Callable<Integer> {
       }
     }
     return 0;
+  }
+
+  /**
+   * Training with checkpoints: each epoch reads this trainer's share of the shards (rank 0 of 1) in
+   * an order seeded by (seed, epoch), deterministic within the epoch; every {@code
+   * --checkpoint-every} batches the model (ModelSerializer) and the loader's position (a
+   * versioned {@link ConsumerPosition}) are saved side by side, and {@code --resume} continues the
+   * epoch with exactly the samples not yet seen.
+   */
+  private int trainResumably(Sluice sluice) throws Exception {
+    if (Files.isDirectory(Path.of(train))) {
+      throw new IllegalArgumentException("--checkpoint works with tar shards (--train pattern), not an image folder");
+    }
+    Files.createDirectories(checkpoint);
+    CountedSource source = CountedSource.count(sluice, train, "cls");
+    ConsumerPosition.Serializer serializer = new ConsumerPosition.Serializer();
+    MultiLayerNetwork model;
+    ConsumerPosition position = null;
+    if (resume) {
+      model = ModelSerializer.restoreMultiLayerNetwork(checkpoint.resolve(MODEL_FILE).toFile(), true);
+      position = serializer.deserialize(Files.readAllBytes(checkpoint.resolve(POSITION_FILE)));
+      System.out.printf(Locale.ROOT, "Resuming epoch %d from %s%n", position.epoch(), checkpoint);
+    } else {
+      model = model();
+    }
+    int first = position == null ? 1 : position.epoch();
+    long batches = 0;
+    try (SluiceDataSetIterator heldOutIt = heldOut == null ? null : iterator(sluice, heldOut, false)) {
+      for (int epoch = first; epoch <= epochs; epoch++) {
+        ShareAssignment plan = StaticAssigner.equal(1, RemainderPolicy.DROP)
+            .assign(EpochPlan.create(source.planSplits(), seed, epoch, true));
+        boolean resuming = position != null && position.epoch() == epoch;
+        long delivered = resuming ? rowsBefore(plan, position) : 0;
+        long before = delivered;
+        Dataset share = resuming ? sluice.resumeShare(source, plan, position) : sluice.readShare(source, plan, 0);
+        position = null;
+        long augmentSeed = seed + epoch;
+        Dataset ds = share
+            .mapBatches(ImageInputs.parseLabel("cls", classes), MapOptions.DEFAULT.withName("ParseLabel"))
+            .mapBatches(decoder("jpg"), MapOptions.DEFAULT.withName("Decode"))
+            .mapBatches(() -> new ImageInputs.RandomFlip(augmentSeed), ActorPool.of(1, 2),
+                MapOptions.DEFAULT.withCpus(0.5).withName("Augment"));
+        long t0 = System.nanoTime();
+        PrefetchStats stall;
+        try (SluiceDataSetIterator it = SluiceDataSetIterator.builder(ds, features(), LabelColumn.oneHot(ImageInputs.LABEL, classes))
+            .batchSize(batch).build()) {
+          while (it.hasNext()) {
+            var d = it.next();
+            model.fit(d);
+            delivered += d.numExamples();
+            batches++;
+            if (batches % checkpointEvery == 0) {
+              save(model, plan.positionAfter(0, delivered), serializer);
+            }
+            if (stopAfterBatches >= 0 && batches >= stopAfterBatches) {
+              save(model, plan.positionAfter(0, delivered), serializer);
+              System.out.printf(Locale.ROOT, "Stopped after %d batches, in epoch %d at row %d of %d%n", batches, epoch,
+                  delivered, plan.share(0).rows());
+              results.add(new EpochResult(epoch, model.score(), Double.NaN, 0, delivered - before, 0, 0));
+              return 3;
+            }
+          }
+          stall = it.stats();
+        }
+        save(model, ConsumerPosition.startOfEpoch(seed, epoch + 1, 0, 1), serializer);
+        double seconds = (System.nanoTime() - t0) / 1e9;
+        double accuracy = Double.NaN;
+        long evaluated = 0;
+        if (heldOutIt != null) {
+          heldOutIt.reset();
+          Evaluation eval = model.evaluate(heldOutIt);
+          accuracy = eval.accuracy();
+          evaluated = eval.getNumRowCounter();
+        }
+        results.add(new EpochResult(epoch, model.score(), accuracy, evaluated, delivered - before, seconds, stall.stallShare()));
+        System.out.printf(Locale.ROOT,
+            "epoch %d: loss %.4f, held-out accuracy %.3f, %,d images (%,d of the epoch) in %.1f s, loader stall %.1f%%%n",
+            epoch, model.score(), accuracy, delivered - before, delivered, seconds, 100 * stall.stallShare());
+      }
+    }
+    return 0;
+  }
+
+  static final String MODEL_FILE = "model.zip";
+  static final String POSITION_FILE = "position.bin";
+
+  /** Rows of the share delivered before {@code position}: its completed segments plus the offset. */
+  private static long rowsBefore(ShareAssignment plan, ConsumerPosition position) {
+    long rows = position.offset();
+    List<dev.sluice.sharding.ShareSegment> segments = plan.share(0).segments();
+    for (int i : position.completedSegments()) {
+      rows += segments.get(i).rows();
+    }
+    return rows;
+  }
+
+  /** Saves the model and the position side by side, each written to a temporary file and moved. */
+  private void save(MultiLayerNetwork model, ConsumerPosition position, ConsumerPosition.Serializer serializer)
+      throws java.io.IOException {
+    Path modelTmp = checkpoint.resolve(MODEL_FILE + ".tmp");
+    ModelSerializer.writeModel(model, modelTmp.toFile(), true);
+    Path posTmp = checkpoint.resolve(POSITION_FILE + ".tmp");
+    Files.write(posTmp, serializer.serialize(position));
+    Files.move(modelTmp, checkpoint.resolve(MODEL_FILE), java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+        java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+    Files.move(posTmp, checkpoint.resolve(POSITION_FILE), java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+        java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+  }
+
+  private FeatureColumn features() {
+    return FeatureColumn.of(ImageInputs.PIXELS).withLayout(Layout.NCHW).withDataType(DataType.FLOAT).withScale(1 / 255.0);
   }
 
   private SluiceDataSetIterator iterator(Sluice sluice, String data, boolean training) throws Exception {

@@ -26,4 +26,31 @@ class TrainImageClassifierIT {
     assertThat(last.heldOutAccuracy()).as("chance is 0.1").isGreaterThan(0.3);
     assertThat(last.stallShare()).isBetween(0.0, 1.0);
   }
+
+  @Test
+  @Timeout(300)
+  void anInterruptedEpochResumesFromTheCheckpointWithExactlyTheRest() {
+    Path checkpoint = work.resolve("checkpoint");
+    String[] common = {"--work", work.toString(), "--generate", "2100", "--epochs", "3", "--batch", "32", "--size", "32",
+        "--checkpoint", checkpoint.toString(), "--checkpoint-every", "10"};
+    TrainImageClassifier first = new TrainImageClassifier();
+    String[] stop = java.util.stream.Stream.concat(java.util.Arrays.stream(common), java.util.stream.Stream.of("--stop-after-batches", "20"))
+        .toArray(String[]::new);
+    assertThat(new CommandLine(first).execute(stop)).isEqualTo(3);
+    assertThat(first.results()).hasSize(1);
+    assertThat(first.results().get(0).images()).isEqualTo(20 * 32);
+    assertThat(checkpoint.resolve(TrainImageClassifier.MODEL_FILE)).exists();
+    assertThat(checkpoint.resolve(TrainImageClassifier.POSITION_FILE)).exists();
+
+    TrainImageClassifier resumed = new TrainImageClassifier();
+    String[] again = java.util.stream.Stream.concat(java.util.Arrays.stream(common), java.util.stream.Stream.of("--resume"))
+        .toArray(String[]::new);
+    assertThat(new CommandLine(resumed).execute(again)).isZero();
+    assertThat(resumed.results()).extracting(TrainImageClassifier.EpochResult::epoch).containsExactly(1, 2, 3);
+    // The rest of epoch 1, exactly; then whole epochs.
+    assertThat(resumed.results().get(0).images()).isEqualTo(1800 - 20 * 32);
+    assertThat(resumed.results().get(1).images()).isEqualTo(1800);
+    assertThat(resumed.results().get(2).images()).isEqualTo(1800);
+    assertThat(resumed.results().get(2).heldOutAccuracy()).as("chance is 0.1").isGreaterThan(0.3);
+  }
 }
