@@ -167,17 +167,7 @@ final class ExecutorOverhead implements Callable<Integer> {
   }
 
   private static void metric(Map<String, Map<String, Summary>> out, List<Run> runs, String name, ToDoubleFunction<Run> f) {
-    Map<String, Summary> byVariant = new LinkedHashMap<>();
-    for (Variant v : Variant.values()) {
-      List<Double> values = new ArrayList<>();
-      for (Run r : runs) {
-        if (r.variant().equals(v.label())) {
-          values.add(f.applyAsDouble(r));
-        }
-      }
-      byVariant.put(v.label(), Summary.of(values));
-    }
-    out.put(name, byVariant);
+    out.put(name, Summary.byGroup(runs, java.util.Arrays.stream(Variant.values()).map(Variant::label).toList(), Run::variant, f));
   }
 
   /** The summary as a Markdown table. */

@@ -636,17 +636,7 @@ final class LoaderVsDataVec implements Callable<Integer> {
 
   private static void metric(Map<String, Map<String, Summary>> out, List<Run> runs, List<String> cases, String name,
       ToDoubleFunction<Run> f) {
-    Map<String, Summary> byCase = new LinkedHashMap<>();
-    for (String c : cases) {
-      List<Double> values = new ArrayList<>();
-      for (Run r : runs) {
-        if (r.caseName().equals(c)) {
-          values.add(f.applyAsDouble(r));
-        }
-      }
-      byCase.put(c, Summary.of(values));
-    }
-    out.put(name, byCase);
+    out.put(name, Summary.byGroup(runs, cases, Run::caseName, f));
   }
 
   private static void ratio(Map<String, Object> out, Map<String, Summary> ips, String a, String b) {

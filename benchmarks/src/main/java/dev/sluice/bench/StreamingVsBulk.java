@@ -192,15 +192,8 @@ final class StreamingVsBulk implements Callable<Integer> {
   private static void metric(Map<String, Map<String, Summary>> out, Map<String, Double> ratios, List<Run> runs, String name,
       ToDoubleFunction<Run> f) {
     Map<String, Summary> byMode = new LinkedHashMap<>();
-    for (Mode m : Mode.values()) {
-      List<Double> values = new ArrayList<>();
-      for (Run r : runs) {
-        if (r.mode().equals(m.name())) {
-          values.add(f.applyAsDouble(r));
-        }
-      }
-      byMode.put(m.name().toLowerCase(Locale.ROOT), Summary.of(values));
-    }
+    Summary.byGroup(runs, java.util.Arrays.stream(Mode.values()).map(Mode::name).toList(), Run::mode, f)
+        .forEach((mode, s) -> byMode.put(mode.toLowerCase(Locale.ROOT), s));
     out.put(name, byMode);
     ratios.put(name, byMode.get("streaming").medianRatio(byMode.get("bulk")));
   }

@@ -30,6 +30,25 @@ public record Summary(double min, double median, double max, int n) {
     return new Summary(sorted.get(0), median, sorted.get(n - 1), n);
   }
 
+  /**
+   * One summary per group of runs, in the order of {@code groups}: the values {@code metric} gives
+   * for the runs whose {@code groupOf} is that group.
+   */
+  public static <R> java.util.Map<String, Summary> byGroup(List<R> runs, List<String> groups,
+      java.util.function.Function<R, String> groupOf, java.util.function.ToDoubleFunction<R> metric) {
+    java.util.Map<String, Summary> out = new java.util.LinkedHashMap<>();
+    for (String g : groups) {
+      List<Double> values = new ArrayList<>();
+      for (R r : runs) {
+        if (groupOf.apply(r).equals(g)) {
+          values.add(metric.applyAsDouble(r));
+        }
+      }
+      out.put(g, of(values));
+    }
+    return out;
+  }
+
   /** The ratio of two summaries' medians ({@code this / other}), for "streaming / bulk" figures. */
   public double medianRatio(Summary other) {
     return median / other.median;
