@@ -55,10 +55,7 @@ public final class SluiceDataSetIterator implements DataSetIterator, AutoCloseab
     this.features = b.features;
     this.labels = b.labels;
     this.batchSize = b.batchSize;
-    IterOptions opts = IterOptions.batches(b.batchSize).withDropLast(b.dropLast);
-    if (b.shuffleRows > 0) {
-      opts = opts.withLocalShuffle(b.shuffleRows, b.shuffleSeed);
-    }
+    IterOptions opts = b.iterOptions();
     FeatureColumn f = b.features;
     LabelColumn l = b.labels;
     this.runner = new EpochRunner<>(b.dataset, opts, b.reshuffle,
@@ -237,61 +234,15 @@ public final class SluiceDataSetIterator implements DataSetIterator, AutoCloseab
   }
 
   /** Builds a {@link SluiceDataSetIterator}. */
-  public static final class Builder {
+  public static final class Builder extends IteratorBuilder<Builder> {
     private final Dataset dataset;
     private final FeatureColumn features;
     private final LabelColumn labels;
-    private int batchSize = 32;
-    private int prefetch = 2;
-    private int shuffleRows;
-    private long shuffleSeed;
-    private boolean reshuffle = true;
-    private boolean dropLast;
 
     private Builder(Dataset dataset, FeatureColumn features, LabelColumn labels) {
       this.dataset = Objects.requireNonNull(dataset, "dataset");
       this.features = Objects.requireNonNull(features, "features");
       this.labels = labels;
-    }
-
-    /** Examples per {@code DataSet} (default 32). */
-    public Builder batchSize(int n) {
-      if (n <= 0) {
-        throw new IllegalArgumentException("batch size must be > 0: " + n);
-      }
-      this.batchSize = n;
-      return this;
-    }
-
-    /** Ready {@code DataSet}s held by the prefetch queue at most (default 2). */
-    public Builder prefetch(int n) {
-      if (n <= 0) {
-        throw new IllegalArgumentException("prefetch must be > 0: " + n);
-      }
-      this.prefetch = n;
-      return this;
-    }
-
-    /** Draws each batch at random from a buffer of {@code bufferRows} rows, seeded by {@code seed}. */
-    public Builder localShuffle(int bufferRows, long seed) {
-      if (bufferRows <= 0) {
-        throw new IllegalArgumentException("shuffle buffer must be > 0 rows: " + bufferRows);
-      }
-      this.shuffleRows = bufferRows;
-      this.shuffleSeed = seed;
-      return this;
-    }
-
-    /** Whether epoch {@code e} shuffles with seed {@code seed + e} (default) or every epoch with {@code seed}. */
-    public Builder reshuffleEachEpoch(boolean on) {
-      this.reshuffle = on;
-      return this;
-    }
-
-    /** Whether to drop a final batch smaller than the batch size (default false). */
-    public Builder dropLast(boolean drop) {
-      this.dropLast = drop;
-      return this;
     }
 
     /** The iterator; nothing runs until its first {@code hasNext()}. */

@@ -32,10 +32,7 @@ public final class SluiceMultiDataSetIterator implements MultiDataSetIterator, A
 
   private SluiceMultiDataSetIterator(Builder b) {
     this.batchSize = b.batchSize;
-    IterOptions opts = IterOptions.batches(b.batchSize).withDropLast(b.dropLast);
-    if (b.shuffleRows > 0) {
-      opts = opts.withLocalShuffle(b.shuffleRows, b.shuffleSeed);
-    }
+    IterOptions opts = b.iterOptions();
     List<FeatureColumn> f = b.features;
     List<LabelColumn> l = b.labels;
     this.runner = new EpochRunner<>(b.dataset, opts, b.reshuffle,
@@ -132,16 +129,10 @@ public final class SluiceMultiDataSetIterator implements MultiDataSetIterator, A
   }
 
   /** Builds a {@link SluiceMultiDataSetIterator}. */
-  public static final class Builder {
+  public static final class Builder extends IteratorBuilder<Builder> {
     private final Dataset dataset;
     private final List<FeatureColumn> features;
     private final List<LabelColumn> labels;
-    private int batchSize = 32;
-    private int prefetch = 2;
-    private int shuffleRows;
-    private long shuffleSeed;
-    private boolean reshuffle = true;
-    private boolean dropLast;
 
     private Builder(Dataset dataset, List<FeatureColumn> features, List<LabelColumn> labels) {
       this.dataset = Objects.requireNonNull(dataset, "dataset");
@@ -150,46 +141,6 @@ public final class SluiceMultiDataSetIterator implements MultiDataSetIterator, A
       if (this.features.isEmpty()) {
         throw new IllegalArgumentException("at least one feature column is needed");
       }
-    }
-
-    /** Examples per {@code MultiDataSet} (default 32). */
-    public Builder batchSize(int n) {
-      if (n <= 0) {
-        throw new IllegalArgumentException("batch size must be > 0: " + n);
-      }
-      this.batchSize = n;
-      return this;
-    }
-
-    /** Ready {@code MultiDataSet}s held by the prefetch queue at most (default 2). */
-    public Builder prefetch(int n) {
-      if (n <= 0) {
-        throw new IllegalArgumentException("prefetch must be > 0: " + n);
-      }
-      this.prefetch = n;
-      return this;
-    }
-
-    /** Draws each batch at random from a buffer of {@code bufferRows} rows, seeded by {@code seed}. */
-    public Builder localShuffle(int bufferRows, long seed) {
-      if (bufferRows <= 0) {
-        throw new IllegalArgumentException("shuffle buffer must be > 0 rows: " + bufferRows);
-      }
-      this.shuffleRows = bufferRows;
-      this.shuffleSeed = seed;
-      return this;
-    }
-
-    /** Whether epoch {@code e} shuffles with seed {@code seed + e} (default) or always with {@code seed}. */
-    public Builder reshuffleEachEpoch(boolean on) {
-      this.reshuffle = on;
-      return this;
-    }
-
-    /** Whether to drop a final batch smaller than the batch size (default false). */
-    public Builder dropLast(boolean drop) {
-      this.dropLast = drop;
-      return this;
     }
 
     /** The iterator; nothing runs until its first {@code hasNext()}. */

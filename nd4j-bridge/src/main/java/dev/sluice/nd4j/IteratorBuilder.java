@@ -1,0 +1,71 @@
+package dev.sluice.nd4j;
+
+import dev.sluice.loader.IterOptions;
+
+/**
+ * The settings the DL4J iterators share: batch size, prefetch depth, local shuffle, per-epoch
+ * reshuffling and dropping the last short batch. Not thread-safe; build once.
+ *
+ * @param <B> the concrete builder, returned by every setter
+ */
+public abstract class IteratorBuilder<B extends IteratorBuilder<B>> {
+  int batchSize = 32;
+  int prefetch = 2;
+  int shuffleRows;
+  long shuffleSeed;
+  boolean reshuffle = true;
+  boolean dropLast;
+
+  IteratorBuilder() {}
+
+  @SuppressWarnings("unchecked")
+  private B self() {
+    return (B) this;
+  }
+
+  /** Examples per batch (default 32). */
+  public B batchSize(int n) {
+    if (n <= 0) {
+      throw new IllegalArgumentException("batch size must be > 0: " + n);
+    }
+    this.batchSize = n;
+    return self();
+  }
+
+  /** Ready batches held by the prefetch queue at most (default 2). */
+  public B prefetch(int n) {
+    if (n <= 0) {
+      throw new IllegalArgumentException("prefetch must be > 0: " + n);
+    }
+    this.prefetch = n;
+    return self();
+  }
+
+  /** Draws each batch at random from a buffer of {@code bufferRows} rows, seeded by {@code seed}. */
+  public B localShuffle(int bufferRows, long seed) {
+    if (bufferRows <= 0) {
+      throw new IllegalArgumentException("shuffle buffer must be > 0 rows: " + bufferRows);
+    }
+    this.shuffleRows = bufferRows;
+    this.shuffleSeed = seed;
+    return self();
+  }
+
+  /** Whether epoch {@code e} shuffles with seed {@code seed + e} (default) or every epoch with {@code seed}. */
+  public B reshuffleEachEpoch(boolean on) {
+    this.reshuffle = on;
+    return self();
+  }
+
+  /** Whether to drop a final batch smaller than the batch size (default false). */
+  public B dropLast(boolean drop) {
+    this.dropLast = drop;
+    return self();
+  }
+
+  /** The loader's iteration options these settings make (the seed of epoch 0). */
+  IterOptions iterOptions() {
+    IterOptions opts = IterOptions.batches(batchSize).withDropLast(dropLast);
+    return shuffleRows > 0 ? opts.withLocalShuffle(shuffleRows, shuffleSeed) : opts;
+  }
+}
