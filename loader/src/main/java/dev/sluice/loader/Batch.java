@@ -54,6 +54,7 @@ public final class Batch implements AutoCloseable {
 
   private final VectorSchemaRoot root;
   private final List<String> sources;
+  private List<String> hosts = List.of();
   private boolean closed;
   private List<Runnable> onClose;
 
@@ -81,6 +82,22 @@ public final class Batch implements AutoCloseable {
   /** The files the rows came from, in order, without duplicates. */
   public List<String> sources() {
     return sources;
+  }
+
+  /**
+   * The hosts that hold the data these rows were read from (the {@linkplain
+   * dev.sluice.sharding.SourceSplit#hosts() hosts of their split}), or empty when unknown or when
+   * any host is as good as another. Locality metadata: the read sets it, {@link #slice}, {@link
+   * #select}, {@link #concat} (the union) and {@link #transferTo} carry it over, and the executor
+   * carries it from a function's input to its output; {@code streamingSplit} routes by it.
+   */
+  public List<String> hosts() {
+    return hosts;
+  }
+
+  /** Sets {@link #hosts()} (by whoever produces the batch, before handing it on). */
+  public void setHosts(List<String> hosts) {
+    this.hosts = List.copyOf(hosts);
   }
 
   /** Whether the batch has a column of that name. */
@@ -271,7 +288,9 @@ public final class Batch implements AutoCloseable {
         to.setValueCount(rows.length);
       }
       out.setRowCount(rows.length);
-      return new Batch(out, sources);
+      Batch b = new Batch(out, sources);
+      b.hosts = hosts;
+      return b;
     } catch (RuntimeException e) {
       out.close();
       throw e;
@@ -289,6 +308,7 @@ public final class Batch implements AutoCloseable {
     Schema schema = parts.get(0).schema();
     int rows = 0;
     LinkedHashSet<String> sources = new LinkedHashSet<>();
+    LinkedHashSet<String> hosts = new LinkedHashSet<>();
     for (Batch b : parts) {
       b.checkOpen();
       if (!b.schema().equals(schema)) {
@@ -297,6 +317,7 @@ public final class Batch implements AutoCloseable {
       }
       rows += b.rowCount();
       sources.addAll(b.sources());
+      hosts.addAll(b.hosts);
     }
     VectorSchemaRoot out = VectorSchemaRoot.create(schema, allocator);
     try {
@@ -317,7 +338,9 @@ public final class Batch implements AutoCloseable {
         to.setValueCount(rows);
       }
       out.setRowCount(rows);
-      return new Batch(out, new ArrayList<>(sources));
+      Batch b = new Batch(out, new ArrayList<>(sources));
+      b.hosts = List.copyOf(hosts);
+      return b;
     } catch (RuntimeException e) {
       out.close();
       throw e;
@@ -338,7 +361,9 @@ public final class Batch implements AutoCloseable {
     }
     VectorSchemaRoot out = new VectorSchemaRoot(root.getSchema().getFields(), moved, root.getRowCount());
     close();
-    return new Batch(out, sources);
+    Batch b = new Batch(out, sources);
+    b.hosts = hosts;
+    return b;
   }
 
   /** Whether {@link #close()} has been called. */

@@ -34,11 +34,14 @@ public final class BatchIterator implements Iterator<Batch>, AutoCloseable {
   private Object lookahead;
   private boolean closed;
 
-  BatchIterator(BlockStream executor, IterOptions options, String name) {
+  BatchIterator(BlockStream executor, IterOptions options, ShareShuffle shareShuffle, String name) {
     this.executor = executor;
     this.options = options;
     boolean rebatch = options.batchSize() > 0;
-    this.rebatcher = rebatch ? new Rebatcher(executor, options) : null;
+    if (shareShuffle != null && !rebatch) {
+      throw new IllegalArgumentException("a shuffled share needs a batch size");
+    }
+    this.rebatcher = rebatch ? new Rebatcher(executor, options, shareShuffle) : null;
     if (rebatch && options.prefetchBatches() > 0) {
       prefetched = new ArrayBlockingQueue<>(options.prefetchBatches());
       executor.measureConsumerWaitOutside();
@@ -132,6 +135,15 @@ public final class BatchIterator implements Iterator<Batch>, AutoCloseable {
     return executor.stats();
   }
 
+  /**
+   * For a consumer of a {@linkplain Dataset#streamingSplit(int, SplitOptions) streaming split}, the
+   * blocks and rows handed to it so far that came from its own host and from elsewhere; {@link
+   * Locality#NONE} for other iterators. Thread-safe.
+   */
+  public Locality locality() {
+    return executor.locality();
+  }
+
   /** The execution allocator's peak so far. */
   public long peakMemory() {
     return executor.peakMemory();
@@ -168,12 +180,16 @@ public final class BatchIterator implements Iterator<Batch>, AutoCloseable {
 
   /**
    * Cuts the executor's blocks into batches of exactly {@code batchSize} rows (the last may be
-   * smaller unless dropped), optionally drawing rows at random from a shuffle buffer. Copies into
-   * the consumer allocator, which counts against the budget.
+   * smaller unless dropped), optionally drawing rows at random from a shuffle buffer, or handing
+   * rows on in the order of a share's deterministic local shuffle. Copies into the consumer
+   * allocator, which counts against the budget.
    */
   private static final class Rebatcher {
     private final BlockStream executor;
     private final IterOptions options;
+    private final ShareShuffle shareShuffle;
+    /** The share's rows in shuffled order, as (block, row) references into {@link #pool}. */
+    private Iterator<RowRef> shuffledRows;
     private final BufferAllocator allocator;
     private final ArrayDeque<Batch> blocks = new ArrayDeque<>();
     private final SplittableRandom random;
@@ -187,15 +203,125 @@ public final class BatchIterator implements Iterator<Batch>, AutoCloseable {
     private int[] entryRow = new int[0];
     private int entries;
 
-    Rebatcher(BlockStream executor, IterOptions options) {
+    Rebatcher(BlockStream executor, IterOptions options, ShareShuffle shareShuffle) {
       this.executor = executor;
       this.options = options;
+      this.shareShuffle = shareShuffle;
       this.allocator = executor.consumerAllocator();
       this.random = new SplittableRandom(options.shuffleSeed());
     }
 
     Batch next() throws InterruptedException {
+      if (shareShuffle != null) {
+        return nextFromShareShuffle();
+      }
       return options.localShuffleBufferSize() > 0 ? nextShuffled() : nextInOrder();
+    }
+
+    /**
+     * The next batch in the order of the share's {@link dev.sluice.sharding.LocalShuffle}: rows are
+     * fed to it one by one in arrival (share) order, as references into the open blocks; a block is
+     * closed once all its rows have been handed on.
+     */
+    private Batch nextFromShareShuffle() throws InterruptedException {
+      int size = options.batchSize();
+      int[] blockOf = new int[size];
+      int[] rowOf = new int[size];
+      int n = 0;
+      try {
+        if (shuffledRows == null) {
+          shuffledRows = shareShuffle.apply(new RowInput());
+        }
+        while (n < size && shuffledRows.hasNext()) {
+          RowRef r = shuffledRows.next();
+          blockOf[n] = r.block();
+          rowOf[n] = r.row();
+          n++;
+        }
+      } catch (InterruptedRead e) {
+        throw e.getCause();
+      } catch (IllegalStateException e) {
+        // LocalShuffle.resume checks that the remainder holds exactly the rows the position leaves.
+        throw new SluiceException("the shuffled share does not hold the rows its assignment says (are rows filtered or"
+            + " added after the read?): " + e.getMessage(), e);
+      }
+      if (n == 0 || (n < size && options.dropLast())) {
+        return null;
+      }
+      if (n < size) {
+        blockOf = java.util.Arrays.copyOf(blockOf, n);
+        rowOf = java.util.Arrays.copyOf(rowOf, n);
+      }
+      Batch out = gather(blockOf, rowOf);
+      for (int i = 0; i < n; i++) {
+        int left = remainingPerBlock.get(blockOf[i]) - 1;
+        remainingPerBlock.set(blockOf[i], left);
+        if (left == 0) {
+          pool.get(blockOf[i]).close();
+        }
+      }
+      return out;
+    }
+
+    /** One row of an open block of {@link #pool}. */
+    private record RowRef(int block, int row) {}
+
+    /** Wraps an interruption while the shuffle pulls rows (iterators cannot throw it). */
+    private static final class InterruptedRead extends RuntimeException {
+      private static final long serialVersionUID = 1L;
+
+      InterruptedRead(InterruptedException cause) {
+        super(cause);
+      }
+
+      @Override
+      public synchronized InterruptedException getCause() {
+        return (InterruptedException) super.getCause();
+      }
+    }
+
+    /** The share's rows in arrival order, taking blocks from the stream as the shuffle asks. */
+    private final class RowInput implements Iterator<RowRef> {
+      private int block = -1;
+      private int row;
+      private int rows;
+
+      @Override
+      public boolean hasNext() {
+        while (block < 0 || row >= rows) {
+          if (ended) {
+            return false;
+          }
+          Batch b;
+          try {
+            b = executor.take();
+          } catch (InterruptedException e) {
+            throw new InterruptedRead(e);
+          }
+          if (b == null) {
+            ended = true;
+            return false;
+          }
+          if (b.rowCount() == 0) {
+            b.close();
+            continue;
+          }
+          block = pool.size();
+          pool.add(b);
+          remainingPerBlock.add(b.rowCount());
+          row = 0;
+          rows = b.rowCount();
+        }
+        return true;
+      }
+
+      @Override
+      public RowRef next() {
+        if (!hasNext()) {
+          throw new NoSuchElementException();
+        }
+        return new RowRef(block, row++);
+      }
     }
 
     private Batch nextInOrder() throws InterruptedException {

@@ -11,6 +11,8 @@ import dev.sluice.loader.sink.JsonLinesSink;
 import dev.sluice.loader.sink.SinkFactory;
 import dev.sluice.loader.source.InMemorySource;
 import dev.sluice.loader.source.Source;
+import dev.sluice.sharding.RemainderPolicy;
+import dev.sluice.sharding.ShareAssignment;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.lang.reflect.Constructor;
@@ -34,28 +36,31 @@ public final class Dataset {
   private final Sluice sluice;
   private final List<LogicalOp> ops;
   private final ExecutionOptions options;
+  /** Set on a share read through its consumer's local shuffle; iterations hand rows on through it. */
+  private final ShareShuffle shareShuffle;
   private volatile StreamingExecutor lastExecution;
   private volatile dev.sluice.loader.internal.exec.SplitCoordinator lastSplit;
 
-  private Dataset(Sluice sluice, List<LogicalOp> ops, ExecutionOptions options) {
+  private Dataset(Sluice sluice, List<LogicalOp> ops, ExecutionOptions options, ShareShuffle shareShuffle) {
     this.sluice = sluice;
     this.ops = List.copyOf(ops);
     this.options = options;
+    this.shareShuffle = shareShuffle;
   }
 
   static Dataset read(Sluice sluice, Source source) {
-    return new Dataset(sluice, List.of(new LogicalOp.Read(Objects.requireNonNull(source))), sluice.defaultOptions());
+    return new Dataset(sluice, List.of(new LogicalOp.Read(Objects.requireNonNull(source))), sluice.defaultOptions(), null);
   }
 
   private Dataset with(LogicalOp op) {
     List<LogicalOp> next = new ArrayList<>(ops);
     next.add(op);
-    return new Dataset(sluice, next, options);
+    return new Dataset(sluice, next, options, shareShuffle);
   }
 
   /** The same dataset executed with other options. */
   public Dataset withOptions(ExecutionOptions options) {
-    return new Dataset(sluice, ops, Objects.requireNonNull(options));
+    return new Dataset(sluice, ops, Objects.requireNonNull(options), shareShuffle);
   }
 
   /** The execution options. */
@@ -140,32 +145,96 @@ public final class Dataset {
     return Planner.describe(Planner.plan(ops));
   }
 
-  /** Starts an execution and returns its consumer end. Close it (or drain it) to end the execution. */
+  /** The same dataset, its rows handed on through a share's local shuffle (see {@link Sluice#readShare}). */
+  Dataset withShareShuffle(ShareShuffle shuffle) {
+    return new Dataset(sluice, ops, options, shuffle);
+  }
+
+  /**
+   * Starts an execution and returns its consumer end. Close it (or drain it) to end the execution.
+   *
+   * <p>On a shuffled share ({@link Sluice#readShare(Source, ShareAssignment, int, int)}) the rows go
+   * through the share's local shuffle: in batches of {@code batchSize} rows, or of the execution's
+   * target block rows when {@code iterOptions} asks for blocks as they come.
+   *
+   * @throws IllegalArgumentException on a shuffled share, if {@code iterOptions} asks for a local
+   *     shuffle of its own (two shuffles would make positions meaningless)
+   */
   public BatchIterator iterBatches(IterOptions iterOptions) {
+    IterOptions chosen = iterOptions;
+    if (shareShuffle != null) {
+      if (iterOptions.localShuffleBufferSize() > 0) {
+        throw new IllegalArgumentException("this share is already shuffled by its consumer's LocalShuffle (buffer "
+            + shareShuffle.shuffle().bufferSize() + " rows); iterate it without a local shuffle of its own");
+      }
+      if (iterOptions.batchSize() == 0) {
+        chosen = new IterOptions(options.targetBlockRows(), 0, 0, 0, false);
+      }
+    }
     StreamingExecutor ex = start();
-    return new BatchIterator(ex, iterOptions, Integer.toString(ITERATIONS.incrementAndGet()));
+    return new BatchIterator(ex, chosen, shareShuffle, Integer.toString(ITERATIONS.incrementAndGet()));
   }
 
   /**
    * Splits one execution among {@code n} consumers, each iterating its own share on its own thread
-   * (or handing it to its own trainer): disjoint shares whose union is the dataset (less the tail
-   * dropped for equality). Without {@code equal}, blocks go to whichever consumer has room, so a
-   * slow consumer never holds the others up. With {@code equal}, every consumer gets exactly the
-   * same number of rows (the tail that does not divide evenly is dropped and logged) and a
-   * consumer runs ahead of the slowest by at most {@code bufferBlocks} blocks. Each iterator must
-   * be drained or closed; the execution ends when all are closed. One epoch per call.
+   * (or handing it to its own trainer): disjoint shares whose union is the dataset (less any
+   * remainder dropped for equality, plus any rows repeated to pad). Without {@code equal}, blocks go
+   * to whichever consumer has room, so a slow consumer never holds the others up. With {@code
+   * equal}, every consumer gets exactly the same number of rows, the remainder treated as {@link
+   * SplitOptions#remainder()} says (logged), and a consumer runs ahead of the slowest by at most
+   * {@code bufferBlocks} blocks. With {@linkplain SplitOptions#localityHints() locality hints}, a
+   * block read from a split held on a consumer's host preferably goes to that consumer, but only
+   * when it has room: a preference, never a stall ({@link BatchIterator#locality()} counts what
+   * was local). Each iterator must be drained or closed; the execution ends when all are closed.
+   * One epoch per call.
+   *
+   * @throws IllegalArgumentException if there are hints but not one per consumer
+   * @throws IllegalStateException on a shuffled share ({@link Sluice#readShare(Source, ShareAssignment,
+   *     int, int)}), whose shuffle belongs to one consumer
    */
-  public List<BatchIterator> streamingSplit(int n, boolean equal, int bufferBlocks, IterOptions iterOptions) {
+  public List<BatchIterator> streamingSplit(int n, SplitOptions split) {
+    if (shareShuffle != null) {
+      throw new IllegalStateException("a shuffled share is iterated by its one consumer; streamingSplit does not apply");
+    }
+    if (!split.localityHints().isEmpty() && split.localityHints().size() != n) {
+      throw new IllegalArgumentException("need one locality hint per consumer: " + n + " consumers, "
+          + split.localityHints().size() + " hints");
+    }
     StreamingExecutor ex = start();
-    dev.sluice.loader.internal.exec.SplitCoordinator split =
-        new dev.sluice.loader.internal.exec.SplitCoordinator(ex, n, equal, bufferBlocks);
+    dev.sluice.loader.internal.exec.SplitCoordinator coordinator = new dev.sluice.loader.internal.exec.SplitCoordinator(
+        ex, n, split.equal(), split.remainder(), split.localityHints(), split.bufferBlocks());
     List<BatchIterator> out = new ArrayList<>();
     int id = ITERATIONS.incrementAndGet();
     for (int i = 0; i < n; i++) {
-      out.add(new BatchIterator(split.consumer(i), iterOptions, id + "-" + i));
+      out.add(new BatchIterator(coordinator.consumer(i), split.iterOptions(), null, id + "-" + i));
     }
-    lastSplit = split;
+    lastSplit = coordinator;
     return out;
+  }
+
+  /**
+   * {@link #streamingSplit(int, SplitOptions)} with equal shares dropping the remainder (when
+   * {@code equal}), no locality hints, {@code bufferBlocks} blocks of buffer per consumer and the
+   * given iteration options.
+   */
+  public List<BatchIterator> streamingSplit(int n, boolean equal, int bufferBlocks, IterOptions iterOptions) {
+    return streamingSplit(n, equal, List.of(), bufferBlocks, iterOptions);
+  }
+
+  /**
+   * {@link #streamingSplit(int, SplitOptions)} with one locality hint (a host name, or null for no
+   * preference) per consumer; equal shares drop the remainder.
+   */
+  public List<BatchIterator> streamingSplit(int n, boolean equal, List<String> localityHints, int bufferBlocks,
+      IterOptions iterOptions) {
+    SplitOptions split = (equal ? SplitOptions.equal(RemainderPolicy.DROP) : SplitOptions.unequal())
+        .withLocalityHints(localityHints).withBufferBlocks(bufferBlocks).withIterOptions(iterOptions);
+    return streamingSplit(n, split);
+  }
+
+  /** {@link #streamingSplit(int, boolean, List, int, IterOptions)} with two blocks of buffer and blocks as they come. */
+  public List<BatchIterator> streamingSplit(int n, boolean equal, List<String> localityHints) {
+    return streamingSplit(n, equal, localityHints, 2, IterOptions.blocks());
   }
 
   /** {@link #streamingSplit(int, boolean, int, IterOptions)} with two blocks of buffer and blocks as they come. */
@@ -225,7 +294,7 @@ public final class Dataset {
       alloc.close();
       throw e;
     }
-    Dataset ds = new Dataset(sluice, List.of(new LogicalOp.Read(new InMemorySource("materialized", held))), options);
+    Dataset ds = new Dataset(sluice, List.of(new LogicalOp.Read(new InMemorySource("materialized", held))), options, null);
     return new MaterializedDataset(ds, held, alloc);
   }
 

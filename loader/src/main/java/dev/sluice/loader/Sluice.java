@@ -4,6 +4,11 @@ import dev.sluice.loader.runtime.LocalRuntime;
 import dev.sluice.loader.runtime.Resources;
 import dev.sluice.loader.runtime.Runtime;
 import dev.sluice.loader.source.Source;
+import dev.sluice.sharding.ConsumerPosition;
+import dev.sluice.sharding.LocalShuffle;
+import dev.sluice.sharding.ShareAssignment;
+import dev.sluice.sharding.ShareSegment;
+import java.util.List;
 import java.util.Objects;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.memory.RootAllocator;
@@ -73,6 +78,48 @@ public final class Sluice implements AutoCloseable {
       dev.sluice.sharding.ConsumerPosition position) {
     return readSegments(source, assignment.remainderFrom(position),
         "share-" + position.rank() + "-epoch-" + position.epoch() + "-resumed");
+  }
+
+  /**
+   * One consumer's share of {@code source} for an epoch, handed on through the consumer's
+   * deterministic local shuffle {@code LocalShuffle.of(seed, epoch, rank, shuffleBufferRows)} (the
+   * assignment's seed and epoch): every iteration of the returned dataset (and of datasets derived
+   * from it by maps that keep one output row per input row) hands the rows on in that order, which
+   * depends only on the seed, epoch, rank, buffer size and the share, never on timing. A consumer
+   * that has handed on {@code k} rows saves {@code assignment.positionAfter(rank, k)} and resumes
+   * with {@link #resumeShare(Source, ShareAssignment, ConsumerPosition, int)} and the same buffer
+   * size. Iterate it without a local shuffle of its own in {@link IterOptions}.
+   *
+   * @throws IllegalArgumentException if {@code shuffleBufferRows < 1}
+   */
+  public Dataset readShare(Source source, ShareAssignment assignment, int rank, int shuffleBufferRows) {
+    LocalShuffle shuffle = LocalShuffle.of(assignment.seed(), assignment.epoch(), rank, shuffleBufferRows);
+    return readShare(source, assignment, rank)
+        .withShareShuffle(new ShareShuffle(shuffle, assignment.share(rank).rows(), 0));
+  }
+
+  /**
+   * What remains of a consumer's shuffled share ({@link #readShare(Source, ShareAssignment, int,
+   * int)}) after a saved position: exactly the rows of that epoch not yet handed on, in the same
+   * order as without the interruption (the rows still in the shuffle buffer at the cut are read
+   * again and put back where they were). Needs equal shares (exact row counts) and the same buffer
+   * size as before the restart.
+   *
+   * @throws IllegalArgumentException if the position does not belong to this assignment or the
+   *     buffer size is below 1
+   * @throws IllegalStateException if the shares are balanced (row counts not exact)
+   */
+  public Dataset resumeShare(Source source, ShareAssignment assignment, ConsumerPosition position,
+      int shuffleBufferRows) {
+    List<ShareSegment> remainder = assignment.remainderFrom(position, shuffleBufferRows);
+    List<ShareSegment> segments = assignment.share(position.rank()).segments();
+    long delivered = position.offset();
+    for (int i : position.completedSegments()) {
+      delivered += segments.get(i).rows();
+    }
+    LocalShuffle shuffle = LocalShuffle.of(position.seed(), position.epoch(), position.rank(), shuffleBufferRows);
+    return readSegments(source, remainder, "share-" + position.rank() + "-epoch-" + position.epoch() + "-resumed")
+        .withShareShuffle(new ShareShuffle(shuffle, assignment.share(position.rank()).rows(), delivered));
   }
 
   private Dataset readSegments(Source source, java.util.List<dev.sluice.sharding.ShareSegment> segments, String id) {

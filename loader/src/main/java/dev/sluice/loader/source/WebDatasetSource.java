@@ -52,7 +52,11 @@ import org.apache.commons.compress.compressors.gzip.GzipCompressorInputStream;
  *
  * <p><b>Splits.</b> One split per shard file, {@code index} its position in the sorted expansion of
  * the patterns ({@link PathPatterns}; a literal directory stands for the shards directly in it),
- * {@code estimatedBytes} the file size, {@code estimatedRows} unknown (-1).
+ * {@code estimatedBytes} the file size, {@code estimatedRows} unknown (-1) unless the source
+ * {@linkplain Builder#countSamples counts samples}: then the exact number of samples of the shard,
+ * found by a scan of its tar headers that skips the entries' data ({@link #countSamples(Path)}),
+ * made when splits are planned and kept per shard (by path, size and modification time) for the
+ * life of the source. Exact counts are what equal shares and resumable positions need.
  *
  * <p><b>Batches.</b> A batch is closed once it holds {@link ReadContext#targetRows()} samples or its
  * payload reaches {@link ReadContext#targetBytes()}. Its samples are collected on the heap first and
@@ -80,10 +84,17 @@ public final class WebDatasetSource implements Source {
   private final List<String> patterns;
   private final List<String> extensions;
   private final String sourceId;
+  private final boolean countSamples;
+  /** Sample counts by shard, with the size and modification time they were counted at. */
+  private final Map<Path, CountedShard> counts = new java.util.concurrent.ConcurrentHashMap<>();
+
+  /** A shard's sample count and the file state it was counted at. */
+  private record CountedShard(long size, java.nio.file.attribute.FileTime modified, long samples) {}
 
   private WebDatasetSource(Builder b) {
     this.patterns = List.copyOf(b.patterns);
     this.extensions = List.copyOf(b.extensions);
+    this.countSamples = b.countSamples;
     this.sourceId = b.sourceId != null ? b.sourceId : "webdataset:" + String.join(",", patterns);
   }
 
@@ -107,6 +118,7 @@ public final class WebDatasetSource implements Source {
     private final List<String> patterns;
     private final LinkedHashSet<String> extensions = new LinkedHashSet<>();
     private String sourceId;
+    private boolean countSamples;
 
     private Builder(List<String> patterns) {
       if (patterns.isEmpty()) {
@@ -144,6 +156,18 @@ public final class WebDatasetSource implements Source {
     /** The identifier of the source in splits (default: derived from the patterns). */
     public Builder sourceId(String sourceId) {
       this.sourceId = Objects.requireNonNull(sourceId, "sourceId");
+      return this;
+    }
+
+    /**
+     * Whether planning fills each split's {@code estimatedRows} with the shard's exact sample count
+     * (default false: unknown, -1), from a scan of its tar headers that skips the data ({@link
+     * WebDatasetSource#countSamples(Path)}); counts are kept per shard for the life of the source,
+     * so planning again (each epoch) only checks the files' size and modification time. Needed for
+     * equal shares and resumable positions.
+     */
+    public Builder countSamples(boolean count) {
+      this.countSamples = count;
       return this;
     }
 
@@ -195,9 +219,40 @@ public final class WebDatasetSource implements Source {
     List<Path> files = PathPatterns.expand(patterns, PathPatterns.Directories.list(WebDatasetSource::isShard));
     List<SourceSplit> splits = new ArrayList<>(files.size());
     for (Path file : files) {
-      splits.add(SourceSplit.wholeFile(sourceId, splits.size(), file.toString(), -1, Files.size(file)));
+      long rows = countSamples ? cachedCount(file) : -1;
+      splits.add(SourceSplit.wholeFile(sourceId, splits.size(), file.toString(), rows, Files.size(file)));
     }
     return splits;
+  }
+
+  /** Whether planning counts each shard's samples. */
+  public boolean countsSamples() {
+    return countSamples;
+  }
+
+  private long cachedCount(Path file) throws IOException {
+    var attributes = Files.readAttributes(file, java.nio.file.attribute.BasicFileAttributes.class);
+    CountedShard known = counts.get(file);
+    if (known != null && known.size() == attributes.size() && known.modified().equals(attributes.lastModifiedTime())) {
+      return known.samples();
+    }
+    long samples = countSamples(file);
+    counts.put(file, new CountedShard(attributes.size(), attributes.lastModifiedTime(), samples));
+    return samples;
+  }
+
+  /**
+   * The number of samples in one shard ({@code .tar}, {@code .tar.gz} or {@code .tgz}), as this
+   * source would read them (consecutive regular files with one key; files without an extension
+   * ignored), from the tar headers alone: every entry's data is skipped without being read (a gzip
+   * stream is decompressed, nothing is decoded). Samples the reader would report as bad records
+   * are counted too.
+   *
+   * @throws IOException naming the shard if it cannot be read, is cut short (no end-of-archive
+   *     marker, an entry's data or a header cut off) or has a corrupt header
+   */
+  public static long countSamples(Path shard) throws IOException {
+    return ShardSampleCounter.count(shard);
   }
 
   @Override
@@ -216,7 +271,8 @@ public final class WebDatasetSource implements Source {
 
   @Override
   public String toString() {
-    return NAME + patterns + (extensions.isEmpty() ? "" : " extensions " + extensions);
+    return NAME + patterns + (extensions.isEmpty() ? "" : " extensions " + extensions)
+        + (countSamples ? " counting samples" : "");
   }
 
   /** One tar entry that belongs to a sample; {@code data} is null when the entry is skipped. */

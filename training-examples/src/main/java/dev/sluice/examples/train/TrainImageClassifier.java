@@ -123,7 +123,7 @@ public final class TrainImageClassifier implements Callable<Integer> {
     return List.copyOf(results);
   }
 
-  @Option(names = "--checkpoint", description = "Directory to save the model and the loader's position in (ModelSerializer + a versioned position): resumable mid-epoch with --resume. Order within an epoch is then deterministic (no local shuffle).")
+  @Option(names = "--checkpoint", description = "Directory to save the model and the loader's position in (ModelSerializer + a versioned position): resumable mid-epoch with --resume. Order within an epoch is then deterministic: shards in an order seeded by the epoch, samples through a seeded local shuffle buffer.")
   Path checkpoint;
 
   @Option(names = "--checkpoint-every", description = "Batches between checkpoints. Default: ${DEFAULT-VALUE}")
@@ -196,17 +196,21 @@ public final class TrainImageClassifier implements Callable<Integer> {
 
   /**
    * Training with checkpoints: each epoch reads this trainer's share of the shards (rank 0 of 1) in
-   * an order seeded by (seed, epoch), deterministic within the epoch; every {@code
-   * --checkpoint-every} batches the model (ModelSerializer) and the loader's position (a
-   * versioned {@link ConsumerPosition}) are saved side by side, and {@code --resume} continues the
-   * epoch with exactly the samples not yet seen.
+   * an order seeded by (seed, epoch), through a local shuffle buffer seeded by (seed, epoch, rank),
+   * deterministic within the epoch; every {@code --checkpoint-every} batches the model
+   * (ModelSerializer) and the loader's position (a versioned {@link ConsumerPosition}) are saved
+   * side by side, and {@code --resume} continues the epoch with exactly the samples not yet seen, in
+   * the order they would have come. The shards' sample counts, which positions need, come from a
+   * scan of their tar headers ({@link WebDatasetSource.Builder#countSamples}), not from reading
+   * them.
    */
   private int trainResumably(Sluice sluice) throws Exception {
     if (Files.isDirectory(Path.of(train))) {
       throw new IllegalArgumentException("--checkpoint works with tar shards (--train pattern), not an image folder");
     }
     Files.createDirectories(checkpoint);
-    CountedSource source = CountedSource.count(sluice, train, "cls");
+    Source source = WebDatasetSource.builder(train).countSamples(true).build();
+    int shuffleRows = 8 * batch;
     ConsumerPosition.Serializer serializer = new ConsumerPosition.Serializer();
     MultiLayerNetwork model;
     ConsumerPosition position = null;
@@ -226,7 +230,8 @@ public final class TrainImageClassifier implements Callable<Integer> {
         boolean resuming = position != null && position.epoch() == epoch;
         long delivered = resuming ? rowsBefore(plan, position) : 0;
         long before = delivered;
-        Dataset share = resuming ? sluice.resumeShare(source, plan, position) : sluice.readShare(source, plan, 0);
+        Dataset share = resuming ? sluice.resumeShare(source, plan, position, shuffleRows)
+            : sluice.readShare(source, plan, 0, shuffleRows);
         position = null;
         long augmentSeed = seed + epoch;
         Dataset ds = share

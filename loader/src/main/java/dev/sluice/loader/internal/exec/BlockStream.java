@@ -2,6 +2,7 @@ package dev.sluice.loader.internal.exec;
 
 import dev.sluice.loader.Batch;
 import dev.sluice.loader.DatasetStats;
+import dev.sluice.loader.Locality;
 import org.apache.arrow.memory.BufferAllocator;
 
 /**
@@ -23,6 +24,11 @@ public interface BlockStream {
 
   /** Statistics of the execution. */
   DatasetStats stats();
+
+  /** Local and remote deliveries, for a consumer of a streaming split; {@link Locality#NONE} otherwise. */
+  default Locality locality() {
+    return Locality.NONE;
+  }
 
   /** The execution allocator's peak so far. */
   long peakMemory();

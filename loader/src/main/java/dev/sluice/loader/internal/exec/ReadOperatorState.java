@@ -133,6 +133,9 @@ final class ReadOperatorState extends OperatorState {
         closeReader(c);
         return new TaskResult(null, 0, 0, 0, 0, 0, true);
       }
+      if (raw.hosts().isEmpty()) {
+        raw.setHosts(c.split.hosts()); // locality metadata for streamingSplit's router
+      }
       long rows = raw.rowCount();
       long bytes = raw.sizeInBytes();
       Batch out = TaskBody.runChain(op.fused(), raw, true, alloc, ctx.badRecords(), name);

@@ -47,6 +47,9 @@ final class TaskBody {
         throw new SluiceException("function " + f.name() + " returned null", opName, null, null, null);
       }
       if (next != current) {
+        if (next.hosts().isEmpty()) {
+          next.setHosts(current.hosts()); // a function's output keeps its input's locality
+        }
         if (currentOwned) {
           current.close();
         }
