@@ -1,5 +1,6 @@
 package dev.sluice.loader;
 
+import dev.sluice.loader.memory.RecyclingMemory;
 import dev.sluice.loader.runtime.LocalRuntime;
 import dev.sluice.loader.runtime.Resources;
 import dev.sluice.loader.runtime.Runtime;
@@ -33,12 +34,15 @@ import org.apache.arrow.memory.RootAllocator;
  * block store, failing if any batch is still open (a leak).
  */
 public final class Sluice implements AutoCloseable {
+  private final RecyclingMemory recycled;
   private final RootAllocator store;
   private final Runtime runtime;
   private final boolean ownsRuntime;
   private final ExecutionOptions defaults;
 
-  private Sluice(RootAllocator store, Runtime runtime, boolean ownsRuntime, ExecutionOptions defaults) {
+  private Sluice(RecyclingMemory recycled, RootAllocator store, Runtime runtime, boolean ownsRuntime,
+      ExecutionOptions defaults) {
+    this.recycled = recycled;
     this.store = store;
     this.runtime = runtime;
     this.ownsRuntime = ownsRuntime;
@@ -147,12 +151,21 @@ public final class Sluice implements AutoCloseable {
     return store;
   }
 
+  /** The cache of released block memory the store allocates from (see {@link Builder#recycledMemory}). */
+  public RecyclingMemory recycledMemory() {
+    return recycled;
+  }
+
   @Override
   public void close() {
-    if (ownsRuntime) {
-      runtime.close();
+    try {
+      if (ownsRuntime) {
+        runtime.close();
+      }
+      store.close();
+    } finally {
+      recycled.close();
     }
-    store.close();
   }
 
   /** Builds a {@link Sluice}. */
@@ -161,6 +174,7 @@ public final class Sluice implements AutoCloseable {
     private Resources resources;
     private ExecutionOptions options = ExecutionOptions.defaults();
     private long storeLimit = -1;
+    private long recycledMemory = -1;
 
     private Builder() {}
 
@@ -194,13 +208,32 @@ public final class Sluice implements AutoCloseable {
       return this;
     }
 
+    /**
+     * The most native memory kept for reuse after blocks are released (see {@link
+     * RecyclingMemory}): held on top of the store's accounted memory, so a process's native memory
+     * is bounded by the store limit plus this (in practice by the peak of live blocks: cached memory
+     * is memory that was live, handed out again before any new allocation of its size). 0 turns
+     * recycling off. Default: the memory budget.
+     */
+    public Builder recycledMemory(long bytes) {
+      if (bytes < 0) {
+        throw new IllegalArgumentException("recycledMemory must be >= 0: " + bytes);
+      }
+      this.recycledMemory = bytes;
+      return this;
+    }
+
     /** The context. */
     public Sluice build() {
       long limit = storeLimit > 0 ? storeLimit : Math.max(1L << 30, 4 * options.memoryBudget());
+      RecyclingMemory recycled = RecyclingMemory.withCapacity(
+          recycledMemory >= 0 ? recycledMemory : options.memoryBudget());
+      RootAllocator store = new RootAllocator(
+          RootAllocator.configBuilder().maxAllocation(limit).allocationManagerFactory(recycled).build());
       boolean owns = runtime == null;
       Runtime rt = runtime != null ? runtime
           : resources != null ? new LocalRuntime(resources) : LocalRuntime.ofAvailableProcessors();
-      return new Sluice(new RootAllocator(limit), rt, owns, options);
+      return new Sluice(recycled, store, rt, owns, options);
     }
   }
 }
