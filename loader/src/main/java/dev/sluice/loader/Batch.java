@@ -7,6 +7,7 @@ import java.util.List;
 import java.util.Objects;
 import org.apache.arrow.memory.ArrowBuf;
 import org.apache.arrow.memory.BufferAllocator;
+import org.apache.arrow.vector.BitVectorHelper;
 import org.apache.arrow.vector.BaseFixedWidthVector;
 import org.apache.arrow.vector.BaseIntVector;
 import org.apache.arrow.vector.BaseVariableWidthVector;
@@ -302,20 +303,50 @@ public final class Batch implements AutoCloseable {
    * stay owned by the caller.
    */
   public static Batch concat(BufferAllocator allocator, List<Batch> parts) {
+    List<Rows> ranges = new ArrayList<>(parts.size());
+    for (Batch b : parts) {
+      ranges.add(new Rows(b, 0, b.rowCount()));
+    }
+    return concatRows(allocator, ranges);
+  }
+
+  /**
+   * Rows {@code [from, from + count)} of a batch, for {@link #concatRows}.
+   *
+   * @param batch the batch (stays owned by its owner)
+   * @param from the first row
+   * @param count the number of rows
+   */
+  public record Rows(Batch batch, int from, int count) {
+    public Rows {
+      if (from < 0 || count < 0 || from + count > batch.rowCount()) {
+        throw new IndexOutOfBoundsException("rows [" + from + ", " + (from + count) + ") of a batch of " + batch.rowCount());
+      }
+    }
+  }
+
+  /**
+   * A new batch of the given row ranges, in order, copied once into {@code allocator}: fixed-width
+   * columns (tensors, numbers) range by range with one memory copy each, others row by row. The
+   * batches must share a schema; they stay open and owned by their owners. Sources and hosts are
+   * the union of theirs.
+   */
+  public static Batch concatRows(BufferAllocator allocator, List<Rows> parts) {
     if (parts.isEmpty()) {
       throw new IllegalArgumentException("nothing to concatenate");
     }
-    Schema schema = parts.get(0).schema();
+    Schema schema = parts.get(0).batch().schema();
     int rows = 0;
     LinkedHashSet<String> sources = new LinkedHashSet<>();
     LinkedHashSet<String> hosts = new LinkedHashSet<>();
-    for (Batch b : parts) {
+    for (Rows part : parts) {
+      Batch b = part.batch();
       b.checkOpen();
       if (!b.schema().equals(schema)) {
         throw new IllegalArgumentException(
             "cannot concatenate batches of different schemas: " + schema + " and " + b.schema());
       }
-      rows += b.rowCount();
+      rows += part.count();
       sources.addAll(b.sources());
       hosts.addAll(b.hosts);
     }
@@ -323,15 +354,19 @@ public final class Batch implements AutoCloseable {
     try {
       for (int c = 0; c < schema.getFields().size(); c++) {
         FieldVector to = out.getVector(c);
+        if (to instanceof BaseFixedWidthVector fixed && fixed.getTypeWidth() > 0) {
+          copyFixedWidth(fixed, parts, c, rows);
+          continue;
+        }
         long varBytes = 0;
-        for (Batch b : parts) {
-          varBytes += variableBytes(b.root.getVector(c));
+        for (Rows part : parts) {
+          varBytes += variableBytes(part.batch().root.getVector(c), part.from(), part.count());
         }
         allocate(to, rows, varBytes);
         int at = 0;
-        for (Batch b : parts) {
-          FieldVector from = b.root.getVector(c);
-          for (int r = 0; r < b.rowCount(); r++) {
+        for (Rows part : parts) {
+          FieldVector from = part.batch().root.getVector(c);
+          for (int r = part.from(); r < part.from() + part.count(); r++) {
             to.copyFromSafe(r, at++, from);
           }
         }
@@ -345,6 +380,31 @@ public final class Batch implements AutoCloseable {
       out.close();
       throw e;
     }
+  }
+
+  // One memory copy per range for the values (written in full, so not cleared first), bit by bit
+  // for validity.
+  private static void copyFixedWidth(BaseFixedWidthVector to, List<Rows> parts, int column, int rows) {
+    long width = to.getTypeWidth();
+    if (to instanceof FixedSizeBinaryVector binary) {
+      BatchBuilder.allocateUninitialized(binary, Math.max(rows, 1));
+    } else {
+      to.allocateNew(Math.max(rows, 1));
+    }
+    ArrowBuf validity = to.getValidityBuffer();
+    long at = 0;
+    for (Rows part : parts) {
+      BaseFixedWidthVector from = (BaseFixedWidthVector) part.batch().root.getVector(column);
+      if (part.count() > 0) {
+        org.apache.arrow.memory.util.MemoryUtil.copyMemory(from.getDataBuffer().memoryAddress() + part.from() * width,
+            to.getDataBuffer().memoryAddress() + at * width, part.count() * width);
+      }
+      for (int r = 0; r < part.count(); r++) {
+        BitVectorHelper.setValidityBit(validity, (int) at + r, from.isNull(part.from() + r) ? 0 : 1);
+      }
+      at += part.count();
+    }
+    to.setValueCount(rows);
   }
 
   /**
@@ -418,8 +478,12 @@ public final class Batch implements AutoCloseable {
   }
 
   private static long variableBytes(FieldVector v) {
-    if (v instanceof BaseVariableWidthVector var) {
-      return var.getValueCount() == 0 ? 0 : var.getOffsetBuffer().getInt((long) var.getValueCount() * 4);
+    return variableBytes(v, 0, v.getValueCount());
+  }
+
+  private static long variableBytes(FieldVector v, int from, int count) {
+    if (v instanceof BaseVariableWidthVector var && count > 0) {
+      return var.getOffsetBuffer().getInt((long) (from + count) * 4) - var.getOffsetBuffer().getInt((long) from * 4);
     }
     return 0;
   }

@@ -17,6 +17,7 @@ import org.apache.arrow.vector.SmallIntVector;
 import org.apache.arrow.vector.TinyIntVector;
 import org.apache.arrow.vector.VectorSchemaRoot;
 import org.apache.arrow.vector.types.pojo.Field;
+import org.apache.arrow.vector.ipc.message.ArrowFieldNode;
 import org.apache.arrow.vector.types.pojo.Schema;
 
 /**
@@ -54,13 +55,31 @@ public final class BatchBuilder implements AutoCloseable {
    */
   public static BatchBuilder create(
       BufferAllocator allocator, Schema schema, int rowCapacity, long variableBytes, List<String> sources) {
+    return create(allocator, schema, rowCapacity, variableBytes, sources, true);
+  }
+
+  /**
+   * Like {@link #create(BufferAllocator, Schema, int, long, List)}, but the tensor columns' data
+   * is not zeroed: for a writer that writes every row it builds in full (a decoder filling whole
+   * images), so that a block's pixels are written once rather than cleared first. A row left
+   * unwritten holds whatever the memory held before (the store recycles released blocks).
+   */
+  public static BatchBuilder createUninitialized(
+      BufferAllocator allocator, Schema schema, int rowCapacity, long variableBytes, List<String> sources) {
+    return create(allocator, schema, rowCapacity, variableBytes, sources, false);
+  }
+
+  private static BatchBuilder create(BufferAllocator allocator, Schema schema, int rowCapacity, long variableBytes,
+      List<String> sources, boolean zeroTensors) {
     VectorSchemaRoot root = VectorSchemaRoot.create(schema, allocator);
     try {
       for (FieldVector v : root.getFieldVectors()) {
-        Batch.allocate(v, rowCapacity, variableBytes);
-        if (v instanceof FixedSizeBinaryVector fixed) {
-          // Tensor memory is written through tensorData(); start from zeros, not garbage.
-          fixed.getDataBuffer().setZero(0, fixed.getDataBuffer().capacity());
+        if (v instanceof FixedSizeBinaryVector fixed && TensorSpec.fromField(v.getField()) != null && !zeroTensors) {
+          allocateUninitialized(fixed, Math.max(rowCapacity, 1));
+        } else {
+          // Arrow zeroes a fixed-width vector's buffers as it allocates them, so tensor rows start
+          // from zeros, not garbage.
+          Batch.allocate(v, rowCapacity, variableBytes);
         }
       }
       return new BatchBuilder(root, rowCapacity, List.copyOf(sources));
@@ -68,6 +87,18 @@ public final class BatchBuilder implements AutoCloseable {
       root.close();
       throw e;
     }
+  }
+
+  // A cleared validity buffer (all rows null until build) and a data buffer as the allocator gives it.
+  static void allocateUninitialized(FixedSizeBinaryVector vector, int rows) {
+    BufferAllocator allocator = vector.getAllocator();
+    try (ArrowBuf validity = allocator.getEmpty();
+        ArrowBuf data = allocator.buffer((long) rows * vector.getByteWidth())) {
+      // A node whose rows are all null: Arrow allocates a cleared validity buffer for it and keeps
+      // (retains) the data buffer as it is.
+      vector.loadFieldBuffers(new ArrowFieldNode(rows, rows), List.of(validity, data));
+    }
+    vector.setValueCount(0);
   }
 
   /** A builder with no variable-length pre-allocation hint and no sources. */

@@ -347,25 +347,31 @@ public final class BatchIterator implements Iterator<Batch>, AutoCloseable {
         bufferedRows -= take;
         return head; // exactly one whole block: hand it on without copying
       }
-      List<Batch> parts = new ArrayList<>();
-      try {
-        int need = take;
-        while (need > 0) {
-          Batch b = blocks.peek();
-          int n = Math.min(need, b.rowCount() - headOffset);
-          parts.add(b.slice(allocator, headOffset, n));
-          headOffset += n;
-          need -= n;
-          if (headOffset == b.rowCount()) {
-            blocks.poll().close();
-            headOffset = 0;
-          }
+      // One copy of the rows, from as many blocks as they span; the blocks used up are closed after
+      // it (on a failure they stay queued, and close() releases them).
+      List<Batch.Rows> parts = new ArrayList<>();
+      int usedUp = 0;
+      int need = take;
+      int offset = headOffset;
+      java.util.Iterator<Batch> queued = blocks.iterator();
+      while (need > 0) {
+        Batch b = queued.next();
+        int n = Math.min(need, b.rowCount() - offset);
+        parts.add(new Batch.Rows(b, offset, n));
+        need -= n;
+        offset += n;
+        if (offset == b.rowCount()) {
+          usedUp++;
+          offset = 0;
         }
-        bufferedRows -= take;
-        return parts.size() == 1 ? parts.remove(0) : Batch.concat(allocator, parts);
-      } finally {
-        parts.forEach(Batch::close);
       }
+      Batch out = Batch.concatRows(allocator, parts);
+      for (int i = 0; i < usedUp; i++) {
+        blocks.poll().close();
+      }
+      headOffset = offset;
+      bufferedRows -= take;
+      return out;
     }
 
     private Batch nextShuffled() throws InterruptedException {

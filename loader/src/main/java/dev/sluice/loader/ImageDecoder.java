@@ -235,7 +235,7 @@ public final class ImageDecoder implements BatchFunction {
     VectorSchemaRoot root = VectorSchemaRoot.create(schema, allocator);
     try {
       FixedSizeBinaryVector tensor = (FixedSizeBinaryVector) root.getVector(output);
-      tensor.allocateNew(Math.max(rows, 1));
+      BatchBuilder.allocateUninitialized(tensor, Math.max(rows, 1)); // every kept row is written in full
       ArrowBuf data = tensor.getDataBuffer();
       int[] good = new int[rows];
       int count = 0;

@@ -1,0 +1,126 @@
+package dev.sluice.loader;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.util.ArrayList;
+import java.util.List;
+import net.jqwik.api.ForAll;
+import net.jqwik.api.Property;
+import net.jqwik.api.constraints.IntRange;
+import org.apache.arrow.memory.ArrowBuf;
+import org.apache.arrow.memory.RootAllocator;
+import org.apache.arrow.vector.types.pojo.Schema;
+import org.junit.jupiter.api.Test;
+
+/** Row-range concatenation and uninitialised tensor columns: the copies behind re-batching and decoding. */
+class BatchCopyTest {
+  private static final Schema SCHEMA = new Schema(List.of(
+      Columns.tensor("t", ElementType.UINT8, 3), Columns.int64("id"), Columns.utf8("name"), Columns.float32("f")));
+
+  /** Rows {@code first .. first + n - 1}: tensor bytes, id, name (null every 7th row) and a float. */
+  private static Batch rows(RootAllocator a, int first, int n) {
+    try (BatchBuilder b = BatchBuilder.createUninitialized(a, SCHEMA, n, 16L * n, List.of("file-" + first))) {
+      ArrowBuf t = b.tensorData("t");
+      for (int i = 0; i < n; i++) {
+        long id = first + i;
+        for (int k = 0; k < 3; k++) {
+          t.setByte(3L * i + k, (byte) (id * 3 + k));
+        }
+        b.setLong("id", i, id);
+        if (id % 7 == 0) {
+          b.setNull("name", i);
+        } else {
+          b.setString("name", i, "row-" + id);
+        }
+        b.setDouble("f", i, id / 2.0);
+      }
+      return b.build(n);
+    }
+  }
+
+  private static void assertRow(Batch b, int row, long id) {
+    assertThat(b.getLong("id", row)).isEqualTo(id);
+    byte[] t = b.getBytes("t", row);
+    assertThat(t).containsExactly((byte) (id * 3), (byte) (id * 3 + 1), (byte) (id * 3 + 2));
+    if (id % 7 == 0) {
+      assertThat(b.vector("name").isNull(row)).isTrue();
+    } else {
+      assertThat(b.getString("name", row)).isEqualTo("row-" + id);
+    }
+    assertThat(b.getDouble("f", row)).isEqualTo(id / 2.0);
+  }
+
+  @Property(tries = 50)
+  void concatRowsCopiesExactlyTheRangesInOrder(@ForAll @IntRange(min = 1, max = 5) int blocks,
+      @ForAll @IntRange(min = 1, max = 40) int blockRows, @ForAll @IntRange(min = 0, max = 1000) int cutSeed) {
+    try (RootAllocator a = new RootAllocator()) {
+      List<Batch> in = new ArrayList<>();
+      for (int i = 0; i < blocks; i++) {
+        in.add(rows(a, i * blockRows, blockRows));
+      }
+      java.util.Random random = new java.util.Random(cutSeed);
+      List<Batch.Rows> parts = new ArrayList<>();
+      List<Long> expected = new ArrayList<>();
+      for (int i = 0; i < blocks; i++) {
+        int from = random.nextInt(blockRows);
+        int count = random.nextInt(blockRows - from + 1);
+        parts.add(new Batch.Rows(in.get(i), from, count));
+        for (int r = from; r < from + count; r++) {
+          expected.add((long) i * blockRows + r);
+        }
+      }
+      try (Batch out = Batch.concatRows(a, parts)) {
+        assertThat(out.rowCount()).isEqualTo(expected.size());
+        for (int r = 0; r < expected.size(); r++) {
+          assertRow(out, r, expected.get(r));
+        }
+        assertThat(out.sources()).containsExactlyElementsOf(in.stream().map(b -> b.sources().get(0)).toList());
+      }
+      in.forEach(Batch::close);
+      assertThat(a.getAllocatedMemory()).isZero();
+    }
+  }
+
+  @Test
+  void concatOfWholeBatchesKeepsNullsAndRejectsOtherSchemas() {
+    try (RootAllocator a = new RootAllocator(); Batch x = rows(a, 0, 10); Batch y = rows(a, 10, 5);
+        Batch xy = Batch.concat(a, List.of(x, y))) {
+      for (int r = 0; r < 15; r++) {
+        assertRow(xy, r, r);
+      }
+      try (BatchBuilder other = BatchBuilder.create(a, new Schema(List.of(Columns.int64("id"))), 1);
+          Batch z = other.build(0)) {
+        assertThatThrownBy(() -> Batch.concat(a, List.of(x, z))).isInstanceOf(IllegalArgumentException.class)
+            .hasMessageContaining("different schemas");
+      }
+      assertThatThrownBy(() -> new Batch.Rows(x, 8, 3)).isInstanceOf(IndexOutOfBoundsException.class);
+    }
+  }
+
+  @Test
+  void uninitialisedTensorColumnsHoldWhatIsWrittenAndZeroedOnesStartAtZero() {
+    try (RootAllocator a = new RootAllocator()) {
+      // Dirty a buffer, release it, then build from both kinds of builder.
+      try (ArrowBuf dirty = a.buffer(4096)) {
+        dirty.setOne(0, 4096);
+      }
+      try (BatchBuilder b = BatchBuilder.create(a, SCHEMA, 4); Batch zeroed = b.build(4)) {
+        for (int r = 0; r < 4; r++) {
+          assertThat(zeroed.getBytes("t", r)).containsOnly((byte) 0);
+          assertThat(zeroed.vector("t").isNull(r)).isFalse();
+        }
+      }
+      try (Batch written = rows(a, 0, 100)) {
+        assertThat(written.rowCount()).isEqualTo(100);
+        for (int r = 0; r < 100; r++) {
+          assertRow(written, r, r);
+        }
+      }
+      try (BatchBuilder b = BatchBuilder.createUninitialized(a, SCHEMA, 8, 0, List.of())) {
+        assertThat(b.tensorData("t").capacity()).isGreaterThanOrEqualTo(24);
+      } // closed unbuilt: nothing leaks
+      assertThat(a.getAllocatedMemory()).isZero();
+    }
+  }
+}
