@@ -3,6 +3,7 @@ package dev.sluice.nd4j;
 import dev.sluice.loader.Batch;
 import dev.sluice.loader.ElementType;
 import dev.sluice.loader.SluiceException;
+import dev.sluice.nd4j.internal.ArrayAllocator;
 import dev.sluice.nd4j.internal.ColumnData;
 import dev.sluice.nd4j.internal.NativeMemory;
 import dev.sluice.nd4j.internal.TensorCopy;
@@ -99,7 +100,11 @@ public final class ArrowToNd4j {
    *     asked of a per-row shape that is not of rank 3
    */
   public static INDArray copy(Batch batch, FeatureColumn spec) {
-    return copy(ColumnData.of(batch, spec.column()), spec.layout(), spec.scale(), spec.dataType());
+    return copy(batch, spec, ArrayAllocator.DETACHED);
+  }
+
+  static INDArray copy(Batch batch, FeatureColumn spec, ArrayAllocator arrays) {
+    return copy(ColumnData.of(batch, spec.column()), spec.layout(), spec.scale(), spec.dataType(), arrays);
   }
 
   /**
@@ -110,9 +115,13 @@ public final class ArrowToNd4j {
    *     value
    */
   public static INDArray labels(Batch batch, LabelColumn spec) {
+    return labels(batch, spec, ArrayAllocator.DETACHED);
+  }
+
+  static INDArray labels(Batch batch, LabelColumn spec, ArrayAllocator arrays) {
     ColumnData src = ColumnData.of(batch, spec.column());
     if (!spec.isOneHot()) {
-      return copy(src, Layout.AS_STORED, 1.0, DataType.FLOAT);
+      return copy(src, Layout.AS_STORED, 1.0, DataType.FLOAT, arrays);
     }
     if (src.rowElements() != 1) {
       throw new IllegalArgumentException("one-hot labels need one class index per row; column '"
@@ -120,14 +129,14 @@ public final class ArrowToNd4j {
     }
     int k = spec.numClasses();
     int rows = src.rows();
-    INDArray out = Nd4j.createUninitializedDetached(DataType.FLOAT, rows, k);
+    INDArray out = arrays.allocate(DataType.FLOAT, rows, k);
     if (rows > 0) {
       ByteBuffer in = src.bytes();
       java.nio.FloatBuffer o = NativeMemory.hostBytes(out).asFloatBuffer();
       for (int r = 0; r < rows; r++) {
         long c = TensorCopy.integerAt(src, in, r);
         if (c < 0 || c >= k) {
-          out.close();
+          closeIfDetached(out, arrays);
           throw new SluiceException("class index " + c + " out of range [0, " + k + ") in column '"
               + spec.column() + "' at row " + r, "nd4j-bridge", null, batch.describeRow(r), null);
         }
@@ -146,7 +155,11 @@ public final class ArrowToNd4j {
    * the result.
    */
   public static INDArray mask(Batch batch, String column, DataType type) {
-    return copy(ColumnData.of(batch, column), Layout.AS_STORED, 1.0, type);
+    return mask(batch, column, type, ArrayAllocator.DETACHED);
+  }
+
+  static INDArray mask(Batch batch, String column, DataType type, ArrayAllocator arrays) {
+    return copy(ColumnData.of(batch, column), Layout.AS_STORED, 1.0, type, arrays);
   }
 
   /**
@@ -155,10 +168,15 @@ public final class ArrowToNd4j {
    * only.
    */
   public static DataSet toDataSet(Batch batch, FeatureColumn features, LabelColumn labels) {
-    INDArray f = copy(batch, features);
-    INDArray fm = features.maskColumn() == null ? null : mask(batch, features.maskColumn(), features.dataType());
-    INDArray l = labels == null ? null : labels(batch, labels);
-    INDArray lm = labels == null || labels.maskColumn() == null ? null : mask(batch, labels.maskColumn(), DataType.FLOAT);
+    return toDataSet(batch, features, labels, ArrayAllocator.DETACHED);
+  }
+
+  static DataSet toDataSet(Batch batch, FeatureColumn features, LabelColumn labels, ArrayAllocator arrays) {
+    INDArray f = copy(batch, features, arrays);
+    INDArray fm = features.maskColumn() == null ? null : mask(batch, features.maskColumn(), features.dataType(), arrays);
+    INDArray l = labels == null ? null : labels(batch, labels, arrays);
+    INDArray lm = labels == null || labels.maskColumn() == null ? null
+        : mask(batch, labels.maskColumn(), DataType.FLOAT, arrays);
     return new DataSet(f, l, fm, lm);
   }
 
@@ -168,6 +186,11 @@ public final class ArrowToNd4j {
    * when no column of that list has one). The caller owns it and it outlives the batch.
    */
   public static MultiDataSet toMultiDataSet(Batch batch, List<FeatureColumn> features, List<LabelColumn> labels) {
+    return toMultiDataSet(batch, features, labels, ArrayAllocator.DETACHED);
+  }
+
+  static MultiDataSet toMultiDataSet(Batch batch, List<FeatureColumn> features, List<LabelColumn> labels,
+      ArrayAllocator arrays) {
     int nf = features.size();
     int nl = labels.size();
     INDArray[] f = new INDArray[nf];
@@ -175,9 +198,9 @@ public final class ArrowToNd4j {
     boolean anyFm = false;
     for (int i = 0; i < nf; i++) {
       FeatureColumn c = features.get(i);
-      f[i] = copy(batch, c);
+      f[i] = copy(batch, c, arrays);
       if (c.maskColumn() != null) {
-        fm[i] = mask(batch, c.maskColumn(), c.dataType());
+        fm[i] = mask(batch, c.maskColumn(), c.dataType(), arrays);
         anyFm = true;
       }
     }
@@ -186,24 +209,31 @@ public final class ArrowToNd4j {
     boolean anyLm = false;
     for (int i = 0; i < nl; i++) {
       LabelColumn c = labels.get(i);
-      l[i] = labels(batch, c);
+      l[i] = labels(batch, c, arrays);
       if (c.maskColumn() != null) {
-        lm[i] = mask(batch, c.maskColumn(), DataType.FLOAT);
+        lm[i] = mask(batch, c.maskColumn(), DataType.FLOAT, arrays);
         anyLm = true;
       }
     }
     return new MultiDataSet(f, l, anyFm ? fm : null, anyLm ? lm : null);
   }
 
-  private static INDArray copy(ColumnData src, Layout layout, double scale, DataType type) {
-    INDArray out = Nd4j.createUninitializedDetached(type, TensorCopy.shape(src, layout));
+  private static INDArray copy(ColumnData src, Layout layout, double scale, DataType type, ArrayAllocator arrays) {
+    INDArray out = arrays.allocate(type, TensorCopy.shape(src, layout));
     try {
       TensorCopy.copy(src, layout, scale, out);
     } catch (RuntimeException e) {
-      out.close();
+      closeIfDetached(out, arrays);
       throw e;
     }
     return placedOnHost(out);
+  }
+
+  // A pooled array goes back with its lease; a detached one is ours to free.
+  private static void closeIfDetached(INDArray out, ArrayAllocator arrays) {
+    if (arrays == ArrayAllocator.DETACHED) {
+      out.close();
+    }
   }
 
   // The array was written through its host pointer: say so, so that a GPU backend copies it to the

@@ -13,7 +13,6 @@ import org.apache.arrow.vector.BaseVariableWidthVector;
 import org.apache.arrow.vector.FieldVector;
 import org.apache.arrow.vector.types.pojo.Field;
 import org.apache.arrow.vector.types.pojo.Schema;
-import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.opencv.global.opencv_core;
 import org.bytedeco.opencv.global.opencv_imgcodecs;
@@ -25,7 +24,8 @@ import org.bytedeco.opencv.opencv_core.Size;
  * Decodes an encoded image column (JPEG, PNG, ...) natively with OpenCV's {@code imdecode}
  * (through JavaCV, which DL4J already brings) into a uint8 tensor column {@code [H, W, C]} (RGB or
  * gray, row-major), resizing with area interpolation when shrinking and bilinear when growing.
- * The decoded pixels are copied once, straight from OpenCV's buffer into the Arrow tensor buffer.
+ * The pass after decoding (colour swap, copy or resize) writes straight into the Arrow tensor
+ * buffer: no intermediate copy.
  * Same contract and output as the pure-Java {@link dev.sluice.loader.ImageDecoder}: other columns
  * are carried over; an image that does not decode is a bad record naming its file and key.
  *
@@ -80,7 +80,7 @@ public final class NativeImageDecoder implements BatchFunction {
     Schema schema = outputSchema(in.schema());
     int[] good = new int[n];
     int kept = 0;
-    try (BatchBuilder out = BatchBuilder.create(ctx.allocator(), schema, Math.max(n, 1), 0, in.sources())) {
+    try (BatchBuilder out = BatchBuilder.createUninitialized(ctx.allocator(), schema, Math.max(n, 1), 0, in.sources())) {
       ArrowBuf pixels = out.tensorData(output);
       ArrowBuf data = bytes.getDataBuffer();
       for (int r = 0; r < n; r++) {
@@ -105,66 +105,61 @@ public final class NativeImageDecoder implements BatchFunction {
     }
   }
 
-  /** Decodes the bytes at {@code src} into {@code rowBytes} at {@code dst}; false when they do not decode. */
+  /**
+   * Decodes the bytes at {@code src} into the {@code height x width x channels} row at {@code dst};
+   * false when they do not decode. OpenCV decodes into its own matrix (only an empty result tells a
+   * failure apart), and the one pass that must follow anyway writes the row in place: the BGR to
+   * RGB swap for colour, a copy for gray, the resize for another size.
+   */
   private boolean decodeInto(long src, int length, long dst) {
-    Pointer srcPointer = new Pointer() {
-      {
-        address = src;
-        capacity = length;
-        limit = length;
-      }
-    };
-    try (BytePointer encodedBytes = new BytePointer(srcPointer);
+    int type = channels == 1 ? opencv_core.CV_8UC1 : opencv_core.CV_8UC3;
+    try (Pointer encodedBytes = at(src, length);
         Mat encoded = new Mat(1, length, opencv_core.CV_8UC1, encodedBytes);
         Mat decoded = opencv_imgcodecs.imdecode(encoded,
-            channels == 1 ? opencv_imgcodecs.IMREAD_GRAYSCALE : opencv_imgcodecs.IMREAD_COLOR)) {
+            channels == 1 ? opencv_imgcodecs.IMREAD_GRAYSCALE : opencv_imgcodecs.IMREAD_COLOR);
+        Pointer rowBytes = at(dst, (long) height * width * channels);
+        Mat row = new Mat(height, width, type, rowBytes)) {
       if (decoded == null || decoded.empty()) {
         return false;
       }
-      Mat current = decoded;
+      Mat sized = decoded;
       Mat resized = null;
-      Mat rgb = null;
       try {
-        if (current.rows() != height || current.cols() != width) {
-          resized = new Mat();
-          boolean shrinking = current.rows() > height || current.cols() > width;
+        if (decoded.rows() != height || decoded.cols() != width) {
+          boolean shrinking = decoded.rows() > height || decoded.cols() > width;
+          resized = channels == 1 ? row : new Mat();
           try (Size size = new Size(width, height)) {
-            opencv_imgproc.resize(current, resized, size, 0, 0,
+            opencv_imgproc.resize(decoded, resized, size, 0, 0,
                 shrinking ? opencv_imgproc.INTER_AREA : opencv_imgproc.INTER_LINEAR);
           }
-          current = resized;
+          sized = resized;
         }
         if (channels == 3) {
-          rgb = new Mat();
-          opencv_imgproc.cvtColor(current, rgb, opencv_imgproc.COLOR_BGR2RGB);
-          current = rgb;
+          opencv_imgproc.cvtColor(sized, row, opencv_imgproc.COLOR_BGR2RGB);
+        } else if (sized != row) {
+          sized.copyTo(row);
         }
-        if (!current.isContinuous()) {
-          Mat copy = current.clone();
-          if (rgb != null) {
-            rgb.close();
-          }
-          rgb = copy;
-          current = copy;
-        }
-        long bytes = (long) height * width * channels;
-        Pointer.memcpy(new Pointer() {
-          {
-            address = dst;
-            capacity = bytes;
-            limit = bytes;
-          }
-        }, current.data(), bytes);
-        return true;
       } finally {
-        if (resized != null) {
+        if (resized != null && resized != row) {
           resized.close();
         }
-        if (rgb != null) {
-          rgb.close();
-        }
       }
+      if (row.data().address() != dst) {
+        throw new IllegalStateException("OpenCV wrote the image to new memory instead of the tensor row");
+      }
+      return true;
     }
+  }
+
+  /** A pointer to native memory this class does not own (closing it frees nothing). */
+  private static Pointer at(long memory, long bytes) {
+    return new Pointer() {
+      {
+        address = memory; // (a parameter named address would be shadowed by Pointer's field here)
+        capacity = bytes;
+        limit = bytes;
+      }
+    };
   }
 
   private static void report(Batch in, int row, BatchContext ctx, Exception cause) {

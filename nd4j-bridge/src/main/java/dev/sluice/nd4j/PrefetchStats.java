@@ -10,8 +10,11 @@ import java.time.Duration;
  * @param batches batches handed out by {@code next()}
  * @param waitNanos total time {@code next()} and {@code hasNext()} waited for a ready batch
  * @param wallNanos wall time of the epochs so far
+ * @param arraysAllocated arrays allocated fresh by the conversions
+ * @param arraysReused arrays the conversions took from the recycled ones ({@code reuseArrays}); 0
+ *     when arrays are not recycled
  */
-public record PrefetchStats(long batches, long waitNanos, long wallNanos) {
+public record PrefetchStats(long batches, long waitNanos, long wallNanos, long arraysAllocated, long arraysReused) {
 
   /** The time spent waiting. */
   public Duration waited() {
@@ -33,7 +36,7 @@ public record PrefetchStats(long batches, long waitNanos, long wallNanos) {
 
   @Override
   public String toString() {
-    return String.format("%d batches, waited %.3f s of %.3f s (%.1f%%)",
-        batches, waitNanos / 1e9, wallNanos / 1e9, 100 * stallShare());
+    return String.format("%d batches, waited %.3f s of %.3f s (%.1f%%), arrays allocated %d, reused %d",
+        batches, waitNanos / 1e9, wallNanos / 1e9, 100 * stallShare(), arraysAllocated, arraysReused);
   }
 }

@@ -59,7 +59,8 @@ public final class SluiceDataSetIterator implements DataSetIterator, AutoCloseab
     FeatureColumn f = b.features;
     LabelColumn l = b.labels;
     this.runner = new EpochRunner<>(b.dataset, opts, b.reshuffle,
-        batch -> Placement.onDevice(ArrowToNd4j.toDataSet(batch, f, l)), Examples.DATA_SET, b.prefetch);
+        (batch, arrays) -> Placement.onDevice(ArrowToNd4j.toDataSet(batch, f, l, arrays)), Examples.DATA_SET,
+        b.prefetch, b.reuseAfter);
   }
 
   /**

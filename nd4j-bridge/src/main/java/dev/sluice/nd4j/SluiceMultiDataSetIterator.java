@@ -36,7 +36,8 @@ public final class SluiceMultiDataSetIterator implements MultiDataSetIterator, A
     List<FeatureColumn> f = b.features;
     List<LabelColumn> l = b.labels;
     this.runner = new EpochRunner<>(b.dataset, opts, b.reshuffle,
-        batch -> Placement.onDevice(ArrowToNd4j.toMultiDataSet(batch, f, l)), Examples.MULTI_DATA_SET, b.prefetch);
+        (batch, arrays) -> Placement.onDevice(ArrowToNd4j.toMultiDataSet(batch, f, l, arrays)),
+        Examples.MULTI_DATA_SET, b.prefetch, b.reuseAfter);
   }
 
   /**

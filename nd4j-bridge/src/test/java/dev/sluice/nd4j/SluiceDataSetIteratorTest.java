@@ -244,6 +244,79 @@ class SluiceDataSetIteratorTest {
     }
   }
 
+  /** The ids of a batch, with its first feature, as the source made them. */
+  private static List<String> contents(DataSet d) {
+    List<String> out = new ArrayList<>();
+    for (int r = 0; r < d.getFeatures().size(0); r++) {
+      out.add(d.getFeatures().getFloat(r, 0) + "/" + d.getFeatures().getFloat(r, 1) + "/" + d.getLabels().getFloat(r, 1));
+    }
+    return out;
+  }
+
+  @Test
+  void reusedArraysDeliverTheSameDataAndStayValidForTheirCalls() {
+    try (Sluice s = sluice()) {
+      Dataset ds = points(s, 2000).withOptions(s.defaultOptions().withPreserveOrder(true));
+      List<List<String>> fresh = new ArrayList<>();
+      try (SluiceDataSetIterator it = iterator(ds).build()) {
+        while (it.hasNext()) {
+          fresh.add(contents(it.next()));
+        }
+        assertThat(it.stats().arraysReused()).isZero();
+        assertThat(it.stats().arraysAllocated()).isEqualTo(2 * 40);
+      }
+      int keep = 3;
+      try (SluiceDataSetIterator it = iterator(ds).prefetch(2).reuseArrays(keep).build()) {
+        for (int epoch = 0; epoch < 2; epoch++) {
+          java.util.ArrayDeque<DataSet> recent = new java.util.ArrayDeque<>();
+          int i = 0;
+          while (it.hasNext()) {
+            DataSet d = it.next();
+            recent.add(d);
+            if (recent.size() > keep) {
+              recent.poll();
+            }
+            // the last `keep` batches handed out are all still intact
+            int j = i - recent.size() + 1;
+            for (DataSet r : recent) {
+              assertThat(contents(r)).as("batch %d of epoch %d, checked at batch %d", j, epoch, i).isEqualTo(fresh.get(j));
+              j++;
+            }
+            i++;
+          }
+          assertThat(i).isEqualTo(40);
+          it.reset();
+        }
+        PrefetchStats stats = it.stats();
+        assertThat(stats.arraysReused()).isGreaterThan(stats.arraysAllocated());
+        // queued (2) + converting (1) + look-ahead (1) + handed out (keep), features and labels each
+        assertThat(stats.arraysAllocated()).isLessThanOrEqualTo(2L * (2 + 1 + 1 + keep + 1));
+      }
+      assertThat(s.allocator().getAllocatedMemory()).isZero();
+    }
+  }
+
+  @Test
+  void reusedArraysTrainAModelAndNextOfAnyCountStaysFresh() {
+    try (Sluice s = sluice()) {
+      try (SluiceDataSetIterator it = iterator(points(s, 2000)).reuseArrays(1).build()) {
+        MultiLayerNetwork net = mlp();
+        net.fit(it, 2);
+        Evaluation eval = net.evaluate(it);
+        assertThat(eval.accuracy()).isGreaterThan(0.95);
+        assertThat(eval.getNumRowCounter()).isEqualTo(2000);
+        it.reset();
+        DataSet cut = it.next(65); // joined from two batches: a fresh array of its own
+        List<String> before = contents(cut);
+        while (it.hasNext()) {
+          it.next();
+        }
+        assertThat(contents(cut)).isEqualTo(before);
+      }
+      assertThat(s.allocator().getAllocatedMemory()).isZero();
+    }
+  }
+
   @Test
   void nextWithAnyCountCutsAndJoinsBatches() {
     try (Sluice s = sluice(); SluiceDataSetIterator it = iterator(points(s, 1000).withOptions(

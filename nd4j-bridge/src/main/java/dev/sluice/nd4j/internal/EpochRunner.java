@@ -4,29 +4,50 @@ import dev.sluice.loader.Batch;
 import dev.sluice.loader.Dataset;
 import dev.sluice.loader.IterOptions;
 import dev.sluice.nd4j.PrefetchStats;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.NoSuchElementException;
-import java.util.function.Function;
+import java.util.function.BiFunction;
 
 /**
  * The engine behind both Sluice iterators: epochs as executions of a dataset, each fed through its
  * own {@link Prefetcher}, a one-item look-ahead for {@code hasNext()}, the carry-over of {@code
- * next(int)}, and the stall statistics. Used by one consumer thread.
+ * next(int)}, the stall statistics, and who owns the arrays of the items handed out. Used by one
+ * consumer thread.
+ *
+ * <p><b>Ownership of items handed out.</b> With {@code reuseAfter == 0} every item is made of fresh
+ * detached arrays that belong to the consumer from then on. With {@code reuseAfter == k > 0} the
+ * arrays of an item handed out by {@link #next()} come from an {@link ArrayPool} and go back to it
+ * {@code k} calls of {@code next} later (and at {@link #reset()} and {@link #close()}), to be
+ * overwritten by a later item: the consumer must be done with an item by then (DL4J's {@code fit},
+ * {@code output} and {@code evaluate} are: they use a batch before asking for the next), or copy
+ * it. Items cut or joined by {@link #next(int)} are always fresh and the consumer's.
  */
 public final class EpochRunner<T> implements AutoCloseable {
+  /** An item and, when its arrays are pooled, the lease that gives them back. */
+  private record Held<T>(T item, ArrayPool.Lease lease) {}
+
   private final Dataset dataset;
   private final IterOptions baseOptions;
   private final boolean reshuffleEachEpoch;
-  private final Function<Batch, T> convert;
+  private final BiFunction<Batch, ArrayAllocator, T> convert;
   private final Examples<T> examples;
   private final int capacity;
+  private final int reuseAfter;
+  private final ArrayPool pool;
+  private final ArrayDeque<Held<T>> handedOut = new ArrayDeque<>();
+  private volatile long allocatedDetached;
+  private final ArrayAllocator countingDetached = (type, shape) -> {
+    allocatedDetached++; // only the prefetch thread writes
+    return ArrayAllocator.DETACHED.allocate(type, shape);
+  };
 
-  private Prefetcher<T> current;
+  private Prefetcher<Held<T>> current;
   private int epoch = -1;
   private boolean epochPending = true;
-  private T lookahead;
-  private T carry;
+  private Held<T> lookahead;
+  private Held<T> carry;
   private boolean closed;
   private long batches;
   private long pastWaitNanos;
@@ -38,18 +59,65 @@ public final class EpochRunner<T> implements AutoCloseable {
    * @param options how batches are cut (the batch iterator's own prefetch is turned off: the
    *     prefetcher's thread does the work)
    * @param reshuffleEachEpoch whether epoch {@code e} uses shuffle seed {@code seed + e}
-   * @param convert turns a batch into an item (on the prefetch thread)
+   * @param convert turns a batch into an item (on the prefetch thread), taking its arrays from the
+   *     given allocator
    * @param examples how items are cut and joined
    * @param capacity ready items held at most
+   * @param reuseAfter 0 for fresh arrays owned by the consumer; {@code k > 0} to recycle an item's
+   *     arrays {@code k} calls of {@code next} after it was handed out (see the class comment)
    */
   public EpochRunner(Dataset dataset, IterOptions options, boolean reshuffleEachEpoch,
-      Function<Batch, T> convert, Examples<T> examples, int capacity) {
+      BiFunction<Batch, ArrayAllocator, T> convert, Examples<T> examples, int capacity, int reuseAfter) {
+    if (reuseAfter < 0) {
+      throw new IllegalArgumentException("reuseAfter must be >= 0: " + reuseAfter);
+    }
     this.dataset = dataset;
     this.baseOptions = options.withPrefetchBatches(0);
     this.reshuffleEachEpoch = reshuffleEachEpoch;
     this.convert = convert;
     this.examples = examples;
     this.capacity = capacity;
+    this.reuseAfter = reuseAfter;
+    this.pool = reuseAfter > 0 ? new ArrayPool() : null;
+  }
+
+  /** The pool of recycled arrays, or null when items are made of fresh arrays. */
+  public ArrayPool pool() {
+    return pool;
+  }
+
+  // On the prefetch thread.
+  private Held<T> convert(Batch batch) {
+    if (pool == null) {
+      return new Held<>(convert.apply(batch, countingDetached), null);
+    }
+    ArrayPool.Lease lease = pool.lease();
+    try {
+      return new Held<>(convert.apply(batch, lease), lease);
+    } catch (RuntimeException | Error e) {
+      lease.giveBack();
+      throw e;
+    }
+  }
+
+  /** Lets go of an item the consumer will not see (or no longer owns): back to the pool, or freed. */
+  private void letGo(Held<T> held) {
+    if (held.lease() != null) {
+      held.lease().giveBack();
+    } else {
+      examples.release(held.item());
+    }
+  }
+
+  /** Hands an item to the consumer; with pooled arrays, gives back the one handed out {@code reuseAfter} calls ago. */
+  private T handOut(Held<T> held) {
+    if (held.lease() != null) {
+      handedOut.add(held);
+      while (handedOut.size() > reuseAfter) {
+        handedOut.poll().lease().giveBack();
+      }
+    }
+    return held.item();
   }
 
   private void ensureEpoch() {
@@ -65,7 +133,7 @@ public final class EpochRunner<T> implements AutoCloseable {
       }
       IterOptions chosen = opts;
       epochStart = System.nanoTime();
-      current = new Prefetcher<>(() -> dataset.iterBatches(chosen), convert, examples::release, capacity);
+      current = new Prefetcher<>(() -> dataset.iterBatches(chosen), this::convert, this::letGo, capacity);
     }
   }
 
@@ -94,7 +162,7 @@ public final class EpochRunner<T> implements AutoCloseable {
     if (!hasNext()) {
       return null;
     }
-    return carry != null ? carry : lookahead;
+    return carry != null ? carry.item() : lookahead.item();
   }
 
   /** The next item as the pipeline cut it (or what {@code next(int)} left over). */
@@ -102,7 +170,7 @@ public final class EpochRunner<T> implements AutoCloseable {
     if (!hasNext()) {
       throw new NoSuchElementException();
     }
-    T out;
+    Held<T> out;
     if (carry != null) {
       out = carry;
       carry = null;
@@ -111,7 +179,7 @@ public final class EpochRunner<T> implements AutoCloseable {
       lookahead = null;
     }
     batches++;
-    return out;
+    return handOut(out);
   }
 
   /**
@@ -125,32 +193,33 @@ public final class EpochRunner<T> implements AutoCloseable {
     if (!hasNext()) {
       throw new NoSuchElementException();
     }
-    List<T> parts = new ArrayList<>();
+    List<Held<T>> parts = new ArrayList<>();
     long have = 0;
     while (have < num && hasNext()) {
-      T item = carry != null ? carry : lookahead;
+      Held<T> held = carry != null ? carry : lookahead;
       if (carry != null) {
         carry = null;
       } else {
         lookahead = null;
       }
-      long n = examples.count(item);
+      long n = examples.count(held.item());
       if (have + n <= num) {
-        parts.add(item);
+        parts.add(held);
         have += n;
       } else {
         long want = num - have;
-        parts.add(examples.slice(item, 0, want));
-        carry = examples.slice(item, want, n);
-        examples.release(item);
+        parts.add(new Held<>(examples.slice(held.item(), 0, want), null));
+        carry = new Held<>(examples.slice(held.item(), want, n), null);
+        letGo(held);
         have = num;
       }
     }
-    T out = examples.join(parts);
-    if (parts.size() > 1) {
-      parts.forEach(examples::release);
-    }
     batches++;
+    if (parts.size() == 1) {
+      return handOut(parts.get(0));
+    }
+    T out = examples.join(parts.stream().map(Held::item).toList());
+    parts.forEach(this::letGo);
     return out;
   }
 
@@ -176,7 +245,8 @@ public final class EpochRunner<T> implements AutoCloseable {
   public PrefetchStats stats() {
     long wait = pastWaitNanos + (current == null ? 0 : current.waitNanos());
     long wall = pastWallNanos + (current == null ? 0 : System.nanoTime() - epochStart);
-    return new PrefetchStats(batches, wait, wall);
+    return new PrefetchStats(batches, wait, wall, pool == null ? allocatedDetached : pool.created(),
+        pool == null ? 0 : pool.reused());
   }
 
   private void endEpoch() {
@@ -187,12 +257,15 @@ public final class EpochRunner<T> implements AutoCloseable {
       current = null;
     }
     if (lookahead != null) {
-      examples.release(lookahead);
+      letGo(lookahead);
       lookahead = null;
     }
     if (carry != null) {
-      examples.release(carry);
+      letGo(carry);
       carry = null;
+    }
+    while (!handedOut.isEmpty()) {
+      handedOut.poll().lease().giveBack();
     }
   }
 
@@ -203,6 +276,9 @@ public final class EpochRunner<T> implements AutoCloseable {
       endEpoch();
       closed = true;
       epochPending = false;
+      if (pool != null) {
+        pool.close();
+      }
     }
   }
 }
