@@ -242,7 +242,7 @@ public final class TrainImageClassifier implements Callable<Integer> {
         long t0 = System.nanoTime();
         PrefetchStats stall;
         try (SluiceDataSetIterator it = SluiceDataSetIterator.builder(ds, features(), LabelColumn.oneHot(ImageInputs.LABEL, classes))
-            .batchSize(batch).build()) {
+            .batchSize(batch).reuseArrays(1).build()) { // each batch is fitted before the next is asked for
           while (it.hasNext()) {
             var d = it.next();
             model.fit(d);
@@ -331,7 +331,10 @@ public final class TrainImageClassifier implements Callable<Integer> {
     SluiceDataSetIterator.Builder it = SluiceDataSetIterator.builder(ds,
             FeatureColumn.of(ImageInputs.PIXELS).withLayout(Layout.NCHW).withDataType(DataType.FLOAT).withScale(1 / 255.0),
             LabelColumn.oneHot(ImageInputs.LABEL, classes))
-        .batchSize(batch);
+        .batchSize(batch)
+        // fit() and evaluate() use each batch before asking for the next: recycle the arrays, as
+        // DL4J's AsyncDataSetIterator does, instead of allocating 3 MiB or more per batch.
+        .reuseArrays(1);
     if (training) {
       it.localShuffle(8 * batch, seed);
     }
