@@ -111,8 +111,14 @@ final class LoaderVsDataVec implements Callable<Integer> {
   @Option(names = "--prefetch", description = "Queue size of DataVec's AsyncDataSetIterator. Default: ${DEFAULT-VALUE}")
   int prefetch = 8;
 
-  @Option(names = "--warmup-batches", description = "Untimed batches before an iterator case's timed epoch. Default: ${DEFAULT-VALUE}")
-  int warmupBatches = 4;
+  @Option(names = "--warmup-batches", description = "Untimed batches before an iterator case's timed epoch; -1 for a whole epoch (JIT and allocator caches warm, as in a training run's later epochs). Default: ${DEFAULT-VALUE}")
+  int warmupBatches = -1;
+
+  @Option(names = "--reuse-arrays", description = "The Sluice cases' reuseArrays(n): a DataSet's arrays are recycled n calls of next() later (DL4J's AsyncDataSetIterator contract, which the datavec case has); 0 for fresh arrays per batch. Default: ${DEFAULT-VALUE}")
+  int reuseArrays = 1;
+
+  @Option(names = "--model-images-per-second", description = "Simulate a model on a device that trains at this many images/s: the consumer waits that long per batch (0: no model, the consumer takes batches as fast as they come). Default: ${DEFAULT-VALUE}")
+  double modelImagesPerSecond = 0;
 
   @Option(names = "--decode-passes", description = "Timed passes over all images of a decode case. Default: ${DEFAULT-VALUE}")
   int decodePasses = 2;
@@ -146,22 +152,25 @@ final class LoaderVsDataVec implements Callable<Integer> {
    * @param threads decoding threads (decode cases), else 0
    * @param firstBatchSeconds iterator cases: from the start of construction to the first batch; else 0
    * @param peakRssBytes the child JVM's peak resident set ({@code VmHWM})
+   * @param stallShare iterator cases: the share of the timed part after the first batch that the
+   *     consumer spent in {@code hasNext()} and {@code next()} (the trainer's stall when a model is
+   *     simulated; the wait for the first batch is {@code firstBatchSeconds}); else 0
    */
   record Run(String caseName, int run, String status, long images, double wallSeconds, double imagesPerSecond,
-      double cpuSeconds, double coresUsed, int threads, double firstBatchSeconds, long peakRssBytes) {
+      double cpuSeconds, double coresUsed, int threads, double firstBatchSeconds, long peakRssBytes, double stallShare) {
     Run withRun(int r) {
       return new Run(caseName, r, status, images, wallSeconds, imagesPerSecond, cpuSeconds, coresUsed, threads,
-          firstBatchSeconds, peakRssBytes);
+          firstBatchSeconds, peakRssBytes, stallShare);
     }
 
     static Run notAvailable(String caseName) {
-      return new Run(caseName, 0, NOT_AVAILABLE, 0, 0, 0, 0, 0, 0, 0, -1);
+      return new Run(caseName, 0, NOT_AVAILABLE, 0, 0, 0, 0, 0, 0, 0, -1, 0);
     }
   }
 
   /** What the iterator cases read. */
   record Workload(LabelledImageShards.Spec spec, LabelledImageShards.Shards shards, LabelledImageShards.ImageFolder folder,
-      int batch, int prefetch) {}
+      int batch, int prefetch, int reuseArrays, double modelImagesPerSecond) {}
 
   @Override
   public Integer call() throws Exception {
@@ -207,7 +216,7 @@ final class LoaderVsDataVec implements Callable<Integer> {
               dev.sluice.nd4j.FeatureColumn.of(ImageInputs.PIXELS).withLayout(dev.sluice.nd4j.Layout.NCHW)
                   .withDataType(org.nd4j.linalg.api.buffer.DataType.FLOAT).withScale(1 / 255.0),
               dev.sluice.nd4j.LabelColumn.oneHot(ImageInputs.LABEL, LabelledImageShards.CLASSES))
-          .batchSize(w.batch()).prefetch(Math.max(1, w.prefetch())).build();
+          .batchSize(w.batch()).prefetch(Math.max(1, w.prefetch())).reuseArrays(w.reuseArrays()).build();
       return new ClosingIterator(it, sluice);
     });
   }
@@ -285,6 +294,8 @@ final class LoaderVsDataVec implements Callable<Integer> {
 
     @Override
     public void close() {
+      // For the child's log: how long the consumer waited, and what the array and memory recycling did.
+      System.err.println("iterator: " + it.stats() + "; Arrow memory: " + sluice.recycledMemory());
       try {
         it.close();
       } finally {
@@ -332,7 +343,7 @@ final class LoaderVsDataVec implements Callable<Integer> {
   static Run measureIterator(String caseName, Supplier<DataSetIterator> pipeline, Workload w, int warmupBatches) throws Exception {
     DataSetIterator warm = pipeline.get();
     try {
-      for (int b = 0; b < warmupBatches && warm.hasNext(); b++) {
+      for (int b = 0; (warmupBatches < 0 || b < warmupBatches) && warm.hasNext(); b++) {
         warm.next();
       }
     } finally {
@@ -346,10 +357,21 @@ final class LoaderVsDataVec implements Callable<Integer> {
     long first = -1;
     long cpu0 = processCpuNanos();
     long t0 = System.nanoTime();
+    // For profilers (perf record -k CLOCK_MONOTONIC): the timed part in System.nanoTime().
+    System.err.println("timed part starts at nanoTime " + t0);
     DataSetIterator it = pipeline.get();
+    long waited = 0;
+    long modelNanosPerImage = w.modelImagesPerSecond() > 0 ? Math.round(1e9 / w.modelImagesPerSecond()) : 0;
     try {
-      while (it.hasNext()) {
-        DataSet ds = it.next();
+      while (true) {
+        long w0 = System.nanoTime();
+        DataSet ds = it.hasNext() ? it.next() : null;
+        if (first >= 0) {
+          waited += System.nanoTime() - w0; // (the first batch's wait is the start-up, reported on its own)
+        }
+        if (ds == null) {
+          break;
+        }
         if (first < 0) {
           first = System.nanoTime() - t0;
         }
@@ -370,11 +392,17 @@ final class LoaderVsDataVec implements Callable<Integer> {
             throw new IllegalStateException(caseName + ": first batch's features in [" + min + ", " + max + "], expected within [0, 1]");
           }
         }
-        INDArray classes = l.argMax(1);
-        for (long i = 0; i < n; i++) {
-          perClass[classes.getInt((int) i)]++;
+        // One reduction per batch (the consumer should cost the loaders as little as possible).
+        double[] counts = l.sum(0).toDoubleVector();
+        for (int k = 0; k < counts.length; k++) {
+          perClass[k] += Math.round(counts[k]);
         }
         images += n;
+        if (modelNanosPerImage > 0) {
+          // Simulated work: a model on a device (GPU) training at --model-images-per-second, while
+          // the host thread waits for it; the loader keeps both cores.
+          java.util.concurrent.TimeUnit.NANOSECONDS.sleep(modelNanosPerImage * n);
+        }
       }
     } finally {
       release(it);
@@ -390,7 +418,7 @@ final class LoaderVsDataVec implements Callable<Integer> {
           + java.util.Arrays.toString(expected));
     }
     return new Run(caseName, 0, OK, images, wall / 1e9, images / (wall / 1e9), cpu / 1e9, (double) cpu / wall, 0, first / 1e9,
-        MachineInfo.peakRssBytes());
+        MachineInfo.peakRssBytes(), (double) waited / (wall - first));
   }
 
   private static void release(DataSetIterator it) throws Exception {
@@ -463,7 +491,7 @@ final class LoaderVsDataVec implements Callable<Integer> {
     long wall = System.nanoTime() - t0;
     long cpu = processCpuNanos() - cpu0;
     return new Run(caseName, 0, OK, images, wall / 1e9, images / (wall / 1e9), cpu / 1e9, (double) cpu / wall, threads, 0,
-        MachineInfo.peakRssBytes());
+        MachineInfo.peakRssBytes(), 0);
   }
 
   private static long runDecoders(Supplier<Decoder> decoders, List<byte[]> jpegs, int size, int threads, int passes, int limit)
@@ -516,8 +544,8 @@ final class LoaderVsDataVec implements Callable<Integer> {
 
   private Workload workload(Path dir, boolean generate) throws IOException {
     LabelledImageShards.Spec spec = spec();
-    if (batch < 1 || prefetch < 1 || warmupBatches < 0 || decodePasses < 1) {
-      throw new IllegalArgumentException("--batch, --prefetch and --decode-passes must be >= 1, --warmup-batches >= 0");
+    if (batch < 1 || prefetch < 1 || warmupBatches < -1 || decodePasses < 1 || reuseArrays < 0) {
+      throw new IllegalArgumentException("--batch, --prefetch and --decode-passes must be >= 1, --warmup-batches >= -1, --reuse-arrays >= 0");
     }
     // ensure* only check the manifests when the data is there (as it is for every child).
     LabelledImageShards.Shards s = LabelledImageShards.ensure(dir.resolve("shards"), spec);
@@ -525,7 +553,7 @@ final class LoaderVsDataVec implements Callable<Integer> {
     if (!generate && (s.generated() || f.generated())) {
       throw new IllegalStateException("the child found no complete data under " + dir);
     }
-    return new Workload(spec, s, f, batch, prefetch);
+    return new Workload(spec, s, f, batch, prefetch, reuseArrays, modelImagesPerSecond);
   }
 
   private int decodeThreads() {
@@ -567,19 +595,22 @@ final class LoaderVsDataVec implements Callable<Integer> {
             "--size", common.size.name(), "--images", Integer.toString(spec.train()), "--image-size", Integer.toString(imageSize),
             "--noise", Double.toString(noise), "--shards", Integer.toString(shards), "--batch", Integer.toString(batch),
             "--prefetch", Integer.toString(prefetch), "--warmup-batches", Integer.toString(warmupBatches),
+            "--reuse-arrays", Integer.toString(reuseArrays), "--model-images-per-second", Double.toString(modelImagesPerSecond),
             "--decode-passes", Integer.toString(decodePasses), "--threads", Integer.toString(decodeThreads())));
         Path log = common.work.resolve("logs").resolve(String.format(Locale.ROOT, "%s-%s-%s-run%d.log", NAME, common.size.label(), c, r));
         JsonNode node = jvm.run(args, log);
         Run run = json.treeToValue(node, Run.class).withRun(r);
         runs.add(run);
-        System.out.printf(Locale.ROOT, "  run %d %-15s %8.1f images/s on %4.2f cores (%d images in %.2f s), RSS peak %s%n", r, c,
-            run.imagesPerSecond(), run.coresUsed(), run.images(), run.wallSeconds(), DatasetStats.bytes(run.peakRssBytes()));
+        System.out.printf(Locale.ROOT, "  run %d %-15s %8.1f images/s on %4.2f cores (%d images in %.2f s), stall %.1f%%, RSS peak %s%n",
+            r, c, run.imagesPerSecond(), run.coresUsed(), run.images(), run.wallSeconds(), 100 * run.stallShare(),
+            DatasetStats.bytes(run.peakRssBytes()));
       }
     }
 
     Map<String, Map<String, Summary>> summaries = new LinkedHashMap<>();
     metric(summaries, runs, measured, "imagesPerSecond", Run::imagesPerSecond);
     metric(summaries, runs, measured, "coresUsed", Run::coresUsed);
+    metric(summaries, runs, measured, "stallShare", Run::stallShare);
     metric(summaries, runs, measured, "imagesPerSecondPerCore", x -> x.imagesPerSecond() / x.coresUsed());
     Map<String, Summary> ips = summaries.get("imagesPerSecond");
     Map<String, Object> ratios = new LinkedHashMap<>();
@@ -601,6 +632,8 @@ final class LoaderVsDataVec implements Callable<Integer> {
     config.put("batch", batch);
     config.put("dataVecPrefetch", prefetch);
     config.put("warmupBatches", warmupBatches);
+    config.put("reuseArrays", reuseArrays);
+    config.put("modelImagesPerSecond", modelImagesPerSecond);
     config.put("decodePasses", decodePasses);
     config.put("decodeThreads", decodeThreads());
     config.put("output", "float NCHW [batch, 3, " + spec.size() + ", " + spec.size() + "] in [0, 1], one-hot labels [batch, "
@@ -651,17 +684,20 @@ final class LoaderVsDataVec implements Callable<Integer> {
   /** The summary as a Markdown table. */
   static String table(Map<String, Map<String, Summary>> summaries, Map<String, String> status, Map<String, Object> ratios) {
     StringBuilder sb = new StringBuilder();
-    sb.append("| case | images/s min / median / max | cores used min / median / max | images/s per core (median) |\n");
-    sb.append("| --- | --- | --- | --- |\n");
+    sb.append("| case | images/s min / median / max | cores used min / median / max | images/s per core (median) | consumer stall % after the first batch, min / median / max |\n");
+    sb.append("| --- | --- | --- | --- | --- |\n");
     for (var e : status.entrySet()) {
       Summary ips = summaries.get("imagesPerSecond").get(e.getKey());
       if (ips == null) {
-        sb.append(String.format(Locale.ROOT, "| %s | %s | | |%n", e.getKey(), e.getValue()));
+        sb.append(String.format(Locale.ROOT, "| %s | %s | | | |%n", e.getKey(), e.getValue()));
       } else {
         Summary cores = summaries.get("coresUsed").get(e.getKey());
         Summary perCore = summaries.get("imagesPerSecondPerCore").get(e.getKey());
-        sb.append(String.format(Locale.ROOT, "| %s | %.0f / %.0f / %.0f | %.2f / %.2f / %.2f | %.0f |%n", e.getKey(), ips.min(),
-            ips.median(), ips.max(), cores.min(), cores.median(), cores.max(), perCore.median()));
+        Summary stall = summaries.get("stallShare").get(e.getKey());
+        sb.append(String.format(Locale.ROOT, "| %s | %.0f / %.0f / %.0f | %.2f / %.2f / %.2f | %.0f | %s |%n", e.getKey(), ips.min(),
+            ips.median(), ips.max(), cores.min(), cores.median(), cores.max(), perCore.median(),
+            stall == null || stall.max() == 0 ? "" : String.format(Locale.ROOT, "%.2f / %.2f / %.2f", 100 * stall.min(),
+                100 * stall.median(), 100 * stall.max())));
       }
     }
     sb.append("\n| ratio of median images/s | value |\n| --- | --- |\n");
