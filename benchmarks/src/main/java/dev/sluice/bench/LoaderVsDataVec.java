@@ -66,8 +66,9 @@ import picocli.CommandLine.Option;
  * </ul>
  *
  * <p>Every {@code DataSetIterator} case (A and Sluice) is measured by the same code ({@link
- * #measureIterator}): a short untimed warm-up on a throw-away pipeline (JIT, native libraries), then
- * one timed epoch on a fresh pipeline from construction to the last batch, checking every batch's
+ * #measureIterator}): one iterator, a warm-up epoch (JIT, native libraries, recycled memory),
+ * {@code reset()}, then the timed epoch from the reset to the last batch, as in the later epochs of
+ * a training run, checking every batch's
  * shapes and type, the first batch's value range, and that the per-class label counts of the epoch
  * equal the dataset's. Besides images/s each case reports the cores it used: process CPU time over
  * wall time ({@code com.sun.management.OperatingSystemMXBean#getProcessCpuTime}).
@@ -150,7 +151,8 @@ final class LoaderVsDataVec implements Callable<Integer> {
    * @param cpuSeconds process CPU time in the timed part
    * @param coresUsed cpuSeconds / wallSeconds
    * @param threads decoding threads (decode cases), else 0
-   * @param firstBatchSeconds iterator cases: from the start of construction to the first batch; else 0
+   * @param firstBatchSeconds iterator cases: from the {@code reset()} that starts the timed epoch to
+   *     its first batch; else 0
    * @param peakRssBytes the child JVM's peak resident set ({@code VmHWM})
    * @param stallShare iterator cases: the share of the timed part after the first batch that the
    *     consumer spent in {@code hasNext()} and {@code next()} (the trainer's stall when a model is
@@ -334,23 +336,29 @@ final class LoaderVsDataVec implements Callable<Integer> {
   // Measuring a DataSetIterator (A and Sluice alike)
 
   /**
-   * A warm-up of {@code warmupBatches} batches on one pipeline from {@code pipeline} (then shut
-   * down), then one timed epoch on a fresh one, from its construction to its last batch.
+   * One iterator from {@code pipeline}, as a training loop uses it: a warm-up epoch ({@code
+   * warmupBatches} batches of it, or all), {@code reset()}, then the timed epoch, from the reset to
+   * its last batch: a later epoch of a warm iterator (JIT, caches and recycled memory warm), which
+   * is what most of a training run is.
    *
    * @throws IllegalStateException when a batch has the wrong shape or type, values outside [0, 1],
    *     or the epoch's per-class counts differ from the dataset's
    */
   static Run measureIterator(String caseName, Supplier<DataSetIterator> pipeline, Workload w, int warmupBatches) throws Exception {
-    DataSetIterator warm = pipeline.get();
+    DataSetIterator it = pipeline.get();
     try {
-      for (int b = 0; (warmupBatches < 0 || b < warmupBatches) && warm.hasNext(); b++) {
-        warm.next();
+      for (int b = 0; (warmupBatches < 0 || b < warmupBatches) && it.hasNext(); b++) {
+        it.next();
       }
+      it.reset();
+      System.gc();
+      return measureEpoch(caseName, it, w);
     } finally {
-      release(warm);
+      release(it);
     }
-    System.gc();
+  }
 
+  private static Run measureEpoch(String caseName, DataSetIterator it, Workload w) throws Exception {
     int size = w.spec().size();
     long[] perClass = new long[LabelledImageShards.CLASSES];
     long images = 0;
@@ -359,53 +367,48 @@ final class LoaderVsDataVec implements Callable<Integer> {
     long t0 = System.nanoTime();
     // For profilers (perf record -k CLOCK_MONOTONIC): the timed part in System.nanoTime().
     System.err.println("timed part starts at nanoTime " + t0);
-    DataSetIterator it = pipeline.get();
     long waited = 0;
     long modelNanosPerImage = w.modelImagesPerSecond() > 0 ? Math.round(1e9 / w.modelImagesPerSecond()) : 0;
-    try {
-      while (true) {
-        long w0 = System.nanoTime();
-        DataSet ds = it.hasNext() ? it.next() : null;
-        if (first >= 0) {
-          waited += System.nanoTime() - w0; // (the first batch's wait is the start-up, reported on its own)
-        }
-        if (ds == null) {
-          break;
-        }
-        if (first < 0) {
-          first = System.nanoTime() - t0;
-        }
-        INDArray f = ds.getFeatures();
-        INDArray l = ds.getLabels();
-        long n = f.size(0);
-        if (f.dataType() != DataType.FLOAT || f.rank() != 4 || f.size(1) != 3 || f.size(2) != size || f.size(3) != size) {
-          throw new IllegalStateException(caseName + ": features " + f.dataType() + " " + java.util.Arrays.toString(f.shape())
-              + ", expected FLOAT [n, 3, " + size + ", " + size + "]");
-        }
-        if (l.rank() != 2 || l.size(0) != n || l.size(1) != LabelledImageShards.CLASSES) {
-          throw new IllegalStateException(caseName + ": labels " + java.util.Arrays.toString(l.shape()) + " for " + n + " images");
-        }
-        if (images == 0) {
-          double min = f.minNumber().doubleValue();
-          double max = f.maxNumber().doubleValue();
-          if (min < 0 || max > 1 || max <= min) {
-            throw new IllegalStateException(caseName + ": first batch's features in [" + min + ", " + max + "], expected within [0, 1]");
-          }
-        }
-        // One reduction per batch (the consumer should cost the loaders as little as possible).
-        double[] counts = l.sum(0).toDoubleVector();
-        for (int k = 0; k < counts.length; k++) {
-          perClass[k] += Math.round(counts[k]);
-        }
-        images += n;
-        if (modelNanosPerImage > 0) {
-          // Simulated work: a model on a device (GPU) training at --model-images-per-second, while
-          // the host thread waits for it; the loader keeps both cores.
-          java.util.concurrent.TimeUnit.NANOSECONDS.sleep(modelNanosPerImage * n);
+    while (true) {
+      long w0 = System.nanoTime();
+      DataSet ds = it.hasNext() ? it.next() : null;
+      if (first >= 0) {
+        waited += System.nanoTime() - w0; // (the first batch's wait is the start-up, reported on its own)
+      }
+      if (ds == null) {
+        break;
+      }
+      if (first < 0) {
+        first = System.nanoTime() - t0;
+      }
+      INDArray f = ds.getFeatures();
+      INDArray l = ds.getLabels();
+      long n = f.size(0);
+      if (f.dataType() != DataType.FLOAT || f.rank() != 4 || f.size(1) != 3 || f.size(2) != size || f.size(3) != size) {
+        throw new IllegalStateException(caseName + ": features " + f.dataType() + " " + java.util.Arrays.toString(f.shape())
+            + ", expected FLOAT [n, 3, " + size + ", " + size + "]");
+      }
+      if (l.rank() != 2 || l.size(0) != n || l.size(1) != LabelledImageShards.CLASSES) {
+        throw new IllegalStateException(caseName + ": labels " + java.util.Arrays.toString(l.shape()) + " for " + n + " images");
+      }
+      if (images == 0) {
+        double min = f.minNumber().doubleValue();
+        double max = f.maxNumber().doubleValue();
+        if (min < 0 || max > 1 || max <= min) {
+          throw new IllegalStateException(caseName + ": first batch's features in [" + min + ", " + max + "], expected within [0, 1]");
         }
       }
-    } finally {
-      release(it);
+      // One reduction per batch (the consumer should cost the loaders as little as possible).
+      double[] counts = l.sum(0).toDoubleVector();
+      for (int k = 0; k < counts.length; k++) {
+        perClass[k] += Math.round(counts[k]);
+      }
+      images += n;
+      if (modelNanosPerImage > 0) {
+        // Simulated work: a model on a device (GPU) training at --model-images-per-second, while
+        // the host thread waits for it; the loader keeps both cores.
+        java.util.concurrent.TimeUnit.NANOSECONDS.sleep(modelNanosPerImage * n);
+      }
     }
     long wall = System.nanoTime() - t0;
     long cpu = processCpuNanos() - cpu0;
