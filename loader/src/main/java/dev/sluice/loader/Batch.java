@@ -426,6 +426,61 @@ public final class Batch implements AutoCloseable {
     return b;
   }
 
+  /**
+   * A new batch of this batch's columns except {@code dropped}, <em>shared</em> rather than copied,
+   * followed by all the columns of {@code added}, which is consumed (its memory moves into the new
+   * batch, and it is closed). For a function that adds or replaces columns and keeps every row
+   * (a parsed label, a decoded image): no byte of the kept columns is copied.
+   *
+   * <p>Sharing: the kept columns' buffers are referenced by both batches (Arrow counts references
+   * and moves the accounting to {@code allocator}), so either batch may be closed first; neither
+   * may be written to afterwards. Variable-width columns copy only their offsets.
+   *
+   * @throws IllegalArgumentException when {@code added} has another row count or a column name
+   *     that is kept from this batch
+   */
+  public Batch withColumnsOf(BufferAllocator allocator, java.util.Collection<String> dropped, Batch added) {
+    checkOpen();
+    added.checkOpen();
+    int n = rowCount();
+    if (added.rowCount() != n) {
+      throw new IllegalArgumentException("cannot add " + added.rowCount() + " rows of columns to a batch of " + n);
+    }
+    List<Field> fields = new ArrayList<>();
+    List<FieldVector> vectors = new ArrayList<>();
+    try {
+      for (FieldVector v : root.getFieldVectors()) {
+        if (dropped.contains(v.getName())) {
+          continue;
+        }
+        if (added.hasColumn(v.getName())) {
+          throw new IllegalArgumentException("column '" + v.getName() + "' is both kept and added; drop it first");
+        }
+        TransferPair tp = v.getTransferPair(v.getField(), allocator); // keeps field metadata (tensor shape)
+        if (n > 0) {
+          tp.splitAndTransfer(0, n); // slices (shares) the buffers; the source stays valid
+        }
+        vectors.add((FieldVector) tp.getTo());
+        fields.add(v.getField());
+      }
+      try (Batch moved = added.transferTo(allocator)) {
+        for (FieldVector v : moved.root.getFieldVectors()) {
+          TransferPair tp = v.getTransferPair(v.getField(), allocator);
+          tp.transfer();
+          vectors.add((FieldVector) tp.getTo());
+          fields.add(v.getField());
+        }
+      }
+    } catch (RuntimeException e) {
+      vectors.forEach(FieldVector::close);
+      throw e;
+    }
+    VectorSchemaRoot out = new VectorSchemaRoot(fields, vectors, n);
+    Batch b = new Batch(out, sources);
+    b.hosts = hosts;
+    return b;
+  }
+
   /** Whether {@link #close()} has been called. */
   public boolean isClosed() {
     return closed;

@@ -19,7 +19,7 @@ class BatchCopyTest {
       Columns.tensor("t", ElementType.UINT8, 3), Columns.int64("id"), Columns.utf8("name"), Columns.float32("f")));
 
   /** Rows {@code first .. first + n - 1}: tensor bytes, id, name (null every 7th row) and a float. */
-  private static Batch rows(RootAllocator a, int first, int n) {
+  private static Batch rows(org.apache.arrow.memory.BufferAllocator a, int first, int n) {
     try (BatchBuilder b = BatchBuilder.createUninitialized(a, SCHEMA, n, 16L * n, List.of("file-" + first))) {
       ArrowBuf t = b.tensorData("t");
       for (int i = 0; i < n; i++) {
@@ -121,6 +121,46 @@ class BatchCopyTest {
         assertThat(b.tensorData("t").capacity()).isGreaterThanOrEqualTo(24);
       } // closed unbuilt: nothing leaks
       assertThat(a.getAllocatedMemory()).isZero();
+    }
+  }
+  @Test
+  void withColumnsOfSharesTheKeptColumnsAndEitherBatchMayCloseFirst() {
+    try (RootAllocator root = new RootAllocator()) {
+      for (boolean originalFirst : new boolean[] {true, false}) {
+        org.apache.arrow.memory.BufferAllocator a = root.newChildAllocator("a", 0, Long.MAX_VALUE);
+        org.apache.arrow.memory.BufferAllocator b = root.newChildAllocator("b", 0, Long.MAX_VALUE);
+        Batch in = rows(a, 0, 50);
+        Batch extra;
+        try (BatchBuilder bb = BatchBuilder.create(b, new Schema(List.of(Columns.int32("label"))), 50)) {
+          for (int r = 0; r < 50; r++) {
+            bb.setLong("label", r, r % 10);
+          }
+          extra = bb.build(50);
+        }
+        Batch out = in.withColumnsOf(b, List.of("name"), extra);
+        assertThat(extra.isClosed()).isTrue();
+        assertThat(out.schema().getFields().stream().map(f -> f.getName()).toList()).containsExactly("t", "id", "f", "label");
+        assertThat(out.tensorData("t").memoryAddress()).as("shared, not copied").isEqualTo(in.tensorData("t").memoryAddress());
+        if (originalFirst) {
+          in.close();
+        }
+        for (int r = 0; r < 50; r++) {
+          assertThat(out.getLong("id", r)).isEqualTo(r);
+          assertThat(out.getBytes("t", r)).containsExactly((byte) (r * 3), (byte) (r * 3 + 1), (byte) (r * 3 + 2));
+          assertThat(out.getLong("label", r)).isEqualTo(r % 10);
+        }
+        out.close();
+        if (!originalFirst) {
+          assertThat(in.getLong("id", 49)).isEqualTo(49);
+          in.close();
+        }
+        a.close(); // throws on a leak
+        b.close();
+      }
+      assertThat(root.getAllocatedMemory()).isZero();
+      try (Batch x = rows(root, 0, 3); Batch y = rows(root, 0, 2)) {
+        assertThatThrownBy(() -> x.withColumnsOf(root, List.of(), y)).isInstanceOf(IllegalArgumentException.class);
+      }
     }
   }
 }

@@ -77,10 +77,11 @@ public final class NativeImageDecoder implements BatchFunction {
     }
     int n = in.rowCount();
     int rowBytes = height * width * channels;
-    Schema schema = outputSchema(in.schema());
+    Schema pixelsOnly = new Schema(List.of(TensorSpec.of(ElementType.UINT8, height, width, channels).toField(output)));
     int[] good = new int[n];
     int kept = 0;
-    try (BatchBuilder out = BatchBuilder.createUninitialized(ctx.allocator(), schema, Math.max(n, 1), 0, in.sources())) {
+    Batch pixelBatch;
+    try (BatchBuilder out = BatchBuilder.createUninitialized(ctx.allocator(), pixelsOnly, Math.max(n, 1), 0, in.sources())) {
       ArrowBuf pixels = out.tensorData(output);
       ArrowBuf data = bytes.getDataBuffer();
       for (int r = 0; r < n; r++) {
@@ -96,14 +97,22 @@ public final class NativeImageDecoder implements BatchFunction {
         }
         good[kept++] = r;
       }
-      for (Field f : schema.getFields()) {
-        if (!f.getName().equals(output)) {
-          copyColumn(in, out, f.getName(), good, kept);
-        }
+      pixelBatch = out.build(kept);
+    }
+    // The other columns: shared with the input when every row decoded (the usual case), else the
+    // rows that did, copied.
+    try {
+      if (kept == n) {
+        return in.withColumnsOf(ctx.allocator(), List.of(column, output), pixelBatch);
       }
-      return out.build(kept);
+      try (Batch rows = in.select(ctx.allocator(), java.util.Arrays.copyOf(good, kept))) {
+        return rows.withColumnsOf(ctx.allocator(), List.of(column, output), pixelBatch);
+      }
+    } finally {
+      pixelBatch.close(); // (already consumed unless adding failed)
     }
   }
+
 
   /**
    * Decodes the bytes at {@code src} into the {@code height x width x channels} row at {@code dst};
@@ -168,19 +177,5 @@ public final class NativeImageDecoder implements BatchFunction {
     ctx.badRecords().report(ctx.operatorName(), file, key, cause);
   }
 
-  private static void copyColumn(Batch from, BatchBuilder to, String column, int[] rows, int count) {
-    FieldVector src = from.vector(column);
-    for (int i = 0; i < count; i++) {
-      int r = rows[i];
-      if (src.isNull(r)) {
-        to.setNull(column, i);
-      } else if (src instanceof org.apache.arrow.vector.BaseIntVector) {
-        to.setLong(column, i, from.getLong(column, r));
-      } else if (src instanceof org.apache.arrow.vector.FloatingPointVector) {
-        to.setDouble(column, i, from.getDouble(column, r));
-      } else {
-        to.setBytes(column, i, from.getBytes(column, r));
-      }
-    }
-  }
+
 }

@@ -7,10 +7,8 @@ import dev.sluice.loader.BatchFunction;
 import dev.sluice.loader.Columns;
 import dev.sluice.loader.ElementType;
 import dev.sluice.loader.TensorSpec;
-import java.util.ArrayList;
 import java.util.List;
 import org.apache.arrow.memory.ArrowBuf;
-import org.apache.arrow.vector.types.pojo.Field;
 import org.apache.arrow.vector.types.pojo.Schema;
 
 /** The per-batch steps of the training example between decoding and the model (also used by the benchmarks). */
@@ -30,10 +28,6 @@ public final class ImageInputs {
   public static BatchFunction parseLabel(String clsColumn, int classes) {
     return (in, ctx) -> {
       int n = in.rowCount();
-      List<Field> fields = new ArrayList<>(in.schema().getFields());
-      fields.removeIf(f -> f.getName().equals(clsColumn));
-      fields.add(Columns.int32(LABEL));
-      Schema schema = new Schema(fields);
       int[] keep = new int[n];
       int kept = 0;
       int[] labels = new int[n];
@@ -52,37 +46,27 @@ public final class ImageInputs {
           ctx.badRecords().report(ctx.operatorName(), file, key, e);
         }
       }
-      try (Batch keptRows = in.select(ctx.allocator(), java.util.Arrays.copyOf(keep, kept));
-          BatchBuilder b = BatchBuilder.create(ctx.allocator(), schema, kept, 0, in.sources())) {
-        for (Field f : fields) {
-          if (f.getName().equals(LABEL)) {
-            continue;
-          }
-          copyColumn(keptRows, b, f.getName(), kept);
-        }
+      Batch labelColumn;
+      try (BatchBuilder b = BatchBuilder.create(ctx.allocator(), new Schema(List.of(Columns.int32(LABEL))), kept, 0,
+          in.sources())) {
         for (int r = 0; r < kept; r++) {
           b.setLong(LABEL, r, labels[r]);
         }
-        return b.build(kept);
+        labelColumn = b.build(kept);
+      }
+      // The other columns (the encoded image above all) are shared with the input, not copied,
+      // unless bad labels left rows out.
+      try {
+        if (kept == n) {
+          return in.withColumnsOf(ctx.allocator(), List.of(clsColumn), labelColumn);
+        }
+        try (Batch keptRows = in.select(ctx.allocator(), java.util.Arrays.copyOf(keep, kept))) {
+          return keptRows.withColumnsOf(ctx.allocator(), List.of(clsColumn), labelColumn);
+        }
+      } finally {
+        labelColumn.close(); // (already consumed unless adding failed)
       }
     };
-  }
-
-  private static void copyColumn(Batch from, BatchBuilder to, String column, int rows) {
-    TensorSpec spec = TensorSpec.fromField(from.vector(column).getField());
-    if (spec != null) {
-      to.tensorData(column).setBytes(0, from.tensorData(column), 0, (long) rows * spec.rowBytes());
-      return;
-    }
-    for (int r = 0; r < rows; r++) {
-      if (from.isNull(column, r)) {
-        to.setNull(column, r);
-      } else if (from.vector(column) instanceof org.apache.arrow.vector.BaseIntVector) {
-        to.setLong(column, r, from.getLong(column, r));
-      } else {
-        to.setBytes(column, r, from.getBytes(column, r));
-      }
-    }
   }
 
   /**
