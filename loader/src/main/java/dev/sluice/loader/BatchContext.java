@@ -15,4 +15,27 @@ public interface BatchContext {
 
   /** The name of the operator running the function, for messages. */
   String operatorName();
+
+  /**
+   * A context of the given parts, for calling a function outside an execution (its tests, a
+   * one-off conversion).
+   */
+  static BatchContext of(BufferAllocator allocator, BadRecords badRecords, String operatorName) {
+    return new BatchContext() {
+      @Override
+      public BufferAllocator allocator() {
+        return allocator;
+      }
+
+      @Override
+      public BadRecords badRecords() {
+        return badRecords;
+      }
+
+      @Override
+      public String operatorName() {
+        return operatorName;
+      }
+    };
+  }
 }

@@ -11,22 +11,7 @@ import org.junit.jupiter.api.Test;
 
 class ToFloatImageTest {
   private static BatchContext ctx(BufferAllocator a) {
-    return new BatchContext() {
-      @Override
-      public BufferAllocator allocator() {
-        return a;
-      }
-
-      @Override
-      public BadRecords badRecords() {
-        return BadRecords.none();
-      }
-
-      @Override
-      public String operatorName() {
-        return "ToFloat";
-      }
-    };
+    return BatchContext.of(a, BadRecords.none(), "ToFloat");
   }
 
   @Test

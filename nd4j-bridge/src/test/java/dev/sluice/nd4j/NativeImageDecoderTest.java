@@ -51,22 +51,7 @@ class NativeImageDecoderTest {
   }
 
   private static BatchContext ctx(BufferAllocator a, BadRecords bad) {
-    return new BatchContext() {
-      @Override
-      public BufferAllocator allocator() {
-        return a;
-      }
-
-      @Override
-      public BadRecords badRecords() {
-        return bad;
-      }
-
-      @Override
-      public String operatorName() {
-        return "Decode";
-      }
-    };
+    return BatchContext.of(a, bad, "Decode");
   }
 
   @Test

@@ -31,22 +31,7 @@ class ImageInputsTest {
   }
 
   private static BatchContext ctx(BufferAllocator a, BadRecords bad) {
-    return new BatchContext() {
-      @Override
-      public BufferAllocator allocator() {
-        return a;
-      }
-
-      @Override
-      public BadRecords badRecords() {
-        return bad;
-      }
-
-      @Override
-      public String operatorName() {
-        return "ParseLabel";
-      }
-    };
+    return BatchContext.of(a, bad, "ParseLabel");
   }
 
   @Test
