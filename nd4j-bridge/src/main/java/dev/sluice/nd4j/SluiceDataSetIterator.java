@@ -215,6 +215,12 @@ public final class SluiceDataSetIterator implements DataSetIterator, AutoCloseab
     return runner.stats();
   }
 
+  /** The batch size, the epoch in progress and the stall figures (DL4J's {@code fit} prints its iterator). */
+  @Override
+  public String toString() {
+    return "SluiceDataSetIterator[batch " + batchSize + ", epoch " + runner.epoch() + ": " + runner.stats() + "]";
+  }
+
   /** The features column. */
   public FeatureColumn features() {
     return features;

@@ -123,6 +123,12 @@ public final class SluiceMultiDataSetIterator implements MultiDataSetIterator, A
     return runner.stats();
   }
 
+  /** The batch size, the epoch in progress and the stall figures (DL4J's {@code fit} prints its iterator). */
+  @Override
+  public String toString() {
+    return "SluiceMultiDataSetIterator[batch " + batchSize + ", epoch " + runner.epoch() + ": " + runner.stats() + "]";
+  }
+
   /** Stops the prefetch thread and the execution and releases all Arrow memory. Idempotent. */
   @Override
   public void close() {
