@@ -29,6 +29,9 @@ import org.bytedeco.opencv.opencv_core.Size;
  * Same contract and output as the pure-Java {@link dev.sluice.loader.ImageDecoder}: other columns
  * are carried over; an image that does not decode is a bad record naming its file and key.
  *
+ * <p>Channel order: RGB, unlike DataVec's {@code NativeImageLoader}, which hands OpenCV's BGR on.
+ * A model trained on DataVec's images expects BGR: reverse the channel axis for it.
+ *
  * <p>Stateless and thread-safe (each call uses its own native buffers, released before it returns).
  */
 public final class NativeImageDecoder implements BatchFunction {
