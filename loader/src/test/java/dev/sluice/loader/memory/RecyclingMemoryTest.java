@@ -116,4 +116,57 @@ class RecyclingMemoryTest {
       assertThat(off.recycledMemory().cachedBytes()).isZero();
     }
   }
+
+  @Test
+  void concurrentUseNeverHandsOneBufferToTwoOwnersAndStaysWithinCapacity() throws Exception {
+    long[] sizes = {64L << 10, 256L << 10, MIB, 3 * MIB};
+    try (RecyclingMemory memory = RecyclingMemory.withCapacity(8 * MIB); RootAllocator root = rootOf(memory)) {
+      java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(4, r -> {
+        Thread t = new Thread(r, "recycling-memory-test");
+        t.setDaemon(true);
+        return t;
+      });
+      try {
+        List<java.util.concurrent.Future<?>> done = new ArrayList<>();
+        for (int w = 0; w < 4; w++) {
+          long worker = w;
+          done.add(pool.submit(() -> {
+            java.util.SplittableRandom random = new java.util.SplittableRandom(worker);
+            List<ArrowBuf> held = new ArrayList<>();
+            List<Long> stamps = new ArrayList<>();
+            for (int i = 0; i < 2_000; i++) {
+              if (held.size() < 3 && random.nextBoolean()) {
+                ArrowBuf b = root.buffer(sizes[random.nextInt(sizes.length)]);
+                long stamp = (worker << 32) | i;
+                b.setLong(0, stamp);
+                b.setLong(b.capacity() - 8, stamp);
+                held.add(b);
+                stamps.add(stamp);
+              } else if (!held.isEmpty()) {
+                int k = random.nextInt(held.size());
+                ArrowBuf b = held.remove(k);
+                long stamp = stamps.remove(k);
+                // Nobody else wrote here while this worker owned the buffer.
+                assertThat(b.getLong(0)).isEqualTo(stamp);
+                assertThat(b.getLong(b.capacity() - 8)).isEqualTo(stamp);
+                b.close();
+              }
+              assertThat(memory.cachedBytes()).isLessThanOrEqualTo(memory.capacityBytes());
+            }
+            held.forEach(ArrowBuf::close);
+            return null;
+          }));
+        }
+        for (java.util.concurrent.Future<?> f : done) {
+          f.get(60, java.util.concurrent.TimeUnit.SECONDS);
+        }
+      } finally {
+        pool.shutdownNow();
+        assertThat(pool.awaitTermination(30, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+      }
+      assertThat(root.getAllocatedMemory()).isZero();
+      assertThat(memory.hits()).isPositive();
+      assertThat(memory.cachedBytes()).isLessThanOrEqualTo(8 * MIB);
+    }
+  }
 }
