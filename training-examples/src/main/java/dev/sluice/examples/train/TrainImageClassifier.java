@@ -84,8 +84,8 @@ public final class TrainImageClassifier implements Callable<Integer> {
   @Option(names = "--budget-mib", description = "Loader memory budget in MiB. Default: ${DEFAULT-VALUE}")
   long budgetMiB = 256;
 
-  @Option(names = "--decoder", description = "JPEG decoder: JAVA (javax.imageio, the JDK reader) or NATIVE (OpenCV; slower end to end today, see benchmarks/RESULTS.md). Default: ${DEFAULT-VALUE}")
-  Decoder decoder = Decoder.JAVA;
+  @Option(names = "--decoder", description = "JPEG decoder: NATIVE (OpenCV's imdecode, the faster in benchmarks/RESULTS.md) or JAVA (javax.imageio with the JDK's reader; the same pixels for baseline JPEGs). Default: ${DEFAULT-VALUE}")
+  Decoder decoder = Decoder.NATIVE;
 
   /** The image decoders on offer. */
   enum Decoder { NATIVE, JAVA }
