@@ -223,7 +223,13 @@ public final class ImageDecoder implements BatchFunction {
 
   @Override
   public Batch apply(Batch input, BatchContext context) {
-    Schema schema = outputSchema(input.schema());
+    outputSchema(input.schema()); // checks the column and the output name
+    List<String> notCarried = new ArrayList<>();
+    for (Field f : input.schema().getFields()) {
+      if (!carried(f)) {
+        notCarried.add(f.getName());
+      }
+    }
     FieldVector encoded = input.vector(column);
     if (!(encoded instanceof BaseVariableWidthVector) && !(encoded instanceof FixedSizeBinaryVector)) {
       throw new IllegalArgumentException(
@@ -232,13 +238,14 @@ public final class ImageDecoder implements BatchFunction {
     int rows = input.rowCount();
     int rowBytes = spec.rowBytes();
     BufferAllocator allocator = context.allocator();
-    VectorSchemaRoot root = VectorSchemaRoot.create(schema, allocator);
+    VectorSchemaRoot root = VectorSchemaRoot.create(new Schema(List.of(spec.toField(output))), allocator);
+    Batch pixelBatch;
+    int[] good = new int[rows];
+    int count = 0;
     try {
       FixedSizeBinaryVector tensor = (FixedSizeBinaryVector) root.getVector(output);
       BatchBuilder.allocateUninitialized(tensor, Math.max(rows, 1)); // every kept row is written in full
       ArrowBuf data = tensor.getDataBuffer();
-      int[] good = new int[rows];
-      int count = 0;
       for (int r = 0; r < rows; r++) {
         try {
           byte[] bytes = input.getBytes(column, r);
@@ -255,16 +262,22 @@ public final class ImageDecoder implements BatchFunction {
         }
       }
       tensor.setValueCount(count);
-      for (Field f : schema.getFields()) {
-        if (!f.getName().equals(output)) {
-          copyRows(input.vector(f.getName()), root.getVector(f.getName()), good, count);
-        }
-      }
       root.setRowCount(count);
-      return new Batch(root, input.sources());
+      pixelBatch = new Batch(root, input.sources());
     } catch (RuntimeException | Error e) {
       root.close();
       throw e;
+    }
+    // The other columns: shared with the input when every row decoded, else the rows that did, copied.
+    try {
+      if (count == rows) {
+        return input.withColumnsOf(allocator, notCarried, pixelBatch);
+      }
+      try (Batch kept = input.select(allocator, java.util.Arrays.copyOf(good, count))) {
+        return kept.withColumnsOf(allocator, notCarried, pixelBatch);
+      }
+    } finally {
+      pixelBatch.close(); // (already consumed unless adding failed)
     }
   }
 
@@ -476,20 +489,6 @@ public final class ImageDecoder implements BatchFunction {
         source,
         entry,
         new IOException("cannot decode the image of " + input.describeRow(row) + ": " + why, cause));
-  }
-
-  private static void copyRows(FieldVector from, FieldVector to, int[] rows, int count) {
-    long varBytes = 0;
-    if (from instanceof BaseVariableWidthVector var) {
-      for (int i = 0; i < count; i++) {
-        varBytes += var.isNull(rows[i]) ? 0 : var.getValueLength(rows[i]);
-      }
-    }
-    Batch.allocate(to, count, varBytes);
-    for (int i = 0; i < count; i++) {
-      to.copyFromSafe(rows[i], i, from);
-    }
-    to.setValueCount(count);
   }
 
   /**
