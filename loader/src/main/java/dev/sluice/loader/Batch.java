@@ -274,6 +274,39 @@ public final class Batch implements AutoCloseable {
     return select(allocator, rows);
   }
 
+  /**
+   * A new batch of rows {@code [from, from + length)} that <em>shares</em> this batch's memory
+   * instead of copying it: fixed-width columns (tensors, numbers) are slices of the same buffers,
+   * variable-width columns copy only their offsets (and validity bits are copied when {@code from}
+   * is not a multiple of 8). Arrow counts the references and moves the accounting to {@code
+   * allocator} (which must share this batch's root), so either batch may be closed first; neither
+   * may be written to afterwards. Sources and hosts are carried over.
+   */
+  public Batch sliceShared(BufferAllocator allocator, int from, int length) {
+    checkOpen();
+    if (from < 0 || length < 0 || from + length > rowCount()) {
+      throw new IndexOutOfBoundsException("rows [" + from + ", " + (from + length) + ") of a batch of " + rowCount());
+    }
+    List<Field> fields = new ArrayList<>();
+    List<FieldVector> vectors = new ArrayList<>();
+    try {
+      for (FieldVector v : root.getFieldVectors()) {
+        TransferPair tp = v.getTransferPair(v.getField(), allocator); // keeps field metadata (tensor shape)
+        if (length > 0) {
+          tp.splitAndTransfer(from, length);
+        }
+        vectors.add((FieldVector) tp.getTo());
+        fields.add(v.getField());
+      }
+    } catch (RuntimeException e) {
+      vectors.forEach(FieldVector::close);
+      throw e;
+    }
+    Batch b = new Batch(new VectorSchemaRoot(fields, vectors, length), sources);
+    b.hosts = hosts;
+    return b;
+  }
+
   /** A new batch with the given rows of this one, in the given order (rows may repeat). */
   public Batch select(BufferAllocator allocator, int[] rows) {
     checkOpen();

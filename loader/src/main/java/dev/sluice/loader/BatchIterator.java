@@ -35,13 +35,23 @@ public final class BatchIterator implements Iterator<Batch>, AutoCloseable {
   private boolean closed;
 
   BatchIterator(BlockStream executor, IterOptions options, ShareShuffle shareShuffle, String name) {
+    this(executor, options, shareShuffle, name, true);
+  }
+
+  /**
+   * @param ordered whether batches must keep the rows in the order the blocks arrive; when not (the
+   *     execution does not preserve order anyway), a block's tail that does not fill a batch waits
+   *     aside for others like it instead of being joined with the next block's head, so that most
+   *     batches are slices of one block rather than copies
+   */
+  BatchIterator(BlockStream executor, IterOptions options, ShareShuffle shareShuffle, String name, boolean ordered) {
     this.executor = executor;
     this.options = options;
     boolean rebatch = options.batchSize() > 0;
     if (shareShuffle != null && !rebatch) {
       throw new IllegalArgumentException("a shuffled share needs a batch size");
     }
-    this.rebatcher = rebatch ? new Rebatcher(executor, options, shareShuffle) : null;
+    this.rebatcher = rebatch ? new Rebatcher(executor, options, shareShuffle, ordered) : null;
     if (rebatch && options.prefetchBatches() > 0) {
       prefetched = new ArrayBlockingQueue<>(options.prefetchBatches());
       executor.measureConsumerWaitOutside();
@@ -130,6 +140,14 @@ public final class BatchIterator implements Iterator<Batch>, AutoCloseable {
     return b;
   }
 
+  /**
+   * Batches this iterator made by copying rows so far: joined from several blocks, or drawn by a
+   * shuffle. The others were whole blocks or slices sharing a block's memory. Thread-safe.
+   */
+  public long batchesCopied() {
+    return rebatcher == null ? 0 : rebatcher.copied;
+  }
+
   /** Statistics of the execution so far. */
   public DatasetStats stats() {
     return executor.stats();
@@ -187,6 +205,12 @@ public final class BatchIterator implements Iterator<Batch>, AutoCloseable {
   private static final class Rebatcher {
     private final BlockStream executor;
     private final IterOptions options;
+    private final boolean ordered;
+    /** Batches made by copying rows (joined across blocks, shuffled); written by one thread. */
+    private volatile long copied;
+    /** Unordered mode: the block batches are being sliced from, and where the next one starts. */
+    private Batch current;
+    private int currentOffset;
     private final ShareShuffle shareShuffle;
     /** The share's rows in shuffled order, as (block, row) references into {@link #pool}. */
     private Iterator<RowRef> shuffledRows;
@@ -203,7 +227,8 @@ public final class BatchIterator implements Iterator<Batch>, AutoCloseable {
     private int[] entryRow = new int[0];
     private int entries;
 
-    Rebatcher(BlockStream executor, IterOptions options, ShareShuffle shareShuffle) {
+    Rebatcher(BlockStream executor, IterOptions options, ShareShuffle shareShuffle, boolean ordered) {
+      this.ordered = ordered;
       this.executor = executor;
       this.options = options;
       this.shareShuffle = shareShuffle;
@@ -215,7 +240,10 @@ public final class BatchIterator implements Iterator<Batch>, AutoCloseable {
       if (shareShuffle != null) {
         return nextFromShareShuffle();
       }
-      return options.localShuffleBufferSize() > 0 ? nextShuffled() : nextInOrder();
+      if (options.localShuffleBufferSize() > 0) {
+        return nextShuffled();
+      }
+      return ordered ? nextInOrder() : nextUnordered();
     }
 
     /**
@@ -253,6 +281,7 @@ public final class BatchIterator implements Iterator<Batch>, AutoCloseable {
         rowOf = java.util.Arrays.copyOf(rowOf, n);
       }
       Batch out = gather(blockOf, rowOf);
+      copied++;
       for (int i = 0; i < n; i++) {
         int left = remainingPerBlock.get(blockOf[i]) - 1;
         remainingPerBlock.set(blockOf[i], left);
@@ -337,6 +366,61 @@ public final class BatchIterator implements Iterator<Batch>, AutoCloseable {
           bufferedRows += b.rowCount();
         }
       }
+      return cutBuffered(size);
+    }
+
+    /**
+     * The next batch when row order does not matter: slices of one block where it holds a whole
+     * batch (no copy), its tail set aside with the other tails, which are joined (one copy) once
+     * they make a batch. So only the tails of blocks are copied, whatever the block sizes are.
+     */
+    private Batch nextUnordered() throws InterruptedException {
+      int size = options.batchSize();
+      while (true) {
+        if (current != null) {
+          int left = current.rowCount() - currentOffset;
+          if (left >= size) {
+            Batch out;
+            if (currentOffset == 0 && left == size) {
+              out = current;
+              current = null;
+            } else {
+              out = current.sliceShared(allocator, currentOffset, size);
+              currentOffset += size;
+              if (currentOffset == current.rowCount()) {
+                current.close();
+                current = null;
+              }
+            }
+            return out;
+          }
+          if (left > 0) {
+            blocks.add(current.sliceShared(allocator, currentOffset, left));
+            bufferedRows += left;
+          }
+          current.close();
+          current = null;
+        }
+        if (bufferedRows >= size || ended) {
+          return cutBuffered(size);
+        }
+        Batch b = executor.take();
+        if (b == null) {
+          ended = true;
+        } else if (b.rowCount() == 0) {
+          b.close();
+        } else {
+          current = b;
+          currentOffset = 0;
+        }
+      }
+    }
+
+    /**
+     * The next batch from the buffered blocks ({@code size} rows, or what is left at the end); null
+     * when nothing is left or the last short batch is dropped.
+     */
+    private Batch cutBuffered(int size) {
       if (bufferedRows == 0 || (ended && bufferedRows < size && options.dropLast())) {
         return null;
       }
@@ -346,6 +430,17 @@ public final class BatchIterator implements Iterator<Batch>, AutoCloseable {
         blocks.poll();
         bufferedRows -= take;
         return head; // exactly one whole block: hand it on without copying
+      }
+      if (headOffset + take <= head.rowCount()) {
+        // Within one block: a slice that shares its memory.
+        Batch out = head.sliceShared(allocator, headOffset, take);
+        headOffset += take;
+        if (headOffset == head.rowCount()) {
+          blocks.poll().close();
+          headOffset = 0;
+        }
+        bufferedRows -= take;
+        return out;
       }
       // One copy of the rows, from as many blocks as they span; the blocks used up are closed after
       // it (on a failure they stay queued, and close() releases them).
@@ -366,6 +461,7 @@ public final class BatchIterator implements Iterator<Batch>, AutoCloseable {
         }
       }
       Batch out = Batch.concatRows(allocator, parts);
+      copied++;
       for (int i = 0; i < usedUp; i++) {
         blocks.poll().close();
       }
@@ -402,6 +498,7 @@ public final class BatchIterator implements Iterator<Batch>, AutoCloseable {
         entryRow[pick] = entryRow[entries];
       }
       Batch out = gather(blockOf, rowOf);
+      copied++;
       for (int i = 0; i < take; i++) {
         int left = remainingPerBlock.get(blockOf[i]) - 1;
         remainingPerBlock.set(blockOf[i], left);
@@ -464,6 +561,10 @@ public final class BatchIterator implements Iterator<Batch>, AutoCloseable {
     }
 
     void close() {
+      if (current != null) {
+        current.close();
+        current = null;
+      }
       blocks.forEach(Batch::close);
       blocks.clear();
       for (int i = 0; i < pool.size(); i++) {

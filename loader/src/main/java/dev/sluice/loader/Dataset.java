@@ -153,6 +153,13 @@ public final class Dataset {
   /**
    * Starts an execution and returns its consumer end. Close it (or drain it) to end the execution.
    *
+   * <p>Batches of {@code batchSize} rows are cut from the blocks as they come: a whole block of that
+   * size is handed on as it is, rows within one block become a slice sharing its memory, and only
+   * rows spanning blocks are copied ({@link BatchIterator#batchesCopied()}). When the execution does
+   * not preserve order ({@link ExecutionOptions#preserveOrder()} false, the default), a block's
+   * rows that do not fill a batch wait for other such tails instead of being joined with the next
+   * block's head, so that most batches are slices whatever the block size.
+   *
    * <p>On a shuffled share ({@link Sluice#readShare(Source, ShareAssignment, int, int)}) the rows go
    * through the share's local shuffle: in batches of {@code batchSize} rows, or of the execution's
    * target block rows when {@code iterOptions} asks for blocks as they come.
@@ -172,7 +179,7 @@ public final class Dataset {
       }
     }
     StreamingExecutor ex = start();
-    return new BatchIterator(ex, chosen, shareShuffle, Integer.toString(ITERATIONS.incrementAndGet()));
+    return new BatchIterator(ex, chosen, shareShuffle, Integer.toString(ITERATIONS.incrementAndGet()), options.preserveOrder());
   }
 
   /**
@@ -206,7 +213,7 @@ public final class Dataset {
     List<BatchIterator> out = new ArrayList<>();
     int id = ITERATIONS.incrementAndGet();
     for (int i = 0; i < n; i++) {
-      out.add(new BatchIterator(coordinator.consumer(i), split.iterOptions(), null, id + "-" + i));
+      out.add(new BatchIterator(coordinator.consumer(i), split.iterOptions(), null, id + "-" + i, options.preserveOrder()));
     }
     lastSplit = coordinator;
     return out;

@@ -39,6 +39,9 @@ public final class Sluice implements AutoCloseable {
   private final Runtime runtime;
   private final boolean ownsRuntime;
   private final ExecutionOptions defaults;
+  /** What must close before the context does (iterators built on it), in registration order. */
+  private final java.util.LinkedHashSet<AutoCloseable> dependents = new java.util.LinkedHashSet<>();
+  private boolean closed;
 
   private Sluice(RecyclingMemory recycled, RootAllocator store, Runtime runtime, boolean ownsRuntime,
       ExecutionOptions defaults) {
@@ -156,8 +159,58 @@ public final class Sluice implements AutoCloseable {
     return recycled;
   }
 
+  /**
+   * Makes {@link #close()} close {@code resource} first (in reverse order of registration), for
+   * something built on this context that holds its memory or threads beyond one call: an iterator
+   * whose last batches stay valid after its epoch ends, say. The returned action unregisters it:
+   * call it when the resource closes on its own.
+   *
+   * @throws IllegalStateException when this context is closed
+   */
+  public Runnable closeBeforeContext(AutoCloseable resource) {
+    Objects.requireNonNull(resource, "resource");
+    synchronized (dependents) {
+      if (closed) {
+        throw new IllegalStateException("this Sluice context is closed");
+      }
+      dependents.add(resource);
+    }
+    return () -> {
+      synchronized (dependents) {
+        dependents.remove(resource);
+      }
+    };
+  }
+
+  /**
+   * Closes what was registered with {@link #closeBeforeContext}, then the runtime (when this
+   * context started it) and the block store, whose allocator fails if an execution still holds its
+   * memory.
+   */
   @Override
   public void close() {
+    List<AutoCloseable> first;
+    synchronized (dependents) {
+      if (closed) {
+        return;
+      }
+      closed = true;
+      first = new java.util.ArrayList<>(dependents);
+      dependents.clear();
+    }
+    java.util.Collections.reverse(first);
+    RuntimeException failure = null;
+    for (AutoCloseable c : first) {
+      try {
+        c.close();
+      } catch (Exception e) {
+        if (failure == null) {
+          failure = new IllegalStateException("closing " + c + " with its Sluice context failed: " + e, e);
+        } else {
+          failure.addSuppressed(e);
+        }
+      }
+    }
     try {
       if (ownsRuntime) {
         runtime.close();
@@ -165,6 +218,9 @@ public final class Sluice implements AutoCloseable {
       store.close();
     } finally {
       recycled.close();
+    }
+    if (failure != null) {
+      throw failure;
     }
   }
 

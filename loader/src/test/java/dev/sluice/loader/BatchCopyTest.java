@@ -163,4 +163,43 @@ class BatchCopyTest {
       }
     }
   }
+
+  @Property(tries = 40)
+  void sliceSharedSharesTheBuffersAndOutlivesItsSource(@ForAll @IntRange(min = 1, max = 40) int n,
+      @ForAll @IntRange(min = 0, max = 1000) int cutSeed, @ForAll boolean closeSourceFirst) {
+    try (RootAllocator a = new RootAllocator()) {
+      java.util.Random random = new java.util.Random(cutSeed);
+      int from = random.nextInt(n);
+      int length = random.nextInt(n - from + 1);
+      Batch source = rows(a, 100, n);
+      source.setHosts(List.of("host-a"));
+      long before = a.getAllocatedMemory();
+      Batch slice = source.sliceShared(a, from, length);
+      // no copy of the tensor data: the slice reads the source's own memory
+      if (length > 0) {
+        assertThat(slice.tensorData("t").memoryAddress()).isEqualTo(source.tensorData("t").memoryAddress() + 3L * from);
+      }
+      assertThat(a.getAllocatedMemory() - before).as("only offsets and validity bits are new").isLessThan(64L * 4 + 4L * length + 256);
+      assertThat(slice.sources()).isEqualTo(source.sources());
+      assertThat(slice.hosts()).containsExactly("host-a");
+      (closeSourceFirst ? source : slice).close();
+      Batch left = closeSourceFirst ? slice : source;
+      if (closeSourceFirst) {
+        assertThat(slice.rowCount()).isEqualTo(length);
+        for (int r = 0; r < length; r++) {
+          assertRow(slice, r, 100 + from + r);
+        }
+      }
+      left.close();
+      assertThat(a.getAllocatedMemory()).isZero();
+    }
+  }
+
+  @Test
+  void sliceSharedRejectsRowsOutsideTheBatch() {
+    try (RootAllocator a = new RootAllocator(); Batch b = rows(a, 0, 5)) {
+      assertThatThrownBy(() -> b.sliceShared(a, 3, 3)).isInstanceOf(IndexOutOfBoundsException.class);
+      assertThatThrownBy(() -> b.sliceShared(a, -1, 1)).isInstanceOf(IndexOutOfBoundsException.class);
+    }
+  }
 }

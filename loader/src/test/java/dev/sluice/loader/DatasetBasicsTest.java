@@ -73,6 +73,66 @@ class DatasetBasicsTest {
   }
 
   @Test
+  void unorderedRebatchingSlicesBlocksAndCopiesOnlyTheirTails() {
+    // Blocks of 37 rows (and 28 at each split's end) cut into batches of 32: in order, almost every
+    // batch spans two blocks (a copy); without order, a block gives one slice of its memory and its
+    // tail waits for other tails.
+    try (Sluice s = Sluice.builder().resources(Resources.cpus(2))
+        .options(ExecutionOptions.defaults().withMemoryBudget(64L << 20).withTargetBlockRows(37).withProgress(ExecutionOptions.Progress.OFF))
+        .build()) {
+      long[] copied = new long[2];
+      for (boolean ordered : new boolean[] {true, false}) {
+        Dataset ds = s.range(1_000, 4).withOptions(s.defaultOptions().withPreserveOrder(ordered));
+        List<Long> ids = new ArrayList<>();
+        List<Integer> sizes = new ArrayList<>();
+        try (BatchIterator it = ds.iterBatches(IterOptions.batches(32))) {
+          while (it.hasNext()) {
+            try (Batch b = it.next()) {
+              sizes.add(b.rowCount());
+              for (int r = 0; r < b.rowCount(); r++) {
+                ids.add(b.getLong(RangeSource.COLUMN, r));
+              }
+            }
+          }
+          copied[ordered ? 0 : 1] = it.batchesCopied();
+        }
+        assertThat(sizes).hasSize(32);
+        assertThat(sizes.subList(0, 31)).allMatch(n -> n == 32);
+        assertThat(ids.stream().sorted().toList()).isEqualTo(range(0, 1_000));
+        if (ordered) {
+          assertThat(ids).isEqualTo(range(0, 1_000));
+        }
+        assertThat(s.allocator().getAllocatedMemory()).isZero();
+      }
+      assertThat(copied[0]).as("copies in order").isGreaterThanOrEqualTo(20);
+      // 28 blocks: 24 slices of a 37-row block, their tails (24 x 5) and the four 28-row blocks
+      // (232 rows) in 8 joined batches
+      assertThat(copied[1]).as("copies without order").isLessThanOrEqualTo(8);
+    }
+  }
+
+  @Test
+  void closingTheContextClosesWhatWasRegisteredFirstInReverseOrder() {
+    List<String> closed = new ArrayList<>();
+    Sluice s = sluice();
+    s.closeBeforeContext(() -> closed.add("first"));
+    Runnable unregister = s.closeBeforeContext(() -> closed.add("unregistered"));
+    s.closeBeforeContext(() -> {
+      closed.add("failing");
+      throw new java.io.IOException("cannot close");
+    });
+    s.closeBeforeContext(() -> closed.add("last"));
+    unregister.run();
+    org.assertj.core.api.Assertions.assertThatThrownBy(s::close)
+        .isInstanceOf(IllegalStateException.class).hasMessageContaining("cannot close");
+    assertThat(closed).containsExactly("last", "failing", "first");
+    s.close(); // idempotent: nothing runs twice
+    assertThat(closed).hasSize(3);
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> s.closeBeforeContext(() -> { }))
+        .isInstanceOf(IllegalStateException.class);
+  }
+
+  @Test
   void limitStopsEarly() {
     try (Sluice s = sluice()) {
       Dataset ds = s.range(1_000_000, 50).limit(2_500).withOptions(s.defaultOptions().withPreserveOrder(true));
