@@ -61,17 +61,23 @@ import picocli.CommandLine.Option;
  *       {@code imdecode} (through JavaCV, as DataVec's {@code NativeImageLoader} does) or {@code
  *       ImageIO.read} (with {@code ImageIO.setUseCache(false)}); nothing else is done with the
  *       pixels, so this is a ceiling, not a pipeline;
- *   <li>{@value #SLUICE}: Sluice's {@code DataSetIterator} over the tar shards of the same JPEGs, once
- *       {@link #sluicePipeline} provides one (until then the row reads "not available yet").
+ *   <li>{@value #SLUICE}: Sluice's {@code DataSetIterator} over the tar shards of the same JPEGs:
+ *       the pure-Java {@code ImageDecoder} to uint8 in the tasks, converted to float NCHW by the
+ *       iterator's prefetch thread;
+ *   <li>{@value #SLUICE_NATIVE}: OpenCV decodes and converts to float NCHW in the tasks
+ *       ({@code NativeImageDecoder.toFloat}); the iterator hands the batches' memory to the consumer
+ *       without a copy;
+ *   <li>{@value #SLUICE_NATIVE_UINT8}: OpenCV decodes to uint8 in the tasks, the prefetch thread
+ *       converts, as in {@value #SLUICE}.
  * </ul>
  *
  * <p>Every {@code DataSetIterator} case (A and Sluice) is measured by the same code ({@link
- * #measureIterator}): one iterator, a warm-up epoch (JIT, native libraries, recycled memory),
- * {@code reset()}, then the timed epoch from the reset to the last batch, as in the later epochs of
- * a training run, checking every batch's
- * shapes and type, the first batch's value range, and that the per-class label counts of the epoch
- * equal the dataset's. Besides images/s each case reports the cores it used: process CPU time over
- * wall time ({@code com.sun.management.OperatingSystemMXBean#getProcessCpuTime}).
+ * #measureIterator}): one iterator, warm-up epochs (two by default: JIT, native libraries,
+ * recycled memory), each ended by {@code reset()}, then the timed epoch from the reset to the last
+ * batch, as in the later epochs of a training run, checking every batch's shapes and type, the
+ * first batch's value range, and that the per-class label counts of the epoch equal the dataset's.
+ * Besides images/s each case reports the cores it used: process CPU time over wall time ({@code
+ * com.sun.management.OperatingSystemMXBean#getProcessCpuTime}).
  */
 @Command(
     name = LoaderVsDataVec.NAME,
@@ -85,7 +91,8 @@ final class LoaderVsDataVec implements Callable<Integer> {
   static final String DECODE_IMAGEIO = "decode-imageio";
   static final String SLUICE = "sluice";
   static final String SLUICE_NATIVE = "sluice-native";
-  static final List<String> CASES = List.of(DATAVEC, DECODE_OPENCV, DECODE_IMAGEIO, SLUICE, SLUICE_NATIVE);
+  static final String SLUICE_NATIVE_UINT8 = "sluice-native-uint8";
+  static final List<String> CASES = List.of(DATAVEC, DECODE_OPENCV, DECODE_IMAGEIO, SLUICE, SLUICE_NATIVE, SLUICE_NATIVE_UINT8);
 
   /** The status of a case that ran. */
   static final String OK = "ok";
@@ -112,8 +119,11 @@ final class LoaderVsDataVec implements Callable<Integer> {
   @Option(names = "--prefetch", description = "Queue size of DataVec's AsyncDataSetIterator. Default: ${DEFAULT-VALUE}")
   int prefetch = 8;
 
-  @Option(names = "--warmup-batches", description = "Untimed batches before an iterator case's timed epoch; -1 for a whole epoch (JIT and allocator caches warm, as in a training run's later epochs). Default: ${DEFAULT-VALUE}")
+  @Option(names = "--warmup-batches", description = "Untimed batches before an iterator case's timed epoch; -1 for --warmup-epochs whole epochs (JIT and allocator caches warm, as in a training run's later epochs). Default: ${DEFAULT-VALUE}")
   int warmupBatches = -1;
+
+  @Option(names = "--warmup-epochs", description = "Untimed whole epochs before an iterator case's timed epoch, when --warmup-batches is -1 (the JIT's C2 compiler is still busy in a second epoch of 10,000 images). Default: ${DEFAULT-VALUE}")
+  int warmupEpochs = 2;
 
   @Option(names = "--reuse-arrays", description = "The Sluice cases' reuseArrays(n): a DataSet's arrays are recycled n calls of next() later (DL4J's AsyncDataSetIterator contract, which the datavec case has); 0 for fresh arrays per batch. Default: ${DEFAULT-VALUE}")
   int reuseArrays = 1;
@@ -127,7 +137,7 @@ final class LoaderVsDataVec implements Callable<Integer> {
   @Option(names = "--threads", description = "Threads of the decode cases. Default: the available processors")
   Integer threads;
 
-  @Option(names = "--cases", split = ",", description = "Cases to run, of " + "datavec,decode-opencv,decode-imageio,sluice. Default: all")
+  @Option(names = "--cases", split = ",", description = "Cases to run, of datavec,decode-opencv,decode-imageio,sluice,sluice-native,sluice-native-uint8. Default: all")
   List<String> cases = CASES;
 
   @Option(names = "--child", hidden = true, description = "Run one measurement in this JVM and print its result.")
@@ -172,7 +182,7 @@ final class LoaderVsDataVec implements Callable<Integer> {
 
   /** What the iterator cases read. */
   record Workload(LabelledImageShards.Spec spec, LabelledImageShards.Shards shards, LabelledImageShards.ImageFolder folder,
-      int batch, int prefetch, int reuseArrays, double modelImagesPerSecond) {}
+      int batch, int prefetch, int reuseArrays, double modelImagesPerSecond, int warmupEpochs) {}
 
   @Override
   public Integer call() throws Exception {
@@ -199,24 +209,43 @@ final class LoaderVsDataVec implements Callable<Integer> {
     return sluicePipeline(w, false);
   }
 
-  /** The Sluice pipeline with the pure-Java {@code ImageDecoder} or, when {@code nativeDecode}, OpenCV's. */
+  /** Where a Sluice case decodes and converts to float. */
+  enum Decoding {
+    /** The pure-Java {@code ImageDecoder} to uint8; the iterator's prefetch thread converts to float NCHW. */
+    JAVA,
+    /** OpenCV to uint8 in the tasks; the iterator's prefetch thread converts to float NCHW. */
+    NATIVE_UINT8,
+    /** OpenCV to float NCHW in the tasks; the iterator hands the batches' memory to DL4J as it is. */
+    NATIVE_FLOAT
+  }
+
+  /** The Sluice pipeline with the pure-Java {@code ImageDecoder} or, when {@code nativeDecode}, OpenCV's (to float). */
   static Optional<Supplier<DataSetIterator>> sluicePipeline(Workload w, boolean nativeDecode) {
+    return sluicePipeline(w, nativeDecode ? Decoding.NATIVE_FLOAT : Decoding.JAVA);
+  }
+
+  static Optional<Supplier<DataSetIterator>> sluicePipeline(Workload w, Decoding decoding) {
     return Optional.of(() -> {
       int size = w.spec().size();
       dev.sluice.loader.Sluice sluice = dev.sluice.loader.Sluice.builder()
           .options(dev.sluice.loader.ExecutionOptions.defaults().withMemoryBudget(256L << 20)
               .withTargetBlockRows(w.batch()).withProgress(dev.sluice.loader.ExecutionOptions.Progress.OFF))
           .build();
+      dev.sluice.loader.BatchFunction decoder = switch (decoding) {
+        case JAVA -> dev.sluice.loader.ImageDecoder.builder().column("jpg").output(ImageInputs.PIXELS).size(size, size).channels(3).build();
+        case NATIVE_UINT8 -> dev.sluice.nd4j.NativeImageDecoder.of("jpg", ImageInputs.PIXELS, size, size, 3);
+        case NATIVE_FLOAT -> dev.sluice.nd4j.NativeImageDecoder.of("jpg", ImageInputs.PIXELS, size, size, 3)
+            .toFloat(1 / 255.0, dev.sluice.nd4j.Layout.NCHW);
+      };
       dev.sluice.loader.Dataset ds = sluice.read(dev.sluice.loader.source.WebDatasetSource.of(w.shards().trainPattern()))
           .mapBatches(ImageInputs.parseLabel("cls", LabelledImageShards.CLASSES),
               dev.sluice.loader.MapOptions.DEFAULT.withName("ParseLabel"))
-          .mapBatches(nativeDecode
-              ? dev.sluice.nd4j.NativeImageDecoder.of("jpg", ImageInputs.PIXELS, size, size, 3)
-              : dev.sluice.loader.ImageDecoder.builder().column("jpg").output(ImageInputs.PIXELS).size(size, size).channels(3).build(),
-              dev.sluice.loader.MapOptions.DEFAULT.withName(nativeDecode ? "DecodeNative" : "Decode"));
-      dev.sluice.nd4j.SluiceDataSetIterator it = dev.sluice.nd4j.SluiceDataSetIterator.builder(ds,
-              dev.sluice.nd4j.FeatureColumn.of(ImageInputs.PIXELS).withLayout(dev.sluice.nd4j.Layout.NCHW)
-                  .withDataType(org.nd4j.linalg.api.buffer.DataType.FLOAT).withScale(1 / 255.0),
+          .mapBatches(decoder, dev.sluice.loader.MapOptions.DEFAULT.withName(decoding == Decoding.JAVA ? "Decode" : "DecodeNative"));
+      dev.sluice.nd4j.FeatureColumn features = decoding == Decoding.NATIVE_FLOAT
+          ? dev.sluice.nd4j.FeatureColumn.of(ImageInputs.PIXELS) // float NCHW already: as stored
+          : dev.sluice.nd4j.FeatureColumn.of(ImageInputs.PIXELS).withLayout(dev.sluice.nd4j.Layout.NCHW)
+              .withDataType(org.nd4j.linalg.api.buffer.DataType.FLOAT).withScale(1 / 255.0);
+      dev.sluice.nd4j.SluiceDataSetIterator it = dev.sluice.nd4j.SluiceDataSetIterator.builder(ds, features,
               dev.sluice.nd4j.LabelColumn.oneHot(ImageInputs.LABEL, LabelledImageShards.CLASSES))
           .batchSize(w.batch()).prefetch(Math.max(1, w.prefetch())).reuseArrays(w.reuseArrays()).build();
       return new ClosingIterator(it, sluice);
@@ -336,8 +365,9 @@ final class LoaderVsDataVec implements Callable<Integer> {
   // Measuring a DataSetIterator (A and Sluice alike)
 
   /**
-   * One iterator from {@code pipeline}, as a training loop uses it: a warm-up epoch ({@code
-   * warmupBatches} batches of it, or all), {@code reset()}, then the timed epoch, from the reset to
+   * One iterator from {@code pipeline}, as a training loop uses it: warm-up ({@code warmupBatches}
+   * batches, or when that is -1 the workload's whole warm-up epochs), each ended by {@code reset()},
+   * then the timed epoch, from the reset to
    * its last batch: a later epoch of a warm iterator (JIT, caches and recycled memory warm), which
    * is what most of a training run is.
    *
@@ -347,10 +377,19 @@ final class LoaderVsDataVec implements Callable<Integer> {
   static Run measureIterator(String caseName, Supplier<DataSetIterator> pipeline, Workload w, int warmupBatches) throws Exception {
     DataSetIterator it = pipeline.get();
     try {
-      for (int b = 0; (warmupBatches < 0 || b < warmupBatches) && it.hasNext(); b++) {
-        it.next();
+      if (warmupBatches >= 0) {
+        for (int b = 0; b < warmupBatches && it.hasNext(); b++) {
+          it.next();
+        }
+        it.reset();
+      } else {
+        for (int e = 0; e < w.warmupEpochs(); e++) {
+          while (it.hasNext()) {
+            it.next();
+          }
+          it.reset();
+        }
       }
-      it.reset();
       System.gc();
       return measureEpoch(caseName, it, w);
     } finally {
@@ -554,8 +593,8 @@ final class LoaderVsDataVec implements Callable<Integer> {
 
   private Workload workload(Path dir, boolean generate) throws IOException {
     LabelledImageShards.Spec spec = spec();
-    if (batch < 1 || prefetch < 1 || warmupBatches < -1 || decodePasses < 1 || reuseArrays < 0) {
-      throw new IllegalArgumentException("--batch, --prefetch and --decode-passes must be >= 1, --warmup-batches >= -1, --reuse-arrays >= 0");
+    if (batch < 1 || prefetch < 1 || warmupBatches < -1 || warmupEpochs < 0 || decodePasses < 1 || reuseArrays < 0) {
+      throw new IllegalArgumentException("--batch, --prefetch and --decode-passes must be >= 1, --warmup-batches >= -1, --warmup-epochs and --reuse-arrays >= 0");
     }
     // ensure* only check the manifests when the data is there (as it is for every child).
     LabelledImageShards.Shards s = LabelledImageShards.ensure(dir.resolve("shards"), spec);
@@ -563,7 +602,7 @@ final class LoaderVsDataVec implements Callable<Integer> {
     if (!generate && (s.generated() || f.generated())) {
       throw new IllegalStateException("the child found no complete data under " + dir);
     }
-    return new Workload(spec, s, f, batch, prefetch, reuseArrays, modelImagesPerSecond);
+    return new Workload(spec, s, f, batch, prefetch, reuseArrays, modelImagesPerSecond, warmupEpochs);
   }
 
   private int decodeThreads() {
@@ -604,7 +643,7 @@ final class LoaderVsDataVec implements Callable<Integer> {
         List<String> args = new ArrayList<>(List.of(NAME, "--child", "--case", c, "--data-dir", dir.toString(),
             "--size", common.size.name(), "--images", Integer.toString(spec.train()), "--image-size", Integer.toString(imageSize),
             "--noise", Double.toString(noise), "--shards", Integer.toString(shards), "--batch", Integer.toString(batch),
-            "--prefetch", Integer.toString(prefetch), "--warmup-batches", Integer.toString(warmupBatches),
+            "--prefetch", Integer.toString(prefetch), "--warmup-batches", Integer.toString(warmupBatches), "--warmup-epochs", Integer.toString(warmupEpochs),
             "--reuse-arrays", Integer.toString(reuseArrays), "--model-images-per-second", Double.toString(modelImagesPerSecond),
             "--decode-passes", Integer.toString(decodePasses), "--threads", Integer.toString(decodeThreads())));
         Path log = common.work.resolve("logs").resolve(String.format(Locale.ROOT, "%s-%s-%s-run%d.log", NAME, common.size.label(), c, r));
@@ -631,6 +670,8 @@ final class LoaderVsDataVec implements Callable<Integer> {
     ratio(ratios, ips, SLUICE, DECODE_IMAGEIO);
     ratio(ratios, ips, SLUICE_NATIVE, DATAVEC);
     ratio(ratios, ips, SLUICE_NATIVE, DECODE_OPENCV);
+    ratio(ratios, ips, SLUICE_NATIVE_UINT8, DATAVEC);
+    ratio(ratios, ips, SLUICE_NATIVE_UINT8, DECODE_OPENCV);
 
     Map<String, Object> config = new LinkedHashMap<>();
     config.put("images", spec.train());
@@ -642,6 +683,7 @@ final class LoaderVsDataVec implements Callable<Integer> {
     config.put("batch", batch);
     config.put("dataVecPrefetch", prefetch);
     config.put("warmupBatches", warmupBatches);
+    config.put("warmupEpochs", warmupEpochs);
     config.put("reuseArrays", reuseArrays);
     config.put("modelImagesPerSecond", modelImagesPerSecond);
     config.put("decodePasses", decodePasses);
@@ -733,7 +775,8 @@ final class LoaderVsDataVec implements Callable<Integer> {
         Optional<Supplier<DataSetIterator>> sluice = sluicePipeline(w);
         yield sluice.isPresent() ? measureSluice(sluice.get(), w, warmupBatches) : Run.notAvailable(SLUICE);
       }
-      case SLUICE_NATIVE -> measureIterator(SLUICE_NATIVE, sluicePipeline(w, true).orElseThrow(), w, warmupBatches);
+      case SLUICE_NATIVE -> measureIterator(SLUICE_NATIVE, sluicePipeline(w, Decoding.NATIVE_FLOAT).orElseThrow(), w, warmupBatches);
+      case SLUICE_NATIVE_UINT8 -> measureIterator(SLUICE_NATIVE_UINT8, sluicePipeline(w, Decoding.NATIVE_UINT8).orElseThrow(), w, warmupBatches);
       case DECODE_OPENCV -> measureDecode(DECODE_OPENCV, OpenCvDecoder::new, readJpegs(w), w.spec().size(), decodeThreads(), decodePasses);
       case DECODE_IMAGEIO -> measureDecode(DECODE_IMAGEIO, ImageIoDecoder::new, readJpegs(w), w.spec().size(), decodeThreads(), decodePasses);
       default -> throw new IllegalArgumentException("unknown case '" + caseName + "'; cases are " + CASES);

@@ -172,12 +172,36 @@ public final class ArrowToNd4j {
   }
 
   static DataSet toDataSet(Batch batch, FeatureColumn features, LabelColumn labels, ArrayAllocator arrays) {
-    INDArray f = copy(batch, features, arrays);
-    INDArray fm = features.maskColumn() == null ? null : mask(batch, features.maskColumn(), features.dataType(), arrays);
-    INDArray l = labels == null ? null : labels(batch, labels, arrays);
+    Batch b = shareable(batch, List.of(features), arrays);
+    INDArray f = copyOrShare(b, features, arrays, b != batch);
+    INDArray fm = features.maskColumn() == null ? null : mask(b, features.maskColumn(), features.dataType(), arrays);
+    INDArray l = labels == null ? null : labels(b, labels, arrays);
     INDArray lm = labels == null || labels.maskColumn() == null ? null
-        : mask(batch, labels.maskColumn(), DataType.FLOAT, arrays);
+        : mask(b, labels.maskColumn(), DataType.FLOAT, arrays);
     return new DataSet(f, l, fm, lm);
+  }
+
+  /**
+   * The batch the item reads from: when a feature column can be shared as it is (see {@link
+   * #isZeroCopy}), the arrays live in host memory (ND4J's CPU backend: on a GPU the data has to be
+   * copied to the device anyway) and {@code arrays} can hold the batch for the item's lifetime, the
+   * batch as held; otherwise {@code batch} itself (and everything is copied).
+   */
+  private static Batch shareable(Batch batch, List<FeatureColumn> features, ArrayAllocator arrays) {
+    if (arrays == ArrayAllocator.DETACHED || batch.rowCount() == 0 || !Nd4j.getEnvironment().isCPU()) {
+      return batch;
+    }
+    for (FeatureColumn f : features) {
+      if (isZeroCopy(batch, f)) {
+        Batch held = arrays.hold(batch);
+        return held == null ? batch : held;
+      }
+    }
+    return batch;
+  }
+
+  private static INDArray copyOrShare(Batch batch, FeatureColumn spec, ArrayAllocator arrays, boolean held) {
+    return held && isZeroCopy(batch, spec) ? view(batch, spec.column()) : copy(batch, spec, arrays);
   }
 
   /**
@@ -191,6 +215,8 @@ public final class ArrowToNd4j {
 
   static MultiDataSet toMultiDataSet(Batch batch, List<FeatureColumn> features, List<LabelColumn> labels,
       ArrayAllocator arrays) {
+    Batch b = shareable(batch, features, arrays);
+    boolean held = b != batch;
     int nf = features.size();
     int nl = labels.size();
     INDArray[] f = new INDArray[nf];
@@ -198,9 +224,9 @@ public final class ArrowToNd4j {
     boolean anyFm = false;
     for (int i = 0; i < nf; i++) {
       FeatureColumn c = features.get(i);
-      f[i] = copy(batch, c, arrays);
+      f[i] = copyOrShare(b, c, arrays, held);
       if (c.maskColumn() != null) {
-        fm[i] = mask(batch, c.maskColumn(), c.dataType(), arrays);
+        fm[i] = mask(b, c.maskColumn(), c.dataType(), arrays);
         anyFm = true;
       }
     }
@@ -209,9 +235,9 @@ public final class ArrowToNd4j {
     boolean anyLm = false;
     for (int i = 0; i < nl; i++) {
       LabelColumn c = labels.get(i);
-      l[i] = labels(batch, c, arrays);
+      l[i] = labels(b, c, arrays);
       if (c.maskColumn() != null) {
-        lm[i] = mask(batch, c.maskColumn(), DataType.FLOAT, arrays);
+        lm[i] = mask(b, c.maskColumn(), DataType.FLOAT, arrays);
         anyLm = true;
       }
     }

@@ -66,10 +66,18 @@ public abstract class IteratorBuilder<B extends IteratorBuilder<B>> {
 
   /**
    * Recycles the arrays of each batch {@code calls} calls of {@code next()} after handing it out
-   * (and at {@code reset()} and {@code close()}), instead of allocating fresh arrays for every
-   * batch: the contract of DL4J's own {@code AsyncDataSetIterator}, whose cyclic workspace
-   * overwrites a batch a few batches later. A batch is then valid until {@code calls} more calls of
-   * {@code next()}; keep one longer only as a copy ({@code dataSet.copy()}).
+   * (counted across {@code reset()}: the last batches of an epoch stay valid into the next), or at
+   * {@code close()}, instead of allocating fresh arrays for every batch: the contract of DL4J's own
+   * {@code AsyncDataSetIterator}, whose cyclic workspace overwrites a batch a few batches later. A
+   * batch is then valid until {@code calls} more calls of {@code next()}; keep one longer only as a
+   * copy ({@code dataSet.copy()}).
+   *
+   * <p>With it, a features column that needs no conversion (its {@link FeatureColumn} asks for the
+   * column's own data type, {@link Layout#AS_STORED}, scale 1: float images that the decoder
+   * already converted, see {@code NativeImageDecoder.toFloat}) is not copied at all on ND4J's CPU
+   * backend: the features array is a view of the batch's Arrow memory, which the iterator holds
+   * (outside the execution's memory budget, like the recycled arrays) and frees at the same point.
+   * {@link PrefetchStats#batchesShared()} counts them. On a GPU backend it is copied to the device.
    *
    * <p>Much cheaper: a fresh batch array (19 MiB for 32 float images of 224 x 224 x 3) is new
    * memory that the kernel maps and zeroes page by page when it is first written, which costs more

@@ -13,8 +13,11 @@ import java.time.Duration;
  * @param arraysAllocated arrays allocated fresh by the conversions
  * @param arraysReused arrays the conversions took from the recycled ones ({@code reuseArrays}); 0
  *     when arrays are not recycled
+ * @param batchesShared batches whose features were handed out as views of their Arrow memory, with
+ *     no copy at all (features that need no conversion, with {@code reuseArrays}, on the CPU backend)
  */
-public record PrefetchStats(long batches, long waitNanos, long wallNanos, long arraysAllocated, long arraysReused) {
+public record PrefetchStats(long batches, long waitNanos, long wallNanos, long arraysAllocated, long arraysReused,
+    long batchesShared) {
 
   /** The time spent waiting. */
   public Duration waited() {
@@ -36,7 +39,7 @@ public record PrefetchStats(long batches, long waitNanos, long wallNanos, long a
 
   @Override
   public String toString() {
-    return String.format("%d batches, waited %.3f s of %.3f s (%.1f%%), arrays allocated %d, reused %d",
-        batches, waitNanos / 1e9, wallNanos / 1e9, 100 * stallShare(), arraysAllocated, arraysReused);
+    return String.format("%d batches, waited %.3f s of %.3f s (%.1f%%), arrays allocated %d, reused %d, batches shared %d",
+        batches, waitNanos / 1e9, wallNanos / 1e9, 100 * stallShare(), arraysAllocated, arraysReused, batchesShared);
   }
 }

@@ -297,6 +297,61 @@ class SluiceDataSetIteratorTest {
   }
 
   @Test
+  void featuresNeedingNoConversionAreSharedNotCopiedAndOutliveTheirEpochForTheirCalls() {
+    try (Sluice s = sluice()) {
+      Dataset ds = points(s, 2000).withOptions(s.defaultOptions().withPreserveOrder(true));
+      List<List<String>> fresh = new ArrayList<>();
+      try (SluiceDataSetIterator it = iterator(ds).build()) {
+        while (it.hasNext()) {
+          fresh.add(contents(it.next()));
+        }
+        assertThat(it.stats().batchesShared()).isZero(); // fresh arrays are the consumer's: always copies
+      }
+      int keep = 2;
+      SluiceDataSetIterator it = iterator(ds).prefetch(2).reuseArrays(keep).build();
+      try {
+        List<DataSet> all = new ArrayList<>();
+        while (it.hasNext()) {
+          all.add(it.next());
+        }
+        assertThat(all).hasSize(40);
+        // the epoch is over, yet the last `keep` batches are still intact (they hold Arrow memory)...
+        for (int j = 40 - keep; j < 40; j++) {
+          assertThat(contents(all.get(j))).as("batch %d after the epoch", j).isEqualTo(fresh.get(j));
+        }
+        assertThat(s.allocator().getAllocatedMemory()).isPositive();
+        // ...and after reset(), until `keep` calls of the next epoch's next()
+        it.reset();
+        DataSet first = it.next();
+        assertThat(contents(all.get(39))).isEqualTo(fresh.get(39));
+        assertThat(contents(first)).isEqualTo(fresh.get(0));
+        PrefetchStats stats = it.stats();
+        assertThat(stats.batchesShared()).as(stats.toString()).isGreaterThanOrEqualTo(41);
+        // only the labels were allocated: the features are views of the batches, not copies
+        assertThat(stats.arraysAllocated() + stats.arraysReused()).as(stats.toString()).isLessThan(2 * stats.batchesShared());
+        assertThat(stats.arraysAllocated()).as(stats.toString()).isLessThanOrEqualTo(2 + 1 + 1 + keep + 1);
+      } finally {
+        it.close();
+      }
+      assertThat(s.allocator().getAllocatedMemory()).isZero();
+    }
+  }
+
+  @Test
+  void closingTheContextClosesAnIteratorLeftOpen() {
+    Sluice s = sluice();
+    SluiceDataSetIterator it = iterator(points(s, 5000)).prefetch(3).reuseArrays(1).build();
+    it.next();
+    String thread = it.prefetchThreadName();
+    assertThat(threadAlive(thread)).isTrue();
+    s.close(); // would fail on the iterator's Arrow memory (running execution, held batches) if it stayed open
+    assertThat(threadAlive(thread)).isFalse();
+    assertThat(it.hasNext()).isFalse();
+    it.close(); // closing it again does nothing
+    s.close(); // nor does closing the context twice
+  }
+
+  @Test
   void reusedArraysTrainAModelAndNextOfAnyCountStaysFresh() {
     try (Sluice s = sluice()) {
       try (SluiceDataSetIterator it = iterator(points(s, 2000)).reuseArrays(1).build()) {

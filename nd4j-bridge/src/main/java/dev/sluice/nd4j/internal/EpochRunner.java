@@ -19,14 +19,19 @@ import java.util.function.BiFunction;
  * <p><b>Ownership of items handed out.</b> With {@code reuseAfter == 0} every item is made of fresh
  * detached arrays that belong to the consumer from then on. With {@code reuseAfter == k > 0} the
  * arrays of an item handed out by {@link #next()} come from an {@link ArrayPool} and go back to it
- * {@code k} calls of {@code next} later (and at {@link #reset()} and {@link #close()}), to be
- * overwritten by a later item: the consumer must be done with an item by then (DL4J's {@code fit},
- * {@code output} and {@code evaluate} are: they use a batch before asking for the next), or copy
- * it. Items cut or joined by {@link #next(int)} are always fresh and the consumer's.
+ * {@code k} calls of {@code next} later (counted across {@link #reset()}: the last items of an epoch
+ * stay valid into the next one), or at {@link #close()}, to be overwritten by a later item: the
+ * consumer must be done with an item by then (DL4J's {@code fit}, {@code output} and {@code
+ * evaluate} are: they use a batch before asking for the next), or copy it. An item whose features
+ * need no conversion (see {@code ArrowToNd4j.isZeroCopy}) is not copied at all on the CPU backend:
+ * its lease holds the Arrow batch and its features array is a view of it, freed at the same point.
+ * Items cut or joined by {@link #next(int)} are always fresh and the consumer's.
  */
 public final class EpochRunner<T> implements AutoCloseable {
   /** An item and, when its arrays are pooled, the lease that gives them back. */
   private record Held<T>(T item, ArrayPool.Lease lease) {}
+
+  private static final java.util.concurrent.atomic.AtomicLong HELD = new java.util.concurrent.atomic.AtomicLong();
 
   private final Dataset dataset;
   private final IterOptions baseOptions;
@@ -36,6 +41,7 @@ public final class EpochRunner<T> implements AutoCloseable {
   private final int capacity;
   private final int reuseAfter;
   private final ArrayPool pool;
+  private final Runnable unregister;
   private final ArrayDeque<Held<T>> handedOut = new ArrayDeque<>();
   private volatile long allocatedDetached;
   private final ArrayAllocator countingDetached = (type, shape) -> {
@@ -78,7 +84,11 @@ public final class EpochRunner<T> implements AutoCloseable {
     this.examples = examples;
     this.capacity = capacity;
     this.reuseAfter = reuseAfter;
-    this.pool = reuseAfter > 0 ? new ArrayPool() : null;
+    this.pool = reuseAfter > 0
+        ? new ArrayPool(dataset.sluice().allocator().newChildAllocator("sluice-dl4j-held-" + HELD.incrementAndGet(), 0, Long.MAX_VALUE))
+        : null;
+    // Closing the context closes this first (the held batches are its memory; the thread its own).
+    this.unregister = dataset.sluice().closeBeforeContext(this);
   }
 
   /** The pool of recycled arrays, or null when items are made of fresh arrays. */
@@ -246,7 +256,7 @@ public final class EpochRunner<T> implements AutoCloseable {
     long wait = pastWaitNanos + (current == null ? 0 : current.waitNanos());
     long wall = pastWallNanos + (current == null ? 0 : System.nanoTime() - epochStart);
     return new PrefetchStats(batches, wait, wall, pool == null ? allocatedDetached : pool.created(),
-        pool == null ? 0 : pool.reused());
+        pool == null ? 0 : pool.reused(), pool == null ? 0 : pool.batchesHeld());
   }
 
   private void endEpoch() {
@@ -264,9 +274,7 @@ public final class EpochRunner<T> implements AutoCloseable {
       letGo(carry);
       carry = null;
     }
-    while (!handedOut.isEmpty()) {
-      handedOut.poll().lease().giveBack();
-    }
+    // Items handed out stay valid for their reuseAfter calls of next(), into the next epoch; close() frees them.
   }
 
   /** Stops the running epoch and everything it holds. Idempotent. */
@@ -274,11 +282,15 @@ public final class EpochRunner<T> implements AutoCloseable {
   public void close() {
     if (!closed) {
       endEpoch();
+      while (!handedOut.isEmpty()) {
+        handedOut.poll().lease().giveBack();
+      }
       closed = true;
       epochPending = false;
       if (pool != null) {
         pool.close();
       }
+      unregister.run();
     }
   }
 }
