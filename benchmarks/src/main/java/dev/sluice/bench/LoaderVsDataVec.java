@@ -167,16 +167,20 @@ final class LoaderVsDataVec implements Callable<Integer> {
    * @param stallShare iterator cases: the share of the timed part after the first batch that the
    *     consumer spent in {@code hasNext()} and {@code next()} (the trainer's stall when a model is
    *     simulated; the wait for the first batch is {@code firstBatchSeconds}); else 0
+   * @param jitSeconds time the JIT compilers spent compiling during the timed part ({@code
+   *     CompilationMXBean}): part of {@code cpuSeconds}, and of a short run's cost only (the
+   *     per-batch code of a 10,000-image epoch reaches C2's thresholds over dozens of epochs)
    */
   record Run(String caseName, int run, String status, long images, double wallSeconds, double imagesPerSecond,
-      double cpuSeconds, double coresUsed, int threads, double firstBatchSeconds, long peakRssBytes, double stallShare) {
+      double cpuSeconds, double coresUsed, int threads, double firstBatchSeconds, long peakRssBytes, double stallShare,
+      double jitSeconds) {
     Run withRun(int r) {
       return new Run(caseName, r, status, images, wallSeconds, imagesPerSecond, cpuSeconds, coresUsed, threads,
-          firstBatchSeconds, peakRssBytes, stallShare);
+          firstBatchSeconds, peakRssBytes, stallShare, jitSeconds);
     }
 
     static Run notAvailable(String caseName) {
-      return new Run(caseName, 0, NOT_AVAILABLE, 0, 0, 0, 0, 0, 0, 0, -1, 0);
+      return new Run(caseName, 0, NOT_AVAILABLE, 0, 0, 0, 0, 0, 0, 0, -1, 0, 0);
     }
   }
 
@@ -248,7 +252,7 @@ final class LoaderVsDataVec implements Callable<Integer> {
       dev.sluice.nd4j.SluiceDataSetIterator it = dev.sluice.nd4j.SluiceDataSetIterator.builder(ds, features,
               dev.sluice.nd4j.LabelColumn.oneHot(ImageInputs.LABEL, LabelledImageShards.CLASSES))
           .batchSize(w.batch()).prefetch(Math.max(1, w.prefetch())).reuseArrays(w.reuseArrays()).build();
-      return new ClosingIterator(it, sluice);
+      return new ClosingIterator(it, sluice, ds);
     });
   }
 
@@ -257,8 +261,10 @@ final class LoaderVsDataVec implements Callable<Integer> {
     private static final long serialVersionUID = 1L;
     private final transient dev.sluice.nd4j.SluiceDataSetIterator it;
     private final transient dev.sluice.loader.Sluice sluice;
+    private final transient dev.sluice.loader.Dataset ds;
 
-    ClosingIterator(dev.sluice.nd4j.SluiceDataSetIterator it, dev.sluice.loader.Sluice sluice) {
+    ClosingIterator(dev.sluice.nd4j.SluiceDataSetIterator it, dev.sluice.loader.Sluice sluice, dev.sluice.loader.Dataset ds) {
+      this.ds = ds;
       this.it = it;
       this.sluice = sluice;
     }
@@ -327,6 +333,7 @@ final class LoaderVsDataVec implements Callable<Integer> {
     public void close() {
       // For the child's log: how long the consumer waited, and what the array and memory recycling did.
       System.err.println("iterator: " + it.stats() + "; Arrow memory: " + sluice.recycledMemory());
+      System.err.println("last execution: " + ds.stats().format());
       try {
         it.close();
       } finally {
@@ -383,29 +390,31 @@ final class LoaderVsDataVec implements Callable<Integer> {
         }
         it.reset();
       } else {
+        // The same consumer code as the timed epoch (so that the JIT compiles it now, not then).
         for (int e = 0; e < w.warmupEpochs(); e++) {
-          while (it.hasNext()) {
-            it.next();
-          }
+          measureEpoch(caseName, it, w, false);
           it.reset();
         }
       }
       System.gc();
-      return measureEpoch(caseName, it, w);
+      return measureEpoch(caseName, it, w, true);
     } finally {
       release(it);
     }
   }
 
-  private static Run measureEpoch(String caseName, DataSetIterator it, Workload w) throws Exception {
+  private static Run measureEpoch(String caseName, DataSetIterator it, Workload w, boolean timed) throws Exception {
     int size = w.spec().size();
     long[] perClass = new long[LabelledImageShards.CLASSES];
     long images = 0;
     long first = -1;
     long cpu0 = processCpuNanos();
+    long jit0 = jitMillis();
     long t0 = System.nanoTime();
-    // For profilers (perf record -k CLOCK_MONOTONIC): the timed part in System.nanoTime().
-    System.err.println("timed part starts at nanoTime " + t0);
+    if (timed) {
+      // For profilers (perf record -k CLOCK_MONOTONIC): the timed part in System.nanoTime().
+      System.err.println("timed part starts at nanoTime " + t0);
+    }
     long waited = 0;
     long modelNanosPerImage = w.modelImagesPerSecond() > 0 ? Math.round(1e9 / w.modelImagesPerSecond()) : 0;
     while (true) {
@@ -467,7 +476,7 @@ final class LoaderVsDataVec implements Callable<Integer> {
           + java.util.Arrays.toString(expected));
     }
     return new Run(caseName, 0, OK, images, wall / 1e9, images / (wall / 1e9), cpu / 1e9, (double) cpu / wall, 0, first / 1e9,
-        MachineInfo.peakRssBytes(), (double) waited / (wall - first));
+        MachineInfo.peakRssBytes(), (double) waited / (wall - first), (jitMillis() - jit0) / 1e3);
   }
 
   private static void release(DataSetIterator it) throws Exception {
@@ -535,12 +544,13 @@ final class LoaderVsDataVec implements Callable<Integer> {
     // Warm-up: every thread decodes a few hundred images, untimed.
     runDecoders(decoders, jpegs, size, threads, 1, Math.min(jpegs.size(), 200 * threads));
     long cpu0 = processCpuNanos();
+    long jit0 = jitMillis();
     long t0 = System.nanoTime();
     long images = runDecoders(decoders, jpegs, size, threads, passes, jpegs.size());
     long wall = System.nanoTime() - t0;
     long cpu = processCpuNanos() - cpu0;
     return new Run(caseName, 0, OK, images, wall / 1e9, images / (wall / 1e9), cpu / 1e9, (double) cpu / wall, threads, 0,
-        MachineInfo.peakRssBytes(), 0);
+        MachineInfo.peakRssBytes(), 0, (jitMillis() - jit0) / 1e3);
   }
 
   private static long runDecoders(Supplier<Decoder> decoders, List<byte[]> jpegs, int size, int threads, int passes, int limit)
@@ -577,6 +587,12 @@ final class LoaderVsDataVec implements Callable<Integer> {
       throw new IllegalStateException("decoding failed", errors.get(0));
     }
     return done.get();
+  }
+
+  /** The JIT compilers' total compilation time so far, in milliseconds. */
+  private static long jitMillis() {
+    java.lang.management.CompilationMXBean jit = ManagementFactory.getCompilationMXBean();
+    return jit != null && jit.isCompilationTimeMonitoringSupported() ? jit.getTotalCompilationTime() : 0;
   }
 
   private static long processCpuNanos() {
@@ -650,8 +666,8 @@ final class LoaderVsDataVec implements Callable<Integer> {
         JsonNode node = jvm.run(args, log);
         Run run = json.treeToValue(node, Run.class).withRun(r);
         runs.add(run);
-        System.out.printf(Locale.ROOT, "  run %d %-15s %8.1f images/s on %4.2f cores (%d images in %.2f s), stall %.1f%%, RSS peak %s%n",
-            r, c, run.imagesPerSecond(), run.coresUsed(), run.images(), run.wallSeconds(), 100 * run.stallShare(),
+        System.out.printf(Locale.ROOT, "  run %d %-19s %8.1f images/s on %4.2f cores (%d images in %.2f s, JIT %.2f s), stall %.1f%%, RSS peak %s%n",
+            r, c, run.imagesPerSecond(), run.coresUsed(), run.images(), run.wallSeconds(), run.jitSeconds(), 100 * run.stallShare(),
             DatasetStats.bytes(run.peakRssBytes()));
       }
     }
@@ -660,6 +676,7 @@ final class LoaderVsDataVec implements Callable<Integer> {
     metric(summaries, runs, measured, "imagesPerSecond", Run::imagesPerSecond);
     metric(summaries, runs, measured, "coresUsed", Run::coresUsed);
     metric(summaries, runs, measured, "stallShare", Run::stallShare);
+    metric(summaries, runs, measured, "jitSeconds", Run::jitSeconds);
     metric(summaries, runs, measured, "imagesPerSecondPerCore", x -> x.imagesPerSecond() / x.coresUsed());
     Map<String, Summary> ips = summaries.get("imagesPerSecond");
     Map<String, Object> ratios = new LinkedHashMap<>();
@@ -736,18 +753,19 @@ final class LoaderVsDataVec implements Callable<Integer> {
   /** The summary as a Markdown table. */
   static String table(Map<String, Map<String, Summary>> summaries, Map<String, String> status, Map<String, Object> ratios) {
     StringBuilder sb = new StringBuilder();
-    sb.append("| case | images/s min / median / max | cores used min / median / max | images/s per core (median) | consumer stall % after the first batch, min / median / max |\n");
-    sb.append("| --- | --- | --- | --- | --- |\n");
+    sb.append("| case | images/s min / median / max | cores used min / median / max | images/s per core (median) | JIT compiling, s (median) | consumer stall % after the first batch, min / median / max |\n");
+    sb.append("| --- | --- | --- | --- | --- | --- |\n");
     for (var e : status.entrySet()) {
       Summary ips = summaries.get("imagesPerSecond").get(e.getKey());
       if (ips == null) {
-        sb.append(String.format(Locale.ROOT, "| %s | %s | | | |%n", e.getKey(), e.getValue()));
+        sb.append(String.format(Locale.ROOT, "| %s | %s | | | | |%n", e.getKey(), e.getValue()));
       } else {
         Summary cores = summaries.get("coresUsed").get(e.getKey());
         Summary perCore = summaries.get("imagesPerSecondPerCore").get(e.getKey());
         Summary stall = summaries.get("stallShare").get(e.getKey());
-        sb.append(String.format(Locale.ROOT, "| %s | %.0f / %.0f / %.0f | %.2f / %.2f / %.2f | %.0f | %s |%n", e.getKey(), ips.min(),
-            ips.median(), ips.max(), cores.min(), cores.median(), cores.max(), perCore.median(),
+        Summary jit = summaries.get("jitSeconds").get(e.getKey());
+        sb.append(String.format(Locale.ROOT, "| %s | %.0f / %.0f / %.0f | %.2f / %.2f / %.2f | %.0f | %.2f | %s |%n", e.getKey(), ips.min(),
+            ips.median(), ips.max(), cores.min(), cores.median(), cores.max(), perCore.median(), jit == null ? 0 : jit.median(),
             stall == null || stall.max() == 0 ? "" : String.format(Locale.ROOT, "%.2f / %.2f / %.2f", 100 * stall.min(),
                 100 * stall.median(), 100 * stall.max())));
       }
