@@ -416,13 +416,20 @@ final class LoaderVsDataVec implements Callable<Integer> {
       System.err.println("timed part starts at nanoTime " + t0);
     }
     long waited = 0;
+    long batches = 0;
+    StringBuilder longWaits = new StringBuilder(); // for the child's log: where the consumer waited over 5 ms
     long modelNanosPerImage = w.modelImagesPerSecond() > 0 ? Math.round(1e9 / w.modelImagesPerSecond()) : 0;
     while (true) {
       long w0 = System.nanoTime();
       DataSet ds = it.hasNext() ? it.next() : null;
       if (first >= 0) {
-        waited += System.nanoTime() - w0; // (the first batch's wait is the start-up, reported on its own)
+        long wait = System.nanoTime() - w0;
+        waited += wait; // (the first batch's wait is the start-up, reported on its own)
+        if (timed && wait > 5_000_000 && longWaits.length() < 400) {
+          longWaits.append(String.format(Locale.ROOT, " batch %d at %.2f s: %.1f ms;", batches, (w0 - t0) / 1e9, wait / 1e6));
+        }
       }
+      batches++;
       if (ds == null) {
         break;
       }
@@ -467,6 +474,9 @@ final class LoaderVsDataVec implements Callable<Integer> {
     }
     long wall = System.nanoTime() - t0;
     long cpu = processCpuNanos() - cpu0;
+    if (timed) {
+      System.err.println("waits over 5 ms in the timed epoch:" + (longWaits.length() == 0 ? " none" : longWaits));
+    }
     long[] expected = new long[LabelledImageShards.CLASSES];
     for (int i = 0; i < w.spec().train(); i++) {
       expected[LabelledImageShards.label(w.spec(), i)]++;
