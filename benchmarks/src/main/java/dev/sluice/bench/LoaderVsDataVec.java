@@ -134,7 +134,7 @@ final class LoaderVsDataVec implements Callable<Integer> {
   @Option(names = "--decode-passes", description = "Timed passes over all images of a decode case. Default: ${DEFAULT-VALUE}")
   int decodePasses = 2;
 
-  @Option(names = "--threads", description = "Threads of the decode cases. Default: the available processors")
+  @Option(names = "--threads", description = "Threads of the decode cases, and CPUs of the Sluice cases' runtime (tasks at once). Default: the available processors")
   Integer threads;
 
   @Option(names = "--cases", split = ",", description = "Cases to run, of datavec,decode-opencv,decode-imageio,sluice,sluice-native,sluice-native-uint8. Default: all")
@@ -186,7 +186,7 @@ final class LoaderVsDataVec implements Callable<Integer> {
 
   /** What the iterator cases read. */
   record Workload(LabelledImageShards.Spec spec, LabelledImageShards.Shards shards, LabelledImageShards.ImageFolder folder,
-      int batch, int prefetch, int reuseArrays, double modelImagesPerSecond, int warmupEpochs) {}
+      int batch, int prefetch, int reuseArrays, double modelImagesPerSecond, int warmupEpochs, int threads) {}
 
   @Override
   public Integer call() throws Exception {
@@ -232,6 +232,7 @@ final class LoaderVsDataVec implements Callable<Integer> {
     return Optional.of(() -> {
       int size = w.spec().size();
       dev.sluice.loader.Sluice sluice = dev.sluice.loader.Sluice.builder()
+          .resources(dev.sluice.loader.runtime.Resources.cpus(w.threads())) // the decoding tasks' cores, as the decode cases' threads
           .options(dev.sluice.loader.ExecutionOptions.defaults().withMemoryBudget(256L << 20)
               .withTargetBlockRows(w.batch()).withProgress(dev.sluice.loader.ExecutionOptions.Progress.OFF))
           .build();
@@ -628,7 +629,7 @@ final class LoaderVsDataVec implements Callable<Integer> {
     if (!generate && (s.generated() || f.generated())) {
       throw new IllegalStateException("the child found no complete data under " + dir);
     }
-    return new Workload(spec, s, f, batch, prefetch, reuseArrays, modelImagesPerSecond, warmupEpochs);
+    return new Workload(spec, s, f, batch, prefetch, reuseArrays, modelImagesPerSecond, warmupEpochs, decodeThreads());
   }
 
   private int decodeThreads() {
