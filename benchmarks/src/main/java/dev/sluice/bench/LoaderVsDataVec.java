@@ -252,7 +252,9 @@ final class LoaderVsDataVec implements Callable<Integer> {
               .withDataType(org.nd4j.linalg.api.buffer.DataType.FLOAT).withScale(1 / 255.0);
       dev.sluice.nd4j.SluiceDataSetIterator it = dev.sluice.nd4j.SluiceDataSetIterator.builder(ds, features,
               dev.sluice.nd4j.LabelColumn.oneHot(ImageInputs.LABEL, LabelledImageShards.CLASSES))
-          .batchSize(w.batch()).prefetch(Math.max(1, w.prefetch())).reuseArrays(w.reuseArrays()).build();
+          .batchSize(w.batch()).prefetch(Math.max(1, w.prefetch())).reuseArrays(w.reuseArrays())
+          // the consumer is done with a batch before the next: it may share the float batches' memory
+          .shareBatchMemory(decoding == Decoding.NATIVE_FLOAT && w.reuseArrays() > 0).build();
       return new ClosingIterator(it, sluice, ds);
     });
   }

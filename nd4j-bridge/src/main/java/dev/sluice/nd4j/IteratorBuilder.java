@@ -16,6 +16,7 @@ public abstract class IteratorBuilder<B extends IteratorBuilder<B>> {
   boolean reshuffle = true;
   boolean dropLast;
   int reuseAfter;
+  boolean shareBatchMemory;
 
   IteratorBuilder() {}
 
@@ -72,12 +73,8 @@ public abstract class IteratorBuilder<B extends IteratorBuilder<B>> {
    * batch is then valid until {@code calls} more calls of {@code next()}; keep one longer only as a
    * copy ({@code dataSet.copy()}).
    *
-   * <p>With it, a features column that needs no conversion (its {@link FeatureColumn} asks for the
-   * column's own data type, {@link Layout#AS_STORED}, scale 1: float images that the decoder
-   * already converted, see {@code NativeImageDecoder.toFloat}) is not copied at all on ND4J's CPU
-   * backend: the features array is a view of the batch's Arrow memory, which the iterator holds
-   * (outside the execution's memory budget, like the recycled arrays) and frees at the same point.
-   * {@link PrefetchStats#batchesShared()} counts them. On a GPU backend it is copied to the device.
+   * <p>See also {@link #shareBatchMemory}, which goes one step further for features that need no
+   * conversion.
    *
    * <p>Much cheaper: a fresh batch array (19 MiB for 32 float images of 224 x 224 x 3) is new
    * memory that the kernel maps and zeroes page by page when it is first written, which costs more
@@ -96,6 +93,35 @@ public abstract class IteratorBuilder<B extends IteratorBuilder<B>> {
     }
     this.reuseAfter = calls;
     return self();
+  }
+
+  /**
+   * Hands a features column that needs no conversion (its {@link FeatureColumn} asks for the
+   * column's own data type, {@link Layout#AS_STORED} and scale 1: float images that the decoder
+   * already converted, see {@code NativeImageDecoder.toFloat}) to the consumer without any copy, on
+   * ND4J's CPU backend: the features array is a view of the batch's Arrow memory, which the
+   * iterator holds (outside the execution's memory budget, like recycled arrays) for the {@link
+   * #reuseArrays} calls of {@code next()} and then frees. {@link PrefetchStats#batchesShared()}
+   * counts them. Other columns, and every column on a GPU backend, are copied as usual.
+   *
+   * <p>Off by default, because it makes {@link #reuseArrays}' contract strict: a recycled array
+   * kept too long holds a later batch's values, but a view kept too long reads memory that may have
+   * been returned to the operating system, which can crash the JVM. Turn it on for consumers that
+   * honour the contract ({@code fit}, {@code output}, {@code evaluate}), never for ones that keep
+   * batches.
+   *
+   * @throws IllegalStateException at {@code build()} when on without {@link #reuseArrays}
+   */
+  public B shareBatchMemory(boolean share) {
+    this.shareBatchMemory = share;
+    return self();
+  }
+
+  /** Checks the settings that depend on each other. */
+  void validate() {
+    if (shareBatchMemory && reuseAfter == 0) {
+      throw new IllegalStateException("shareBatchMemory needs reuseArrays(n >= 1): a shared batch is freed n calls of next() later");
+    }
   }
 
   /** The loader's iteration options these settings make (the seed of epoch 0). */

@@ -42,7 +42,8 @@ import org.bytedeco.opencv.opencv_core.Size;
  * bridge has nothing left to convert: with a {@link FeatureColumn} of {@code DataType.FLOAT},
  * {@link Layout#AS_STORED} and scale 1, {@link ArrowToNd4j#isZeroCopy} holds and the column goes to
  * the model as it is: a view of the Arrow memory without any copy where the bridge shares columns
- * (the DL4J iterators, {@link ArrowToNd4j#convert}, {@link ModelInferenceFunction}), else a plain
+ * (the DL4J iterators with {@code shareBatchMemory}, {@link ArrowToNd4j#convert}, {@link
+ * ModelInferenceFunction}), else a plain
  * memory copy. So give the scale (say {@code 1 / 255.0}) to the decoder, not to the feature column,
  * and ask the feature column for {@code AS_STORED} even after an NCHW decode: the column is already
  * channels first (a feature column's NCHW would transpose it again). The float values

@@ -60,7 +60,7 @@ public final class SluiceDataSetIterator implements DataSetIterator, AutoCloseab
     LabelColumn l = b.labels;
     this.runner = new EpochRunner<>(b.dataset, opts, b.reshuffle,
         (batch, arrays) -> Placement.onDevice(ArrowToNd4j.toDataSet(batch, f, l, arrays)), Examples.DATA_SET,
-        b.prefetch, b.reuseAfter);
+        b.prefetch, b.reuseAfter, b.shareBatchMemory);
   }
 
   /**
@@ -254,6 +254,7 @@ public final class SluiceDataSetIterator implements DataSetIterator, AutoCloseab
 
     /** The iterator; nothing runs until its first {@code hasNext()}. */
     public SluiceDataSetIterator build() {
+      validate();
       return new SluiceDataSetIterator(this);
     }
   }

@@ -37,7 +37,7 @@ public final class SluiceMultiDataSetIterator implements MultiDataSetIterator, A
     List<LabelColumn> l = b.labels;
     this.runner = new EpochRunner<>(b.dataset, opts, b.reshuffle,
         (batch, arrays) -> Placement.onDevice(ArrowToNd4j.toMultiDataSet(batch, f, l, arrays)),
-        Examples.MULTI_DATA_SET, b.prefetch, b.reuseAfter);
+        Examples.MULTI_DATA_SET, b.prefetch, b.reuseAfter, b.shareBatchMemory);
   }
 
   /**
@@ -152,6 +152,7 @@ public final class SluiceMultiDataSetIterator implements MultiDataSetIterator, A
 
     /** The iterator; nothing runs until its first {@code hasNext()}. */
     public SluiceMultiDataSetIterator build() {
+      validate();
       return new SluiceMultiDataSetIterator(this);
     }
   }

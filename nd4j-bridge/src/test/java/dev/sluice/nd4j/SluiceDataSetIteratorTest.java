@@ -308,7 +308,17 @@ class SluiceDataSetIteratorTest {
         assertThat(it.stats().batchesShared()).isZero(); // fresh arrays are the consumer's: always copies
       }
       int keep = 2;
-      SluiceDataSetIterator it = iterator(ds).prefetch(2).reuseArrays(keep).build();
+      // without asking, recycled arrays: a copy of every batch
+      try (SluiceDataSetIterator copying = iterator(ds).prefetch(2).reuseArrays(keep).build()) {
+        int i = 0;
+        while (copying.hasNext()) {
+          assertThat(contents(copying.next())).isEqualTo(fresh.get(i++));
+        }
+        assertThat(copying.stats().batchesShared()).isZero();
+      }
+      assertThatThrownBy(() -> iterator(ds).shareBatchMemory(true).build())
+          .isInstanceOf(IllegalStateException.class).hasMessageContaining("reuseArrays");
+      SluiceDataSetIterator it = iterator(ds).prefetch(2).reuseArrays(keep).shareBatchMemory(true).build();
       try {
         List<DataSet> all = new ArrayList<>();
         while (it.hasNext()) {
@@ -340,7 +350,7 @@ class SluiceDataSetIteratorTest {
   @Test
   void closingTheContextClosesAnIteratorLeftOpen() {
     Sluice s = sluice();
-    SluiceDataSetIterator it = iterator(points(s, 5000)).prefetch(3).reuseArrays(1).build();
+    SluiceDataSetIterator it = iterator(points(s, 5000)).prefetch(3).reuseArrays(1).shareBatchMemory(true).build();
     it.next();
     String thread = it.prefetchThreadName();
     assertThat(threadAlive(thread)).isTrue();

@@ -22,9 +22,10 @@ import java.util.function.BiFunction;
  * {@code k} calls of {@code next} later (counted across {@link #reset()}: the last items of an epoch
  * stay valid into the next one), or at {@link #close()}, to be overwritten by a later item: the
  * consumer must be done with an item by then (DL4J's {@code fit}, {@code output} and {@code
- * evaluate} are: they use a batch before asking for the next), or copy it. An item whose features
- * need no conversion (see {@code ArrowToNd4j.isZeroCopy}) is not copied at all on the CPU backend:
- * its lease holds the Arrow batch and its features array is a view of it, freed at the same point.
+ * evaluate} are: they use a batch before asking for the next), or copy it. With {@code
+ * shareBatches}, an item whose features need no conversion (see {@code ArrowToNd4j.isZeroCopy}) is
+ * not copied at all on the CPU backend: its lease holds the Arrow batch and its features array is a
+ * view of it, freed at the same point.
  * Items cut or joined by {@link #next(int)} are always fresh and the consumer's.
  */
 public final class EpochRunner<T> implements AutoCloseable {
@@ -71,11 +72,17 @@ public final class EpochRunner<T> implements AutoCloseable {
    * @param capacity ready items held at most
    * @param reuseAfter 0 for fresh arrays owned by the consumer; {@code k > 0} to recycle an item's
    *     arrays {@code k} calls of {@code next} after it was handed out (see the class comment)
+   * @param shareBatches whether an item may share its batch's memory (held as long as its arrays
+   *     would be); needs {@code reuseAfter > 0}
    */
   public EpochRunner(Dataset dataset, IterOptions options, boolean reshuffleEachEpoch,
-      BiFunction<Batch, ArrayAllocator, T> convert, Examples<T> examples, int capacity, int reuseAfter) {
+      BiFunction<Batch, ArrayAllocator, T> convert, Examples<T> examples, int capacity, int reuseAfter,
+      boolean shareBatches) {
     if (reuseAfter < 0) {
       throw new IllegalArgumentException("reuseAfter must be >= 0: " + reuseAfter);
+    }
+    if (shareBatches && reuseAfter == 0) {
+      throw new IllegalArgumentException("sharing batches needs reuseAfter > 0");
     }
     this.dataset = dataset;
     this.baseOptions = options.withPrefetchBatches(0);
@@ -84,9 +91,9 @@ public final class EpochRunner<T> implements AutoCloseable {
     this.examples = examples;
     this.capacity = capacity;
     this.reuseAfter = reuseAfter;
-    this.pool = reuseAfter > 0
+    this.pool = reuseAfter == 0 ? null : shareBatches
         ? new ArrayPool(dataset.sluice().allocator().newChildAllocator("sluice-dl4j-held-" + HELD.incrementAndGet(), 0, Long.MAX_VALUE))
-        : null;
+        : new ArrayPool();
     // Closing the context closes this first (the held batches are its memory; the thread its own).
     this.unregister = dataset.sluice().closeBeforeContext(this);
   }
