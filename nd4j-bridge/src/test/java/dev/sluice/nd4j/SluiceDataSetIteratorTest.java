@@ -343,7 +343,9 @@ class SluiceDataSetIteratorTest {
       } finally {
         it.close();
       }
-      assertThat(s.allocator().getAllocatedMemory()).isZero();
+      // (as in closeMidEpochStopsThreadAndReleasesArrowMemory; Sluice.close() fails on a real leak)
+      org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10))
+          .until(() -> s.allocator().getAllocatedMemory() == 0);
     }
   }
 
