@@ -318,22 +318,14 @@ public final class BatchIterator implements Iterator<Batch>, AutoCloseable {
       @Override
       public boolean hasNext() {
         while (block < 0 || row >= rows) {
-          if (ended) {
-            return false;
-          }
           Batch b;
           try {
-            b = executor.take();
+            b = takeBlock();
           } catch (InterruptedException e) {
             throw new InterruptedRead(e);
           }
           if (b == null) {
-            ended = true;
             return false;
-          }
-          if (b.rowCount() == 0) {
-            b.close();
-            continue;
           }
           block = pool.size();
           pool.add(b);
@@ -353,18 +345,26 @@ public final class BatchIterator implements Iterator<Batch>, AutoCloseable {
       }
     }
 
-    private Batch nextInOrder() throws InterruptedException {
-      int size = options.batchSize();
-      while (bufferedRows < size && !ended) {
+    /** The next block with rows, or null at the end of the stream (then {@link #ended} is set). */
+    private Batch takeBlock() throws InterruptedException {
+      while (!ended) {
         Batch b = executor.take();
         if (b == null) {
           ended = true;
         } else if (b.rowCount() == 0) {
           b.close();
         } else {
-          blocks.add(b);
-          bufferedRows += b.rowCount();
+          return b;
         }
+      }
+      return null;
+    }
+
+    private Batch nextInOrder() throws InterruptedException {
+      int size = options.batchSize();
+      for (Batch b; bufferedRows < size && (b = takeBlock()) != null; ) {
+        blocks.add(b);
+        bufferedRows += b.rowCount();
       }
       return cutBuffered(size);
     }
@@ -401,18 +401,10 @@ public final class BatchIterator implements Iterator<Batch>, AutoCloseable {
           current.close();
           current = null;
         }
-        if (bufferedRows >= size || ended) {
+        if (bufferedRows >= size || (current = takeBlock()) == null) {
           return cutBuffered(size);
         }
-        Batch b = executor.take();
-        if (b == null) {
-          ended = true;
-        } else if (b.rowCount() == 0) {
-          b.close();
-        } else {
-          current = b;
-          currentOffset = 0;
-        }
+        currentOffset = 0;
       }
     }
 
@@ -473,15 +465,8 @@ public final class BatchIterator implements Iterator<Batch>, AutoCloseable {
     private Batch nextShuffled() throws InterruptedException {
       int size = options.batchSize();
       int target = Math.max(options.localShuffleBufferSize(), size);
-      while (entries < target && !ended) {
-        Batch b = executor.take();
-        if (b == null) {
-          ended = true;
-        } else if (b.rowCount() == 0) {
-          b.close();
-        } else {
-          addToPool(b);
-        }
+      for (Batch b; entries < target && (b = takeBlock()) != null; ) {
+        addToPool(b);
       }
       if (entries == 0 || (ended && entries < size && options.dropLast())) {
         return null;
