@@ -179,11 +179,7 @@ public final class BatchIterator implements Iterator<Batch>, AutoCloseable {
     lookahead = null;
     if (prefetchThread != null) {
       prefetchThread.interrupt();
-      try {
-        prefetchThread.join();
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
+      dev.sluice.loader.internal.exec.Uninterruptibly.join(prefetchThread); // it holds batches until it ends
       for (Object o; (o = prefetched.poll()) != null; ) {
         if (o instanceof Batch b) {
           b.close();

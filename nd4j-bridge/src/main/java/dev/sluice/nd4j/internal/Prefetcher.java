@@ -165,15 +165,7 @@ public final class Prefetcher<T> implements AutoCloseable {
   public void close() {
     stopping = true;
     thread.interrupt();
-    boolean interrupted = false;
-    while (true) {
-      try {
-        thread.join();
-        break;
-      } catch (InterruptedException e) {
-        interrupted = true; // keep waiting: the thread holds Arrow memory until it ends
-      }
-    }
+    dev.sluice.loader.internal.exec.Uninterruptibly.join(thread); // it holds Arrow memory until it ends
     for (Object o; (o = ready.poll()) != null; ) {
       if (o != END && !(o instanceof Failure)) {
         discard.accept((T) o);
@@ -181,9 +173,6 @@ public final class Prefetcher<T> implements AutoCloseable {
     }
     if (terminal == null) {
       terminal = END;
-    }
-    if (interrupted) {
-      Thread.currentThread().interrupt();
     }
   }
 }

@@ -561,11 +561,7 @@ public final class SplitCoordinator {
       }
       if (last) {
         router.interrupt();
-        try {
-          router.join();
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-        }
+        Uninterruptibly.join(router); // it moves batches until it ends
         synchronized (lock) {
           for (Batch b : staging) {
             bufferedBytes -= b.sizeInBytes();

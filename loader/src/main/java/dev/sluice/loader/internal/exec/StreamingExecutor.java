@@ -568,14 +568,10 @@ public final class StreamingExecutor implements BlockStream {
   public void close() {
     closedNanos = System.nanoTime();
     inbox.add(() -> stopRequested = true);
-    try {
-      terminated.get(60, TimeUnit.SECONDS);
-    } catch (TimeoutException e) {
+    // Not cut short by an interrupt: a closing prefetch thread is interrupted to stop it, and tasks
+    // still running would allocate after this returned.
+    if (!Uninterruptibly.await(terminated, 60, TimeUnit.SECONDS)) {
       LOG.error("execution {} did not stop within 60 s", id);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    } catch (java.util.concurrent.ExecutionException e) {
-      throw new IllegalStateException(e);
     }
     for (Object o; (o = channel.poll()) != null; ) {
       if (o instanceof Batch b) {
