@@ -1,5 +1,6 @@
 package dev.sluice.loader.runtime;
 
+import dev.sluice.loader.internal.exec.Uninterruptibly;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -95,15 +96,14 @@ public final class LocalRuntime implements Runtime {
       a.stop();
     }
     tasks.shutdownNow();
-    try {
-      for (LocalActor<?> a : toStop) {
-        a.thread.awaitTermination(10, TimeUnit.SECONDS);
+    // Not cut short by an interrupt: a task still running would free or allocate after close().
+    for (LocalActor<?> a : toStop) {
+      if (!Uninterruptibly.awaitTermination(a.thread, 10, TimeUnit.SECONDS)) {
+        LOG.warn("an actor thread of runtime {} did not stop within 10 s", id);
       }
-      if (!tasks.awaitTermination(10, TimeUnit.SECONDS)) {
-        LOG.warn("task threads of runtime {} did not stop within 10 s", id);
-      }
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
+    }
+    if (!Uninterruptibly.awaitTermination(tasks, 10, TimeUnit.SECONDS)) {
+      LOG.warn("task threads of runtime {} did not stop within 10 s", id);
     }
   }
 

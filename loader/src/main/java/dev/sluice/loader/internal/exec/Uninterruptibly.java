@@ -1,6 +1,7 @@
 package dev.sluice.loader.internal.exec;
 
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -51,6 +52,28 @@ public final class Uninterruptibly {
           return true;
         } catch (TimeoutException e) {
           return false;
+        }
+      }
+    } finally {
+      if (interrupted) {
+        Thread.currentThread().interrupt();
+      }
+    }
+  }
+
+  /**
+   * Waits up to {@code timeout} for {@code pool} to terminate after a shutdown, however often the
+   * caller is interrupted meanwhile; true when it terminated.
+   */
+  public static boolean awaitTermination(ExecutorService pool, long timeout, TimeUnit unit) {
+    boolean interrupted = false;
+    long deadline = System.nanoTime() + unit.toNanos(timeout);
+    try {
+      while (true) {
+        try {
+          return pool.awaitTermination(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+        } catch (InterruptedException e) {
+          interrupted = true;
         }
       }
     } finally {

@@ -52,4 +52,23 @@ class UninterruptiblyTest {
     assertThat(Uninterruptibly.await(new CompletableFuture<>(), 20, TimeUnit.MILLISECONDS)).isFalse();
     assertThat(Thread.interrupted()).isTrue();
   }
+
+  @Test
+  void awaitTerminationWaitsThroughAnInterrupt() {
+    java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newSingleThreadExecutor(r -> new Thread(r, "uninterruptibly-pool"));
+    CountDownLatch release = new CountDownLatch(1);
+    pool.execute(() -> {
+      try {
+        release.await();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    });
+    pool.shutdown();
+    Thread.currentThread().interrupt();
+    assertThat(Uninterruptibly.awaitTermination(pool, 20, TimeUnit.MILLISECONDS)).isFalse();
+    assertThat(Thread.interrupted()).isTrue();
+    release.countDown();
+    assertThat(Uninterruptibly.awaitTermination(pool, 10, TimeUnit.SECONDS)).isTrue();
+  }
 }
