@@ -625,11 +625,19 @@ final class LoaderVsDataVec implements Callable<Integer> {
     if (batch < 1 || prefetch < 1 || warmupBatches < -1 || warmupEpochs < 0 || decodePasses < 1 || reuseArrays < 0) {
       throw new IllegalArgumentException("--batch, --prefetch and --decode-passes must be >= 1, --warmup-batches >= -1, --warmup-epochs and --reuse-arrays >= 0");
     }
-    // ensure* only check the manifests when the data is there (as it is for every child).
-    LabelledImageShards.Shards s = LabelledImageShards.ensure(dir.resolve("shards"), spec);
-    LabelledImageShards.ImageFolder f = LabelledImageShards.ensureImageFolder(dir.resolve("folder"), spec);
-    if (!generate && (s.generated() || f.generated())) {
-      throw new IllegalStateException("the child found no complete data under " + dir);
+    LabelledImageShards.Shards s;
+    LabelledImageShards.ImageFolder f;
+    if (generate) {
+      s = LabelledImageShards.ensure(dir.resolve("shards"), spec);
+      f = LabelledImageShards.ensureImageFolder(dir.resolve("folder"), spec);
+    } else {
+      // A child only reads what its parent generated: it must never regenerate (and so overwrite) it.
+      s = LabelledImageShards.existingShards(dir.resolve("shards"), spec);
+      f = LabelledImageShards.existingImageFolder(dir.resolve("folder"), spec);
+      if (s == null || f == null) {
+        throw new IllegalStateException("the child found no complete data for " + spec.train() + " images under " + dir
+            + " (run by hand, a child needs the parent's --size, --images, --image-size, --noise and --shards)");
+      }
     }
     return new Workload(spec, s, f, batch, prefetch, reuseArrays, modelImagesPerSecond, warmupEpochs, decodeThreads());
   }

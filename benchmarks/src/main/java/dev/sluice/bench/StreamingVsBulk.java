@@ -224,8 +224,12 @@ final class StreamingVsBulk implements Callable<Integer> {
       throw new IllegalArgumentException("a child run needs --mode and --data-dir");
     }
     SyntheticShards.Spec spec = spec();
-    // The parent generated the data; this only checks the manifest.
-    SyntheticShards.Shards data = SyntheticShards.ensure(dataDir, spec);
+    // The parent generated the data; a child only reads it (never regenerates, so never overwrites it).
+    SyntheticShards.Shards data = SyntheticShards.existing(dataDir, spec);
+    if (data == null) {
+      throw new IllegalStateException("the child found no complete data for " + spec.samples() + " samples under " + dataDir
+          + " (run by hand, a child needs the parent's --size and data options)");
+    }
     ExpandDecode decode = new ExpandDecode(spec.payloadBytes(), ratio);
     long decoded = spec.samples() * decode.decodedRowBytes();
     ExecutionOptions options = ExecutionOptions.defaults()

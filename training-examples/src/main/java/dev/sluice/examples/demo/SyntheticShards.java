@@ -135,6 +135,14 @@ public final class SyntheticShards {
     }
   }
 
+  /**
+   * The complete shards {@code spec} describes if {@code dir} holds them, else null; never writes
+   * (for a reader that must not regenerate data, such as a benchmark's child process).
+   */
+  public static Shards existing(Path dir, Spec spec) throws IOException {
+    return Files.isDirectory(dir) ? readIfComplete(dir, Objects.requireNonNull(spec, "spec")) : null;
+  }
+
   /** The key of sample {@code index}: eight digits, zero-padded. */
   public static String key(long index) {
     return String.format(Locale.ROOT, "%08d", index);

@@ -231,6 +231,19 @@ public final class LabelledImageShards {
   }
 
   /**
+   * The complete shards {@code spec} describes if {@code dir} holds them, else null; never writes
+   * (for a reader that must not regenerate data, such as a benchmark's child process).
+   */
+  public static Shards existingShards(Path dir, Spec spec) throws IOException {
+    return Files.isDirectory(dir) ? shardsIfComplete(dir, Objects.requireNonNull(spec, "spec")) : null;
+  }
+
+  /** The complete image folder {@code spec} describes if {@code root} holds it, else null; never writes. */
+  public static ImageFolder existingImageFolder(Path root, Spec spec) throws IOException {
+    return Files.isDirectory(root) ? folderIfComplete(root, Objects.requireNonNull(spec, "spec")) : null;
+  }
+
+  /**
    * Makes sure {@code root} holds the image folder {@code spec} describes (the same JPEG bytes as the
    * tar shards), generating it unless an identical, complete one is already there.
    */

@@ -52,6 +52,18 @@ class SyntheticShardsTest {
   }
 
   @Test
+  void existingOnlyReadsAndNeverRegenerates(@TempDir Path dir) throws Exception {
+    assertThat(SyntheticShards.existing(dir.resolve("absent"), SPEC)).isNull();
+    assertThat(SyntheticShards.existing(dir, SPEC)).isNull();
+    SyntheticShards.Shards made = SyntheticShards.ensure(dir, SPEC);
+    assertThat(SyntheticShards.existing(dir, SPEC).shards()).isEqualTo(made.shards());
+    long modified = Files.getLastModifiedTime(made.shards().get(0)).toMillis();
+    assertThat(SyntheticShards.existing(dir, SyntheticShards.Spec.of(20, 3, 100))).isNull(); // another spec: not there
+    assertThat(SyntheticShards.existing(dir, SPEC)).isNotNull(); // and nothing was overwritten
+    assertThat(Files.getLastModifiedTime(made.shards().get(0)).toMillis()).isEqualTo(modified);
+  }
+
+  @Test
   void readsBackEverySampleWithItsPayloadAndLabel(@TempDir Path dir) throws Exception {
     SyntheticShards.Shards data = SyntheticShards.ensure(dir, SPEC);
     Set<String> keys = new HashSet<>();

@@ -69,6 +69,21 @@ class LabelledImageShardsTest {
   }
 
   @Test
+  void existingOnlyReadsAndNeverRegenerates(@TempDir Path dir) throws Exception {
+    assertThat(LabelledImageShards.existingShards(dir, SPEC)).isNull();
+    assertThat(LabelledImageShards.existingImageFolder(dir.resolve("folder"), SPEC)).isNull();
+    LabelledImageShards.Shards made = LabelledImageShards.ensure(dir, SPEC);
+    LabelledImageShards.ImageFolder folder = LabelledImageShards.ensureImageFolder(dir.resolve("folder"), SPEC);
+    assertThat(LabelledImageShards.existingShards(dir, SPEC).bytesOnDisk()).isEqualTo(made.bytesOnDisk());
+    assertThat(LabelledImageShards.existingImageFolder(dir.resolve("folder"), SPEC)).isNotNull();
+    LabelledImageShards.Spec other = SPEC.withSamples(30, 2, 0, 0);
+    assertThat(LabelledImageShards.existingShards(dir, other)).isNull();
+    assertThat(LabelledImageShards.existingImageFolder(dir.resolve("folder"), other)).isNull();
+    assertThat(LabelledImageShards.existingShards(dir, SPEC)).as("nothing overwritten").isNotNull();
+    assertThat(folder.generated()).isTrue();
+  }
+
+  @Test
   void generatesOnceThenReusesAndRegeneratesWhenDamaged(@TempDir Path dir) throws Exception {
     LabelledImageShards.Shards first = LabelledImageShards.ensure(dir, SPEC);
     assertThat(first.generated()).isTrue();
