@@ -42,7 +42,8 @@ public final class EpochRunner<T> implements AutoCloseable {
   private final int capacity;
   private final int reuseAfter;
   private final ArrayPool pool;
-  private final Runnable unregister;
+  /** Undoes the registration with the Sluice context while registered, else null. */
+  private Runnable unregister;
   private final ArrayDeque<Held<T>> handedOut = new ArrayDeque<>();
   private volatile long allocatedDetached;
   private final ArrayAllocator countingDetached = (type, shape) -> {
@@ -94,8 +95,24 @@ public final class EpochRunner<T> implements AutoCloseable {
     this.pool = reuseAfter == 0 ? null : shareBatches
         ? new ArrayPool(dataset.sluice().allocator().newChildAllocator("sluice-dl4j-held-" + HELD.incrementAndGet(), 0, Long.MAX_VALUE))
         : new ArrayPool();
-    // Closing the context closes this first (the held batches are its memory; the thread its own).
-    this.unregister = dataset.sluice().closeBeforeContext(this);
+  }
+
+  /**
+   * Registers with the Sluice context, so that closing it closes this first, while this holds what
+   * garbage collection cannot free: a running epoch (its execution and thread) or batches held for
+   * items handed out. An iterator dropped between epochs without close() is then not kept alive.
+   */
+  private void registerWithContext() {
+    if (unregister == null) {
+      unregister = dataset.sluice().closeBeforeContext(this);
+    }
+  }
+
+  private void unregisterIfIdle() {
+    if (unregister != null && current == null && (pool == null || pool.heldBytes() == 0)) {
+      unregister.run();
+      unregister = null;
+    }
   }
 
   /** The pool of recycled arrays, or null when items are made of fresh arrays. */
@@ -150,6 +167,7 @@ public final class EpochRunner<T> implements AutoCloseable {
       }
       IterOptions chosen = opts;
       epochStart = System.nanoTime();
+      registerWithContext();
       current = new Prefetcher<>(() -> dataset.iterBatches(chosen), this::convert, this::letGo, capacity);
     }
   }
@@ -282,6 +300,7 @@ public final class EpochRunner<T> implements AutoCloseable {
       carry = null;
     }
     // Items handed out stay valid for their reuseAfter calls of next(), into the next epoch; close() frees them.
+    unregisterIfIdle();
   }
 
   /** Stops the running epoch and everything it holds. Idempotent. */
@@ -297,7 +316,10 @@ public final class EpochRunner<T> implements AutoCloseable {
       if (pool != null) {
         pool.close();
       }
-      unregister.run();
+      if (unregister != null) {
+        unregister.run();
+        unregister = null;
+      }
     }
   }
 }
