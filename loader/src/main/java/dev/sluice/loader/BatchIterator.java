@@ -276,13 +276,21 @@ public final class BatchIterator implements Iterator<Batch>, AutoCloseable {
         blockOf = java.util.Arrays.copyOf(blockOf, n);
         rowOf = java.util.Arrays.copyOf(rowOf, n);
       }
+      return gatherAndRelease(blockOf, rowOf);
+    }
+
+    /**
+     * A new batch of the given (block, row) pairs of {@link #pool}, in order (one copy); blocks whose
+     * last row it took are closed.
+     */
+    private Batch gatherAndRelease(int[] blockOf, int[] rowOf) {
       Batch out = gather(blockOf, rowOf);
       copied++;
-      for (int i = 0; i < n; i++) {
-        int left = remainingPerBlock.get(blockOf[i]) - 1;
-        remainingPerBlock.set(blockOf[i], left);
+      for (int b : blockOf) {
+        int left = remainingPerBlock.get(b) - 1;
+        remainingPerBlock.set(b, left);
         if (left == 0) {
-          pool.get(blockOf[i]).close();
+          pool.get(b).close();
         }
       }
       return out;
@@ -478,16 +486,7 @@ public final class BatchIterator implements Iterator<Batch>, AutoCloseable {
         entryBlock[pick] = entryBlock[entries];
         entryRow[pick] = entryRow[entries];
       }
-      Batch out = gather(blockOf, rowOf);
-      copied++;
-      for (int i = 0; i < take; i++) {
-        int left = remainingPerBlock.get(blockOf[i]) - 1;
-        remainingPerBlock.set(blockOf[i], left);
-        if (left == 0) {
-          pool.get(blockOf[i]).close();
-        }
-      }
-      return out;
+      return gatherAndRelease(blockOf, rowOf);
     }
 
     private void addToPool(Batch b) {
