@@ -338,6 +338,11 @@ class SluiceDataSetIteratorTest {
         // only the labels were allocated: the features are views of the batches, not copies
         assertThat(stats.arraysAllocated() + stats.arraysReused()).as(stats.toString()).isLessThan(2 * stats.batchesShared());
         assertThat(stats.arraysAllocated()).as(stats.toString()).isLessThanOrEqualTo(2 + 1 + 1 + keep + 1);
+        // and DL4J trains on the shared batches
+        it.reset();
+        MultiLayerNetwork net = mlp();
+        net.fit(it, 2);
+        assertThat(net.evaluate(it).accuracy()).isGreaterThan(0.95);
       } finally {
         it.close();
       }
@@ -519,6 +524,54 @@ class SluiceDataSetIteratorTest {
         assertThat(m.getFeatures()).hasSize(2);
         assertThat(m.getFeatures(1).shape()).containsExactly(70, 1);
         assertThat(m.getLabels(0).shape()).containsExactly(70, 2);
+      }
+      assertThat(s.allocator().getAllocatedMemory()).isZero();
+    }
+  }
+
+  private static List<String> contents(MultiDataSet d) {
+    List<String> out = new ArrayList<>();
+    for (int r = 0; r < d.getFeatures(0).size(0); r++) {
+      out.add(d.getFeatures(0).getFloat(r, 0) + "/" + d.getFeatures(0).getFloat(r, 1) + "/" + d.getFeatures(1).getFloat(r, 0)
+          + "/" + d.getLabels(0).getFloat(r, 1));
+    }
+    return out;
+  }
+
+  @Test
+  void computationGraphTrainsOnSharedBatches() {
+    try (Sluice s = sluice()) {
+      Dataset ds = points(s, 2000).withOptions(s.defaultOptions().withPreserveOrder(true));
+      List<FeatureColumn> features = List.of(FeatureColumn.of("x"), FeatureColumn.of("z"));
+      List<LabelColumn> labels = List.of(LabelColumn.oneHot("y", 2));
+      List<List<String>> copies = new ArrayList<>();
+      try (SluiceMultiDataSetIterator it = SluiceMultiDataSetIterator.builder(ds, features, labels).batchSize(50).build()) {
+        while (it.hasNext()) {
+          copies.add(contents(it.next()));
+        }
+      }
+      try (SluiceMultiDataSetIterator it = SluiceMultiDataSetIterator.builder(ds, features, labels).batchSize(50)
+          .reuseArrays(1).shareBatchMemory(true).build()) {
+        int i = 0;
+        while (it.hasNext()) {
+          assertThat(contents(it.next())).as("batch %d", i).isEqualTo(copies.get(i++));
+        }
+        assertThat(i).isEqualTo(40);
+        assertThat(it.stats().batchesShared()).isEqualTo(40);
+        it.reset();
+        ComputationGraphConfiguration conf = new NeuralNetConfiguration.Builder()
+            .seed(3).updater(new Adam(0.05)).graphBuilder()
+            .addInputs("x", "z")
+            .addVertex("merge", new MergeVertex(), "x", "z")
+            .addLayer("dense", new DenseLayer.Builder().nIn(3).nOut(8).activation(Activation.RELU).build(), "merge")
+            .addLayer("out", new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nIn(8).nOut(2)
+                .activation(Activation.SOFTMAX).build(), "dense")
+            .setOutputs("out")
+            .build();
+        ComputationGraph graph = new ComputationGraph(conf);
+        graph.init();
+        graph.fit(it, 2);
+        assertThat(graph.evaluate(it).accuracy()).isGreaterThan(0.95);
       }
       assertThat(s.allocator().getAllocatedMemory()).isZero();
     }
