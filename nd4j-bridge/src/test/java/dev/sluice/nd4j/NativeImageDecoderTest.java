@@ -326,4 +326,32 @@ class NativeImageDecoderTest {
     assertThatThrownBy(() -> NativeImageDecoder.of("img", "pixels", 30, -1, 3)).isInstanceOf(IllegalArgumentException.class);
     assertThatThrownBy(() -> NativeImageDecoder.of("img", "pixels", 30, 40, 4)).isInstanceOf(IllegalArgumentException.class);
   }
+
+  @Test
+  void anImageClaimingHugeDimensionsIsABadRecordNotAnAllocation() throws IOException {
+    // A JPEG whose frame header claims 65535 x 65535 pixels (4.3 G pixels): OpenCV's size check
+    // refuses it (imdecode catches its own exception and returns nothing); nothing of that size may
+    // be allocated, and the row is a bad record like any image that does not decode.
+    byte[] huge = encode(pattern(8, 8), "jpg");
+    for (int i = 0; i + 8 < huge.length; i++) {
+      if ((huge[i] & 0xFF) == 0xFF && (huge[i + 1] & 0xFF) == 0xC0) { // SOF0: length(2) precision(1) height(2) width(2)
+        huge[i + 5] = (byte) 0xFF;
+        huge[i + 6] = (byte) 0xFF;
+        huge[i + 7] = (byte) 0xFF;
+        huge[i + 8] = (byte) 0xFF;
+        break;
+      }
+    }
+    byte[] good = encode(pattern(8, 8), "png");
+    NativeImageDecoder d = NativeImageDecoder.of("img", "pixels", 8, 8, 3);
+    try (RootAllocator a = new RootAllocator(); Batch in = input(a, good, huge)) {
+      assertThatThrownBy(() -> d.apply(in, ctx(a, BadRecords.none())))
+          .isInstanceOf(SluiceException.class).hasMessageContaining("k1");
+    }
+    for (NativeImageDecoder decoder : List.of(d, d.toFloat(SCALE, Layout.NCHW))) {
+      Decoded out = run(decoder, 1, good, huge);
+      assertThat(out.skipped()).isEqualTo(1);
+      assertThat(out.keys()).containsExactly("k0");
+    }
+  }
 }
