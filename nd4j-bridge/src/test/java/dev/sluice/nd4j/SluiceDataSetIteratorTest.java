@@ -107,6 +107,22 @@ class SluiceDataSetIteratorTest {
     return net;
   }
 
+  /** A small graph over inputs "x" (2 values) and "z" (1), merged, for two classes. */
+  private static ComputationGraph graph() {
+    ComputationGraphConfiguration conf = new NeuralNetConfiguration.Builder()
+        .seed(3).updater(new Adam(0.05)).graphBuilder()
+        .addInputs("x", "z")
+        .addVertex("merge", new MergeVertex(), "x", "z")
+        .addLayer("dense", new DenseLayer.Builder().nIn(3).nOut(8).activation(Activation.RELU).build(), "merge")
+        .addLayer("out", new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nIn(8).nOut(2)
+            .activation(Activation.SOFTMAX).build(), "dense")
+        .setOutputs("out")
+        .build();
+    ComputationGraph graph = new ComputationGraph(conf);
+    graph.init();
+    return graph;
+  }
+
   private static boolean threadAlive(String name) {
     return Thread.getAllStackTraces().keySet().stream().anyMatch(t -> t.getName().equals(name) && t.isAlive());
   }
@@ -504,17 +520,7 @@ class SluiceDataSetIteratorTest {
     try (Sluice s = sluice()) {
       try (SluiceMultiDataSetIterator it = SluiceMultiDataSetIterator.builder(points(s, 2000),
           List.of(FeatureColumn.of("x"), FeatureColumn.of("z")), List.of(LabelColumn.oneHot("y", 2))).batchSize(50).build()) {
-        ComputationGraphConfiguration conf = new NeuralNetConfiguration.Builder()
-            .seed(3).updater(new Adam(0.05)).graphBuilder()
-            .addInputs("x", "z")
-            .addVertex("merge", new MergeVertex(), "x", "z")
-            .addLayer("dense", new DenseLayer.Builder().nIn(3).nOut(8).activation(Activation.RELU).build(), "merge")
-            .addLayer("out", new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nIn(8).nOut(2)
-                .activation(Activation.SOFTMAX).build(), "dense")
-            .setOutputs("out")
-            .build();
-        ComputationGraph graph = new ComputationGraph(conf);
-        graph.init();
+        ComputationGraph graph = graph();
         graph.fit(it, 2);
         assertThat(it.epoch()).isEqualTo(1);
         Evaluation eval = graph.evaluate(it);
@@ -559,17 +565,7 @@ class SluiceDataSetIteratorTest {
         assertThat(i).isEqualTo(40);
         assertThat(it.stats().batchesShared()).isEqualTo(40);
         it.reset();
-        ComputationGraphConfiguration conf = new NeuralNetConfiguration.Builder()
-            .seed(3).updater(new Adam(0.05)).graphBuilder()
-            .addInputs("x", "z")
-            .addVertex("merge", new MergeVertex(), "x", "z")
-            .addLayer("dense", new DenseLayer.Builder().nIn(3).nOut(8).activation(Activation.RELU).build(), "merge")
-            .addLayer("out", new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nIn(8).nOut(2)
-                .activation(Activation.SOFTMAX).build(), "dense")
-            .setOutputs("out")
-            .build();
-        ComputationGraph graph = new ComputationGraph(conf);
-        graph.init();
+        ComputationGraph graph = graph();
         graph.fit(it, 2);
         assertThat(graph.evaluate(it).accuracy()).isGreaterThan(0.95);
       }
