@@ -25,6 +25,11 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Supplier;
 import java.util.function.ToDoubleFunction;
 import javax.imageio.ImageIO;
+import org.apache.arrow.memory.RootAllocator;
+import org.apache.arrow.vector.types.pojo.ArrowType;
+import org.apache.arrow.vector.types.pojo.Field;
+import org.apache.arrow.vector.types.pojo.FieldType;
+import org.apache.arrow.vector.types.pojo.Schema;
 import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.opencv.global.opencv_core;
 import org.bytedeco.opencv.global.opencv_imgcodecs;
@@ -57,10 +62,16 @@ import picocli.CommandLine.Option;
  *       {@code RecordReaderDataSetIterator(reader, batch, 1, 10)} with {@code
  *       ImagePreProcessingScaler(0, 1)}, wrapped in {@code AsyncDataSetIterator};
  *   <li>{@value #DECODE_OPENCV} and {@value #DECODE_IMAGEIO} (baseline B): raw decode capacity: the
- *       JPEG bytes held in memory, decoded in a tight loop by one thread per core with OpenCV's
+ *       JPEG bytes held in memory, decoded in a tight loop by one thread per core (taking images
+ *       from a shared cursor, after as many untimed passes over all of them as the iterator cases'
+ *       warm-up epochs) with OpenCV's
  *       {@code imdecode} (through JavaCV, as DataVec's {@code NativeImageLoader} does) or {@code
  *       ImageIO.read} (with {@code ImageIO.setUseCache(false)}); nothing else is done with the
  *       pixels, so this is a ceiling, not a pipeline;
+ *   <li>{@value #DECODE_OPENCV_FLOAT}: the same tight loop over the Sluice pipeline's own decode
+ *       function, {@code NativeImageDecoder.toFloat(1 / 255, NCHW)} applied to in-memory Arrow
+ *       batches of JPEGs: decode and the float output, without the file reading, the scheduling and
+ *       the hand-over to the consumer;
  *   <li>{@value #SLUICE}: Sluice's {@code DataSetIterator} over the tar shards of the same JPEGs:
  *       the pure-Java {@code ImageDecoder} to uint8 in the tasks, converted to float NCHW by the
  *       iterator's prefetch thread;
@@ -72,7 +83,7 @@ import picocli.CommandLine.Option;
  * </ul>
  *
  * <p>Every {@code DataSetIterator} case (A and Sluice) is measured by the same code ({@link
- * #measureIterator}): one iterator, warm-up epochs (two by default: JIT, native libraries,
+ * #measureIterator}): one iterator, warm-up epochs (four by default: JIT, native libraries,
  * recycled memory), each ended by {@code reset()}, then the timed epoch from the reset to the last
  * batch, as in the later epochs of a training run, checking every batch's shapes and type, the
  * first batch's value range, and that the per-class label counts of the epoch equal the dataset's.
@@ -88,11 +99,12 @@ final class LoaderVsDataVec implements Callable<Integer> {
 
   static final String DATAVEC = "datavec";
   static final String DECODE_OPENCV = "decode-opencv";
+  static final String DECODE_OPENCV_FLOAT = "decode-opencv-float";
   static final String DECODE_IMAGEIO = "decode-imageio";
   static final String SLUICE = "sluice";
   static final String SLUICE_NATIVE = "sluice-native";
   static final String SLUICE_NATIVE_UINT8 = "sluice-native-uint8";
-  static final List<String> CASES = List.of(DATAVEC, DECODE_OPENCV, DECODE_IMAGEIO, SLUICE, SLUICE_NATIVE, SLUICE_NATIVE_UINT8);
+  static final List<String> CASES = List.of(DATAVEC, DECODE_OPENCV, DECODE_OPENCV_FLOAT, DECODE_IMAGEIO, SLUICE, SLUICE_NATIVE, SLUICE_NATIVE_UINT8);
 
   /** The status of a case that ran. */
   static final String OK = "ok";
@@ -122,8 +134,8 @@ final class LoaderVsDataVec implements Callable<Integer> {
   @Option(names = "--warmup-batches", description = "Untimed batches before an iterator case's timed epoch; -1 for --warmup-epochs whole epochs (JIT and allocator caches warm, as in a training run's later epochs). Default: ${DEFAULT-VALUE}")
   int warmupBatches = -1;
 
-  @Option(names = "--warmup-epochs", description = "Untimed whole epochs before an iterator case's timed epoch, when --warmup-batches is -1 (the JIT's C2 compiler is still busy in a second epoch of 10,000 images). Default: ${DEFAULT-VALUE}")
-  int warmupEpochs = 2;
+  @Option(names = "--warmup-epochs", description = "Untimed whole epochs before an iterator case's timed epoch, when --warmup-batches is -1, and untimed passes before a decode case's timed ones (the JIT's C2 compiler is still busy in the third epoch of 10,000 images: per-batch code gets hot slowly). Default: ${DEFAULT-VALUE}")
+  int warmupEpochs = 4;
 
   @Option(names = "--reuse-arrays", description = "The Sluice cases' reuseArrays(n): a DataSet's arrays are recycled n calls of next() later (DL4J's AsyncDataSetIterator contract, which the datavec case has); 0 for fresh arrays per batch. Default: ${DEFAULT-VALUE}")
   int reuseArrays = 1;
@@ -137,7 +149,7 @@ final class LoaderVsDataVec implements Callable<Integer> {
   @Option(names = "--threads", description = "Threads of the decode cases, and CPUs of the Sluice cases' runtime (tasks at once). Default: the available processors")
   Integer threads;
 
-  @Option(names = "--cases", split = ",", description = "Cases to run, of datavec,decode-opencv,decode-imageio,sluice,sluice-native,sluice-native-uint8. Default: all")
+  @Option(names = "--cases", split = ",", description = "Cases to run, of datavec,decode-opencv,decode-opencv-float,decode-imageio,sluice,sluice-native,sluice-native-uint8. Default: all")
   List<String> cases = CASES;
 
   @Option(names = "--child", hidden = true, description = "Run one measurement in this JVM and print its result.")
@@ -439,35 +451,7 @@ final class LoaderVsDataVec implements Callable<Integer> {
       if (first < 0) {
         first = System.nanoTime() - t0;
       }
-      INDArray f = ds.getFeatures();
-      INDArray l = ds.getLabels();
-      long n = f.size(0);
-      if (f.dataType() != DataType.FLOAT || f.rank() != 4 || f.size(1) != 3 || f.size(2) != size || f.size(3) != size) {
-        throw new IllegalStateException(caseName + ": features " + f.dataType() + " " + java.util.Arrays.toString(f.shape())
-            + ", expected FLOAT [n, 3, " + size + ", " + size + "]");
-      }
-      if (l.rank() != 2 || l.size(0) != n || l.size(1) != LabelledImageShards.CLASSES) {
-        throw new IllegalStateException(caseName + ": labels " + java.util.Arrays.toString(l.shape()) + " for " + n + " images");
-      }
-      if (images == 0) {
-        double min = f.minNumber().doubleValue();
-        double max = f.maxNumber().doubleValue();
-        if (min < 0 || max > 1 || max <= min) {
-          throw new IllegalStateException(caseName + ": first batch's features in [" + min + ", " + max + "], expected within [0, 1]");
-        }
-      }
-      // The one-hot labels read straight from their buffer (the consumer should cost the loaders
-      // as little as possible: an ND4J op per batch costs more than the reading).
-      INDArray dense = l.ordering() == 'c' && l.offset() == 0 && l.data().length() == l.length() ? l : l.dup('c');
-      float[] oneHot = dense.data().asFloat();
-      int classes = LabelledImageShards.CLASSES;
-      for (int r = 0; r < n; r++) {
-        for (int k = 0; k < classes; k++) {
-          if (oneHot[r * classes + k] != 0f) {
-            perClass[k]++;
-          }
-        }
-      }
+      long n = consume(caseName, ds, size, perClass, images == 0);
       images += n;
       if (modelNanosPerImage > 0) {
         // Simulated work: a model on a device (GPU) training at --model-images-per-second, while
@@ -490,6 +474,43 @@ final class LoaderVsDataVec implements Callable<Integer> {
     }
     return new Run(caseName, 0, OK, images, wall / 1e9, images / (wall / 1e9), cpu / 1e9, (double) cpu / wall, 0, first / 1e9,
         MachineInfo.peakRssBytes(), (double) waited / (wall - first), (jitMillis() - jit0) / 1e3);
+  }
+
+  /**
+   * Checks one batch (shapes and type; the value range of the epoch's first) and counts its labels
+   * per class; returns its size. A method of its own, so that the JIT compiles it while warming up.
+   */
+  private static long consume(String caseName, DataSet ds, int size, long[] perClass, boolean firstOfEpoch) {
+    INDArray f = ds.getFeatures();
+    INDArray l = ds.getLabels();
+    long n = f.size(0);
+    if (f.dataType() != DataType.FLOAT || f.rank() != 4 || f.size(1) != 3 || f.size(2) != size || f.size(3) != size) {
+      throw new IllegalStateException(caseName + ": features " + f.dataType() + " " + java.util.Arrays.toString(f.shape())
+          + ", expected FLOAT [n, 3, " + size + ", " + size + "]");
+    }
+    if (l.rank() != 2 || l.size(0) != n || l.size(1) != LabelledImageShards.CLASSES) {
+      throw new IllegalStateException(caseName + ": labels " + java.util.Arrays.toString(l.shape()) + " for " + n + " images");
+    }
+    if (firstOfEpoch) {
+      double min = f.minNumber().doubleValue();
+      double max = f.maxNumber().doubleValue();
+      if (min < 0 || max > 1 || max <= min) {
+        throw new IllegalStateException(caseName + ": first batch's features in [" + min + ", " + max + "], expected within [0, 1]");
+      }
+    }
+    // The one-hot labels read straight from their buffer (the consumer should cost the loaders
+    // as little as possible: an ND4J op per batch costs more than the reading).
+    INDArray dense = l.ordering() == 'c' && l.offset() == 0 && l.data().length() == l.length() ? l : l.dup('c');
+    float[] oneHot = dense.data().asFloat();
+    int classes = LabelledImageShards.CLASSES;
+    for (int r = 0; r < n; r++) {
+      for (int k = 0; k < classes; k++) {
+        if (oneHot[r * classes + k] != 0f) {
+          perClass[k]++;
+        }
+      }
+    }
+    return n;
   }
 
   private static void release(DataSetIterator it) throws Exception {
@@ -548,53 +569,131 @@ final class LoaderVsDataVec implements Callable<Integer> {
     }
   }
 
-  /** Every image decoded {@code passes} times by {@code threads} threads (thread t takes images t, t + threads, ...). */
-  static Run measureDecode(String caseName, Supplier<Decoder> decoders, List<byte[]> jpegs, int size, int threads, int passes)
-      throws Exception {
-    if (caseName.equals(DECODE_IMAGEIO)) {
-      ImageIO.setUseCache(false);
-    }
-    // Warm-up: every thread decodes a few hundred images, untimed.
-    runDecoders(decoders, jpegs, size, threads, 1, Math.min(jpegs.size(), 200 * threads));
-    long cpu0 = processCpuNanos();
-    long jit0 = jitMillis();
-    long t0 = System.nanoTime();
-    long images = runDecoders(decoders, jpegs, size, threads, passes, jpegs.size());
-    long wall = System.nanoTime() - t0;
-    long cpu = processCpuNanos() - cpu0;
-    return new Run(caseName, 0, OK, images, wall / 1e9, images / (wall / 1e9), cpu / 1e9, (double) cpu / wall, threads, 0,
-        MachineInfo.peakRssBytes(), 0, (jitMillis() - jit0) / 1e3);
+  /**
+   * A decode case's work, cut into units (an image, or a batch of images) that the decoding threads
+   * take in turn from a shared cursor, so that every core stays busy to the end.
+   */
+  interface DecodeWork extends AutoCloseable {
+    int units();
+
+    /** Decodes one unit and returns how many images it held; called by any decoding thread. */
+    long decode(int unit);
+
+    @Override
+    default void close() {}
   }
 
-  private static long runDecoders(Supplier<Decoder> decoders, List<byte[]> jpegs, int size, int threads, int passes, int limit)
-      throws InterruptedException {
+  /** Image by image, each decoding thread with its own decoder, checking each image's width. */
+  static DecodeWork perImage(Supplier<Decoder> decoders, List<byte[]> jpegs, int size) {
+    ThreadLocal<Decoder> decoder = ThreadLocal.withInitial(decoders);
+    return new DecodeWork() {
+      @Override
+      public int units() {
+        return jpegs.size();
+      }
+
+      @Override
+      public long decode(int unit) {
+        if (decoder.get().decode(jpegs.get(unit)) != size) {
+          throw new IllegalStateException("image " + unit + " decoded at the wrong size");
+        }
+        return 1;
+      }
+    };
+  }
+
+  /**
+   * The Sluice pipeline's own decode function, {@code NativeImageDecoder.toFloat(1 / 255, NCHW)},
+   * applied to Arrow batches of {@code batch} JPEGs built once in memory: what the pipeline's tasks
+   * do per batch, without the reading, scheduling and hand-over.
+   */
+  static final class NativeFloatWork implements DecodeWork {
+    private final RootAllocator allocator = new RootAllocator();
+    private final List<dev.sluice.loader.Batch> batches = new ArrayList<>();
+    private final dev.sluice.nd4j.NativeImageDecoder decoder;
+    private final dev.sluice.loader.BatchContext context;
+
+    NativeFloatWork(List<byte[]> jpegs, int size, int batch) {
+      decoder = dev.sluice.nd4j.NativeImageDecoder.of("jpg", ImageInputs.PIXELS, size, size, 3)
+          .toFloat(1 / 255.0, dev.sluice.nd4j.Layout.NCHW);
+      context = dev.sluice.loader.BatchContext.of(allocator, dev.sluice.loader.BadRecords.none(), "DecodeNative");
+      Schema schema = new Schema(List.of(new Field("jpg", FieldType.notNullable(ArrowType.Binary.INSTANCE), List.of())));
+      for (int from = 0; from < jpegs.size(); from += batch) {
+        int n = Math.min(batch, jpegs.size() - from);
+        try (dev.sluice.loader.BatchBuilder b = dev.sluice.loader.BatchBuilder.create(allocator, schema, n)) {
+          for (int r = 0; r < n; r++) {
+            b.setBytes("jpg", r, jpegs.get(from + r));
+          }
+          batches.add(b.build(n));
+        }
+      }
+    }
+
+    @Override
+    public int units() {
+      return batches.size();
+    }
+
+    @Override
+    public long decode(int unit) {
+      dev.sluice.loader.Batch in = batches.get(unit);
+      try (dev.sluice.loader.Batch out = decoder.apply(in, context)) {
+        if (out.rowCount() != in.rowCount()) {
+          throw new IllegalStateException("batch " + unit + " of " + in.rowCount() + " images decoded to " + out.rowCount() + " rows");
+        }
+        return out.rowCount();
+      }
+    }
+
+    @Override
+    public void close() {
+      batches.forEach(dev.sluice.loader.Batch::close);
+      allocator.close(); // throws if a decoded batch were left open
+    }
+  }
+
+  /**
+   * {@code threads} threads decode every unit {@code warmupPasses} times untimed (JIT, native
+   * libraries, allocator caches warm, as in the iterator cases' warm-up epochs), then {@code passes}
+   * times timed.
+   */
+  static Run measureDecode(String caseName, DecodeWork work, int threads, int warmupPasses, int passes) throws Exception {
+    try (work) {
+      runDecoders(work, threads, Math.max(1, warmupPasses));
+      long cpu0 = processCpuNanos();
+      long jit0 = jitMillis();
+      long t0 = System.nanoTime();
+      long images = runDecoders(work, threads, passes);
+      long wall = System.nanoTime() - t0;
+      long cpu = processCpuNanos() - cpu0;
+      return new Run(caseName, 0, OK, images, wall / 1e9, images / (wall / 1e9), cpu / 1e9, (double) cpu / wall, threads, 0,
+          MachineInfo.peakRssBytes(), 0, (jitMillis() - jit0) / 1e3);
+    }
+  }
+
+  private static long runDecoders(DecodeWork work, int threadCount, int passes) throws InterruptedException {
+    long total = (long) passes * work.units();
+    AtomicLong cursor = new AtomicLong();
     AtomicLong done = new AtomicLong();
     List<Throwable> errors = java.util.Collections.synchronizedList(new ArrayList<>());
-    List<Thread> workers = new ArrayList<>();
-    for (int t = 0; t < threads; t++) {
-      int first = t;
-      Thread w = new Thread(() -> {
+    List<Thread> threads = new ArrayList<>();
+    for (int t = 0; t < threadCount; t++) {
+      Thread thread = new Thread(() -> {
         try {
-          Decoder d = decoders.get();
           long n = 0;
-          for (int p = 0; p < passes; p++) {
-            for (int i = first; i < limit; i += threads) {
-              if (d.decode(jpegs.get(i)) != size) {
-                throw new IllegalStateException("image " + i + " decoded at the wrong size");
-              }
-              n++;
-            }
+          for (long k = cursor.getAndIncrement(); k < total && errors.isEmpty(); k = cursor.getAndIncrement()) {
+            n += work.decode((int) (k % work.units()));
           }
           done.addAndGet(n);
         } catch (Throwable e) {
           errors.add(e);
         }
       }, "decode-" + t);
-      workers.add(w);
-      w.start();
+      threads.add(thread);
+      thread.start();
     }
-    for (Thread w : workers) {
-      w.join();
+    for (Thread thread : threads) {
+      thread.join();
     }
     if (!errors.isEmpty()) {
       throw new IllegalStateException("decoding failed", errors.get(0));
@@ -708,6 +807,8 @@ final class LoaderVsDataVec implements Callable<Integer> {
     ratio(ratios, ips, SLUICE, DECODE_IMAGEIO);
     ratio(ratios, ips, SLUICE_NATIVE, DATAVEC);
     ratio(ratios, ips, SLUICE_NATIVE, DECODE_OPENCV);
+    ratio(ratios, ips, SLUICE_NATIVE, DECODE_OPENCV_FLOAT);
+    ratio(ratios, ips, DECODE_OPENCV_FLOAT, DECODE_OPENCV);
     ratio(ratios, ips, SLUICE_NATIVE_UINT8, DATAVEC);
     ratio(ratios, ips, SLUICE_NATIVE_UINT8, DECODE_OPENCV);
 
@@ -816,8 +917,15 @@ final class LoaderVsDataVec implements Callable<Integer> {
       }
       case SLUICE_NATIVE -> measureIterator(SLUICE_NATIVE, sluicePipeline(w, Decoding.NATIVE_FLOAT).orElseThrow(), w, warmupBatches);
       case SLUICE_NATIVE_UINT8 -> measureIterator(SLUICE_NATIVE_UINT8, sluicePipeline(w, Decoding.NATIVE_UINT8).orElseThrow(), w, warmupBatches);
-      case DECODE_OPENCV -> measureDecode(DECODE_OPENCV, OpenCvDecoder::new, readJpegs(w), w.spec().size(), decodeThreads(), decodePasses);
-      case DECODE_IMAGEIO -> measureDecode(DECODE_IMAGEIO, ImageIoDecoder::new, readJpegs(w), w.spec().size(), decodeThreads(), decodePasses);
+      case DECODE_OPENCV -> measureDecode(DECODE_OPENCV, perImage(OpenCvDecoder::new, readJpegs(w), w.spec().size()),
+          decodeThreads(), w.warmupEpochs(), decodePasses);
+      case DECODE_OPENCV_FLOAT -> measureDecode(DECODE_OPENCV_FLOAT, new NativeFloatWork(readJpegs(w), w.spec().size(), w.batch()),
+          decodeThreads(), w.warmupEpochs(), decodePasses);
+      case DECODE_IMAGEIO -> {
+        ImageIO.setUseCache(false);
+        yield measureDecode(DECODE_IMAGEIO, perImage(ImageIoDecoder::new, readJpegs(w), w.spec().size()), decodeThreads(),
+            w.warmupEpochs(), decodePasses);
+      }
       default -> throw new IllegalArgumentException("unknown case '" + caseName + "'; cases are " + CASES);
     };
     System.err.println(run);
