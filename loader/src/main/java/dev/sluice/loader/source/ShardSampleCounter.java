@@ -108,13 +108,11 @@ final class ShardSampleCounter {
         continue;
       }
       name = entry.getName();
-      int slash = name.lastIndexOf('/');
-      String base = name.substring(slash + 1);
-      int dot = base.indexOf('.');
-      if (dot <= 0 || dot == base.length() - 1) {
+      int dot = WebDatasetSource.keyEnd(name);
+      if (dot < 0) {
         continue;
       }
-      String key = name.substring(0, slash + 1 + dot);
+      String key = name.substring(0, dot);
       if (!key.equals(currentKey)) {
         samples++;
         currentKey = key;
@@ -211,7 +209,21 @@ final class ShardSampleCounter {
   /** The tar stream as blocks and skips. */
   private interface Blocks extends AutoCloseable {
     /** Reads one whole record; false at the end of the stream before any byte; throws on a partial one. */
-    boolean read(byte[] record) throws IOException;
+    default boolean read(byte[] record) throws IOException {
+      int n = readFully(record);
+      if (n == 0) {
+        return false;
+      }
+      if (n < record.length) {
+        throw new IOException(String.format(Locale.ROOT,
+            "cannot count the samples of %s: truncated tar archive: it ends inside a header (tar byte %d)", path(),
+            position() - n));
+      }
+      return true;
+    }
+
+    /** The shard, for messages. */
+    Path path();
 
     /** Reads up to {@code buf.length} bytes, fewer only at the end of the stream. */
     int readFully(byte[] buf) throws IOException;
@@ -240,16 +252,8 @@ final class ShardSampleCounter {
     }
 
     @Override
-    public boolean read(byte[] record) throws IOException {
-      int n = readFully(record);
-      if (n == 0) {
-        return false;
-      }
-      if (n < record.length) {
-        throw new IOException("cannot count the samples of " + path + ": truncated tar archive: it ends inside a header"
-            + " (tar byte " + (position - n) + ")");
-      }
-      return true;
+    public Path path() {
+      return path;
     }
 
     @Override
@@ -303,17 +307,8 @@ final class ShardSampleCounter {
     }
 
     @Override
-    public boolean read(byte[] record) throws IOException {
-      int n = readFully(record);
-      if (n == 0) {
-        return false;
-      }
-      if (n < record.length) {
-        throw new IOException(String.format(Locale.ROOT,
-            "cannot count the samples of %s: truncated tar archive: it ends inside a header (tar byte %d)", path,
-            position - n));
-      }
-      return true;
+    public Path path() {
+      return path;
     }
 
     @Override

@@ -255,6 +255,17 @@ public final class WebDatasetSource implements Source {
     return ShardSampleCounter.count(shard);
   }
 
+  /**
+   * Where a tar entry's name splits into the sample key and the extension: the index of the first
+   * dot of its last path part, or -1 when the name has no key or no extension (such files belong to
+   * no sample). The key is the name before that dot, directories included.
+   */
+  static int keyEnd(String name) {
+    int slash = name.lastIndexOf('/');
+    int dot = name.indexOf('.', slash + 1);
+    return dot <= slash + 1 || dot == name.length() - 1 ? -1 : dot;
+  }
+
   @Override
   public SplitReader open(SourceSplit split, ReadContext context) throws IOException {
     if (split.paths().size() != 1) {
@@ -505,14 +516,12 @@ public final class WebDatasetSource implements Source {
         if (!entry.isFile()) {
           continue;
         }
-        int slash = name.lastIndexOf('/');
-        String base = name.substring(slash + 1);
-        int dot = base.indexOf('.');
-        if (dot <= 0 || dot == base.length() - 1) {
+        int dot = keyEnd(name);
+        if (dot < 0) {
           continue;
         }
-        String key = name.substring(0, slash + 1 + dot);
-        String ext = base.substring(dot + 1).toLowerCase(Locale.ROOT);
+        String key = name.substring(0, dot);
+        String ext = name.substring(dot + 1).toLowerCase(Locale.ROOT);
         if (!requested.isEmpty() && !requested.contains(ext)) {
           return new Entry(name, key, ext, null, null);
         }

@@ -76,6 +76,16 @@ class WebDatasetSourceTest {
   }
 
   @Test
+  void keyEndIsTheFirstDotOfTheLastPartWithAKeyAndAnExtensionOnBothSides() {
+    assertThat(WebDatasetSource.keyEnd("a.b/x/000001.seg.jpg")).isEqualTo("a.b/x/000001".length());
+    assertThat(WebDatasetSource.keyEnd("000001.jpg")).isEqualTo(6);
+    assertThat(WebDatasetSource.keyEnd("a.b/x/README")).isEqualTo(-1); // (the dot of a directory is no extension)
+    assertThat(WebDatasetSource.keyEnd("x/.hidden")).isEqualTo(-1);
+    assertThat(WebDatasetSource.keyEnd("x/name.")).isEqualTo(-1);
+    assertThat(WebDatasetSource.keyEnd("x/")).isEqualTo(-1);
+  }
+
+  @Test
   void batchesCloseAtTargetRows() throws IOException {
     Path shard = dir.resolve("rows.tar");
     writeShard(shard, 10, 10);
