@@ -73,8 +73,9 @@ import picocli.CommandLine.Option;
  *       batches of JPEGs: decode and the float output, without the file reading, the scheduling and
  *       the hand-over to the consumer;
  *   <li>{@value #SLUICE}: Sluice's {@code DataSetIterator} over the tar shards of the same JPEGs:
- *       the pure-Java {@code ImageDecoder} to uint8 in the tasks, converted to float NCHW by the
- *       iterator's prefetch thread;
+ *       the pure-Java {@code ImageDecoder} to uint8, converted to float NCHW in the same tasks
+ *       ({@code TensorToFloat}); the iterator hands the batches' memory to the consumer without a
+ *       copy;
  *   <li>{@value #SLUICE_NATIVE}: OpenCV decodes and converts to float NCHW in the tasks
  *       ({@code NativeImageDecoder.toFloat}); the iterator hands the batches' memory to the consumer
  *       without a copy;
@@ -227,7 +228,10 @@ final class LoaderVsDataVec implements Callable<Integer> {
 
   /** Where a Sluice case decodes and converts to float. */
   enum Decoding {
-    /** The pure-Java {@code ImageDecoder} to uint8; the iterator's prefetch thread converts to float NCHW. */
+    /**
+     * The pure-Java {@code ImageDecoder} to uint8, then {@code TensorToFloat} to float NCHW in the
+     * same tasks; the iterator hands the batches' memory to DL4J as it is.
+     */
     JAVA,
     /** OpenCV to uint8 in the tasks; the iterator's prefetch thread converts to float NCHW. */
     NATIVE_UINT8,
@@ -258,7 +262,12 @@ final class LoaderVsDataVec implements Callable<Integer> {
           .mapBatches(ImageInputs.parseLabel("cls", LabelledImageShards.CLASSES),
               dev.sluice.loader.MapOptions.DEFAULT.withName("ParseLabel"))
           .mapBatches(decoder, dev.sluice.loader.MapOptions.DEFAULT.withName(decoding == Decoding.JAVA ? "Decode" : "DecodeNative"));
-      dev.sluice.nd4j.FeatureColumn features = decoding == Decoding.NATIVE_FLOAT
+      if (decoding == Decoding.JAVA) { // (fused with the decoding: the same tasks)
+        ds = ds.mapBatches(dev.sluice.nd4j.TensorToFloat.of(ImageInputs.PIXELS, 1 / 255.0, dev.sluice.nd4j.Layout.NCHW),
+            dev.sluice.loader.MapOptions.DEFAULT.withName("ToFloat"));
+      }
+      boolean floatsInTasks = decoding != Decoding.NATIVE_UINT8;
+      dev.sluice.nd4j.FeatureColumn features = floatsInTasks
           ? dev.sluice.nd4j.FeatureColumn.of(ImageInputs.PIXELS) // float NCHW already: as stored
           : dev.sluice.nd4j.FeatureColumn.of(ImageInputs.PIXELS).withLayout(dev.sluice.nd4j.Layout.NCHW)
               .withDataType(org.nd4j.linalg.api.buffer.DataType.FLOAT).withScale(1 / 255.0);
@@ -266,7 +275,7 @@ final class LoaderVsDataVec implements Callable<Integer> {
               dev.sluice.nd4j.LabelColumn.oneHot(ImageInputs.LABEL, LabelledImageShards.CLASSES))
           .batchSize(w.batch()).prefetch(Math.max(1, w.prefetch())).reuseArrays(w.reuseArrays())
           // the consumer is done with a batch before the next: it may share the float batches' memory
-          .shareBatchMemory(decoding == Decoding.NATIVE_FLOAT && w.reuseArrays() > 0).build();
+          .shareBatchMemory(floatsInTasks && w.reuseArrays() > 0).build();
       return new ClosingIterator(it, sluice, ds);
     });
   }

@@ -108,7 +108,7 @@ public final class TensorCopy {
    * through a table of the 256 possible values (each exactly {@code (float) v * scale}, as the
    * general path computes it). With {@code hw > 0} each row goes from HWC to CHW.
    */
-  private static void bytesToFloats(ByteBuffer in, FloatBuffer out, int rows, int e, int hw, int c, float scale) {
+  public static void bytesToFloats(ByteBuffer in, FloatBuffer out, int rows, int e, int hw, int c, float scale) {
     float[] value = new float[256];
     for (int v = 0; v < 256; v++) {
       value[v] = (float) v * scale;
