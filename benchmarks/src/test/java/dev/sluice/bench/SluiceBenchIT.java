@@ -45,10 +45,10 @@ class SluiceBenchIT {
   @Test
   void loaderVsDataVecWritesResults(@TempDir Path dir) throws Exception {
     assertThat(bench("loader-vs-datavec", "--runs", "1", "--images", "96", "--image-size", "32", "--shards", "2",
-        "--warmup-epochs", "1", "--decode-passes", "1", "--cases", "datavec,decode-opencv,decode-opencv-float,sluice-native",
+        "--warmup-epochs", "1", "--decode-passes", "1", "--cases", "datavec,decode-opencv,decode-opencv-float,sluice,sluice-native",
         "--child-heap", "512m", "--out", dir.resolve("results").toString(), "--work", dir.resolve("work").toString())).isZero();
     JsonNode json = new ObjectMapper().readTree(dir.resolve("results/loader-vs-datavec-quick.json").toFile());
-    for (String c : new String[] {"datavec", "decode-opencv", "decode-opencv-float", "sluice-native"}) {
+    for (String c : new String[] {"datavec", "decode-opencv", "decode-opencv-float", "sluice", "sluice-native"}) {
       assertThat(json.at("/status/" + c).asText()).as(c).isEqualTo("ok");
       assertThat(json.at("/summary/imagesPerSecond/" + c + "/median").asDouble()).as(c).isPositive();
     }
