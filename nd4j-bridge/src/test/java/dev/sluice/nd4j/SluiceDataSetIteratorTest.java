@@ -267,15 +267,22 @@ class SluiceDataSetIteratorTest {
     return out;
   }
 
+  /** The contents of every batch left in the epoch. */
+  private static List<List<String>> drain(SluiceDataSetIterator it) {
+    List<List<String>> out = new ArrayList<>();
+    while (it.hasNext()) {
+      out.add(contents(it.next()));
+    }
+    return out;
+  }
+
   @Test
   void reusedArraysDeliverTheSameDataAndStayValidForTheirCalls() {
     try (Sluice s = sluice()) {
       Dataset ds = points(s, 2000).withOptions(s.defaultOptions().withPreserveOrder(true));
-      List<List<String>> fresh = new ArrayList<>();
+      List<List<String>> fresh;
       try (SluiceDataSetIterator it = iterator(ds).build()) {
-        while (it.hasNext()) {
-          fresh.add(contents(it.next()));
-        }
+        fresh = drain(it);
         assertThat(it.stats().arraysReused()).isZero();
         assertThat(it.stats().arraysAllocated()).isEqualTo(2 * 40);
       }
@@ -314,11 +321,9 @@ class SluiceDataSetIteratorTest {
   void featuresNeedingNoConversionAreSharedNotCopiedAndOutliveTheirEpochForTheirCalls() {
     try (Sluice s = sluice()) {
       Dataset ds = points(s, 2000).withOptions(s.defaultOptions().withPreserveOrder(true));
-      List<List<String>> fresh = new ArrayList<>();
+      List<List<String>> fresh;
       try (SluiceDataSetIterator it = iterator(ds).build()) {
-        while (it.hasNext()) {
-          fresh.add(contents(it.next()));
-        }
+        fresh = drain(it);
         assertThat(it.stats().batchesShared()).isZero(); // fresh arrays are the consumer's: always copies
       }
       int keep = 2;
