@@ -11,6 +11,7 @@ import dev.sluice.loader.sink.JsonLinesSink;
 import dev.sluice.loader.sink.SinkFactory;
 import dev.sluice.loader.source.InMemorySource;
 import dev.sluice.loader.source.Source;
+import dev.sluice.sharding.EpochPlan;
 import dev.sluice.sharding.RemainderPolicy;
 import dev.sluice.sharding.ShareAssignment;
 import java.io.IOException;
@@ -38,29 +39,32 @@ public final class Dataset {
   private final ExecutionOptions options;
   /** Set on a share read through its consumer's local shuffle; iterations hand rows on through it. */
   private final ShareShuffle shareShuffle;
+  /** The epoch executions run as: the seeded shuffles draw from (seed, epoch). */
+  private final int epoch;
   private volatile StreamingExecutor lastExecution;
   private volatile dev.sluice.loader.internal.exec.SplitCoordinator lastSplit;
 
-  private Dataset(Sluice sluice, List<LogicalOp> ops, ExecutionOptions options, ShareShuffle shareShuffle) {
+  private Dataset(Sluice sluice, List<LogicalOp> ops, ExecutionOptions options, ShareShuffle shareShuffle, int epoch) {
     this.sluice = sluice;
     this.ops = List.copyOf(ops);
     this.options = options;
     this.shareShuffle = shareShuffle;
+    this.epoch = epoch;
   }
 
   static Dataset read(Sluice sluice, Source source) {
-    return new Dataset(sluice, List.of(new LogicalOp.Read(Objects.requireNonNull(source))), sluice.defaultOptions(), null);
+    return new Dataset(sluice, List.of(new LogicalOp.Read(Objects.requireNonNull(source))), sluice.defaultOptions(), null, 0);
   }
 
   private Dataset with(LogicalOp op) {
     List<LogicalOp> next = new ArrayList<>(ops);
     next.add(op);
-    return new Dataset(sluice, next, options, shareShuffle);
+    return new Dataset(sluice, next, options, shareShuffle, epoch);
   }
 
   /** The same dataset executed with other options. */
   public Dataset withOptions(ExecutionOptions options) {
-    return new Dataset(sluice, ops, Objects.requireNonNull(options), shareShuffle);
+    return new Dataset(sluice, ops, Objects.requireNonNull(options), shareShuffle, epoch);
   }
 
   /** The execution options. */
@@ -131,13 +135,51 @@ public final class Dataset {
   }
 
   /**
-   * Reads the source's splits in an order permuted by {@code seed}, so that blocks come in a
-   * random order without materialising anything (Ray Data's {@code randomize_block_order}, done
-   * at the read). Rows within a block keep their order: combine with a local shuffle in {@link
-   * IterOptions} for row-level randomness.
+   * Reads the source's splits in an order permuted by ({@code seed}, {@linkplain #forEpoch epoch}),
+   * so that blocks come in a random order, another one each epoch, without materialising anything
+   * (Ray Data's {@code randomize_block_order}, done at the read). Rows within a block keep their
+   * order: combine with {@link #shuffleFiles} for sources of one sample per file, or with a local
+   * shuffle in {@link IterOptions}, for row-level randomness.
    */
   public Dataset randomizeBlockOrder(long seed) {
     return with(new LogicalOp.RandomizeBlockOrder(seed));
+  }
+
+  /**
+   * Reads the source's files in an order permuted by ({@code seed}, {@linkplain #forEpoch epoch}),
+   * another one each epoch (Ray Data's {@code shuffle="files"}). A source of one sample per file
+   * ({@link dev.sluice.loader.source.SupportsFileShuffle}: an image folder, binary files) permutes
+   * its files before grouping them into splits, so every block mixes files from across the
+   * dataset, a folder sorted by class included; other sources (tar shards, Arrow files) have their
+   * splits permuted. The splits are read in a permuted order too (by {@code seed}, unless {@link
+   * #randomizeBlockOrder} gives another). Costs nothing at run time: the order is planned before
+   * the first read. Rows within a shard keep their order: add a local shuffle ({@link
+   * IterOptions#withLocalShuffle}) for sources of many samples per file.
+   */
+  public Dataset shuffleFiles(long seed) {
+    return with(new LogicalOp.ShuffleFiles(seed));
+  }
+
+  /**
+   * The same dataset, executed as epoch {@code epoch} (from 0; datasets start at 0): the seeded
+   * shuffles ({@link #shuffleFiles}, {@link #randomizeBlockOrder} and the local shuffle of {@link
+   * #iterBatches}) draw from (seed, epoch), so each epoch has its own order and the same (seed,
+   * epoch) always the same one. With {@linkplain ExecutionOptions#preserveOrder() order
+   * preserved}, the batches of an epoch are then the same rows in the same order from run to run,
+   * whatever the threads do and however many cores the loader has.
+   *
+   * @throws IllegalArgumentException if {@code epoch < 0}
+   */
+  public Dataset forEpoch(int epoch) {
+    if (epoch < 0) {
+      throw new IllegalArgumentException("epoch must be >= 0: " + epoch);
+    }
+    return new Dataset(sluice, ops, options, shareShuffle, epoch);
+  }
+
+  /** The epoch this dataset's executions run as (0 unless {@link #forEpoch} said otherwise). */
+  public int epoch() {
+    return epoch;
   }
 
   /** The physical plan in one line, fusion applied. */
@@ -147,7 +189,7 @@ public final class Dataset {
 
   /** The same dataset, its rows handed on through a share's local shuffle (see {@link Sluice#readShare}). */
   Dataset withShareShuffle(ShareShuffle shuffle) {
-    return new Dataset(sluice, ops, options, shuffle);
+    return new Dataset(sluice, ops, options, shuffle, epoch);
   }
 
   /**
@@ -178,6 +220,7 @@ public final class Dataset {
         chosen = new IterOptions(options.targetBlockRows(), 0, 0, 0, false);
       }
     }
+    chosen = forThisEpoch(chosen);
     StreamingExecutor ex = start();
     return new BatchIterator(ex, chosen, shareShuffle, Integer.toString(ITERATIONS.incrementAndGet()), options.preserveOrder());
   }
@@ -213,7 +256,8 @@ public final class Dataset {
     List<BatchIterator> out = new ArrayList<>();
     int id = ITERATIONS.incrementAndGet();
     for (int i = 0; i < n; i++) {
-      out.add(new BatchIterator(coordinator.consumer(i), split.iterOptions(), null, id + "-" + i, options.preserveOrder()));
+      out.add(new BatchIterator(coordinator.consumer(i), forThisEpoch(split.iterOptions()), null, id + "-" + i,
+          options.preserveOrder()));
     }
     lastSplit = coordinator;
     return out;
@@ -260,10 +304,17 @@ public final class Dataset {
     return iterBatches(IterOptions.blocks());
   }
 
+  /** The options with the local shuffle's seed drawn from (seed, epoch) after the first epoch. */
+  private IterOptions forThisEpoch(IterOptions o) {
+    return o.localShuffleBufferSize() > 0 && epoch > 0
+        ? o.withLocalShuffle(o.localShuffleBufferSize(), EpochPlan.epochSeed(o.shuffleSeed(), epoch))
+        : o;
+  }
+
   private StreamingExecutor start() {
     List<PhysicalOp> plan = Planner.plan(ops);
     ExecutionObserver observer = ProgressLine.forOptions(options, Planner.describe(plan));
-    StreamingExecutor ex = new StreamingExecutor(plan, options, sluice.runtime(), sluice.allocator(), observer);
+    StreamingExecutor ex = new StreamingExecutor(plan, options, epoch, sluice.runtime(), sluice.allocator(), observer);
     ex.start();
     lastExecution = ex;
     return ex;
@@ -301,7 +352,7 @@ public final class Dataset {
       alloc.close();
       throw e;
     }
-    Dataset ds = new Dataset(sluice, List.of(new LogicalOp.Read(new InMemorySource("materialized", held))), options, null);
+    Dataset ds = new Dataset(sluice, List.of(new LogicalOp.Read(new InMemorySource("materialized", held))), options, null, 0);
     return new MaterializedDataset(ds, held, alloc);
   }
 

@@ -64,13 +64,47 @@ public final class EpochPlan {
     }
     var order = new ArrayList<>(splits);
     if (shuffle) {
-      SplitMix64 random = SplitMix64.derive(SplitMix64.DOMAIN_PLAN, seed, epoch);
-      for (int i = order.size() - 1; i > 0; i--) {
-        int j = random.nextInt(i + 1);
-        order.set(i, order.set(j, order.get(i)));
-      }
+      permute(order, SplitMix64.derive(SplitMix64.DOMAIN_PLAN, seed, epoch));
     }
     return new EpochPlan(seed, epoch, shuffle, List.copyOf(order));
+  }
+
+  /**
+   * The files of a source of one sample per file, in the order epoch {@code epoch} reads them: a
+   * permutation seeded by (seed, epoch), drawn apart from the split permutation of {@link #create}
+   * (so the two never correlate). A source permutes its files with this before grouping them into
+   * splits, so that every split holds files from across the dataset (Ray Data's {@code
+   * shuffle="files"}). Part of the position format, like the plans: the same (files, seed, epoch)
+   * give the same order on every JDK and in every process.
+   *
+   * @param files the files in their stable listing order
+   * @throws IllegalArgumentException if {@code epoch < 0}
+   */
+  public static <T> List<T> shuffleFiles(List<T> files, long seed, int epoch) {
+    if (epoch < 0) {
+      throw new IllegalArgumentException("epoch must be >= 0: " + epoch);
+    }
+    var order = new ArrayList<T>(files);
+    permute(order, SplitMix64.derive(SplitMix64.DOMAIN_FILES, seed, epoch));
+    return order;
+  }
+
+  /**
+   * A seed for epoch {@code epoch} of a run seeded by {@code seed}, for the shuffles and random
+   * draws that a plan does not cover (a consumer's local shuffle buffer, an augmentation): a
+   * well-mixed hash, so that neighbouring (seed, epoch) pairs give unrelated sequences, unlike
+   * {@code seed + epoch}. Stable across JDKs and releases of the same position format.
+   */
+  public static long epochSeed(long seed, int epoch) {
+    return SplitMix64.derive(SplitMix64.DOMAIN_SEED, seed, epoch).nextLong();
+  }
+
+  /** Fisher-Yates, from the end, drawing from {@code random}. */
+  private static <T> void permute(List<T> order, SplitMix64 random) {
+    for (int i = order.size() - 1; i > 0; i--) {
+      int j = random.nextInt(i + 1);
+      order.set(i, order.set(j, order.get(i)));
+    }
   }
 
   /** The seed the plan was made with. */

@@ -17,6 +17,10 @@ final class SplitMix64 {
 
   static final long DOMAIN_SHUFFLE = 0x736c7569_63652e73L;
 
+  static final long DOMAIN_FILES = 0x736c7569_63652e66L;
+
+  static final long DOMAIN_SEED = 0x736c7569_63652e64L;
+
   private long state;
 
   SplitMix64(long seed) {

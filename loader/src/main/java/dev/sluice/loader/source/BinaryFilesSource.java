@@ -2,6 +2,7 @@ package dev.sluice.loader.source;
 
 import dev.sluice.loader.Batch;
 import dev.sluice.loader.Columns;
+import dev.sluice.sharding.EpochPlan;
 import dev.sluice.sharding.SourceSplit;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -22,8 +23,9 @@ import org.apache.arrow.vector.types.pojo.Schema;
  * for every file under it, recursively, hidden ones excepted). The root is the patterns' {@linkplain
  * PathPatterns#baseDirectory base directory} unless given.
  *
- * <p><b>Splits.</b> Files in sorted order are grouped into splits of at most {@link
- * Builder#targetSplitBytes} bytes (a larger file is a split alone); a split's {@code paths} are its
+ * <p><b>Splits.</b> Files in sorted order (or, with {@link SupportsFileShuffle}, in an order seeded by
+ * (seed, epoch)) are grouped into splits of at most {@link Builder#targetSplitBytes} bytes and
+ * {@link Builder#targetSplitFiles} files (a larger file is a split alone); a split's {@code paths} are its
  * files, its {@code estimatedRows} their number (exact unless a file becomes unreadable) and its
  * {@code estimatedBytes} their total size.
  *
@@ -34,7 +36,7 @@ import org.apache.arrow.vector.types.pojo.Schema;
  *
  * <p>Immutable and thread-safe; each reader is used by one thread at a time.
  */
-public final class BinaryFilesSource implements Source {
+public final class BinaryFilesSource implements Source, SupportsFileShuffle {
   /** The operator name readers report bad records under. */
   public static final String NAME = "ReadBinaryFiles";
 
@@ -44,6 +46,12 @@ public final class BinaryFilesSource implements Source {
   /** Default split size: 64 MiB. */
   public static final long DEFAULT_SPLIT_BYTES = 64L << 20;
 
+  /**
+   * Default split length in files: small enough that a folder of small files still makes many
+   * splits, read in parallel (one task reads a split at a time) and interleaved.
+   */
+  public static final int DEFAULT_SPLIT_FILES = 256;
+
   private static final int MAX_CELL_BYTES = Integer.MAX_VALUE - 16;
   private static final Schema SCHEMA =
       new Schema(List.of(Columns.utf8(Batch.KEY_COLUMN), Columns.utf8(Batch.URL_COLUMN), Columns.binary(BYTES_COLUMN)));
@@ -51,12 +59,14 @@ public final class BinaryFilesSource implements Source {
   private final List<String> patterns;
   private final Path root;
   private final long targetSplitBytes;
+  private final int targetSplitFiles;
   private final String sourceId;
 
   private BinaryFilesSource(Builder b) {
     this.patterns = List.copyOf(b.patterns);
     this.root = b.root != null ? b.root.toAbsolutePath().normalize() : PathPatterns.baseDirectory(patterns);
     this.targetSplitBytes = b.targetSplitBytes;
+    this.targetSplitFiles = b.targetSplitFiles;
     this.sourceId = b.sourceId != null ? b.sourceId : "binary-files:" + String.join(",", patterns);
   }
 
@@ -80,6 +90,7 @@ public final class BinaryFilesSource implements Source {
     private final List<String> patterns;
     private Path root;
     private long targetSplitBytes = DEFAULT_SPLIT_BYTES;
+    private int targetSplitFiles = DEFAULT_SPLIT_FILES;
     private String sourceId;
 
     private Builder(List<String> patterns) {
@@ -101,6 +112,12 @@ public final class BinaryFilesSource implements Source {
         throw new IllegalArgumentException("targetSplitBytes must be positive: " + targetSplitBytes);
       }
       this.targetSplitBytes = targetSplitBytes;
+      return this;
+    }
+
+    /** The most files a split groups (default {@link #DEFAULT_SPLIT_FILES}). */
+    public Builder targetSplitFiles(int targetSplitFiles) {
+      this.targetSplitFiles = checkSplitFiles(targetSplitFiles);
       return this;
     }
 
@@ -149,15 +166,29 @@ public final class BinaryFilesSource implements Source {
     return SCHEMA;
   }
 
+  /** The most files a split groups. */
+  public int targetSplitFiles() {
+    return targetSplitFiles;
+  }
+
   @Override
   public List<SourceSplit> planSplits() throws IOException {
+    return groupFiles(sourceId, files(), targetSplitBytes, targetSplitFiles);
+  }
+
+  @Override
+  public List<SourceSplit> planSplits(long seed, int epoch) throws IOException {
+    return groupFiles(sourceId, EpochPlan.shuffleFiles(files(), seed, epoch), targetSplitBytes, targetSplitFiles);
+  }
+
+  private List<Path> files() throws IOException {
     List<Path> files = PathPatterns.expand(patterns, PathPatterns.Directories.walk(p -> true));
     for (Path file : files) {
       if (!file.startsWith(root)) {
         throw new IOException("file " + file + " is not under the source's root " + root);
       }
     }
-    return groupFiles(sourceId, files, targetSplitBytes);
+    return files;
   }
 
   @Override
@@ -170,17 +201,25 @@ public final class BinaryFilesSource implements Source {
     return NAME + patterns;
   }
 
+  static int checkSplitFiles(int targetSplitFiles) {
+    if (targetSplitFiles <= 0) {
+      throw new IllegalArgumentException("targetSplitFiles must be positive: " + targetSplitFiles);
+    }
+    return targetSplitFiles;
+  }
+
   /**
-   * Groups files, in order, into splits of at most {@code targetBytes} each, except that a file
-   * larger than that is a split alone.
+   * Groups files, in order, into splits of at most {@code targetBytes} and {@code targetFiles}
+   * each, except that a file larger than {@code targetBytes} is a split alone.
    */
-  static List<SourceSplit> groupFiles(String sourceId, List<Path> files, long targetBytes) throws IOException {
+  static List<SourceSplit> groupFiles(String sourceId, List<Path> files, long targetBytes, int targetFiles)
+      throws IOException {
     List<SourceSplit> splits = new ArrayList<>();
     List<String> group = new ArrayList<>();
     long groupBytes = 0;
     for (Path file : files) {
       long size = Files.size(file);
-      if (!group.isEmpty() && groupBytes + size > targetBytes) {
+      if (!group.isEmpty() && (groupBytes + size > targetBytes || group.size() >= targetFiles)) {
         splits.add(new SourceSplit(sourceId, splits.size(), group, 0, -1, group.size(), groupBytes, List.of()));
         group = new ArrayList<>();
         groupBytes = 0;

@@ -2,6 +2,7 @@ package dev.sluice.loader.source;
 
 import dev.sluice.loader.Batch;
 import dev.sluice.loader.Columns;
+import dev.sluice.sharding.EpochPlan;
 import dev.sluice.sharding.SourceSplit;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -33,15 +34,19 @@ import org.apache.arrow.vector.types.pojo.Schema;
  * are the files anywhere under its directory whose extension is one of {@link
  * Builder#extensions} (case-insensitive; default {@link #DEFAULT_EXTENSIONS}), hidden ones excepted.
  *
- * <p><b>Splits</b> group the images in sorted path order into splits of at most {@link
- * Builder#targetSplitBytes} bytes, as {@link BinaryFilesSource} does (no stratification: a split
- * may hold one class only). <b>Batches</b> close at {@link ReadContext#targetRows()} images or once
+ * <p><b>Splits</b> group the images into splits of at most {@link Builder#targetSplitBytes} bytes
+ * and {@link Builder#targetSplitFiles} files, as {@link BinaryFilesSource} does: in sorted path
+ * order by {@link #planSplits()} (a split then holds one class or two: fine for evaluation), and in
+ * an order seeded by (seed, epoch) through {@link SupportsFileShuffle}, which {@link
+ * dev.sluice.loader.Dataset#shuffleFiles(long)} uses, so that every split mixes the classes as
+ * the whole folder does. Train on a folder sorted by class only with its files shuffled.
+ * <b>Batches</b> close at {@link ReadContext#targetRows()} images or once
  * their bytes reach {@link ReadContext#targetBytes()}. An image that vanished or cannot be read is a
  * bad record naming it.
  *
  * <p>Immutable and thread-safe; each reader is used by one thread at a time.
  */
-public final class ImageFolderSource implements Source {
+public final class ImageFolderSource implements Source, SupportsFileShuffle {
   /** The operator name readers report bad records under. */
   public static final String NAME = "ReadImageFolder";
 
@@ -71,6 +76,7 @@ public final class ImageFolderSource implements Source {
   private final List<String> classNames;
   private final Set<String> extensions;
   private final long targetSplitBytes;
+  private final int targetSplitFiles;
   private final String sourceId;
 
   private ImageFolderSource(Builder b, List<String> classNames) {
@@ -78,6 +84,7 @@ public final class ImageFolderSource implements Source {
     this.classNames = classNames;
     this.extensions = Set.copyOf(b.extensions);
     this.targetSplitBytes = b.targetSplitBytes;
+    this.targetSplitFiles = b.targetSplitFiles;
     this.sourceId = b.sourceId != null ? b.sourceId : "image-folder:" + root;
   }
 
@@ -96,6 +103,7 @@ public final class ImageFolderSource implements Source {
     private final Path root;
     private Set<String> extensions = DEFAULT_EXTENSIONS;
     private long targetSplitBytes = BinaryFilesSource.DEFAULT_SPLIT_BYTES;
+    private int targetSplitFiles = BinaryFilesSource.DEFAULT_SPLIT_FILES;
     private String sourceId;
 
     private Builder(Path root) {
@@ -125,6 +133,12 @@ public final class ImageFolderSource implements Source {
         throw new IllegalArgumentException("targetSplitBytes must be positive: " + targetSplitBytes);
       }
       this.targetSplitBytes = targetSplitBytes;
+      return this;
+    }
+
+    /** The most images a split groups (default {@link BinaryFilesSource#DEFAULT_SPLIT_FILES}). */
+    public Builder targetSplitFiles(int targetSplitFiles) {
+      this.targetSplitFiles = BinaryFilesSource.checkSplitFiles(targetSplitFiles);
       return this;
     }
 
@@ -188,6 +202,17 @@ public final class ImageFolderSource implements Source {
 
   @Override
   public List<SourceSplit> planSplits() throws IOException {
+    return BinaryFilesSource.groupFiles(sourceId, images(), targetSplitBytes, targetSplitFiles);
+  }
+
+  @Override
+  public List<SourceSplit> planSplits(long seed, int epoch) throws IOException {
+    return BinaryFilesSource.groupFiles(
+        sourceId, EpochPlan.shuffleFiles(images(), seed, epoch), targetSplitBytes, targetSplitFiles);
+  }
+
+  /** Every image, in sorted path order. */
+  private List<Path> images() throws IOException {
     List<Path> images = new ArrayList<>();
     for (String name : classNames) {
       Path dir = root.resolve(name);
@@ -202,7 +227,7 @@ public final class ImageFolderSource implements Source {
           "image folder " + root + " holds no image (extensions " + new TreeSet<>(extensions) + ") in its classes " + classNames);
     }
     Collections.sort(images);
-    return BinaryFilesSource.groupFiles(sourceId, images, targetSplitBytes);
+    return images;
   }
 
   @Override

@@ -18,9 +18,7 @@ import dev.sluice.loader.runtime.Runtime;
 import dev.sluice.loader.source.ReadContext;
 import dev.sluice.sharding.SourceSplit;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.List;
-import java.util.SplittableRandom;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executors;
@@ -61,6 +59,7 @@ public final class StreamingExecutor implements BlockStream {
 
   private final List<PhysicalOp> plan;
   private final ExecutionOptions options;
+  private final int epoch;
   private final Runtime runtime;
   private final BufferAllocator executionAllocator;
   private final BufferAllocator consumerAllocator;
@@ -95,16 +94,21 @@ public final class StreamingExecutor implements BlockStream {
   private boolean closeRequested;
 
   /**
-   * Prepares an execution; {@link #start()} runs it.
+   * Prepares an execution of epoch {@code epoch}; {@link #start()} runs it.
    *
    * @param plan the physical plan (a read first)
    * @param options budget, mode, order, allowance, block targets
+   * @param epoch the epoch, from 0: the read's seeded shuffles draw from (seed, epoch)
    * @param runtime where tasks and actors run (not owned)
    * @param storeAllocator the process's block-store allocator; the execution takes a child of it
    * @param observer progress display, closed at the end
    */
-  public StreamingExecutor(List<PhysicalOp> plan, ExecutionOptions options, Runtime runtime,
+  public StreamingExecutor(List<PhysicalOp> plan, ExecutionOptions options, int epoch, Runtime runtime,
       BufferAllocator storeAllocator, ExecutionObserver observer) {
+    if (epoch < 0) {
+      throw new IllegalArgumentException("epoch must be >= 0: " + epoch);
+    }
+    this.epoch = epoch;
     this.plan = List.copyOf(plan);
     this.options = options;
     this.runtime = runtime;
@@ -146,15 +150,7 @@ public final class StreamingExecutor implements BlockStream {
 
   private OperatorState createState(int i, PhysicalOp op, ExecContext ctx) {
     if (op instanceof ReadOp r) {
-      List<SourceSplit> splits;
-      try {
-        splits = new ArrayList<>(r.source().planSplits());
-      } catch (java.io.IOException e) {
-        throw new SluiceException("planning splits failed: " + e.getMessage(), r.source().name(), null, null, e);
-      }
-      if (r.shuffleSeed().isPresent()) {
-        Collections.shuffle(splits, new java.util.Random(new SplittableRandom(r.shuffleSeed().getAsLong()).nextLong()));
-      }
+      List<SourceSplit> splits = EpochSplits.plan(r, epoch);
       long rows = 0;
       for (SourceSplit s : splits) {
         rows = (rows < 0 || s.estimatedRows() < 0) ? -1 : rows + s.estimatedRows();

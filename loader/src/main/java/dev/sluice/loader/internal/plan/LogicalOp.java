@@ -28,6 +28,14 @@ public sealed interface LogicalOp {
     }
   }
 
+  /** Permutes the source's files (or, for sources of several samples per file, its splits) each epoch, seeded. */
+  record ShuffleFiles(long seed) implements LogicalOp {
+    @Override
+    public String name() {
+      return "ShuffleFiles";
+    }
+  }
+
   /** A stateless function run as tasks. */
   record MapTask(String name, BatchFunction function, MapOptions options) implements LogicalOp {}
 

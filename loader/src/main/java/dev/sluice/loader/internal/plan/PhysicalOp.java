@@ -17,9 +17,15 @@ public sealed interface PhysicalOp {
   /**
    * Reads splits of a source as tasks, each task reading the next block of one split and applying
    * the fused functions to it.
+   *
+   * @param splitShuffleSeed when present, the splits are read in an order permuted by (seed, epoch)
+   * @param fileShuffleSeed when present, a source that {@linkplain
+   *     dev.sluice.loader.source.SupportsFileShuffle supports it} permutes its files by (seed, epoch)
+   *     before grouping them into splits; the splits are then permuted too, by this seed unless
+   *     {@code splitShuffleSeed} is present
    */
-  record ReadOp(Source source, OptionalLong shuffleSeed, List<NamedFunction> fused, Resources resources, int concurrency)
-      implements PhysicalOp {
+  record ReadOp(Source source, OptionalLong splitShuffleSeed, OptionalLong fileShuffleSeed, List<NamedFunction> fused,
+      Resources resources, int concurrency) implements PhysicalOp {
     @Override
     public String name() {
       return chainName(source.name(), fused);

@@ -4,6 +4,7 @@ import dev.sluice.loader.internal.plan.LogicalOp.Limit;
 import dev.sluice.loader.internal.plan.LogicalOp.MapActor;
 import dev.sluice.loader.internal.plan.LogicalOp.MapTask;
 import dev.sluice.loader.internal.plan.LogicalOp.RandomizeBlockOrder;
+import dev.sluice.loader.internal.plan.LogicalOp.ShuffleFiles;
 import dev.sluice.loader.internal.plan.LogicalOp.Read;
 import dev.sluice.loader.internal.plan.PhysicalOp.ActorMapOp;
 import dev.sluice.loader.internal.plan.PhysicalOp.LimitOp;
@@ -29,14 +30,18 @@ public final class Planner {
     if (logical.isEmpty() || !(logical.get(0) instanceof Read read)) {
       throw new IllegalArgumentException("a plan starts with a read");
     }
-    OptionalLong seed = OptionalLong.empty();
+    // Both act at the read, wherever they stand in the chain; the last of each kind wins.
+    OptionalLong splitSeed = OptionalLong.empty();
+    OptionalLong fileSeed = OptionalLong.empty();
     for (LogicalOp op : logical) {
       if (op instanceof RandomizeBlockOrder r) {
-        seed = OptionalLong.of(r.seed());
+        splitSeed = OptionalLong.of(r.seed());
+      } else if (op instanceof ShuffleFiles f) {
+        fileSeed = OptionalLong.of(f.seed());
       }
     }
     List<PhysicalOp> out = new ArrayList<>();
-    out.add(new ReadOp(read.source(), seed, List.of(), Resources.cpus(1), 0));
+    out.add(new ReadOp(read.source(), splitSeed, fileSeed, List.of(), Resources.cpus(1), 0));
     for (LogicalOp op : logical.subList(1, logical.size())) {
       if (op instanceof MapTask m) {
         PhysicalOp last = out.get(out.size() - 1);
@@ -46,7 +51,8 @@ public final class Planner {
             && r.resources().equals(res)
             && m.options().batchSize() == 0
             && m.options().concurrency() == r.concurrency()) {
-          out.set(out.size() - 1, new ReadOp(r.source(), r.shuffleSeed(), append(r.fused(), fn), res, r.concurrency()));
+          out.set(out.size() - 1, new ReadOp(r.source(), r.splitShuffleSeed(), r.fileShuffleSeed(), append(r.fused(), fn), res,
+              r.concurrency()));
         } else if (last instanceof TaskMapOp t
             && t.resources().equals(res)
             && (m.options().batchSize() == 0 || m.options().batchSize() == t.batchSize())

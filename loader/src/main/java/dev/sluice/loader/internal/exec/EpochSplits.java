@@ -1,0 +1,37 @@
+package dev.sluice.loader.internal.exec;
+
+import dev.sluice.loader.SluiceException;
+import dev.sluice.loader.internal.plan.PhysicalOp.ReadOp;
+import dev.sluice.loader.source.SupportsFileShuffle;
+import dev.sluice.sharding.EpochPlan;
+import dev.sluice.sharding.SourceSplit;
+import java.io.IOException;
+import java.util.List;
+import java.util.OptionalLong;
+
+/**
+ * The splits one epoch of a read visits, in the order it visits them: the source's files permuted
+ * by (seed, epoch) when the read shuffles files and the source supports it, then the splits in the
+ * order of sharding's {@link EpochPlan} for (seed, epoch) when the read shuffles. Depends on
+ * nothing but the source's listing, the seeds and the epoch, so every execution of the same epoch
+ * reads the same splits in the same order, whatever its threads do.
+ */
+final class EpochSplits {
+  private EpochSplits() {}
+
+  static List<SourceSplit> plan(ReadOp read, int epoch) {
+    try {
+      OptionalLong fileSeed = read.fileShuffleSeed();
+      List<SourceSplit> splits = fileSeed.isPresent() && read.source() instanceof SupportsFileShuffle files
+          ? files.planSplits(fileSeed.getAsLong(), epoch)
+          : read.source().planSplits();
+      OptionalLong splitSeed = read.splitShuffleSeed().isPresent() ? read.splitShuffleSeed() : fileSeed;
+      if (splitSeed.isEmpty()) {
+        return splits;
+      }
+      return EpochPlan.create(splits, splitSeed.getAsLong(), epoch, true).splits();
+    } catch (IOException e) {
+      throw new SluiceException("planning splits failed: " + e.getMessage(), read.source().name(), null, null, e);
+    }
+  }
+}
