@@ -10,6 +10,7 @@ import dev.sluice.loader.sink.BatchSink;
 import dev.sluice.loader.sink.JsonLinesSink;
 import dev.sluice.loader.sink.SinkFactory;
 import dev.sluice.loader.source.InMemorySource;
+import dev.sluice.loader.source.ShareSource;
 import dev.sluice.loader.source.Source;
 import dev.sluice.sharding.EpochPlan;
 import dev.sluice.sharding.RemainderPolicy;
@@ -142,6 +143,7 @@ public final class Dataset {
    * shuffle in {@link IterOptions}, for row-level randomness.
    */
   public Dataset randomizeBlockOrder(long seed) {
+    checkReadsShuffleable();
     return with(new LogicalOp.RandomizeBlockOrder(seed));
   }
 
@@ -157,7 +159,24 @@ public final class Dataset {
    * IterOptions#withLocalShuffle}) for sources of many samples per file.
    */
   public Dataset shuffleFiles(long seed) {
+    checkReadsShuffleable();
     return with(new LogicalOp.ShuffleFiles(seed));
+  }
+
+  /**
+   * Whether the read's order may be shuffled ({@link #shuffleFiles}, {@link #randomizeBlockOrder}):
+   * false for a share ({@link Sluice#readShare}), whose order its assignment sets (that order is
+   * what makes its positions resumable).
+   */
+  public boolean readsShuffleable() {
+    return !(((LogicalOp.Read) ops.get(0)).source() instanceof ShareSource);
+  }
+
+  private void checkReadsShuffleable() {
+    if (!readsShuffleable()) {
+      throw new IllegalStateException("a share is read in the order its assignment gives (seeded by the"
+          + " assignment's seed and epoch); shuffle it through readShare's local shuffle instead");
+    }
   }
 
   /**

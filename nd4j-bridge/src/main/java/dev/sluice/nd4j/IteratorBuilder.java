@@ -1,10 +1,11 @@
 package dev.sluice.nd4j;
 
+import dev.sluice.loader.Dataset;
 import dev.sluice.loader.IterOptions;
 
 /**
- * The settings the DL4J iterators share: batch size, prefetch depth, local shuffle, per-epoch
- * reshuffling and dropping the last short batch. Not thread-safe; build once.
+ * The settings the DL4J iterators share: batch size, prefetch depth, shuffling (files, local
+ * buffer, per epoch, seeded), determinism, dropping the last short batch, array reuse. Not thread-safe; build once.
  *
  * @param <B> the concrete builder, returned by every setter
  */
@@ -12,7 +13,10 @@ public abstract class IteratorBuilder<B extends IteratorBuilder<B>> {
   int batchSize = 32;
   int prefetch = 2;
   int shuffleRows;
-  long shuffleSeed;
+  /** The seed of every shuffle: drawn at random per builder unless set, so that runs differ. */
+  long shuffleSeed = new java.util.SplittableRandom().nextLong();
+  boolean shuffleFiles = true;
+  boolean deterministic;
   boolean reshuffle = true;
   boolean dropLast;
   int reuseAfter;
@@ -43,7 +47,49 @@ public abstract class IteratorBuilder<B extends IteratorBuilder<B>> {
     return self();
   }
 
-  /** Draws each batch at random from a buffer of {@code bufferRows} rows, seeded by {@code seed}. */
+  /**
+   * Whether to shuffle for training (default on): each epoch reads the dataset's files in an
+   * order seeded by (seed, epoch) ({@link Dataset#shuffleFiles}: for an image folder or binary
+   * files every file on its own, so a folder sorted by class comes mixed; for tar shards or Arrow
+   * files whole files, so add a {@link #localShuffle} to mix the samples within a shard). Turn it
+   * off for evaluation and inference, which then see the dataset's order. A share ({@code
+   * Sluice.readShare}) keeps the order its assignment gives whatever this says.
+   */
+  public B shuffle(boolean on) {
+    this.shuffleFiles = on;
+    return self();
+  }
+
+  /**
+   * The seed of the shuffles ({@link #shuffle}, {@link #localShuffle}). Default: drawn at random
+   * for each builder, so that two runs see different orders; set it, with {@link #deterministic},
+   * for runs that repeat exactly.
+   */
+  public B seed(long seed) {
+    this.shuffleSeed = seed;
+    return self();
+  }
+
+  /**
+   * Whether every epoch delivers exactly the same batches from run to run for the same seed (default
+   * off): the dataset is executed with its order preserved ({@code ExecutionOptions.preserveOrder}),
+   * so blocks are handed on in the order of the epoch's plan instead of as tasks finish, and the
+   * batches, the local shuffle's included, are then the same rows in the same order whatever the
+   * thread timing and however many cores the loader has. Functions in the pipeline must be
+   * deterministic too (an augmentation seeded by the sample, not by the thread). The cost: a slow
+   * block holds back the ones after it (head-of-line blocking), measured in {@code
+   * benchmarks/RESULTS.md}.
+   */
+  public B deterministic(boolean on) {
+    this.deterministic = on;
+    return self();
+  }
+
+  /**
+   * Draws each batch at random from a buffer of {@code bufferRows} rows, the buffer's memory counted
+   * in the loader's budget; seeded by {@code seed} (which becomes the seed of every shuffle, as
+   * {@link #seed} sets it).
+   */
   public B localShuffle(int bufferRows, long seed) {
     if (bufferRows <= 0) {
       throw new IllegalArgumentException("shuffle buffer must be > 0 rows: " + bufferRows);
@@ -53,7 +99,10 @@ public abstract class IteratorBuilder<B extends IteratorBuilder<B>> {
     return self();
   }
 
-  /** Whether epoch {@code e} shuffles with seed {@code seed + e} (default) or every epoch with {@code seed}. */
+  /**
+   * Whether epoch {@code e} shuffles with (seed, e) (default), another order each epoch, or every
+   * epoch as the first.
+   */
   public B reshuffleEachEpoch(boolean on) {
     this.reshuffle = on;
     return self();
@@ -122,6 +171,18 @@ public abstract class IteratorBuilder<B extends IteratorBuilder<B>> {
     if (shareBatchMemory && reuseAfter == 0) {
       throw new IllegalStateException("shareBatchMemory needs reuseArrays(n >= 1): a shared batch is freed n calls of next() later");
     }
+  }
+
+  /** The dataset the epochs execute: shuffled and ordered as these settings say. */
+  Dataset dataset(Dataset dataset) {
+    Dataset out = dataset;
+    if (shuffleFiles && out.readsShuffleable()) {
+      out = out.shuffleFiles(shuffleSeed);
+    }
+    if (deterministic) {
+      out = out.withOptions(out.options().withPreserveOrder(true));
+    }
+    return out;
   }
 
   /** The loader's iteration options these settings make (the seed of epoch 0). */

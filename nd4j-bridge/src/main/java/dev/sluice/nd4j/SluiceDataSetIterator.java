@@ -18,11 +18,15 @@ import org.nd4j.linalg.dataset.api.iterator.DataSetIterator;
  *
  * <p><b>Epochs.</b> Each epoch is a new execution of the dataset. The first epoch starts at the
  * first {@link #hasNext()} (or {@link #next()}); {@link #reset()} stops the running epoch and the
- * next call starts another, so {@code model.fit(iterator, n)} runs n executions. With a local
- * shuffle, epoch {@code e} draws with seed {@code seed + e} (unless {@link
- * Builder#reshuffleEachEpoch} is off): a different order each epoch, the same sequence of orders
- * for the same seed. With the dataset's {@code preserveOrder} and no shuffle every epoch has the
- * same order.
+ * next call starts another, so {@code model.fit(iterator, n)} runs n executions.
+ *
+ * <p><b>Order.</b> By default the iterator shuffles, as training wants: each epoch reads the
+ * dataset's files in an order seeded by (seed, epoch) ({@link Builder#shuffle}), and with a
+ * {@linkplain Builder#localShuffle local shuffle} draws rows from a buffer seeded the same way; a
+ * different order each epoch (unless {@link Builder#reshuffleEachEpoch} is off). Build evaluation
+ * iterators with {@code shuffle(false)}. The seed is random unless {@linkplain Builder#seed set};
+ * with a seed and {@link Builder#deterministic} every epoch's batches are identical from run to
+ * run.
  *
  * <p><b>Prefetch and memory.</b> A thread named {@code sluice-dl4j-prefetch-N}, owned by this
  * iterator, pulls batches, converts them in one copy from Arrow memory into fresh ND4J arrays
@@ -58,7 +62,7 @@ public final class SluiceDataSetIterator implements DataSetIterator, AutoCloseab
     IterOptions opts = b.iterOptions();
     FeatureColumn f = b.features;
     LabelColumn l = b.labels;
-    this.runner = new EpochRunner<>(b.dataset, opts, b.reshuffle,
+    this.runner = new EpochRunner<>(b.dataset(b.dataset), opts, b.reshuffle,
         (batch, arrays) -> Placement.onDevice(ArrowToNd4j.toDataSet(batch, f, l, arrays)), Examples.DATA_SET,
         b.prefetch, b.reuseAfter, b.shareBatchMemory);
   }

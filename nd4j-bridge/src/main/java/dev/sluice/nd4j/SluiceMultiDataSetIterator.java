@@ -35,7 +35,7 @@ public final class SluiceMultiDataSetIterator implements MultiDataSetIterator, A
     IterOptions opts = b.iterOptions();
     List<FeatureColumn> f = b.features;
     List<LabelColumn> l = b.labels;
-    this.runner = new EpochRunner<>(b.dataset, opts, b.reshuffle,
+    this.runner = new EpochRunner<>(b.dataset(b.dataset), opts, b.reshuffle,
         (batch, arrays) -> Placement.onDevice(ArrowToNd4j.toMultiDataSet(batch, f, l, arrays)),
         Examples.MULTI_DATA_SET, b.prefetch, b.reuseAfter, b.shareBatchMemory);
   }

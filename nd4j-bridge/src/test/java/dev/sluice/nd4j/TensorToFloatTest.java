@@ -131,7 +131,7 @@ class TensorToFloatTest {
         .options(ExecutionOptions.defaults().withPreserveOrder(true).withProgress(ExecutionOptions.Progress.OFF)).build()) {
       List<INDArray> byIterator = new ArrayList<>();
       try (SluiceDataSetIterator it = SluiceDataSetIterator.builder(s.range(200, 3).mapBatches(TO_IMAGES),
-          FeatureColumn.of("img").withLayout(Layout.NCHW).withScale(1 / 255.0), LabelColumn.oneHot("y", 2)).batchSize(32).build()) {
+          FeatureColumn.of("img").withLayout(Layout.NCHW).withScale(1 / 255.0), LabelColumn.oneHot("y", 2)).batchSize(32).shuffle(false).build()) {
         while (it.hasNext()) {
           byIterator.add(it.next().getFeatures());
         }
@@ -139,7 +139,7 @@ class TensorToFloatTest {
       try (SluiceDataSetIterator it = SluiceDataSetIterator.builder(
               s.range(200, 3).mapBatches(TO_IMAGES).mapBatches(TensorToFloat.of("img", 1 / 255.0, Layout.NCHW)),
               FeatureColumn.of("img"), LabelColumn.oneHot("y", 2))
-          .batchSize(32).prefetch(2).reuseArrays(1).shareBatchMemory(true).build()) {
+          .batchSize(32).shuffle(false).prefetch(2).reuseArrays(1).shareBatchMemory(true).build()) {
         int b = 0;
         while (it.hasNext()) {
           DataSet d = it.next();

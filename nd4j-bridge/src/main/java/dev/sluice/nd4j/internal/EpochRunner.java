@@ -66,7 +66,8 @@ public final class EpochRunner<T> implements AutoCloseable {
    * @param dataset the dataset each epoch executes
    * @param options how batches are cut (the batch iterator's own prefetch is turned off: the
    *     prefetcher's thread does the work)
-   * @param reshuffleEachEpoch whether epoch {@code e} uses shuffle seed {@code seed + e}
+   * @param reshuffleEachEpoch whether epoch {@code e} executes {@code dataset.forEpoch(e)}, its
+   *     shuffles seeded by (seed, e), or every epoch as the first
    * @param convert turns a batch into an item (on the prefetch thread), taking its arrays from the
    *     given allocator
    * @param examples how items are cut and joined
@@ -161,14 +162,12 @@ public final class EpochRunner<T> implements AutoCloseable {
     if (epochPending) {
       epochPending = false;
       epoch++;
-      IterOptions opts = baseOptions;
-      if (reshuffleEachEpoch && opts.localShuffleBufferSize() > 0) {
-        opts = opts.withLocalShuffle(opts.localShuffleBufferSize(), opts.shuffleSeed() + epoch);
-      }
-      IterOptions chosen = opts;
+      // The dataset's seeded shuffles (files, block order, the local buffer) draw from (seed, epoch).
+      Dataset epochData = reshuffleEachEpoch ? dataset.forEpoch(epoch) : dataset;
+      IterOptions chosen = baseOptions;
       epochStart = System.nanoTime();
       registerWithContext();
-      current = new Prefetcher<>(() -> dataset.iterBatches(chosen), this::convert, this::letGo, capacity);
+      current = new Prefetcher<>(() -> epochData.iterBatches(chosen), this::convert, this::letGo, capacity);
     }
   }
 
