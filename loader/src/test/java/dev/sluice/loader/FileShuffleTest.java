@@ -151,6 +151,22 @@ class FileShuffleTest {
     }
   }
 
+  @Test
+  void functionsSeeTheEpochTheyRunIn() throws IOException {
+    try (Sluice s = sluice(2, false)) {
+      java.util.Set<Integer> seen = java.util.concurrent.ConcurrentHashMap.newKeySet();
+      Dataset ds = s.read(ImageFolderSource.of(root.toString())).mapBatches((in, ctx) -> {
+        seen.add(ctx.epoch());
+        return in;
+      });
+      assertThat(keys(ds.forEpoch(5), IterOptions.batches(BATCH))).hasSize(CLASSES * PER_CLASS);
+      assertThat(seen).containsExactly(5);
+      seen.clear();
+      keys(ds, IterOptions.batches(BATCH));
+      assertThat(seen).containsExactly(0);
+    }
+  }
+
   private static List<String> keys(Dataset ds, IterOptions options) {
     List<String> out = new ArrayList<>();
     try (BatchIterator it = ds.iterBatches(options)) {

@@ -17,4 +17,5 @@ record ExecContext(
     BadRecords badRecords,
     ReadContext readContext,
     Consumer<Runnable> post,
-    ScheduledExecutorService timer) {}
+    ScheduledExecutorService timer,
+    int epoch) {}

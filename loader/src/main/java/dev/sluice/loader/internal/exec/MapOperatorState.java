@@ -107,7 +107,7 @@ class MapOperatorState extends OperatorState {
     }
     try {
       TaskBody.Assembled in = TaskBody.assemble(bundle, alloc);
-      Batch out = TaskBody.runChain(chain, in.batch(), in.owned(), alloc, ctx.badRecords(), name);
+      Batch out = TaskBody.runChain(chain, in.batch(), in.owned(), alloc, ctx.badRecords(), name, ctx.epoch());
       return new TaskResult(out, rows, bytes, 0, 0, 0, false);
     } finally {
       for (Segment s : bundle) {

@@ -138,7 +138,7 @@ final class ReadOperatorState extends OperatorState {
       }
       long rows = raw.rowCount();
       long bytes = raw.sizeInBytes();
-      Batch out = TaskBody.runChain(op.fused(), raw, true, alloc, ctx.badRecords(), name);
+      Batch out = TaskBody.runChain(op.fused(), raw, true, alloc, ctx.badRecords(), name, ctx.epoch());
       return new TaskResult(out, rows, bytes, 0, 0, 0, false);
     } catch (SluiceException e) {
       closeReader(c);

@@ -133,7 +133,7 @@ public final class StreamingExecutor implements BlockStream {
   /** Plans splits, builds operator states, logs the DAG and starts the scheduling thread. */
   public void start() {
     ExecContext ctx = new ExecContext(runtime, options, badRecords,
-        new ReadContext(options.targetBlockRows(), options.targetBlockBytes(), badRecords), inbox::add, timer);
+        new ReadContext(options.targetBlockRows(), options.targetBlockBytes(), badRecords), inbox::add, timer, epoch);
     try {
       for (int i = 0; i < plan.size(); i++) {
         ops.add(createState(i, plan.get(i), ctx));

@@ -21,12 +21,12 @@ final class TaskBody {
 
   /** Runs {@code chain} over {@code input}; {@code input} is owned by this call unless shared. */
   static Batch runChain(
-      List<NamedFunction> chain, Batch input, boolean inputOwned, BufferAllocator taskAllocator, BadRecords bad, String opName)
-      throws Exception {
+      List<NamedFunction> chain, Batch input, boolean inputOwned, BufferAllocator taskAllocator, BadRecords bad, String opName,
+      int epoch) throws Exception {
     Batch current = input;
     boolean currentOwned = inputOwned;
     for (NamedFunction f : chain) {
-      BatchContext ctx = new Ctx(taskAllocator, bad, opName + ":" + f.name());
+      BatchContext ctx = new Ctx(taskAllocator, bad, opName + ":" + f.name(), epoch);
       Batch next;
       try {
         next = f.function().apply(current, ctx);
@@ -93,5 +93,6 @@ final class TaskBody {
     }
   }
 
-  private record Ctx(BufferAllocator allocator, BadRecords badRecords, String operatorName) implements BatchContext {}
+  private record Ctx(BufferAllocator allocator, BadRecords badRecords, String operatorName, int epoch)
+      implements BatchContext {}
 }
