@@ -37,6 +37,22 @@ public record PrefetchStats(long batches, long waitNanos, long wallNanos, long a
     return wallNanos <= 0 ? 0 : Math.min(1.0, (double) waitNanos / wallNanos);
   }
 
+  /**
+   * What happened since {@code earlier} (figures of the same iterator taken before): for one
+   * epoch's stall, take the stats at its start and {@code stats().since(atStart)} at its end.
+   *
+   * @throws IllegalArgumentException if {@code earlier} is not earlier (a figure would go back)
+   */
+  public PrefetchStats since(PrefetchStats earlier) {
+    if (earlier.batches > batches || earlier.waitNanos > waitNanos || earlier.wallNanos > wallNanos
+        || earlier.arraysAllocated > arraysAllocated || earlier.arraysReused > arraysReused
+        || earlier.batchesShared > batchesShared) {
+      throw new IllegalArgumentException("not earlier figures of the same iterator: " + earlier + " vs " + this);
+    }
+    return new PrefetchStats(batches - earlier.batches, waitNanos - earlier.waitNanos, wallNanos - earlier.wallNanos,
+        arraysAllocated - earlier.arraysAllocated, arraysReused - earlier.arraysReused, batchesShared - earlier.batchesShared);
+  }
+
   @Override
   public String toString() {
     return String.format("%d batches, waited %.3f s of %.3f s (%.1f%%), arrays allocated %d, reused %d, batches shared %d",

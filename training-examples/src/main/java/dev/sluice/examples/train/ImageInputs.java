@@ -1,15 +1,12 @@
 package dev.sluice.examples.train;
 
 import dev.sluice.loader.Batch;
-import dev.sluice.loader.BatchBuilder;
 import dev.sluice.loader.BatchContext;
 import dev.sluice.loader.BatchFunction;
-import dev.sluice.loader.Columns;
 import dev.sluice.loader.ElementType;
 import dev.sluice.loader.TensorSpec;
-import java.util.List;
+import dev.sluice.sharding.EpochPlan;
 import org.apache.arrow.memory.ArrowBuf;
-import org.apache.arrow.vector.types.pojo.Schema;
 
 /** The per-batch steps of the training example between decoding and the model (also used by the benchmarks). */
 public final class ImageInputs {
@@ -22,56 +19,9 @@ public final class ImageInputs {
   public static final String LABEL = "label";
 
   /**
-   * Parses WebDataset's {@code .cls} entry (the class index as text) into an int32 {@code label}
-   * column; a label that is not a number in range is a bad record naming the sample.
-   */
-  public static BatchFunction parseLabel(String clsColumn, int classes) {
-    return (in, ctx) -> {
-      int n = in.rowCount();
-      int[] keep = new int[n];
-      int kept = 0;
-      int[] labels = new int[n];
-      for (int r = 0; r < n; r++) {
-        String text = in.getString(clsColumn, r);
-        try {
-          int label = Integer.parseInt(text == null ? "" : text.trim());
-          if (label < 0 || label >= classes) {
-            throw new NumberFormatException("label " + label + " outside [0, " + classes + ")");
-          }
-          labels[kept] = label;
-          keep[kept++] = r;
-        } catch (NumberFormatException e) {
-          String file = in.hasColumn(Batch.URL_COLUMN) ? in.getString(Batch.URL_COLUMN, r) : String.join(", ", in.sources());
-          String key = in.hasColumn(Batch.KEY_COLUMN) ? in.getString(Batch.KEY_COLUMN, r) : "row " + r;
-          ctx.badRecords().report(ctx.operatorName(), file, key, e);
-        }
-      }
-      Batch labelColumn;
-      try (BatchBuilder b = BatchBuilder.create(ctx.allocator(), new Schema(List.of(Columns.int32(LABEL))), kept, 0,
-          in.sources())) {
-        for (int r = 0; r < kept; r++) {
-          b.setLong(LABEL, r, labels[r]);
-        }
-        labelColumn = b.build(kept);
-      }
-      // The other columns (the encoded image above all) are shared with the input, not copied,
-      // unless bad labels left rows out.
-      try {
-        if (kept == n) {
-          return in.withColumnsOf(ctx.allocator(), List.of(clsColumn), labelColumn);
-        }
-        try (Batch keptRows = in.select(ctx.allocator(), java.util.Arrays.copyOf(keep, kept))) {
-          return keptRows.withColumnsOf(ctx.allocator(), List.of(clsColumn), labelColumn);
-        }
-      } finally {
-        labelColumn.close(); // (already consumed unless adding failed)
-      }
-    };
-  }
-
-  /**
    * Augmentation, run in an actor pool: a horizontal flip of half the images, chosen by a hash of
-   * the sample's key and the epoch seed, so that the same seed gives the same images. Keeps the
+   * the sample's key, the seed and the epoch ({@link BatchContext#epoch()}), so that the same seed
+   * gives the same images whichever actor runs them, and each epoch flips another half. Keeps the
    * pixel column's shape; the other columns pass through.
    */
   static final class RandomFlip implements BatchFunction {
@@ -95,9 +45,10 @@ public final class ImageInputs {
       Batch out = in.select(ctx.allocator(), identity(n));
       ArrowBuf data = out.tensorData(PIXELS);
       byte[] row = new byte[w * c];
+      long epochSeed = EpochPlan.epochSeed(seed, ctx.epoch());
       for (int r = 0; r < n; r++) {
         String key = in.hasColumn(Batch.KEY_COLUMN) ? in.getString(Batch.KEY_COLUMN, r) : Integer.toString(r);
-        if (((key.hashCode() * 0x9E3779B97F4A7C15L + seed) >>> 63) == 0) {
+        if (!flips(key, epochSeed)) {
           continue;
         }
         long base = (long) r * spec.rowBytes();
@@ -112,6 +63,14 @@ public final class ImageInputs {
         }
       }
       return out;
+    }
+
+    /** Whether the sample {@code key} is flipped: the top bit of a well-mixed hash of key and seed. */
+    static boolean flips(String key, long epochSeed) {
+      long z = key.hashCode() ^ epochSeed;
+      z = (z ^ (z >>> 30)) * 0xbf58476d1ce4e5b9L;
+      z = (z ^ (z >>> 27)) * 0x94d049bb133111ebL;
+      return ((z ^ (z >>> 31)) >>> 63) != 0;
     }
 
     private static int[] identity(int n) {

@@ -2,6 +2,9 @@ package dev.sluice.examples.train;
 
 import dev.sluice.examples.images.LabelledImageShards;
 import dev.sluice.loader.ActorPool;
+import dev.sluice.loader.Batch;
+import dev.sluice.loader.BatchIterator;
+import dev.sluice.loader.ClassLabels;
 import dev.sluice.loader.Dataset;
 import dev.sluice.loader.ExecutionOptions;
 import dev.sluice.loader.ImageDecoder;
@@ -99,6 +102,20 @@ public final class TrainImageClassifier implements Callable<Integer> {
   @Option(names = "--progress", description = "Loader progress line: AUTO, ON, OFF. Default: ${DEFAULT-VALUE}")
   ExecutionOptions.Progress progress = ExecutionOptions.Progress.OFF;
 
+  @Option(names = "--image-column", description = "The WebDataset entry holding the image (its extension). Default: the first of " + IMAGE_EXTENSIONS_TEXT + " that the shards' samples have.")
+  String imageColumn;
+
+  @Option(names = "--label-column", description = "The WebDataset entry holding the class index as text (read by ClassLabels). Default: ${DEFAULT-VALUE}")
+  String labelColumn = "cls";
+
+  @Option(names = "--deterministic", description = "Every epoch's batches identical from run to run for the same --seed (order preserved through the pipeline; a slow block then holds back the ones after it).")
+  boolean deterministic;
+
+  /** The image extensions looked for in shards, in order of preference. */
+  static final List<String> IMAGE_EXTENSIONS = List.of("jpg", "jpeg", "png", "webp", "bmp", "gif", "ppm", "pgm", "tif", "tiff");
+
+  private static final String IMAGE_EXTENSIONS_TEXT = "jpg, jpeg, png, webp, bmp, gif, ppm, pgm, tif, tiff";
+
   @Option(names = "--generate", description = "Images to generate (train and held-out, 6 to 1) when no --train is given. Default: ${DEFAULT-VALUE}")
   int generate = 7_000;
 
@@ -169,13 +186,14 @@ public final class TrainImageClassifier implements Callable<Integer> {
           }
           long t0 = System.nanoTime();
           long images = 0;
+          PrefetchStats atStart = trainIt.stats();
           while (trainIt.hasNext()) {
             var ds = trainIt.next();
             images += ds.numExamples();
             model.fit(ds);
           }
           double seconds = (System.nanoTime() - t0) / 1e9;
-          PrefetchStats stall = trainIt.stats();
+          PrefetchStats stall = trainIt.stats().since(atStart); // this epoch's, not since the start
           double accuracy = Double.NaN;
           long evaluated = 0;
           if (heldOutIt != null) {
@@ -210,6 +228,7 @@ public final class TrainImageClassifier implements Callable<Integer> {
     }
     Files.createDirectories(checkpoint);
     Source source = WebDatasetSource.builder(train).countSamples(true).build();
+    String image = imageColumn(sluice, source);
     int shuffleRows = 8 * batch;
     ConsumerPosition.Serializer serializer = new ConsumerPosition.Serializer();
     MultiLayerNetwork model;
@@ -235,12 +254,13 @@ public final class TrainImageClassifier implements Callable<Integer> {
         position = null;
         long augmentSeed = seed + epoch;
         Dataset ds = share
-            .mapBatches(ImageInputs.parseLabel("cls", classes), MapOptions.DEFAULT.withName("ParseLabel"))
-            .mapBatches(decoder("jpg"), MapOptions.DEFAULT.withName("Decode"))
+            .mapBatches(ClassLabels.fromIndex(labelColumn, classes), MapOptions.DEFAULT.withName("ClassLabels"))
+            .mapBatches(decoder(image), MapOptions.DEFAULT.withName("Decode"))
             .mapBatches(() -> new ImageInputs.RandomFlip(augmentSeed), ActorPool.of(1, 2),
                 MapOptions.DEFAULT.withCpus(0.5).withName("Augment"));
         long t0 = System.nanoTime();
         PrefetchStats stall;
+        // The share's order comes from its assignment (seeded by the epoch) and local shuffle.
         try (SluiceDataSetIterator it = SluiceDataSetIterator.builder(ds, features(), LabelColumn.oneHot(ImageInputs.LABEL, classes))
             .batchSize(batch).reuseArrays(1).build()) { // each batch is fitted before the next is asked for
           while (it.hasNext()) {
@@ -310,23 +330,33 @@ public final class TrainImageClassifier implements Callable<Integer> {
     return FeatureColumn.of(ImageInputs.PIXELS).withLayout(Layout.NCHW).withDataType(DataType.FLOAT).withScale(1 / 255.0);
   }
 
+  /**
+   * The iterator over training or held-out data: an image folder (labels from its class folders)
+   * or WebDataset shards (labels from {@code --label-column}, images from {@code --image-column} or
+   * the first common image extension found). Training shuffles (files, then a local buffer of 8
+   * batches; another order each epoch, seeded by {@code --seed}) and augments; evaluation reads in
+   * the dataset's order.
+   */
   private SluiceDataSetIterator iterator(Sluice sluice, String data, boolean training) throws Exception {
     Path asPath = Path.of(data);
     Dataset ds;
     if (Files.isDirectory(asPath)) {
       ImageFolderSource folder = ImageFolderSource.of(data);
+      if (folder.classNames().size() != classes) {
+        throw new IllegalArgumentException(data + " has " + folder.classNames().size() + " class folders " + folder.classNames()
+            + " but the model has --classes " + classes);
+      }
       ds = sluice.read(folder).mapBatches(decoder(ImageFolderSource.IMAGE_COLUMN), MapOptions.DEFAULT.withName("Decode"));
     } else {
       Source shards = WebDatasetSource.of(data);
       ds = sluice.read(shards)
-          .mapBatches(ImageInputs.parseLabel("cls", classes), MapOptions.DEFAULT.withName("ParseLabel"))
-          .mapBatches(decoder("jpg"), MapOptions.DEFAULT.withName("Decode"));
+          .mapBatches(ClassLabels.fromIndex(labelColumn, classes), MapOptions.DEFAULT.withName("ClassLabels"))
+          .mapBatches(decoder(imageColumn(sluice, shards)), MapOptions.DEFAULT.withName("Decode"));
     }
     if (training) {
       long augmentSeed = seed;
-      ds = ds.randomizeBlockOrder(seed)
-          .mapBatches(() -> new ImageInputs.RandomFlip(augmentSeed), ActorPool.of(1, 2), MapOptions.DEFAULT.withCpus(0.5)
-              .withName("Augment"));
+      ds = ds.mapBatches(() -> new ImageInputs.RandomFlip(augmentSeed), ActorPool.of(1, 2), MapOptions.DEFAULT.withCpus(0.5)
+          .withName("Augment"));
     }
     SluiceDataSetIterator.Builder it = SluiceDataSetIterator.builder(ds,
             FeatureColumn.of(ImageInputs.PIXELS).withLayout(Layout.NCHW).withDataType(DataType.FLOAT).withScale(1 / 255.0),
@@ -334,11 +364,40 @@ public final class TrainImageClassifier implements Callable<Integer> {
         .batchSize(batch)
         // fit() and evaluate() use each batch before asking for the next: recycle the arrays, as
         // DL4J's AsyncDataSetIterator does, instead of allocating 3 MiB or more per batch.
-        .reuseArrays(1);
+        .reuseArrays(1)
+        .deterministic(deterministic);
     if (training) {
-      it.localShuffle(8 * batch, seed);
+      it.seed(seed).localShuffle(8 * batch, seed);
+    } else {
+      it.shuffle(false);
     }
     return it.build();
+  }
+
+  /**
+   * The shards' image column: {@code --image-column} if given, else the first of {@link
+   * #IMAGE_EXTENSIONS} that the first sample read has.
+   */
+  private String imageColumn(Sluice sluice, Source shards) {
+    if (imageColumn != null) {
+      return imageColumn;
+    }
+    try (BatchIterator it = sluice.read(shards).limit(1).iterBatches()) {
+      if (!it.hasNext()) {
+        throw new IllegalArgumentException("no samples in " + shards);
+      }
+      List<String> columns;
+      try (Batch first = it.next()) {
+        columns = first.schema().getFields().stream().map(f -> f.getName()).toList();
+      }
+      for (String ext : IMAGE_EXTENSIONS) {
+        if (columns.contains(ext)) {
+          return ext;
+        }
+      }
+      throw new IllegalArgumentException("the samples of " + shards + " have no image entry among " + IMAGE_EXTENSIONS_TEXT
+          + " (their entries: " + columns + "); name it with --image-column");
+    }
   }
 
   private dev.sluice.loader.BatchFunction decoder(String column) {
