@@ -6,6 +6,7 @@ import static org.awaitility.Awaitility.await;
 import dev.sluice.loader.runtime.Resources;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -17,6 +18,8 @@ class ActorPoolTest {
   static final AtomicInteger CONSTRUCTED = new AtomicInteger();
   static final AtomicInteger CLOSED = new AtomicInteger();
   static final Semaphore GATE = new Semaphore(0);
+  /** Each closed actor's number of calls, in the order they closed. */
+  static final ConcurrentLinkedQueue<Long> CALLS_AT_CLOSE = new ConcurrentLinkedQueue<>();
 
   /** A stateful function that counts its lifecycle and waits for a permit per batch. */
   public static final class GatedCounter implements BatchFunction, AutoCloseable {
@@ -35,7 +38,7 @@ class ActorPoolTest {
 
     @Override
     public void close() {
-      assertThat(calls).isGreaterThanOrEqualTo(0);
+      CALLS_AT_CLOSE.add(calls); // on the actor's thread, like every call
       CLOSED.incrementAndGet();
     }
   }
@@ -48,6 +51,7 @@ class ActorPoolTest {
   void growsUnderLoadShrinksWhenIdleAndBuildsEachActorOnce() throws Exception {
     CONSTRUCTED.set(0);
     CLOSED.set(0);
+    CALLS_AT_CLOSE.clear();
     GATE.drainPermits();
     Semaphore source = new Semaphore(0);
     ExecutionOptions opts = ExecutionOptions.defaults().withMemoryBudget(64L << 20).withTargetBlockRows(10)
@@ -87,11 +91,15 @@ class ActorPoolTest {
         assertThat(p.peakActors()).isEqualTo(3);
         assertThat(CONSTRUCTED.get()).isEqualTo(p.actorsStarted());
         assertThat(p.tasks()).isGreaterThan(p.actorsStarted());
+        // One call per task (no batch size: a bundle is one block of 10 rows): 40 in all.
+        assertThat(p.tasks()).isEqualTo(40);
       } finally {
         GATE.release(10_000);
         source.release(10_000);
       }
       await().atMost(Duration.ofSeconds(10)).until(() -> CLOSED.get() == CONSTRUCTED.get());
+      // Every block was applied exactly once, by one of the actors: their calls add up to the tasks.
+      assertThat(CALLS_AT_CLOSE.stream().mapToLong(Long::longValue).sum()).isEqualTo(40);
     }
   }
 }

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.sluice.loader.runtime.Resources;
 import dev.sluice.loader.source.RangeSource;
 import dev.sluice.sharding.RemainderPolicy;
+import dev.sluice.sharding.SourceSplit;
 import java.util.ArrayList;
 import java.util.BitSet;
 import java.util.HashMap;
@@ -17,6 +18,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.LongStream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -143,42 +145,47 @@ class SplitLocalityTest {
     }
   }
 
+  /** The ids of each host's rows, ascending. */
+  private static Map<String, List<Long>> rowsByHost(HostedRangeSource source) {
+    Map<String, List<Long>> out = new HashMap<>();
+    for (SourceSplit split : source.planSplits()) {
+      List<Long> ids = out.computeIfAbsent(split.hosts().get(0), h -> new ArrayList<>());
+      LongStream.range(split.start(), split.end()).forEach(ids::add);
+    }
+    return out;
+  }
+
   @Test
-  void consumersThatKeepUpGetTheirOwnHostsBlocks() throws Exception {
+  void everyBlockGoesToItsHostsConsumerWhileThatConsumerHasRoom() throws Exception {
     HostedRangeSource source = new HostedRangeSource(60_000, 30, HOSTS);
-    // One read task at a time, each ~300 us of work: the consumers are faster than the pipeline.
-    try (Sluice s = Sluice.builder().resources(Resources.cpus(1))
-        .options(ExecutionOptions.defaults().withMemoryBudget(64L << 20).withTargetBlockRows(BLOCK)
-            .withProgress(ExecutionOptions.Progress.OFF))
-        .build()) {
-      BatchFunction work = (in, ctx) -> {
-        long end = System.nanoTime() + 300_000;
-        while (System.nanoTime() < end) {
-          Thread.onSpinWait();
-        }
-        return in;
-      };
-      List<BatchIterator> its = s.read(source).mapBatches(work).streamingSplit(3, false, HOSTS, 4, IterOptions.blocks());
-      List<List<Long>> shares = drainAll(its);
-      assertDisjoint(shares);
-      assertThat(distinctCount(shares)).isEqualTo(60_000);
-      long local = 0;
+    // A buffer of as many blocks as a host has rows: every consumer always has room for its host's
+    // blocks, so the routing does not depend on how fast anyone reads. Consumer 0 does not even
+    // start until the others have finished: its host's blocks wait for it (it has room) rather than
+    // going to an idle consumer.
+    int room = 20_000;
+    try (Sluice s = sluice()) {
+      List<BatchIterator> its = s.read(source).streamingSplit(3, false, HOSTS, room, IterOptions.blocks());
+      CountDownLatch go = new CountDownLatch(1);
+      CountDownLatch later = new CountDownLatch(1);
+      CompletableFuture<List<Long>> last = consume(its.get(0), later);
+      CompletableFuture<List<Long>> b = consume(its.get(1), go);
+      CompletableFuture<List<Long>> c = consume(its.get(2), go);
+      go.countDown();
+      List<Long> sb = b.get(60, TimeUnit.SECONDS);
+      List<Long> sc = c.get(60, TimeUnit.SECONDS);
+      later.countDown();
+      List<List<Long>> shares = List.of(last.get(60, TimeUnit.SECONDS), sb, sc);
+      Map<String, List<Long>> byHost = rowsByHost(source);
       for (int i = 0; i < 3; i++) {
+        List<Long> own = byHost.get(HOSTS.get(i));
+        assertThat(own).hasSize(20_000);
+        assertThat(shares.get(i).stream().sorted().toList()).as("consumer %d: exactly its host's rows", i).isEqualTo(own);
         Locality loc = its.get(i).locality();
-        assertThat(loc.localRows() + loc.remoteRows()).isEqualTo(shares.get(i).size());
-        String host = HOSTS.get(i);
-        long remote = shares.get(i).stream().filter(id -> !source.hostOf(id).equals(host)).count();
-        assertThat(loc.remoteRows()).as("consumer %d counts what it got from elsewhere", i).isEqualTo(remote);
-        // Without hints a consumer would get about a third of its rows from its own host. How far
-        // above that depends on thread scheduling (a consumer that is not scheduled in time lets
-        // an idle one take its blocks): measured 0.73 to 1.0 per consumer, so only "clearly
-        // preferred" is asserted here.
-        assertThat(loc.localShare()).as("consumer %d: %s", i, loc).isGreaterThan(0.5);
-        local += loc.localRows();
+        assertThat(loc.localRows()).isEqualTo(20_000);
+        assertThat(loc.remoteRows()).isZero();
+        assertThat(loc.remoteBlocks()).isZero();
+        assertThat(loc.localBlocks()).as("blocks of 100 rows").isEqualTo(200);
       }
-      // Measured about 0.85 to 1.0; a remote block here is one whose host's consumer was
-      // momentarily full while another was idle (the preference gives way rather than stall anyone).
-      assertThat(local / 60_000.0).isGreaterThanOrEqualTo(0.7);
       assertThat(s.allocator().getAllocatedMemory()).isZero();
     }
   }
@@ -187,7 +194,9 @@ class SplitLocalityTest {
   void aStalledConsumerDoesNotHoldUpTheOthersDespiteItsHostsBlocks() throws Exception {
     HostedRangeSource source = new HostedRangeSource(30_000, 12, HOSTS);
     try (Sluice s = sluice()) {
-      List<BatchIterator> its = s.read(source).streamingSplit(3, false, HOSTS);
+      // In order, so that the first blocks are host-a's (split 0): consumer 0 gets its first two.
+      Dataset ds = s.read(source).withOptions(s.defaultOptions().withPreserveOrder(true));
+      List<BatchIterator> its = ds.streamingSplit(3, false, HOSTS);
       CountDownLatch go = new CountDownLatch(1);
       CountDownLatch later = new CountDownLatch(1);
       CompletableFuture<List<Long>> stalled = consume(its.get(0), later);
@@ -196,33 +205,48 @@ class SplitLocalityTest {
       go.countDown();
       List<Long> sa = a.get(60, TimeUnit.SECONDS);
       List<Long> sb = b.get(60, TimeUnit.SECONDS);
-      // The live consumers took host-a's blocks too, all but the stalled consumer's buffer of two blocks.
-      assertThat(sa.size() + sb.size()).isGreaterThanOrEqualTo(30_000 - 2 * BLOCK);
-      assertThat(its.get(1).locality().remoteRows() + its.get(2).locality().remoteRows())
+      // The live consumers took host-a's blocks too, all but the two in the stalled consumer's
+      // buffer: a block whose host's consumer is full waits in the staging area (one per consumer)
+      // only while that is not full.
+      assertThat(sa.size() + sb.size()).isEqualTo(30_000 - 2 * BLOCK);
+      long remote = sa.stream().filter(id -> !source.hostOf(id).equals(HOSTS.get(1))).count()
+          + sb.stream().filter(id -> !source.hostOf(id).equals(HOSTS.get(2))).count();
+      assertThat(its.get(1).locality().remoteRows() + its.get(2).locality().remoteRows()).isEqualTo(remote)
           .isGreaterThanOrEqualTo(10_000 - 2 * BLOCK);
       later.countDown();
       List<Long> s0 = stalled.get(60, TimeUnit.SECONDS);
-      assertThat(s0.size()).isLessThanOrEqualTo(2 * BLOCK);
-      assertThat(its.get(0).locality().remoteRows()).isZero();
+      assertThat(s0).as("the first two blocks of split 0, host-a's").isEqualTo(LongStream.range(0, 2 * BLOCK).boxed().toList());
+      assertThat(its.get(0).locality()).isEqualTo(new Locality(2, 0, 2 * BLOCK, 0));
       assertDisjoint(List.of(s0, sa, sb));
-      assertThat(s0.size() + sa.size() + sb.size()).isEqualTo(30_000);
       assertThat(s.allocator().getAllocatedMemory()).isZero();
     }
   }
 
   @Test
-  void equalSharesStayExactlyEqualWithHints() throws Exception {
-    HostedRangeSource source = new HostedRangeSource(30_050, 12, HOSTS);
+  void equalSharesMoveOnlyTheRowsThatEvenThemOut() throws Exception {
+    // Ten splits over three hosts: host-a holds four (12_020 rows), host-b and host-c three each
+    // (9_015). Equal shares of 30_050 rows among three: 10_016 each, 2 rows dropped.
+    HostedRangeSource source = new HostedRangeSource(30_050, 10, HOSTS);
+    Map<String, List<Long>> byHost = rowsByHost(source);
+    assertThat(byHost.get("host-a")).hasSize(12_020);
+    assertThat(byHost.get("host-b")).hasSize(9_015);
+    assertThat(byHost.get("host-c")).hasSize(9_015);
+    long each = 30_050 / 3;
     try (Sluice s = sluice()) {
-      List<BatchIterator> its = s.read(source).streamingSplit(3, true, HOSTS);
+      // Room for every block of a host (see everyBlockGoesToItsHostsConsumerWhileThatConsumerHasRoom):
+      // each consumer is given exactly its host's rows; at the end, host-a's surplus is moved.
+      List<BatchIterator> its = s.read(source).streamingSplit(3, true, HOSTS, 20_000, IterOptions.blocks());
       List<List<Long>> shares = drainAll(its);
       assertDisjoint(shares);
-      assertThat(shares).allSatisfy(share -> assertThat(share).hasSize(30_050 / 3));
-      double local = 0;
-      for (BatchIterator it : its) {
-        local += it.locality().localShare() / 3;
+      assertThat(shares).allSatisfy(share -> assertThat(share).hasSize((int) each));
+      for (int i = 0; i < 3; i++) {
+        String host = HOSTS.get(i);
+        long local = Math.min(byHost.get(host).size(), each);
+        Locality loc = its.get(i).locality();
+        assertThat(loc.localRows()).as("consumer %d: %s", i, loc).isEqualTo(local);
+        assertThat(loc.remoteRows()).as("consumer %d: %s", i, loc).isEqualTo(each - local);
+        assertThat(shares.get(i).stream().filter(id -> !source.hostOf(id).equals(host)).count()).isEqualTo(each - local);
       }
-      assertThat(local).as("locality is still preferred in equal mode").isGreaterThan(0.5);
       assertThat(s.allocator().getAllocatedMemory()).isZero();
     }
   }

@@ -11,8 +11,14 @@ import java.util.BitSet;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLongArray;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /** streamingSplit: disjoint shares, equal when asked, and no consumer holds the others beyond its buffer. */
@@ -26,32 +32,59 @@ class StreamingSplitTest {
         .build();
   }
 
-  /** Drains one share on its own thread, spinning {@code spinMicros} per block (a slower trainer). */
-  private static CompletableFuture<List<Long>> consume(BatchIterator it, long spinMicros, AtomicLongArray rows, int index,
-      CountDownLatch start) {
+  private ExecutorService threads;
+
+  @BeforeEach
+  void startThreads() {
+    AtomicInteger n = new AtomicInteger();
+    threads = Executors.newCachedThreadPool(r -> {
+      Thread t = new Thread(r, "streaming-split-consumer-" + n.incrementAndGet());
+      t.setDaemon(true);
+      return t;
+    });
+  }
+
+  @AfterEach
+  void stopThreads() throws InterruptedException {
+    threads.shutdownNow();
+    assertThat(threads.awaitTermination(30, TimeUnit.SECONDS)).isTrue();
+  }
+
+  /** Drains one share on a test thread once {@code start} opens. */
+  private CompletableFuture<List<Long>> consume(BatchIterator it, AtomicLongArray rows, int index, CountDownLatch start) {
+    return consume(it, rows, index, start, null);
+  }
+
+  /**
+   * Drains one share on a test thread once {@code start} opens, taking a permit from {@code
+   * perBlock} (when not null) before asking for each block: the test decides how many blocks the
+   * consumer reads, and when.
+   */
+  private CompletableFuture<List<Long>> consume(BatchIterator it, AtomicLongArray rows, int index, CountDownLatch start,
+      Semaphore perBlock) {
     return CompletableFuture.supplyAsync(() -> {
       List<Long> ids = new ArrayList<>();
-      try {
-        start.await();
-      } catch (InterruptedException e) {
-        throw new IllegalStateException(e);
-      }
       try (it) {
-        while (it.hasNext()) {
+        start.await();
+        while (true) {
+          if (perBlock != null) {
+            perBlock.acquire();
+          }
+          if (!it.hasNext()) {
+            break;
+          }
           try (Batch b = it.next()) {
             for (int r = 0; r < b.rowCount(); r++) {
               ids.add(b.getLong(RangeSource.COLUMN, r));
             }
             rows.addAndGet(index, b.rowCount());
-            long end = System.nanoTime() + spinMicros * 1000;
-            while (System.nanoTime() < end) {
-              Thread.onSpinWait();
-            }
           }
         }
+      } catch (InterruptedException e) {
+        throw new IllegalStateException(e);
       }
       return ids;
-    });
+    }, threads);
   }
 
   private static void assertDisjoint(List<List<Long>> shares, long total, boolean exact) {
@@ -70,22 +103,34 @@ class StreamingSplitTest {
   }
 
   @Test
-  void unequalSharesCoverTheDatasetAndASlowConsumerGetsLess() throws Exception {
+  void unequalSharesCoverTheDatasetAndAConsumerGetsWhatItReadPlusItsBufferNoMore() throws Exception {
     try (Sluice s = sluice()) {
-      List<BatchIterator> its = s.range(40_000, 8).streamingSplit(4, false);
+      int buffer = 3;
+      List<BatchIterator> its = s.range(40_000, 8).streamingSplit(4, false, buffer, IterOptions.blocks());
       AtomicLongArray rows = new AtomicLongArray(4);
       CountDownLatch go = new CountDownLatch(1);
-      List<CompletableFuture<List<Long>>> fs = new ArrayList<>();
-      for (int i = 0; i < 4; i++) {
-        fs.add(consume(its.get(i), i == 0 ? 5_000 : 0, rows, i, go));
+      // Consumer 0 reads five blocks alone (the others' buffers fill meanwhile), then nothing until
+      // the three others have read the rest of the dataset.
+      Semaphore slowBlocks = new Semaphore(5);
+      CompletableFuture<List<Long>> slow = consume(its.get(0), rows, 0, new CountDownLatch(0), slowBlocks);
+      await().atMost(Duration.ofSeconds(10)).until(() -> rows.get(0) == 5 * BLOCK);
+      List<CompletableFuture<List<Long>>> fast = new ArrayList<>();
+      for (int i = 1; i < 4; i++) {
+        fast.add(consume(its.get(i), rows, i, go));
       }
       go.countDown();
       List<List<Long>> shares = new ArrayList<>();
-      for (CompletableFuture<List<Long>> f : fs) {
+      for (CompletableFuture<List<Long>> f : fast) {
         shares.add(f.get(60, TimeUnit.SECONDS));
       }
+      slowBlocks.release(1_000);
+      List<Long> s0 = slow.get(60, TimeUnit.SECONDS);
+      // A block goes to a consumer with room, the one with the fewest rows: consumer 0 had room
+      // until its buffer was full (its five blocks soon were the fewest rows), and none after that.
+      assertThat(s0).hasSize((5 + buffer) * BLOCK);
+      assertThat(shares.stream().mapToInt(List::size).sum()).isEqualTo(40_000 - (5 + buffer) * BLOCK);
+      shares.add(s0);
       assertDisjoint(shares, 40_000, true);
-      assertThat(shares.get(0).size()).isLessThan(shares.get(1).size());
       assertThat(s.allocator().getAllocatedMemory()).isZero();
     }
   }
@@ -97,17 +142,18 @@ class StreamingSplitTest {
       AtomicLongArray rows = new AtomicLongArray(3);
       CountDownLatch go = new CountDownLatch(1);
       CountDownLatch never = new CountDownLatch(1);
-      CompletableFuture<List<Long>> stalled = consume(its.get(0), 0, rows, 0, never);
-      CompletableFuture<List<Long>> a = consume(its.get(1), 0, rows, 1, go);
-      CompletableFuture<List<Long>> b = consume(its.get(2), 0, rows, 2, go);
+      CompletableFuture<List<Long>> stalled = consume(its.get(0), rows, 0, never);
+      CompletableFuture<List<Long>> a = consume(its.get(1), rows, 1, go);
+      CompletableFuture<List<Long>> b = consume(its.get(2), rows, 2, go);
       go.countDown();
       List<Long> sa = a.get(60, TimeUnit.SECONDS);
       List<Long> sb = b.get(60, TimeUnit.SECONDS);
-      // The two live consumers finished while the stalled one held at most its buffer of two blocks.
-      assertThat(sa.size() + sb.size()).isGreaterThanOrEqualTo(20_000 - 2 * BLOCK);
+      // The two live consumers finished while the stalled one held its buffer of two blocks: it had
+      // room, so it got blocks (it had the fewest rows) until that buffer was full, and none after.
+      assertThat(sa.size() + sb.size()).isEqualTo(20_000 - 2 * BLOCK);
       never.countDown();
       List<Long> s0 = stalled.get(60, TimeUnit.SECONDS);
-      assertThat(s0.size()).isLessThanOrEqualTo(2 * BLOCK);
+      assertThat(s0).hasSize(2 * BLOCK);
       assertDisjoint(List.of(s0, sa, sb), 20_000, true);
     }
   }
@@ -120,9 +166,9 @@ class StreamingSplitTest {
       AtomicLongArray rows = new AtomicLongArray(3);
       CountDownLatch go = new CountDownLatch(1);
       CountDownLatch later = new CountDownLatch(1);
-      CompletableFuture<List<Long>> slow = consume(its.get(0), 0, rows, 0, later);
-      CompletableFuture<List<Long>> a = consume(its.get(1), 0, rows, 1, go);
-      CompletableFuture<List<Long>> b = consume(its.get(2), 0, rows, 2, go);
+      CompletableFuture<List<Long>> slow = consume(its.get(0), rows, 0, later);
+      CompletableFuture<List<Long>> a = consume(its.get(1), rows, 1, go);
+      CompletableFuture<List<Long>> b = consume(its.get(2), rows, 2, go);
       go.countDown();
       // While consumer 0 reads nothing, the others get no further than its buffer (two blocks).
       await().atMost(Duration.ofSeconds(10)).until(() -> rows.get(1) == 2 * BLOCK && rows.get(2) == 2 * BLOCK);

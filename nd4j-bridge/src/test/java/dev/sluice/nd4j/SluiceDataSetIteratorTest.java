@@ -2,6 +2,7 @@ package dev.sluice.nd4j;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
 
 import dev.sluice.loader.BatchBuilder;
 import dev.sluice.loader.BatchFunction;
@@ -13,9 +14,16 @@ import dev.sluice.loader.Sluice;
 import dev.sluice.loader.SluiceException;
 import dev.sluice.loader.runtime.Resources;
 import dev.sluice.loader.source.RangeSource;
+import dev.sluice.nd4j.internal.Prefetcher;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import org.apache.arrow.memory.ArrowBuf;
 import org.apache.arrow.vector.types.pojo.Schema;
 import org.deeplearning4j.earlystopping.EarlyStoppingConfiguration;
@@ -152,6 +160,7 @@ class SluiceDataSetIteratorTest {
   void multiLayerNetworkLearnsAndNothingLeaks() {
     try (Sluice s = sluice()) {
       try (SluiceDataSetIterator it = iterator(points(s, 2000)).build()) {
+        long start = System.nanoTime();
         MultiLayerNetwork net = mlp();
         net.fit(it, 2);
         assertThat(it.epoch()).isEqualTo(1);
@@ -163,12 +172,121 @@ class SluiceDataSetIteratorTest {
         assertThat(it.resetSupported()).isTrue();
         assertThat(it.asyncSupported()).isFalse();
         PrefetchStats stats = it.stats();
+        long elapsed = System.nanoTime() - start;
         assertThat(stats.batches()).isEqualTo(3 * 40);
-        assertThat(stats.stallShare()).isBetween(0.0, 1.0);
-        assertThat(stats.wallNanos()).isPositive();
+        assertThat(stats.wallNanos()).isPositive().isLessThanOrEqualTo(elapsed);
+        // Each epoch waited for its first batch; the waits lie within the epochs, which also hold
+        // the training outside the waits.
+        assertThat(stats.waitNanos()).as(stats.toString()).isPositive().isLessThan(stats.wallNanos());
+        assertThat(stats.stallShare()).isEqualTo((double) stats.waitNanos() / stats.wallNanos());
       }
       assertThat(s.allocator().getAllocatedMemory()).isZero();
     } // Sluice.close() fails on leaked Arrow memory
+  }
+
+  /** Whether {@code t} is parked in a prefetcher's {@code take()}, waiting for a batch. */
+  private static boolean waitingForABatch(Thread t) {
+    if (t == null || t.getState() != Thread.State.WAITING) {
+      return false;
+    }
+    for (StackTraceElement frame : t.getStackTrace()) {
+      if (frame.getClassName().equals(Prefetcher.class.getName()) && frame.getMethodName().equals("take")) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  @Test
+  void aConsumerHeldUpByThePipelineCountsTheWaitAsStall() throws Exception {
+    record Drained(int batches, PrefetchStats stats) {}
+    CountDownLatch pipelineHeld = new CountDownLatch(1);
+    try (Sluice s = sluice()) {
+      Dataset held = points(s, 500).mapBatches((in, ctx) -> {
+        pipelineHeld.await(); // every block waits until the test lets the pipeline go
+        return in;
+      });
+      AtomicReference<Thread> consumer = new AtomicReference<>();
+      ExecutorService consumerThread = Executors.newSingleThreadExecutor(r -> {
+        Thread t = new Thread(r, "stall-test-consumer");
+        t.setDaemon(true);
+        consumer.set(t);
+        return t;
+      });
+      Future<Drained> drained;
+      long blockedSince;
+      long releasedAt;
+      try {
+        // The consumer thread owns the iterator: builds, drains and closes it.
+        drained = consumerThread.submit(() -> {
+          try (SluiceDataSetIterator it = iterator(held).build()) {
+            int n = 0;
+            while (it.hasNext()) {
+              it.next();
+              n++;
+            }
+            return new Drained(n, it.stats());
+          }
+        });
+        await().atMost(Duration.ofSeconds(10)).until(() -> waitingForABatch(consumer.get()));
+        blockedSince = System.nanoTime();
+        // It cannot get anything while the pipeline is held: it stays waiting.
+        await().during(Duration.ofMillis(100)).atMost(Duration.ofSeconds(5))
+            .until(() -> waitingForABatch(consumer.get()) && !drained.isDone());
+        releasedAt = System.nanoTime();
+      } finally {
+        pipelineHeld.countDown();
+        consumerThread.shutdown();
+        assertThat(consumerThread.awaitTermination(30, TimeUnit.SECONDS)).isTrue();
+      }
+      Drained d = drained.get();
+      assertThat(d.batches()).isEqualTo(10);
+      PrefetchStats stats = d.stats();
+      assertThat(stats.batches()).isEqualTo(10);
+      // The wait seen from outside is part of the stall: the take() seen waiting before
+      // blockedSince could not return before releasedAt.
+      assertThat(stats.waitNanos()).as(stats.toString()).isGreaterThanOrEqualTo(releasedAt - blockedSince)
+          .isLessThanOrEqualTo(stats.wallNanos());
+      assertThat(stats.stallShare()).isEqualTo((double) stats.waitNanos() / stats.wallNanos());
+      assertThat(s.allocator().getAllocatedMemory()).isZero();
+    }
+  }
+
+  @Test
+  void aConsumerWhoseEpochIsAllPrefetchedWaitsOnlyInsideItsCalls() {
+    try (Sluice s = sluice()) {
+      try (SluiceDataSetIterator it = iterator(points(s, 500)).prefetch(16).build()) {
+        MultiLayerNetwork net = mlp();
+        assertThat(it.hasNext()).isTrue(); // starts the epoch and waits for its first batch
+        String producer = it.prefetchThreadName();
+        // The prefetch thread ends once it has queued the whole epoch and its end: 10 batches, room for 16.
+        await().atMost(Duration.ofSeconds(10)).until(() -> !threadAlive(producer));
+        PrefetchStats before = it.stats();
+        long from = System.nanoTime();
+        long inCalls = 0;
+        long lastCall;
+        int batches = 0;
+        while (true) {
+          long t0 = System.nanoTime();
+          DataSet d = it.hasNext() ? it.next() : null;
+          inCalls += System.nanoTime() - t0;
+          if (d == null) {
+            lastCall = t0;
+            break;
+          }
+          batches++;
+          net.fit(d); // the trainer's own work, outside the iterator's calls
+        }
+        PrefetchStats after = it.stats();
+        assertThat(batches).isEqualTo(10);
+        // Every batch was ready: whatever waiting is counted happened inside hasNext()/next(), never
+        // while the trainer worked; the wall clock ran on through that work.
+        assertThat(after.waitNanos() - before.waitNanos()).as("%s, then %s", before, after).isLessThanOrEqualTo(inCalls);
+        assertThat(after.wallNanos() - before.wallNanos()).isGreaterThanOrEqualTo(lastCall - from);
+        assertThat(after.waitNanos()).isLessThanOrEqualTo(after.wallNanos());
+      }
+      assertThat(s.allocator().getAllocatedMemory()).isZero();
+    }
   }
 
   @Test

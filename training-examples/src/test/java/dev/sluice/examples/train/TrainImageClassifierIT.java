@@ -24,7 +24,9 @@ class TrainImageClassifierIT {
     assertThat(last.images()).isEqualTo(1800);
     assertThat(last.heldOutExamples()).isEqualTo(300);
     assertThat(last.heldOutAccuracy()).as("chance is 0.1").isGreaterThan(0.3);
-    assertThat(last.stallShare()).isBetween(0.0, 1.0);
+    // Clamped to [0, 1], so only the ends can show a fault: every epoch waits for its first decoded
+    // batch (not 0), and fits outside its waits (not the clamp's 1.0, waits beyond the wall time).
+    assertThat(last.stallShare()).isGreaterThan(0.0).isLessThan(1.0);
   }
 
   @Test
