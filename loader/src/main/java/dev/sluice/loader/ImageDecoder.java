@@ -13,6 +13,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.atomic.LongAdder;
 import javax.imageio.ImageIO;
 import javax.imageio.ImageReader;
 import javax.imageio.stream.ImageInputStream;
@@ -42,17 +43,23 @@ import org.apache.arrow.vector.types.pojo.Schema;
  * (copied) except the encoded one (unless {@linkplain Builder#keepEncoded kept}), then the tensor
  * column, whose pixels are decoded straight into its buffer. The input is neither closed nor kept.
  *
- * <p><b>Bad images.</b> A row whose image is null, not in a readable format, larger than {@link
- * Builder#maxPixels} or decoded with a warning (such as a truncated JPEG, which ImageIO would
- * otherwise fill with gray) is reported to {@link BatchContext#badRecords()} naming the row's file and
- * entry ({@link Batch#describeRow}); within the allowance it is left out of the output, otherwise
- * the resulting {@link SluiceException} fails the call.
+ * <p><b>Bad images.</b> Every image is first {@linkplain ImageHeader#check checked} from its
+ * header, before anything is decoded or allocated for it: a recognised format that is cut short
+ * (a JPEG without its EOI marker, a PNG without its IEND chunk) or inconsistent, or that declares
+ * more than {@link Builder#maxPixels} pixels, is refused there, exactly as the native decoder of
+ * {@code sluice-nd4j-bridge} refuses it. A row whose image is null, so refused, not in a readable
+ * format, larger than the limit (for a format the probe does not know, as ImageIO reads its header)
+ * or decoded with a warning (such as damaged JPEG data, which ImageIO would otherwise fill with gray)
+ * is reported to {@link BatchContext#badRecords()} naming the row's file and entry ({@link
+ * Batch#describeRow}); within the allowance it is left out of the output, otherwise the resulting
+ * {@link SluiceException} fails the call.
  *
  * <p>Images are read through an in-memory {@link MemoryCacheImageInputStream}, never ImageIO's
  * temporary-file cache (which makes decoding about 2.2 times slower), without changing the
  * JVM-wide {@link ImageIO#setUseCache} setting.
  *
- * <p>Immutable and stateless, hence thread-safe: one instance may serve every task.
+ * <p>Immutable and thread-safe (it only counts its decodes, for tests): one instance may serve
+ * every task.
  */
 public final class ImageDecoder implements BatchFunction {
   /** The default encoded column (WebDataset's {@code .jpg}). */
@@ -61,8 +68,11 @@ public final class ImageDecoder implements BatchFunction {
   /** The default tensor column. */
   public static final String DEFAULT_OUTPUT = "image";
 
-  /** The default limit on an image's pixels (width times height) before decoding: 64 Mi. */
-  public static final long DEFAULT_MAX_PIXELS = 1L << 26;
+  /**
+   * The default limit on an image's pixels (width times height) before decoding: 64 Mi, the same as
+   * the native decoder's ({@link ImageHeader#DEFAULT_MAX_PIXELS}).
+   */
+  public static final long DEFAULT_MAX_PIXELS = ImageHeader.DEFAULT_MAX_PIXELS;
 
   private final String column;
   private final String output;
@@ -72,6 +82,8 @@ public final class ImageDecoder implements BatchFunction {
   private final boolean keepEncoded;
   private final long maxPixels;
   private final TensorSpec spec;
+  /** Images handed to an ImageIO reader to decode (not those refused from their header). */
+  private final LongAdder decodes = new LongAdder();
 
   private ImageDecoder(Builder b) {
     this.column = b.column;
@@ -138,7 +150,12 @@ public final class ImageDecoder implements BatchFunction {
       return this;
     }
 
-    /** Images with more pixels than this are bad records, rejected before decoding. */
+    /**
+     * Images declaring more pixels (width times height) than this are bad records, refused from
+     * their header before decoding (default {@link #DEFAULT_MAX_PIXELS}).
+     *
+     * @throws IllegalArgumentException when not positive
+     */
     public Builder maxPixels(long maxPixels) {
       if (maxPixels <= 0) {
         throw new IllegalArgumentException("maxPixels must be positive: " + maxPixels);
@@ -190,6 +207,16 @@ public final class ImageDecoder implements BatchFunction {
   /** Whether the encoded column is carried into the output. */
   public boolean keepEncoded() {
     return keepEncoded;
+  }
+
+  /** The limit on an image's pixels; images declaring more are bad records. */
+  public long maxPixels() {
+    return maxPixels;
+  }
+
+  /** How many images this decoder has handed to an ImageIO reader so far: for tests. */
+  long decodes() {
+    return decodes.sum();
   }
 
   /** The spec of the tensor column: {@code UINT8 [height, width, channels]}. */
@@ -284,10 +311,12 @@ public final class ImageDecoder implements BatchFunction {
   /**
    * Decodes one encoded image into {@code height * width * channels} bytes, HWC, RGB order.
    *
-   * @throws IOException when the bytes are not a readable image, the image is too large, or it
-   *     decodes with a warning
+   * @throws IOException when the bytes are not a readable image, are refused by {@link
+   *     ImageHeader#check} (cut short, inconsistent, or more than {@link #maxPixels} pixels), or
+   *     decode with a warning
    */
   public byte[] decode(byte[] encoded) throws IOException {
+    ImageHeader.check(encoded, maxPixels);
     BufferedImage image = read(encoded);
     Pixels src = pixels(image);
     byte[] resized = Resampler.resize(src, image.getWidth(), image.getHeight(), width, height);
@@ -346,11 +375,12 @@ public final class ImageDecoder implements BatchFunction {
       List<String> warnings = new ArrayList<>();
       reader.addIIOReadWarningListener((source, warning) -> warnings.add(warning));
       reader.setInput(in, true, true);
+      // Formats the header probe knows were checked already; this covers the others ImageIO reads.
       long pixels = (long) reader.getWidth(0) * reader.getHeight(0);
       if (pixels > maxPixels) {
-        throw new IOException(
-            "image of " + reader.getWidth(0) + " x " + reader.getHeight(0) + " pixels exceeds the limit of " + maxPixels);
+        throw ImageHeader.tooLarge(reader.getFormatName().toUpperCase(java.util.Locale.ROOT), reader.getWidth(0), reader.getHeight(0), maxPixels);
       }
+      decodes.increment();
       BufferedImage image = reader.read(0);
       if (!warnings.isEmpty()) {
         throw new IOException(reader.getFormatName() + " image decodes with warnings: " + String.join("; ", warnings));

@@ -182,6 +182,118 @@ class ImageDecoderTest {
     }
   }
 
+  @Test
+  void anImageDeclaringMorePixelsThanTheLimitIsRefusedFromItsHeader() throws IOException {
+    // 1.5 KB of JPEG whose frame header declares 20000 x 20000 pixels (1.2 GB of RGB once decoded).
+    byte[] huge = ImageHeaderTest.jpegDeclaring(jpeg(gradient(64, 64), 0.9f), 20000, 20000);
+    byte[] good = encode(rgbPattern(4, 4), "png");
+    ImageDecoder decoder = ImageDecoder.builder().size(4, 4).build();
+    assertThat(decoder.maxPixels()).isEqualTo(ImageHeader.DEFAULT_MAX_PIXELS);
+    // A budget of 1 MiB for the whole call: the input, the output and whatever decoding would need.
+    try (BufferAllocator allocator = new RootAllocator(1 << 20)) {
+      try (Batch input = input(allocator, good, huge)) {
+        long heap = allocatedOnThisThread();
+        assertThatThrownBy(() -> decoder.apply(input, new Context(allocator, BadRecords.none())))
+            .isInstanceOf(SluiceException.class)
+            .hasMessageContaining("shard-0.tar")
+            .hasMessageContaining("sample-1")
+            .hasMessageContaining("JPEG header declares 20000 x 20000 pixels, more than the limit of 67108864 pixels")
+            .satisfies(e -> assertThat(((SluiceException) e).entry()).isEqualTo("sample-1"));
+        // Nothing of the image's size was allocated on the heap (ImageIO's raster would be 1.2 GB),
+        // and only the good image reached a reader.
+        assertThat(allocatedOnThisThread() - heap).isLessThan(16L << 20);
+        assertThat(decoder.decodes()).isEqualTo(1);
+      }
+      BadRecords allowance = new BadRecords(2);
+      try (Batch input = input(allocator, huge, good, huge);
+          Batch output = decoder.apply(input, new Context(allocator, allowance))) {
+        assertThat(output.rowCount()).isEqualTo(1);
+        assertThat(output.getString(Batch.KEY_COLUMN, 0)).isEqualTo("sample-1");
+        assertThat(pixels(output, 0)).isEqualTo(hwc(rgbPattern(4, 4)));
+      }
+      assertThat(allowance.skipped()).isEqualTo(2);
+      assertThat(decoder.decodes()).isEqualTo(2);
+    }
+  }
+
+  @Test
+  void theLimitIsConfigurableAndInclusive() throws IOException {
+    byte[] png = encode(rgbPattern(8, 6), "png");
+    try (BufferAllocator allocator = new RootAllocator()) {
+      try (Batch input = input(allocator, png);
+          Batch output = ImageDecoder.builder().size(6, 8).maxPixels(48).build().apply(input, new Context(allocator, BadRecords.none()))) {
+        assertThat(pixels(output, 0)).isEqualTo(hwc(rgbPattern(8, 6)));
+      }
+      try (Batch input = input(allocator, png)) {
+        assertThatThrownBy(() -> ImageDecoder.builder().size(6, 8).maxPixels(47).build().apply(input, new Context(allocator, BadRecords.none())))
+            .isInstanceOf(SluiceException.class)
+            .hasMessageContaining("PNG header declares 8 x 6 pixels, more than the limit of 47 pixels");
+      }
+    }
+    assertThatThrownBy(() -> ImageDecoder.builder().maxPixels(0)).isInstanceOf(IllegalArgumentException.class);
+  }
+
+  @Test
+  void truncatedJpegsAndPngsAreBadRecords() throws IOException {
+    byte[] jpeg = jpeg(gradient(256, 256), 0.9f);
+    byte[] png = encode(rgbPattern(64, 64), "png");
+    byte[] good = encode(rgbPattern(4, 4), "png");
+    byte[][] truncated = {
+      Arrays.copyOf(jpeg, jpeg.length / 2), // cut in half: libjpeg would fill the rest with gray
+      Arrays.copyOf(jpeg, jpeg.length - 2), // only the EOI marker missing
+      Arrays.copyOf(png, png.length / 2),
+      Arrays.copyOf(png, png.length - 12), // only the IEND chunk missing: every pixel is there
+    };
+    String[] why = {"truncated JPEG: the data ends after " + jpeg.length / 2 + " bytes, in the entropy-coded data of scan 1",
+        "truncated JPEG: the data ends after " + (jpeg.length - 2) + " bytes", "truncated PNG: the data ends after " + png.length / 2 + " bytes, inside chunk IDAT",
+        "truncated PNG: the data ends after " + (png.length - 12) + " bytes, before the IEND chunk"};
+    ImageDecoder decoder = ImageDecoder.builder().size(4, 4).build();
+    try (BufferAllocator allocator = new RootAllocator()) {
+      for (int i = 0; i < truncated.length; i++) {
+        try (Batch input = input(allocator, good, truncated[i])) {
+          assertThatThrownBy(() -> decoder.apply(input, new Context(allocator, BadRecords.none())))
+              .isInstanceOf(SluiceException.class)
+              .hasMessageContaining("cannot decode the image of shard-0.tar entry sample-1: " + why[i])
+              .satisfies(e -> assertThat(((SluiceException) e).source()).isEqualTo("shard-0.tar"))
+              .satisfies(e -> assertThat(((SluiceException) e).entry()).isEqualTo("sample-1"));
+        }
+      }
+      assertThat(decoder.decodes()).as("only the good image decoded").isEqualTo(truncated.length);
+      BadRecords allowance = new BadRecords(4);
+      try (Batch input = input(allocator, truncated[0], good, truncated[1], truncated[2], truncated[3], good);
+          Batch output = decoder.apply(input, new Context(allocator, allowance))) {
+        assertThat(output.rowCount()).isEqualTo(2);
+        assertThat(output.getString(Batch.KEY_COLUMN, 1)).isEqualTo("sample-5");
+      }
+      assertThat(allowance.skipped()).isEqualTo(4);
+    }
+  }
+
+  @Test
+  void jpegsWithFillBytesCommentsRestartMarkersOrProgressiveScansStillDecode() throws IOException {
+    ImageDecoder decoder = ImageDecoder.builder().size(24, 40).build();
+    for (ImageHeaderTest.Kind kind : List.of(ImageHeaderTest.Kind.JPEG_PROGRESSIVE, ImageHeaderTest.Kind.JPEG_RESTART_MARKERS,
+        ImageHeaderTest.Kind.JPEG_FILL_BYTES_AND_COMMENTS)) {
+      byte[] plain = ImageHeaderTest.write(ImageHeaderTest.Kind.JPEG, 40, 24);
+      byte[] variant = ImageHeaderTest.write(kind, 40, 24);
+      byte[] padded = ImageHeaderTest.concat(variant, new byte[64]); // zeros after EOI
+      try (BufferAllocator allocator = new RootAllocator();
+          Batch input = input(allocator, plain, variant, padded);
+          Batch output = decoder.apply(input, new Context(allocator, BadRecords.none()))) {
+        assertThat(output.rowCount()).as("%s", kind).isEqualTo(3);
+        assertThat(pixels(output, 2)).isEqualTo(pixels(output, 1));
+        if (kind == ImageHeaderTest.Kind.JPEG_FILL_BYTES_AND_COMMENTS) { // the same entropy-coded data as the plain one
+          assertThat(pixels(output, 1)).isEqualTo(pixels(output, 0));
+        }
+      }
+    }
+  }
+
+  /** Bytes allocated on the Java heap by this thread so far. */
+  private static long allocatedOnThisThread() {
+    return ((com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean()).getCurrentThreadAllocatedBytes();
+  }
+
   // --- helpers ---
 
   /** One row per image: key sample-i, url shard-(i/2).tar, the bytes in "jpg", i in "cls". */

@@ -5,10 +5,13 @@ import dev.sluice.loader.BatchBuilder;
 import dev.sluice.loader.BatchContext;
 import dev.sluice.loader.BatchFunction;
 import dev.sluice.loader.ElementType;
+import dev.sluice.loader.ImageHeader;
 import dev.sluice.loader.TensorSpec;
+import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.atomic.LongAdder;
 import org.apache.arrow.memory.ArrowBuf;
 import org.apache.arrow.vector.BaseVariableWidthVector;
 import org.apache.arrow.vector.FieldVector;
@@ -31,6 +34,18 @@ import org.bytedeco.opencv.opencv_core.Size;
  * Same contract and output as the pure-Java {@link dev.sluice.loader.ImageDecoder}: other columns
  * are carried over; an image that does not decode is a bad record naming its file and key.
  *
+ * <p><b>Bad images.</b> Every image is first {@linkplain ImageHeader#check checked} from its
+ * header, before OpenCV sees it: a recognised format that is cut short (a JPEG without its EOI
+ * marker, which libjpeg would "repair" with gray and decode without error; a PNG without its IEND
+ * chunk) or inconsistent, or that declares more than {@link #maxPixels} pixels ({@link
+ * ImageHeader#DEFAULT_MAX_PIXELS} unless {@linkplain #withMaxPixels changed}), is a bad record, the
+ * same inputs and words as the pure-Java decoder's; no pixel memory is allocated for it. An image
+ * in a format the probe does not know (PNM, JPEG 2000, ...) is decoded under OpenCV's own limit and
+ * then refused if it is over this one. Null, empty and undecodable images are bad records too. A bad
+ * record is reported to the context's {@link dev.sluice.loader.BadRecords} naming its file and
+ * entry: skipped and counted within the allowance, else the call fails with a {@link
+ * dev.sluice.loader.SluiceException}.
+ *
  * <p>Channel order: RGB, unlike DataVec's {@code NativeImageLoader}, which hands OpenCV's BGR on.
  * A model trained on DataVec's images expects BGR: reverse the channel axis for it.
  *
@@ -52,9 +67,9 @@ import org.bytedeco.opencv.opencv_core.Size;
  * quarter as many batches ahead of the consumer; and for training on a GPU, uint8 batches
  * converted on the device move four times fewer bytes to it.
  *
- * <p>Immutable and thread-safe. Each call uses its own native scratch matrices (the resized image,
- * the RGB copy, the colour planes), kept across the call's rows (OpenCV allocates again only when
- * the size changes) and released before it returns.
+ * <p>Immutable and thread-safe (it only counts its native decodes, for tests). Each call uses its
+ * own native scratch matrices (the resized image, the RGB copy, the colour planes), kept across the
+ * call's rows (OpenCV allocates again only when the size changes) and released before it returns.
  */
 public final class NativeImageDecoder implements BatchFunction {
   private final String column;
@@ -68,11 +83,18 @@ public final class NativeImageDecoder implements BatchFunction {
   private final double scale;
   /** The layout of the float output (AS_STORED for uint8). */
   private final Layout layout;
+  /** Images declaring more pixels are bad records. */
+  private final long maxPixels;
+  /** Calls of OpenCV's imdecode (images refused from their header are not decoded). */
+  private final LongAdder imdecodes = new LongAdder();
 
   private NativeImageDecoder(String column, String output, int height, int width, int channels,
-      ElementType type, double scale, Layout layout) {
+      ElementType type, double scale, Layout layout, long maxPixels) {
     if (height <= 0 || width <= 0 || (channels != 1 && channels != 3)) {
       throw new IllegalArgumentException("need a positive size and 1 or 3 channels");
+    }
+    if (maxPixels <= 0) {
+      throw new IllegalArgumentException("maxPixels must be positive: " + maxPixels);
     }
     this.column = column;
     this.output = output;
@@ -82,14 +104,38 @@ public final class NativeImageDecoder implements BatchFunction {
     this.type = type;
     this.scale = scale;
     this.layout = layout;
+    this.maxPixels = maxPixels;
   }
 
   /**
    * A decoder of {@code column} into a uint8 tensor column {@code output} of shape
-   * {@code [height, width, channels]}.
+   * {@code [height, width, channels]}, refusing images of more than {@link
+   * ImageHeader#DEFAULT_MAX_PIXELS} pixels.
    */
   public static NativeImageDecoder of(String column, String output, int height, int width, int channels) {
-    return new NativeImageDecoder(column, output, height, width, channels, ElementType.UINT8, 1.0, Layout.AS_STORED);
+    return new NativeImageDecoder(column, output, height, width, channels, ElementType.UINT8, 1.0, Layout.AS_STORED,
+        ImageHeader.DEFAULT_MAX_PIXELS);
+  }
+
+  /**
+   * This decoder with another limit on an image's pixels (width times height): images declaring
+   * more are bad records, refused from their header before decoding.
+   *
+   * @return a new decoder; this one is unchanged
+   * @throws IllegalArgumentException when not positive
+   */
+  public NativeImageDecoder withMaxPixels(long maxPixels) {
+    return new NativeImageDecoder(column, output, height, width, channels, type, scale, layout, maxPixels);
+  }
+
+  /** The limit on an image's pixels; images declaring more are bad records. */
+  public long maxPixels() {
+    return maxPixels;
+  }
+
+  /** How many images this decoder has handed to OpenCV's {@code imdecode} so far: for tests. */
+  long imdecodes() {
+    return imdecodes.sum();
   }
 
   /**
@@ -110,7 +156,7 @@ public final class NativeImageDecoder implements BatchFunction {
     if (!Double.isFinite(scale) || scale <= 0) {
       throw new IllegalArgumentException("scale must be finite and positive: " + scale);
     }
-    return new NativeImageDecoder(column, output, height, width, channels, ElementType.FLOAT32, scale, layout);
+    return new NativeImageDecoder(column, output, height, width, channels, ElementType.FLOAT32, scale, layout, maxPixels);
   }
 
   /** The spec of the output column. */
@@ -160,8 +206,15 @@ public final class NativeImageDecoder implements BatchFunction {
           report(in, r, ctx, new IllegalArgumentException("empty image (0 bytes) in column '" + column + "'"));
           continue;
         }
-        if (!decodeInto(data.memoryAddress() + start, length, pixels.memoryAddress() + (long) kept * rowBytes, scratch)) {
-          report(in, r, ctx, new IllegalArgumentException("OpenCV cannot decode the image (" + length + " bytes)"));
+        try {
+          ImageHeader.check(data.nioBuffer(start, length), maxPixels);
+        } catch (IOException e) {
+          report(in, r, ctx, e);
+          continue;
+        }
+        String failure = decodeInto(data.memoryAddress() + start, length, pixels.memoryAddress() + (long) kept * rowBytes, scratch);
+        if (failure != null) {
+          report(in, r, ctx, new IllegalArgumentException(failure));
           continue;
         }
         good[kept++] = r;
@@ -230,25 +283,29 @@ public final class NativeImageDecoder implements BatchFunction {
   }
 
   /**
-   * Decodes the bytes at {@code src} into the output row at {@code dst}; false when they do not
-   * decode. OpenCV decodes into a matrix of the scratch (only an empty result tells a failure
-   * apart), and the passes that follow write the row in place: for uint8 the one that must follow
-   * anyway (the BGR to RGB swap for colour, a copy for gray, the resize for another size); for
-   * float32 the resize if needed, then the swap (AS_STORED) or the split into planes (NCHW), then
-   * the scaled conversion into the row.
+   * Decodes the bytes at {@code src} into the output row at {@code dst}; null when done, else why
+   * not (they do not decode, or decode to more than {@link #maxPixels}). OpenCV decodes into a
+   * matrix of the scratch (only an empty result tells a failure apart), and the passes that follow
+   * write the row in place: for uint8 the one that must follow anyway (the BGR to RGB swap for
+   * colour, a copy for gray, the resize for another size); for float32 the resize if needed, then
+   * the swap (AS_STORED) or the split into planes (NCHW), then the scaled conversion into the row.
    */
-  private boolean decodeInto(long src, int length, long dst, Scratch s) {
+  private String decodeInto(long src, int length, long dst, Scratch s) {
     try (Pointer encodedBytes = at(src, length);
         Mat encoded = new Mat(1, length, opencv_core.CV_8UC1, encodedBytes)) {
       // Empty first: imdecode leaves its target as it was when it finds no decoder for the bytes or
       // cannot read their header, and the previous row's image must not pass for this one.
       s.decoded.release();
+      imdecodes.increment();
       try (Mat same = opencv_imgcodecs.imdecode(encoded,
           channels == 1 ? opencv_imgcodecs.IMREAD_GRAYSCALE : opencv_imgcodecs.IMREAD_COLOR, s.decoded)) {
         // (a second header on s.decoded's memory, returned by value: released at once)
       }
       if (s.decoded.empty()) {
-        return false;
+        return "OpenCV cannot decode the image (" + length + " bytes)";
+      }
+      if ((long) s.decoded.rows() * s.decoded.cols() > maxPixels) { // (a format without a header probe)
+        return "the image decodes to " + s.decoded.cols() + " x " + s.decoded.rows() + " pixels, more than the limit of " + maxPixels + " pixels";
       }
       boolean resize = s.decoded.rows() != height || s.decoded.cols() != width;
       if (type == ElementType.UINT8) {
@@ -261,7 +318,7 @@ public final class NativeImageDecoder implements BatchFunction {
         }
         sizedToFloats(sized, s, dst);
       }
-      return true;
+      return null;
     }
   }
 
@@ -335,10 +392,18 @@ public final class NativeImageDecoder implements BatchFunction {
     };
   }
 
+  /** Reports a bad row as the pure-Java decoder does: the same file, entry and wording. */
   private static void report(Batch in, int row, BatchContext ctx, Exception cause) {
-    String file = in.hasColumn(Batch.URL_COLUMN) ? in.getString(Batch.URL_COLUMN, row) : String.join(", ", in.sources());
-    String key = in.hasColumn(Batch.KEY_COLUMN) ? in.getString(Batch.KEY_COLUMN, row) : "row " + row;
-    ctx.badRecords().report(ctx.operatorName(), file, key, cause);
+    String file;
+    if (in.hasColumn(Batch.URL_COLUMN) && !in.isNull(Batch.URL_COLUMN, row)) {
+      file = in.getString(Batch.URL_COLUMN, row);
+    } else {
+      file = in.sources().isEmpty() ? null : String.join(", ", in.sources());
+    }
+    String key = in.hasColumn(Batch.KEY_COLUMN) && !in.isNull(Batch.KEY_COLUMN, row) ? in.getString(Batch.KEY_COLUMN, row) : "row " + row;
+    String why = cause.getMessage() == null ? cause.toString() : cause.getMessage();
+    ctx.badRecords().report(ctx.operatorName(), file, key,
+        new IOException("cannot decode the image of " + in.describeRow(row) + ": " + why, cause));
   }
 
 

@@ -2,6 +2,7 @@ package dev.sluice.nd4j;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.sluice.loader.BadRecords;
 import dev.sluice.loader.Batch;
@@ -9,11 +10,14 @@ import dev.sluice.loader.BatchBuilder;
 import dev.sluice.loader.BatchContext;
 import dev.sluice.loader.Columns;
 import dev.sluice.loader.ElementType;
+import dev.sluice.loader.ImageHeader;
 import dev.sluice.loader.SluiceException;
 import dev.sluice.loader.TensorSpec;
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -23,6 +27,13 @@ import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.memory.RootAllocator;
 import org.apache.arrow.vector.types.pojo.Field;
 import org.apache.arrow.vector.types.pojo.Schema;
+import org.bytedeco.javacpp.BytePointer;
+import org.bytedeco.javacpp.IntPointer;
+import org.bytedeco.opencv.global.opencv_imgcodecs;
+import org.bytedeco.opencv.global.opencv_imgproc;
+import org.bytedeco.opencv.global.opencv_core;
+import org.bytedeco.opencv.opencv_core.Mat;
+import org.bytedeco.opencv.opencv_core.Scalar;
 import org.junit.jupiter.api.Test;
 
 class NativeImageDecoderTest {
@@ -329,29 +340,239 @@ class NativeImageDecoderTest {
 
   @Test
   void anImageClaimingHugeDimensionsIsABadRecordNotAnAllocation() throws IOException {
-    // A JPEG whose frame header claims 65535 x 65535 pixels (4.3 G pixels): OpenCV's size check
-    // refuses it (imdecode catches its own exception and returns nothing); nothing of that size may
-    // be allocated, and the row is a bad record like any image that does not decode.
-    byte[] huge = encode(pattern(8, 8), "jpg");
-    for (int i = 0; i + 8 < huge.length; i++) {
-      if ((huge[i] & 0xFF) == 0xFF && (huge[i + 1] & 0xFF) == 0xC0) { // SOF0: length(2) precision(1) height(2) width(2)
-        huge[i + 5] = (byte) 0xFF;
-        huge[i + 6] = (byte) 0xFF;
-        huge[i + 7] = (byte) 0xFF;
-        huge[i + 8] = (byte) 0xFF;
-        break;
-      }
-    }
+    // A JPEG whose frame header claims 65535 x 65535 pixels (4.3 G pixels). OpenCV alone would
+    // refuse it too, but only because it is over OpenCV's own limit of 2^30 pixels (a 20000 x 20000
+    // claim is under it: see the next test); the header check refuses it before OpenCV sees it.
+    byte[] huge = jpegDeclaring(encode(pattern(8, 8), "jpg"), 65535, 65535);
     byte[] good = encode(pattern(8, 8), "png");
     NativeImageDecoder d = NativeImageDecoder.of("img", "pixels", 8, 8, 3);
     try (RootAllocator a = new RootAllocator(); Batch in = input(a, good, huge)) {
       assertThatThrownBy(() -> d.apply(in, ctx(a, BadRecords.none())))
-          .isInstanceOf(SluiceException.class).hasMessageContaining("k1");
+          .isInstanceOf(SluiceException.class).hasMessageContaining("k1").hasMessageContaining("65535 x 65535");
     }
+    assertThat(d.imdecodes()).isEqualTo(1);
     for (NativeImageDecoder decoder : List.of(d, d.toFloat(SCALE, Layout.NCHW))) {
       Decoded out = run(decoder, 1, good, huge);
       assertThat(out.skipped()).isEqualTo(1);
       assertThat(out.keys()).containsExactly("k0");
+    }
+  }
+
+  @Test
+  void aJpegDeclaring20000By20000PixelsIsRefusedFromItsHeaderWithinTheBudget() throws IOException {
+    // 1.5 KB of JPEG that OpenCV, trusting its header, decodes into 1.2 GB (about 10 s) of gray.
+    byte[] huge = jpegDeclaring(encode(pattern(64, 64), "jpg"), 20000, 20000);
+    byte[] good = encode(pattern(8, 8), "png");
+    assumeTrue(resetPeakRss(), "needs Linux's /proc/self/clear_refs to measure the peak resident memory");
+    long rssBefore = peakRssBytes();
+    NativeImageDecoder uint8 = NativeImageDecoder.of("img", "pixels", 8, 8, 3);
+    NativeImageDecoder floats = uint8.toFloat(SCALE, Layout.NCHW);
+    // A budget of 1 MiB of Arrow memory for the input and the output.
+    try (RootAllocator a = new RootAllocator(1 << 20)) {
+      for (NativeImageDecoder d : List.of(uint8, floats)) {
+        try (Batch in = input(a, good, huge)) {
+          assertThatThrownBy(() -> d.apply(in, ctx(a, BadRecords.none())))
+              .isInstanceOf(SluiceException.class)
+              .hasMessageContaining("cannot decode the image of entry k1: JPEG header declares 20000 x 20000 pixels, more than the limit of 67108864 pixels")
+              .satisfies(e -> assertThat(((SluiceException) e).entry()).isEqualTo("k1"));
+        }
+        BadRecords allowance = new BadRecords(2);
+        try (Batch in = input(a, huge, good, huge); Batch out = d.apply(in, ctx(a, allowance))) {
+          assertThat(out.rowCount()).isEqualTo(1);
+          assertThat(out.getString(Batch.KEY_COLUMN, 0)).isEqualTo("k1");
+        }
+        assertThat(allowance.skipped()).isEqualTo(2);
+        assertThat(d.imdecodes()).as("only the good image reaches OpenCV").isEqualTo(2);
+      }
+      assertThat(a.getAllocatedMemory()).isZero();
+    }
+    // The process's peak resident memory: decoding the claim would add 1.2 GB.
+    assertThat(peakRssBytes() - rssBefore).isLessThan(256L << 20);
+  }
+
+  @Test
+  void truncatedJpegsAndPngsAreBadRecordsAndNeverReachOpenCv() throws IOException {
+    byte[] jpeg = encode(pattern(256, 256), "jpg");
+    byte[] png = encode(pattern(64, 64), "png");
+    byte[] good = encode(pattern(8, 8), "png");
+    byte[][] truncated = {
+      Arrays.copyOf(jpeg, jpeg.length / 2), // libjpeg fills the missing half with gray and only warns
+      Arrays.copyOf(jpeg, jpeg.length - 2), // only the EOI marker missing
+      Arrays.copyOf(png, png.length / 2),
+      Arrays.copyOf(png, png.length - 12), // only the IEND chunk missing
+    };
+    String[] why = {"truncated JPEG: the data ends after " + jpeg.length / 2 + " bytes, in the entropy-coded data of scan 1",
+        "truncated JPEG: the data ends after " + (jpeg.length - 2) + " bytes", "truncated PNG: the data ends after " + png.length / 2 + " bytes, inside chunk IDAT",
+        "truncated PNG: the data ends after " + (png.length - 12) + " bytes, before the IEND chunk"};
+    NativeImageDecoder d = NativeImageDecoder.of("img", "pixels", 8, 8, 3);
+    try (RootAllocator a = new RootAllocator()) {
+      for (int i = 0; i < truncated.length; i++) {
+        try (Batch in = input(a, good, truncated[i])) {
+          assertThatThrownBy(() -> d.apply(in, ctx(a, BadRecords.none())))
+              .isInstanceOf(SluiceException.class)
+              .hasMessageContaining("cannot decode the image of entry k1: " + why[i])
+              .satisfies(e -> assertThat(((SluiceException) e).entry()).isEqualTo("k1"));
+        }
+      }
+    }
+    assertThat(d.imdecodes()).as("only the good image reaches OpenCV").isEqualTo(truncated.length);
+    Decoded out = run(d, 4, truncated[0], good, truncated[1], truncated[2], truncated[3], good);
+    assertThat(out.skipped()).isEqualTo(4);
+    assertThat(out.keys()).containsExactly("k1", "k5");
+  }
+
+  @Test
+  void badRecordsNameTheFileFromTheUrlColumnOrTheSources() throws IOException {
+    Schema schema = new Schema(List.of(Columns.utf8(Batch.KEY_COLUMN), Columns.utf8(Batch.URL_COLUMN), Columns.binary("img")));
+    byte[] half = encode(pattern(256, 256), "jpg");
+    half = Arrays.copyOf(half, half.length / 2);
+    NativeImageDecoder d = NativeImageDecoder.of("img", "pixels", 8, 8, 3);
+    try (RootAllocator a = new RootAllocator()) {
+      Batch in;
+      try (BatchBuilder b = BatchBuilder.create(a, schema, 1, 1024, List.of("shard-7.tar"))) {
+        b.setString(Batch.KEY_COLUMN, 0, "sample-3").setString(Batch.URL_COLUMN, 0, "s3://bucket/shard-7.tar").setBytes("img", 0, half);
+        in = b.build(1);
+      }
+      try (in) {
+        assertThatThrownBy(() -> d.apply(in, ctx(a, BadRecords.none())))
+            .isInstanceOf(SluiceException.class)
+            .hasMessageContaining("cannot decode the image of s3://bucket/shard-7.tar entry sample-3: truncated JPEG")
+            .satisfies(e -> assertThat(((SluiceException) e).source()).isEqualTo("s3://bucket/shard-7.tar"))
+            .satisfies(e -> assertThat(((SluiceException) e).entry()).isEqualTo("sample-3"));
+      }
+    }
+  }
+
+  @Test
+  void theLimitIsConfigurableInclusiveAndKeptByToFloat() throws IOException {
+    byte[] png = encode(pattern(8, 6), "png");
+    NativeImageDecoder d = NativeImageDecoder.of("img", "pixels", 6, 8, 3);
+    assertThat(d.maxPixels()).isEqualTo(ImageHeader.DEFAULT_MAX_PIXELS);
+    assertThat(run(d.withMaxPixels(48), 0, png).keys()).containsExactly("k0");
+    for (NativeImageDecoder tight : List.of(d.withMaxPixels(47), d.withMaxPixels(47).toFloat(SCALE, Layout.NCHW), d.toFloat(SCALE, Layout.NCHW).withMaxPixels(47))) {
+      assertThat(tight.maxPixels()).isEqualTo(47);
+      try (RootAllocator a = new RootAllocator(); Batch in = input(a, png)) {
+        assertThatThrownBy(() -> tight.apply(in, ctx(a, BadRecords.none())))
+            .isInstanceOf(SluiceException.class).hasMessageContaining("PNG header declares 8 x 6 pixels, more than the limit of 47 pixels");
+      }
+      assertThat(tight.imdecodes()).isZero();
+    }
+    assertThat(d.maxPixels()).isEqualTo(ImageHeader.DEFAULT_MAX_PIXELS); // unchanged
+    assertThatThrownBy(() -> d.withMaxPixels(0)).isInstanceOf(IllegalArgumentException.class);
+    // A format without a header probe (PNM: OpenCV reads it, the probe does not): refused once decoded.
+    byte[] ppm = ppm(8, 6);
+    assertThat(ImageHeader.probe(ppm)).isEmpty();
+    assertThat(run(d.withMaxPixels(48), 0, ppm).keys()).containsExactly("k0");
+    try (RootAllocator a = new RootAllocator(); Batch in = input(a, ppm)) {
+      assertThatThrownBy(() -> d.withMaxPixels(47).apply(in, ctx(a, BadRecords.none())))
+          .isInstanceOf(SluiceException.class).hasMessageContaining("the image decodes to 8 x 6 pixels, more than the limit of 47 pixels");
+    }
+  }
+
+  @Test
+  void theProbeReadsTheSizeOfWhatOpenCvWrites() throws IOException {
+    // OpenCV's own encoders (libjpeg-turbo, libpng, libwebp when built in), with the options that
+    // change the JPEG's structure: progressive scans, restart markers.
+    record Case(String ext, boolean alpha, int[] params, ImageHeader.Format format) {}
+    List<Case> cases = new ArrayList<>(List.of(
+        new Case(".jpg", false, new int[] {}, ImageHeader.Format.JPEG),
+        new Case(".jpg", false, new int[] {opencv_imgcodecs.IMWRITE_JPEG_PROGRESSIVE, 1}, ImageHeader.Format.JPEG),
+        new Case(".jpg", false, new int[] {opencv_imgcodecs.IMWRITE_JPEG_RST_INTERVAL, 1}, ImageHeader.Format.JPEG),
+        new Case(".png", false, new int[] {}, ImageHeader.Format.PNG),
+        new Case(".png", true, new int[] {}, ImageHeader.Format.PNG),
+        new Case(".bmp", false, new int[] {}, ImageHeader.Format.BMP),
+        new Case(".tiff", false, new int[] {}, ImageHeader.Format.TIFF)));
+    boolean webp = opencv_imgcodecs.haveImageWriter(".webp");
+    if (webp) {
+      cases.add(new Case(".webp", false, new int[] {opencv_imgcodecs.IMWRITE_WEBP_QUALITY, 80}, ImageHeader.Format.WEBP)); // VP8
+      cases.add(new Case(".webp", false, new int[] {opencv_imgcodecs.IMWRITE_WEBP_QUALITY, 101}, ImageHeader.Format.WEBP)); // VP8L
+      cases.add(new Case(".webp", true, new int[] {opencv_imgcodecs.IMWRITE_WEBP_QUALITY, 80}, ImageHeader.Format.WEBP)); // VP8X, ALPH, VP8
+    }
+    for (int[] size : new int[][] {{1, 1}, {17, 5}, {64, 48}, {33, 257}}) {
+      byte[] png = encode(pattern(size[0], size[1]), "png");
+      for (Case c : cases) {
+        byte[] encoded = imencode(png, c.ext(), c.alpha(), c.params());
+        assertThat(ImageHeader.probe(encoded)).as("%s", c).contains(new ImageHeader(c.format(), size[0], size[1]));
+        if (c.ext().equals(".webp")) {
+          assertThat(new String(encoded, 12, 4, java.nio.charset.StandardCharsets.US_ASCII)).as("%s", c)
+              .isEqualTo(c.alpha() ? "VP8X" : c.params()[1] > 100 ? "VP8L" : "VP8 ");
+        }
+        // ... and they decode, while the same bytes cut short do not.
+        Decoded out = run(NativeImageDecoder.of("img", "pixels", 8, 8, 3), 1, encoded, Arrays.copyOf(encoded, encoded.length - 1));
+        assertThat(out.keys()).as("%s", c).containsExactly("k0");
+      }
+    }
+    System.out.println("OpenCV writes WebP: " + webp);
+  }
+
+  // ---- helpers for the checks before decoding ----
+
+  /** A binary PPM (P6, a format ImageIO does not read) of {@code w x h} pixels. */
+  private static byte[] ppm(int w, int h) {
+    byte[] header = ("P6\n" + w + " " + h + "\n255\n").getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+    byte[] out = Arrays.copyOf(header, header.length + w * h * 3);
+    for (int i = header.length; i < out.length; i++) {
+      out[i] = (byte) (i * 5);
+    }
+    return out;
+  }
+
+  /** A copy of a JPEG whose first SOF0 segment declares another size. */
+  private static byte[] jpegDeclaring(byte[] jpeg, int width, int height) {
+    byte[] out = jpeg.clone();
+    for (int i = 0; i + 8 < out.length; i++) {
+      if ((out[i] & 0xFF) == 0xFF && (out[i + 1] & 0xFF) == 0xC0) { // SOF0: length(2) precision(1) height(2) width(2)
+        out[i + 5] = (byte) (height >> 8);
+        out[i + 6] = (byte) height;
+        out[i + 7] = (byte) (width >> 8);
+        out[i + 8] = (byte) width;
+        return out;
+      }
+    }
+    throw new AssertionError("no SOF0 segment");
+  }
+
+  /** Re-encodes an image with OpenCV's {@code imencode}, with an alpha channel when asked. */
+  private static byte[] imencode(byte[] image, String ext, boolean alpha, int[] params) {
+    try (Mat encoded = new Mat(new BytePointer(image)); Mat decoded = opencv_imgcodecs.imdecode(encoded, opencv_imgcodecs.IMREAD_COLOR);
+        Mat bgra = new Mat(); BytePointer out = new BytePointer(); IntPointer p = new IntPointer(params)) {
+      if (alpha) { // half transparent (an opaque alpha channel is dropped by some encoders)
+        opencv_imgproc.cvtColor(decoded, bgra, opencv_imgproc.COLOR_BGR2BGRA);
+        try (Scalar half = new Scalar(128.0); Mat a = new Mat(decoded.rows(), decoded.cols(), opencv_core.CV_8UC1, half)) {
+          opencv_core.insertChannel(a, bgra, 3);
+        }
+      }
+      assertThat(opencv_imgcodecs.imencode(ext, alpha ? bgra : decoded, out, p)).isTrue();
+      byte[] bytes = new byte[(int) out.limit()];
+      out.get(bytes);
+      return bytes;
+    }
+  }
+
+  /**
+   * Resets the process's peak resident memory (Linux's VmHWM) to its current resident memory; false
+   * where that is not possible.
+   */
+  private static boolean resetPeakRss() {
+    try {
+      Files.writeString(Path.of("/proc/self/clear_refs"), "5");
+      return peakRssBytes() > 0;
+    } catch (IOException | UnsupportedOperationException e) {
+      return false;
+    }
+  }
+
+  /** The process's peak resident memory since the last reset, in bytes. */
+  private static long peakRssBytes() {
+    try {
+      for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+        if (line.startsWith("VmHWM:")) {
+          return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
+        }
+      }
+      return -1;
+    } catch (IOException e) {
+      return -1;
     }
   }
 }
