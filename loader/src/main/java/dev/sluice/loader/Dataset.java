@@ -42,10 +42,22 @@ public final class Dataset {
   private final ShareShuffle shareShuffle;
   /** The epoch executions run as: the seeded shuffles draw from (seed, epoch). */
   private final int epoch;
-  private volatile StreamingExecutor lastExecution;
+  /**
+   * Where executions are recorded for {@link #stats()}: shared with the datasets that are this one
+   * read another way (other options, another epoch, a shuffled read order), so that a DL4J
+   * iterator running {@code ds.shuffleFiles(seed).forEpoch(e)} still reports to {@code ds}.
+   */
+  private final ExecutionRecord record;
   private volatile dev.sluice.loader.internal.exec.SplitCoordinator lastSplit;
 
-  private Dataset(Sluice sluice, List<LogicalOp> ops, ExecutionOptions options, ShareShuffle shareShuffle, int epoch) {
+  /** The latest execution of a dataset and of those read the same way. */
+  private static final class ExecutionRecord {
+    volatile StreamingExecutor lastExecution;
+  }
+
+  private Dataset(Sluice sluice, List<LogicalOp> ops, ExecutionOptions options, ShareShuffle shareShuffle, int epoch,
+      ExecutionRecord record) {
+    this.record = record;
     this.sluice = sluice;
     this.ops = List.copyOf(ops);
     this.options = options;
@@ -54,18 +66,20 @@ public final class Dataset {
   }
 
   static Dataset read(Sluice sluice, Source source) {
-    return new Dataset(sluice, List.of(new LogicalOp.Read(Objects.requireNonNull(source))), sluice.defaultOptions(), null, 0);
+    return new Dataset(sluice, List.of(new LogicalOp.Read(Objects.requireNonNull(source))), sluice.defaultOptions(), null, 0,
+        new ExecutionRecord());
   }
 
   private Dataset with(LogicalOp op) {
     List<LogicalOp> next = new ArrayList<>(ops);
     next.add(op);
-    return new Dataset(sluice, next, options, shareShuffle, epoch);
+    boolean sameRows = op instanceof LogicalOp.ShuffleFiles || op instanceof LogicalOp.RandomizeBlockOrder;
+    return new Dataset(sluice, next, options, shareShuffle, epoch, sameRows ? record : new ExecutionRecord());
   }
 
   /** The same dataset executed with other options. */
   public Dataset withOptions(ExecutionOptions options) {
-    return new Dataset(sluice, ops, Objects.requireNonNull(options), shareShuffle, epoch);
+    return new Dataset(sluice, ops, Objects.requireNonNull(options), shareShuffle, epoch, record);
   }
 
   /** The execution options. */
@@ -193,7 +207,7 @@ public final class Dataset {
     if (epoch < 0) {
       throw new IllegalArgumentException("epoch must be >= 0: " + epoch);
     }
-    return new Dataset(sluice, ops, options, shareShuffle, epoch);
+    return new Dataset(sluice, ops, options, shareShuffle, epoch, record);
   }
 
   /** The epoch this dataset's executions run as (0 unless {@link #forEpoch} said otherwise). */
@@ -208,7 +222,7 @@ public final class Dataset {
 
   /** The same dataset, its rows handed on through a share's local shuffle (see {@link Sluice#readShare}). */
   Dataset withShareShuffle(ShareShuffle shuffle) {
-    return new Dataset(sluice, ops, options, shuffle, epoch);
+    return new Dataset(sluice, ops, options, shuffle, epoch, record);
   }
 
   /**
@@ -335,7 +349,7 @@ public final class Dataset {
     ExecutionObserver observer = ProgressLine.forOptions(options, Planner.describe(plan));
     StreamingExecutor ex = new StreamingExecutor(plan, options, epoch, sluice.runtime(), sluice.allocator(), observer);
     ex.start();
-    lastExecution = ex;
+    record.lastExecution = ex;
     return ex;
   }
 
@@ -371,7 +385,8 @@ public final class Dataset {
       alloc.close();
       throw e;
     }
-    Dataset ds = new Dataset(sluice, List.of(new LogicalOp.Read(new InMemorySource("materialized", held))), options, null, 0);
+    Dataset ds = new Dataset(sluice, List.of(new LogicalOp.Read(new InMemorySource("materialized", held))), options, null, 0,
+        new ExecutionRecord());
     return new MaterializedDataset(ds, held, alloc);
   }
 
@@ -402,9 +417,13 @@ public final class Dataset {
     }
   }
 
-  /** Statistics of the latest execution of this dataset, or null if it never ran. */
+  /**
+   * Statistics of the latest execution of this dataset, or of the same dataset read another way
+   * ({@link #withOptions}, {@link #forEpoch}, {@link #shuffleFiles}, {@link #randomizeBlockOrder}:
+   * what a DL4J iterator runs), or null if none ran.
+   */
   public DatasetStats stats() {
-    StreamingExecutor ex = lastExecution;
+    StreamingExecutor ex = record.lastExecution;
     return ex == null ? null : ex.stats();
   }
 

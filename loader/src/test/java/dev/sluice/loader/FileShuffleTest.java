@@ -164,6 +164,12 @@ class FileShuffleTest {
       seen.clear();
       keys(ds, IterOptions.batches(BATCH));
       assertThat(seen).containsExactly(0);
+      // The same dataset read another way reports its executions to it; a new map does not.
+      Dataset other = ds.mapBatches((in, ctx) -> in);
+      assertThat(other.stats()).isNull();
+      keys(ds.shuffleFiles(1).forEpoch(3), IterOptions.batches(BATCH));
+      assertThat(ds.stats().rowsOut()).isEqualTo(CLASSES * PER_CLASS);
+      assertThat(other.stats()).isNull();
     }
   }
 
