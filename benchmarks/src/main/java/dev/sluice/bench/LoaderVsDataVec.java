@@ -357,7 +357,10 @@ final class LoaderVsDataVec implements Callable<Integer> {
     public void close() {
       // For the child's log: how long the consumer waited, and what the array and memory recycling did.
       System.err.println("iterator: " + it.stats() + "; Arrow memory: " + sluice.recycledMemory());
-      System.err.println("last execution: " + ds.stats().format());
+      // The iterator executes its own shuffled copy of the dataset (Dataset.shuffleFiles, forEpoch),
+      // whose stats it does not expose; the original's are there only if it was executed itself.
+      dev.sluice.loader.DatasetStats stats = ds.stats();
+      System.err.println("last execution: " + (stats == null ? "(the iterator's own, not exposed)" : stats.format()));
       try {
         it.close();
       } finally {
