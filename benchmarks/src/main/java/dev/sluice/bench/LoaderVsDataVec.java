@@ -307,7 +307,7 @@ final class LoaderVsDataVec implements Callable<Integer> {
             .toFloat(1 / 255.0, dev.sluice.nd4j.Layout.NCHW);
       };
       dev.sluice.loader.Dataset ds = sluice.read(dev.sluice.loader.source.WebDatasetSource.of(w.shards().trainPattern()))
-          .mapBatches(ImageInputs.parseLabel("cls", LabelledImageShards.CLASSES),
+          .mapBatches(dev.sluice.loader.ClassLabels.fromIndex("cls", LabelledImageShards.CLASSES).output(ImageInputs.LABEL),
               dev.sluice.loader.MapOptions.DEFAULT.withName("ParseLabel"))
           .mapBatches(decoder, dev.sluice.loader.MapOptions.DEFAULT.withName(decoding == Decoding.JAVA ? "Decode" : "DecodeNative"));
       if (decoding == Decoding.JAVA) { // (fused with the decoding: the same tasks)
