@@ -71,8 +71,9 @@ final class Charts {
     chart.getStyler().setYAxisDecimalPattern("#,##0.##");
     chart.getStyler().setSeriesColors(new Color[] {new Color(0x9ecae1), new Color(0x3182bd), new Color(0x08519c)});
     List<String> cases = new ArrayList<>(p.byCase().keySet());
-    if (cases.size() > 4) { // (the names would run into each other)
-      chart.getStyler().setXAxisLabelRotation(30);
+    if (cases.size() > 4 || cases.stream().mapToInt(String::length).sum() > 48) { // (the names would run into each other)
+      // Upright: XChart leaves out the last category's label when a slanted one would reach past the plot.
+      chart.getStyler().setXAxisLabelRotation(90);
     }
     List<Double> min = new ArrayList<>();
     List<Double> median = new ArrayList<>();

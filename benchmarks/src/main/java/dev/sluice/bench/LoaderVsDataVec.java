@@ -60,7 +60,13 @@ import picocli.CommandLine.Option;
  *   <li>{@value #DATAVEC} (baseline A): what a DL4J user writes today: DataVec {@code
  *       ImageRecordReader(size, size, 3, ParentPathLabelGenerator)} over the image-folder copy,
  *       {@code RecordReaderDataSetIterator(reader, batch, 1, 10)} with {@code
- *       ImagePreProcessingScaler(0, 1)}, wrapped in {@code AsyncDataSetIterator};
+ *       ImagePreProcessingScaler(0, 1)}, wrapped in {@code AsyncDataSetIterator}: one reader thread,
+ *       so about one core whatever the machine has;
+ *   <li>{@value #DATAVEC_PARALLEL} (baseline A given the same cores as Sluice): the same pipeline
+ *       once per {@code --threads}, each over a disjoint share of the image files (dealt from one
+ *       seeded shuffle, each share reshuffled at every reset, as {@code FileSplit} does), each
+ *       behind its own {@code AsyncDataSetIterator} (the prefetch queue shared out among them), merged
+ *       in turn by {@link RoundRobinDataSetIterator}: how a DL4J user would give DataVec more cores;
  *   <li>{@value #DECODE_OPENCV} and {@value #DECODE_IMAGEIO} (baseline B): raw decode capacity: the
  *       JPEG bytes held in memory, decoded in a tight loop by one thread per core (taking images
  *       from a shared cursor, after as many untimed passes over all of them as the iterator cases'
@@ -80,8 +86,16 @@ import picocli.CommandLine.Option;
  *       ({@code NativeImageDecoder.toFloat}); the iterator hands the batches' memory to the consumer
  *       without a copy;
  *   <li>{@value #SLUICE_NATIVE_UINT8}: OpenCV decodes to uint8 in the tasks, the prefetch thread
- *       converts, as in {@value #SLUICE}.
+ *       converts;
+ *   <li>{@value #SLUICE_NATIVE_ORDERED}: {@value #SLUICE_NATIVE} with {@code
+ *       ExecutionOptions.withPreserveOrder(true)}: blocks come out in the plan's order, so with the
+ *       seeded file shuffle every run's epoch has the same batches in the same order (reproducible
+ *       training), at the cost of head-of-line blocking and of the batches that span blocks.
  * </ul>
+ *
+ * <p>Every Sluice case shuffles as the iterator does by default (the shard files in an order
+ * seeded by (seed, epoch); no local shuffle, no {@code randomizeBlockOrder}), with the seed fixed
+ * to the dataset's, so that the cases differ only where their names say.
  *
  * <p>Every {@code DataSetIterator} case (A and Sluice) is measured by the same code ({@link
  * #measureIterator}): one iterator, warm-up epochs (four by default: JIT, native libraries,
@@ -89,7 +103,12 @@ import picocli.CommandLine.Option;
  * batch, as in the later epochs of a training run, checking every batch's shapes and type, the
  * first batch's value range, and that the per-class label counts of the epoch equal the dataset's.
  * Besides images/s each case reports the cores it used: process CPU time over wall time ({@code
- * com.sun.management.OperatingSystemMXBean#getProcessCpuTime}).
+ * com.sun.management.OperatingSystemMXBean#getProcessCpuTime}), and images per CPU-second, so that
+ * cases using different numbers of cores can be compared per core; the iterator cases also report
+ * images/s from their first batch on (without the start of the epoch), and a fingerprint of the
+ * order of the epoch's labels, so that runs of one case can be checked for the same order. Ratios
+ * between cases are given of the medians and, within each run (the cases side by side), as min /
+ * median / max over the runs.
  */
 @Command(
     name = LoaderVsDataVec.NAME,
@@ -99,13 +118,20 @@ final class LoaderVsDataVec implements Callable<Integer> {
   static final String NAME = "loader-vs-datavec";
 
   static final String DATAVEC = "datavec";
+  static final String DATAVEC_PARALLEL = "datavec-parallel";
   static final String DECODE_OPENCV = "decode-opencv";
   static final String DECODE_OPENCV_FLOAT = "decode-opencv-float";
   static final String DECODE_IMAGEIO = "decode-imageio";
   static final String SLUICE = "sluice";
   static final String SLUICE_NATIVE = "sluice-native";
   static final String SLUICE_NATIVE_UINT8 = "sluice-native-uint8";
-  static final List<String> CASES = List.of(DATAVEC, DECODE_OPENCV, DECODE_OPENCV_FLOAT, DECODE_IMAGEIO, SLUICE, SLUICE_NATIVE, SLUICE_NATIVE_UINT8);
+  static final String SLUICE_NATIVE_ORDERED = "sluice-native-ordered";
+  static final List<String> CASES = List.of(DATAVEC, DATAVEC_PARALLEL, DECODE_OPENCV, DECODE_OPENCV_FLOAT, DECODE_IMAGEIO, SLUICE,
+      SLUICE_NATIVE, SLUICE_NATIVE_UINT8, SLUICE_NATIVE_ORDERED);
+  /** The DataVec pipelines. */
+  static final List<String> DATAVEC_CASES = List.of(DATAVEC, DATAVEC_PARALLEL);
+  /** The Sluice pipelines. */
+  static final List<String> SLUICE_CASES = List.of(SLUICE, SLUICE_NATIVE, SLUICE_NATIVE_UINT8, SLUICE_NATIVE_ORDERED);
 
   /** The status of a case that ran. */
   static final String OK = "ok";
@@ -147,10 +173,10 @@ final class LoaderVsDataVec implements Callable<Integer> {
   @Option(names = "--decode-passes", description = "Timed passes over all images of a decode case. Default: ${DEFAULT-VALUE}")
   int decodePasses = 2;
 
-  @Option(names = "--threads", description = "Threads of the decode cases, and CPUs of the Sluice cases' runtime (tasks at once). Default: the available processors")
+  @Option(names = "--threads", description = "Threads of the decode cases, readers of the datavec-parallel case, and CPUs of the Sluice cases' runtime (tasks at once). Default: the available processors")
   Integer threads;
 
-  @Option(names = "--cases", split = ",", description = "Cases to run, of datavec,decode-opencv,decode-opencv-float,decode-imageio,sluice,sluice-native,sluice-native-uint8. Default: all")
+  @Option(names = "--cases", split = ",", description = "Cases to run, of datavec,datavec-parallel,decode-opencv,decode-opencv-float,decode-imageio,sluice,sluice-native,sluice-native-uint8,sluice-native-ordered. Default: all")
   List<String> cases = CASES;
 
   @Option(names = "--child", hidden = true, description = "Run one measurement in this JVM and print its result.")
@@ -173,9 +199,15 @@ final class LoaderVsDataVec implements Callable<Integer> {
    * @param imagesPerSecond images / wallSeconds
    * @param cpuSeconds process CPU time in the timed part
    * @param coresUsed cpuSeconds / wallSeconds
-   * @param threads decoding threads (decode cases), else 0
-   * @param firstBatchSeconds iterator cases: from the {@code reset()} that starts the timed epoch to
-   *     its first batch; else 0
+   * @param imagesPerCpuSecond images / cpuSeconds: images/s per core used
+   * @param threads decoding threads (decode cases), readers ({@value #DATAVEC_PARALLEL}), else 0
+   * @param firstBatchSeconds iterator cases: from the end of the {@code reset()} that starts the
+   *     timed epoch to its first batch; else 0
+   * @param firstBatchImages iterator cases: the images of the first batch; else 0
+   * @param imagesPerSecondAfterFirstBatch iterator cases: (images - firstBatchImages) / (wallSeconds
+   *     - firstBatchSeconds), the epoch without its start; else 0
+   * @param resetSeconds iterator cases: how long the {@code reset()} call before the timed epoch took
+   *     (not part of the timed epoch); else 0
    * @param peakRssBytes the child JVM's peak resident set ({@code VmHWM})
    * @param stallShare iterator cases: the share of the timed part after the first batch that the
    *     consumer spent in {@code hasNext()} and {@code next()} (the trainer's stall when a model is
@@ -183,17 +215,22 @@ final class LoaderVsDataVec implements Callable<Integer> {
    * @param jitSeconds time the JIT compilers spent compiling during the timed part ({@code
    *     CompilationMXBean}): part of {@code cpuSeconds}, and of a short run's cost only (the
    *     per-batch code of a 10,000-image epoch reaches C2's thresholds over dozens of epochs)
+   * @param orderFingerprint iterator cases: a hash of the timed epoch's sequence of labels, batch
+   *     sizes and one pixel per batch (equal in two runs when they delivered the same batches in the
+   *     same order); else empty
    */
   record Run(String caseName, int run, String status, long images, double wallSeconds, double imagesPerSecond,
-      double cpuSeconds, double coresUsed, int threads, double firstBatchSeconds, long peakRssBytes, double stallShare,
-      double jitSeconds) {
+      double cpuSeconds, double coresUsed, double imagesPerCpuSecond, int threads, double firstBatchSeconds,
+      long firstBatchImages, double imagesPerSecondAfterFirstBatch, double resetSeconds, long peakRssBytes,
+      double stallShare, double jitSeconds, String orderFingerprint) {
     Run withRun(int r) {
-      return new Run(caseName, r, status, images, wallSeconds, imagesPerSecond, cpuSeconds, coresUsed, threads,
-          firstBatchSeconds, peakRssBytes, stallShare, jitSeconds);
+      return new Run(caseName, r, status, images, wallSeconds, imagesPerSecond, cpuSeconds, coresUsed, imagesPerCpuSecond,
+          threads, firstBatchSeconds, firstBatchImages, imagesPerSecondAfterFirstBatch, resetSeconds, peakRssBytes,
+          stallShare, jitSeconds, orderFingerprint);
     }
 
     static Run notAvailable(String caseName) {
-      return new Run(caseName, 0, NOT_AVAILABLE, 0, 0, 0, 0, 0, 0, 0, -1, 0, 0);
+      return new Run(caseName, 0, NOT_AVAILABLE, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, -1, 0, 0, "");
     }
   }
 
@@ -245,12 +282,23 @@ final class LoaderVsDataVec implements Callable<Integer> {
   }
 
   static Optional<Supplier<DataSetIterator>> sluicePipeline(Workload w, Decoding decoding) {
+    return sluicePipeline(w, decoding, false);
+  }
+
+  /**
+   * The Sluice pipeline decoding as {@code decoding} says; with {@code preserveOrder} its execution
+   * hands blocks on in the plan's order ({@code ExecutionOptions.withPreserveOrder(true)}, what the
+   * iterator's {@code deterministic(true)} sets), so that with the seeded shuffle every run's epoch
+   * is the same batches in the same order.
+   */
+  static Optional<Supplier<DataSetIterator>> sluicePipeline(Workload w, Decoding decoding, boolean preserveOrder) {
     return Optional.of(() -> {
       int size = w.spec().size();
       dev.sluice.loader.Sluice sluice = dev.sluice.loader.Sluice.builder()
           .resources(dev.sluice.loader.runtime.Resources.cpus(w.threads())) // the decoding tasks' cores, as the decode cases' threads
           .options(dev.sluice.loader.ExecutionOptions.defaults().withMemoryBudget(256L << 20)
-              .withTargetBlockRows(w.batch()).withProgress(dev.sluice.loader.ExecutionOptions.Progress.OFF))
+              .withTargetBlockRows(w.batch()).withProgress(dev.sluice.loader.ExecutionOptions.Progress.OFF)
+              .withPreserveOrder(preserveOrder))
           .build();
       dev.sluice.loader.BatchFunction decoder = switch (decoding) {
         case JAVA -> dev.sluice.loader.ImageDecoder.builder().column("jpg").output(ImageInputs.PIXELS).size(size, size).channels(3).build();
@@ -259,7 +307,7 @@ final class LoaderVsDataVec implements Callable<Integer> {
             .toFloat(1 / 255.0, dev.sluice.nd4j.Layout.NCHW);
       };
       dev.sluice.loader.Dataset ds = sluice.read(dev.sluice.loader.source.WebDatasetSource.of(w.shards().trainPattern()))
-          .mapBatches(dev.sluice.loader.ClassLabels.fromIndex("cls", LabelledImageShards.CLASSES),
+          .mapBatches(dev.sluice.loader.ClassLabels.fromIndex("cls", LabelledImageShards.CLASSES).output(ImageInputs.LABEL),
               dev.sluice.loader.MapOptions.DEFAULT.withName("ParseLabel"))
           .mapBatches(decoder, dev.sluice.loader.MapOptions.DEFAULT.withName(decoding == Decoding.JAVA ? "Decode" : "DecodeNative"));
       if (decoding == Decoding.JAVA) { // (fused with the decoding: the same tasks)
@@ -274,6 +322,9 @@ final class LoaderVsDataVec implements Callable<Integer> {
       dev.sluice.nd4j.SluiceDataSetIterator it = dev.sluice.nd4j.SluiceDataSetIterator.builder(ds, features,
               dev.sluice.nd4j.LabelColumn.oneHot(ImageInputs.LABEL, LabelledImageShards.CLASSES))
           .batchSize(w.batch()).prefetch(Math.max(1, w.prefetch())).reuseArrays(w.reuseArrays())
+          // The iterator's default shuffle (the shard files per (seed, epoch)), its seed fixed rather
+          // than random: the same order for every run of the ordered case, the same work for all.
+          .seed(w.spec().seed())
           // the consumer is done with a batch before the next: it may share the float batches' memory
           .shareBatchMemory(floatsInTasks && w.reuseArrays() > 0).build();
       return new ClosingIterator(it, sluice, ds);
@@ -357,7 +408,7 @@ final class LoaderVsDataVec implements Callable<Integer> {
     public void close() {
       // For the child's log: how long the consumer waited, and what the array and memory recycling did.
       System.err.println("iterator: " + it.stats() + "; Arrow memory: " + sluice.recycledMemory());
-      System.err.println("last execution: " + ds.stats().format());
+      System.err.println("last execution: " + ds.stats().format()); // the iterator's epochs report to ds
       try {
         it.close();
       } finally {
@@ -392,6 +443,80 @@ final class LoaderVsDataVec implements Callable<Integer> {
     };
   }
 
+  /**
+   * DataVec's pipeline given the cores Sluice has, as a DL4J user would do it: {@code w.threads()}
+   * readers, each an {@code ImageRecordReader} + {@code RecordReaderDataSetIterator} (with the same
+   * scaler) over a disjoint share of the image files behind its own {@code AsyncDataSetIterator}
+   * (one reader thread each), merged in turn by {@link RoundRobinDataSetIterator}. The files are
+   * those {@link #dataVecPipeline}'s {@code FileSplit} reads, dealt out in turn after one seeded
+   * shuffle (so every share has every class), and each share is read in an order reshuffled at every
+   * {@code reset()}, as {@code FileSplit} with a {@code Random} does. The prefetch queue is shared
+   * out: each reader queues {@code ceil(prefetch / readers)} batches (at least 2, DataVec's minimum),
+   * so that all together buffer about what {@link #dataVecPipeline}'s one queue does, and each
+   * reader's workspace is sized by its own queue.
+   */
+  static Supplier<DataSetIterator> dataVecParallelPipeline(Workload w) {
+    return () -> {
+      try {
+        java.net.URI[] files = new FileSplit(w.folder().trainDir().toFile(), BaseImageLoader.ALLOWED_FORMATS).locations();
+        List<java.net.URI> shuffled = new ArrayList<>(java.util.Arrays.asList(files));
+        java.util.Collections.shuffle(shuffled, new Random(w.spec().seed()));
+        int readers = Math.max(1, Math.min(w.threads(), shuffled.size()));
+        List<List<java.net.URI>> shares = new ArrayList<>();
+        for (int r = 0; r < readers; r++) {
+          shares.add(new ArrayList<>());
+        }
+        for (int i = 0; i < shuffled.size(); i++) {
+          shares.get(i % readers).add(shuffled.get(i));
+        }
+        // Every reader numbers the classes as the one reader over the whole folder does (sorted
+        // class directory names), even should its share lack a class.
+        List<String> labels = new ArrayList<>();
+        for (int k = 0; k < LabelledImageShards.CLASSES; k++) {
+          labels.add(LabelledImageShards.classDirName(k));
+        }
+        int queue = Math.max(2, (w.prefetch() + readers - 1) / readers);
+        List<DataSetIterator> parts = new ArrayList<>();
+        for (int r = 0; r < readers; r++) {
+          ImageRecordReader reader = new ImageRecordReader(w.spec().size(), w.spec().size(), 3, new ParentPathLabelGenerator());
+          reader.initialize(new ReshuffledFiles(shares.get(r), new Random(w.spec().seed() + 1 + r)));
+          reader.setLabels(labels);
+          RecordReaderDataSetIterator it = new RecordReaderDataSetIterator(reader, w.batch(), 1, LabelledImageShards.CLASSES);
+          it.setPreProcessor(new ImagePreProcessingScaler(0, 1));
+          parts.add(new AsyncDataSetIterator(it, queue, true));
+        }
+        return new RoundRobinDataSetIterator(parts);
+      } catch (IOException e) {
+        throw new java.io.UncheckedIOException(e);
+      }
+    };
+  }
+
+  /**
+   * A given list of files, read in an order reshuffled at every {@code reset()}: what {@code
+   * FileSplit(dir, formats, random)} does for a whole directory, for a share of one.
+   */
+  static final class ReshuffledFiles extends org.datavec.api.split.CollectionInputSplit {
+    private final Random random;
+
+    ReshuffledFiles(java.util.Collection<java.net.URI> files, Random random) {
+      super(files);
+      this.random = random;
+      this.iterationOrder = java.util.stream.IntStream.range(0, files.size()).toArray();
+      reset();
+    }
+
+    @Override
+    public void reset() {
+      org.nd4j.common.util.MathUtils.shuffleArray(iterationOrder, random);
+    }
+
+    @Override
+    public boolean resetSupported() {
+      return true;
+    }
+  }
+
   // ---------------------------------------------------------------------------------------------
   // Measuring a DataSetIterator (A and Sluice alike)
 
@@ -408,29 +533,47 @@ final class LoaderVsDataVec implements Callable<Integer> {
   static Run measureIterator(String caseName, Supplier<DataSetIterator> pipeline, Workload w, int warmupBatches) throws Exception {
     DataSetIterator it = pipeline.get();
     try {
+      long resetNanos = 0;
       if (warmupBatches >= 0) {
         for (int b = 0; b < warmupBatches && it.hasNext(); b++) {
           it.next();
         }
+        long r0 = System.nanoTime();
         it.reset();
+        resetNanos = System.nanoTime() - r0;
       } else {
         // The same consumer code as the timed epoch (so that the JIT compiles it now, not then).
         for (int e = 0; e < w.warmupEpochs(); e++) {
-          measureEpoch(caseName, it, w, false);
+          measureEpoch(caseName, it, w, false, 0);
+          long r0 = System.nanoTime();
           it.reset();
+          resetNanos = System.nanoTime() - r0;
         }
       }
       System.gc();
-      return measureEpoch(caseName, it, w, true);
+      return measureEpoch(caseName, it, w, true, resetNanos / 1e9);
     } finally {
       release(it);
     }
   }
 
-  private static Run measureEpoch(String caseName, DataSetIterator it, Workload w, boolean timed) throws Exception {
+  /** What the consumer counts over an epoch: images per class, and the order fingerprint. */
+  private static final class EpochTally {
+    final long[] perClass = new long[LabelledImageShards.CLASSES];
+    long fingerprint = 0xcbf29ce484222325L; // FNV-1a's offset basis
+
+    void mix(long value) {
+      fingerprint = (fingerprint ^ value) * 0x100000001b3L;
+    }
+  }
+
+  private static Run measureEpoch(String caseName, DataSetIterator it, Workload w, boolean timed, double resetSeconds)
+      throws Exception {
     int size = w.spec().size();
-    long[] perClass = new long[LabelledImageShards.CLASSES];
+    EpochTally tally = new EpochTally();
+    long[] perClass = tally.perClass;
     long images = 0;
+    long firstImages = 0;
     long first = -1;
     long cpu0 = processCpuNanos();
     long jit0 = jitMillis();
@@ -460,7 +603,10 @@ final class LoaderVsDataVec implements Callable<Integer> {
       if (first < 0) {
         first = System.nanoTime() - t0;
       }
-      long n = consume(caseName, ds, size, perClass, images == 0);
+      long n = consume(caseName, ds, size, tally, images == 0);
+      if (images == 0) {
+        firstImages = n;
+      }
       images += n;
       if (modelNanosPerImage > 0) {
         // Simulated work: a model on a device (GPU) training at --model-images-per-second, while
@@ -481,15 +627,20 @@ final class LoaderVsDataVec implements Callable<Integer> {
       throw new IllegalStateException(caseName + ": per-class counts " + java.util.Arrays.toString(perClass) + ", expected "
           + java.util.Arrays.toString(expected));
     }
-    return new Run(caseName, 0, OK, images, wall / 1e9, images / (wall / 1e9), cpu / 1e9, (double) cpu / wall, 0, first / 1e9,
-        MachineInfo.peakRssBytes(), (double) waited / (wall - first), (jitMillis() - jit0) / 1e3);
+    int readers = it instanceof RoundRobinDataSetIterator rr ? rr.parts() : 0;
+    return new Run(caseName, 0, OK, images, wall / 1e9, images / (wall / 1e9), cpu / 1e9, (double) cpu / wall,
+        images / (cpu / 1e9), readers, first / 1e9, firstImages, (images - firstImages) / ((wall - first) / 1e9), resetSeconds,
+        MachineInfo.peakRssBytes(), (double) waited / (wall - first), (jitMillis() - jit0) / 1e3,
+        String.format(Locale.ROOT, "%016x", tally.fingerprint));
   }
 
   /**
-   * Checks one batch (shapes and type; the value range of the epoch's first) and counts its labels
-   * per class; returns its size. A method of its own, so that the JIT compiles it while warming up.
+   * Checks one batch (shapes and type; the value range of the epoch's first), counts its labels per
+   * class and mixes them, the batch's size and its first image's centre pixel into the order
+   * fingerprint; returns its size. A method of its own, so that the JIT compiles it while warming up.
    */
-  private static long consume(String caseName, DataSet ds, int size, long[] perClass, boolean firstOfEpoch) {
+  private static long consume(String caseName, DataSet ds, int size, EpochTally tally, boolean firstOfEpoch) {
+    long[] perClass = tally.perClass;
     INDArray f = ds.getFeatures();
     INDArray l = ds.getLabels();
     long n = f.size(0);
@@ -512,10 +663,13 @@ final class LoaderVsDataVec implements Callable<Integer> {
     INDArray dense = l.ordering() == 'c' && l.offset() == 0 && l.data().length() == l.length() ? l : l.dup('c');
     float[] oneHot = dense.data().asFloat();
     int classes = LabelledImageShards.CLASSES;
+    tally.mix(n);
+    tally.mix(Float.floatToIntBits(f.getFloat(0, 0, size / 2, size / 2)));
     for (int r = 0; r < n; r++) {
       for (int k = 0; k < classes; k++) {
         if (oneHot[r * classes + k] != 0f) {
           perClass[k]++;
+          tally.mix(k);
         }
       }
     }
@@ -675,8 +829,8 @@ final class LoaderVsDataVec implements Callable<Integer> {
       long images = runDecoders(work, threads, passes);
       long wall = System.nanoTime() - t0;
       long cpu = processCpuNanos() - cpu0;
-      return new Run(caseName, 0, OK, images, wall / 1e9, images / (wall / 1e9), cpu / 1e9, (double) cpu / wall, threads, 0,
-          MachineInfo.peakRssBytes(), 0, (jitMillis() - jit0) / 1e3);
+      return new Run(caseName, 0, OK, images, wall / 1e9, images / (wall / 1e9), cpu / 1e9, (double) cpu / wall,
+          images / (cpu / 1e9), threads, 0, 0, 0, 0, MachineInfo.peakRssBytes(), 0, (jitMillis() - jit0) / 1e3, "");
     }
   }
 
@@ -795,31 +949,41 @@ final class LoaderVsDataVec implements Callable<Integer> {
         JsonNode node = jvm.run(args, log);
         Run run = json.treeToValue(node, Run.class).withRun(r);
         runs.add(run);
-        System.out.printf(Locale.ROOT, "  run %d %-19s %8.1f images/s on %4.2f cores (%d images in %.2f s, JIT %.2f s), stall %.1f%%, RSS peak %s%n",
-            r, c, run.imagesPerSecond(), run.coresUsed(), run.images(), run.wallSeconds(), run.jitSeconds(), 100 * run.stallShare(),
-            DatasetStats.bytes(run.peakRssBytes()));
+        System.out.printf(Locale.ROOT, "  run %d %-21s %8.1f images/s on %4.2f cores, %6.1f per CPU-s (%d images in %.2f s,"
+            + " first batch %.3f s, JIT %.2f s), stall %.1f%%, RSS peak %s%n", r, c, run.imagesPerSecond(), run.coresUsed(),
+            run.imagesPerCpuSecond(), run.images(), run.wallSeconds(), run.firstBatchSeconds(), run.jitSeconds(),
+            100 * run.stallShare(), DatasetStats.bytes(run.peakRssBytes()));
       }
     }
 
+    List<String> iteratorCases = measured.stream().filter(c -> DATAVEC_CASES.contains(c) || SLUICE_CASES.contains(c)).toList();
     Map<String, Map<String, Summary>> summaries = new LinkedHashMap<>();
     metric(summaries, runs, measured, "imagesPerSecond", Run::imagesPerSecond);
     metric(summaries, runs, measured, "coresUsed", Run::coresUsed);
+    metric(summaries, runs, measured, "imagesPerCpuSecond", Run::imagesPerCpuSecond);
+    metric(summaries, runs, iteratorCases, "imagesPerSecondAfterFirstBatch", Run::imagesPerSecondAfterFirstBatch);
+    metric(summaries, runs, iteratorCases, "firstBatchSeconds", Run::firstBatchSeconds);
+    metric(summaries, runs, iteratorCases, "resetSeconds", Run::resetSeconds);
     metric(summaries, runs, measured, "stallShare", Run::stallShare);
     metric(summaries, runs, measured, "jitSeconds", Run::jitSeconds);
-    metric(summaries, runs, measured, "imagesPerSecondPerCore", x -> x.imagesPerSecond() / x.coresUsed());
     Map<String, Summary> ips = summaries.get("imagesPerSecond");
+    List<String[]> pairs = ratioPairs();
     Map<String, Object> ratios = new LinkedHashMap<>();
-    ratio(ratios, ips, DATAVEC, DECODE_OPENCV);
-    ratio(ratios, ips, DATAVEC, DECODE_IMAGEIO);
-    ratio(ratios, ips, SLUICE, DATAVEC);
-    ratio(ratios, ips, SLUICE, DECODE_OPENCV);
-    ratio(ratios, ips, SLUICE, DECODE_IMAGEIO);
-    ratio(ratios, ips, SLUICE_NATIVE, DATAVEC);
-    ratio(ratios, ips, SLUICE_NATIVE, DECODE_OPENCV);
-    ratio(ratios, ips, SLUICE_NATIVE, DECODE_OPENCV_FLOAT);
-    ratio(ratios, ips, DECODE_OPENCV_FLOAT, DECODE_OPENCV);
-    ratio(ratios, ips, SLUICE_NATIVE_UINT8, DATAVEC);
-    ratio(ratios, ips, SLUICE_NATIVE_UINT8, DECODE_OPENCV);
+    for (String[] pair : pairs) {
+      ratio(ratios, ips, pair[0], pair[1]);
+    }
+    // The same pairs within each run (the cases of run r ran side by side, in one rotation), per
+    // metric: min / median / max over the runs.
+    Map<String, Map<String, Object>> withinRuns = new LinkedHashMap<>();
+    withinRuns.put("imagesPerSecond", ratiosWithinRuns(runs, measured, pairs, Run::imagesPerSecond));
+    withinRuns.put("imagesPerCpuSecond", ratiosWithinRuns(runs, measured, pairs, Run::imagesPerCpuSecond));
+    withinRuns.put("imagesPerSecondAfterFirstBatch",
+        ratiosWithinRuns(runs, iteratorCases, pairs, Run::imagesPerSecondAfterFirstBatch));
+    Map<String, Object> orders = new LinkedHashMap<>();
+    for (String c : iteratorCases) {
+      List<String> fingerprints = runs.stream().filter(x -> x.caseName().equals(c)).map(Run::orderFingerprint).toList();
+      orders.put(c, Map.of("runs", fingerprints.size(), "distinctOrders", new java.util.HashSet<>(fingerprints).size()));
+    }
 
     Map<String, Object> config = new LinkedHashMap<>();
     config.put("images", spec.train());
@@ -836,6 +1000,10 @@ final class LoaderVsDataVec implements Callable<Integer> {
     config.put("modelImagesPerSecond", modelImagesPerSecond);
     config.put("decodePasses", decodePasses);
     config.put("decodeThreads", decodeThreads());
+    config.put("dataVecParallelReaders", Math.min(decodeThreads(), spec.train()));
+    config.put("dataVecParallelQueuePerReader", Math.max(2, (prefetch + decodeThreads() - 1) / decodeThreads()));
+    config.put("sluiceShuffle", "the iterator's default: shard files per (seed " + spec.seed()
+        + ", epoch); no local shuffle, no randomizeBlockOrder; " + SLUICE_NATIVE_ORDERED + " with preserveOrder");
     config.put("output", "float NCHW [batch, 3, " + spec.size() + ", " + spec.size() + "] in [0, 1], one-hot labels [batch, "
         + LabelledImageShards.CLASSES + "]");
     Map<String, Object> result = new LinkedHashMap<>();
@@ -850,6 +1018,8 @@ final class LoaderVsDataVec implements Callable<Integer> {
     result.put("status", status);
     result.put("summary", summaries);
     result.put("ratiosOfMedianImagesPerSecond", ratios);
+    result.put("ratiosWithinRuns", withinRuns);
+    result.put("orderAcrossRuns", orders);
     result.put("runs", runs);
     Path jsonFile = common.out.resolve(NAME + "-" + common.size.label() + ".json");
     ResultFile.write(jsonFile, result);
@@ -857,12 +1027,10 @@ final class LoaderVsDataVec implements Callable<Integer> {
     Path png = common.out.resolve(NAME + "-" + common.size.label() + ".png");
     Charts.writeGrid(png, String.format(Locale.ROOT, "Images/s as DL4J DataSets: %d JPEGs %dx%d q%d, batch %d, %d runs (%s)%s",
         spec.train(), spec.size(), spec.size(), spec.quality(), batch, common.runs(), common.size.label(),
-        sluiceAvailable ? "" : "; sluice not available yet"), List.of(
-        new Charts.Panel("Images per second", "images/s", summaries.get("imagesPerSecond")),
-        new Charts.Panel("Cores used (process CPU / wall)", "cores", summaries.get("coresUsed"))), 2);
+        sluiceAvailable ? "" : "; sluice not available yet"), panels(summaries, withinRuns), 2);
 
     System.out.println();
-    System.out.println(table(summaries, status, ratios));
+    System.out.println(table(summaries, status, ratios, withinRuns, orders));
     System.out.println("Wrote " + jsonFile + " and " + png);
     return 0;
   }
@@ -870,6 +1038,96 @@ final class LoaderVsDataVec implements Callable<Integer> {
   private static void metric(Map<String, Map<String, Summary>> out, List<Run> runs, List<String> cases, String name,
       ToDoubleFunction<Run> f) {
     out.put(name, Summary.byGroup(runs, cases, Run::caseName, f));
+  }
+
+  /**
+   * The chart's panels: per case, then for each DataVec case measured the ratios of the Sluice cases
+   * to it within runs, per core and in total.
+   */
+  private static List<Charts.Panel> panels(Map<String, Map<String, Summary>> summaries, Map<String, Map<String, Object>> withinRuns) {
+    List<Charts.Panel> panels = new ArrayList<>(List.of(
+        new Charts.Panel("Images per second", "images/s", summaries.get("imagesPerSecond")),
+        new Charts.Panel("Cores used (process CPU / wall)", "cores", summaries.get("coresUsed")),
+        new Charts.Panel("Images per CPU-second (images/s per core used)", "images / CPU-s", summaries.get("imagesPerCpuSecond"))));
+    if (!summaries.get("imagesPerSecondAfterFirstBatch").isEmpty()) {
+      panels.add(new Charts.Panel("Images per second after the first batch", "images/s",
+          summaries.get("imagesPerSecondAfterFirstBatch")));
+    }
+    for (String d : DATAVEC_CASES) {
+      Map<String, Summary> perCore = over(withinRuns.get("imagesPerCpuSecond"), d);
+      if (!perCore.isEmpty()) {
+        panels.add(new Charts.Panel("Per core: Sluice case / " + d + ", within runs", "ratio of images per CPU-s", perCore));
+        panels.add(new Charts.Panel("Total: Sluice case / " + d + ", within runs", "ratio of images/s",
+            over(withinRuns.get("imagesPerSecond"), d)));
+      }
+    }
+    return panels;
+  }
+
+  /** The entries "s/{@code dataVecCase}" of a within-runs ratio map that were measured, by Sluice case s. */
+  private static Map<String, Summary> over(Map<String, Object> withinRuns, String dataVecCase) {
+    Map<String, Summary> out = new LinkedHashMap<>();
+    for (String s : SLUICE_CASES) {
+      if (withinRuns.get(s + "/" + dataVecCase) instanceof Summary sum) {
+        out.put(s, sum);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * The pairs of cases whose ratios are reported: every Sluice case over every DataVec case, the
+   * parallel DataVec over the plain one, the ordered Sluice case over the unordered one, and the
+   * pipelines over the raw decode capacity.
+   */
+  static List<String[]> ratioPairs() {
+    List<String[]> pairs = new ArrayList<>();
+    pairs.add(new String[] {DATAVEC, DECODE_OPENCV});
+    pairs.add(new String[] {DATAVEC, DECODE_IMAGEIO});
+    pairs.add(new String[] {DATAVEC_PARALLEL, DATAVEC});
+    pairs.add(new String[] {DATAVEC_PARALLEL, DECODE_OPENCV});
+    for (String s : SLUICE_CASES) {
+      for (String d : DATAVEC_CASES) {
+        pairs.add(new String[] {s, d});
+      }
+    }
+    pairs.add(new String[] {SLUICE, DECODE_OPENCV});
+    pairs.add(new String[] {SLUICE, DECODE_IMAGEIO});
+    pairs.add(new String[] {SLUICE_NATIVE, DECODE_OPENCV});
+    pairs.add(new String[] {SLUICE_NATIVE, DECODE_OPENCV_FLOAT});
+    pairs.add(new String[] {DECODE_OPENCV_FLOAT, DECODE_OPENCV});
+    pairs.add(new String[] {SLUICE_NATIVE_UINT8, DECODE_OPENCV});
+    pairs.add(new String[] {SLUICE_NATIVE_ORDERED, SLUICE_NATIVE});
+    pairs.add(new String[] {SLUICE_NATIVE_ORDERED, DECODE_OPENCV});
+    return pairs;
+  }
+
+  /**
+   * For each pair {a, b} of {@code cases}: the ratio {@code metric(a) / metric(b)} within each run
+   * (run r of a over run r of b), summarised over the runs; {@value #NOT_AVAILABLE} for pairs not
+   * both measured.
+   */
+  static Map<String, Object> ratiosWithinRuns(List<Run> runs, List<String> cases, List<String[]> pairs, ToDoubleFunction<Run> metric) {
+    Map<String, Object> out = new LinkedHashMap<>();
+    for (String[] pair : pairs) {
+      String key = pair[0] + "/" + pair[1];
+      if (!cases.contains(pair[0]) || !cases.contains(pair[1])) {
+        out.put(key, NOT_AVAILABLE);
+        continue;
+      }
+      List<Double> values = new ArrayList<>();
+      for (Run a : runs) {
+        if (a.caseName().equals(pair[0])) {
+          for (Run b : runs) {
+            if (b.caseName().equals(pair[1]) && b.run() == a.run()) {
+              values.add(metric.applyAsDouble(a) / metric.applyAsDouble(b));
+            }
+          }
+        }
+      }
+      out.put(key, Summary.of(values));
+    }
+    return out;
   }
 
   private static void ratio(Map<String, Object> out, Map<String, Summary> ips, String a, String b) {
@@ -881,32 +1139,58 @@ final class LoaderVsDataVec implements Callable<Integer> {
     }
   }
 
-  /** The summary as a Markdown table. */
-  static String table(Map<String, Map<String, Summary>> summaries, Map<String, String> status, Map<String, Object> ratios) {
+  /** The summary as Markdown tables: the cases, the ratios within runs, the ratios of medians, the orders. */
+  static String table(Map<String, Map<String, Summary>> summaries, Map<String, String> status, Map<String, Object> ratios,
+      Map<String, Map<String, Object>> withinRuns, Map<String, Object> orders) {
     StringBuilder sb = new StringBuilder();
-    sb.append("| case | images/s min / median / max | cores used min / median / max | images/s per core (median) | JIT compiling, s (median) | consumer stall % after the first batch, min / median / max |\n");
-    sb.append("| --- | --- | --- | --- | --- | --- |\n");
+    sb.append("| case | images/s min / median / max | cores used min / median / max | images per CPU-s min / median / max"
+        + " | images/s after the first batch min / median / max | first batch, s (median) | JIT compiling, s (median)"
+        + " | consumer stall % after the first batch, min / median / max |\n");
+    sb.append("| --- | --- | --- | --- | --- | --- | --- | --- |\n");
     for (var e : status.entrySet()) {
       Summary ips = summaries.get("imagesPerSecond").get(e.getKey());
       if (ips == null) {
-        sb.append(String.format(Locale.ROOT, "| %s | %s | | | | |%n", e.getKey(), e.getValue()));
+        sb.append(String.format(Locale.ROOT, "| %s | %s | | | | | | |%n", e.getKey(), e.getValue()));
       } else {
         Summary cores = summaries.get("coresUsed").get(e.getKey());
-        Summary perCore = summaries.get("imagesPerSecondPerCore").get(e.getKey());
+        Summary perCpu = summaries.get("imagesPerCpuSecond").get(e.getKey());
+        Summary after = summaries.get("imagesPerSecondAfterFirstBatch").get(e.getKey());
+        Summary first = summaries.get("firstBatchSeconds").get(e.getKey());
         Summary stall = summaries.get("stallShare").get(e.getKey());
         Summary jit = summaries.get("jitSeconds").get(e.getKey());
-        sb.append(String.format(Locale.ROOT, "| %s | %.0f / %.0f / %.0f | %.2f / %.2f / %.2f | %.0f | %.2f | %s |%n", e.getKey(), ips.min(),
-            ips.median(), ips.max(), cores.min(), cores.median(), cores.max(), perCore.median(), jit == null ? 0 : jit.median(),
+        sb.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %s | %s | %.2f | %s |%n", e.getKey(), spread(ips, "%.0f"),
+            spread(cores, "%.2f"), spread(perCpu, "%.0f"), after == null ? "" : spread(after, "%.0f"),
+            first == null ? "" : String.format(Locale.ROOT, "%.3f", first.median()), jit == null ? 0 : jit.median(),
             stall == null || stall.max() == 0 ? "" : String.format(Locale.ROOT, "%.2f / %.2f / %.2f", 100 * stall.min(),
                 100 * stall.median(), 100 * stall.max())));
       }
     }
+    sb.append("\n| ratio within runs, min / median / max | images/s | images per CPU-s | images/s after the first batch |\n");
+    sb.append("| --- | --- | --- | --- |\n");
+    for (String key : withinRuns.get("imagesPerSecond").keySet()) {
+      if (withinRuns.get("imagesPerSecond").get(key) instanceof Summary ips) {
+        Object after = withinRuns.get("imagesPerSecondAfterFirstBatch").get(key);
+        sb.append(String.format(Locale.ROOT, "| %s | %s | %s | %s |%n", key, spread(ips, "%.3f"),
+            spread((Summary) withinRuns.get("imagesPerCpuSecond").get(key), "%.3f"),
+            after instanceof Summary a ? spread(a, "%.3f") : ""));
+      }
+    }
     sb.append("\n| ratio of median images/s | value |\n| --- | --- |\n");
     for (var e : ratios.entrySet()) {
-      sb.append(String.format(Locale.ROOT, "| %s | %s |%n", e.getKey(),
-          e.getValue() instanceof Double d ? String.format(Locale.ROOT, "%.3f", d) : e.getValue()));
+      if (e.getValue() instanceof Double d) {
+        sb.append(String.format(Locale.ROOT, "| %s | %.3f |%n", e.getKey(), d));
+      }
+    }
+    sb.append("\n| case | runs | distinct orders of the timed epoch's batches |\n| --- | --- | --- |\n");
+    for (var e : orders.entrySet()) {
+      Map<?, ?> o = (Map<?, ?>) e.getValue();
+      sb.append(String.format(Locale.ROOT, "| %s | %s | %s |%n", e.getKey(), o.get("runs"), o.get("distinctOrders")));
     }
     return sb.toString();
+  }
+
+  private static String spread(Summary s, String format) {
+    return String.format(Locale.ROOT, format + " / " + format + " / " + format, s.min(), s.median(), s.max());
   }
 
   private static String fmtNoise(double n) {
@@ -920,12 +1204,15 @@ final class LoaderVsDataVec implements Callable<Integer> {
     Workload w = workload(dataDir, false);
     Run run = switch (caseName) {
       case DATAVEC -> measureIterator(DATAVEC, dataVecPipeline(w), w, warmupBatches);
+      case DATAVEC_PARALLEL -> measureIterator(DATAVEC_PARALLEL, dataVecParallelPipeline(w), w, warmupBatches);
       case SLUICE -> {
         Optional<Supplier<DataSetIterator>> sluice = sluicePipeline(w);
         yield sluice.isPresent() ? measureSluice(sluice.get(), w, warmupBatches) : Run.notAvailable(SLUICE);
       }
       case SLUICE_NATIVE -> measureIterator(SLUICE_NATIVE, sluicePipeline(w, Decoding.NATIVE_FLOAT).orElseThrow(), w, warmupBatches);
       case SLUICE_NATIVE_UINT8 -> measureIterator(SLUICE_NATIVE_UINT8, sluicePipeline(w, Decoding.NATIVE_UINT8).orElseThrow(), w, warmupBatches);
+      case SLUICE_NATIVE_ORDERED -> measureIterator(SLUICE_NATIVE_ORDERED, sluicePipeline(w, Decoding.NATIVE_FLOAT, true).orElseThrow(), w,
+          warmupBatches);
       case DECODE_OPENCV -> measureDecode(DECODE_OPENCV, perImage(OpenCvDecoder::new, readJpegs(w), w.spec().size()),
           decodeThreads(), w.warmupEpochs(), decodePasses);
       case DECODE_OPENCV_FLOAT -> measureDecode(DECODE_OPENCV_FLOAT, new NativeFloatWork(readJpegs(w), w.spec().size(), w.batch()),
