@@ -179,6 +179,9 @@ final class LoaderVsDataVec implements Callable<Integer> {
   @Option(names = "--cases", split = ",", description = "Cases to run, of datavec,datavec-parallel,decode-opencv,decode-opencv-float,decode-imageio,sluice,sluice-native,sluice-native-uint8,sluice-native-ordered. Default: all")
   List<String> cases = CASES;
 
+  @Option(names = "--chart-from", description = "Measure nothing: draw the chart of this result file again (written beside it, with the same name and .png), e.g. after renaming a result.")
+  Path chartFrom;
+
   @Option(names = "--child", hidden = true, description = "Run one measurement in this JVM and print its result.")
   boolean child;
 
@@ -240,7 +243,43 @@ final class LoaderVsDataVec implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    if (chartFrom != null) {
+      return redrawChart(chartFrom);
+    }
     return child ? runChild() : runParent();
+  }
+
+  /** Draws the chart of the result file {@code json} again, from its summaries and ratios. */
+  private static int redrawChart(Path json) throws IOException {
+    ObjectMapper mapper = new ObjectMapper();
+    JsonNode root = mapper.readTree(json.toFile());
+    Map<String, Map<String, Summary>> summaries = new LinkedHashMap<>();
+    root.path("summary").fields().forEachRemaining(metric -> {
+      Map<String, Summary> byCase = new LinkedHashMap<>();
+      metric.getValue().fields().forEachRemaining(c -> byCase.put(c.getKey(), mapper.convertValue(c.getValue(), Summary.class)));
+      summaries.put(metric.getKey(), byCase);
+    });
+    Map<String, Map<String, Object>> withinRuns = new LinkedHashMap<>();
+    root.path("ratiosWithinRuns").fields().forEachRemaining(metric -> {
+      Map<String, Object> byPair = new LinkedHashMap<>();
+      metric.getValue().fields().forEachRemaining(pair -> byPair.put(pair.getKey(),
+          pair.getValue().isObject() ? mapper.convertValue(pair.getValue(), Summary.class) : pair.getValue().asText()));
+      withinRuns.put(metric.getKey(), byPair);
+    });
+    if (summaries.get("imagesPerSecond") == null) {
+      throw new IOException(json + " is not a " + NAME + " result: it has no summary.imagesPerSecond");
+    }
+    summaries.putIfAbsent("imagesPerSecondAfterFirstBatch", Map.of());
+    JsonNode config = root.path("config");
+    int runs = summaries.get("imagesPerSecond").values().stream().mapToInt(Summary::n).max().orElse(0);
+    String name = json.getFileName().toString();
+    Path png = json.resolveSibling((name.endsWith(".json") ? name.substring(0, name.length() - 5) : name) + ".png");
+    Charts.writeGrid(png, String.format(Locale.ROOT, "Images/s as DL4J DataSets: %d JPEGs %dx%d q%d, batch %d, %d runs (%s)",
+        config.path("images").asInt(), config.path("imageSize").asInt(), config.path("imageSize").asInt(),
+        config.path("jpegQuality").asInt(), config.path("batch").asInt(), runs, root.path("size").asText()),
+        panels(summaries, withinRuns), 2);
+    System.out.println("Wrote " + png);
+    return 0;
   }
 
   // ---------------------------------------------------------------------------------------------
