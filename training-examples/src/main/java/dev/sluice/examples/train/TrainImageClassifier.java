@@ -179,7 +179,6 @@ public final class TrainImageClassifier implements Callable<Integer> {
       MultiLayerNetwork model = model();
       try (SluiceDataSetIterator trainIt = iterator(sluice, train, true);
           SluiceDataSetIterator heldOutIt = heldOut == null ? null : iterator(sluice, heldOut, false)) {
-        System.out.println(trainIt.toString());
         for (int epoch = 1; epoch <= epochs; epoch++) {
           if (epoch > 1) {
             trainIt.reset();
