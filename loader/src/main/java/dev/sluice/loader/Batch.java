@@ -586,6 +586,118 @@ public final class Batch implements AutoCloseable {
     allocate(to, rows.length, varBytes);
   }
 
+  /**
+   * A builder of one batch of up to {@code capacity} rows of {@code like}'s schema, filled by
+   * appending row ranges of other batches as they come, in {@code allocator}. A caller that closes
+   * each source once its rows are in holds one batch and one source at a time, where {@link
+   * #concatRows} needs the batch and all its sources at once.
+   */
+  static Appender appender(BufferAllocator allocator, Batch like, int capacity) {
+    return new Appender(allocator, like, capacity);
+  }
+
+  /** See {@link #appender}. Not thread-safe; closing it before {@link #build()} frees its rows. */
+  static final class Appender implements AutoCloseable {
+    private final Schema schema;
+    private final VectorSchemaRoot root;
+    private final int capacity;
+    private final LinkedHashSet<String> sources = new LinkedHashSet<>();
+    private final LinkedHashSet<String> hosts = new LinkedHashSet<>();
+    private int rows;
+    private boolean done;
+
+    private Appender(BufferAllocator allocator, Batch like, int capacity) {
+      if (capacity < 1) {
+        throw new IllegalArgumentException("capacity must be >= 1: " + capacity);
+      }
+      like.checkOpen();
+      this.schema = like.schema();
+      this.capacity = capacity;
+      this.root = VectorSchemaRoot.create(schema, allocator);
+      try {
+        for (int c = 0; c < schema.getFields().size(); c++) {
+          FieldVector to = root.getVector(c);
+          if (to instanceof FixedSizeBinaryVector binary) {
+            BatchBuilder.allocateUninitialized(binary, capacity); // every row is written before build
+          } else {
+            // Variable-width columns start at the sample's bytes per row and grow if needed.
+            FieldVector from = like.root.getVector(c);
+            long perRow = like.rowCount() == 0 ? 0 : variableBytes(from) / like.rowCount();
+            allocate(to, capacity, perRow * capacity);
+          }
+        }
+      } catch (RuntimeException e) {
+        root.close();
+        throw e;
+      }
+    }
+
+    /** Rows appended so far. */
+    int rows() {
+      return rows;
+    }
+
+    /** Appends rows {@code [from, from + count)} of {@code batch} (which stays the caller's). */
+    void append(Batch batch, int from, int count) {
+      batch.checkOpen();
+      if (done) {
+        throw new IllegalStateException("already built or closed");
+      }
+      if (!batch.schema().equals(schema)) {
+        throw new IllegalArgumentException("cannot append a batch of schema " + batch.schema() + " to " + schema);
+      }
+      if (from < 0 || count < 0 || from + count > batch.rowCount() || rows + count > capacity) {
+        throw new IndexOutOfBoundsException("rows [" + from + ", " + (from + count) + ") of " + batch.rowCount()
+            + " into " + rows + " of " + capacity);
+      }
+      for (int c = 0; c < schema.getFields().size(); c++) {
+        FieldVector to = root.getVector(c);
+        FieldVector src = batch.root.getVector(c);
+        if (to instanceof BaseFixedWidthVector fixed && fixed.getTypeWidth() > 0) {
+          long width = fixed.getTypeWidth();
+          BaseFixedWidthVector f = (BaseFixedWidthVector) src;
+          if (count > 0) {
+            org.apache.arrow.memory.util.MemoryUtil.copyMemory(f.getDataBuffer().memoryAddress() + from * width,
+                fixed.getDataBuffer().memoryAddress() + rows * width, count * width);
+          }
+          for (int r = 0; r < count; r++) {
+            BitVectorHelper.setValidityBit(fixed.getValidityBuffer(), rows + r, f.isNull(from + r) ? 0 : 1);
+          }
+        } else {
+          for (int r = 0; r < count; r++) {
+            to.copyFromSafe(from + r, rows + r, src);
+          }
+        }
+      }
+      rows += count;
+      sources.addAll(batch.sources());
+      hosts.addAll(batch.hosts);
+    }
+
+    /** The batch of the rows appended; the appender is spent. */
+    Batch build() {
+      if (done) {
+        throw new IllegalStateException("already built or closed");
+      }
+      done = true;
+      for (FieldVector v : root.getFieldVectors()) {
+        v.setValueCount(rows);
+      }
+      root.setRowCount(rows);
+      Batch b = new Batch(root, new ArrayList<>(sources));
+      b.hosts = List.copyOf(hosts);
+      return b;
+    }
+
+    @Override
+    public void close() {
+      if (!done) {
+        done = true;
+        root.close();
+      }
+    }
+  }
+
   /** Sizes a vector exactly, so that copying in does not grow it by doubling. */
   static void allocate(FieldVector to, int rows, long varBytes) {
     if (to instanceof BaseVariableWidthVector var) {

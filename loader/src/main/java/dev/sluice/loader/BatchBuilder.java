@@ -74,11 +74,15 @@ public final class BatchBuilder implements AutoCloseable {
     VectorSchemaRoot root = VectorSchemaRoot.create(schema, allocator);
     try {
       for (FieldVector v : root.getFieldVectors()) {
-        if (v instanceof FixedSizeBinaryVector fixed && TensorSpec.fromField(v.getField()) != null && !zeroTensors) {
+        if (v instanceof FixedSizeBinaryVector fixed && TensorSpec.fromField(v.getField()) != null) {
+          // Validity and data in buffers of their own: Arrow's one combined buffer of a row's
+          // bytes plus its validity bits rounds up past a power of two (8 MiB + 1 byte -> 16 MiB).
           allocateUninitialized(fixed, Math.max(rowCapacity, 1));
+          if (zeroTensors) {
+            fixed.getDataBuffer().setZero(0, fixed.getDataBuffer().capacity());
+          }
         } else {
-          // Arrow zeroes a fixed-width vector's buffers as it allocates them, so tensor rows start
-          // from zeros, not garbage.
+          // Arrow zeroes a fixed-width vector's buffers as it allocates them.
           Batch.allocate(v, rowCapacity, variableBytes);
         }
       }

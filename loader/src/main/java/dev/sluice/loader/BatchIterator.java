@@ -1,7 +1,6 @@
 package dev.sluice.loader;
 
 import dev.sluice.loader.internal.exec.BlockStream;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
@@ -32,6 +31,8 @@ public final class BatchIterator implements Iterator<Batch>, AutoCloseable {
   private final BlockingQueue<Object> prefetched;
   private final Thread prefetchThread;
   private Object lookahead;
+  /** Whether the user waits on the prefetch queue (a prefetching iterator). */
+  private final java.util.concurrent.atomic.AtomicBoolean userWaits = new java.util.concurrent.atomic.AtomicBoolean();
   private boolean closed;
 
   BatchIterator(BlockStream executor, IterOptions options, ShareShuffle shareShuffle, String name) {
@@ -52,6 +53,11 @@ public final class BatchIterator implements Iterator<Batch>, AutoCloseable {
       throw new IllegalArgumentException("a shuffled share needs a batch size");
     }
     this.rebatcher = rebatch ? new Rebatcher(executor, options, shareShuffle, ordered) : null;
+    if (rebatch) {
+      // At once: the batch being made and the blocks it is cut from, the prefetched ones, the one
+      // the user holds, and the shuffle buffer.
+      executor.consumerHolds((long) options.batchSize() * (options.prefetchBatches() + 3) + options.localShuffleBufferSize());
+    }
     if (rebatch && options.prefetchBatches() > 0) {
       prefetched = new ArrayBlockingQueue<>(options.prefetchBatches());
       executor.measureConsumerWaitOutside();
@@ -75,6 +81,9 @@ public final class BatchIterator implements Iterator<Batch>, AutoCloseable {
       } catch (RuntimeException e) {
         item = e;
       }
+      // The user, if waiting, is served from here on: said before the item shows, so that the
+      // execution does not run ahead for a user that already has its batch.
+      userServed();
       try {
         prefetched.put(item);
       } catch (InterruptedException ie) {
@@ -89,11 +98,28 @@ public final class BatchIterator implements Iterator<Batch>, AutoCloseable {
     }
   }
 
+  /** Says, once per wait, that the waiting user has (or is about to have) its batch. */
+  private void userServed() {
+    if (userWaits.getAndSet(false)) {
+      executor.userWaiting(false);
+    }
+  }
+
   private Object fetch() {
     try {
       if (prefetched != null) {
+        Object o = prefetched.poll();
+        if (o != null) {
+          return o;
+        }
         long t0 = System.nanoTime();
-        Object o = prefetched.take();
+        userWaits.set(true);
+        executor.userWaiting(true);
+        try {
+          o = prefetched.take();
+        } finally {
+          userServed();
+        }
         executor.addConsumerWait(System.nanoTime() - t0);
         return o;
       }
@@ -146,6 +172,20 @@ public final class BatchIterator implements Iterator<Batch>, AutoCloseable {
    */
   public long batchesCopied() {
     return rebatcher == null ? 0 : rebatcher.copied;
+  }
+
+  /**
+   * Says that the caller keeps up to {@code batches} batches' memory alive after handing them on
+   * (for example DataSets that share their batch's memory until a later {@code next()}), so that the
+   * execution plans for them within its budget. Iterators of whole blocks plan nothing.
+   */
+  public void holdsOutside(int batches) {
+    if (batches < 0) {
+      throw new IllegalArgumentException("batches must be >= 0: " + batches);
+    }
+    if (rebatcher != null) {
+      executor.consumerHolds((long) batches * options.batchSize());
+    }
   }
 
   /** Statistics of the execution so far. */
@@ -204,17 +244,16 @@ public final class BatchIterator implements Iterator<Batch>, AutoCloseable {
     private final boolean ordered;
     /** Batches made by copying rows (joined across blocks, shuffled); written by one thread. */
     private volatile long copied;
-    /** Unordered mode: the block batches are being sliced from, and where the next one starts. */
+    /** The block batches are being cut from, and where the next one starts. */
     private Batch current;
     private int currentOffset;
     private final ShareShuffle shareShuffle;
     /** The share's rows in shuffled order, as (block, row) references into {@link #pool}. */
     private Iterator<RowRef> shuffledRows;
     private final BufferAllocator allocator;
-    private final ArrayDeque<Batch> blocks = new ArrayDeque<>();
+    /** The batch being built by copying rows, or null. */
+    private Batch.Appender building;
     private final SplittableRandom random;
-    private int headOffset;
-    private int bufferedRows;
     private boolean ended;
     // Shuffle buffer: the rows still to draw, as (block, row) pairs over a list of open blocks.
     private final List<Batch> pool = new ArrayList<>();
@@ -284,7 +323,7 @@ public final class BatchIterator implements Iterator<Batch>, AutoCloseable {
      * last row it took are closed.
      */
     private Batch gatherAndRelease(int[] blockOf, int[] rowOf) {
-      Batch out = gather(blockOf, rowOf);
+      Batch out = appending(() -> gather(blockOf, rowOf), blockOf.length);
       copied++;
       for (int b : blockOf) {
         int left = remainingPerBlock.get(b) - 1;
@@ -365,105 +404,97 @@ public final class BatchIterator implements Iterator<Batch>, AutoCloseable {
     }
 
     private Batch nextInOrder() throws InterruptedException {
-      int size = options.batchSize();
-      for (Batch b; bufferedRows < size && (b = takeBlock()) != null; ) {
-        blocks.add(b);
-        bufferedRows += b.rowCount();
-      }
-      return cutBuffered(size);
+      return nextFromBlocks();
+    }
+
+    private Batch nextUnordered() throws InterruptedException {
+      return nextFromBlocks();
     }
 
     /**
-     * The next batch when row order does not matter: slices of one block where it holds a whole
-     * batch (no copy), its tail set aside with the other tails, which are joined (one copy) once
-     * they make a batch. So only the tails of blocks are copied, whatever the block sizes are.
+     * The next batch cut from the blocks as they come. Where a block holds a whole batch from the
+     * current row on, the batch is that block or a slice sharing its memory (no copy). Other rows
+     * are copied into the batch being built, and a block is closed as soon as its rows are out, so
+     * the consumer holds one batch being built and one block, never all the blocks of a batch. In
+     * order, the batch being built takes the next block's head; out of order, only blocks' tails
+     * (fewer rows than a batch) go into it, and the blocks' other rows are sliced.
      */
-    private Batch nextUnordered() throws InterruptedException {
+    private Batch nextFromBlocks() throws InterruptedException {
       int size = options.batchSize();
       while (true) {
-        if (current != null) {
-          int left = current.rowCount() - currentOffset;
-          if (left >= size) {
-            Batch out;
-            if (currentOffset == 0 && left == size) {
-              out = current;
+        if (current == null) {
+          current = takeBlock();
+          currentOffset = 0;
+          if (current == null) {
+            return finishBuilding(size);
+          }
+        }
+        int left = current.rowCount() - currentOffset;
+        if (left >= size && (building == null || !ordered)) {
+          Batch out;
+          if (currentOffset == 0 && left == size) {
+            out = current;
+            current = null;
+          } else {
+            out = current.sliceShared(allocator, currentOffset, size);
+            currentOffset += size;
+            if (currentOffset == current.rowCount()) {
+              current.close();
               current = null;
-            } else {
-              out = current.sliceShared(allocator, currentOffset, size);
-              currentOffset += size;
-              if (currentOffset == current.rowCount()) {
-                current.close();
-                current = null;
-              }
             }
-            return out;
           }
-          if (left > 0) {
-            blocks.add(current.sliceShared(allocator, currentOffset, left));
-            bufferedRows += left;
-          }
+          return out;
+        }
+        if (building == null) {
+          building = appending(() -> Batch.appender(allocator, current, size), size);
+        }
+        int take = Math.min(left, size - building.rows());
+        Batch.Appender into = building;
+        Batch from = current;
+        int at = currentOffset;
+        appending(() -> {
+          into.append(from, at, take);
+          return into;
+        }, size);
+        currentOffset += take;
+        if (currentOffset == current.rowCount()) {
           current.close();
           current = null;
         }
-        if (bufferedRows >= size || (current = takeBlock()) == null) {
-          return cutBuffered(size);
+        if (building.rows() == size) {
+          Batch out = building.build();
+          building = null;
+          copied++;
+          return out;
         }
-        currentOffset = 0;
       }
     }
 
-    /**
-     * The next batch from the buffered blocks ({@code size} rows, or what is left at the end); null
-     * when nothing is left or the last short batch is dropped.
-     */
-    private Batch cutBuffered(int size) {
-      if (bufferedRows == 0 || (ended && bufferedRows < size && options.dropLast())) {
+    /** The batch being built at the end of the stream, if it is to be handed on; else null. */
+    private Batch finishBuilding(int size) {
+      if (building == null || building.rows() == 0 || (building.rows() < size && options.dropLast())) {
+        if (building != null) {
+          building.close();
+          building = null;
+        }
         return null;
       }
-      int take = Math.min(size, bufferedRows);
-      Batch head = blocks.peek();
-      if (headOffset == 0 && head.rowCount() == take) {
-        blocks.poll();
-        bufferedRows -= take;
-        return head; // exactly one whole block: hand it on without copying
-      }
-      if (headOffset + take <= head.rowCount()) {
-        // Within one block: a slice that shares its memory.
-        Batch out = head.sliceShared(allocator, headOffset, take);
-        headOffset += take;
-        if (headOffset == head.rowCount()) {
-          blocks.poll().close();
-          headOffset = 0;
-        }
-        bufferedRows -= take;
-        return out;
-      }
-      // One copy of the rows, from as many blocks as they span; the blocks used up are closed after
-      // it (on a failure they stay queued, and close() releases them).
-      List<Batch.Rows> parts = new ArrayList<>();
-      int usedUp = 0;
-      int need = take;
-      int offset = headOffset;
-      java.util.Iterator<Batch> queued = blocks.iterator();
-      while (need > 0) {
-        Batch b = queued.next();
-        int n = Math.min(need, b.rowCount() - offset);
-        parts.add(new Batch.Rows(b, offset, n));
-        need -= n;
-        offset += n;
-        if (offset == b.rowCount()) {
-          usedUp++;
-          offset = 0;
-        }
-      }
-      Batch out = Batch.concatRows(allocator, parts);
+      Batch out = building.build();
+      building = null;
       copied++;
-      for (int i = 0; i < usedUp; i++) {
-        blocks.poll().close();
-      }
-      headOffset = offset;
-      bufferedRows -= take;
       return out;
+    }
+
+    /**
+     * Runs a step that copies rows into the consumer's allocator, turning the allocator's refusal
+     * (the execution's hard limit) into an error that says what to change.
+     */
+    private <T> T appending(java.util.function.Supplier<T> step, int size) {
+      try {
+        return step.get();
+      } catch (org.apache.arrow.memory.OutOfMemoryException e) {
+        throw executor.consumerOutOfMemory(size, e);
+      }
     }
 
     private Batch nextShuffled() throws InterruptedException {
@@ -545,8 +576,10 @@ public final class BatchIterator implements Iterator<Batch>, AutoCloseable {
         current.close();
         current = null;
       }
-      blocks.forEach(Batch::close);
-      blocks.clear();
+      if (building != null) {
+        building.close();
+        building = null;
+      }
       for (int i = 0; i < pool.size(); i++) {
         if (remainingPerBlock.get(i) > 0) {
           pool.get(i).close();

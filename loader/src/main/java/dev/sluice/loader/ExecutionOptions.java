@@ -67,6 +67,16 @@ public record ExecutionOptions(
     }
   }
 
+  /**
+   * The output size one task of a map (without a batch size of its own) or of a read with fused
+   * functions aims at: an eighth of the budget. Such an operator learns the bytes its tasks produce
+   * per input row and cuts its input so that one task's output stays near this, however much the
+   * functions expand the data (the first task takes one row, to learn from).
+   */
+  public long targetOutputBytes() {
+    return Math.max(1, memoryBudget / 8);
+  }
+
   /** 512 MiB budget, half reserved, streaming, unordered, no bad records, 256 rows / 16 MiB blocks. */
   public static ExecutionOptions defaults() {
     return new ExecutionOptions(

@@ -20,6 +20,9 @@ package dev.sluice.loader;
  * @param peakActors the most actors alive at once (actor pools only)
  * @param tasksInFlight tasks running when the snapshot was taken
  * @param actorsAlive actors alive when the snapshot was taken (actor pools only)
+ * @param bytesOutPerRowIn the most output bytes one task made per input row, as the operator learned
+ *     it to size its tasks by output bytes (see {@link ExecutionOptions#targetOutputBytes()}); -1
+ *     before any task ended
  */
 public record OperatorStats(
     String name,
@@ -37,4 +40,5 @@ public record OperatorStats(
     int actorsStarted,
     int peakActors,
     int tasksInFlight,
-    int actorsAlive) {}
+    int actorsAlive,
+    double bytesOutPerRowIn) {}

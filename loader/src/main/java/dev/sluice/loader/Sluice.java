@@ -1,5 +1,6 @@
 package dev.sluice.loader;
 
+import dev.sluice.loader.memory.PageRoundingPolicy;
 import dev.sluice.loader.memory.RecyclingMemory;
 import dev.sluice.loader.runtime.LocalRuntime;
 import dev.sluice.loader.runtime.Resources;
@@ -285,7 +286,8 @@ public final class Sluice implements AutoCloseable {
       RecyclingMemory recycled = RecyclingMemory.withCapacity(
           recycledMemory >= 0 ? recycledMemory : options.memoryBudget());
       RootAllocator store = new RootAllocator(
-          RootAllocator.configBuilder().maxAllocation(limit).allocationManagerFactory(recycled).build());
+          RootAllocator.configBuilder().maxAllocation(limit).allocationManagerFactory(recycled)
+              .roundingPolicy(PageRoundingPolicy.INSTANCE).build());
       boolean owns = runtime == null;
       Runtime rt = runtime != null ? runtime
           : resources != null ? new LocalRuntime(resources) : LocalRuntime.ofAvailableProcessors();

@@ -60,7 +60,9 @@ class ActorPoolTest {
       Dataset ds = s.read(new BlobSource(400, 4, 64, source))
           .mapBatches(GatedCounter.class,
               ActorPool.of(1, 3).withMaxTasksPerActor(1).withIdleTimeout(Duration.ofMillis(50)),
-              MapOptions.DEFAULT.withCpus(0.5));
+              // A batch size of one block: bundles are exactly the blocks (without one, the first
+              // calls take a row each, to learn the bytes the function makes per row).
+              MapOptions.DEFAULT.withCpus(0.5).withBatchSize(10));
       AtomicLong consumed = new AtomicLong();
       // Read tasks wait on the source gate holding a CPU each (4 splits): 8 CPUs leave room for 3 actors.
       try (BatchIterator it = ds.iterBatches()) {
@@ -91,7 +93,7 @@ class ActorPoolTest {
         assertThat(p.peakActors()).isEqualTo(3);
         assertThat(CONSTRUCTED.get()).isEqualTo(p.actorsStarted());
         assertThat(p.tasks()).isGreaterThan(p.actorsStarted());
-        // One call per task (no batch size: a bundle is one block of 10 rows): 40 in all.
+        // One call per task (a bundle is one block of 10 rows): 40 in all.
         assertThat(p.tasks()).isEqualTo(40);
       } finally {
         GATE.release(10_000);

@@ -1,6 +1,7 @@
 package dev.sluice.loader.internal.exec;
 
 import dev.sluice.loader.Batch;
+import dev.sluice.loader.SluiceException;
 import dev.sluice.loader.DatasetStats;
 import dev.sluice.loader.Locality;
 import org.apache.arrow.memory.BufferAllocator;
@@ -21,6 +22,29 @@ public interface BlockStream {
 
   /** Says the consumer measures its waiting itself, so {@link #take()} must not count it again. */
   void measureConsumerWaitOutside();
+
+  /**
+   * Says that the consumer may hold {@code rows} more rows at once (batches being re-batched,
+   * prefetched, or handed on and not yet closed), so that the execution plans memory for them
+   * within its budget. Adds to what was said before.
+   */
+  default void consumerHolds(long rows) {}
+
+  /**
+   * Says that the consumer's user starts ({@code true}) or stops waiting for data, when the
+   * consumer prefetches on a thread of its own (see {@link #measureConsumerWaitOutside()}): only a
+   * waiting user lets the execution go beyond its plan to make progress.
+   */
+  default void userWaiting(boolean waiting) {}
+
+  /**
+   * The error to throw when the consumer cannot copy a batch of {@code batchRows} rows into its
+   * allocator: it names the budget, the hard limit and what to change.
+   */
+  default SluiceException consumerOutOfMemory(int batchRows, org.apache.arrow.memory.OutOfMemoryException e) {
+    return new SluiceException("the consumer's batch of " + batchRows + " rows does not fit in memory: " + e.getMessage()
+        + ". Lower the batch size or raise the memory budget", e);
+  }
 
   /** Statistics of the execution. */
   DatasetStats stats();

@@ -30,6 +30,11 @@ class MapOperatorState extends OperatorState {
   }
 
   @Override
+  int batchSizeSetting() {
+    return batchSize;
+  }
+
+  @Override
   boolean hasWork() {
     if (cancelled || inputQueue.isEmpty()) {
       return false;
@@ -51,17 +56,19 @@ class MapOperatorState extends OperatorState {
   long provisionalEstimate() {
     // Before any task completed, assume the output is as large as the input.
     SharedBlock head = inputQueue.peek();
-    long in = head == null ? 0 : head.bytes();
-    if (batchSize > 0 && head != null && head.rows() > 0) {
-      in = head.bytes() * batchSize / head.rows();
+    if (head == null || head.rows() == 0) {
+      return 0;
     }
-    return in;
+    int rows = batchSize > 0 ? batchSize : rowsForTarget(head.rows() - head.offset);
+    return head.bytes() * rows / head.rows();
   }
 
   /** Cuts the next bundle off the input queue (scheduling thread). */
   final List<Segment> takeBundle() {
     List<Segment> bundle = new ArrayList<>();
-    int need = batchSize > 0 ? batchSize : Integer.MAX_VALUE;
+    // Without a batch size of the user's, a bundle is (part of) one block, sized by output bytes.
+    SharedBlock first = inputQueue.peek();
+    int need = batchSize > 0 ? batchSize : first == null ? 0 : rowsForTarget(first.rows() - first.offset);
     while (need > 0 && !inputQueue.isEmpty()) {
       SharedBlock head = inputQueue.peek();
       int available = head.rows() - head.offset;

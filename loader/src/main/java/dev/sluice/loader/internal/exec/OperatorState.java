@@ -36,6 +36,8 @@ abstract class OperatorState implements BackpressurePolicy.OperatorView {
   boolean upstreamDone;
   boolean cancelled;
   long estimate = -1;
+  /** The most output bytes a task produced per input row so far; -1 before any task ended. */
+  double bytesOutPerRowIn = -1;
   private long nextTaskId;
 
   long tasks;
@@ -59,6 +61,11 @@ abstract class OperatorState implements BackpressurePolicy.OperatorView {
     this.executor = executor;
     this.allocator = parent.newChildAllocator("op" + index + "-" + name, 0, Long.MAX_VALUE);
     this.outputs = new OutputBuffer(ctx.options().preserveOrder() && keysOutputs());
+  }
+
+  /** The batch size the user set for the operator's functions; 0 when none. */
+  int batchSizeSetting() {
+    return 0;
   }
 
   /** Whether outputs carry keys to order by (a limit passes on arrival order). */
@@ -198,6 +205,12 @@ abstract class OperatorState implements BackpressurePolicy.OperatorView {
     if (e != null) {
       Throwable cause = e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
       completion.failed(cause);
+      org.apache.arrow.memory.OutOfMemoryException oom = MemoryAdvice.find(cause);
+      if (oom != null) {
+        executor.fail(MemoryAdvice.forTask(name, cause, oom, ctx.options(), executor.allocatedMemory(), bytesOutPerRowIn,
+            batchSizeSetting()));
+        return;
+      }
       executor.fail(cause instanceof SluiceException s ? s : new SluiceException("task failed: " + cause, name, null, null, cause));
       return;
     }
@@ -216,6 +229,9 @@ abstract class OperatorState implements BackpressurePolicy.OperatorView {
       rowsOut += out.rowCount();
       bytesOut += out.sizeInBytes();
     }
+    if (r.rowsIn() > 0) {
+      bytesOutPerRowIn = Math.max(bytesOutPerRowIn, out == null ? 0 : out.sizeInBytes() / (double) r.rowsIn());
+    }
     if (cancelled) {
       if (out != null) {
         out.close();
@@ -223,6 +239,25 @@ abstract class OperatorState implements BackpressurePolicy.OperatorView {
       out = null;
     }
     completion.completed(r, out);
+  }
+
+  /**
+   * How many of {@code available} input rows the next task should take so that its output stays
+   * near {@link dev.sluice.loader.ExecutionOptions#targetOutputBytes()}, from the bytes per input row earlier tasks
+   * produced: one row while nothing is known (a slow start: the function may expand a row a
+   * thousandfold), at least one row, at most all.
+   */
+  final int rowsForTarget(int available) {
+    if (bytesOutPerRowIn < 0) {
+      return Math.min(available, 1);
+    }
+    if (bytesOutPerRowIn == 0) {
+      return available;
+    }
+    // Up to a quarter over the target, so that rows of exactly target / n bytes (plus a few bytes
+    // of other columns) still make blocks of n rows.
+    double rows = ctx.options().targetOutputBytes() * 1.25 / bytesOutPerRowIn;
+    return (int) Math.max(1, Math.min(available, rows));
   }
 
   // ---- BackpressurePolicy.OperatorView
@@ -280,7 +315,7 @@ abstract class OperatorState implements BackpressurePolicy.OperatorView {
   OperatorStats snapshot(int actorsStarted, int peakActors, int actorsAlive) {
     long held = backpressureNanos + (heldBackSince >= 0 ? System.nanoTime() - heldBackSince : 0);
     return new OperatorStats(name, tasks, rowsIn, rowsOut, bytesIn, bytesOut, wallNanos, cpuNanos, held,
-        peakQueuedBytes, Math.max(estimate, 0), 0, actorsStarted, peakActors, running.size(), actorsAlive);
+        peakQueuedBytes, Math.max(estimate, 0), 0, actorsStarted, peakActors, running.size(), actorsAlive, bytesOutPerRowIn);
   }
 
   OperatorStats snapshot() {

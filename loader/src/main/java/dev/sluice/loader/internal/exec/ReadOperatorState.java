@@ -37,6 +37,14 @@ final class ReadOperatorState extends OperatorState {
     SplitReader reader;
     int blocks;
     boolean busy;
+    /**
+     * With fused functions: the block read last, in its own allocator, while tasks take it a part at
+     * a time (so that one task's output stays near the target however much the functions expand);
+     * null when none is left.
+     */
+    BufferAllocator pendingAllocator;
+    Batch pending;
+    int pendingOffset;
 
     Cursor(int position, SourceSplit split) {
       this.position = position;
@@ -109,6 +117,10 @@ final class ReadOperatorState extends OperatorState {
       @Override
       public void completed(TaskResult r, Batch output) {
         c.busy = false;
+        if (cancelled) {
+          dropCursor(c);
+          return;
+        }
         outputs.add(c.position, blockNumber, output);
         if (r.exhausted()) {
           open.remove(c.position);
@@ -119,6 +131,7 @@ final class ReadOperatorState extends OperatorState {
       @Override
       public void failed(Throwable cause) {
         c.busy = false;
+        dropCursor(c);
       }
     });
   }
@@ -128,18 +141,18 @@ final class ReadOperatorState extends OperatorState {
       if (c.reader == null) {
         c.reader = op.source().open(c.split, ctx.readContext());
       }
-      Batch raw = c.reader.next(alloc);
-      if (raw == null) {
-        closeReader(c);
-        return new TaskResult(null, 0, 0, 0, 0, 0, true);
+      if (op.fused().isEmpty()) {
+        Batch raw = c.reader.next(alloc);
+        if (raw == null) {
+          closeReader(c);
+          return new TaskResult(null, 0, 0, 0, 0, 0, true);
+        }
+        if (raw.hosts().isEmpty()) {
+          raw.setHosts(c.split.hosts()); // locality metadata for streamingSplit's router
+        }
+        return new TaskResult(raw, raw.rowCount(), raw.sizeInBytes(), 0, 0, 0, false);
       }
-      if (raw.hosts().isEmpty()) {
-        raw.setHosts(c.split.hosts()); // locality metadata for streamingSplit's router
-      }
-      long rows = raw.rowCount();
-      long bytes = raw.sizeInBytes();
-      Batch out = TaskBody.runChain(op.fused(), raw, true, alloc, ctx.badRecords(), name, ctx.epoch());
-      return new TaskResult(out, rows, bytes, 0, 0, 0, false);
+      return readFused(c, alloc);
     } catch (SluiceException e) {
       closeReader(c);
       throw e.source() == null
@@ -151,7 +164,68 @@ final class ReadOperatorState extends OperatorState {
     }
   }
 
+  /**
+   * A task of a read with fused functions: the next part of the pending block (reading the next
+   * block first when none is pending) through the functions. The part is the whole block when its
+   * output fits the target, else as many rows as do (copied into the task's allocator).
+   */
+  private TaskResult readFused(Cursor c, BufferAllocator alloc) throws Exception {
+    if (c.pending == null) {
+      if (c.pendingAllocator == null) {
+        c.pendingAllocator = allocator.newChildAllocator(name + "-split-" + c.position, 0, Long.MAX_VALUE);
+      }
+      Batch raw = c.reader.next(c.pendingAllocator);
+      if (raw == null) {
+        closeReader(c);
+        return new TaskResult(null, 0, 0, 0, 0, 0, true);
+      }
+      if (raw.rowCount() == 0) {
+        raw.close();
+        return new TaskResult(null, 0, 0, 0, 0, 0, false);
+      }
+      if (raw.hosts().isEmpty()) {
+        raw.setHosts(c.split.hosts()); // locality metadata for streamingSplit's router
+      }
+      c.pending = raw;
+      c.pendingOffset = 0;
+    }
+    Batch block = c.pending;
+    int left = block.rowCount() - c.pendingOffset;
+    int rows = rowsForTarget(left);
+    long bytes = block.sizeInBytes() * rows / block.rowCount();
+    Batch out;
+    if (rows == block.rowCount()) {
+      // The whole block: the functions read it in place (a function passing it through unchanged
+      // gets it copied into the task's allocator, so the output never lives in the split's).
+      try {
+        out = TaskBody.runChain(op.fused(), block, false, alloc, ctx.badRecords(), name, ctx.epoch());
+      } finally {
+        closePending(c);
+      }
+    } else {
+      Batch part = block.slice(alloc, c.pendingOffset, rows);
+      c.pendingOffset += rows;
+      if (c.pendingOffset == block.rowCount()) {
+        closePending(c);
+      }
+      out = TaskBody.runChain(op.fused(), part, true, alloc, ctx.badRecords(), name, ctx.epoch());
+    }
+    return new TaskResult(out, rows, bytes, 0, 0, 0, false);
+  }
+
+  private static void closePending(Cursor c) {
+    if (c.pending != null) {
+      c.pending.close();
+      c.pending = null;
+    }
+  }
+
   private static void closeReader(Cursor c) {
+    closePending(c);
+    if (c.pendingAllocator != null) {
+      c.pendingAllocator.close();
+      c.pendingAllocator = null;
+    }
     if (c.reader != null) {
       try {
         c.reader.close();
@@ -178,10 +252,9 @@ final class ReadOperatorState extends OperatorState {
     cancel();
   }
 
-  /** Called when a task finishes after cancellation: its cursor goes too. */
-  void dropIdleCursors() {
-    if (cancelled) {
-      cancel();
-    }
+  /** Closes a cursor whose task ended after a cancellation or a failure, and forgets it. */
+  private void dropCursor(Cursor c) {
+    closeReader(c);
+    open.remove(c.position);
   }
 }

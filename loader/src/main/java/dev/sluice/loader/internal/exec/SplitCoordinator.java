@@ -521,6 +521,16 @@ public final class SplitCoordinator {
     }
 
     @Override
+    public void consumerHolds(long rows) {
+      executor.consumerHolds(rows);
+    }
+
+    @Override
+    public SluiceException consumerOutOfMemory(int batchRows, org.apache.arrow.memory.OutOfMemoryException e) {
+      return executor.consumerOutOfMemory(batchRows, e);
+    }
+
+    @Override
     public DatasetStats stats() {
       DatasetStats s = executor.stats();
       long wait;
@@ -531,7 +541,8 @@ public final class SplitCoordinator {
       }
       String mode = (equal ? ", equal " + policy : "") + (hinted ? ", hint " + hint : "");
       return new DatasetStats(s.plan() + " -> StreamingSplit[" + consumers.size() + mode + "]#" + index,
-          s.operators(), s.wallNanos(), s.firstBatchNanos(), wait, rows, s.memoryBudget(), s.peakMemory(), s.badRecords());
+          s.operators(), s.wallNanos(), s.firstBatchNanos(), wait, rows, s.memoryBudget(), s.peakMemory(), s.badRecords(),
+          s.consumerPeakMemory());
     }
 
     @Override

@@ -76,6 +76,13 @@ public final class StreamingExecutor implements BlockStream {
   private final CompletableFuture<Void> terminated = new CompletableFuture<>();
   private final AtomicInteger outstandingDelivered = new AtomicInteger();
   private final AtomicInteger consumersWaiting = new AtomicInteger();
+  /** Users of prefetching consumers waiting for a batch (see {@link #userWaiting}). */
+  private final AtomicInteger usersWaiting = new AtomicInteger();
+  /** Bytes of delivered blocks not yet closed (they stay in the last operator's allocator). */
+  private final java.util.concurrent.atomic.AtomicLong outstandingDeliveredBytes = new java.util.concurrent.atomic.AtomicLong();
+  /** Rows the consumers said they may hold at once (re-batching, prefetch, batches handed on). */
+  private final java.util.concurrent.atomic.AtomicLong consumerRows = new java.util.concurrent.atomic.AtomicLong();
+  private long deliveredBytes;
   private final Resources totalResources;
   private Resources usedResources = Resources.NONE;
   private SluiceException failure;
@@ -329,8 +336,12 @@ public final class StreamingExecutor implements BlockStream {
       return;
     }
     // A consumer still holding batches will free memory when it closes them (which wakes us up);
-    // only when it holds none, or waits for more while holding some, is the pipeline stuck.
-    if (outstandingDelivered.get() > 0 && consumersWaiting.get() == 0) {
+    // only when it holds none, or waits for more while holding some, is the pipeline stuck. (A
+    // prefetching consumer waits for more while its user still holds a batch: that is not stuck.)
+    // So: stuck when the consumer waits for a block and, if it prefetches, its user waits too.
+    boolean consumerHolds = outstandingDelivered.get() > 0 || consumerAllocator.getAllocatedMemory() > 0;
+    boolean stuck = consumersWaiting.get() > 0 && (countWaitInTake || usersWaiting.get() > 0);
+    if (consumerHolds && !stuck) {
       return;
     }
     List<OperatorState> taskOps = taskOperators();
@@ -370,12 +381,16 @@ public final class StreamingExecutor implements BlockStream {
       firstBatchNanos = System.nanoTime() - startNanos;
     }
     rowsOut += b.rowCount();
+    long bytes = b.sizeInBytes();
+    deliveredBytes += bytes;
     outstandingDelivered.incrementAndGet();
-    b.onClose(this::deliveredClosed);
+    outstandingDeliveredBytes.addAndGet(bytes);
+    b.onClose(() -> deliveredClosed(bytes));
     channel.add(b);
   }
 
-  private void deliveredClosed() {
+  private void deliveredClosed(long bytes) {
+    outstandingDeliveredBytes.addAndGet(-bytes);
     inbox.add(() -> {});
     if (outstandingDelivered.decrementAndGet() == 0) {
       closeAllocatorsIfDone();
@@ -547,6 +562,63 @@ public final class StreamingExecutor implements BlockStream {
 
   private volatile boolean countWaitInTake = true;
 
+  @Override
+  public void userWaiting(boolean waiting) {
+    if (waiting) {
+      usersWaiting.incrementAndGet();
+      inbox.add(() -> {});
+    } else {
+      usersWaiting.decrementAndGet();
+    }
+  }
+
+  @Override
+  public void consumerHolds(long rows) {
+    if (rows < 0) {
+      throw new IllegalArgumentException("rows must be >= 0: " + rows);
+    }
+    consumerRows.addAndGet(rows);
+    inbox.add(() -> {});
+  }
+
+  /**
+   * The memory the consumer side claims: what it holds now (its re-batched copies and the delivered
+   * blocks it has not closed), or what it said it may hold at once at the bytes per row delivered so
+   * far (the last task operator's, before any delivery), whichever is more.
+   */
+  long consumerClaim() {
+    long held = consumerAllocator.getAllocatedMemory() + outstandingDeliveredBytes.get();
+    long rows = consumerRows.get();
+    double perRow = 0;
+    if (rowsOut > 0) {
+      perRow = deliveredBytes / (double) rowsOut;
+    } else {
+      List<OperatorState> taskOps = taskOperators();
+      OperatorState last = taskOps.get(taskOps.size() - 1);
+      if (last.rowsOut > 0) {
+        perRow = last.bytesOut / (double) last.rowsOut;
+      }
+    }
+    return Math.max(held, (long) Math.ceil(rows * perRow));
+  }
+
+  /** Bytes the execution holds now. */
+  long allocatedMemory() {
+    return executionAllocator.getAllocatedMemory();
+  }
+
+  @Override
+  public SluiceException consumerOutOfMemory(int batchRows, org.apache.arrow.memory.OutOfMemoryException e) {
+    long rows = rowsOut;
+    return MemoryAdvice.forConsumer(batchRows, e, options, executionAllocator.getAllocatedMemory(),
+        rows > 0 ? deliveredBytes / (double) rows : -1);
+  }
+
+  /** The consumer side's peak of re-batched copies (its own allocator). */
+  long consumerPeak() {
+    return consumerAllocator.getPeakMemoryAllocation();
+  }
+
   /**
    * Says that the consumer's waiting is measured outside {@link #take()} (a prefetching iterator
    * measures its own queue), so that it is not counted twice.
@@ -636,7 +708,8 @@ public final class StreamingExecutor implements BlockStream {
     // The execution's wall time runs until the consumer is done with it (it may drain after the end).
     long end = endNanos < 0 ? System.nanoTime() : Math.max(endNanos, closedNanos);
     return new DatasetStats(Planner.describe(plan), lastStats, end - startNanos, firstBatchNanos, consumerWaitNanos.get(),
-        rowsOut, options.memoryBudget(), executionAllocator.getPeakMemoryAllocation(), badRecords.skipped());
+        rowsOut, options.memoryBudget(), executionAllocator.getPeakMemoryAllocation(), badRecords.skipped(),
+        consumerAllocator.getPeakMemoryAllocation());
   }
 
   /** The execution allocator's peak so far (every block of the execution counts). */
@@ -679,9 +752,13 @@ public final class StreamingExecutor implements BlockStream {
       return taskOps;
     }
 
+    /**
+     * The consumer side's claim beyond what the operators' usage already counts (delivered blocks
+     * stay in the last operator's allocator until closed).
+     */
     @Override
     public long consumerMemoryUsage() {
-      return consumerAllocator.getAllocatedMemory();
+      return Math.max(0, consumerClaim() - outstandingDeliveredBytes.get());
     }
 
     @Override
