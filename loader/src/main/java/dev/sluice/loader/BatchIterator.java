@@ -219,7 +219,7 @@ public final class BatchIterator implements Iterator<Batch>, AutoCloseable {
     lookahead = null;
     if (prefetchThread != null) {
       prefetchThread.interrupt();
-      dev.sluice.loader.internal.exec.Uninterruptibly.join(prefetchThread); // it holds batches until it ends
+      dev.sluice.loader.concurrent.Uninterruptibly.join(prefetchThread); // it holds batches until it ends
       for (Object o; (o = prefetched.poll()) != null; ) {
         if (o instanceof Batch b) {
           b.close();

@@ -1,6 +1,6 @@
 package dev.sluice.loader.runtime;
 
-import dev.sluice.loader.internal.exec.Uninterruptibly;
+import dev.sluice.loader.concurrent.Uninterruptibly;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;

@@ -165,7 +165,7 @@ public final class Prefetcher<T> implements AutoCloseable {
   public void close() {
     stopping = true;
     thread.interrupt();
-    dev.sluice.loader.internal.exec.Uninterruptibly.join(thread); // it holds Arrow memory until it ends
+    dev.sluice.loader.concurrent.Uninterruptibly.join(thread); // it holds Arrow memory until it ends
     for (Object o; (o = ready.poll()) != null; ) {
       if (o != END && !(o instanceof Failure)) {
         discard.accept((T) o);

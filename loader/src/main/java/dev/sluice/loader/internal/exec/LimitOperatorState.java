@@ -45,10 +45,6 @@ final class LimitOperatorState extends OperatorState {
     return false;
   }
 
-  boolean reached() {
-    return remaining == 0;
-  }
-
   @Override
   boolean isDone() {
     return (upstreamDone || remaining == 0 || cancelled) && outputs.isEmpty();

@@ -1,6 +1,5 @@
 package dev.sluice.loader.internal.exec;
 
-import dev.sluice.loader.BackpressurePolicy;
 import dev.sluice.loader.Batch;
 import dev.sluice.loader.OperatorStats;
 import dev.sluice.loader.SluiceException;

@@ -1,8 +1,7 @@
 package dev.sluice.loader.internal.exec;
 
-import dev.sluice.loader.BackpressurePolicy;
-import dev.sluice.loader.BackpressurePolicy.ExecutionView;
-import dev.sluice.loader.BackpressurePolicy.OperatorView;
+import dev.sluice.loader.internal.exec.BackpressurePolicy.ExecutionView;
+import dev.sluice.loader.internal.exec.BackpressurePolicy.OperatorView;
 import java.util.List;
 
 /** The built-in backpressure policies. */

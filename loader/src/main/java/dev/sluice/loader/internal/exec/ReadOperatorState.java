@@ -38,9 +38,8 @@ final class ReadOperatorState extends OperatorState {
     int blocks;
     boolean busy;
     /**
-     * With fused functions: the block read last, in its own allocator, while tasks take it a part at
-     * a time (so that one task's output stays near the target however much the functions expand);
-     * null when none is left.
+     * With fused functions: the rest of a block whose output would exceed the target, in its own
+     * allocator, while tasks take it a part at a time; null when none is left.
      */
     BufferAllocator pendingAllocator;
     Batch pending;
@@ -165,51 +164,49 @@ final class ReadOperatorState extends OperatorState {
   }
 
   /**
-   * A task of a read with fused functions: the next part of the pending block (reading the next
-   * block first when none is pending) through the functions. The part is the whole block when its
-   * output fits the target, else as many rows as do (copied into the task's allocator).
+   * A task of a read with fused functions: the next block through the functions when its output
+   * fits the target (read in the task's allocator and handed to the functions as it is, as a read
+   * without cutting does), else as many rows as fit, the rest kept in the cursor (its own
+   * allocator; a copy of input rows, small next to the output) for the next tasks.
    */
   private TaskResult readFused(Cursor c, BufferAllocator alloc) throws Exception {
+    Batch part;
     if (c.pending == null) {
-      if (c.pendingAllocator == null) {
-        c.pendingAllocator = allocator.newChildAllocator(name + "-split-" + c.position, 0, Long.MAX_VALUE);
-      }
-      Batch raw = c.reader.next(c.pendingAllocator);
+      Batch raw = c.reader.next(alloc);
       if (raw == null) {
         closeReader(c);
         return new TaskResult(null, 0, 0, 0, 0, 0, true);
       }
-      if (raw.rowCount() == 0) {
-        raw.close();
-        return new TaskResult(null, 0, 0, 0, 0, 0, false);
-      }
       if (raw.hosts().isEmpty()) {
         raw.setHosts(c.split.hosts()); // locality metadata for streamingSplit's router
       }
-      c.pending = raw;
-      c.pendingOffset = 0;
-    }
-    Batch block = c.pending;
-    int left = block.rowCount() - c.pendingOffset;
-    int rows = rowsForTarget(left);
-    long bytes = block.sizeInBytes() * rows / block.rowCount();
-    Batch out;
-    if (rows == block.rowCount()) {
-      // The whole block: the functions read it in place (a function passing it through unchanged
-      // gets it copied into the task's allocator, so the output never lives in the split's).
+      int rows = rowsForTarget(raw.rowCount());
+      if (rows >= raw.rowCount()) {
+        Batch out = TaskBody.runChain(op.fused(), raw, true, alloc, ctx.badRecords(), name, ctx.epoch());
+        return new TaskResult(out, raw.rowCount(), raw.sizeInBytes(), 0, 0, 0, false);
+      }
       try {
-        out = TaskBody.runChain(op.fused(), block, false, alloc, ctx.badRecords(), name, ctx.epoch());
+        if (c.pendingAllocator == null) {
+          c.pendingAllocator = allocator.newChildAllocator(name + "-split-" + c.position, 0, Long.MAX_VALUE);
+        }
+        c.pending = raw.slice(c.pendingAllocator, rows, raw.rowCount() - rows);
+        c.pendingOffset = 0;
+        part = raw.slice(alloc, 0, rows);
       } finally {
-        closePending(c);
+        raw.close();
       }
     } else {
-      Batch part = block.slice(alloc, c.pendingOffset, rows);
+      Batch block = c.pending;
+      int rows = rowsForTarget(block.rowCount() - c.pendingOffset);
+      part = block.slice(alloc, c.pendingOffset, rows);
       c.pendingOffset += rows;
       if (c.pendingOffset == block.rowCount()) {
         closePending(c);
       }
-      out = TaskBody.runChain(op.fused(), part, true, alloc, ctx.badRecords(), name, ctx.epoch());
     }
+    long rows = part.rowCount();
+    long bytes = part.sizeInBytes();
+    Batch out = TaskBody.runChain(op.fused(), part, true, alloc, ctx.badRecords(), name, ctx.epoch());
     return new TaskResult(out, rows, bytes, 0, 0, 0, false);
   }
 

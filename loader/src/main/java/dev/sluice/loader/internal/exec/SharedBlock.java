@@ -39,11 +39,6 @@ final class SharedBlock {
     refs++;
   }
 
-  /** Whether the caller holds the only reference (and so may take the batch over). */
-  synchronized boolean exclusive() {
-    return refs == 1;
-  }
-
   synchronized void release() {
     if (--refs == 0) {
       batch.close();

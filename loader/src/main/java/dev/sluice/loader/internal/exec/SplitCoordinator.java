@@ -1,5 +1,6 @@
 package dev.sluice.loader.internal.exec;
 
+import dev.sluice.loader.concurrent.Uninterruptibly;
 import dev.sluice.loader.Batch;
 import dev.sluice.loader.DatasetStats;
 import dev.sluice.loader.Locality;

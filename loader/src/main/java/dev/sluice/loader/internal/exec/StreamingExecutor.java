@@ -1,6 +1,6 @@
 package dev.sluice.loader.internal.exec;
 
-import dev.sluice.loader.BackpressurePolicy;
+import dev.sluice.loader.concurrent.Uninterruptibly;
 import dev.sluice.loader.BadRecords;
 import dev.sluice.loader.Batch;
 import dev.sluice.loader.DatasetStats;

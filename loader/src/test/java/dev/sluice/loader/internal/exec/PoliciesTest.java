@@ -2,8 +2,8 @@ package dev.sluice.loader.internal.exec;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.sluice.loader.BackpressurePolicy.ExecutionView;
-import dev.sluice.loader.BackpressurePolicy.OperatorView;
+import dev.sluice.loader.internal.exec.BackpressurePolicy.ExecutionView;
+import dev.sluice.loader.internal.exec.BackpressurePolicy.OperatorView;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 

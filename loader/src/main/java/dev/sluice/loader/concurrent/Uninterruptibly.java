@@ -1,4 +1,4 @@
-package dev.sluice.loader.internal.exec;
+package dev.sluice.loader.concurrent;
 
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;

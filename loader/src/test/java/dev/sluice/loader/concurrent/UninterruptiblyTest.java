@@ -1,4 +1,4 @@
-package dev.sluice.loader.internal.exec;
+package dev.sluice.loader.concurrent;
 
 import static org.assertj.core.api.Assertions.assertThat;
 

@@ -1,4 +1,4 @@
-package dev.sluice.loader;
+package dev.sluice.loader.internal.exec;
 
 /**
  * Decides whether an operator may start one more task now. The streaming executor launches a task
