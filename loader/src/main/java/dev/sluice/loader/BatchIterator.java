@@ -54,9 +54,9 @@ public final class BatchIterator implements Iterator<Batch>, AutoCloseable {
     }
     this.rebatcher = rebatch ? new Rebatcher(executor, options, shareShuffle, ordered) : null;
     if (rebatch) {
-      // At once: the batch being made and the blocks it is cut from, the prefetched ones, the one
-      // the user holds, and the shuffle buffer.
-      executor.consumerHolds((long) options.batchSize() * (options.prefetchBatches() + 3) + options.localShuffleBufferSize());
+      // What re-batching allocates in one go: the batch it copies rows into. Everything else the
+      // consumer holds (blocks, slices of them, copies made before) is counted as it is held.
+      executor.consumerHolds(options.batchSize());
     }
     if (rebatch && options.prefetchBatches() > 0) {
       prefetched = new ArrayBlockingQueue<>(options.prefetchBatches());
@@ -172,20 +172,6 @@ public final class BatchIterator implements Iterator<Batch>, AutoCloseable {
    */
   public long batchesCopied() {
     return rebatcher == null ? 0 : rebatcher.copied;
-  }
-
-  /**
-   * Says that the caller keeps up to {@code batches} batches' memory alive after handing them on
-   * (for example DataSets that share their batch's memory until a later {@code next()}), so that the
-   * execution plans for them within its budget. Iterators of whole blocks plan nothing.
-   */
-  public void holdsOutside(int batches) {
-    if (batches < 0) {
-      throw new IllegalArgumentException("batches must be >= 0: " + batches);
-    }
-    if (rebatcher != null) {
-      executor.consumerHolds((long) batches * options.batchSize());
-    }
   }
 
   /** Statistics of the execution so far. */

@@ -1,7 +1,6 @@
 package dev.sluice.nd4j.internal;
 
 import dev.sluice.loader.Batch;
-import dev.sluice.loader.BatchIterator;
 import dev.sluice.loader.Dataset;
 import dev.sluice.loader.IterOptions;
 import dev.sluice.nd4j.PrefetchStats;
@@ -42,7 +41,6 @@ public final class EpochRunner<T> implements AutoCloseable {
   private final Examples<T> examples;
   private final int capacity;
   private final int reuseAfter;
-  private final boolean shareBatches;
   private final ArrayPool pool;
   /** Undoes the registration with the Sluice context while registered, else null. */
   private Runnable unregister;
@@ -95,7 +93,6 @@ public final class EpochRunner<T> implements AutoCloseable {
     this.examples = examples;
     this.capacity = capacity;
     this.reuseAfter = reuseAfter;
-    this.shareBatches = shareBatches;
     this.pool = reuseAfter == 0 ? null : shareBatches
         ? new ArrayPool(dataset.sluice().allocator().newChildAllocator("sluice-dl4j-held-" + HELD.incrementAndGet(), 0, Long.MAX_VALUE))
         : new ArrayPool();
@@ -170,14 +167,7 @@ public final class EpochRunner<T> implements AutoCloseable {
       IterOptions chosen = baseOptions;
       epochStart = System.nanoTime();
       registerWithContext();
-      // Shared batches stay alive while their items wait in the queue, while the consumer holds
-      // them (reuseAfter calls of next()), and while one is converted: the execution plans for them.
-      int sharedHeld = shareBatches ? capacity + reuseAfter + 1 : 0;
-      current = new Prefetcher<>(() -> {
-        BatchIterator it = epochData.iterBatches(chosen);
-        it.holdsOutside(sharedHeld);
-        return it;
-      }, this::convert, this::letGo, capacity);
+      current = new Prefetcher<>(() -> epochData.iterBatches(chosen), this::convert, this::letGo, capacity);
     }
   }
 

@@ -24,9 +24,10 @@ public interface BlockStream {
   void measureConsumerWaitOutside();
 
   /**
-   * Says that the consumer may hold {@code rows} more rows at once (batches being re-batched,
-   * prefetched, or handed on and not yet closed), so that the execution plans memory for them
-   * within its budget. Adds to what was said before.
+   * Says that the consumer may allocate up to {@code rows} rows in one go (the batch a re-batching
+   * iterator copies rows into), so that the execution keeps room for them within its budget on
+   * top of what the consumer holds. What the consumer holds (blocks, slices of them, copies made
+   * before) is counted as it is held. Adds to what was said before.
    */
   default void consumerHolds(long rows) {}
 

@@ -80,7 +80,7 @@ public final class StreamingExecutor implements BlockStream {
   private final AtomicInteger usersWaiting = new AtomicInteger();
   /** Bytes of delivered blocks not yet closed (they stay in the last operator's allocator). */
   private final java.util.concurrent.atomic.AtomicLong outstandingDeliveredBytes = new java.util.concurrent.atomic.AtomicLong();
-  /** Rows the consumers said they may hold at once (re-batching, prefetch, batches handed on). */
+  /** Rows the consumers said they may allocate in one go (the batch each re-batches into). */
   private final java.util.concurrent.atomic.AtomicLong consumerRows = new java.util.concurrent.atomic.AtomicLong();
   private long deliveredBytes;
   private final Resources totalResources;
@@ -583,8 +583,8 @@ public final class StreamingExecutor implements BlockStream {
 
   /**
    * The memory the consumer side claims: what it holds now (its re-batched copies and the delivered
-   * blocks it has not closed), or what it said it may hold at once at the bytes per row delivered so
-   * far (the last task operator's, before any delivery), whichever is more.
+   * blocks it has not closed), plus what it said it may allocate in one go, at the bytes per row
+   * delivered so far (the last task operator's, before any delivery).
    */
   long consumerClaim() {
     long held = consumerAllocator.getAllocatedMemory() + outstandingDeliveredBytes.get();
@@ -599,7 +599,7 @@ public final class StreamingExecutor implements BlockStream {
         perRow = last.bytesOut / (double) last.rowsOut;
       }
     }
-    return Math.max(held, (long) Math.ceil(rows * perRow));
+    return held + (long) Math.ceil(rows * perRow);
   }
 
   /** Bytes the execution holds now. */
