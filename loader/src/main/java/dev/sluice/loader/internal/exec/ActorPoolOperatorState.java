@@ -238,4 +238,13 @@ final class ActorPoolOperatorState extends MapOperatorState {
   OperatorStats snapshot() {
     return snapshot(actorsStarted, peakActors, actors.size());
   }
+
+  /**
+   * Whole blocks: an actor's calls are not cut by output bytes (a model's first call would get one
+   * row, and a slice of a block keeps the whole block's hosts).
+   */
+  @Override
+  int bundleRows(int available) {
+    return available;
+  }
 }

@@ -59,8 +59,13 @@ class MapOperatorState extends OperatorState {
     if (head == null || head.rows() == 0) {
       return 0;
     }
-    int rows = batchSize > 0 ? batchSize : rowsForTarget(head.rows() - head.offset);
+    int rows = batchSize > 0 ? batchSize : bundleRows(head.rows() - head.offset);
     return head.bytes() * rows / head.rows();
+  }
+
+  /** Rows of a bundle without a batch size: sized by output bytes (actor pools take whole blocks). */
+  int bundleRows(int available) {
+    return rowsForTarget(available);
   }
 
   /** Cuts the next bundle off the input queue (scheduling thread). */
@@ -68,7 +73,7 @@ class MapOperatorState extends OperatorState {
     List<Segment> bundle = new ArrayList<>();
     // Without a batch size of the user's, a bundle is (part of) one block, sized by output bytes.
     SharedBlock first = inputQueue.peek();
-    int need = batchSize > 0 ? batchSize : first == null ? 0 : rowsForTarget(first.rows() - first.offset);
+    int need = batchSize > 0 ? batchSize : first == null ? 0 : bundleRows(first.rows() - first.offset);
     while (need > 0 && !inputQueue.isEmpty()) {
       SharedBlock head = inputQueue.peek();
       int available = head.rows() - head.offset;
