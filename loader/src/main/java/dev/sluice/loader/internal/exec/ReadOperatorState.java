@@ -141,15 +141,10 @@ final class ReadOperatorState extends OperatorState {
         c.reader = op.source().open(c.split, ctx.readContext());
       }
       if (op.fused().isEmpty()) {
-        Batch raw = c.reader.next(alloc);
-        if (raw == null) {
-          closeReader(c);
-          return new TaskResult(null, 0, 0, 0, 0, 0, true);
-        }
-        if (raw.hosts().isEmpty()) {
-          raw.setHosts(c.split.hosts()); // locality metadata for streamingSplit's router
-        }
-        return new TaskResult(raw, raw.rowCount(), raw.sizeInBytes(), 0, 0, 0, false);
+        Batch raw = nextRaw(c, alloc);
+        return raw == null
+            ? new TaskResult(null, 0, 0, 0, 0, 0, true)
+            : new TaskResult(raw, raw.rowCount(), raw.sizeInBytes(), 0, 0, 0, false);
       }
       return readFused(c, alloc);
     } catch (SluiceException e) {
@@ -172,13 +167,9 @@ final class ReadOperatorState extends OperatorState {
   private TaskResult readFused(Cursor c, BufferAllocator alloc) throws Exception {
     Batch part;
     if (c.pending == null) {
-      Batch raw = c.reader.next(alloc);
+      Batch raw = nextRaw(c, alloc);
       if (raw == null) {
-        closeReader(c);
         return new TaskResult(null, 0, 0, 0, 0, 0, true);
-      }
-      if (raw.hosts().isEmpty()) {
-        raw.setHosts(c.split.hosts()); // locality metadata for streamingSplit's router
       }
       int rows = rowsForTarget(raw.rowCount());
       if (rows >= raw.rowCount()) {
@@ -208,6 +199,23 @@ final class ReadOperatorState extends OperatorState {
     long bytes = part.sizeInBytes();
     Batch out = TaskBody.runChain(op.fused(), part, true, alloc, ctx.badRecords(), name, ctx.epoch());
     return new TaskResult(out, rows, bytes, 0, 0, 0, false);
+  }
+
+  /**
+   * The split's next block as the source reads it, tagged with the split's hosts when the source
+   * gave none (locality metadata for streamingSplit's router); null, with the reader closed, at
+   * the split's end.
+   */
+  private static Batch nextRaw(Cursor c, BufferAllocator alloc) throws Exception {
+    Batch raw = c.reader.next(alloc);
+    if (raw == null) {
+      closeReader(c);
+      return null;
+    }
+    if (raw.hosts().isEmpty()) {
+      raw.setHosts(c.split.hosts());
+    }
+    return raw;
   }
 
   private static void closePending(Cursor c) {
