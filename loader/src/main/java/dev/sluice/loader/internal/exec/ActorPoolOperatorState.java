@@ -34,11 +34,12 @@ final class ActorPoolOperatorState extends MapOperatorState {
     final int id;
     boolean ready;
     int inFlight;
-    long idleSince = System.nanoTime();
+    long idleSince;
 
-    Actor(ActorHandle<BatchFunction> handle, int id) {
+    Actor(ActorHandle<BatchFunction> handle, int id, long now) {
       this.handle = handle;
       this.id = id;
+      this.idleSince = now;
     }
   }
 
@@ -58,9 +59,10 @@ final class ActorPoolOperatorState extends MapOperatorState {
     int id = actorSerial++;
     Callable<? extends BatchFunction> factory = op.factory();
     ActorHandle<BatchFunction> handle = ctx.runtime().startActor(name + "-" + id, factory::call);
-    Actor a = new Actor(handle, id);
+    Actor a = new Actor(handle, id, ctx.clock().getAsLong());
     actors.add(a);
-    executor.acquire(op.resources());
+    executor.resources().acquire(op.resources());
+    executor.decided("start actor " + name + "-" + id);
     actorsStarted++;
     peakActors = Math.max(peakActors, actors.size());
     handle.ready().whenComplete((v, e) -> ctx.post().accept(() -> {
@@ -68,16 +70,18 @@ final class ActorPoolOperatorState extends MapOperatorState {
         executor.fail(new SluiceException("actor constructor failed: " + e, name, null, null, e));
       } else {
         a.ready = true;
-        a.idleSince = System.nanoTime();
+        a.idleSince = ctx.clock().getAsLong();
       }
     }));
   }
 
   private void stopActor(Actor a) {
     actors.remove(a);
-    a.handle.stop().whenComplete((v, e) -> ctx.post().accept(() -> executor.release(op.resources())));
+    executor.decided("stop actor " + name + "-" + a.id);
+    a.handle.stop().whenComplete((v, e) -> ctx.post().accept(() -> executor.resources().release(op.resources())));
   }
 
+  @Override
   int liveActors() {
     return actors.size();
   }
@@ -104,6 +108,11 @@ final class ActorPoolOperatorState extends MapOperatorState {
       }
     }
     return target != null;
+  }
+
+  @Override
+  boolean resourcesPerTask() {
+    return false;
   }
 
   @Override
@@ -163,7 +172,7 @@ final class ActorPoolOperatorState extends MapOperatorState {
   private void done(Actor a) {
     a.inFlight--;
     if (a.inFlight == 0) {
-      a.idleSince = System.nanoTime();
+      a.idleSince = ctx.clock().getAsLong();
       if (actors.size() > op.pool().min()) {
         // Wake the scheduler when this actor may have been idle long enough to stop.
         long nanos = op.pool().idleTimeout().toNanos();
@@ -195,7 +204,7 @@ final class ActorPoolOperatorState extends MapOperatorState {
     if (!inputQueue.isEmpty()) {
       return;
     }
-    long now = System.nanoTime();
+    long now = ctx.clock().getAsLong();
     for (Actor a : new ArrayList<>(actors)) {
       if (actors.size() <= (noMoreInput ? 0 : op.pool().min())) {
         break;
@@ -227,8 +236,9 @@ final class ActorPoolOperatorState extends MapOperatorState {
     cancel();
   }
 
-  /** Stops every actor regardless of state (shutdown after failure); their threads end after queued calls. */
-  void stopAll() {
+  /** Their threads end after the calls already queued. */
+  @Override
+  void stopAllActors() {
     for (Actor a : new ArrayList<>(actors)) {
       stopActor(a);
     }

@@ -6,10 +6,12 @@ import dev.sluice.loader.runtime.Runtime;
 import dev.sluice.loader.source.ReadContext;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.function.Consumer;
+import java.util.function.LongSupplier;
 
 /**
  * What every operator state of one execution shares: the runtime, the options, the bad-record
- * allowance, and the way back to the scheduling thread ({@link #post}).
+ * allowance, the way back to the scheduling thread ({@link #post}) and the clock (nanoseconds;
+ * a test's manual clock when it steps the scheduler).
  */
 record ExecContext(
     Runtime runtime,
@@ -18,4 +20,5 @@ record ExecContext(
     ReadContext readContext,
     Consumer<Runnable> post,
     ScheduledExecutorService timer,
-    int epoch) {}
+    int epoch,
+    LongSupplier clock) {}

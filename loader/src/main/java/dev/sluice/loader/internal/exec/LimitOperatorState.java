@@ -41,6 +41,16 @@ final class LimitOperatorState extends OperatorState {
   }
 
   @Override
+  boolean acceptsInput() {
+    return outputs.readyCount() < OUTPUT_BLOCKS;
+  }
+
+  @Override
+  boolean runsTasks() {
+    return false;
+  }
+
+  @Override
   boolean keysOutputs() {
     return false;
   }

@@ -50,6 +50,15 @@ abstract class OperatorState implements BackpressurePolicy.OperatorView {
   long heldBackSince = -1;
   long peakQueuedBytes;
 
+  /**
+   * Blocks an operator's output buffer holds (released, plus one per task in flight) before it
+   * stops launching tasks; a guard beside the memory budget, which is the real bound.
+   */
+  static final int OUTPUT_BLOCKS = 64;
+
+  /** Blocks an input queue takes before upstream keeps them (unless a batch needs more rows). */
+  static final int INPUT_BLOCKS = 64;
+
   /** A task in flight: its allocator and the memory reserved for it at launch. */
   record Running(long id, BufferAllocator allocator, long reserve, Resources resources) {}
 
@@ -87,6 +96,53 @@ abstract class OperatorState implements BackpressurePolicy.OperatorView {
   /** Whether the operator will produce nothing more (and has handed everything on). */
   boolean isDone() {
     return (upstreamDone || cancelled) && inputQueue.isEmpty() && running.isEmpty() && outputs.isEmpty();
+  }
+
+  /** Whether a task's output would find room in the output buffer. */
+  boolean outputHasRoom() {
+    return outputs.readyCount() + running.size() < OUTPUT_BLOCKS;
+  }
+
+  /**
+   * Whether {@link #addInput} takes one more block now (offer semantics: upstream keeps the block
+   * otherwise): the queue holds fewer than {@link #INPUT_BLOCKS} blocks, or fewer rows than one
+   * batch needs.
+   */
+  boolean acceptsInput() {
+    return inputQueue.size() < INPUT_BLOCKS || queuedRows < batchSizeSetting();
+  }
+
+  /** Whether the operator runs tasks (a limit works on the scheduling thread). */
+  boolean runsTasks() {
+    return true;
+  }
+
+  /** Whether each task takes its resources (an actor pool's actors hold theirs for their life). */
+  boolean resourcesPerTask() {
+    return true;
+  }
+
+  /** Actors alive (started and not stopped). */
+  int liveActors() {
+    return 0;
+  }
+
+  /** Stops every actor regardless of state (shutdown after a failure or a stop). */
+  void stopAllActors() {}
+
+  /** Starts the held-back clock (a policy refused a task that could otherwise run). */
+  final void holdBack(long now) {
+    if (heldBackSince < 0) {
+      heldBackSince = now;
+    }
+  }
+
+  /** Stops the held-back clock, adding the time to the operator's backpressure time. */
+  final void clearHeldBack(long now) {
+    if (heldBackSince >= 0) {
+      backpressureNanos += now - heldBackSince;
+      heldBackSince = -1;
+    }
   }
 
   /** Starts any operator-specific machinery (actors). */
@@ -149,7 +205,7 @@ abstract class OperatorState implements BackpressurePolicy.OperatorView {
     Resources res = taskResources();
     BufferAllocator taskAllocator = allocator.newChildAllocator(name + "-task-" + id, 0, Long.MAX_VALUE);
     running.put(id, new Running(id, taskAllocator, reserve, res));
-    executor.acquire(res);
+    executor.resources().acquire(res);
     CompletableFuture<TaskResult> f = launcher.launch(taskAllocator);
     f.whenComplete((r, e) -> ctx.post().accept(() -> onTaskDone(id, r, e, completion)));
   }
@@ -200,7 +256,7 @@ abstract class OperatorState implements BackpressurePolicy.OperatorView {
 
   private void onTaskDone(long id, TaskResult r, Throwable e, TaskCompletion completion) {
     Running run = running.remove(id);
-    executor.release(run.resources());
+    executor.resources().release(run.resources());
     if (e != null) {
       Throwable cause = e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
       completion.failed(cause);
@@ -312,7 +368,7 @@ abstract class OperatorState implements BackpressurePolicy.OperatorView {
   }
 
   OperatorStats snapshot(int actorsStarted, int peakActors, int actorsAlive) {
-    long held = backpressureNanos + (heldBackSince >= 0 ? System.nanoTime() - heldBackSince : 0);
+    long held = backpressureNanos + (heldBackSince >= 0 ? ctx.clock().getAsLong() - heldBackSince : 0);
     return new OperatorStats(name, tasks, rowsIn, rowsOut, bytesIn, bytesOut, wallNanos, cpuNanos, held,
         peakQueuedBytes, Math.max(estimate, 0), 0, actorsStarted, peakActors, running.size(), actorsAlive, bytesOutPerRowIn);
   }

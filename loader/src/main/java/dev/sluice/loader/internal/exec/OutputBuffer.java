@@ -74,14 +74,23 @@ final class OutputBuffer {
     }
   }
 
-  /** Takes every output that may be released now, in order. */
-  List<Batch> takeReady() {
-    List<Batch> out = new ArrayList<>(ready);
-    for (Batch b : out) {
+  /** The next output that may be released, left in place; null when none. */
+  Batch peekReady() {
+    return ready.peek();
+  }
+
+  /** Takes the next output that may be released; null when none. */
+  Batch pollReady() {
+    Batch b = ready.poll();
+    if (b != null) {
       bytes -= b.sizeInBytes();
     }
-    ready.clear();
-    return out;
+    return b;
+  }
+
+  /** Outputs released and not yet taken (outputs waiting for their turn in order not counted). */
+  int readyCount() {
+    return ready.size();
   }
 
   /** Whether anything is held (released or waiting for order). */

@@ -17,6 +17,7 @@ import dev.sluice.loader.runtime.Resources;
 import dev.sluice.loader.runtime.Runtime;
 import dev.sluice.loader.source.ReadContext;
 import dev.sluice.sharding.SourceSplit;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.BlockingQueue;
@@ -27,6 +28,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.LongSupplier;
 import org.apache.arrow.memory.BufferAllocator;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -36,26 +38,29 @@ import org.slf4j.LoggerFactory;
  * budget and the resources allow.
  *
  * <p>One scheduling thread owns all state. It waits for an event (a task finished, an actor is
- * ready, the consumer took or freed a block, a timer fired), applies it, then runs {@link
- * #step()}: hand finished outputs downstream, let actor pools scale, and repeatedly launch one task
- * of the eligible operator holding the least memory (downstream first on ties) until none is
- * eligible. When nothing runs, nothing is eligible and the consumer has nothing to read, one task
- * is launched anyway (liveness). The thread never sleeps and never blocks but on its inbox.
+ * ready, the consumer took or freed a block, a timer fired), applies every event waiting, then
+ * takes one step ({@link #runOnce()}): hand released outputs downstream as far as the next queue
+ * (or the consumer's bounded channel) accepts them, let actor pools scale, launch tasks while
+ * {@link Scheduling#selectOperatorToRun} names one, and, when nothing runs and the consumer will
+ * not move by itself, one task anyway ({@link Scheduling#livenessPick}). The thread never sleeps
+ * and never blocks but on its inbox. A test can build an execution without the thread ({@link
+ * #stepped}) and take the steps itself, reading each step's decisions.
  *
  * <p>Memory: every block lives in an Arrow allocator: one per execution (with a hard limit of
  * {@code hardLimitFactor} x the budget, the safety net), one child per operator (its outputs,
  * wherever they are), one grandchild per task. Blocks handed to the consumer stay in the last
- * operator's allocator until the consumer closes them.
+ * operator's allocator until the consumer closes them. Resources are in a {@link ResourceLedger},
+ * the consumer's side in a {@link ConsumerChannel}.
  */
 public final class StreamingExecutor implements BlockStream {
   private static final Logger LOG = LoggerFactory.getLogger(StreamingExecutor.class);
   private static final AtomicInteger EXECUTIONS = new AtomicInteger();
   private static final long OBSERVE_EVERY_NANOS = 100_000_000L;
+  /** Blocks the consumer's channel holds before the last operator keeps them. */
+  static final int CHANNEL_BLOCKS = 64;
 
-  /** Items in the consumer's channel besides batches. */
-  private enum Marker { END }
-
-  private record Failure(SluiceException error) {}
+  /** What one scheduling step did: its decisions in order, and whether the execution is over. */
+  record Step(List<String> decisions, boolean over) {}
 
   private final List<PhysicalOp> plan;
   private final ExecutionOptions options;
@@ -66,25 +71,18 @@ public final class StreamingExecutor implements BlockStream {
   private final List<BackpressurePolicy> policies;
   private final ExecutionObserver observer;
   private final BlockingQueue<Runnable> inbox = new LinkedBlockingQueue<>();
-  private final BlockingQueue<Object> channel = new LinkedBlockingQueue<>();
+  private final ConsumerChannel consumer;
   private final List<OperatorState> ops = new ArrayList<>();
-  private final List<Batch> bulkHeld = new ArrayList<>();
+  private final ArrayDeque<Batch> bulkHeld = new ArrayDeque<>();
   private final ScheduledExecutorService timer;
+  /** The scheduling thread; null when a test steps the execution ({@link #runOnce()}). */
   private final Thread thread;
+  private final LongSupplier clock;
   private final String id;
   private final BadRecords badRecords;
   private final CompletableFuture<Void> terminated = new CompletableFuture<>();
-  private final AtomicInteger outstandingDelivered = new AtomicInteger();
-  private final AtomicInteger consumersWaiting = new AtomicInteger();
-  /** Users of prefetching consumers waiting for a batch (see {@link #userWaiting}). */
-  private final AtomicInteger usersWaiting = new AtomicInteger();
-  /** Bytes of delivered blocks not yet closed (they stay in the last operator's allocator). */
-  private final java.util.concurrent.atomic.AtomicLong outstandingDeliveredBytes = new java.util.concurrent.atomic.AtomicLong();
-  /** Rows the consumers said they may allocate in one go (the batch each re-batches into). */
-  private final java.util.concurrent.atomic.AtomicLong consumerRows = new java.util.concurrent.atomic.AtomicLong();
-  private long deliveredBytes;
-  private final Resources totalResources;
-  private Resources usedResources = Resources.NONE;
+  private final ResourceLedger resources;
+  private List<String> decisions = new ArrayList<>();
   private SluiceException failure;
   private boolean stopRequested;
   private boolean endDelivered;
@@ -92,9 +90,6 @@ public final class StreamingExecutor implements BlockStream {
   private final long startNanos = System.nanoTime();
   private volatile long endNanos = -1;
   private volatile long closedNanos = -1;
-  private volatile long firstBatchNanos = -1;
-  private volatile long rowsOut;
-  private final java.util.concurrent.atomic.AtomicLong consumerWaitNanos = new java.util.concurrent.atomic.AtomicLong();
   private volatile List<OperatorStats> lastStats = List.of();
   private long lastObserved;
   private boolean allocatorsClosed;
@@ -112,6 +107,21 @@ public final class StreamingExecutor implements BlockStream {
    */
   public StreamingExecutor(List<PhysicalOp> plan, ExecutionOptions options, int epoch, Runtime runtime,
       BufferAllocator storeAllocator, ExecutionObserver observer) {
+    this(plan, options, epoch, runtime, storeAllocator, observer, System::nanoTime, true);
+  }
+
+  /**
+   * An execution without a scheduling thread, for tests: the test drives it with {@link
+   * #runOnce()} (usually over a runtime whose tasks finish when the test says) and reads each
+   * step's decisions; {@code clock} times actors' idleness and backpressure.
+   */
+  static StreamingExecutor stepped(List<PhysicalOp> plan, ExecutionOptions options, Runtime runtime,
+      BufferAllocator storeAllocator, LongSupplier clock) {
+    return new StreamingExecutor(plan, options, 0, runtime, storeAllocator, ExecutionObserver.NONE, clock, false);
+  }
+
+  private StreamingExecutor(List<PhysicalOp> plan, ExecutionOptions options, int epoch, Runtime runtime,
+      BufferAllocator storeAllocator, ExecutionObserver observer, LongSupplier clock, boolean ownThread) {
     if (epoch < 0) {
       throw new IllegalArgumentException("epoch must be >= 0: " + epoch);
     }
@@ -120,27 +130,31 @@ public final class StreamingExecutor implements BlockStream {
     this.options = options;
     this.runtime = runtime;
     this.observer = observer;
+    this.clock = clock;
     this.id = "x" + EXECUTIONS.incrementAndGet();
     boolean bulk = options.mode() == ExecutionOptions.Mode.BULK;
     long hardLimit = bulk ? Long.MAX_VALUE : (long) Math.min(Long.MAX_VALUE / 2, options.memoryBudget() * options.hardLimitFactor());
     this.executionAllocator = storeAllocator.newChildAllocator("execution-" + id, 0, hardLimit);
     this.consumerAllocator = executionAllocator.newChildAllocator("consumer-" + id, 0, Long.MAX_VALUE);
+    this.consumer = new ConsumerChannel(CHANNEL_BLOCKS, consumerAllocator, () -> inbox.add(() -> {}), this::closeAllocatorsIfDone);
     this.policies = bulk ? Policies.bulk() : Policies.streamingDefaults();
     this.badRecords = new BadRecords(options.badRecordAllowance());
-    this.totalResources = options.resources() != null ? options.resources() : runtime.totalResources();
+    this.resources = new ResourceLedger(options.resources() != null ? options.resources() : runtime.totalResources());
     this.timer = Executors.newSingleThreadScheduledExecutor(r -> {
       Thread t = new Thread(r, "sluice-timer-" + id);
       t.setDaemon(true);
       return t;
     });
-    this.thread = new Thread(this::loop, "sluice-scheduler-" + id);
-    this.thread.setDaemon(true);
+    this.thread = ownThread ? new Thread(this::loop, "sluice-scheduler-" + id) : null;
+    if (thread != null) {
+      thread.setDaemon(true);
+    }
   }
 
   /** Plans splits, builds operator states, logs the DAG and starts the scheduling thread. */
   public void start() {
     ExecContext ctx = new ExecContext(runtime, options, badRecords,
-        new ReadContext(options.targetBlockRows(), options.targetBlockBytes(), badRecords), inbox::add, timer, epoch);
+        new ReadContext(options.targetBlockRows(), options.targetBlockBytes(), badRecords), inbox::add, timer, epoch, clock);
     try {
       for (int i = 0; i < plan.size(); i++) {
         ops.add(createState(i, plan.get(i), ctx));
@@ -151,8 +165,10 @@ public final class StreamingExecutor implements BlockStream {
       throw e;
     }
     LOG.info("Execution {}: {}", id, Planner.describe(plan));
-    thread.start();
     inbox.add(() -> ops.forEach(OperatorState::start));
+    if (thread != null) {
+      thread.start();
+    }
   }
 
   private OperatorState createState(int i, PhysicalOp op, ExecContext ctx) {
@@ -188,15 +204,15 @@ public final class StreamingExecutor implements BlockStream {
     for (PhysicalOp op : plan) {
       Resources need = op instanceof ReadOp r ? r.resources() : op instanceof TaskMapOp t ? t.resources()
           : op instanceof ActorMapOp a ? a.resources() : Resources.NONE;
-      if (!totalResources.fits(need)) {
-        throw new SluiceException("operator asks for " + need + " per task but the runtime offers " + totalResources,
+      if (!resources.total().fits(need)) {
+        throw new SluiceException("operator asks for " + need + " per task but the runtime offers " + resources.total(),
             op.name(), null, null, null);
       }
     }
     Resources oneTask = Resources.cpus(1);
-    if (!totalResources.fits(actors.plus(oneTask))) {
+    if (!resources.total().fits(actors.plus(oneTask))) {
       throw new SluiceException("the actor pools' minimum sizes need " + actors + ", which leaves no room for"
-          + " the other operators' tasks in " + totalResources + ": lower the pools' min or add resources", null, null, null, null);
+          + " the other operators' tasks in " + resources.total() + ": lower the pools' min or add resources", null, null, null, null);
     }
   }
 
@@ -205,12 +221,8 @@ public final class StreamingExecutor implements BlockStream {
   private void loop() {
     try {
       while (true) {
-        Runnable event = inbox.take();
-        event.run();
-        for (Runnable more; (more = inbox.poll()) != null; ) {
-          more.run();
-        }
-        if (step()) {
+        inbox.take().run();
+        if (runOnce().over()) {
           break;
         }
       }
@@ -225,14 +237,37 @@ public final class StreamingExecutor implements BlockStream {
     }
   }
 
+  /**
+   * Applies every event waiting (tasks finished, actors ready, the consumer took or closed a
+   * block), then takes one scheduling step. On the scheduling thread; a stepped execution's test
+   * calls it instead (and the execution finishes when a step says it is over).
+   *
+   * @return the step's decisions, and whether the execution is over and every task has ended
+   */
+  Step runOnce() {
+    decisions = new ArrayList<>();
+    for (Runnable e; (e = inbox.poll()) != null; ) {
+      e.run();
+    }
+    boolean over = step();
+    Step done = new Step(List.copyOf(decisions), over);
+    if (over && thread == null && !terminated.isDone()) {
+      finish();
+    }
+    return done;
+  }
+
+  /** Records a decision of the current step (see {@link Step}). */
+  void decided(String decision) {
+    decisions.add(decision);
+  }
+
   /** One scheduling step; returns true when the execution is over and every task has ended. */
-  boolean step() {
+  private boolean step() {
     if (failure != null || stopRequested) {
-      ops.forEach(OperatorState::cancel);
       for (OperatorState op : ops) {
-        if (op instanceof ActorPoolOperatorState a) {
-          a.stopAll();
-        }
+        op.cancel();
+        op.stopAllActors();
       }
       return quiescent();
     }
@@ -252,107 +287,60 @@ public final class StreamingExecutor implements BlockStream {
 
   private boolean quiescent() {
     for (OperatorState op : ops) {
-      if (!op.running.isEmpty() || (op instanceof ActorPoolOperatorState a && a.liveActors() > 0)) {
+      if (!op.running.isEmpty() || op.liveActors() > 0) {
         return false;
       }
     }
-    return usedResources.cpus() < 1e-9 && usedResources.gpus() < 1e-9;
+    return resources.idle();
   }
 
+  /**
+   * Hands released outputs downstream while the next operator accepts them (and the last
+   * operator's to the consumer while its channel has room); what is refused stays where it is and
+   * holds its producer back.
+   */
   private void moveOutputs() {
     boolean bulk = options.mode() == ExecutionOptions.Mode.BULK;
     for (int i = 0; i < ops.size(); i++) {
       OperatorState op = ops.get(i);
-      for (Batch b : op.outputs.takeReady()) {
-        if (i + 1 < ops.size()) {
-          ops.get(i + 1).addInput(b);
-        } else if (bulk) {
-          bulkHeld.add(b);
-        } else {
-          deliver(b);
-        }
-      }
       if (i + 1 < ops.size()) {
-        ops.get(i + 1).upstreamDone = op.isDone();
+        OperatorState next = ops.get(i + 1);
+        while (op.outputs.peekReady() != null && next.acceptsInput()) {
+          next.addInput(op.outputs.pollReady());
+        }
+        next.upstreamDone = op.isDone();
+      } else if (bulk) {
+        for (Batch b; (b = op.outputs.pollReady()) != null; ) {
+          bulkHeld.add(b);
+        }
+      } else {
+        while (op.outputs.peekReady() != null && consumer.offer(op.outputs.peekReady())) {
+          op.outputs.pollReady();
+        }
       }
     }
     if (bulk && ops.get(ops.size() - 1).isDone()) {
-      bulkHeld.forEach(this::deliver);
-      bulkHeld.clear();
+      while (!bulkHeld.isEmpty() && consumer.offer(bulkHeld.peek())) {
+        bulkHeld.poll();
+      }
     }
   }
 
   private void launchEligible() {
     List<OperatorState> taskOps = taskOperators();
     View view = new View(taskOps);
-    while (true) {
-      OperatorState best = null;
-      long now = System.nanoTime();
-      for (OperatorState op : taskOps) {
-        if (!op.hasWork() || !fits(op.taskResources())) {
-          clearHeldBack(op, now);
-          continue;
-        }
-        boolean allowed = true;
-        for (BackpressurePolicy p : policies) {
-          if (!p.canLaunch(op, view)) {
-            allowed = false;
-            break;
-          }
-        }
-        if (!allowed) {
-          if (op.heldBackSince < 0) {
-            op.heldBackSince = now;
-          }
-          continue;
-        }
-        clearHeldBack(op, now);
-        if (best == null || op.memoryUsage() < best.memoryUsage()
-            || (op.memoryUsage() == best.memoryUsage() && op.index > best.index)) {
-          best = op;
-        }
-      }
-      if (best == null) {
-        return;
-      }
-      best.launch();
-    }
-  }
-
-  private static void clearHeldBack(OperatorState op, long now) {
-    if (op.heldBackSince >= 0) {
-      op.backpressureNanos += now - op.heldBackSince;
-      op.heldBackSince = -1;
+    for (OperatorState op; (op = Scheduling.selectOperatorToRun(taskOps, policies, view, resources, clock.getAsLong())) != null; ) {
+      decided("launch " + op.name);
+      op.launch();
     }
   }
 
   private void liveness() {
-    for (OperatorState op : ops) {
-      if (!op.running.isEmpty() || op.hasPendingStartup()) {
-        return;
-      }
-    }
-    if (!channel.isEmpty()) {
-      return;
-    }
-    // A consumer still holding batches will free memory when it closes them (which wakes us up);
-    // only when it holds none, or waits for more while holding some, is the pipeline stuck. (A
-    // prefetching consumer waits for more while its user still holds a batch: that is not stuck.)
-    // So: stuck when the consumer waits for a block and, if it prefetches, its user waits too.
-    boolean consumerHolds = outstandingDelivered.get() > 0 || consumerAllocator.getAllocatedMemory() > 0;
-    boolean stuck = consumersWaiting.get() > 0 && (countWaitInTake || usersWaiting.get() > 0);
-    if (consumerHolds && !stuck) {
-      return;
-    }
-    List<OperatorState> taskOps = taskOperators();
-    for (int i = taskOps.size() - 1; i >= 0; i--) {
-      OperatorState op = taskOps.get(i);
-      if (op.hasWork() && fits(op.taskResources())
-          && (options.mode() == ExecutionOptions.Mode.STREAMING || op.upstreamDone)) {
-        LOG.debug("liveness: launching a task of {} within the budget's headroom", op.name);
-        op.launch();
-        return;
-      }
+    OperatorState op = Scheduling.livenessPick(ops, consumer, resources, options.mode() == ExecutionOptions.Mode.STREAMING);
+    if (op != null) {
+      LOG.debug("liveness: launching a task of {} within the budget's headroom", op.name);
+      decided("liveness " + op.name);
+      op.launch();
     }
   }
 
@@ -369,39 +357,18 @@ public final class StreamingExecutor implements BlockStream {
   private List<OperatorState> taskOperators() {
     List<OperatorState> out = new ArrayList<>();
     for (OperatorState op : ops) {
-      if (!(op instanceof LimitOperatorState)) {
+      if (op.runsTasks()) {
         out.add(op);
       }
     }
     return out;
   }
 
-  private void deliver(Batch b) {
-    if (firstBatchNanos < 0) {
-      firstBatchNanos = System.nanoTime() - startNanos;
-    }
-    rowsOut += b.rowCount();
-    long bytes = b.sizeInBytes();
-    deliveredBytes += bytes;
-    outstandingDelivered.incrementAndGet();
-    outstandingDeliveredBytes.addAndGet(bytes);
-    b.onClose(() -> deliveredClosed(bytes));
-    channel.add(b);
-  }
-
-  private void deliveredClosed(long bytes) {
-    outstandingDeliveredBytes.addAndGet(-bytes);
-    inbox.add(() -> {});
-    if (outstandingDelivered.decrementAndGet() == 0) {
-      closeAllocatorsIfDone();
-    }
-  }
-
   private void deliverEnd() {
     if (!endDelivered) {
       endDelivered = true;
       endNanos = System.nanoTime();
-      channel.add(Marker.END);
+      consumer.end();
     }
   }
 
@@ -412,15 +379,10 @@ public final class StreamingExecutor implements BlockStream {
     }
     failure = error instanceof SluiceException s ? s : new SluiceException(String.valueOf(error), error);
     LOG.debug("execution {} failed", id, error);
-    for (Object o; (o = channel.poll()) != null; ) {
-      if (o instanceof Batch b) {
-        b.close();
-      }
-    }
     bulkHeld.forEach(Batch::close);
     bulkHeld.clear();
     endNanos = System.nanoTime();
-    channel.add(new Failure(failure));
+    consumer.fail(failure);
   }
 
   private void drainAfterFailure() {
@@ -448,16 +410,9 @@ public final class StreamingExecutor implements BlockStream {
     }
   }
 
-  void acquire(Resources r) {
-    usedResources = usedResources.plus(r);
-  }
-
-  void release(Resources r) {
-    usedResources = usedResources.minus(r);
-  }
-
-  boolean fits(Resources r) {
-    return totalResources.minus(usedResources).fits(r);
+  /** The execution's resources (what tasks and actors hold). */
+  ResourceLedger resources() {
+    return resources;
   }
 
   /**
@@ -467,12 +422,11 @@ public final class StreamingExecutor implements BlockStream {
   boolean fitsLeavingRoomForOthers(OperatorState asking, Resources r) {
     Resources need = r;
     for (OperatorState op : ops) {
-      if (op != asking && !(op instanceof LimitOperatorState) && !(op instanceof ActorPoolOperatorState)
-          && !op.isDone() && op.running.isEmpty()) {
+      if (op != asking && op.runsTasks() && op.resourcesPerTask() && !op.isDone() && op.running.isEmpty()) {
         need = need.plus(op.taskResources());
       }
     }
-    return fits(need);
+    return resources.fits(need);
   }
 
   private void finish() {
@@ -486,10 +440,8 @@ public final class StreamingExecutor implements BlockStream {
     observe(true);
     observer.close();
     timer.shutdownNow();
-    if (!endDelivered && failure == null) {
-      // Stopped by the consumer: nothing more will come.
-      channel.add(Marker.END);
-    }
+    // Stopped by the consumer (or over): nothing more will come.
+    consumer.end();
     if (endNanos < 0) {
       endNanos = System.nanoTime();
     }
@@ -507,12 +459,14 @@ public final class StreamingExecutor implements BlockStream {
     List<ExecutionObserver.OperatorLine> lines = new ArrayList<>();
     for (OperatorState op : ops) {
       stats.add(op.snapshot());
-      lines.add(new ExecutionObserver.OperatorLine(op.name, op.running.size(),
-          op instanceof ActorPoolOperatorState a ? a.liveActors() : 0, op.rowsOut, op.queuedBytes, op.memoryUsage()));
+      lines.add(new ExecutionObserver.OperatorLine(op.name, op.running.size(), op.liveActors(), op.rowsOut, op.queuedBytes,
+          op.memoryUsage()));
     }
     lastStats = List.copyOf(stats);
-    observer.update(new ExecutionObserver.Snapshot(usedResources.cpus(), totalResources.cpus(), usedResources.gpus(),
-        totalResources.gpus(), executionAllocator.getAllocatedMemory(), options.memoryBudget(), rowsOut, rowsTotal, lines));
+    Resources used = resources.used();
+    Resources total = resources.total();
+    observer.update(new ExecutionObserver.Snapshot(used.cpus(), total.cpus(), used.gpus(), total.gpus(),
+        executionAllocator.getAllocatedMemory(), options.memoryBudget(), consumer.rowsDelivered(), rowsTotal, lines));
   }
 
   // ---- the consumer's side (any thread)
@@ -523,29 +477,22 @@ public final class StreamingExecutor implements BlockStream {
    */
   @Override
   public Batch take() throws InterruptedException {
-    long t0 = System.nanoTime();
-    Object o = channel.poll();
-    if (o == null) {
-      consumersWaiting.incrementAndGet();
-      inbox.add(() -> {});
-      try {
-        o = channel.take();
-      } finally {
-        consumersWaiting.decrementAndGet();
-      }
-    }
-    if (countWaitInTake) {
-      consumerWaitNanos.addAndGet(System.nanoTime() - t0);
-    }
-    if (o instanceof Batch b) {
-      return b;
-    }
-    // END and failures stay in the channel so that every later call sees them too.
-    channel.add(o);
-    if (o instanceof Failure f) {
-      throw SluiceException.rethrown(f.error());
-    }
-    return null;
+    return consumer.take();
+  }
+
+  /** The next block if one waits, else null; never blocks (for a test stepping the execution). */
+  Batch poll() {
+    return consumer.poll();
+  }
+
+  /** The operators' states, upstream first (for tests that step the execution). */
+  List<OperatorState> operators() {
+    return List.copyOf(ops);
+  }
+
+  /** Asks the execution to stop, as {@link #close()} does, without waiting. */
+  void requestStop() {
+    inbox.add(() -> stopRequested = true);
   }
 
   /** The allocator the consumer re-batches into (a child of the execution's). */
@@ -557,49 +504,27 @@ public final class StreamingExecutor implements BlockStream {
   /** Adds time the consumer spent waiting outside {@link #take()} (a prefetching iterator). */
   @Override
   public void addConsumerWait(long nanos) {
-    consumerWaitNanos.addAndGet(nanos);
+    consumer.addWait(nanos);
   }
-
-  private volatile boolean countWaitInTake = true;
 
   @Override
   public void userWaiting(boolean waiting) {
-    if (waiting) {
-      usersWaiting.incrementAndGet();
-      inbox.add(() -> {});
-    } else {
-      usersWaiting.decrementAndGet();
-    }
+    consumer.userWaiting(waiting);
   }
 
   @Override
   public void consumerHolds(long rows) {
-    if (rows < 0) {
-      throw new IllegalArgumentException("rows must be >= 0: " + rows);
-    }
-    consumerRows.addAndGet(rows);
-    inbox.add(() -> {});
+    consumer.claimRows(rows);
   }
 
   /**
-   * The memory the consumer side claims: what it holds now (its re-batched copies and the delivered
-   * blocks it has not closed), plus what it said it may allocate in one go, at the bytes per row
-   * delivered so far (the last task operator's, before any delivery).
+   * The memory the consumer side claims (see {@link ConsumerChannel#claim}); before any delivery,
+   * at the bytes per row of the last task operator's outputs.
    */
   long consumerClaim() {
-    long held = consumerAllocator.getAllocatedMemory() + outstandingDeliveredBytes.get();
-    long rows = consumerRows.get();
-    double perRow = 0;
-    if (rowsOut > 0) {
-      perRow = deliveredBytes / (double) rowsOut;
-    } else {
-      List<OperatorState> taskOps = taskOperators();
-      OperatorState last = taskOps.get(taskOps.size() - 1);
-      if (last.rowsOut > 0) {
-        perRow = last.bytesOut / (double) last.rowsOut;
-      }
-    }
-    return held + (long) Math.ceil(rows * perRow);
+    List<OperatorState> taskOps = taskOperators();
+    OperatorState last = taskOps.get(taskOps.size() - 1);
+    return consumer.claim(last.rowsOut > 0 ? last.bytesOut / (double) last.rowsOut : 0);
   }
 
   /** Bytes the execution holds now. */
@@ -609,9 +534,8 @@ public final class StreamingExecutor implements BlockStream {
 
   @Override
   public SluiceException consumerOutOfMemory(int batchRows, org.apache.arrow.memory.OutOfMemoryException e) {
-    long rows = rowsOut;
     return MemoryAdvice.forConsumer(batchRows, e, options, executionAllocator.getAllocatedMemory(),
-        rows > 0 ? deliveredBytes / (double) rows : -1);
+        consumer.bytesPerRowDelivered());
   }
 
   /** The consumer side's peak of re-batched copies (its own allocator). */
@@ -625,27 +549,30 @@ public final class StreamingExecutor implements BlockStream {
    */
   @Override
   public void measureConsumerWaitOutside() {
-    countWaitInTake = false;
+    consumer.measureWaitOutside();
   }
 
   /**
    * Stops the execution (if still running), waits for the scheduling thread to end, closes batches
-   * not yet taken, and closes the allocators once the consumer has closed every batch it took.
+   * not yet taken, and closes the allocators once the consumer has closed every batch it took. A
+   * stepped execution is stepped to its end here, which needs every task it launched finished.
    */
   @Override
   public void close() {
     closedNanos = System.nanoTime();
     inbox.add(() -> stopRequested = true);
-    // Not cut short by an interrupt: a closing prefetch thread is interrupted to stop it, and tasks
-    // still running would allocate after this returned.
-    if (!Uninterruptibly.await(terminated, 60, TimeUnit.SECONDS)) {
+    if (thread == null) {
+      while (!terminated.isDone()) {
+        if (!runOnce().over() && inbox.isEmpty()) {
+          throw new IllegalStateException("execution " + id + " cannot stop: tasks or actors it started still run");
+        }
+      }
+    } else if (!Uninterruptibly.await(terminated, 60, TimeUnit.SECONDS)) {
+      // Not cut short by an interrupt: a closing prefetch thread is interrupted to stop it, and
+      // tasks still running would allocate after this returned.
       LOG.error("execution {} did not stop within 60 s", id);
     }
-    for (Object o; (o = channel.poll()) != null; ) {
-      if (o instanceof Batch b) {
-        b.close();
-      }
-    }
+    consumer.closeWaiting();
     synchronized (this) {
       closeRequested = true;
     }
@@ -653,7 +580,7 @@ public final class StreamingExecutor implements BlockStream {
   }
 
   private synchronized void closeAllocatorsIfDone() {
-    if (allocatorsClosed || !closeRequested || !terminated.isDone() || outstandingDelivered.get() > 0) {
+    if (allocatorsClosed || !closeRequested || !terminated.isDone() || consumer.outstanding() > 0) {
       return;
     }
     allocatorsClosed = true;
@@ -691,7 +618,9 @@ public final class StreamingExecutor implements BlockStream {
    */
   @Override
   public DatasetStats stats() {
-    if (!terminated.isDone()) {
+    if (thread == null && !terminated.isDone()) {
+      observe(true); // a stepped execution: the caller is the scheduling thread
+    } else if (!terminated.isDone()) {
       CompletableFuture<Void> fresh = new CompletableFuture<>();
       inbox.add(() -> {
         observe(true);
@@ -707,9 +636,9 @@ public final class StreamingExecutor implements BlockStream {
     }
     // The execution's wall time runs until the consumer is done with it (it may drain after the end).
     long end = endNanos < 0 ? System.nanoTime() : Math.max(endNanos, closedNanos);
-    return new DatasetStats(Planner.describe(plan), lastStats, end - startNanos, firstBatchNanos, consumerWaitNanos.get(),
-        rowsOut, options.memoryBudget(), executionAllocator.getPeakMemoryAllocation(), badRecords.skipped(),
-        consumerAllocator.getPeakMemoryAllocation());
+    return new DatasetStats(Planner.describe(plan), lastStats, end - startNanos, consumer.firstBlockNanos(),
+        consumer.waitNanos(), consumer.rowsDelivered(), options.memoryBudget(), executionAllocator.getPeakMemoryAllocation(),
+        badRecords.skipped(), consumerAllocator.getPeakMemoryAllocation());
   }
 
   /** The execution allocator's peak so far (every block of the execution counts). */
@@ -720,7 +649,7 @@ public final class StreamingExecutor implements BlockStream {
 
   /** The scheduling thread's name, for tests that check threads end. */
   public String threadName() {
-    return thread.getName();
+    return thread == null ? "(stepped by the caller)" : thread.getName();
   }
 
   /** What the policies see of the execution. */
@@ -758,7 +687,7 @@ public final class StreamingExecutor implements BlockStream {
      */
     @Override
     public long consumerMemoryUsage() {
-      return Math.max(0, consumerClaim() - outstandingDeliveredBytes.get());
+      return Math.max(0, consumerClaim() - consumer.outstandingBytes());
     }
 
     @Override

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.sluice.loader.Batch;
 import dev.sluice.loader.BatchBuilder;
 import dev.sluice.loader.Columns;
+import java.util.ArrayList;
 import java.util.List;
 import org.apache.arrow.memory.RootAllocator;
 import org.apache.arrow.vector.types.pojo.Schema;
@@ -20,9 +21,13 @@ class OutputBufferTest {
     }
   }
 
-  private static List<Long> ids(List<Batch> batches) {
-    List<Long> out = batches.stream().map(b -> b.getLong("id", 0)).toList();
-    batches.forEach(Batch::close);
+  /** Takes every released output, in order; returns their ids. */
+  private static List<Long> ids(OutputBuffer buffer) {
+    List<Long> out = new ArrayList<>();
+    for (Batch b; (b = buffer.pollReady()) != null; ) {
+      out.add(b.getLong("id", 0));
+      b.close();
+    }
     return out;
   }
 
@@ -32,16 +37,16 @@ class OutputBufferTest {
       OutputBuffer out = new OutputBuffer(true);
       out.add(1, 0, batch(a, 10));
       out.add(0, 1, batch(a, 1));
-      assertThat(out.takeReady()).isEmpty();
+      assertThat(ids(out)).isEmpty();
       out.add(0, 0, batch(a, 0));
-      assertThat(ids(out.takeReady())).containsExactly(0L, 1L);
+      assertThat(ids(out)).containsExactly(0L, 1L);
       out.add(0, 2, null); // key used, nothing in it
-      assertThat(out.takeReady()).isEmpty();
+      assertThat(ids(out)).isEmpty();
       out.finish(0, 3);
-      assertThat(ids(out.takeReady())).containsExactly(10L);
+      assertThat(ids(out)).containsExactly(10L);
       out.add(2, 0, batch(a, 20));
       out.finish(1, 1);
-      assertThat(ids(out.takeReady())).containsExactly(20L);
+      assertThat(ids(out)).containsExactly(20L);
       assertThat(out.isEmpty()).isTrue();
     }
   }
@@ -52,7 +57,13 @@ class OutputBufferTest {
       OutputBuffer out = new OutputBuffer(false);
       out.add(5, 0, batch(a, 5));
       out.add(1, 0, batch(a, 1));
-      assertThat(ids(out.takeReady())).containsExactly(5L, 1L);
+      assertThat(ids(out)).containsExactly(5L, 1L);
+      out.add(7, 0, batch(a, 7));
+      assertThat(out.readyCount()).isEqualTo(1);
+      assertThat(out.peekReady().getLong("id", 0)).isEqualTo(7L);
+      assertThat(out.readyCount()).isEqualTo(1);
+      out.closeAll();
+      assertThat(out.readyCount()).isZero();
       OutputBuffer ordered = new OutputBuffer(true);
       ordered.add(3, 0, batch(a, 3));
       ordered.closeAll();

@@ -1,0 +1,258 @@
+package dev.sluice.loader.internal.exec;
+
+import dev.sluice.loader.Batch;
+import dev.sluice.loader.SluiceException;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import org.apache.arrow.memory.BufferAllocator;
+
+/**
+ * The consumer's end of one execution: a bounded channel of delivered blocks (offer returns false
+ * when it holds {@code capacity} blocks, and the block stays with its operator, whose memory still
+ * counts it), then the end or the failure; and what the consumer holds and says it will allocate,
+ * which the scheduler plans for. The scheduling thread offers; any thread takes and closes.
+ */
+final class ConsumerChannel {
+  /** Items in the channel besides blocks. */
+  private enum Marker { END }
+
+  private record Failure(SluiceException error) {}
+
+  private final int capacity;
+  private final BufferAllocator consumerAllocator;
+  private final Runnable wake;
+  private final Runnable allClosed;
+  private final BlockingQueue<Object> queue = new LinkedBlockingQueue<>();
+  private final AtomicInteger waitingBlocks = new AtomicInteger();
+  private final AtomicInteger outstanding = new AtomicInteger();
+  /** Bytes of delivered blocks not yet closed (they stay in their operator's allocator). */
+  private final AtomicLong outstandingBytes = new AtomicLong();
+  /** Rows the consumers said they may allocate in one go (the batch each re-batches into). */
+  private final AtomicLong claimedRows = new AtomicLong();
+  private final AtomicInteger consumersWaiting = new AtomicInteger();
+  /** Users of prefetching consumers waiting for a batch (see {@link #userWaiting}). */
+  private final AtomicInteger usersWaiting = new AtomicInteger();
+  private final AtomicLong waitNanos = new AtomicLong();
+  private final long startNanos = System.nanoTime();
+  private volatile boolean countWaitInTake = true;
+  private volatile long firstBlockNanos = -1;
+  private volatile long rowsDelivered;
+  private long bytesDelivered;
+  private boolean closed;
+
+  /**
+   * @param capacity blocks the channel holds before {@link #offer} refuses
+   * @param consumerAllocator where the consumer re-batches
+   * @param wake wakes the scheduler (the consumer took a block from a full channel, closed one, or
+   *     started waiting)
+   * @param allClosed called when the last delivered block is closed
+   */
+  ConsumerChannel(int capacity, BufferAllocator consumerAllocator, Runnable wake, Runnable allClosed) {
+    if (capacity < 1) {
+      throw new IllegalArgumentException("capacity must be >= 1: " + capacity);
+    }
+    this.capacity = capacity;
+    this.consumerAllocator = consumerAllocator;
+    this.wake = wake;
+    this.allClosed = allClosed;
+  }
+
+  // ---- the scheduling thread
+
+  /** Delivers a block unless the channel is full (then it stays with its operator). */
+  boolean offer(Batch b) {
+    if (closed || waitingBlocks.get() >= capacity) {
+      return false;
+    }
+    if (firstBlockNanos < 0) {
+      firstBlockNanos = System.nanoTime() - startNanos;
+    }
+    rowsDelivered += b.rowCount();
+    long bytes = b.sizeInBytes();
+    bytesDelivered += bytes;
+    outstanding.incrementAndGet();
+    outstandingBytes.addAndGet(bytes);
+    b.onClose(() -> closedOne(bytes));
+    waitingBlocks.incrementAndGet();
+    queue.add(b);
+    return true;
+  }
+
+  private void closedOne(long bytes) {
+    outstandingBytes.addAndGet(-bytes);
+    wake.run();
+    if (outstanding.decrementAndGet() == 0) {
+      allClosed.run();
+    }
+  }
+
+  /** The end: every later {@link #take()} returns null. Once. */
+  void end() {
+    if (!closed) {
+      closed = true;
+      queue.add(Marker.END);
+    }
+  }
+
+  /** The failure: blocks not yet taken are closed, every later {@link #take()} throws it. Once. */
+  void fail(SluiceException error) {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    closeWaiting();
+    queue.add(new Failure(error));
+  }
+
+  /** Closes the blocks no consumer took. */
+  void closeWaiting() {
+    for (Object o; (o = queue.poll()) != null; ) {
+      if (o instanceof Batch b) {
+        waitingBlocks.decrementAndGet();
+        b.close();
+      } else {
+        queue.add(o); // the end or the failure stays
+        return;
+      }
+    }
+  }
+
+  /** Whether a block waits for the consumer. */
+  boolean hasWaitingBlocks() {
+    return waitingBlocks.get() > 0;
+  }
+
+  /**
+   * Whether the consumer will free memory or take a block without the scheduler doing anything:
+   * it holds delivered blocks or copies and is not stuck waiting for more. (A prefetching consumer
+   * waits for more while its user still holds a batch: that is not stuck; it is when its user waits
+   * too.)
+   */
+  boolean consumerWillProgress() {
+    if (waitingBlocks.get() > 0) {
+      return true;
+    }
+    boolean holds = outstanding.get() > 0 || consumerAllocator.getAllocatedMemory() > 0;
+    boolean stuck = consumersWaiting.get() > 0 && (countWaitInTake || usersWaiting.get() > 0);
+    return holds && !stuck;
+  }
+
+  /** Delivered blocks not yet closed. */
+  int outstanding() {
+    return outstanding.get();
+  }
+
+  /** Bytes of delivered blocks not yet closed. */
+  long outstandingBytes() {
+    return outstandingBytes.get();
+  }
+
+  long rowsDelivered() {
+    return rowsDelivered;
+  }
+
+  /** Bytes per delivered row so far, or -1 before the first delivery. */
+  double bytesPerRowDelivered() {
+    long rows = rowsDelivered;
+    return rows > 0 ? bytesDelivered / (double) rows : -1;
+  }
+
+  /** Nanoseconds from the channel's creation to its first block, or -1. */
+  long firstBlockNanos() {
+    return firstBlockNanos;
+  }
+
+  long waitNanos() {
+    return waitNanos.get();
+  }
+
+  /**
+   * The memory the consumer side claims: what it holds now (its re-batched copies and the
+   * delivered blocks it has not closed), plus what it said it may allocate in one go, at the bytes
+   * per row delivered so far ({@code perRowBeforeDelivery} before any delivery).
+   */
+  long claim(double perRowBeforeDelivery) {
+    long held = consumerAllocator.getAllocatedMemory() + outstandingBytes.get();
+    double perRow = rowsDelivered > 0 ? bytesPerRowDelivered() : Math.max(0, perRowBeforeDelivery);
+    return held + (long) Math.ceil(claimedRows.get() * perRow);
+  }
+
+  // ---- the consumer (any thread)
+
+  /** The next block, waiting for it; null at the end. Throws the execution's failure. */
+  Batch take() throws InterruptedException {
+    long t0 = System.nanoTime();
+    Object o = queue.poll();
+    if (o == null) {
+      consumersWaiting.incrementAndGet();
+      wake.run();
+      try {
+        o = queue.take();
+      } finally {
+        consumersWaiting.decrementAndGet();
+      }
+    }
+    if (countWaitInTake) {
+      waitNanos.addAndGet(System.nanoTime() - t0);
+    }
+    if (o instanceof Batch b) {
+      if (waitingBlocks.getAndDecrement() == capacity) {
+        wake.run(); // the channel had been full: more may be delivered now
+      }
+      return b;
+    }
+    // The end and failures stay in the channel so that every later call sees them too.
+    queue.add(o);
+    if (o instanceof Failure f) {
+      throw SluiceException.rethrown(f.error());
+    }
+    return null;
+  }
+
+  /**
+   * The next block if one waits, else null (also at the end or after a failure, which stay). For
+   * a caller that must not block: a test stepping the execution on its only thread.
+   */
+  Batch poll() {
+    if (!(queue.peek() instanceof Batch)) {
+      return null;
+    }
+    Batch b = (Batch) queue.poll();
+    if (waitingBlocks.getAndDecrement() == capacity) {
+      wake.run();
+    }
+    return b;
+  }
+
+  /** Whether the end or a failure has been delivered. */
+  boolean closed() {
+    return closed;
+  }
+
+  void addWait(long nanos) {
+    waitNanos.addAndGet(nanos);
+  }
+
+  void measureWaitOutside() {
+    countWaitInTake = false;
+  }
+
+  void userWaiting(boolean waiting) {
+    if (waiting) {
+      usersWaiting.incrementAndGet();
+      wake.run();
+    } else {
+      usersWaiting.decrementAndGet();
+    }
+  }
+
+  void claimRows(long rows) {
+    if (rows < 0) {
+      throw new IllegalArgumentException("rows must be >= 0: " + rows);
+    }
+    claimedRows.addAndGet(rows);
+    wake.run();
+  }
+}

@@ -1,0 +1,259 @@
+package dev.sluice.loader.internal.exec;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.fail;
+
+import dev.sluice.loader.ActorPool;
+import dev.sluice.loader.Batch;
+import dev.sluice.loader.BatchFunction;
+import dev.sluice.loader.ExecutionOptions;
+import dev.sluice.loader.internal.plan.PhysicalOp;
+import dev.sluice.loader.internal.plan.PhysicalOp.ActorMapOp;
+import dev.sluice.loader.internal.plan.PhysicalOp.NamedFunction;
+import dev.sluice.loader.internal.plan.PhysicalOp.ReadOp;
+import dev.sluice.loader.internal.plan.PhysicalOp.TaskMapOp;
+import dev.sluice.loader.runtime.Resources;
+import dev.sluice.loader.source.RangeSource;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.OptionalLong;
+import java.util.concurrent.atomic.AtomicLong;
+import org.apache.arrow.memory.RootAllocator;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The scheduler one step at a time, over a runtime whose tasks and actors run only when the test
+ * says: each test is a sequence of states and the decisions the next step must take.
+ */
+class SchedulerStepTest {
+  private static final ExecutionOptions OPTIONS = ExecutionOptions.defaults().withTargetBlockRows(100);
+
+  private final AtomicLong clock = new AtomicLong();
+  private final RootAllocator store = new RootAllocator();
+  private final ManualRuntime runtime = new ManualRuntime(Resources.cpus(2));
+  private final List<Long> seen = new ArrayList<>();
+  private StreamingExecutor ex;
+
+  @AfterEach
+  void stopEverything() {
+    try {
+      if (ex != null) {
+        ex.requestStop();
+        for (int i = 0; !ex.isTerminated(); i++) {
+          if (i == 1000) {
+            fail("the execution did not stop");
+          }
+          ex.runOnce();
+          takeAll();
+          runtime.runTasks();
+          runtime.runActors();
+        }
+        ex.close();
+      }
+    } finally {
+      runtime.close();
+      store.close(); // fails the test if any block is still open
+    }
+  }
+
+  private static ReadOp read(long rows, int splits) {
+    return new ReadOp(new RangeSource(rows, splits), OptionalLong.empty(), OptionalLong.empty(), List.of(),
+        Resources.cpus(1), 0);
+  }
+
+  private static TaskMapOp map(String name, double cpus) {
+    return new TaskMapOp(List.of(new NamedFunction(name, (b, c) -> b)), Resources.cpus(cpus), 0, 0);
+  }
+
+  private StreamingExecutor start(ExecutionOptions options, PhysicalOp... plan) {
+    ex = StreamingExecutor.stepped(List.of(plan), options, runtime, store, clock::get);
+    ex.start();
+    return ex;
+  }
+
+  private List<String> step() {
+    return ex.runOnce().decisions();
+  }
+
+  /** Takes every block delivered, recording its ids; returns how many. */
+  private int takeAll() {
+    int n = 0;
+    for (Batch next; (next = ex.poll()) != null; n++) {
+      try (Batch b = next) {
+        for (int i = 0; i < b.rowCount(); i++) {
+          seen.add(b.getLong(RangeSource.COLUMN, i));
+        }
+      }
+    }
+    return n;
+  }
+
+  /** Steps, runs what was launched and takes what was delivered until the execution is over. */
+  private void runToEnd() {
+    for (int i = 0; i < 10_000; i++) {
+      boolean over = ex.runOnce().over();
+      takeAll();
+      if (over) {
+        return;
+      }
+      runtime.runTasks();
+      runtime.runActors();
+    }
+    fail("the execution did not end");
+  }
+
+  @Test
+  void theReadStartsAloneThenTheLeastLoadedDownstreamOperatorGoesFirst() {
+    start(OPTIONS, read(400, 2), map("A", 0.5));
+    // Only the read has work, and while its task size is unknown it runs one task.
+    assertThat(step()).containsExactly("launch ReadRange");
+    assertThat(step()).isEmpty();
+    runtime.runTasks();
+    // A holds no memory, the read holds its block: A first; then the read again (its size is now
+    // known); A's size is not, so it runs one task; the CPUs are then used up (1 + 0.5 of 2).
+    assertThat(step()).containsExactly("launch A", "launch ReadRange");
+    runtime.runTasks();
+    // A's first task (one row: it learns the bytes per row) has ended, so A's size is known and it
+    // may run two tasks beside the read: 0.5 + 0.5 + 1 CPU.
+    assertThat(step()).containsExactly("launch A", "launch A", "launch ReadRange");
+    assertThat(step()).isEmpty();
+    runToEnd();
+    assertThat(seen).hasSize(400).doesNotHaveDuplicates();
+  }
+
+  @Test
+  void livenessRunsOneTaskAtATimeWhenNothingFitsTheBudget() {
+    // A budget smaller than one block: no task fits the plan, so each runs as a liveness launch,
+    // one at a time, the most downstream operator with work first.
+    start(OPTIONS.withMemoryBudget(600), read(300, 1), map("A", 0.5));
+    assertThat(step()).containsExactly("liveness ReadRange");
+    assertThat(step()).isEmpty();
+    runtime.runTasks();
+    assertThat(step()).containsExactly("liveness A");
+    for (int i = 0; i < 10_000; i++) {
+      runtime.runTasks();
+      StreamingExecutor.Step s = ex.runOnce();
+      takeAll();
+      if (s.over()) {
+        break;
+      }
+      // At most one task at a time (none in a step that delivered a block not yet taken).
+      assertThat(s.decisions()).hasSizeLessThanOrEqualTo(1).allMatch(d -> d.startsWith("liveness "));
+      assertThat(runtime.pendingTasks()).isLessThanOrEqualTo(1);
+    }
+    assertThat(seen).hasSize(300).doesNotHaveDuplicates();
+  }
+
+  @Test
+  void aFastReadFillsTheFreeMemoryButLeavesTheSlowMapItsReservation() {
+    // 64 KiB, half of it reserved evenly: 16 KiB for the read, 16 KiB for A. A's tasks are left
+    // waiting, so the read's blocks pile up in A's queue (they count against the read).
+    start(OPTIONS.withMemoryBudget(64 << 10), read(20_000, 1), map("A", 0.5));
+    for (int i = 0; i < 1000 && (step().contains("launch ReadRange") || runtime.pendingTaskNames().contains("ReadRange")); i++) {
+      runtime.runTasks("ReadRange");
+    }
+    OperatorState read = ex.operators().get(0);
+    OperatorState a = ex.operators().get(1);
+    assertThat(runtime.pendingTaskNames()).containsExactly("A");
+    // The read could run (work, room, CPUs) but the policy holds it back: it has used its own
+    // reservation and the free part, and stopped short of A's.
+    assertThat(read.hasWork()).isTrue();
+    assertThat(read.outputHasRoom()).isTrue();
+    assertThat(read.heldBackSince).isNotNegative();
+    assertThat(read.memoryUsage()).isGreaterThan(16 << 10);
+    assertThat(read.memoryUsage() + a.memoryUsage()).isLessThanOrEqualTo(64 << 10);
+    // A's first task ends (its size is now known): A launches within its reservation; the read,
+    // with no free memory left, still waits.
+    runtime.runTasks("A");
+    List<String> s = step();
+    assertThat(s).contains("launch A").doesNotContain("launch ReadRange");
+    runToEnd();
+    assertThat(seen).hasSize(20_000).doesNotHaveDuplicates();
+    assertThat(ex.peakMemory()).isLessThanOrEqualTo(64 << 10);
+  }
+
+  @Test
+  void aFullConsumerChannelHoldsTheLastOperatorBackUntilTheConsumerTakes() {
+    int blocks = StreamingExecutor.CHANNEL_BLOCKS + OperatorState.OUTPUT_BLOCKS + 10;
+    start(OPTIONS, read(blocks * 100L, blocks));
+    // Run tasks without taking anything until the scheduler launches nothing more.
+    for (int i = 0; i < 1000 && (!step().isEmpty() || runtime.pendingTasks() > 0); i++) {
+      runtime.runTasks();
+    }
+    assertThat(runtime.pendingTasks()).isZero();
+    OperatorState read = ex.operators().get(0);
+    assertThat(read.outputs.readyCount()).isEqualTo(OperatorState.OUTPUT_BLOCKS);
+    assertThat(read.hasWork()).isTrue();
+    assertThat(step()).isEmpty();
+    // The consumer takes one block: one moves from the read's buffer to the channel, one task runs.
+    Batch b = ex.poll();
+    assertThat(b).isNotNull();
+    b.close();
+    assertThat(step()).containsExactly("launch ReadRange");
+    assertThat(read.outputs.readyCount()).isEqualTo(OperatorState.OUTPUT_BLOCKS - 1);
+    runToEnd();
+    assertThat(seen).hasSize(blocks * 100 - 100).doesNotHaveDuplicates();
+  }
+
+  private static ActorMapOp actors(ActorPool pool) {
+    BatchFunction identity = (b, c) -> b;
+    return new ActorMapOp("Pool", () -> identity, pool, Resources.cpus(0.5), 0);
+  }
+
+  @Test
+  void anActorPoolGrowsWhileItsActorsAreBusyAndStopsThemWhenTheInputEnds() {
+    start(OPTIONS, read(1000, 10), actors(ActorPool.of(1, 2).withMaxTasksPerActor(1)));
+    assertThat(step()).containsExactly("start actor Pool-0", "launch ReadRange");
+    runtime.runTasks();
+    // A block waits, but the actor is not constructed yet: nothing for the pool.
+    assertThat(step()).containsExactly("launch ReadRange");
+    runtime.runActors();
+    runtime.runTasks();
+    // The actor is ready: it takes a block (and is then full); the read goes on.
+    assertThat(step()).containsExactly("launch Pool", "launch ReadRange");
+    runtime.runTasks();
+    // Every actor full and input waiting: a second actor starts, leaving the read its CPU.
+    assertThat(step()).containsExactly("start actor Pool-1", "launch ReadRange");
+    assertThat(runtime.liveActors()).isEqualTo(2);
+    runToEnd();
+    assertThat(seen).hasSize(1000).doesNotHaveDuplicates();
+    assertThat(runtime.liveActors()).isZero();
+  }
+
+  @Test
+  void anIdleActorStopsAfterTheIdleTimeoutWhileInputMayStillCome() {
+    ActorPool pool = ActorPool.of(1, 2).withMaxTasksPerActor(1).withIdleTimeout(Duration.ofSeconds(5));
+    start(OPTIONS, read(2000, 20), actors(pool));
+    List<String> all = new ArrayList<>();
+    for (int i = 0; i < 50 && !all.contains("start actor Pool-1"); i++) {
+      all.addAll(step());
+      runtime.runTasks();
+      if (i == 0) {
+        runtime.runActors(); // constructs Pool-0, then leaves its calls waiting: it stays busy
+      }
+    }
+    assertThat(all).contains("start actor Pool-1");
+    // The read's next task is left waiting (input may still come) while the actors work through
+    // what is queued.
+    OperatorState pooled = ex.operators().get(1);
+    for (int i = 0; i < 50 && !(pooled.inputQueue.isEmpty() && pooled.running.isEmpty()); i++) {
+      step();
+      runtime.runActors();
+      takeAll();
+    }
+    assertThat(pooled.inputQueue).isEmpty();
+    assertThat(runtime.pendingTasks()).isEqualTo(1);
+    assertThat(step()).isEmpty();
+    clock.addAndGet(Duration.ofSeconds(4).toNanos());
+    assertThat(step()).isEmpty();
+    clock.addAndGet(Duration.ofSeconds(2).toNanos());
+    // Both idle beyond the timeout: one stops, down to the pool's minimum.
+    assertThat(step()).containsExactly("stop actor Pool-0");
+    assertThat(step()).isEmpty();
+    assertThat(pooled.liveActors()).isEqualTo(1);
+    runToEnd();
+    assertThat(seen).hasSize(2000).doesNotHaveDuplicates();
+  }
+}
