@@ -80,7 +80,7 @@ import picocli.CommandLine.Option;
  *       the hand-over to the consumer;
  *   <li>{@value #SLUICE}: Sluice's {@code DataSetIterator} over the tar shards of the same JPEGs:
  *       the pure-Java {@code ImageDecoder} to uint8, converted to float NCHW in the same tasks
- *       ({@code TensorToFloat}); the iterator hands the batches' memory to the consumer without a
+ *       ({@code ToFloatImage}); the iterator hands the batches' memory to the consumer without a
  *       copy;
  *   <li>{@value #SLUICE_NATIVE}: OpenCV decodes and converts to float NCHW in the tasks
  *       ({@code NativeImageDecoder.toFloat}); the iterator hands the batches' memory to the consumer
@@ -305,7 +305,7 @@ final class LoaderVsDataVec implements Callable<Integer> {
   /** Where a Sluice case decodes and converts to float. */
   enum Decoding {
     /**
-     * The pure-Java {@code ImageDecoder} to uint8, then {@code TensorToFloat} to float NCHW in the
+     * The pure-Java {@code ImageDecoder} to uint8, then {@code ToFloatImage} to float NCHW in the
      * same tasks; the iterator hands the batches' memory to DL4J as it is.
      */
     JAVA,
@@ -350,7 +350,7 @@ final class LoaderVsDataVec implements Callable<Integer> {
               dev.sluice.loader.MapOptions.DEFAULT.withName("ParseLabel"))
           .mapBatches(decoder, dev.sluice.loader.MapOptions.DEFAULT.withName(decoding == Decoding.JAVA ? "Decode" : "DecodeNative"));
       if (decoding == Decoding.JAVA) { // (fused with the decoding: the same tasks)
-        ds = ds.mapBatches(dev.sluice.nd4j.TensorToFloat.of(ImageInputs.PIXELS, 1 / 255.0, dev.sluice.nd4j.Layout.NCHW),
+        ds = ds.mapBatches(dev.sluice.loader.ToFloatImage.of(ImageInputs.PIXELS),
             dev.sluice.loader.MapOptions.DEFAULT.withName("ToFloat"));
       }
       boolean floatsInTasks = decoding != Decoding.NATIVE_UINT8;

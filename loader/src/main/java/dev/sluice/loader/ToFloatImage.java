@@ -1,18 +1,25 @@
 package dev.sluice.loader;
 
-import java.util.ArrayList;
+import dev.sluice.loader.internal.convert.FloatConversion;
+import java.nio.ByteOrder;
 import java.util.List;
+import java.util.Objects;
 import org.apache.arrow.memory.ArrowBuf;
-import org.apache.arrow.vector.FieldVector;
-import org.apache.arrow.vector.types.pojo.Field;
 import org.apache.arrow.vector.types.pojo.Schema;
 
 /**
- * Turns a uint8 image tensor column {@code [H, W, C]} into a float32 column {@code [C, H, W]}
- * (channels first, as DL4J's convolution layers take it), each value {@code (v * scale - mean[c]) /
- * std[c]}: torchvision's {@code ToTensor} and {@code Normalize} as a pipeline step, so that the
- * conversion runs in parallel tasks rather than on a trainer's prefetch thread, and the iterator
- * can hand the bytes to ND4J with one memory copy. Other columns are carried over. Stateless and
+ * Turns a uint8 image tensor column into float32: each value {@code v * scale}, or {@code (v *
+ * scale - mean[c]) / std[c]} per channel (torchvision's {@code ToTensor} and {@code Normalize} as
+ * a pipeline step), with rows {@code [H, W, C]} turned channels first, {@code [C, H, W]}, as DL4J's
+ * convolution layers take them (or kept as stored, {@link #channelsLast()}).
+ *
+ * <p>Why: fused after a decoder, the conversion runs in the pipeline's tasks on every core rather
+ * than on a trainer's one prefetch thread, and leaves a float column that the DL4J iterator can hand
+ * to ND4J without a copy ({@code shareBatchMemory}). The values are exactly those of the iterator's
+ * own conversion of a uint8 column (the same code computes both).
+ *
+ * <p>The result is written to {@code output} (by default the column itself); the input column is
+ * dropped, the other columns are shared with the input, not copied. Immutable, stateless and
  * thread-safe.
  */
 public final class ToFloatImage implements BatchFunction {
@@ -21,92 +28,140 @@ public final class ToFloatImage implements BatchFunction {
   private final float scale;
   private final float[] mean;
   private final float[] std;
+  private final boolean channelsFirst;
 
-  private ToFloatImage(String column, String output, float scale, float[] mean, float[] std) {
-    this.column = column;
-    this.output = output;
+  private ToFloatImage(String column, String output, float scale, float[] mean, float[] std, boolean channelsFirst) {
+    this.column = Objects.requireNonNull(column, "column");
+    this.output = Objects.requireNonNull(output, "output");
     this.scale = scale;
     this.mean = mean.clone();
     this.std = std.clone();
+    this.channelsFirst = channelsFirst;
   }
 
-  /** Scales to [0, 1] ({@code v / 255}), channels first, into {@code output} (which may be {@code column}). */
+  /** {@code column} scaled to [0, 1] ({@code v / 255}), channels first, in place. */
+  public static ToFloatImage of(String column) {
+    return of(column, column);
+  }
+
+  /** {@code column} scaled to [0, 1] ({@code v / 255}), channels first, into {@code output}. */
   public static ToFloatImage of(String column, String output) {
-    return new ToFloatImage(column, output, 1 / 255f, new float[0], new float[0]);
+    return new ToFloatImage(column, output, 1 / 255f, new float[0], new float[0], true);
   }
 
-  /** The same, then {@code (x - mean[c]) / std[c]} per channel. */
+  /**
+   * The same with another factor ({@code 1 / 255.0} by default; 1 keeps the byte values).
+   *
+   * @throws IllegalArgumentException when the scale is not finite and positive
+   */
+  public ToFloatImage scaled(double scale) {
+    if (!Double.isFinite(scale) || scale <= 0) {
+      throw new IllegalArgumentException("scale must be finite and positive: " + scale);
+    }
+    return new ToFloatImage(column, output, (float) scale, mean, std, channelsFirst);
+  }
+
+  /**
+   * The same, then {@code (x - mean[c]) / std[c]} per channel.
+   *
+   * @throws IllegalArgumentException unless there is one mean and one positive std per channel
+   */
   public ToFloatImage normalized(float[] mean, float[] std) {
-    if (mean.length != std.length) {
+    if (mean.length != std.length || mean.length == 0) {
       throw new IllegalArgumentException("mean and std need one value per channel");
     }
-    return new ToFloatImage(column, output, scale, mean, std);
+    for (float s : std) {
+      if (!(s > 0) || !Float.isFinite(s)) {
+        throw new IllegalArgumentException("std must be finite and positive: " + s);
+      }
+    }
+    return new ToFloatImage(column, output, scale, mean, std, channelsFirst);
   }
 
+  /** The same, keeping each row's shape as stored (any shape; channels last when normalized). */
+  public ToFloatImage channelsLast() {
+    return new ToFloatImage(column, output, scale, mean, std, false);
+  }
+
+  /**
+   * @throws IllegalArgumentException naming the column when it is missing, not a uint8 tensor
+   *     column, has null rows, or has rows that are not {@code [H, W, C]} (channels first) or whose
+   *     channels do not match the normalisation's
+   */
   @Override
   public Batch apply(Batch in, BatchContext ctx) {
     TensorSpec spec = in.tensorSpec(column);
+    if (spec.elementType() != ElementType.UINT8) {
+      throw new IllegalArgumentException("column '" + column + "' must be a uint8 tensor column, is " + spec);
+    }
+    long nulls = in.vector(column).getNullCount();
+    if (nulls > 0) {
+      throw new IllegalArgumentException("column '" + column + "' has " + nulls + " null rows: no image to convert");
+    }
     int[] s = spec.shape();
-    if (spec.elementType() != ElementType.UINT8 || s.length != 3) {
-      throw new IllegalArgumentException("column '" + column + "' must be a uint8 [H, W, C] tensor, is " + spec);
+    if (channelsFirst && s.length != 3) {
+      throw new IllegalArgumentException("column '" + column + "' has rows of shape " + java.util.Arrays.toString(s)
+          + ": channels first needs [H, W, C]");
     }
-    int h = s[0];
-    int w = s[1];
-    int c = s[2];
-    if (mean.length > 0 && mean.length != c) {
-      throw new IllegalArgumentException("normalisation has " + mean.length + " channels, the image " + c);
+    int channels = s.length == 0 ? 1 : s[s.length - 1];
+    if (mean.length > 0 && mean.length != channels) {
+      throw new IllegalArgumentException("the normalisation has " + mean.length + " channels, column '" + column
+          + "' " + channels);
     }
-    List<Field> fields = new ArrayList<>();
-    for (Field f : in.schema().getFields()) {
-      if (!f.getName().equals(column) && !f.getName().equals(output)) {
-        fields.add(f);
-      }
-    }
-    fields.add(Columns.tensor(output, ElementType.FLOAT32, c, h, w));
+    TensorSpec floatSpec = channelsFirst
+        ? TensorSpec.of(ElementType.FLOAT32, s[2], s[0], s[1])
+        : TensorSpec.of(ElementType.FLOAT32, s);
     int n = in.rowCount();
-    try (BatchBuilder out = BatchBuilder.create(ctx.allocator(), new Schema(fields), Math.max(n, 1), 0, in.sources())) {
-      ArrowBuf src = in.tensorData(column);
-      ArrowBuf dst = out.tensorData(output);
-      int hw = h * w;
-      byte[] row = new byte[hw * c];
-      float[] plane = new float[hw];
-      float[] a = new float[c];
-      float[] b = new float[c];
-      for (int k = 0; k < c; k++) {
-        float sd = std.length > 0 ? std[k] : 1f;
-        a[k] = scale / sd;
-        b[k] = (mean.length > 0 ? -mean[k] : 0f) / sd;
-      }
-      for (int r = 0; r < n; r++) {
-        src.getBytes((long) r * hw * c, row, 0, row.length);
-        long base = (long) r * hw * c * 4;
-        for (int k = 0; k < c; k++) {
-          float ak = a[k];
-          float bk = b[k];
-          for (int p = 0, q = k; p < hw; p++, q += c) {
-            plane[p] = (row[q] & 0xFF) * ak + bk;
-          }
-          long at = base + (long) k * hw * 4;
-          dst.nioBuffer(at, hw * 4).order(java.nio.ByteOrder.LITTLE_ENDIAN).asFloatBuffer().put(plane);
-        }
-      }
-      for (Field f : fields) {
-        if (!f.getName().equals(output)) {
-          FieldVector v = in.vector(f.getName());
-          for (int r = 0; r < n; r++) {
-            if (v.isNull(r)) {
-              out.setNull(f.getName(), r);
-            } else if (v instanceof org.apache.arrow.vector.BaseIntVector) {
-              out.setLong(f.getName(), r, in.getLong(f.getName(), r));
-            } else if (v instanceof org.apache.arrow.vector.FloatingPointVector) {
-              out.setDouble(f.getName(), r, in.getDouble(f.getName(), r));
-            } else {
-              out.setBytes(f.getName(), r, in.getBytes(f.getName(), r));
-            }
-          }
-        }
-      }
-      return out.build(n);
+    long elements = (long) n * spec.elementCount();
+    if (elements * 4 > Integer.MAX_VALUE) {
+      throw new IllegalArgumentException("column '" + column + "' would take " + elements * 4 + " bytes as floats in one"
+          + " batch, more than 2 GiB: use smaller batches");
     }
+    Batch floats;
+    try (BatchBuilder out = BatchBuilder.createUninitialized(ctx.allocator(),
+        new Schema(List.of(floatSpec.toField(output))), Math.max(n, 1), 0, in.sources())) {
+      if (n > 0) {
+        ArrowBuf src = in.tensorData(column);
+        ArrowBuf dst = out.tensorData(output);
+        int e = (int) spec.elementCount();
+        FloatConversion.bytesToFloats(src.nioBuffer(0, (int) elements),
+            dst.nioBuffer(0, (int) elements * 4).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer(), n, e,
+            channelsFirst ? s[0] * s[1] : 0, factors(), offsets());
+      }
+      floats = out.build(n);
+    }
+    try {
+      return in.withColumnsOf(ctx.allocator(), output.equals(column) ? List.of(column) : List.of(column, output), floats);
+    } finally {
+      floats.close(); // (already consumed unless adding failed)
+    }
+  }
+
+  private float[] factors() {
+    if (mean.length == 0) {
+      return new float[] {scale};
+    }
+    float[] a = new float[mean.length];
+    for (int k = 0; k < a.length; k++) {
+      a[k] = scale / std[k];
+    }
+    return a;
+  }
+
+  private float[] offsets() {
+    if (mean.length == 0) {
+      return new float[] {0f};
+    }
+    float[] b = new float[mean.length];
+    for (int k = 0; k < b.length; k++) {
+      b[k] = -mean[k] / std[k];
+    }
+    return b;
+  }
+
+  @Override
+  public String toString() {
+    return "ToFloatImage[" + column + (output.equals(column) ? "" : " -> " + output) + ", scale " + scale
+        + (mean.length > 0 ? ", normalized" : "") + (channelsFirst ? ", channels first" : ", as stored") + "]";
   }
 }

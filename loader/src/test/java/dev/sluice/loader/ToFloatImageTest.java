@@ -50,4 +50,31 @@ class ToFloatImageTest {
       }
     }
   }
+
+  @Test
+  void channelsLastNormalizesEachValueByItsChannelAndDropsTheInput() {
+    Schema schema = new Schema(List.of(Columns.tensor("px", ElementType.UINT8, 2, 2, 3)));
+    try (RootAllocator a = new RootAllocator()) {
+      Batch in;
+      try (BatchBuilder b = BatchBuilder.create(a, schema, 3)) {
+        for (int i = 0; i < 3 * 12; i++) {
+          b.tensorData("px").setByte(i, 200 + i);
+        }
+        in = b.build(3);
+      }
+      float[] mean = {1f, 2f, 3f};
+      float[] std = {1f, 2f, 4f};
+      try (in; Batch out = ToFloatImage.of("px", "x").scaled(1).normalized(mean, std).channelsLast().apply(in, ctx(a))) {
+        assertThat(out.schema().getFields()).extracting(f -> f.getName()).containsExactly("x");
+        assertThat(out.tensorSpec("x")).isEqualTo(TensorSpec.of(ElementType.FLOAT32, 2, 2, 3));
+        for (int k = 0; k < 3 * 12; k++) {
+          int c = k % 3;
+          float v = (200 + k) & 0xFF;
+          assertThat(out.tensorData("x").getFloat(4L * k)).isCloseTo((v - mean[c]) / std[c],
+              org.assertj.core.data.Offset.offset(1e-4f));
+        }
+      }
+      assertThat(a.getAllocatedMemory()).isZero();
+    }
+  }
 }

@@ -1,6 +1,7 @@
 package dev.sluice.nd4j.internal;
 
 import dev.sluice.loader.ElementType;
+import dev.sluice.loader.internal.convert.FloatConversion;
 import dev.sluice.nd4j.Layout;
 import java.nio.ByteBuffer;
 import java.nio.DoubleBuffer;
@@ -104,31 +105,12 @@ public final class TensorCopy {
   }
 
   /**
-   * Images' bytes to scaled floats, the commonest conversion, straight from buffer to buffer
-   * through a table of the 256 possible values (each exactly {@code (float) v * scale}, as the
-   * general path computes it). With {@code hw > 0} each row goes from HWC to CHW.
+   * Images' bytes to scaled floats, the commonest conversion: the loader's {@link
+   * FloatConversion}, which {@link dev.sluice.loader.ToFloatImage} uses too, so that converting in
+   * the pipeline and here give the same values. With {@code hw > 0} each row goes from HWC to CHW.
    */
   public static void bytesToFloats(ByteBuffer in, FloatBuffer out, int rows, int e, int hw, int c, float scale) {
-    float[] value = new float[256];
-    for (int v = 0; v < 256; v++) {
-      value[v] = (float) v * scale;
-    }
-    if (hw == 0) {
-      int total = rows * e;
-      for (int k = 0; k < total; k++) {
-        out.put(k, value[in.get(k) & 0xFF]);
-      }
-      return;
-    }
-    for (int r = 0; r < rows; r++) {
-      int base = r * e;
-      for (int ch = 0; ch < c; ch++) {
-        int plane = base + ch * hw;
-        for (int p = 0, at = base + ch; p < hw; p++, at += c) {
-          out.put(plane + p, value[in.get(at) & 0xFF]);
-        }
-      }
-    }
+    FloatConversion.bytesToFloats(in, out, rows, e, hw, new float[] {scale}, new float[] {0f});
   }
 
   /** {@code t[ch * hw + p] = row[p * c + ch]}: HWC to CHW. */

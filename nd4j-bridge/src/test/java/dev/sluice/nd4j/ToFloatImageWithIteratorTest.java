@@ -13,6 +13,7 @@ import dev.sluice.loader.ElementType;
 import dev.sluice.loader.ExecutionOptions;
 import dev.sluice.loader.Sluice;
 import dev.sluice.loader.TensorSpec;
+import dev.sluice.loader.ToFloatImage;
 import dev.sluice.loader.runtime.Resources;
 import java.util.ArrayList;
 import java.util.List;
@@ -22,7 +23,8 @@ import org.junit.jupiter.api.Test;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
 
-class TensorToFloatTest {
+/** {@link ToFloatImage} against the DL4J iterator's own conversion, and its column handling. */
+class ToFloatImageWithIteratorTest {
   private static final int H = 3;
   private static final int W = 4;
   private static final int C = 3;
@@ -63,7 +65,7 @@ class TensorToFloatTest {
   void nchwHoldsEachScaledValueAtItsPlaneAndSharesTheOtherColumns() throws Exception {
     try (RootAllocator a = new RootAllocator()) {
       try (Batch in = images(a, 5);
-          Batch out = TensorToFloat.of("img", 1 / 255.0, Layout.NCHW).apply(in, BatchContext.of(a, BadRecords.none(), "ToFloat"))) {
+          Batch out = ToFloatImage.of("img").scaled(1 / 255.0).apply(in, BatchContext.of(a, BadRecords.none(), "ToFloat"))) {
         assertThat(out.rowCount()).isEqualTo(5);
         assertThat(out.tensorSpec("img")).isEqualTo(TensorSpec.of(ElementType.FLOAT32, C, H, W));
         assertThat(out.getLong("y", 3)).isEqualTo(1);
@@ -87,9 +89,9 @@ class TensorToFloatTest {
   @Test
   void asStoredKeepsTheRowShapeAndAnEmptyBatchStaysEmpty() throws Exception {
     try (RootAllocator a = new RootAllocator(); Batch in = images(a, 2);
-        Batch out = TensorToFloat.of("img", 2.0, Layout.AS_STORED).apply(in, BatchContext.of(a, BadRecords.none(), "ToFloat"));
+        Batch out = ToFloatImage.of("img").scaled(2.0).channelsLast().apply(in, BatchContext.of(a, BadRecords.none(), "ToFloat"));
         Batch none = in.slice(a, 0, 0);
-        Batch noneOut = TensorToFloat.of("img", 2.0, Layout.NCHW).apply(none, BatchContext.of(a, BadRecords.none(), "ToFloat"))) {
+        Batch noneOut = ToFloatImage.of("img").scaled(2.0).apply(none, BatchContext.of(a, BadRecords.none(), "ToFloat"))) {
       assertThat(out.tensorSpec("img")).isEqualTo(TensorSpec.of(ElementType.FLOAT32, H, W, C));
       assertThat(out.tensorData("img").getFloat(4L * (H * W * C + 7))).isEqualTo(2f * pixel(1, 7));
       assertThat(noneOut.rowCount()).isZero();
@@ -109,16 +111,16 @@ class TensorToFloatTest {
 
   private static void rejects(RootAllocator a, Batch in) {
     BatchContext ctx = BatchContext.of(a, BadRecords.none(), "ToFloat");
-    assertThatThrownBy(() -> TensorToFloat.of("y", 1, Layout.AS_STORED).apply(in, ctx))
-        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("'y'").hasMessageContaining("uint8 tensor");
-    assertThatThrownBy(() -> TensorToFloat.of("nope", 1, Layout.AS_STORED).apply(in, ctx))
+    assertThatThrownBy(() -> ToFloatImage.of("y").scaled(1).channelsLast().apply(in, ctx))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("'y'").hasMessageContaining("tensor column");
+    assertThatThrownBy(() -> ToFloatImage.of("nope").scaled(1).channelsLast().apply(in, ctx))
         .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("nope");
-    try (Batch floats = TensorToFloat.of("img", 1, Layout.AS_STORED).apply(in, ctx)) {
-      assertThatThrownBy(() -> TensorToFloat.of("img", 1, Layout.AS_STORED).apply(floats, ctx))
-          .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("FLOAT32");
+    try (Batch floats = ToFloatImage.of("img").scaled(1).channelsLast().apply(in, ctx)) {
+      assertThatThrownBy(() -> ToFloatImage.of("img").scaled(1).channelsLast().apply(floats, ctx))
+          .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("float32");
     }
-    assertThatThrownBy(() -> TensorToFloat.of("img", 0, Layout.NCHW)).isInstanceOf(IllegalArgumentException.class);
-    assertThatThrownBy(() -> TensorToFloat.of("img", Double.NaN, Layout.NCHW)).isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> ToFloatImage.of("img").scaled(0)).isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> ToFloatImage.of("img").scaled(Double.NaN)).isInstanceOf(IllegalArgumentException.class);
   }
 
   /**
@@ -137,7 +139,7 @@ class TensorToFloatTest {
         }
       }
       try (SluiceDataSetIterator it = SluiceDataSetIterator.builder(
-              s.range(200, 3).mapBatches(TO_IMAGES).mapBatches(TensorToFloat.of("img", 1 / 255.0, Layout.NCHW)),
+              s.range(200, 3).mapBatches(TO_IMAGES).mapBatches(ToFloatImage.of("img").scaled(1 / 255.0)),
               FeatureColumn.of("img"), LabelColumn.oneHot("y", 2))
           .batchSize(32).shuffle(false).prefetch(2).reuseArrays(1).shareBatchMemory(true).build()) {
         int b = 0;
