@@ -1,13 +1,12 @@
 package dev.sluice.loader;
 
+import dev.sluice.loader.concurrent.Prefetcher;
 import dev.sluice.loader.internal.exec.BlockStream;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 import java.util.NoSuchElementException;
 import java.util.SplittableRandom;
-import java.util.concurrent.ArrayBlockingQueue;
-import java.util.concurrent.BlockingQueue;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.vector.FieldVector;
 import org.apache.arrow.vector.VectorSchemaRoot;
@@ -28,8 +27,7 @@ public final class BatchIterator implements Iterator<Batch>, AutoCloseable {
   private final BlockStream executor;
   private final IterOptions options;
   private final Rebatcher rebatcher;
-  private final BlockingQueue<Object> prefetched;
-  private final Thread prefetchThread;
+  private final Prefetcher<Batch> prefetcher;
   private Object lookahead;
   /** Whether the user waits on the prefetch queue (a prefetching iterator). */
   private final java.util.concurrent.atomic.AtomicBoolean userWaits = new java.util.concurrent.atomic.AtomicBoolean();
@@ -59,43 +57,24 @@ public final class BatchIterator implements Iterator<Batch>, AutoCloseable {
       executor.consumerHolds(options.batchSize());
     }
     if (rebatch && options.prefetchBatches() > 0) {
-      prefetched = new ArrayBlockingQueue<>(options.prefetchBatches());
       executor.measureConsumerWaitOutside();
-      prefetchThread = new Thread(this::prefetchLoop, "sluice-prefetch-" + name);
-      prefetchThread.setDaemon(true);
-      prefetchThread.start();
+      // The user, if waiting, is served from each hand-over on: said before the batch shows, so
+      // that the execution does not run ahead for a user that already has its batch.
+      prefetcher = new Prefetcher<>("sluice-prefetch-" + name, options.prefetchBatches(), out -> {
+        for (Batch b; (b = rebatcher.next()) != null; ) {
+          if (!out.put(b)) {
+            return;
+          }
+        }
+      }, Batch::close, this::userServed, BatchIterator::asThrown);
     } else {
-      prefetched = null;
-      prefetchThread = null;
+      prefetcher = null;
     }
   }
 
-  private void prefetchLoop() {
-    while (true) {
-      Object item;
-      try {
-        Batch b = rebatcher.next();
-        item = b == null ? END : b;
-      } catch (InterruptedException e) {
-        return;
-      } catch (RuntimeException e) {
-        item = e;
-      }
-      // The user, if waiting, is served from here on: said before the item shows, so that the
-      // execution does not run ahead for a user that already has its batch.
-      userServed();
-      try {
-        prefetched.put(item);
-      } catch (InterruptedException ie) {
-        if (item instanceof Batch b) {
-          b.close();
-        }
-        return;
-      }
-      if (item == END || item instanceof RuntimeException) {
-        return;
-      }
-    }
+  /** A failure of the prefetch thread as the consumer gets it: as thrown, if unchecked. */
+  private static RuntimeException asThrown(Throwable t) {
+    return t instanceof RuntimeException re ? re : new SluiceException("re-batching failed: " + t, t);
   }
 
   /** Says, once per wait, that the waiting user has (or is about to have) its batch. */
@@ -106,23 +85,24 @@ public final class BatchIterator implements Iterator<Batch>, AutoCloseable {
   }
 
   private Object fetch() {
-    try {
-      if (prefetched != null) {
-        Object o = prefetched.poll();
-        if (o != null) {
-          return o;
-        }
+    if (prefetcher != null) {
+      Batch b;
+      if (prefetcher.hasReady()) {
+        b = prefetcher.take();
+      } else {
         long t0 = System.nanoTime();
         userWaits.set(true);
         executor.userWaiting(true);
         try {
-          o = prefetched.take();
+          b = prefetcher.take();
         } finally {
           userServed();
         }
         executor.addConsumerWait(System.nanoTime() - t0);
-        return o;
       }
+      return b == null ? END : b;
+    }
+    try {
       Batch b = rebatcher != null ? rebatcher.next() : executor.take();
       return b == null ? END : b;
     } catch (InterruptedException e) {
@@ -143,11 +123,6 @@ public final class BatchIterator implements Iterator<Batch>, AutoCloseable {
         close();
         throw e;
       }
-    }
-    if (lookahead instanceof RuntimeException e) {
-      lookahead = null;
-      close();
-      throw e;
     }
     if (lookahead == END) {
       close();
@@ -203,14 +178,8 @@ public final class BatchIterator implements Iterator<Batch>, AutoCloseable {
       b.close();
     }
     lookahead = null;
-    if (prefetchThread != null) {
-      prefetchThread.interrupt();
-      dev.sluice.loader.concurrent.Uninterruptibly.join(prefetchThread); // it holds batches until it ends
-      for (Object o; (o = prefetched.poll()) != null; ) {
-        if (o instanceof Batch b) {
-          b.close();
-        }
-      }
+    if (prefetcher != null) {
+      prefetcher.close(); // waits for the thread, which holds batches until it ends
     }
     if (rebatcher != null) {
       rebatcher.close();

@@ -14,7 +14,7 @@ import dev.sluice.loader.Sluice;
 import dev.sluice.loader.SluiceException;
 import dev.sluice.loader.runtime.Resources;
 import dev.sluice.loader.source.RangeSource;
-import dev.sluice.nd4j.internal.Prefetcher;
+import dev.sluice.loader.concurrent.Prefetcher;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;

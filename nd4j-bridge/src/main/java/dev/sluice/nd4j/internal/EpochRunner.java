@@ -1,14 +1,18 @@
 package dev.sluice.nd4j.internal;
 
 import dev.sluice.loader.Batch;
+import dev.sluice.loader.BatchIterator;
 import dev.sluice.loader.Dataset;
 import dev.sluice.loader.IterOptions;
+import dev.sluice.loader.SluiceException;
+import dev.sluice.loader.concurrent.Prefetcher;
 import dev.sluice.nd4j.PrefetchStats;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.NoSuchElementException;
 import java.util.function.BiFunction;
+import org.nd4j.linalg.factory.Nd4j;
 
 /**
  * The engine behind both Sluice iterators: epochs as executions of a dataset, each fed through its
@@ -33,6 +37,7 @@ public final class EpochRunner<T> implements AutoCloseable {
   private record Held<T>(T item, ArrayPool.Lease lease) {}
 
   private static final java.util.concurrent.atomic.AtomicLong HELD = new java.util.concurrent.atomic.AtomicLong();
+  private static final java.util.concurrent.atomic.AtomicInteger PREFETCH_THREADS = new java.util.concurrent.atomic.AtomicInteger();
 
   private final Dataset dataset;
   private final IterOptions baseOptions;
@@ -167,8 +172,53 @@ public final class EpochRunner<T> implements AutoCloseable {
       IterOptions chosen = baseOptions;
       epochStart = System.nanoTime();
       registerWithContext();
-      current = new Prefetcher<>(() -> epochData.iterBatches(chosen), this::convert, this::letGo, capacity);
+      // On a GPU backend the items are placed on the consumer's device, so the producer works on
+      // that device too; on the CPU backend this does nothing.
+      Integer device = Nd4j.getAffinityManager().getDeviceForCurrentThread();
+      current = new Prefetcher<>("sluice-dl4j-prefetch-" + PREFETCH_THREADS.incrementAndGet(), capacity,
+          out -> produce(epochData, chosen, device, out), this::letGo, () -> {}, EpochRunner::asThrown);
     }
+  }
+
+  /**
+   * The prefetch thread's work for one epoch: opens the epoch's batch iterator, converts each batch
+   * into an item, closes the batch, and hands the item on; closes the iterator (and so the
+   * execution) before it ends, so that no Arrow memory crosses threads.
+   */
+  private void produce(Dataset data, IterOptions options, Integer device, Prefetcher.Output<Held<T>> out) {
+    Nd4j.getAffinityManager().unsafeSetDevice(device);
+    BatchIterator it = data.iterBatches(options);
+    try {
+      while (it.hasNext()) {
+        Held<T> item;
+        try (Batch b = it.next()) {
+          if (b.rowCount() == 0) {
+            continue;
+          }
+          item = convert(b);
+        }
+        if (!out.put(item)) {
+          return;
+        }
+      }
+    } finally {
+      // Clear a stop request's interrupt first: closing the execution must not be cut short.
+      boolean interrupted = Thread.interrupted();
+      try {
+        it.close();
+      } finally {
+        if (interrupted) {
+          Thread.currentThread().interrupt();
+        }
+      }
+    }
+  }
+
+  /** A failure on the prefetch thread as the consumer gets it. */
+  private static RuntimeException asThrown(Throwable t) {
+    return t instanceof SluiceException se
+        ? SluiceException.rethrown(se)
+        : new SluiceException("converting a batch for ND4J failed: " + t, "nd4j-bridge", null, null, t);
   }
 
   /** Whether another item is available in this epoch; starts the epoch if none is running. */
