@@ -1,6 +1,9 @@
 package dev.sluice.bench;
 
-/** How big a benchmark run is: {@code quick} for a check in a minute or two, {@code full} for the record. */
+/**
+ * How big a benchmark run is: {@code quick} for a check in a minute or two, {@code full} for the
+ * record.
+ */
 public enum BenchSize {
   /** Small enough for a laptop or CI in a minute or two. */
   QUICK,

@@ -18,8 +18,8 @@ import java.util.concurrent.TimeUnit;
  * process-wide figure such as the peak RSS belongs to that measurement alone.
  *
  * <p>The child prints its result as one line {@value #RESULT_PREFIX}{@code <json>} on standard
- * output; everything else it prints (and its standard error) goes to a log file next to the data.
- * A child that exits non-zero, prints no result or outlives its timeout fails the benchmark, naming
+ * output; everything else it prints (and its standard error) goes to a log file next to the data. A
+ * child that exits non-zero, prints no result or outlives its timeout fails the benchmark, naming
  * its log.
  */
 final class ChildJvm {
@@ -41,7 +41,10 @@ final class ChildJvm {
     List<String> args = new ArrayList<>();
     for (String a : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
       // A debugger agent or the parent's heap size must not be inherited.
-      if (!a.startsWith("-Xmx") && !a.startsWith("-agentlib") && !a.startsWith("-javaagent") && !a.startsWith("-XX:MaxHeapSize")) {
+      if (!a.startsWith("-Xmx")
+          && !a.startsWith("-agentlib")
+          && !a.startsWith("-javaagent")
+          && !a.startsWith("-XX:MaxHeapSize")) {
         args.add(a);
       }
     }
@@ -71,15 +74,19 @@ final class ChildJvm {
     cmd.addAll(benchArgs);
     Files.createDirectories(log.toAbsolutePath().getParent());
     Path out = log.resolveSibling(log.getFileName() + ".stdout");
-    Process p = new ProcessBuilder(cmd)
-        .redirectError(log.toFile())
-        .redirectOutput(out.toFile())
-        .start();
+    Process p =
+        new ProcessBuilder(cmd).redirectError(log.toFile()).redirectOutput(out.toFile()).start();
     try {
       p.getOutputStream().close(); // the child reads no input
       if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
-        throw new IOException("benchmark child did not finish within " + timeout + ": " + String.join(" ", benchArgs)
-            + " (log: " + log + ")");
+        throw new IOException(
+            "benchmark child did not finish within "
+                + timeout
+                + ": "
+                + String.join(" ", benchArgs)
+                + " (log: "
+                + log
+                + ")");
       }
     } finally {
       if (p.isAlive()) {
@@ -91,15 +98,26 @@ final class ChildJvm {
     Files.write(log, lines, StandardCharsets.UTF_8, java.nio.file.StandardOpenOption.APPEND);
     Files.delete(out);
     if (p.exitValue() != 0) {
-      throw new IOException("benchmark child exited with " + p.exitValue() + ": " + String.join(" ", benchArgs)
-          + " (log: " + log + ")");
+      throw new IOException(
+          "benchmark child exited with "
+              + p.exitValue()
+              + ": "
+              + String.join(" ", benchArgs)
+              + " (log: "
+              + log
+              + ")");
     }
     for (String line : lines) {
       if (line.startsWith(RESULT_PREFIX)) {
         return JSON.readTree(line.substring(RESULT_PREFIX.length()));
       }
     }
-    throw new IOException("benchmark child printed no result: " + String.join(" ", benchArgs) + " (log: " + log + ")");
+    throw new IOException(
+        "benchmark child printed no result: "
+            + String.join(" ", benchArgs)
+            + " (log: "
+            + log
+            + ")");
   }
 
   /** Prints a child's result line (in the child). */

@@ -88,7 +88,9 @@ public class ConversionBench {
   /** uint8 to float / 255, NHWC as stored. */
   @Benchmark
   public INDArray uint8ToFloatNhwc() {
-    INDArray a = ArrowToNd4j.copy(uint8, FeatureColumn.of("x").withDataType(DataType.FLOAT).withScale(1 / 255.0));
+    INDArray a =
+        ArrowToNd4j.copy(
+            uint8, FeatureColumn.of("x").withDataType(DataType.FLOAT).withScale(1 / 255.0));
     a.close();
     return a;
   }
@@ -96,8 +98,13 @@ public class ConversionBench {
   /** uint8 to float / 255, transposed to NCHW: what the iterator does for a CNN. */
   @Benchmark
   public INDArray uint8ToFloatNchw() {
-    INDArray a = ArrowToNd4j.copy(uint8,
-        FeatureColumn.of("x").withDataType(DataType.FLOAT).withScale(1 / 255.0).withLayout(Layout.NCHW));
+    INDArray a =
+        ArrowToNd4j.copy(
+            uint8,
+            FeatureColumn.of("x")
+                .withDataType(DataType.FLOAT)
+                .withScale(1 / 255.0)
+                .withLayout(Layout.NCHW));
     a.close();
     return a;
   }

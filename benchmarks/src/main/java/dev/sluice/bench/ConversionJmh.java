@@ -17,8 +17,11 @@ import picocli.CommandLine.Option;
  * Scenario {@code conversion-jmh}: runs {@link ConversionBench} with JMH (forked JVMs with this
  * JVM's flags) and writes JMH's JSON to {@code <out>/conversion-jmh.json}.
  */
-@Command(name = "conversion-jmh", mixinStandardHelpOptions = true,
-    description = "JMH: Arrow batch to INDArray conversion cost per path (32 x 224 x 224 x 3 images).")
+@Command(
+    name = "conversion-jmh",
+    mixinStandardHelpOptions = true,
+    description =
+        "JMH: Arrow batch to INDArray conversion cost per path (32 x 224 x 224 x 3 images).")
 final class ConversionJmh implements Callable<Integer> {
 
   @Option(names = "--out", description = "Results directory. Default: ${DEFAULT-VALUE}")
@@ -27,26 +30,30 @@ final class ConversionJmh implements Callable<Integer> {
   @Option(names = "--forks", description = "JMH forks. Default: ${DEFAULT-VALUE}")
   int forks = 2;
 
-  @Option(names = "--iterations", description = "Measured iterations per fork. Default: ${DEFAULT-VALUE}")
+  @Option(
+      names = "--iterations",
+      description = "Measured iterations per fork. Default: ${DEFAULT-VALUE}")
   int iterations = 5;
 
   @Override
   public Integer call() throws Exception {
     Files.createDirectories(out);
-    List<String> flags = ManagementFactory.getRuntimeMXBean().getInputArguments().stream()
-        .filter(a -> a.startsWith("--add") || a.startsWith("-Xmx") || a.startsWith("-Djavacpp"))
-        .toList();
-    Options options = new OptionsBuilder()
-        .include(ConversionBench.class.getSimpleName())
-        .forks(forks)
-        .warmupIterations(3)
-        .warmupTime(TimeValue.seconds(1))
-        .measurementIterations(iterations)
-        .measurementTime(TimeValue.seconds(1))
-        .jvmArgsAppend(flags.toArray(String[]::new))
-        .resultFormat(ResultFormatType.JSON)
-        .result(out.resolve("conversion-jmh.json").toString())
-        .build();
+    List<String> flags =
+        ManagementFactory.getRuntimeMXBean().getInputArguments().stream()
+            .filter(a -> a.startsWith("--add") || a.startsWith("-Xmx") || a.startsWith("-Djavacpp"))
+            .toList();
+    Options options =
+        new OptionsBuilder()
+            .include(ConversionBench.class.getSimpleName())
+            .forks(forks)
+            .warmupIterations(3)
+            .warmupTime(TimeValue.seconds(1))
+            .measurementIterations(iterations)
+            .measurementTime(TimeValue.seconds(1))
+            .jvmArgsAppend(flags.toArray(String[]::new))
+            .resultFormat(ResultFormatType.JSON)
+            .result(out.resolve("conversion-jmh.json").toString())
+            .build();
     new Runner(options).run();
     return 0;
   }

@@ -29,19 +29,22 @@ import picocli.CommandLine.Option;
  * their input), in three variants: {@code read-only} (no map), {@code fused} (K maps with equal
  * resources, fused into the read: one task per block) and {@code unfused} (K maps alternating 0.5
  * and 1 CPU, so no two neighbours fuse: K + 1 tasks per block). Measured: rows per second and the
- * wall time per task (wall time / tasks, from {@link OperatorStats#tasks}). Each run is a fresh
- * JVM that first runs the same pipeline once on a fifth of the rows to warm up the JIT.
+ * wall time per task (wall time / tasks, from {@link OperatorStats#tasks}). Each run is a fresh JVM
+ * that first runs the same pipeline once on a fifth of the rows to warm up the JIT.
  */
 @Command(
     name = "executor-overhead",
     mixinStandardHelpOptions = true,
-    description = "Rows/s and scheduling cost per task through a chain of no-op maps, fused and unfused.")
+    description =
+        "Rows/s and scheduling cost per task through a chain of no-op maps, fused and unfused.")
 final class ExecutorOverhead implements Callable<Integer> {
   static final String NAME = "executor-overhead";
 
   /** The pipeline variants. */
   enum Variant {
-    READ_ONLY, FUSED, UNFUSED;
+    READ_ONLY,
+    FUSED,
+    UNFUSED;
 
     String label() {
       return name().toLowerCase(Locale.ROOT).replace('_', '-');
@@ -64,7 +67,10 @@ final class ExecutorOverhead implements Callable<Integer> {
   @Option(names = "--splits", description = "Splits of the range. Default: ${DEFAULT-VALUE}")
   int splits = 20;
 
-  @Option(names = "--child", hidden = true, description = "Run one measurement in this JVM and print its result.")
+  @Option(
+      names = "--child",
+      hidden = true,
+      description = "Run one measurement in this JVM and print its result.")
   boolean child;
 
   @Option(names = "--variant", hidden = true, description = "The variant of a child run.")
@@ -83,8 +89,16 @@ final class ExecutorOverhead implements Callable<Integer> {
    * @param microsPerTask wall time / tasks
    * @param peakRssBytes the child's peak RSS
    */
-  record Run(String variant, int run, String plan, long rows, long tasks, double wallSeconds, double rowsPerSecond,
-      double microsPerTask, long peakRssBytes) {}
+  record Run(
+      String variant,
+      int run,
+      String plan,
+      long rows,
+      long tasks,
+      double wallSeconds,
+      double rowsPerSecond,
+      double microsPerTask,
+      long peakRssBytes) {}
 
   @Override
   public Integer call() throws Exception {
@@ -99,8 +113,14 @@ final class ExecutorOverhead implements Callable<Integer> {
   }
 
   private int runParent() throws Exception {
-    System.out.printf(Locale.ROOT, "%s: %d rows in blocks of %d, K = %d no-op maps; %d runs per variant%n",
-        NAME, rows(), blockRows, maps, common.runs());
+    System.out.printf(
+        Locale.ROOT,
+        "%s: %d rows in blocks of %d, K = %d no-op maps; %d runs per variant%n",
+        NAME,
+        rows(),
+        blockRows,
+        maps,
+        common.runs());
     ChildJvm jvm = new ChildJvm(common.childHeap, Duration.ofMinutes(20));
     ObjectMapper json = new ObjectMapper();
     List<Run> runs = new ArrayList<>();
@@ -108,21 +128,62 @@ final class ExecutorOverhead implements Callable<Integer> {
       for (int i = 0; i < Variant.values().length; i++) {
         // Rotate the order from run to run.
         Variant v = Variant.values()[(i + r - 1) % Variant.values().length];
-        List<String> args = List.of(NAME, "--child", "--variant", v.name(), "--size", common.size.name(),
-            "--rows", Long.toString(rows()), "--maps", Integer.toString(maps), "--block-rows", Integer.toString(blockRows),
-            "--splits", Integer.toString(splits));
-        Path log = common.work.resolve("logs").resolve(String.format(Locale.ROOT, "%s-%s-%s-run%d.log", NAME,
-            common.size.label(), v.label(), r));
+        List<String> args =
+            List.of(
+                NAME,
+                "--child",
+                "--variant",
+                v.name(),
+                "--size",
+                common.size.name(),
+                "--rows",
+                Long.toString(rows()),
+                "--maps",
+                Integer.toString(maps),
+                "--block-rows",
+                Integer.toString(blockRows),
+                "--splits",
+                Integer.toString(splits));
+        Path log =
+            common
+                .work
+                .resolve("logs")
+                .resolve(
+                    String.format(
+                        Locale.ROOT,
+                        "%s-%s-%s-run%d.log",
+                        NAME,
+                        common.size.label(),
+                        v.label(),
+                        r));
         JsonNode node = jvm.run(args, log);
         Run run = json.treeToValue(node, Run.class);
-        run = new Run(run.variant(), r, run.plan(), run.rows(), run.tasks(), run.wallSeconds(), run.rowsPerSecond(),
-            run.microsPerTask(), run.peakRssBytes());
+        run =
+            new Run(
+                run.variant(),
+                r,
+                run.plan(),
+                run.rows(),
+                run.tasks(),
+                run.wallSeconds(),
+                run.rowsPerSecond(),
+                run.microsPerTask(),
+                run.peakRssBytes());
         if (run.rows() != rows()) {
-          throw new IllegalStateException(v + " run " + r + " counted " + run.rows() + " rows, expected " + rows());
+          throw new IllegalStateException(
+              v + " run " + r + " counted " + run.rows() + " rows, expected " + rows());
         }
         runs.add(run);
-        System.out.printf(Locale.ROOT, "  run %d %-9s %6.3f s, %,10.0f rows/s, %6d tasks, %7.1f us/task   %s%n", r, v.label(),
-            run.wallSeconds(), run.rowsPerSecond(), run.tasks(), run.microsPerTask(), run.plan());
+        System.out.printf(
+            Locale.ROOT,
+            "  run %d %-9s %6.3f s, %,10.0f rows/s, %6d tasks, %7.1f us/task   %s%n",
+            r,
+            v.label(),
+            run.wallSeconds(),
+            run.rowsPerSecond(),
+            run.tasks(),
+            run.microsPerTask(),
+            run.plan());
       }
     }
 
@@ -142,11 +203,14 @@ final class ExecutorOverhead implements Callable<Integer> {
     config.put("splits", splits);
     config.put("maps", maps);
     config.put("runsPerVariant", common.runs());
-    config.put("warmUp", "one execution of the same pipeline on rows/5 in the same JVM before the measured one");
+    config.put(
+        "warmUp",
+        "one execution of the same pipeline on rows/5 in the same JVM before the measured one");
     Map<String, Object> result = new LinkedHashMap<>();
     result.put("scenario", NAME);
     result.put("size", common.size.label());
-    result.put("machine", MachineInfo.collect(StreamingVsBulk.parseHeap(common.childHeap), jvm.jvmArgs()));
+    result.put(
+        "machine", MachineInfo.collect(StreamingVsBulk.parseHeap(common.childHeap), jvm.jvmArgs()));
     result.put("config", config);
     result.put("plans", plans);
     result.put("summary", summaries);
@@ -155,10 +219,20 @@ final class ExecutorOverhead implements Callable<Integer> {
     ResultFile.write(jsonFile, result);
 
     Path png = common.out.resolve(NAME + "-" + common.size.label() + ".png");
-    Charts.writeGrid(png, String.format(Locale.ROOT, "Executor overhead: %,d rows in blocks of %d, K = %d no-op maps, %d runs (%s)",
-        rows(), blockRows, maps, common.runs(), common.size.label()), List.of(
-        new Charts.Panel("Throughput", "rows/s", summaries.get("rowsPerSecond")),
-        new Charts.Panel("Wall time per task", "microseconds", summaries.get("microsPerTask"))), 2);
+    Charts.writeGrid(
+        png,
+        String.format(
+            Locale.ROOT,
+            "Executor overhead: %,d rows in blocks of %d, K = %d no-op maps, %d runs (%s)",
+            rows(),
+            blockRows,
+            maps,
+            common.runs(),
+            common.size.label()),
+        List.of(
+            new Charts.Panel("Throughput", "rows/s", summaries.get("rowsPerSecond")),
+            new Charts.Panel("Wall time per task", "microseconds", summaries.get("microsPerTask"))),
+        2);
 
     System.out.println();
     System.out.println(table(summaries));
@@ -166,8 +240,15 @@ final class ExecutorOverhead implements Callable<Integer> {
     return 0;
   }
 
-  private static void metric(Map<String, Map<String, Summary>> out, List<Run> runs, String name, ToDoubleFunction<Run> f) {
-    out.put(name, Summary.byGroup(runs, java.util.Arrays.stream(Variant.values()).map(Variant::label).toList(), Run::variant, f));
+  private static void metric(
+      Map<String, Map<String, Summary>> out, List<Run> runs, String name, ToDoubleFunction<Run> f) {
+    out.put(
+        name,
+        Summary.byGroup(
+            runs,
+            java.util.Arrays.stream(Variant.values()).map(Variant::label).toList(),
+            Run::variant,
+            f));
   }
 
   /** The summary as a Markdown table. */
@@ -183,7 +264,8 @@ final class ExecutorOverhead implements Callable<Integer> {
       sb.append("| ").append(v.label()).append(" |");
       for (Map<String, Summary> m : summaries.values()) {
         Summary s = m.get(v.label());
-        sb.append(String.format(Locale.ROOT, " %,.1f / %,.1f / %,.1f |", s.min(), s.median(), s.max()));
+        sb.append(
+            String.format(Locale.ROOT, " %,.1f / %,.1f / %,.1f |", s.min(), s.median(), s.max()));
       }
       sb.append('\n');
     }
@@ -207,14 +289,16 @@ final class ExecutorOverhead implements Callable<Integer> {
     if (variant == null) {
       throw new IllegalArgumentException("a child run needs --variant");
     }
-    ExecutionOptions options = ExecutionOptions.defaults()
-        .withTargetBlockRows(blockRows)
-        .withProgress(ExecutionOptions.Progress.OFF);
+    ExecutionOptions options =
+        ExecutionOptions.defaults()
+            .withTargetBlockRows(blockRows)
+            .withProgress(ExecutionOptions.Progress.OFF);
     Run run;
-    try (Sluice sluice = Sluice.builder()
-        .resources(Resources.cpus(Runtime.getRuntime().availableProcessors()))
-        .options(options)
-        .build()) {
+    try (Sluice sluice =
+        Sluice.builder()
+            .resources(Resources.cpus(Runtime.getRuntime().availableProcessors()))
+            .options(options)
+            .build()) {
       long warm = pipeline(sluice, Math.max(1, rows() / 5)).count();
       System.err.println("warm-up counted " + warm + " rows");
       Dataset ds = pipeline(sluice, rows());
@@ -227,11 +311,29 @@ final class ExecutorOverhead implements Callable<Integer> {
       for (OperatorStats o : stats.operators()) {
         tasks += o.tasks();
       }
-      run = new Run(variant.label(), 0, ds.explain(), counted, tasks, wall / 1e9, counted / (wall / 1e9),
-          wall / 1e3 / Math.max(1, tasks), -1);
+      run =
+          new Run(
+              variant.label(),
+              0,
+              ds.explain(),
+              counted,
+              tasks,
+              wall / 1e9,
+              counted / (wall / 1e9),
+              wall / 1e3 / Math.max(1, tasks),
+              -1);
     }
-    run = new Run(run.variant(), run.run(), run.plan(), run.rows(), run.tasks(), run.wallSeconds(), run.rowsPerSecond(),
-        run.microsPerTask(), MachineInfo.peakRssBytes());
+    run =
+        new Run(
+            run.variant(),
+            run.run(),
+            run.plan(),
+            run.rows(),
+            run.tasks(),
+            run.wallSeconds(),
+            run.rowsPerSecond(),
+            run.microsPerTask(),
+            MachineInfo.peakRssBytes());
     ChildJvm.emit(run);
     return 0;
   }

@@ -19,7 +19,13 @@ import java.util.Locale;
  * @param jvmArgs the flags the measuring JVM ran with
  */
 public record MachineInfo(
-    int cores, String cpuModel, long memoryBytes, long maxHeapBytes, String javaVersion, String javaVm, String os,
+    int cores,
+    String cpuModel,
+    long memoryBytes,
+    long maxHeapBytes,
+    String javaVersion,
+    String javaVm,
+    String os,
     List<String> jvmArgs) {
 
   /** The machine this JVM runs on, with the given measuring-JVM heap and flags. */
@@ -31,7 +37,11 @@ public record MachineInfo(
         maxHeapBytes,
         System.getProperty("java.version"),
         System.getProperty("java.vm.name") + " " + System.getProperty("java.vm.version"),
-        System.getProperty("os.name") + " " + System.getProperty("os.version") + " " + System.getProperty("os.arch"),
+        System.getProperty("os.name")
+            + " "
+            + System.getProperty("os.version")
+            + " "
+            + System.getProperty("os.arch"),
         List.copyOf(jvmArgs));
   }
 

@@ -9,7 +9,8 @@ import java.nio.file.StandardCopyOption;
 
 /** Writes a benchmark's results as indented JSON, atomically (a reader never sees half a file). */
 final class ResultFile {
-  private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+  private static final ObjectMapper JSON =
+      new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
   private ResultFile() {}
 

@@ -33,12 +33,13 @@ final class RoundRobinDataSetIterator implements DataSetIterator, AutoCloseable 
 
   private final transient List<DataSetIterator> parts;
   private final boolean[] exhausted;
+
   /** The part whose turn it is. */
   private int turn;
 
   /**
-   * @param parts the parts, each delivering a disjoint share of the dataset's batches; owned by this
-   *     iterator from now on
+   * @param parts the parts, each delivering a disjoint share of the dataset's batches; owned by
+   *     this iterator from now on
    * @throws IllegalArgumentException when there are none
    */
   RoundRobinDataSetIterator(List<? extends DataSetIterator> parts) {
@@ -83,7 +84,10 @@ final class RoundRobinDataSetIterator implements DataSetIterator, AutoCloseable 
     throw new UnsupportedOperationException("next(int): batches are the parts' own");
   }
 
-  /** Resets every part (each {@code AsyncDataSetIterator} stops its thread and starts another); the next epoch starts at part 0. */
+  /**
+   * Resets every part (each {@code AsyncDataSetIterator} stops its thread and starts another); the
+   * next epoch starts at part 0.
+   */
   @Override
   public void reset() {
     for (DataSetIterator p : parts) {
@@ -136,7 +140,10 @@ final class RoundRobinDataSetIterator implements DataSetIterator, AutoCloseable 
     return parts.get(0).getLabels();
   }
 
-  /** Shuts down every part that has a thread ({@code AsyncDataSetIterator}) and closes the others that can be. */
+  /**
+   * Shuts down every part that has a thread ({@code AsyncDataSetIterator}) and closes the others
+   * that can be.
+   */
   @Override
   public void close() throws Exception {
     List<Exception> failures = new ArrayList<>();

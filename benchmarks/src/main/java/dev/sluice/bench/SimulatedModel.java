@@ -18,15 +18,19 @@ import org.apache.arrow.vector.types.pojo.Schema;
  * synchronisation.
  *
  * <p>Input: {@link ExpandDecode}'s output. Output: {@link Batch#KEY_COLUMN}, {@value
- * ExpandDecode#LABEL} and {@value #PREDICTION} (int32 in [0, 10), derived from a few pixels so
- * that the input is really read). One instance per actor; not thread-safe.
+ * ExpandDecode#LABEL} and {@value #PREDICTION} (int32 in [0, 10), derived from a few pixels so that
+ * the input is really read). One instance per actor; not thread-safe.
  */
 public final class SimulatedModel implements BatchFunction {
   /** The output column. */
   public static final String PREDICTION = "prediction";
 
-  private static final Schema SCHEMA = new Schema(List.of(
-      Columns.utf8(Batch.KEY_COLUMN), Columns.int32(ExpandDecode.LABEL), Columns.int32(PREDICTION)));
+  private static final Schema SCHEMA =
+      new Schema(
+          List.of(
+              Columns.utf8(Batch.KEY_COLUMN),
+              Columns.int32(ExpandDecode.LABEL),
+              Columns.int32(PREDICTION)));
 
   private final long nanosPerRow;
 
@@ -43,7 +47,10 @@ public final class SimulatedModel implements BatchFunction {
     if (rowBytes < 8) {
       return (pixels.getByte(offset) & 0xFF) % 10;
     }
-    long h = pixels.getLong(offset) ^ pixels.getLong(offset + (rowBytes / 2 & ~7)) ^ pixels.getLong(offset + rowBytes - 8);
+    long h =
+        pixels.getLong(offset)
+            ^ pixels.getLong(offset + (rowBytes / 2 & ~7))
+            ^ pixels.getLong(offset + rowBytes - 8);
     return (int) Long.remainderUnsigned(h * 0x9E3779B97F4A7C15L, 10);
   }
 
@@ -58,7 +65,8 @@ public final class SimulatedModel implements BatchFunction {
     for (int r = 0; r < n; r++) {
       keyBytes += input.getBytes(Batch.KEY_COLUMN, r).length;
     }
-    try (BatchBuilder out = BatchBuilder.create(context.allocator(), SCHEMA, n, keyBytes, input.sources())) {
+    try (BatchBuilder out =
+        BatchBuilder.create(context.allocator(), SCHEMA, n, keyBytes, input.sources())) {
       for (int r = 0; r < n; r++) {
         out.setBytes(Batch.KEY_COLUMN, r, input.getBytes(Batch.KEY_COLUMN, r));
         out.setLong(ExpandDecode.LABEL, r, input.getLong(ExpandDecode.LABEL, r));

@@ -22,7 +22,13 @@ import picocli.CommandLine.Command;
     name = "sluice-bench",
     mixinStandardHelpOptions = true,
     description = "Sluice benchmarks; results go to <out>/<scenario>-<size>.json and .png.",
-    subcommands = {StreamingVsBulk.class, ExecutorOverhead.class, SplitBench.class, ConversionJmh.class, LoaderVsDataVec.class})
+    subcommands = {
+      StreamingVsBulk.class,
+      ExecutorOverhead.class,
+      SplitBench.class,
+      ConversionJmh.class,
+      LoaderVsDataVec.class
+    })
 public final class SluiceBench implements Runnable {
 
   /** Runs the command line; see {@code --help}. */
@@ -33,6 +39,7 @@ public final class SluiceBench implements Runnable {
 
   @Override
   public void run() {
-    throw new CommandLine.ParameterException(new CommandLine(this), "name a scenario: streaming-vs-bulk or executor-overhead");
+    throw new CommandLine.ParameterException(
+        new CommandLine(this), "name a scenario: streaming-vs-bulk or executor-overhead");
   }
 }

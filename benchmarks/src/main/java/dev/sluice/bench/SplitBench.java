@@ -44,14 +44,17 @@ import picocli.CommandLine.Option;
 @Command(
     name = "split",
     mixinStandardHelpOptions = true,
-    description = "streamingSplit(4) with trainers of unequal speed vs one trainer: total throughput and buffered bytes.")
+    description =
+        "streamingSplit(4) with trainers of unequal speed vs one trainer: total throughput and buffered bytes.")
 final class SplitBench implements Callable<Integer> {
   static final String NAME = "split";
   private static final double[] SPEEDS = {1, 1, 2, 4};
 
   /** The variants. */
   enum Variant {
-    SINGLE, SPLIT4_UNEQUAL, SPLIT4_EQUAL;
+    SINGLE,
+    SPLIT4_UNEQUAL,
+    SPLIT4_EQUAL;
 
     String label() {
       return name().toLowerCase(Locale.ROOT).replace('_', '-');
@@ -66,13 +69,19 @@ final class SplitBench implements Callable<Integer> {
   @Option(names = "--features", description = "float32 values per row. Default: ${DEFAULT-VALUE}")
   int features = 256;
 
-  @Option(names = "--row-micros", description = "Simulated trainer time per row for the fastest trainer. Default: ${DEFAULT-VALUE}")
+  @Option(
+      names = "--row-micros",
+      description =
+          "Simulated trainer time per row for the fastest trainer. Default: ${DEFAULT-VALUE}")
   double rowMicros = 20;
 
   @Option(names = "--block-rows", description = "Rows per block. Default: ${DEFAULT-VALUE}")
   int blockRows = 256;
 
-  @Option(names = "--child", hidden = true, description = "Run one measurement in this JVM and print its result.")
+  @Option(
+      names = "--child",
+      hidden = true,
+      description = "Run one measurement in this JVM and print its result.")
   boolean child;
 
   @Option(names = "--variant", hidden = true, description = "The variant of a child run.")
@@ -91,8 +100,16 @@ final class SplitBench implements Callable<Integer> {
    * @param peakMemoryBytes the execution allocator's peak
    * @param budgetBytes the memory budget
    */
-  record Run(String variant, int run, long rows, double wallSeconds, double rowsPerSecond, List<Long> rowsPerConsumer,
-      long peakBufferedBytes, long peakMemoryBytes, long budgetBytes) {}
+  record Run(
+      String variant,
+      int run,
+      long rows,
+      double wallSeconds,
+      double rowsPerSecond,
+      List<Long> rowsPerConsumer,
+      long peakBufferedBytes,
+      long peakMemoryBytes,
+      long budgetBytes) {}
 
   @Override
   public Integer call() throws Exception {
@@ -104,7 +121,9 @@ final class SplitBench implements Callable<Integer> {
   }
 
   private BatchFunction decode() {
-    Schema schema = new Schema(List.of(Columns.int64("id"), Columns.tensor("x", ElementType.FLOAT32, features)));
+    Schema schema =
+        new Schema(
+            List.of(Columns.int64("id"), Columns.tensor("x", ElementType.FLOAT32, features)));
     int f = features;
     return (in, ctx) -> {
       int n = in.rowCount();
@@ -129,7 +148,8 @@ final class SplitBench implements Callable<Integer> {
       while (it.hasNext()) {
         try (Batch b = it.next()) {
           n += b.rowCount();
-          // Simulated device time of the trainer (the behaviour being modelled, not synchronisation).
+          // Simulated device time of the trainer (the behaviour being modelled, not
+          // synchronisation).
           LockSupport.parkNanos((long) (b.rowCount() * micros * 1000));
         }
       }
@@ -139,12 +159,19 @@ final class SplitBench implements Callable<Integer> {
 
   private int runChild() throws Exception {
     long budget = 64L << 20;
-    ExecutionOptions options = ExecutionOptions.defaults().withMemoryBudget(budget).withTargetBlockRows(blockRows)
-        .withProgress(ExecutionOptions.Progress.OFF);
+    ExecutionOptions options =
+        ExecutionOptions.defaults()
+            .withMemoryBudget(budget)
+            .withTargetBlockRows(blockRows)
+            .withProgress(ExecutionOptions.Progress.OFF);
     Run run;
-    try (Sluice sluice = Sluice.builder().resources(Resources.cpus(Runtime.getRuntime().availableProcessors()))
-        .options(options).build()) {
-      Dataset ds = sluice.range(rows(), 16).mapBatches(decode(), MapOptions.DEFAULT.withName("Decode"));
+    try (Sluice sluice =
+        Sluice.builder()
+            .resources(Resources.cpus(Runtime.getRuntime().availableProcessors()))
+            .options(options)
+            .build()) {
+      Dataset ds =
+          sluice.range(rows(), 16).mapBatches(decode(), MapOptions.DEFAULT.withName("Decode"));
       long t0 = System.nanoTime();
       List<Long> perConsumer = new ArrayList<>();
       long peakBuffered = 0;
@@ -169,33 +196,89 @@ final class SplitBench implements Callable<Integer> {
       }
       double wall = (System.nanoTime() - t0) / 1e9;
       long total = perConsumer.stream().mapToLong(Long::longValue).sum();
-      run = new Run(variant.label(), 0, total, wall, total / wall, perConsumer, peakBuffered, peakMemory, budget);
+      run =
+          new Run(
+              variant.label(),
+              0,
+              total,
+              wall,
+              total / wall,
+              perConsumer,
+              peakBuffered,
+              peakMemory,
+              budget);
     }
     ChildJvm.emit(run);
     return 0;
   }
 
   private int runParent() throws Exception {
-    System.out.printf(Locale.ROOT, "%s: %d rows of %d floats; trainers at %.0f us/row x speed factors %s; %d runs%n",
-        NAME, rows(), features, rowMicros, java.util.Arrays.toString(SPEEDS), common.runs());
+    System.out.printf(
+        Locale.ROOT,
+        "%s: %d rows of %d floats; trainers at %.0f us/row x speed factors %s; %d runs%n",
+        NAME,
+        rows(),
+        features,
+        rowMicros,
+        java.util.Arrays.toString(SPEEDS),
+        common.runs());
     ChildJvm jvm = new ChildJvm(common.childHeap, Duration.ofMinutes(30));
     ObjectMapper json = new ObjectMapper();
     List<Run> runs = new ArrayList<>();
     for (int r = 1; r <= common.runs(); r++) {
       for (int i = 0; i < Variant.values().length; i++) {
         Variant v = Variant.values()[(i + r - 1) % Variant.values().length];
-        List<String> args = List.of(NAME, "--child", "--variant", v.name(), "--size", common.size.name(),
-            "--rows", Long.toString(rows()), "--features", Integer.toString(features),
-            "--row-micros", Double.toString(rowMicros), "--block-rows", Integer.toString(blockRows));
-        Path log = common.work.resolve("logs").resolve(String.format(Locale.ROOT, "%s-%s-%s-run%d.log", NAME,
-            common.size.label(), v.label(), r));
+        List<String> args =
+            List.of(
+                NAME,
+                "--child",
+                "--variant",
+                v.name(),
+                "--size",
+                common.size.name(),
+                "--rows",
+                Long.toString(rows()),
+                "--features",
+                Integer.toString(features),
+                "--row-micros",
+                Double.toString(rowMicros),
+                "--block-rows",
+                Integer.toString(blockRows));
+        Path log =
+            common
+                .work
+                .resolve("logs")
+                .resolve(
+                    String.format(
+                        Locale.ROOT,
+                        "%s-%s-%s-run%d.log",
+                        NAME,
+                        common.size.label(),
+                        v.label(),
+                        r));
         JsonNode node = jvm.run(args, log);
         Run run = json.treeToValue(node, Run.class);
-        run = new Run(run.variant(), r, run.rows(), run.wallSeconds(), run.rowsPerSecond(), run.rowsPerConsumer(),
-            run.peakBufferedBytes(), run.peakMemoryBytes(), run.budgetBytes());
+        run =
+            new Run(
+                run.variant(),
+                r,
+                run.rows(),
+                run.wallSeconds(),
+                run.rowsPerSecond(),
+                run.rowsPerConsumer(),
+                run.peakBufferedBytes(),
+                run.peakMemoryBytes(),
+                run.budgetBytes());
         runs.add(run);
-        System.out.printf(Locale.ROOT, "  run %d %-15s %7.3f s, %,10.0f rows/s, rows per consumer %s, peak buffered %.1f MiB%n",
-            r, v.label(), run.wallSeconds(), run.rowsPerSecond(), run.rowsPerConsumer(), run.peakBufferedBytes() / 1048576.0);
+        System.out.printf(
+            Locale.ROOT,
+            "  run %d %-15s %7.3f s, %,10.0f rows/s, rows per consumer %s, peak buffered %.1f MiB%n",
+            r,
+            v.label(),
+            run.wallSeconds(),
+            run.rowsPerSecond(),
+            run.rowsPerConsumer(),
+            run.peakBufferedBytes() / 1048576.0);
       }
     }
     Map<String, Map<String, Summary>> summaries = new LinkedHashMap<>();
@@ -206,7 +289,9 @@ final class SplitBench implements Callable<Integer> {
     Map<String, Double> ratios = new LinkedHashMap<>();
     Summary single = summaries.get("rowsPerSecond").get(Variant.SINGLE.label());
     for (Variant v : List.of(Variant.SPLIT4_UNEQUAL, Variant.SPLIT4_EQUAL)) {
-      ratios.put(v.label() + " / single (rows/s medians)", summaries.get("rowsPerSecond").get(v.label()).medianRatio(single));
+      ratios.put(
+          v.label() + " / single (rows/s medians)",
+          summaries.get("rowsPerSecond").get(v.label()).medianRatio(single));
     }
     Map<String, Object> config = new LinkedHashMap<>();
     config.put("rows", rows());
@@ -218,7 +303,8 @@ final class SplitBench implements Callable<Integer> {
     Map<String, Object> result = new LinkedHashMap<>();
     result.put("scenario", NAME);
     result.put("size", common.size.label());
-    result.put("machine", MachineInfo.collect(StreamingVsBulk.parseHeap(common.childHeap), jvm.jvmArgs()));
+    result.put(
+        "machine", MachineInfo.collect(StreamingVsBulk.parseHeap(common.childHeap), jvm.jvmArgs()));
     result.put("config", config);
     result.put("summary", summaries);
     result.put("ratios", ratios);
@@ -226,10 +312,19 @@ final class SplitBench implements Callable<Integer> {
     Path jsonFile = common.out.resolve(NAME + "-" + common.size.label() + ".json");
     ResultFile.write(jsonFile, result);
     Path png = common.out.resolve(NAME + "-" + common.size.label() + ".png");
-    Charts.writeGrid(png, String.format(Locale.ROOT, "streamingSplit(4), trainers at %.0f us/row x %s vs one trainer (%s)",
-        rowMicros, java.util.Arrays.toString(SPEEDS), common.size.label()), List.of(
-        new Charts.Panel("Total throughput", "rows/s", summaries.get("rowsPerSecond")),
-        new Charts.Panel("Peak buffered in the split", "MiB", summaries.get("peakBufferedMiB"))), 2);
+    Charts.writeGrid(
+        png,
+        String.format(
+            Locale.ROOT,
+            "streamingSplit(4), trainers at %.0f us/row x %s vs one trainer (%s)",
+            rowMicros,
+            java.util.Arrays.toString(SPEEDS),
+            common.size.label()),
+        List.of(
+            new Charts.Panel("Total throughput", "rows/s", summaries.get("rowsPerSecond")),
+            new Charts.Panel(
+                "Peak buffered in the split", "MiB", summaries.get("peakBufferedMiB"))),
+        2);
     System.out.println();
     for (var e : summaries.entrySet()) {
       System.out.println(e.getKey() + ": " + e.getValue());
@@ -239,7 +334,14 @@ final class SplitBench implements Callable<Integer> {
     return 0;
   }
 
-  private static void metric(Map<String, Map<String, Summary>> out, List<Run> runs, String name, ToDoubleFunction<Run> f) {
-    out.put(name, Summary.byGroup(runs, java.util.Arrays.stream(Variant.values()).map(Variant::label).toList(), Run::variant, f));
+  private static void metric(
+      Map<String, Map<String, Summary>> out, List<Run> runs, String name, ToDoubleFunction<Run> f) {
+    out.put(
+        name,
+        Summary.byGroup(
+            runs,
+            java.util.Arrays.stream(Variant.values()).map(Variant::label).toList(),
+            Run::variant,
+            f));
   }
 }

@@ -41,7 +41,8 @@ import picocli.CommandLine.Option;
 @Command(
     name = "streaming-vs-bulk",
     mixinStandardHelpOptions = true,
-    description = "Streaming vs bulk execution of read -> decode (10:1) -> fixed-rate model -> sink under a memory budget.")
+    description =
+        "Streaming vs bulk execution of read -> decode (10:1) -> fixed-rate model -> sink under a memory budget.")
 final class StreamingVsBulk implements Callable<Integer> {
   static final String NAME = "streaming-vs-bulk";
 
@@ -53,23 +54,33 @@ final class StreamingVsBulk implements Callable<Integer> {
   @Option(names = "--shards", description = "Tar shards. Default: 24 (quick), 48 (full)")
   Integer shards;
 
-  @Option(names = "--payload-bytes", converter = ByteSizeConverter.class,
+  @Option(
+      names = "--payload-bytes",
+      converter = ByteSizeConverter.class,
       description = "Encoded bytes per sample. Default: ${DEFAULT-VALUE}")
   long payloadBytes = 6_500;
 
   @Option(names = "--ratio", description = "Decode expansion. Default: ${DEFAULT-VALUE}")
   int ratio = 10;
 
-  @Option(names = "--budget", converter = ByteSizeConverter.class, description = "Memory budget. Default: 64m")
+  @Option(
+      names = "--budget",
+      converter = ByteSizeConverter.class,
+      description = "Memory budget. Default: 64m")
   long budget = 64L << 20;
 
   @Option(names = "--block-rows", description = "Samples per block read. Default: ${DEFAULT-VALUE}")
   int blockRows = 32;
 
-  @Option(names = "--model-micros-per-row", description = "The simulated model's time per row. Default: ${DEFAULT-VALUE}")
+  @Option(
+      names = "--model-micros-per-row",
+      description = "The simulated model's time per row. Default: ${DEFAULT-VALUE}")
   long modelMicrosPerRow = 750;
 
-  @Option(names = "--child", hidden = true, description = "Run one measurement in this JVM and print its result.")
+  @Option(
+      names = "--child",
+      hidden = true,
+      description = "Run one measurement in this JVM and print its result.")
   boolean child;
 
   @Option(names = "--mode", hidden = true, description = "The mode of a child run.")
@@ -84,15 +95,25 @@ final class StreamingVsBulk implements Callable<Integer> {
    * @param mode STREAMING or BULK
    * @param run the run's number (from 1)
    * @param wallSeconds from the call to iterBatches to the last batch closed
-   * @param firstBatchSeconds the executor's time to the first batch delivered ({@link DatasetStats#firstBatchNanos})
-   * @param consumerFirstBatchSeconds the sink's time from the call to iterBatches to its first batch
+   * @param firstBatchSeconds the executor's time to the first batch delivered ({@link
+   *     DatasetStats#firstBatchNanos})
+   * @param consumerFirstBatchSeconds the sink's time from the call to iterBatches to its first
+   *     batch
    * @param peakMemoryBytes the execution allocator's peak ({@link DatasetStats#peakMemory})
    * @param peakRssBytes the child JVM's peak resident set ({@code VmHWM})
    * @param rows rows the sink received
    * @param stats the execution's statistics report
    */
-  record Run(String mode, int run, double wallSeconds, double firstBatchSeconds, double consumerFirstBatchSeconds,
-      long peakMemoryBytes, long peakRssBytes, long rows, String stats) {}
+  record Run(
+      String mode,
+      int run,
+      double wallSeconds,
+      double firstBatchSeconds,
+      double consumerFirstBatchSeconds,
+      long peakMemoryBytes,
+      long peakRssBytes,
+      long rows,
+      String stats) {}
 
   @Override
   public Integer call() throws Exception {
@@ -112,35 +133,100 @@ final class StreamingVsBulk implements Callable<Integer> {
     SyntheticShards.Spec spec = spec();
     ExpandDecode decode = new ExpandDecode(spec.payloadBytes(), ratio);
     long decoded = spec.samples() * decode.decodedRowBytes();
-    Path dir = common.work.resolve(String.format(Locale.ROOT, "shards-%d-%d-%d", spec.samples(), spec.shards(), spec.payloadBytes()));
+    Path dir =
+        common.work.resolve(
+            String.format(
+                Locale.ROOT,
+                "shards-%d-%d-%d",
+                spec.samples(),
+                spec.shards(),
+                spec.payloadBytes()));
     SyntheticShards.Shards data = SyntheticShards.ensure(dir.toAbsolutePath(), spec);
-    System.out.printf(Locale.ROOT, "%s: %d samples in %d shards (%s), decoded %s = %.1fx the %s budget; model %d us/row; %d runs per mode%n",
-        NAME, spec.samples(), spec.shards(), DatasetStats.bytes(data.bytesOnDisk()), DatasetStats.bytes(decoded),
-        (double) decoded / budget, DatasetStats.bytes(budget), modelMicrosPerRow, common.runs());
+    System.out.printf(
+        Locale.ROOT,
+        "%s: %d samples in %d shards (%s), decoded %s = %.1fx the %s budget; model %d us/row; %d runs per mode%n",
+        NAME,
+        spec.samples(),
+        spec.shards(),
+        DatasetStats.bytes(data.bytesOnDisk()),
+        DatasetStats.bytes(decoded),
+        (double) decoded / budget,
+        DatasetStats.bytes(budget),
+        modelMicrosPerRow,
+        common.runs());
 
     ChildJvm jvm = new ChildJvm(common.childHeap, Duration.ofMinutes(20));
     ObjectMapper json = new ObjectMapper();
     List<Run> runs = new ArrayList<>();
     for (int r = 1; r <= common.runs(); r++) {
       // Alternate which mode goes first, so that neither always runs on a cooler machine.
-      List<Mode> order = r % 2 == 1 ? List.of(Mode.STREAMING, Mode.BULK) : List.of(Mode.BULK, Mode.STREAMING);
+      List<Mode> order =
+          r % 2 == 1 ? List.of(Mode.STREAMING, Mode.BULK) : List.of(Mode.BULK, Mode.STREAMING);
       for (Mode m : order) {
-        List<String> args = new ArrayList<>(List.of(NAME, "--child", "--mode", m.name(), "--data-dir", data.dir().toString(),
-            "--size", common.size.name(), "--samples", Long.toString(spec.samples()), "--shards", Integer.toString(spec.shards()),
-            "--payload-bytes", Long.toString(payloadBytes), "--ratio", Integer.toString(ratio), "--budget", Long.toString(budget),
-            "--block-rows", Integer.toString(blockRows), "--model-micros-per-row", Long.toString(modelMicrosPerRow)));
-        Path log = common.work.resolve("logs").resolve(String.format(Locale.ROOT, "%s-%s-%s-run%d.log", NAME, common.size.label(),
-            m.name().toLowerCase(Locale.ROOT), r));
+        List<String> args =
+            new ArrayList<>(
+                List.of(
+                    NAME,
+                    "--child",
+                    "--mode",
+                    m.name(),
+                    "--data-dir",
+                    data.dir().toString(),
+                    "--size",
+                    common.size.name(),
+                    "--samples",
+                    Long.toString(spec.samples()),
+                    "--shards",
+                    Integer.toString(spec.shards()),
+                    "--payload-bytes",
+                    Long.toString(payloadBytes),
+                    "--ratio",
+                    Integer.toString(ratio),
+                    "--budget",
+                    Long.toString(budget),
+                    "--block-rows",
+                    Integer.toString(blockRows),
+                    "--model-micros-per-row",
+                    Long.toString(modelMicrosPerRow)));
+        Path log =
+            common
+                .work
+                .resolve("logs")
+                .resolve(
+                    String.format(
+                        Locale.ROOT,
+                        "%s-%s-%s-run%d.log",
+                        NAME,
+                        common.size.label(),
+                        m.name().toLowerCase(Locale.ROOT),
+                        r));
         JsonNode node = jvm.run(args, log);
         Run run = json.treeToValue(node, Run.class);
-        run = new Run(run.mode(), r, run.wallSeconds(), run.firstBatchSeconds(), run.consumerFirstBatchSeconds(),
-            run.peakMemoryBytes(), run.peakRssBytes(), run.rows(), run.stats());
+        run =
+            new Run(
+                run.mode(),
+                r,
+                run.wallSeconds(),
+                run.firstBatchSeconds(),
+                run.consumerFirstBatchSeconds(),
+                run.peakMemoryBytes(),
+                run.peakRssBytes(),
+                run.rows(),
+                run.stats());
         if (run.rows() != spec.samples()) {
-          throw new IllegalStateException(m + " run " + r + " delivered " + run.rows() + " rows, expected " + spec.samples());
+          throw new IllegalStateException(
+              m + " run " + r + " delivered " + run.rows() + " rows, expected " + spec.samples());
         }
         runs.add(run);
-        System.out.printf(Locale.ROOT, "  run %d %-9s %6.2f s, first batch %6.3f s, allocator peak %9s, RSS peak %9s%n", r, m,
-            run.wallSeconds(), run.firstBatchSeconds(), DatasetStats.bytes(run.peakMemoryBytes()), DatasetStats.bytes(run.peakRssBytes()));
+        System.out.printf(
+            Locale.ROOT,
+            "  run %d %-9s %6.2f s, first batch %6.3f s, allocator peak %9s, RSS peak %9s%n",
+            r,
+            m,
+            run.wallSeconds(),
+            run.firstBatchSeconds(),
+            DatasetStats.bytes(run.peakMemoryBytes()),
+            DatasetStats.bytes(run.peakRssBytes()));
       }
     }
 
@@ -176,12 +262,26 @@ final class StreamingVsBulk implements Callable<Integer> {
     ResultFile.write(jsonFile, result);
 
     Path png = common.out.resolve(NAME + "-" + common.size.label() + ".png");
-    Charts.writeGrid(png, String.format(Locale.ROOT, "Streaming vs bulk: %d samples, decoded %s, budget %s, %d runs per mode (%s)",
-        spec.samples(), DatasetStats.bytes(decoded), DatasetStats.bytes(budget), common.runs(), common.size.label()), List.of(
-        new Charts.Panel("End-to-end time", "seconds", summaries.get("wallSeconds")),
-        new Charts.Panel("Time to first output batch", "seconds", summaries.get("firstBatchSeconds")),
-        new Charts.Panel("Allocator peak (budget " + DatasetStats.bytes(budget) + ")", "MiB", summaries.get("peakMemoryMiB")),
-        new Charts.Panel("Process RSS peak (VmHWM)", "MiB", summaries.get("peakRssMiB"))), 2);
+    Charts.writeGrid(
+        png,
+        String.format(
+            Locale.ROOT,
+            "Streaming vs bulk: %d samples, decoded %s, budget %s, %d runs per mode (%s)",
+            spec.samples(),
+            DatasetStats.bytes(decoded),
+            DatasetStats.bytes(budget),
+            common.runs(),
+            common.size.label()),
+        List.of(
+            new Charts.Panel("End-to-end time", "seconds", summaries.get("wallSeconds")),
+            new Charts.Panel(
+                "Time to first output batch", "seconds", summaries.get("firstBatchSeconds")),
+            new Charts.Panel(
+                "Allocator peak (budget " + DatasetStats.bytes(budget) + ")",
+                "MiB",
+                summaries.get("peakMemoryMiB")),
+            new Charts.Panel("Process RSS peak (VmHWM)", "MiB", summaries.get("peakRssMiB"))),
+        2);
 
     System.out.println();
     System.out.println(table(summaries, ratios));
@@ -189,10 +289,15 @@ final class StreamingVsBulk implements Callable<Integer> {
     return 0;
   }
 
-  private static void metric(Map<String, Map<String, Summary>> out, Map<String, Double> ratios, List<Run> runs, String name,
+  private static void metric(
+      Map<String, Map<String, Summary>> out,
+      Map<String, Double> ratios,
+      List<Run> runs,
+      String name,
       ToDoubleFunction<Run> f) {
     Map<String, Summary> byMode = new LinkedHashMap<>();
-    Summary.byGroup(runs, java.util.Arrays.stream(Mode.values()).map(Mode::name).toList(), Run::mode, f)
+    Summary.byGroup(
+            runs, java.util.Arrays.stream(Mode.values()).map(Mode::name).toList(), Run::mode, f)
         .forEach((mode, s) -> byMode.put(mode.toLowerCase(Locale.ROOT), s));
     out.put(name, byMode);
     ratios.put(name, byMode.get("streaming").medianRatio(byMode.get("bulk")));
@@ -201,12 +306,20 @@ final class StreamingVsBulk implements Callable<Integer> {
   /** The summary as a Markdown table. */
   static String table(Map<String, Map<String, Summary>> summaries, Map<String, Double> ratios) {
     StringBuilder sb = new StringBuilder();
-    sb.append("| metric | streaming min / median / max | bulk min / median / max | streaming / bulk (medians) |\n");
+    sb.append(
+        "| metric | streaming min / median / max | bulk min / median / max | streaming / bulk (medians) |\n");
     sb.append("| --- | --- | --- | --- |\n");
     for (var e : summaries.entrySet()) {
       Summary s = e.getValue().get("streaming");
       Summary b = e.getValue().get("bulk");
-      sb.append(String.format(Locale.ROOT, "| %s | %s | %s | %.3f |%n", e.getKey(), fmt(s), fmt(b), ratios.get(e.getKey())));
+      sb.append(
+          String.format(
+              Locale.ROOT,
+              "| %s | %s | %s | %.3f |%n",
+              e.getKey(),
+              fmt(s),
+              fmt(b),
+              ratios.get(e.getKey())));
     }
     return sb.toString();
   }
@@ -224,33 +337,46 @@ final class StreamingVsBulk implements Callable<Integer> {
       throw new IllegalArgumentException("a child run needs --mode and --data-dir");
     }
     SyntheticShards.Spec spec = spec();
-    // The parent generated the data; a child only reads it (never regenerates, so never overwrites it).
+    // The parent generated the data; a child only reads it (never regenerates, so never overwrites
+    // it).
     SyntheticShards.Shards data = SyntheticShards.existing(dataDir, spec);
     if (data == null) {
-      throw new IllegalStateException("the child found no complete data for " + spec.samples() + " samples under " + dataDir
-          + " (run by hand, a child needs the parent's --size and data options)");
+      throw new IllegalStateException(
+          "the child found no complete data for "
+              + spec.samples()
+              + " samples under "
+              + dataDir
+              + " (run by hand, a child needs the parent's --size and data options)");
     }
     ExpandDecode decode = new ExpandDecode(spec.payloadBytes(), ratio);
     long decoded = spec.samples() * decode.decodedRowBytes();
-    ExecutionOptions options = ExecutionOptions.defaults()
-        .withMode(mode)
-        .withMemoryBudget(budget)
-        .withTargetBlockRows(blockRows)
-        .withProgress(ExecutionOptions.Progress.OFF);
+    ExecutionOptions options =
+        ExecutionOptions.defaults()
+            .withMode(mode)
+            .withMemoryBudget(budget)
+            .withTargetBlockRows(blockRows)
+            .withProgress(ExecutionOptions.Progress.OFF);
     int cpus = Runtime.getRuntime().availableProcessors();
     Run run;
-    try (Sluice sluice = Sluice.builder()
-        .resources(new Resources(cpus, 1))
-        // Bulk mode holds every decoded block at once: the store must be able to take them all.
-        .storeLimit(Math.max(1L << 30, 2 * decoded + (256L << 20)))
-        .options(options)
-        .build()) {
+    try (Sluice sluice =
+        Sluice.builder()
+            .resources(new Resources(cpus, 1))
+            // Bulk mode holds every decoded block at once: the store must be able to take them all.
+            .storeLimit(Math.max(1L << 30, 2 * decoded + (256L << 20)))
+            .options(options)
+            .build()) {
       long model = modelMicrosPerRow;
-      Dataset ds = sluice
-          .read(WebDatasetSource.builder(data.pattern()).extensions(SyntheticShards.PAYLOAD_EXT, SyntheticShards.LABEL_EXT).build())
-          .mapBatches(decode, MapOptions.DEFAULT.withName("ExpandDecode"))
-          .mapBatches(() -> new SimulatedModel(model), ActorPool.fixed(1),
-              MapOptions.DEFAULT.withName("SimulatedModel").withCpus(0).withGpus(1));
+      Dataset ds =
+          sluice
+              .read(
+                  WebDatasetSource.builder(data.pattern())
+                      .extensions(SyntheticShards.PAYLOAD_EXT, SyntheticShards.LABEL_EXT)
+                      .build())
+              .mapBatches(decode, MapOptions.DEFAULT.withName("ExpandDecode"))
+              .mapBatches(
+                  () -> new SimulatedModel(model),
+                  ActorPool.fixed(1),
+                  MapOptions.DEFAULT.withName("SimulatedModel").withCpus(0).withGpus(1));
       long rows = 0;
       long labels = 0;
       long first = -1;
@@ -272,12 +398,30 @@ final class StreamingVsBulk implements Callable<Integer> {
       DatasetStats stats = ds.stats();
       System.err.println(stats.format());
       System.err.println("prediction sum " + labels);
-      run = new Run(mode.name(), 0, wall / 1e9, stats.firstBatchNanos() / 1e9, first / 1e9, stats.peakMemory(), -1, rows,
-          stats.format());
+      run =
+          new Run(
+              mode.name(),
+              0,
+              wall / 1e9,
+              stats.firstBatchNanos() / 1e9,
+              first / 1e9,
+              stats.peakMemory(),
+              -1,
+              rows,
+              stats.format());
     }
     // After Sluice.close() (which fails on leaked Arrow memory): the peak of the whole process.
-    run = new Run(run.mode(), run.run(), run.wallSeconds(), run.firstBatchSeconds(), run.consumerFirstBatchSeconds(),
-        run.peakMemoryBytes(), MachineInfo.peakRssBytes(), run.rows(), run.stats());
+    run =
+        new Run(
+            run.mode(),
+            run.run(),
+            run.wallSeconds(),
+            run.firstBatchSeconds(),
+            run.consumerFirstBatchSeconds(),
+            run.peakMemoryBytes(),
+            MachineInfo.peakRssBytes(),
+            run.rows(),
+            run.stats());
     ChildJvm.emit(run);
     return 0;
   }

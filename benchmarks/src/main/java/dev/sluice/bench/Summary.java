@@ -26,7 +26,8 @@ public record Summary(double min, double median, double max, int n) {
     List<Double> sorted = new ArrayList<>(values);
     Collections.sort(sorted);
     int n = sorted.size();
-    double median = n % 2 == 1 ? sorted.get(n / 2) : (sorted.get(n / 2 - 1) + sorted.get(n / 2)) / 2;
+    double median =
+        n % 2 == 1 ? sorted.get(n / 2) : (sorted.get(n / 2 - 1) + sorted.get(n / 2)) / 2;
     return new Summary(sorted.get(0), median, sorted.get(n - 1), n);
   }
 
@@ -34,8 +35,11 @@ public record Summary(double min, double median, double max, int n) {
    * One summary per group of runs, in the order of {@code groups}: the values {@code metric} gives
    * for the runs whose {@code groupOf} is that group.
    */
-  public static <R> java.util.Map<String, Summary> byGroup(List<R> runs, List<String> groups,
-      java.util.function.Function<R, String> groupOf, java.util.function.ToDoubleFunction<R> metric) {
+  public static <R> java.util.Map<String, Summary> byGroup(
+      List<R> runs,
+      List<String> groups,
+      java.util.function.Function<R, String> groupOf,
+      java.util.function.ToDoubleFunction<R> metric) {
     java.util.Map<String, Summary> out = new java.util.LinkedHashMap<>();
     for (String g : groups) {
       List<Double> values = new ArrayList<>();

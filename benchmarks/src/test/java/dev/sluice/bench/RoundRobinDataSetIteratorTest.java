@@ -106,8 +106,14 @@ class RoundRobinDataSetIteratorTest {
     Part b = new Part(1);
     Part c = new Part(2);
     try (RoundRobinDataSetIterator it = new RoundRobinDataSetIterator(List.of(a, b, c))) {
-      List<DataSet> expected = List.of(a.batches.get(0), b.batches.get(0), c.batches.get(0), a.batches.get(1),
-          c.batches.get(1), a.batches.get(2));
+      List<DataSet> expected =
+          List.of(
+              a.batches.get(0),
+              b.batches.get(0),
+              c.batches.get(0),
+              a.batches.get(1),
+              c.batches.get(1),
+              a.batches.get(2));
       assertThat(drain(it)).containsExactlyElementsOf(expected);
       assertThatThrownBy(it::next).isInstanceOf(NoSuchElementException.class);
 
@@ -120,6 +126,7 @@ class RoundRobinDataSetIteratorTest {
 
   @Test
   void needsAPart() {
-    assertThatThrownBy(() -> new RoundRobinDataSetIterator(List.of())).isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> new RoundRobinDataSetIterator(List.of()))
+        .isInstanceOf(IllegalArgumentException.class);
   }
 }

@@ -14,14 +14,31 @@ import picocli.CommandLine;
 class SluiceBenchIT {
 
   private static int bench(String... args) {
-    return new CommandLine(new SluiceBench()).setCaseInsensitiveEnumValuesAllowed(true).execute(args);
+    return new CommandLine(new SluiceBench())
+        .setCaseInsensitiveEnumValuesAllowed(true)
+        .execute(args);
   }
 
   @Test
   void executorOverheadWritesResults(@TempDir Path dir) throws Exception {
-    assertThat(bench("executor-overhead", "--runs", "1", "--rows", "3000", "--maps", "3", "--child-heap", "256m",
-        "--out", dir.resolve("results").toString(), "--work", dir.resolve("work").toString())).isZero();
-    JsonNode json = new ObjectMapper().readTree(dir.resolve("results/executor-overhead-quick.json").toFile());
+    assertThat(
+            bench(
+                "executor-overhead",
+                "--runs",
+                "1",
+                "--rows",
+                "3000",
+                "--maps",
+                "3",
+                "--child-heap",
+                "256m",
+                "--out",
+                dir.resolve("results").toString(),
+                "--work",
+                dir.resolve("work").toString()))
+        .isZero();
+    JsonNode json =
+        new ObjectMapper().readTree(dir.resolve("results/executor-overhead-quick.json").toFile());
     assertThat(json.at("/summary/rowsPerSecond/fused/median").asDouble()).isPositive();
     assertThat(json.at("/plans/unfused").asText()).contains("TaskPoolMap[Noop2]");
     assertThat(json.at("/plans/fused").asText()).contains("ReadRange->Noop0->Noop1->Noop2");
@@ -31,10 +48,30 @@ class SluiceBenchIT {
 
   @Test
   void streamingVsBulkWritesResults(@TempDir Path dir) throws Exception {
-    assertThat(bench("streaming-vs-bulk", "--runs", "1", "--samples", "400", "--shards", "4", "--payload-bytes", "1000",
-        "--budget", "1m", "--model-micros-per-row", "100", "--child-heap", "256m",
-        "--out", dir.resolve("results").toString(), "--work", dir.resolve("work").toString())).isZero();
-    JsonNode json = new ObjectMapper().readTree(dir.resolve("results/streaming-vs-bulk-quick.json").toFile());
+    assertThat(
+            bench(
+                "streaming-vs-bulk",
+                "--runs",
+                "1",
+                "--samples",
+                "400",
+                "--shards",
+                "4",
+                "--payload-bytes",
+                "1000",
+                "--budget",
+                "1m",
+                "--model-micros-per-row",
+                "100",
+                "--child-heap",
+                "256m",
+                "--out",
+                dir.resolve("results").toString(),
+                "--work",
+                dir.resolve("work").toString()))
+        .isZero();
+    JsonNode json =
+        new ObjectMapper().readTree(dir.resolve("results/streaming-vs-bulk-quick.json").toFile());
     assertThat(json.at("/runs").size()).isEqualTo(2);
     assertThat(json.at("/summary/peakMemoryMiB/bulk/median").asDouble())
         .isGreaterThan(json.at("/summary/peakMemoryMiB/streaming/median").asDouble());
@@ -44,27 +81,80 @@ class SluiceBenchIT {
 
   @Test
   void loaderVsDataVecWritesResults(@TempDir Path dir) throws Exception {
-    String[] cases = {"datavec", "datavec-parallel", "decode-opencv", "decode-opencv-float", "sluice", "sluice-native",
-        "sluice-native-ordered"};
-    assertThat(bench("loader-vs-datavec", "--runs", "1", "--images", "96", "--image-size", "32", "--shards", "2",
-        "--warmup-epochs", "1", "--decode-passes", "1", "--cases", String.join(",", cases),
-        "--child-heap", "512m", "--out", dir.resolve("results").toString(), "--work", dir.resolve("work").toString())).isZero();
-    JsonNode json = new ObjectMapper().readTree(dir.resolve("results/loader-vs-datavec-quick.json").toFile());
+    String[] cases = {
+      "datavec",
+      "datavec-parallel",
+      "decode-opencv",
+      "decode-opencv-float",
+      "sluice",
+      "sluice-native",
+      "sluice-native-ordered"
+    };
+    assertThat(
+            bench(
+                "loader-vs-datavec",
+                "--runs",
+                "1",
+                "--images",
+                "96",
+                "--image-size",
+                "32",
+                "--shards",
+                "2",
+                "--warmup-epochs",
+                "1",
+                "--decode-passes",
+                "1",
+                "--cases",
+                String.join(",", cases),
+                "--child-heap",
+                "512m",
+                "--out",
+                dir.resolve("results").toString(),
+                "--work",
+                dir.resolve("work").toString()))
+        .isZero();
+    JsonNode json =
+        new ObjectMapper().readTree(dir.resolve("results/loader-vs-datavec-quick.json").toFile());
     for (String c : cases) {
       assertThat(json.at("/status/" + c).asText()).as(c).isEqualTo("ok");
-      assertThat(json.at("/summary/imagesPerSecond/" + c + "/median").asDouble()).as(c).isPositive();
-      assertThat(json.at("/summary/imagesPerCpuSecond/" + c + "/median").asDouble()).as(c).isPositive();
+      assertThat(json.at("/summary/imagesPerSecond/" + c + "/median").asDouble())
+          .as(c)
+          .isPositive();
+      assertThat(json.at("/summary/imagesPerCpuSecond/" + c + "/median").asDouble())
+          .as(c)
+          .isPositive();
     }
-    for (String c : new String[] {"datavec", "datavec-parallel", "sluice", "sluice-native", "sluice-native-ordered"}) {
-      assertThat(json.at("/summary/imagesPerSecondAfterFirstBatch/" + c + "/median").asDouble()).as(c).isPositive();
+    for (String c :
+        new String[] {
+          "datavec", "datavec-parallel", "sluice", "sluice-native", "sluice-native-ordered"
+        }) {
+      assertThat(json.at("/summary/imagesPerSecondAfterFirstBatch/" + c + "/median").asDouble())
+          .as(c)
+          .isPositive();
     }
-    // one reader per core (--threads defaults to the available processors); every image once is checked by the child
-    assertThat(json.at("/config/dataVecParallelReaders").asInt()).isEqualTo(Runtime.getRuntime().availableProcessors());
-    assertThat(json.at("/ratiosOfMedianImagesPerSecond/sluice-native~1decode-opencv-float").isNumber()).isTrue();
-    for (String pair : new String[] {"sluice-native~1datavec", "sluice-native~1datavec-parallel", "datavec-parallel~1datavec",
-        "sluice-native-ordered~1sluice-native"}) {
-      assertThat(json.at("/ratiosWithinRuns/imagesPerCpuSecond/" + pair + "/median").asDouble()).as(pair).isPositive();
-      assertThat(json.at("/ratiosWithinRuns/imagesPerSecondAfterFirstBatch/" + pair + "/median").asDouble()).as(pair).isPositive();
+    // one reader per core (--threads defaults to the available processors); every image once is
+    // checked by the child
+    assertThat(json.at("/config/dataVecParallelReaders").asInt())
+        .isEqualTo(Runtime.getRuntime().availableProcessors());
+    assertThat(
+            json.at("/ratiosOfMedianImagesPerSecond/sluice-native~1decode-opencv-float").isNumber())
+        .isTrue();
+    for (String pair :
+        new String[] {
+          "sluice-native~1datavec",
+          "sluice-native~1datavec-parallel",
+          "datavec-parallel~1datavec",
+          "sluice-native-ordered~1sluice-native"
+        }) {
+      assertThat(json.at("/ratiosWithinRuns/imagesPerCpuSecond/" + pair + "/median").asDouble())
+          .as(pair)
+          .isPositive();
+      assertThat(
+              json.at("/ratiosWithinRuns/imagesPerSecondAfterFirstBatch/" + pair + "/median")
+                  .asDouble())
+          .as(pair)
+          .isPositive();
     }
     assertThat(Files.size(dir.resolve("results/loader-vs-datavec-quick.png"))).isPositive();
   }

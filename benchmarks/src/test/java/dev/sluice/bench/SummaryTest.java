@@ -11,7 +11,8 @@ class SummaryTest {
   void minMedianMaxOfOddAndEvenCounts() {
     assertThat(Summary.of(List.of(3.0, 1.0, 2.0))).isEqualTo(new Summary(1, 2, 3, 3));
     assertThat(Summary.of(List.of(4.0, 1.0, 2.0, 3.0))).isEqualTo(new Summary(1, 2.5, 4, 4));
-    assertThat(Summary.of(List.of(2.0, 4.0, 6.0)).medianRatio(Summary.of(List.of(8.0)))).isEqualTo(0.5);
+    assertThat(Summary.of(List.of(2.0, 4.0, 6.0)).medianRatio(Summary.of(List.of(8.0))))
+        .isEqualTo(0.5);
   }
 
   @Test

@@ -18,7 +18,8 @@ public record ActorPool(int min, int max, int maxTasksPerActor, Duration idleTim
 
   public ActorPool {
     if (min < 1 || max < min) {
-      throw new IllegalArgumentException("actor pool needs 1 <= min <= max, got " + min + ".." + max);
+      throw new IllegalArgumentException(
+          "actor pool needs 1 <= min <= max, got " + min + ".." + max);
     }
     if (maxTasksPerActor < 1) {
       throw new IllegalArgumentException("maxTasksPerActor must be >= 1");

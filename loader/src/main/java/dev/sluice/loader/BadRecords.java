@@ -6,9 +6,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The bad-record allowance of one execution: how many corrupt records (an unreadable tar entry, an
- * image that does not decode, a row a reader rejects) may be skipped before the pipeline fails.
- * The default allowance is zero: the first bad record fails the job with an error naming the file
- * and the entry. Skipped records are counted (and the first few logged), never dropped silently.
+ * image that does not decode, a row a reader rejects) may be skipped before the pipeline fails. The
+ * default allowance is zero: the first bad record fails the job with an error naming the file and
+ * the entry. Skipped records are counted (and the first few logged), never dropped silently.
  * Thread-safe; shared by every task of an execution.
  */
 public final class BadRecords {
@@ -44,16 +44,26 @@ public final class BadRecords {
     long n = skipped.incrementAndGet();
     if (n > allowance) {
       skipped.decrementAndGet();
-      String why = cause.getMessage() == null ? cause.getClass().getSimpleName() : cause.getMessage();
+      String why =
+          cause.getMessage() == null ? cause.getClass().getSimpleName() : cause.getMessage();
       throw new SluiceException(
-          "bad record: " + why + (allowance > 0 ? " (allowance of " + allowance + " bad records used up)" : ""),
+          "bad record: "
+              + why
+              + (allowance > 0 ? " (allowance of " + allowance + " bad records used up)" : ""),
           operator,
           source,
           entry,
           cause);
     }
     if (n <= LOGGED) {
-      LOG.warn("Skipping bad record {} of {} in {} ({} of {} allowed): {}", entry, source, operator, n, allowance, cause.toString());
+      LOG.warn(
+          "Skipping bad record {} of {} in {} ({} of {} allowed): {}",
+          entry,
+          source,
+          operator,
+          n,
+          allowance,
+          cause.toString());
     }
   }
 

@@ -7,10 +7,10 @@ import java.util.List;
 import java.util.Objects;
 import org.apache.arrow.memory.ArrowBuf;
 import org.apache.arrow.memory.BufferAllocator;
-import org.apache.arrow.vector.BitVectorHelper;
 import org.apache.arrow.vector.BaseFixedWidthVector;
 import org.apache.arrow.vector.BaseIntVector;
 import org.apache.arrow.vector.BaseVariableWidthVector;
+import org.apache.arrow.vector.BitVectorHelper;
 import org.apache.arrow.vector.FieldVector;
 import org.apache.arrow.vector.FixedSizeBinaryVector;
 import org.apache.arrow.vector.FloatingPointVector;
@@ -38,8 +38,8 @@ import org.apache.arrow.vector.util.TransferPair;
  * </ul>
  *
  * <p>Buffers obtained from a batch ({@link #vector}, {@link #tensorData}) are views valid only
- * until the batch is closed. A batch is not thread-safe; it may be handed from one thread to another
- * with the usual happens-before edge (a queue).
+ * until the batch is closed. A batch is not thread-safe; it may be handed from one thread to
+ * another with the usual happens-before edge (a queue).
  *
  * <p>{@link #sources()} names the files the rows came from, so that errors about a batch can say
  * which input they concern; sources that read samples also fill {@link #KEY_COLUMN} and {@link
@@ -156,7 +156,8 @@ public final class Batch implements AutoCloseable {
     if (v instanceof FixedSizeBinaryVector fixed) {
       return fixed.get(row);
     }
-    throw new IllegalArgumentException("column '" + column + "' is " + v.getField().getType() + ", not binary");
+    throw new IllegalArgumentException(
+        "column '" + column + "' is " + v.getField().getType() + ", not binary");
   }
 
   /** A UTF-8 cell (or a binary cell decoded as UTF-8) as a string, or null. */
@@ -169,7 +170,8 @@ public final class Batch implements AutoCloseable {
       return new String(chars.get(row), StandardCharsets.UTF_8);
     }
     if (v instanceof BaseVariableWidthVector bytes) {
-      return new String(bytes.get(row), StandardCharsets.UTF_8); // binary read as UTF-8 (WebDataset .cls, .txt)
+      return new String(
+          bytes.get(row), StandardCharsets.UTF_8); // binary read as UTF-8 (WebDataset .cls, .txt)
     }
     Object o = v.getObject(row);
     return o == null ? null : o.toString();
@@ -182,7 +184,8 @@ public final class Batch implements AutoCloseable {
       requireNotNull(v, column, row);
       return ints.getValueAsLong(row);
     }
-    throw new IllegalArgumentException("column '" + column + "' is " + v.getField().getType() + ", not an integer");
+    throw new IllegalArgumentException(
+        "column '" + column + "' is " + v.getField().getType() + ", not an integer");
   }
 
   /** An integer cell that must fit in an int. */
@@ -201,7 +204,8 @@ public final class Batch implements AutoCloseable {
       requireNotNull(v, column, row);
       return ints.getValueAsLong(row);
     }
-    throw new IllegalArgumentException("column '" + column + "' is " + v.getField().getType() + ", not numeric");
+    throw new IllegalArgumentException(
+        "column '" + column + "' is " + v.getField().getType() + ", not numeric");
   }
 
   /** The tensor spec of a tensor column. */
@@ -234,7 +238,8 @@ public final class Batch implements AutoCloseable {
     if (closed) {
       return 0;
     }
-    java.util.Set<Object> seen = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+    java.util.Set<Object> seen =
+        java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
     long total = 0;
     for (FieldVector v : root.getFieldVectors()) {
       for (ArrowBuf b : v.getFieldBuffers()) {
@@ -285,13 +290,15 @@ public final class Batch implements AutoCloseable {
   public Batch sliceShared(BufferAllocator allocator, int from, int length) {
     checkOpen();
     if (from < 0 || length < 0 || from + length > rowCount()) {
-      throw new IndexOutOfBoundsException("rows [" + from + ", " + (from + length) + ") of a batch of " + rowCount());
+      throw new IndexOutOfBoundsException(
+          "rows [" + from + ", " + (from + length) + ") of a batch of " + rowCount());
     }
     List<Field> fields = new ArrayList<>();
     List<FieldVector> vectors = new ArrayList<>();
     try {
       for (FieldVector v : root.getFieldVectors()) {
-        TransferPair tp = v.getTransferPair(v.getField(), allocator); // keeps field metadata (tensor shape)
+        TransferPair tp =
+            v.getTransferPair(v.getField(), allocator); // keeps field metadata (tensor shape)
         if (length > 0) {
           tp.splitAndTransfer(from, length);
         }
@@ -353,7 +360,8 @@ public final class Batch implements AutoCloseable {
   public record Rows(Batch batch, int from, int count) {
     public Rows {
       if (from < 0 || count < 0 || from + count > batch.rowCount()) {
-        throw new IndexOutOfBoundsException("rows [" + from + ", " + (from + count) + ") of a batch of " + batch.rowCount());
+        throw new IndexOutOfBoundsException(
+            "rows [" + from + ", " + (from + count) + ") of a batch of " + batch.rowCount());
       }
     }
   }
@@ -417,7 +425,8 @@ public final class Batch implements AutoCloseable {
 
   // One memory copy per range for the values (written in full, so not cleared first), bit by bit
   // for validity.
-  private static void copyFixedWidth(BaseFixedWidthVector to, List<Rows> parts, int column, int rows) {
+  private static void copyFixedWidth(
+      BaseFixedWidthVector to, List<Rows> parts, int column, int rows) {
     long width = to.getTypeWidth();
     if (to instanceof FixedSizeBinaryVector binary) {
       BatchBuilder.allocateUninitialized(binary, Math.max(rows, 1));
@@ -429,11 +438,14 @@ public final class Batch implements AutoCloseable {
     for (Rows part : parts) {
       BaseFixedWidthVector from = (BaseFixedWidthVector) part.batch().root.getVector(column);
       if (part.count() > 0) {
-        org.apache.arrow.memory.util.MemoryUtil.copyMemory(from.getDataBuffer().memoryAddress() + part.from() * width,
-            to.getDataBuffer().memoryAddress() + at * width, part.count() * width);
+        org.apache.arrow.memory.util.MemoryUtil.copyMemory(
+            from.getDataBuffer().memoryAddress() + part.from() * width,
+            to.getDataBuffer().memoryAddress() + at * width,
+            part.count() * width);
       }
       for (int r = 0; r < part.count(); r++) {
-        BitVectorHelper.setValidityBit(validity, (int) at + r, from.isNull(part.from() + r) ? 0 : 1);
+        BitVectorHelper.setValidityBit(
+            validity, (int) at + r, from.isNull(part.from() + r) ? 0 : 1);
       }
       at += part.count();
     }
@@ -448,11 +460,13 @@ public final class Batch implements AutoCloseable {
     checkOpen();
     List<FieldVector> moved = new ArrayList<>();
     for (FieldVector v : root.getFieldVectors()) {
-      TransferPair tp = v.getTransferPair(v.getField(), allocator); // keeps field metadata (tensor shape)
+      TransferPair tp =
+          v.getTransferPair(v.getField(), allocator); // keeps field metadata (tensor shape)
       tp.transfer();
       moved.add((FieldVector) tp.getTo());
     }
-    VectorSchemaRoot out = new VectorSchemaRoot(root.getSchema().getFields(), moved, root.getRowCount());
+    VectorSchemaRoot out =
+        new VectorSchemaRoot(root.getSchema().getFields(), moved, root.getRowCount());
     close();
     Batch b = new Batch(out, sources);
     b.hosts = hosts;
@@ -462,22 +476,24 @@ public final class Batch implements AutoCloseable {
   /**
    * A new batch of this batch's columns except {@code dropped}, <em>shared</em> rather than copied,
    * followed by all the columns of {@code added}, which is consumed (its memory moves into the new
-   * batch, and it is closed). For a function that adds or replaces columns and keeps every row
-   * (a parsed label, a decoded image): no byte of the kept columns is copied.
+   * batch, and it is closed). For a function that adds or replaces columns and keeps every row (a
+   * parsed label, a decoded image): no byte of the kept columns is copied.
    *
    * <p>Sharing: the kept columns' buffers are referenced by both batches (Arrow counts references
    * and moves the accounting to {@code allocator}), so either batch may be closed first; neither
    * may be written to afterwards. Variable-width columns copy only their offsets.
    *
-   * @throws IllegalArgumentException when {@code added} has another row count or a column name
-   *     that is kept from this batch
+   * @throws IllegalArgumentException when {@code added} has another row count or a column name that
+   *     is kept from this batch
    */
-  public Batch withColumnsOf(BufferAllocator allocator, java.util.Collection<String> dropped, Batch added) {
+  public Batch withColumnsOf(
+      BufferAllocator allocator, java.util.Collection<String> dropped, Batch added) {
     checkOpen();
     added.checkOpen();
     int n = rowCount();
     if (added.rowCount() != n) {
-      throw new IllegalArgumentException("cannot add " + added.rowCount() + " rows of columns to a batch of " + n);
+      throw new IllegalArgumentException(
+          "cannot add " + added.rowCount() + " rows of columns to a batch of " + n);
     }
     List<Field> fields = new ArrayList<>();
     List<FieldVector> vectors = new ArrayList<>();
@@ -487,9 +503,11 @@ public final class Batch implements AutoCloseable {
           continue;
         }
         if (added.hasColumn(v.getName())) {
-          throw new IllegalArgumentException("column '" + v.getName() + "' is both kept and added; drop it first");
+          throw new IllegalArgumentException(
+              "column '" + v.getName() + "' is both kept and added; drop it first");
         }
-        TransferPair tp = v.getTransferPair(v.getField(), allocator); // keeps field metadata (tensor shape)
+        TransferPair tp =
+            v.getTransferPair(v.getField(), allocator); // keeps field metadata (tensor shape)
         if (n > 0) {
           tp.splitAndTransfer(0, n); // slices (shares) the buffers; the source stays valid
         }
@@ -550,7 +568,12 @@ public final class Batch implements AutoCloseable {
 
   @Override
   public String toString() {
-    return "Batch[" + rowCount() + " rows, " + columnNames() + (sources.isEmpty() ? "" : ", from " + sources) + "]";
+    return "Batch["
+        + rowCount()
+        + " rows, "
+        + columnNames()
+        + (sources.isEmpty() ? "" : ", from " + sources)
+        + "]";
   }
 
   private void checkOpen() {
@@ -571,7 +594,8 @@ public final class Batch implements AutoCloseable {
 
   private static long variableBytes(FieldVector v, int from, int count) {
     if (v instanceof BaseVariableWidthVector var && count > 0) {
-      return var.getOffsetBuffer().getInt((long) (from + count) * 4) - var.getOffsetBuffer().getInt((long) from * 4);
+      return var.getOffsetBuffer().getInt((long) (from + count) * 4)
+          - var.getOffsetBuffer().getInt((long) from * 4);
     }
     return 0;
   }
@@ -618,7 +642,8 @@ public final class Batch implements AutoCloseable {
         for (int c = 0; c < schema.getFields().size(); c++) {
           FieldVector to = root.getVector(c);
           if (to instanceof FixedSizeBinaryVector binary) {
-            BatchBuilder.allocateUninitialized(binary, capacity); // every row is written before build
+            BatchBuilder.allocateUninitialized(
+                binary, capacity); // every row is written before build
           } else {
             // Variable-width columns start at the sample's bytes per row and grow if needed.
             FieldVector from = like.root.getVector(c);
@@ -644,11 +669,21 @@ public final class Batch implements AutoCloseable {
         throw new IllegalStateException("already built or closed");
       }
       if (!batch.schema().equals(schema)) {
-        throw new IllegalArgumentException("cannot append a batch of schema " + batch.schema() + " to " + schema);
+        throw new IllegalArgumentException(
+            "cannot append a batch of schema " + batch.schema() + " to " + schema);
       }
       if (from < 0 || count < 0 || from + count > batch.rowCount() || rows + count > capacity) {
-        throw new IndexOutOfBoundsException("rows [" + from + ", " + (from + count) + ") of " + batch.rowCount()
-            + " into " + rows + " of " + capacity);
+        throw new IndexOutOfBoundsException(
+            "rows ["
+                + from
+                + ", "
+                + (from + count)
+                + ") of "
+                + batch.rowCount()
+                + " into "
+                + rows
+                + " of "
+                + capacity);
       }
       for (int c = 0; c < schema.getFields().size(); c++) {
         FieldVector to = root.getVector(c);
@@ -657,11 +692,14 @@ public final class Batch implements AutoCloseable {
           long width = fixed.getTypeWidth();
           BaseFixedWidthVector f = (BaseFixedWidthVector) src;
           if (count > 0) {
-            org.apache.arrow.memory.util.MemoryUtil.copyMemory(f.getDataBuffer().memoryAddress() + from * width,
-                fixed.getDataBuffer().memoryAddress() + rows * width, count * width);
+            org.apache.arrow.memory.util.MemoryUtil.copyMemory(
+                f.getDataBuffer().memoryAddress() + from * width,
+                fixed.getDataBuffer().memoryAddress() + rows * width,
+                count * width);
           }
           for (int r = 0; r < count; r++) {
-            BitVectorHelper.setValidityBit(fixed.getValidityBuffer(), rows + r, f.isNull(from + r) ? 0 : 1);
+            BitVectorHelper.setValidityBit(
+                fixed.getValidityBuffer(), rows + r, f.isNull(from + r) ? 0 : 1);
           }
         } else {
           for (int r = 0; r < count; r++) {

@@ -16,8 +16,8 @@ import org.apache.arrow.vector.IntVector;
 import org.apache.arrow.vector.SmallIntVector;
 import org.apache.arrow.vector.TinyIntVector;
 import org.apache.arrow.vector.VectorSchemaRoot;
-import org.apache.arrow.vector.types.pojo.Field;
 import org.apache.arrow.vector.ipc.message.ArrowFieldNode;
+import org.apache.arrow.vector.types.pojo.Field;
 import org.apache.arrow.vector.types.pojo.Schema;
 
 /**
@@ -54,27 +54,41 @@ public final class BatchBuilder implements AutoCloseable {
    * @param sources the files the rows come from, carried by the batch for error messages
    */
   public static BatchBuilder create(
-      BufferAllocator allocator, Schema schema, int rowCapacity, long variableBytes, List<String> sources) {
+      BufferAllocator allocator,
+      Schema schema,
+      int rowCapacity,
+      long variableBytes,
+      List<String> sources) {
     return create(allocator, schema, rowCapacity, variableBytes, sources, true);
   }
 
   /**
-   * Like {@link #create(BufferAllocator, Schema, int, long, List)}, but the tensor columns' data
-   * is not zeroed: for a writer that writes every row it builds in full (a decoder filling whole
+   * Like {@link #create(BufferAllocator, Schema, int, long, List)}, but the tensor columns' data is
+   * not zeroed: for a writer that writes every row it builds in full (a decoder filling whole
    * images), so that a block's pixels are written once rather than cleared first. A row left
    * unwritten holds whatever the memory held before (the store recycles released blocks).
    */
   public static BatchBuilder createUninitialized(
-      BufferAllocator allocator, Schema schema, int rowCapacity, long variableBytes, List<String> sources) {
+      BufferAllocator allocator,
+      Schema schema,
+      int rowCapacity,
+      long variableBytes,
+      List<String> sources) {
     return create(allocator, schema, rowCapacity, variableBytes, sources, false);
   }
 
-  private static BatchBuilder create(BufferAllocator allocator, Schema schema, int rowCapacity, long variableBytes,
-      List<String> sources, boolean zeroTensors) {
+  private static BatchBuilder create(
+      BufferAllocator allocator,
+      Schema schema,
+      int rowCapacity,
+      long variableBytes,
+      List<String> sources,
+      boolean zeroTensors) {
     VectorSchemaRoot root = VectorSchemaRoot.create(schema, allocator);
     try {
       for (FieldVector v : root.getFieldVectors()) {
-        if (v instanceof FixedSizeBinaryVector fixed && TensorSpec.fromField(v.getField()) != null) {
+        if (v instanceof FixedSizeBinaryVector fixed
+            && TensorSpec.fromField(v.getField()) != null) {
           // Validity and data in buffers of their own: Arrow's one combined buffer of a row's
           // bytes plus its validity bits rounds up past a power of two (8 MiB + 1 byte -> 16 MiB).
           allocateUninitialized(fixed, Math.max(rowCapacity, 1));
@@ -93,7 +107,8 @@ public final class BatchBuilder implements AutoCloseable {
     }
   }
 
-  // A cleared validity buffer (all rows null until build) and a data buffer as the allocator gives it.
+  // A cleared validity buffer (all rows null until build) and a data buffer as the allocator gives
+  // it.
   static void allocateUninitialized(FixedSizeBinaryVector vector, int rows) {
     BufferAllocator allocator = vector.getAllocator();
     try (ArrowBuf validity = allocator.getEmpty();
@@ -125,7 +140,12 @@ public final class BatchBuilder implements AutoCloseable {
     } else if (v instanceof FixedSizeBinaryVector fixed) {
       if (value.length != fixed.getByteWidth()) {
         throw new IllegalArgumentException(
-            "column '" + column + "' holds " + fixed.getByteWidth() + " bytes per row, got " + value.length);
+            "column '"
+                + column
+                + "' holds "
+                + fixed.getByteWidth()
+                + " bytes per row, got "
+                + value.length);
       }
       fixed.setSafe(row, value);
     } else {
@@ -219,7 +239,12 @@ public final class BatchBuilder implements AutoCloseable {
       if (v instanceof FixedSizeBinaryVector fixed && TensorSpec.fromField(v.getField()) != null) {
         if (rowCount > fixed.getValueCapacity()) {
           throw new IllegalStateException(
-              "tensor column '" + v.getName() + "' has capacity " + fixed.getValueCapacity() + " < " + rowCount);
+              "tensor column '"
+                  + v.getName()
+                  + "' has capacity "
+                  + fixed.getValueCapacity()
+                  + " < "
+                  + rowCount);
         }
         for (int r = 0; r < rowCount; r++) {
           BitVectorHelper.setBit(fixed.getValidityBuffer(), r);

@@ -17,17 +17,17 @@ public interface BatchContext {
   String operatorName();
 
   /**
-   * The epoch the execution runs as ({@link Dataset#forEpoch}; 0 by default): a random
-   * augmentation seeded by (seed, epoch, the sample's key) differs from epoch to epoch and repeats
-   * from run to run, whichever thread or actor runs it.
+   * The epoch the execution runs as ({@link Dataset#forEpoch}; 0 by default): a random augmentation
+   * seeded by (seed, epoch, the sample's key) differs from epoch to epoch and repeats from run to
+   * run, whichever thread or actor runs it.
    */
   default int epoch() {
     return 0;
   }
 
   /**
-   * A context of the given parts, for calling a function outside an execution (its tests, a
-   * one-off conversion).
+   * A context of the given parts, for calling a function outside an execution (its tests, a one-off
+   * conversion).
    */
   static BatchContext of(BufferAllocator allocator, BadRecords badRecords, String operatorName) {
     return new BatchContext() {

@@ -15,8 +15,8 @@ import org.apache.arrow.vector.VectorSchemaRoot;
  * The consumer's end of an execution: batches in the shape {@link IterOptions} asks for.
  *
  * <p>Each batch returned by {@link #next()} belongs to the caller, who must close it; until closed
- * it counts against the memory budget, so a consumer that holds batches holds the pipeline back.
- * An error anywhere upstream is thrown from {@link #hasNext()} or {@link #next()} as a {@link
+ * it counts against the memory budget, so a consumer that holds batches holds the pipeline back. An
+ * error anywhere upstream is thrown from {@link #hasNext()} or {@link #next()} as a {@link
  * SluiceException} naming the operator, the file and the entry. {@link #close()} stops the
  * execution and releases everything not handed out; the iterator also closes itself at the end of
  * the data. Not thread-safe: one consumer thread (with its own prefetch thread inside).
@@ -29,8 +29,11 @@ public final class BatchIterator implements Iterator<Batch>, AutoCloseable {
   private final Rebatcher rebatcher;
   private final Prefetcher<Batch> prefetcher;
   private Object lookahead;
+
   /** Whether the user waits on the prefetch queue (a prefetching iterator). */
-  private final java.util.concurrent.atomic.AtomicBoolean userWaits = new java.util.concurrent.atomic.AtomicBoolean();
+  private final java.util.concurrent.atomic.AtomicBoolean userWaits =
+      new java.util.concurrent.atomic.AtomicBoolean();
+
   private boolean closed;
 
   BatchIterator(BlockStream executor, IterOptions options, ShareShuffle shareShuffle, String name) {
@@ -43,7 +46,12 @@ public final class BatchIterator implements Iterator<Batch>, AutoCloseable {
    *     aside for others like it instead of being joined with the next block's head, so that most
    *     batches are slices of one block rather than copies
    */
-  BatchIterator(BlockStream executor, IterOptions options, ShareShuffle shareShuffle, String name, boolean ordered) {
+  BatchIterator(
+      BlockStream executor,
+      IterOptions options,
+      ShareShuffle shareShuffle,
+      String name,
+      boolean ordered) {
     this.executor = executor;
     this.options = options;
     boolean rebatch = options.batchSize() > 0;
@@ -60,13 +68,20 @@ public final class BatchIterator implements Iterator<Batch>, AutoCloseable {
       executor.measureConsumerWaitOutside();
       // The user, if waiting, is served from each hand-over on: said before the batch shows, so
       // that the execution does not run ahead for a user that already has its batch.
-      prefetcher = new Prefetcher<>("sluice-prefetch-" + name, options.prefetchBatches(), out -> {
-        for (Batch b; (b = rebatcher.next()) != null; ) {
-          if (!out.put(b)) {
-            return;
-          }
-        }
-      }, Batch::close, this::userServed, BatchIterator::asThrown);
+      prefetcher =
+          new Prefetcher<>(
+              "sluice-prefetch-" + name,
+              options.prefetchBatches(),
+              out -> {
+                for (Batch b; (b = rebatcher.next()) != null; ) {
+                  if (!out.put(b)) {
+                    return;
+                  }
+                }
+              },
+              Batch::close,
+              this::userServed,
+              BatchIterator::asThrown);
     } else {
       prefetcher = null;
     }
@@ -74,7 +89,9 @@ public final class BatchIterator implements Iterator<Batch>, AutoCloseable {
 
   /** A failure of the prefetch thread as the consumer gets it: as thrown, if unchecked. */
   private static RuntimeException asThrown(Throwable t) {
-    return t instanceof RuntimeException re ? re : new SluiceException("re-batching failed: " + t, t);
+    return t instanceof RuntimeException re
+        ? re
+        : new SluiceException("re-batching failed: " + t, t);
   }
 
   /** Says, once per wait, that the waiting user has (or is about to have) its batch. */
@@ -197,17 +214,24 @@ public final class BatchIterator implements Iterator<Batch>, AutoCloseable {
     private final BlockStream executor;
     private final IterOptions options;
     private final boolean ordered;
+
     /** Batches made by copying rows (joined across blocks, shuffled); written by one thread. */
     private volatile long copied;
+
     /** The block batches are being cut from, and where the next one starts. */
     private Batch current;
+
     private int currentOffset;
     private final ShareShuffle shareShuffle;
+
     /** The share's rows in shuffled order, as (block, row) references into {@link #pool}. */
     private Iterator<RowRef> shuffledRows;
+
     private final BufferAllocator allocator;
+
     /** The batch being built by copying rows, or null. */
     private Batch.Appender building;
+
     private final SplittableRandom random;
     private boolean ended;
     // Shuffle buffer: the rows still to draw, as (block, row) pairs over a list of open blocks.
@@ -217,7 +241,8 @@ public final class BatchIterator implements Iterator<Batch>, AutoCloseable {
     private int[] entryRow = new int[0];
     private int entries;
 
-    Rebatcher(BlockStream executor, IterOptions options, ShareShuffle shareShuffle, boolean ordered) {
+    Rebatcher(
+        BlockStream executor, IterOptions options, ShareShuffle shareShuffle, boolean ordered) {
       this.ordered = ordered;
       this.executor = executor;
       this.options = options;
@@ -260,8 +285,11 @@ public final class BatchIterator implements Iterator<Batch>, AutoCloseable {
         throw e.getCause();
       } catch (IllegalStateException e) {
         // LocalShuffle.resume checks that the remainder holds exactly the rows the position leaves.
-        throw new SluiceException("the shuffled share does not hold the rows its assignment says (are rows filtered or"
-            + " added after the read?): " + e.getMessage(), e);
+        throw new SluiceException(
+            "the shuffled share does not hold the rows its assignment says (are rows filtered or"
+                + " added after the read?): "
+                + e.getMessage(),
+            e);
       }
       if (n == 0 || (n < size && options.dropLast())) {
         return null;
@@ -274,8 +302,8 @@ public final class BatchIterator implements Iterator<Batch>, AutoCloseable {
     }
 
     /**
-     * A new batch of the given (block, row) pairs of {@link #pool}, in order (one copy); blocks whose
-     * last row it took are closed.
+     * A new batch of the given (block, row) pairs of {@link #pool}, in order (one copy); blocks
+     * whose last row it took are closed.
      */
     private Batch gatherAndRelease(int[] blockOf, int[] rowOf) {
       Batch out = appending(() -> gather(blockOf, rowOf), blockOf.length);
@@ -407,10 +435,12 @@ public final class BatchIterator implements Iterator<Batch>, AutoCloseable {
         Batch.Appender into = building;
         Batch from = current;
         int at = currentOffset;
-        appending(() -> {
-          into.append(from, at, take);
-          return into;
-        }, size);
+        appending(
+            () -> {
+              into.append(from, at, take);
+              return into;
+            },
+            size);
         currentOffset += take;
         if (currentOffset == current.rowCount()) {
           current.close();
@@ -427,7 +457,9 @@ public final class BatchIterator implements Iterator<Batch>, AutoCloseable {
 
     /** The batch being built at the end of the stream, if it is to be handed on; else null. */
     private Batch finishBuilding(int size) {
-      if (building == null || building.rows() == 0 || (building.rows() < size && options.dropLast())) {
+      if (building == null
+          || building.rows() == 0
+          || (building.rows() < size && options.dropLast())) {
         if (building != null) {
           building.close();
           building = null;
@@ -501,7 +533,8 @@ public final class BatchIterator implements Iterator<Batch>, AutoCloseable {
           long varBytes = 0;
           for (int i = 0; i < blockOf.length; i++) {
             FieldVector from = pool.get(blockOf[i]).root().getVector(c);
-            if (from instanceof org.apache.arrow.vector.BaseVariableWidthVector v && !v.isNull(rowOf[i])) {
+            if (from instanceof org.apache.arrow.vector.BaseVariableWidthVector v
+                && !v.isNull(rowOf[i])) {
               varBytes += v.getValueLength(rowOf[i]);
             }
           }

@@ -21,8 +21,8 @@ import org.apache.arrow.vector.types.pojo.Schema;
  * }</pre>
  *
  * <p>The text is trimmed. A sample whose class is missing (no such entry: the cell is null), empty,
- * not a number ({@link #fromIndex}), a number outside {@code [0, classes)} or a name not in the list
- * ({@link #fromNames}) is a bad record naming the file, the sample's key and what was wrong:
+ * not a number ({@link #fromIndex}), a number outside {@code [0, classes)} or a name not in the
+ * list ({@link #fromNames}) is a bad record naming the file, the sample's key and what was wrong:
  * skipped and counted within the execution's {@link BadRecords} allowance, else the execution fails
  * with that message. A batch without the column at all fails at once, naming the columns it has
  * (usually the wrong extension). The output holds the input's other columns, shared with the input
@@ -40,7 +40,8 @@ public final class ClassLabels implements BatchFunction {
   private final Map<String, Integer> names;
   private final boolean keepText;
 
-  private ClassLabels(String column, String output, int classes, Map<String, Integer> names, boolean keepText) {
+  private ClassLabels(
+      String column, String output, int classes, Map<String, Integer> names, boolean keepText) {
     this.column = Objects.requireNonNull(column, "column");
     this.output = Objects.requireNonNull(output, "output");
     this.classes = classes;
@@ -81,7 +82,9 @@ public final class ClassLabels implements BatchFunction {
     return new ClassLabels(column, DEFAULT_OUTPUT, classNames.size(), Map.copyOf(index), false);
   }
 
-  /** The same, writing the class index to column {@code name} (default {@value #DEFAULT_OUTPUT}). */
+  /**
+   * The same, writing the class index to column {@code name} (default {@value #DEFAULT_OUTPUT}).
+   */
   public ClassLabels output(String name) {
     return new ClassLabels(column, name, classes, names, keepText);
   }
@@ -99,9 +102,15 @@ public final class ClassLabels implements BatchFunction {
   @Override
   public Batch apply(Batch in, BatchContext ctx) {
     if (!in.hasColumn(column)) {
-      throw new SluiceException("no column '" + column + "' to read class labels from; the batch has "
-          + in.schema().getFields().stream().map(f -> f.getName()).toList(), ctx.operatorName(),
-          String.join(", ", in.sources()), null, null);
+      throw new SluiceException(
+          "no column '"
+              + column
+              + "' to read class labels from; the batch has "
+              + in.schema().getFields().stream().map(f -> f.getName()).toList(),
+          ctx.operatorName(),
+          String.join(", ", in.sources()),
+          null,
+          null);
     }
     int n = in.rowCount();
     int[] keep = new int[n];
@@ -120,30 +129,46 @@ public final class ClassLabels implements BatchFunction {
         if (names != null) {
           Integer i = names.get(t);
           label = i == null ? -1 : i;
-          problem = i == null ? "class name '" + abbreviate(t) + "' in '" + column + "' is not one of the " + classes
-              + " classes" : null;
+          problem =
+              i == null
+                  ? "class name '"
+                      + abbreviate(t)
+                      + "' in '"
+                      + column
+                      + "' is not one of the "
+                      + classes
+                      + " classes"
+                  : null;
         } else {
           label = parseIndex(t);
-          problem = label == Integer.MIN_VALUE ? "class label '" + abbreviate(t) + "' in '" + column
-              + "' is not a class index"
-              : label < 0 || label >= classes ? "class index " + label + " in '" + column + "' outside [0, " + classes + ")"
-              : null;
+          problem =
+              label == Integer.MIN_VALUE
+                  ? "class label '" + abbreviate(t) + "' in '" + column + "' is not a class index"
+                  : label < 0 || label >= classes
+                      ? "class index " + label + " in '" + column + "' outside [0, " + classes + ")"
+                      : null;
         }
       }
       if (problem == null) {
         labels[kept] = label;
         keep[kept++] = r;
       } else {
-        String file = in.hasColumn(Batch.URL_COLUMN) && !in.isNull(Batch.URL_COLUMN, r)
-            ? in.getString(Batch.URL_COLUMN, r) : String.join(", ", in.sources());
-        String key = in.hasColumn(Batch.KEY_COLUMN) && !in.isNull(Batch.KEY_COLUMN, r)
-            ? in.getString(Batch.KEY_COLUMN, r) : "row " + r;
-        ctx.badRecords().report(ctx.operatorName(), file, key, new IllegalArgumentException(problem));
+        String file =
+            in.hasColumn(Batch.URL_COLUMN) && !in.isNull(Batch.URL_COLUMN, r)
+                ? in.getString(Batch.URL_COLUMN, r)
+                : String.join(", ", in.sources());
+        String key =
+            in.hasColumn(Batch.KEY_COLUMN) && !in.isNull(Batch.KEY_COLUMN, r)
+                ? in.getString(Batch.KEY_COLUMN, r)
+                : "row " + r;
+        ctx.badRecords()
+            .report(ctx.operatorName(), file, key, new IllegalArgumentException(problem));
       }
     }
     Batch labelColumn;
-    try (BatchBuilder b = BatchBuilder.create(ctx.allocator(), new Schema(List.of(Columns.int32(output))), kept, 0,
-        in.sources())) {
+    try (BatchBuilder b =
+        BatchBuilder.create(
+            ctx.allocator(), new Schema(List.of(Columns.int32(output))), kept, 0, in.sources())) {
       for (int r = 0; r < kept; r++) {
         b.setLong(output, r, labels[r]);
       }
@@ -179,7 +204,12 @@ public final class ClassLabels implements BatchFunction {
 
   @Override
   public String toString() {
-    return String.format(Locale.ROOT, "ClassLabels[%s -> %s, %d classes%s]", column, output, classes,
+    return String.format(
+        Locale.ROOT,
+        "ClassLabels[%s -> %s, %d classes%s]",
+        column,
+        output,
+        classes,
         names == null ? "" : " by name");
   }
 }

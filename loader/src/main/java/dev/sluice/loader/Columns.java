@@ -4,7 +4,9 @@ import org.apache.arrow.vector.types.FloatingPointPrecision;
 import org.apache.arrow.vector.types.pojo.ArrowType;
 import org.apache.arrow.vector.types.pojo.Field;
 
-/** Arrow fields for the column kinds Sluice reads and writes. All columns are nullable but tensors. */
+/**
+ * Arrow fields for the column kinds Sluice reads and writes. All columns are nullable but tensors.
+ */
 public final class Columns {
   private Columns() {}
 

@@ -38,16 +38,22 @@ public final class Dataset {
   private final Sluice sluice;
   private final List<LogicalOp> ops;
   private final ExecutionOptions options;
-  /** Set on a share read through its consumer's local shuffle; iterations hand rows on through it. */
+
+  /**
+   * Set on a share read through its consumer's local shuffle; iterations hand rows on through it.
+   */
   private final ShareShuffle shareShuffle;
+
   /** The epoch executions run as: the seeded shuffles draw from (seed, epoch). */
   private final int epoch;
+
   /**
    * Where executions are recorded for {@link #stats()}: shared with the datasets that are this one
-   * read another way (other options, another epoch, a shuffled read order), so that a DL4J
-   * iterator running {@code ds.shuffleFiles(seed).forEpoch(e)} still reports to {@code ds}.
+   * read another way (other options, another epoch, a shuffled read order), so that a DL4J iterator
+   * running {@code ds.shuffleFiles(seed).forEpoch(e)} still reports to {@code ds}.
    */
   private final ExecutionRecord record;
+
   private volatile dev.sluice.loader.internal.exec.SplitCoordinator lastSplit;
 
   /** The latest execution of a dataset and of those read the same way. */
@@ -55,7 +61,12 @@ public final class Dataset {
     volatile StreamingExecutor lastExecution;
   }
 
-  private Dataset(Sluice sluice, List<LogicalOp> ops, ExecutionOptions options, ShareShuffle shareShuffle, int epoch,
+  private Dataset(
+      Sluice sluice,
+      List<LogicalOp> ops,
+      ExecutionOptions options,
+      ShareShuffle shareShuffle,
+      int epoch,
       ExecutionRecord record) {
     this.record = record;
     this.sluice = sluice;
@@ -66,15 +77,22 @@ public final class Dataset {
   }
 
   static Dataset read(Sluice sluice, Source source) {
-    return new Dataset(sluice, List.of(new LogicalOp.Read(Objects.requireNonNull(source))), sluice.defaultOptions(), null, 0,
+    return new Dataset(
+        sluice,
+        List.of(new LogicalOp.Read(Objects.requireNonNull(source))),
+        sluice.defaultOptions(),
+        null,
+        0,
         new ExecutionRecord());
   }
 
   private Dataset with(LogicalOp op) {
     List<LogicalOp> next = new ArrayList<>(ops);
     next.add(op);
-    boolean sameRows = op instanceof LogicalOp.ShuffleFiles || op instanceof LogicalOp.RandomizeBlockOrder;
-    return new Dataset(sluice, next, options, shareShuffle, epoch, sameRows ? record : new ExecutionRecord());
+    boolean sameRows =
+        op instanceof LogicalOp.ShuffleFiles || op instanceof LogicalOp.RandomizeBlockOrder;
+    return new Dataset(
+        sluice, next, options, shareShuffle, epoch, sameRows ? record : new ExecutionRecord());
   }
 
   /** The same dataset executed with other options. */
@@ -108,19 +126,22 @@ public final class Dataset {
    * class's no-argument constructor, once, and calls it one batch at a time; an instance that is
    * {@link AutoCloseable} is closed when its actor stops.
    */
-  public Dataset mapBatches(Class<? extends BatchFunction> type, ActorPool pool, MapOptions options) {
+  public Dataset mapBatches(
+      Class<? extends BatchFunction> type, ActorPool pool, MapOptions options) {
     Objects.requireNonNull(type);
-    Callable<BatchFunction> factory = () -> {
-      Constructor<? extends BatchFunction> c = type.getDeclaredConstructor();
-      c.setAccessible(true);
-      return c.newInstance();
-    };
+    Callable<BatchFunction> factory =
+        () -> {
+          Constructor<? extends BatchFunction> c = type.getDeclaredConstructor();
+          c.setAccessible(true);
+          return c.newInstance();
+        };
     String name = options.name() != null ? options.name() : type.getSimpleName();
     return with(new LogicalOp.MapActor(name, factory, pool, options));
   }
 
   /** Applies a stateful function in a pool of actors, each instance built by {@code factory}. */
-  public Dataset mapBatches(Supplier<? extends BatchFunction> factory, ActorPool pool, MapOptions options) {
+  public Dataset mapBatches(
+      Supplier<? extends BatchFunction> factory, ActorPool pool, MapOptions options) {
     Objects.requireNonNull(factory);
     String name = options.name() != null ? options.name() : "Actor";
     return with(new LogicalOp.MapActor(name, factory::get, pool, options));
@@ -128,20 +149,26 @@ public final class Dataset {
 
   /** Keeps the rows for which {@code predicate} holds (a stateless map, fused like one). */
   public Dataset filter(RowPredicate predicate) {
-    BatchFunction fn = (in, ctx) -> {
-      int[] keep = new int[in.rowCount()];
-      int n = 0;
-      for (int r = 0; r < in.rowCount(); r++) {
-        if (predicate.test(in, r)) {
-          keep[n++] = r;
-        }
-      }
-      return n == in.rowCount() ? in : in.select(ctx.allocator(), java.util.Arrays.copyOf(keep, n));
-    };
+    BatchFunction fn =
+        (in, ctx) -> {
+          int[] keep = new int[in.rowCount()];
+          int n = 0;
+          for (int r = 0; r < in.rowCount(); r++) {
+            if (predicate.test(in, r)) {
+              keep[n++] = r;
+            }
+          }
+          return n == in.rowCount()
+              ? in
+              : in.select(ctx.allocator(), java.util.Arrays.copyOf(keep, n));
+        };
     return with(new LogicalOp.MapTask("Filter", fn, MapOptions.DEFAULT));
   }
 
-  /** Keeps the first {@code rows} rows that arrive (in order when order is preserved) and stops reading. */
+  /**
+   * Keeps the first {@code rows} rows that arrive (in order when order is preserved) and stops
+   * reading.
+   */
   public Dataset limit(long rows) {
     if (rows < 0) {
       throw new IllegalArgumentException("limit must be >= 0");
@@ -165,9 +192,9 @@ public final class Dataset {
    * Reads the source's files in an order permuted by ({@code seed}, {@linkplain #forEpoch epoch}),
    * another one each epoch (Ray Data's {@code shuffle="files"}). A source of one sample per file
    * ({@link dev.sluice.loader.source.SupportsFileShuffle}: an image folder, binary files) permutes
-   * its files before grouping them into splits, so every block mixes files from across the
-   * dataset, a folder sorted by class included; other sources (tar shards, Arrow files) have their
-   * splits permuted. The splits are read in a permuted order too (by {@code seed}, unless {@link
+   * its files before grouping them into splits, so every block mixes files from across the dataset,
+   * a folder sorted by class included; other sources (tar shards, Arrow files) have their splits
+   * permuted. The splits are read in a permuted order too (by {@code seed}, unless {@link
    * #randomizeBlockOrder} gives another). Costs nothing at run time: the order is planned before
    * the first read. Rows within a shard keep their order: add a local shuffle ({@link
    * IterOptions#withLocalShuffle}) for sources of many samples per file.
@@ -188,8 +215,9 @@ public final class Dataset {
 
   private void checkReadsShuffleable() {
     if (!readsShuffleable()) {
-      throw new IllegalStateException("a share is read in the order its assignment gives (seeded by the"
-          + " assignment's seed and epoch); shuffle it through readShare's local shuffle instead");
+      throw new IllegalStateException(
+          "a share is read in the order its assignment gives (seeded by the"
+              + " assignment's seed and epoch); shuffle it through readShare's local shuffle instead");
     }
   }
 
@@ -197,9 +225,9 @@ public final class Dataset {
    * The same dataset, executed as epoch {@code epoch} (from 0; datasets start at 0): the seeded
    * shuffles ({@link #shuffleFiles}, {@link #randomizeBlockOrder} and the local shuffle of {@link
    * #iterBatches}) draw from (seed, epoch), so each epoch has its own order and the same (seed,
-   * epoch) always the same one. With {@linkplain ExecutionOptions#preserveOrder() order
-   * preserved}, the batches of an epoch are then the same rows in the same order from run to run,
-   * whatever the threads do and however many cores the loader has.
+   * epoch) always the same one. With {@linkplain ExecutionOptions#preserveOrder() order preserved},
+   * the batches of an epoch are then the same rows in the same order from run to run, whatever the
+   * threads do and however many cores the loader has.
    *
    * @throws IllegalArgumentException if {@code epoch < 0}
    */
@@ -220,7 +248,10 @@ public final class Dataset {
     return Planner.describe(Planner.plan(ops));
   }
 
-  /** The same dataset, its rows handed on through a share's local shuffle (see {@link Sluice#readShare}). */
+  /**
+   * The same dataset, its rows handed on through a share's local shuffle (see {@link
+   * Sluice#readShare}).
+   */
   Dataset withShareShuffle(ShareShuffle shuffle) {
     return new Dataset(sluice, ops, options, shuffle, epoch, record);
   }
@@ -228,16 +259,16 @@ public final class Dataset {
   /**
    * Starts an execution and returns its consumer end. Close it (or drain it) to end the execution.
    *
-   * <p>Batches of {@code batchSize} rows are cut from the blocks as they come: a whole block of that
-   * size is handed on as it is, rows within one block become a slice sharing its memory, and only
-   * rows spanning blocks are copied ({@link BatchIterator#batchesCopied()}). When the execution does
-   * not preserve order ({@link ExecutionOptions#preserveOrder()} false, the default), a block's
-   * rows that do not fill a batch wait for other such tails instead of being joined with the next
-   * block's head, so that most batches are slices whatever the block size.
+   * <p>Batches of {@code batchSize} rows are cut from the blocks as they come: a whole block of
+   * that size is handed on as it is, rows within one block become a slice sharing its memory, and
+   * only rows spanning blocks are copied ({@link BatchIterator#batchesCopied()}). When the
+   * execution does not preserve order ({@link ExecutionOptions#preserveOrder()} false, the
+   * default), a block's rows that do not fill a batch wait for other such tails instead of being
+   * joined with the next block's head, so that most batches are slices whatever the block size.
    *
-   * <p>On a shuffled share ({@link Sluice#readShare(Source, ShareAssignment, int, int)}) the rows go
-   * through the share's local shuffle: in batches of {@code batchSize} rows, or of the execution's
-   * target block rows when {@code iterOptions} asks for blocks as they come.
+   * <p>On a shuffled share ({@link Sluice#readShare(Source, ShareAssignment, int, int)}) the rows
+   * go through the share's local shuffle: in batches of {@code batchSize} rows, or of the
+   * execution's target block rows when {@code iterOptions} asks for blocks as they come.
    *
    * @throws IllegalArgumentException on a shuffled share, if {@code iterOptions} asks for a local
    *     shuffle of its own (two shuffles would make positions meaningless)
@@ -246,8 +277,10 @@ public final class Dataset {
     IterOptions chosen = iterOptions;
     if (shareShuffle != null) {
       if (iterOptions.localShuffleBufferSize() > 0) {
-        throw new IllegalArgumentException("this share is already shuffled by its consumer's LocalShuffle (buffer "
-            + shareShuffle.shuffle().bufferSize() + " rows); iterate it without a local shuffle of its own");
+        throw new IllegalArgumentException(
+            "this share is already shuffled by its consumer's LocalShuffle (buffer "
+                + shareShuffle.shuffle().bufferSize()
+                + " rows); iterate it without a local shuffle of its own");
       }
       if (iterOptions.batchSize() == 0) {
         chosen = new IterOptions(options.targetBlockRows(), 0, 0, 0, false);
@@ -255,42 +288,58 @@ public final class Dataset {
     }
     chosen = forThisEpoch(chosen);
     StreamingExecutor ex = start();
-    return new BatchIterator(ex, chosen, shareShuffle, Integer.toString(ITERATIONS.incrementAndGet()), options.preserveOrder());
+    return new BatchIterator(
+        ex,
+        chosen,
+        shareShuffle,
+        Integer.toString(ITERATIONS.incrementAndGet()),
+        options.preserveOrder());
   }
 
   /**
    * Splits one execution among {@code n} consumers, each iterating its own share on its own thread
    * (or handing it to its own trainer): disjoint shares whose union is the dataset (less any
-   * remainder dropped for equality, plus any rows repeated to pad). Without {@code equal}, blocks go
-   * to whichever consumer has room, so a slow consumer never holds the others up. With {@code
+   * remainder dropped for equality, plus any rows repeated to pad). Without {@code equal}, blocks
+   * go to whichever consumer has room, so a slow consumer never holds the others up. With {@code
    * equal}, every consumer gets exactly the same number of rows, the remainder treated as {@link
    * SplitOptions#remainder()} says (logged), and a consumer runs ahead of the slowest by at most
    * {@code bufferBlocks} blocks. With {@linkplain SplitOptions#localityHints() locality hints}, a
    * block read from a split held on a consumer's host preferably goes to that consumer, but only
-   * when it has room: a preference, never a stall ({@link BatchIterator#locality()} counts what
-   * was local). Each iterator must be drained or closed; the execution ends when all are closed.
-   * One epoch per call.
+   * when it has room: a preference, never a stall ({@link BatchIterator#locality()} counts what was
+   * local). Each iterator must be drained or closed; the execution ends when all are closed. One
+   * epoch per call.
    *
    * @throws IllegalArgumentException if there are hints but not one per consumer
-   * @throws IllegalStateException on a shuffled share ({@link Sluice#readShare(Source, ShareAssignment,
-   *     int, int)}), whose shuffle belongs to one consumer
+   * @throws IllegalStateException on a shuffled share ({@link Sluice#readShare(Source,
+   *     ShareAssignment, int, int)}), whose shuffle belongs to one consumer
    */
   public List<BatchIterator> streamingSplit(int n, SplitOptions split) {
     if (shareShuffle != null) {
-      throw new IllegalStateException("a shuffled share is iterated by its one consumer; streamingSplit does not apply");
+      throw new IllegalStateException(
+          "a shuffled share is iterated by its one consumer; streamingSplit does not apply");
     }
     if (!split.localityHints().isEmpty() && split.localityHints().size() != n) {
-      throw new IllegalArgumentException("need one locality hint per consumer: " + n + " consumers, "
-          + split.localityHints().size() + " hints");
+      throw new IllegalArgumentException(
+          "need one locality hint per consumer: "
+              + n
+              + " consumers, "
+              + split.localityHints().size()
+              + " hints");
     }
     StreamingExecutor ex = start();
-    dev.sluice.loader.internal.exec.SplitCoordinator coordinator = new dev.sluice.loader.internal.exec.SplitCoordinator(
-        ex, n, split.equal(), split.remainder(), split.localityHints(), split.bufferBlocks());
+    dev.sluice.loader.internal.exec.SplitCoordinator coordinator =
+        new dev.sluice.loader.internal.exec.SplitCoordinator(
+            ex, n, split.equal(), split.remainder(), split.localityHints(), split.bufferBlocks());
     List<BatchIterator> out = new ArrayList<>();
     int id = ITERATIONS.incrementAndGet();
     for (int i = 0; i < n; i++) {
-      out.add(new BatchIterator(coordinator.consumer(i), forThisEpoch(split.iterOptions()), null, id + "-" + i,
-          options.preserveOrder()));
+      out.add(
+          new BatchIterator(
+              coordinator.consumer(i),
+              forThisEpoch(split.iterOptions()),
+              null,
+              id + "-" + i,
+              options.preserveOrder()));
     }
     lastSplit = coordinator;
     return out;
@@ -301,7 +350,8 @@ public final class Dataset {
    * {@code equal}), no locality hints, {@code bufferBlocks} blocks of buffer per consumer and the
    * given iteration options.
    */
-  public List<BatchIterator> streamingSplit(int n, boolean equal, int bufferBlocks, IterOptions iterOptions) {
+  public List<BatchIterator> streamingSplit(
+      int n, boolean equal, int bufferBlocks, IterOptions iterOptions) {
     return streamingSplit(n, equal, List.of(), bufferBlocks, iterOptions);
   }
 
@@ -309,19 +359,28 @@ public final class Dataset {
    * {@link #streamingSplit(int, SplitOptions)} with one locality hint (a host name, or null for no
    * preference) per consumer; equal shares drop the remainder.
    */
-  public List<BatchIterator> streamingSplit(int n, boolean equal, List<String> localityHints, int bufferBlocks,
-      IterOptions iterOptions) {
-    SplitOptions split = (equal ? SplitOptions.equal(RemainderPolicy.DROP) : SplitOptions.unequal())
-        .withLocalityHints(localityHints).withBufferBlocks(bufferBlocks).withIterOptions(iterOptions);
+  public List<BatchIterator> streamingSplit(
+      int n, boolean equal, List<String> localityHints, int bufferBlocks, IterOptions iterOptions) {
+    SplitOptions split =
+        (equal ? SplitOptions.equal(RemainderPolicy.DROP) : SplitOptions.unequal())
+            .withLocalityHints(localityHints)
+            .withBufferBlocks(bufferBlocks)
+            .withIterOptions(iterOptions);
     return streamingSplit(n, split);
   }
 
-  /** {@link #streamingSplit(int, boolean, List, int, IterOptions)} with two blocks of buffer and blocks as they come. */
+  /**
+   * {@link #streamingSplit(int, boolean, List, int, IterOptions)} with two blocks of buffer and
+   * blocks as they come.
+   */
   public List<BatchIterator> streamingSplit(int n, boolean equal, List<String> localityHints) {
     return streamingSplit(n, equal, localityHints, 2, IterOptions.blocks());
   }
 
-  /** {@link #streamingSplit(int, boolean, int, IterOptions)} with two blocks of buffer and blocks as they come. */
+  /**
+   * {@link #streamingSplit(int, boolean, int, IterOptions)} with two blocks of buffer and blocks as
+   * they come.
+   */
   public List<BatchIterator> streamingSplit(int n, boolean equal) {
     return streamingSplit(n, equal, 2, IterOptions.blocks());
   }
@@ -340,14 +399,16 @@ public final class Dataset {
   /** The options with the local shuffle's seed drawn from (seed, epoch) after the first epoch. */
   private IterOptions forThisEpoch(IterOptions o) {
     return o.localShuffleBufferSize() > 0 && epoch > 0
-        ? o.withLocalShuffle(o.localShuffleBufferSize(), EpochPlan.epochSeed(o.shuffleSeed(), epoch))
+        ? o.withLocalShuffle(
+            o.localShuffleBufferSize(), EpochPlan.epochSeed(o.shuffleSeed(), epoch))
         : o;
   }
 
   private StreamingExecutor start() {
     List<PhysicalOp> plan = Planner.plan(ops);
     ExecutionObserver observer = ProgressLine.forOptions(options, Planner.describe(plan));
-    StreamingExecutor ex = new StreamingExecutor(plan, options, epoch, sluice.runtime(), sluice.allocator(), observer);
+    StreamingExecutor ex =
+        new StreamingExecutor(plan, options, epoch, sluice.runtime(), sluice.allocator(), observer);
     ex.start();
     record.lastExecution = ex;
     return ex;
@@ -373,7 +434,9 @@ public final class Dataset {
   public MaterializedDataset materialize() {
     List<Batch> held = new ArrayList<>();
     org.apache.arrow.memory.BufferAllocator alloc =
-        sluice.allocator().newChildAllocator("materialized-" + ITERATIONS.incrementAndGet(), 0, Long.MAX_VALUE);
+        sluice
+            .allocator()
+            .newChildAllocator("materialized-" + ITERATIONS.incrementAndGet(), 0, Long.MAX_VALUE);
     try (BatchIterator it = iterBatches()) {
       while (it.hasNext()) {
         try (Batch b = it.next()) {
@@ -385,17 +448,29 @@ public final class Dataset {
       alloc.close();
       throw e;
     }
-    Dataset ds = new Dataset(sluice, List.of(new LogicalOp.Read(new InMemorySource("materialized", held))), options, null, 0,
-        new ExecutionRecord());
+    Dataset ds =
+        new Dataset(
+            sluice,
+            List.of(new LogicalOp.Read(new InMemorySource("materialized", held))),
+            options,
+            null,
+            0,
+            new ExecutionRecord());
     return new MaterializedDataset(ds, held, alloc);
   }
 
-  /** Writes every row to Arrow IPC files {@code part-NNNNN.arrow} in {@code dir} (a new directory or an empty one). */
+  /**
+   * Writes every row to Arrow IPC files {@code part-NNNNN.arrow} in {@code dir} (a new directory or
+   * an empty one).
+   */
   public void writeArrow(Path dir) {
     write(() -> new ArrowIpcSink(dir, 1_000_000));
   }
 
-  /** Writes every row as JSON lines {@code part-NNNNN.jsonl} in {@code dir} (a new directory or an empty one). */
+  /**
+   * Writes every row as JSON lines {@code part-NNNNN.jsonl} in {@code dir} (a new directory or an
+   * empty one).
+   */
   public void writeJsonLines(Path dir) {
     write(() -> new JsonLinesSink(dir, 1_000_000));
   }
@@ -406,7 +481,8 @@ public final class Dataset {
    * {@link UncheckedIOException}.
    */
   public void write(SinkFactory sinks) {
-    try (BatchSink sink = sinks.open(); BatchIterator it = iterBatches()) {
+    try (BatchSink sink = sinks.open();
+        BatchIterator it = iterBatches()) {
       while (it.hasNext()) {
         try (Batch b = it.next()) {
           sink.write(b);

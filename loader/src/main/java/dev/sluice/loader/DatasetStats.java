@@ -16,8 +16,8 @@ import java.util.Locale;
  * @param memoryBudget the budget
  * @param peakMemory the execution allocator's peak (every block of the execution counts)
  * @param badRecords bad records skipped under the allowance
- * @param consumerPeakMemory the peak of the consumer side's own copies (re-batched batches); part of
- *     {@code peakMemory}
+ * @param consumerPeakMemory the peak of the consumer side's own copies (re-batched batches); part
+ *     of {@code peakMemory}
  */
 public record DatasetStats(
     String plan,
@@ -36,20 +36,43 @@ public record DatasetStats(
     StringBuilder sb = new StringBuilder();
     sb.append(plan).append('\n');
     for (OperatorStats o : operators) {
-      sb.append(String.format(Locale.ROOT,
-          "Operator %s: %d tasks, %d rows in -> %d rows out, %s in -> %s out, wall %.2f s, cpu %.2f s, held back %.2f s, peak queued %s, peak per task %s%s%s%n",
-          o.name(), o.tasks(), o.rowsIn(), o.rowsOut(), bytes(o.bytesIn()), bytes(o.bytesOut()),
-          o.wallNanos() / 1e9, o.cpuNanos() / 1e9, o.backpressureNanos() / 1e9,
-          bytes(o.peakQueuedBytes()), bytes(o.peakTaskBytes()),
-          o.bytesOutPerRowIn() >= 0 ? ", up to " + bytes((long) Math.ceil(o.bytesOutPerRowIn())) + " out per row in" : "",
-          o.peakActors() > 0 ? ", actors " + o.actorsStarted() + " started, " + o.peakActors() + " at most" : ""));
+      sb.append(
+          String.format(
+              Locale.ROOT,
+              "Operator %s: %d tasks, %d rows in -> %d rows out, %s in -> %s out, wall %.2f s, cpu %.2f s, held back %.2f s, peak queued %s, peak per task %s%s%s%n",
+              o.name(),
+              o.tasks(),
+              o.rowsIn(),
+              o.rowsOut(),
+              bytes(o.bytesIn()),
+              bytes(o.bytesOut()),
+              o.wallNanos() / 1e9,
+              o.cpuNanos() / 1e9,
+              o.backpressureNanos() / 1e9,
+              bytes(o.peakQueuedBytes()),
+              bytes(o.peakTaskBytes()),
+              o.bytesOutPerRowIn() >= 0
+                  ? ", up to " + bytes((long) Math.ceil(o.bytesOutPerRowIn())) + " out per row in"
+                  : "",
+              o.peakActors() > 0
+                  ? ", actors " + o.actorsStarted() + " started, " + o.peakActors() + " at most"
+                  : ""));
     }
     double wall = wallNanos / 1e9;
-    sb.append(String.format(Locale.ROOT,
-        "Dataset: %d rows in %.2f s (%.0f rows/s), first batch after %.3f s, consumer waited %.2f s (%.1f%%), memory peak %s of %s budget (consumer's copies: %s)%s",
-        rowsOut, wall, wall > 0 ? rowsOut / wall : 0.0, firstBatchNanos / 1e9, consumerWaitNanos / 1e9,
-        wallNanos > 0 ? 100.0 * consumerWaitNanos / wallNanos : 0.0, bytes(peakMemory), bytes(memoryBudget), bytes(consumerPeakMemory),
-        badRecords > 0 ? ", " + badRecords + " bad records skipped" : ""));
+    sb.append(
+        String.format(
+            Locale.ROOT,
+            "Dataset: %d rows in %.2f s (%.0f rows/s), first batch after %.3f s, consumer waited %.2f s (%.1f%%), memory peak %s of %s budget (consumer's copies: %s)%s",
+            rowsOut,
+            wall,
+            wall > 0 ? rowsOut / wall : 0.0,
+            firstBatchNanos / 1e9,
+            consumerWaitNanos / 1e9,
+            wallNanos > 0 ? 100.0 * consumerWaitNanos / wallNanos : 0.0,
+            bytes(peakMemory),
+            bytes(memoryBudget),
+            bytes(consumerPeakMemory),
+            badRecords > 0 ? ", " + badRecords + " bad records skipped" : ""));
     return sb.toString();
   }
 

@@ -38,7 +38,10 @@ public record ExecutionOptions(
   public enum Mode {
     /** Every stage runs at once under the memory budget. */
     STREAMING,
-    /** Each stage completes before the next starts, everything materialised in between; unbounded memory. For benchmarks only. */
+    /**
+     * Each stage completes before the next starts, everything materialised in between; unbounded
+     * memory. For benchmarks only.
+     */
     BULK
   }
 
@@ -77,53 +80,176 @@ public record ExecutionOptions(
     return Math.max(1, memoryBudget / 8);
   }
 
-  /** 512 MiB budget, half reserved, streaming, unordered, no bad records, 256 rows / 16 MiB blocks. */
+  /**
+   * 512 MiB budget, half reserved, streaming, unordered, no bad records, 256 rows / 16 MiB blocks.
+   */
   public static ExecutionOptions defaults() {
     return new ExecutionOptions(
         512L << 20, 0.5, 2.0, Mode.STREAMING, false, 0, 256, 16L << 20, null, Progress.AUTO, false);
   }
 
   public ExecutionOptions withMemoryBudget(long bytes) {
-    return new ExecutionOptions(bytes, reservedShare, hardLimitFactor, mode, preserveOrder, badRecordAllowance, targetBlockRows, targetBlockBytes, resources, progress, operatorProgress);
+    return new ExecutionOptions(
+        bytes,
+        reservedShare,
+        hardLimitFactor,
+        mode,
+        preserveOrder,
+        badRecordAllowance,
+        targetBlockRows,
+        targetBlockBytes,
+        resources,
+        progress,
+        operatorProgress);
   }
 
   public ExecutionOptions withReservedShare(double share) {
-    return new ExecutionOptions(memoryBudget, share, hardLimitFactor, mode, preserveOrder, badRecordAllowance, targetBlockRows, targetBlockBytes, resources, progress, operatorProgress);
+    return new ExecutionOptions(
+        memoryBudget,
+        share,
+        hardLimitFactor,
+        mode,
+        preserveOrder,
+        badRecordAllowance,
+        targetBlockRows,
+        targetBlockBytes,
+        resources,
+        progress,
+        operatorProgress);
   }
 
   public ExecutionOptions withHardLimitFactor(double factor) {
-    return new ExecutionOptions(memoryBudget, reservedShare, factor, mode, preserveOrder, badRecordAllowance, targetBlockRows, targetBlockBytes, resources, progress, operatorProgress);
+    return new ExecutionOptions(
+        memoryBudget,
+        reservedShare,
+        factor,
+        mode,
+        preserveOrder,
+        badRecordAllowance,
+        targetBlockRows,
+        targetBlockBytes,
+        resources,
+        progress,
+        operatorProgress);
   }
 
   public ExecutionOptions withMode(Mode mode) {
-    return new ExecutionOptions(memoryBudget, reservedShare, hardLimitFactor, mode, preserveOrder, badRecordAllowance, targetBlockRows, targetBlockBytes, resources, progress, operatorProgress);
+    return new ExecutionOptions(
+        memoryBudget,
+        reservedShare,
+        hardLimitFactor,
+        mode,
+        preserveOrder,
+        badRecordAllowance,
+        targetBlockRows,
+        targetBlockBytes,
+        resources,
+        progress,
+        operatorProgress);
   }
 
   public ExecutionOptions withPreserveOrder(boolean preserve) {
-    return new ExecutionOptions(memoryBudget, reservedShare, hardLimitFactor, mode, preserve, badRecordAllowance, targetBlockRows, targetBlockBytes, resources, progress, operatorProgress);
+    return new ExecutionOptions(
+        memoryBudget,
+        reservedShare,
+        hardLimitFactor,
+        mode,
+        preserve,
+        badRecordAllowance,
+        targetBlockRows,
+        targetBlockBytes,
+        resources,
+        progress,
+        operatorProgress);
   }
 
   public ExecutionOptions withBadRecordAllowance(long allowance) {
-    return new ExecutionOptions(memoryBudget, reservedShare, hardLimitFactor, mode, preserveOrder, allowance, targetBlockRows, targetBlockBytes, resources, progress, operatorProgress);
+    return new ExecutionOptions(
+        memoryBudget,
+        reservedShare,
+        hardLimitFactor,
+        mode,
+        preserveOrder,
+        allowance,
+        targetBlockRows,
+        targetBlockBytes,
+        resources,
+        progress,
+        operatorProgress);
   }
 
   public ExecutionOptions withTargetBlockRows(int rows) {
-    return new ExecutionOptions(memoryBudget, reservedShare, hardLimitFactor, mode, preserveOrder, badRecordAllowance, rows, targetBlockBytes, resources, progress, operatorProgress);
+    return new ExecutionOptions(
+        memoryBudget,
+        reservedShare,
+        hardLimitFactor,
+        mode,
+        preserveOrder,
+        badRecordAllowance,
+        rows,
+        targetBlockBytes,
+        resources,
+        progress,
+        operatorProgress);
   }
 
   public ExecutionOptions withTargetBlockBytes(long bytes) {
-    return new ExecutionOptions(memoryBudget, reservedShare, hardLimitFactor, mode, preserveOrder, badRecordAllowance, targetBlockRows, bytes, resources, progress, operatorProgress);
+    return new ExecutionOptions(
+        memoryBudget,
+        reservedShare,
+        hardLimitFactor,
+        mode,
+        preserveOrder,
+        badRecordAllowance,
+        targetBlockRows,
+        bytes,
+        resources,
+        progress,
+        operatorProgress);
   }
 
   public ExecutionOptions withResources(Resources resources) {
-    return new ExecutionOptions(memoryBudget, reservedShare, hardLimitFactor, mode, preserveOrder, badRecordAllowance, targetBlockRows, targetBlockBytes, resources, progress, operatorProgress);
+    return new ExecutionOptions(
+        memoryBudget,
+        reservedShare,
+        hardLimitFactor,
+        mode,
+        preserveOrder,
+        badRecordAllowance,
+        targetBlockRows,
+        targetBlockBytes,
+        resources,
+        progress,
+        operatorProgress);
   }
 
   public ExecutionOptions withProgress(Progress progress) {
-    return new ExecutionOptions(memoryBudget, reservedShare, hardLimitFactor, mode, preserveOrder, badRecordAllowance, targetBlockRows, targetBlockBytes, resources, progress, operatorProgress);
+    return new ExecutionOptions(
+        memoryBudget,
+        reservedShare,
+        hardLimitFactor,
+        mode,
+        preserveOrder,
+        badRecordAllowance,
+        targetBlockRows,
+        targetBlockBytes,
+        resources,
+        progress,
+        operatorProgress);
   }
 
   public ExecutionOptions withOperatorProgress(boolean on) {
-    return new ExecutionOptions(memoryBudget, reservedShare, hardLimitFactor, mode, preserveOrder, badRecordAllowance, targetBlockRows, targetBlockBytes, resources, progress, on);
+    return new ExecutionOptions(
+        memoryBudget,
+        reservedShare,
+        hardLimitFactor,
+        mode,
+        preserveOrder,
+        badRecordAllowance,
+        targetBlockRows,
+        targetBlockBytes,
+        resources,
+        progress,
+        on);
   }
 }

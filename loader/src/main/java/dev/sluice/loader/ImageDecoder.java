@@ -44,19 +44,19 @@ import org.apache.arrow.vector.types.pojo.Schema;
  * column, whose pixels are decoded straight into its buffer. The input is neither closed nor kept.
  *
  * <p><b>Bad images.</b> Every image is first {@linkplain ImageHeader#check checked} from its
- * header, before anything is decoded or allocated for it: a recognised format that is cut short
- * (a JPEG without its EOI marker, a PNG without its IEND chunk) or inconsistent, or that declares
- * more than {@link Builder#maxPixels} pixels, is refused there, exactly as the native decoder of
- * {@code sluice-nd4j-bridge} refuses it. A row whose image is null, so refused, not in a readable
- * format, larger than the limit (for a format the probe does not know, as ImageIO reads its header)
- * or decoded with a warning (such as damaged JPEG data, which ImageIO would otherwise fill with gray)
+ * header, before anything is decoded or allocated for it: a recognised format that is cut short (a
+ * JPEG without its EOI marker, a PNG without its IEND chunk) or inconsistent, or that declares more
+ * than {@link Builder#maxPixels} pixels, is refused there, exactly as the native decoder of {@code
+ * sluice-nd4j-bridge} refuses it. A row whose image is null, so refused, not in a readable format,
+ * larger than the limit (for a format the probe does not know, as ImageIO reads its header) or
+ * decoded with a warning (such as damaged JPEG data, which ImageIO would otherwise fill with gray)
  * is reported to {@link BatchContext#badRecords()} naming the row's file and entry ({@link
  * Batch#describeRow}); within the allowance it is left out of the output, otherwise the resulting
  * {@link SluiceException} fails the call.
  *
  * <p>Images are read through an in-memory {@link MemoryCacheImageInputStream}, never ImageIO's
- * temporary-file cache (which makes decoding about 2.2 times slower), without changing the
- * JVM-wide {@link ImageIO#setUseCache} setting.
+ * temporary-file cache (which makes decoding about 2.2 times slower), without changing the JVM-wide
+ * {@link ImageIO#setUseCache} setting.
  *
  * <p>Immutable and thread-safe (it only counts its decodes, for tests): one instance may serve
  * every task.
@@ -82,6 +82,7 @@ public final class ImageDecoder implements BatchFunction {
   private final boolean keepEncoded;
   private final long maxPixels;
   private final TensorSpec spec;
+
   /** Images handed to an ImageIO reader to decode (not those refused from their header). */
   private final LongAdder decodes = new LongAdder();
 
@@ -96,7 +97,9 @@ public final class ImageDecoder implements BatchFunction {
     this.spec = TensorSpec.of(ElementType.UINT8, height, width, channels);
   }
 
-  /** A builder with the defaults: column {@code jpg}, output {@code image}, 224 x 224, 3 channels. */
+  /**
+   * A builder with the defaults: column {@code jpg}, output {@code image}, 224 x 224, 3 channels.
+   */
   public static Builder builder() {
     return new Builder();
   }
@@ -128,7 +131,8 @@ public final class ImageDecoder implements BatchFunction {
     /** The output height and width in pixels (default 224 x 224). */
     public Builder size(int height, int width) {
       if (height <= 0 || width <= 0) {
-        throw new IllegalArgumentException("image size must be positive: " + height + " x " + width);
+        throw new IllegalArgumentException(
+            "image size must be positive: " + height + " x " + width);
       }
       this.height = height;
       this.width = width;
@@ -173,7 +177,9 @@ public final class ImageDecoder implements BatchFunction {
     public ImageDecoder build() {
       if (keepEncoded && column.equals(output)) {
         throw new IllegalArgumentException(
-            "cannot keep the encoded column '" + column + "' and write the tensor under the same name");
+            "cannot keep the encoded column '"
+                + column
+                + "' and write the tensor under the same name");
       }
       return new ImageDecoder(this);
     }
@@ -258,20 +264,27 @@ public final class ImageDecoder implements BatchFunction {
       }
     }
     FieldVector encoded = input.vector(column);
-    if (!(encoded instanceof BaseVariableWidthVector) && !(encoded instanceof FixedSizeBinaryVector)) {
+    if (!(encoded instanceof BaseVariableWidthVector)
+        && !(encoded instanceof FixedSizeBinaryVector)) {
       throw new IllegalArgumentException(
-          "column '" + column + "' is " + encoded.getField().getType() + ", not binary encoded images");
+          "column '"
+              + column
+              + "' is "
+              + encoded.getField().getType()
+              + ", not binary encoded images");
     }
     int rows = input.rowCount();
     int rowBytes = spec.rowBytes();
     BufferAllocator allocator = context.allocator();
-    VectorSchemaRoot root = VectorSchemaRoot.create(new Schema(List.of(spec.toField(output))), allocator);
+    VectorSchemaRoot root =
+        VectorSchemaRoot.create(new Schema(List.of(spec.toField(output))), allocator);
     Batch pixelBatch;
     int[] good = new int[rows];
     int count = 0;
     try {
       FixedSizeBinaryVector tensor = (FixedSizeBinaryVector) root.getVector(output);
-      BatchBuilder.allocateUninitialized(tensor, Math.max(rows, 1)); // every kept row is written in full
+      BatchBuilder.allocateUninitialized(
+          tensor, Math.max(rows, 1)); // every kept row is written in full
       ArrowBuf data = tensor.getDataBuffer();
       for (int r = 0; r < rows; r++) {
         try {
@@ -295,7 +308,8 @@ public final class ImageDecoder implements BatchFunction {
       root.close();
       throw e;
     }
-    // The other columns: shared with the input when every row decoded, else the rows that did, copied.
+    // The other columns: shared with the input when every row decoded, else the rows that did,
+    // copied.
     try {
       if (count == rows) {
         return input.withColumnsOf(allocator, notCarried, pixelBatch);
@@ -325,7 +339,14 @@ public final class ImageDecoder implements BatchFunction {
 
   @Override
   public String toString() {
-    return "ImageDecoder[" + column + " -> " + output + " " + spec + (keepEncoded ? ", keeping " + column : "") + "]";
+    return "ImageDecoder["
+        + column
+        + " -> "
+        + output
+        + " "
+        + spec
+        + (keepEncoded ? ", keeping " + column : "")
+        + "]";
   }
 
   private boolean carried(Field f) {
@@ -340,13 +361,21 @@ public final class ImageDecoder implements BatchFunction {
    */
   private BufferedImage read(byte[] encoded) throws IOException {
     List<ImageReader> readers = new ArrayList<>();
-    try (ImageInputStream probe = new MemoryCacheImageInputStream(new ByteArrayInputStream(encoded))) {
+    try (ImageInputStream probe =
+        new MemoryCacheImageInputStream(new ByteArrayInputStream(encoded))) {
       ImageIO.getImageReaders(probe).forEachRemaining(readers::add);
     }
     if (readers.isEmpty()) {
-      throw new IOException("not an image format ImageIO reads (" + encoded.length + " bytes, starting with " + hex(encoded) + ")");
+      throw new IOException(
+          "not an image format ImageIO reads ("
+              + encoded.length
+              + " bytes, starting with "
+              + hex(encoded)
+              + ")");
     }
-    readers.sort(java.util.Comparator.comparing(r -> r.getClass().getName().startsWith("com.sun.imageio.") ? 0 : 1));
+    readers.sort(
+        java.util.Comparator.comparing(
+            r -> r.getClass().getName().startsWith("com.sun.imageio.") ? 0 : 1));
     IOException first = null;
     for (ImageReader reader : readers) {
       try {
@@ -378,12 +407,19 @@ public final class ImageDecoder implements BatchFunction {
       // Formats the header probe knows were checked already; this covers the others ImageIO reads.
       long pixels = (long) reader.getWidth(0) * reader.getHeight(0);
       if (pixels > maxPixels) {
-        throw ImageHeader.tooLarge(reader.getFormatName().toUpperCase(java.util.Locale.ROOT), reader.getWidth(0), reader.getHeight(0), maxPixels);
+        throw ImageHeader.tooLarge(
+            reader.getFormatName().toUpperCase(java.util.Locale.ROOT),
+            reader.getWidth(0),
+            reader.getHeight(0),
+            maxPixels);
       }
       decodes.increment();
       BufferedImage image = reader.read(0);
       if (!warnings.isEmpty()) {
-        throw new IOException(reader.getFormatName() + " image decodes with warnings: " + String.join("; ", warnings));
+        throw new IOException(
+            reader.getFormatName()
+                + " image decodes with warnings: "
+                + String.join("; ", warnings));
       }
       return image;
     }
@@ -399,8 +435,8 @@ public final class ImageDecoder implements BatchFunction {
 
   /**
    * An image's 8-bit samples at its own size, read in place when the decoder's raster allows:
-   * channel {@code k} of pixel {@code (x, y)} is {@code data[offset + y * scanline + x * pixelStride
-   * + bands[k]]}; 1 channel (gray) or 3 (RGB).
+   * channel {@code k} of pixel {@code (x, y)} is {@code data[offset + y * scanline + x *
+   * pixelStride + bands[k]]}; 1 channel (gray) or 3 (RGB).
    */
   private record Pixels(byte[] data, int offset, int pixelStride, int scanline, int[] bands) {
     int channels() {
@@ -408,7 +444,8 @@ public final class ImageDecoder implements BatchFunction {
     }
 
     static Pixels packed(byte[] data, int width, int channels) {
-      return new Pixels(data, 0, channels, width * channels, channels == 1 ? new int[] {0} : new int[] {0, 1, 2});
+      return new Pixels(
+          data, 0, channels, width * channels, channels == 1 ? new int[] {0} : new int[] {0, 1, 2});
     }
   }
 
@@ -419,7 +456,8 @@ public final class ImageDecoder implements BatchFunction {
     Raster raster = image.getRaster();
     ColorSpace cs = cm.getColorSpace();
     boolean gray = cm instanceof ComponentColorModel && cs.getType() == ColorSpace.TYPE_GRAY;
-    boolean rgb = cm instanceof ComponentColorModel && cs.isCS_sRGB() && cm.getNumColorComponents() == 3;
+    boolean rgb =
+        cm instanceof ComponentColorModel && cs.isCS_sRGB() && cm.getNumColorComponents() == 3;
     if ((gray || rgb)
         && raster.getDataBuffer() instanceof DataBufferByte bytes
         && bytes.getNumBanks() == 1
@@ -432,7 +470,8 @@ public final class ImageDecoder implements BatchFunction {
           bytes.getOffset()
               - raster.getSampleModelTranslateY() * layout.getScanlineStride()
               - raster.getSampleModelTranslateX() * layout.getPixelStride();
-      return new Pixels(bytes.getData(), offset, layout.getPixelStride(), layout.getScanlineStride(), bands);
+      return new Pixels(
+          bytes.getData(), offset, layout.getPixelStride(), layout.getScanlineStride(), bands);
     }
     if (gray) {
       // Raw gray samples (16-bit, packed): Java2D would treat them as linear gray and
@@ -514,11 +553,14 @@ public final class ImageDecoder implements BatchFunction {
             ? input.getString(Batch.KEY_COLUMN, row)
             : "row " + row;
     String why = cause.getMessage() == null ? cause.toString() : cause.getMessage();
-    context.badRecords().report(
-        context.operatorName(),
-        source,
-        entry,
-        new IOException("cannot decode the image of " + input.describeRow(row) + ": " + why, cause));
+    context
+        .badRecords()
+        .report(
+            context.operatorName(),
+            source,
+            entry,
+            new IOException(
+                "cannot decode the image of " + input.describeRow(row) + ": " + why, cause));
   }
 
   /**
@@ -541,7 +583,8 @@ public final class ImageDecoder implements BatchFunction {
         float[] weight = new float[out * maxTaps];
         for (int i = 0; i < out; i++) {
           if (out < in) {
-            // Area averaging: output pixel i covers the source interval [i * scale, (i + 1) * scale).
+            // Area averaging: output pixel i covers the source interval [i * scale, (i + 1) *
+            // scale).
             double lo = i * scale;
             double hi = Math.min(in, (i + 1) * scale);
             int from = (int) Math.floor(lo);
@@ -549,7 +592,8 @@ public final class ImageDecoder implements BatchFunction {
             first[i] = from;
             taps[i] = to - from + 1;
             for (int j = from; j <= to; j++) {
-              weight[i * maxTaps + j - from] = (float) ((Math.min(hi, j + 1) - Math.max(lo, j)) / scale);
+              weight[i * maxTaps + j - from] =
+                  (float) ((Math.min(hi, j + 1) - Math.max(lo, j)) / scale);
             }
           } else {
             // Bilinear with pixel centres aligned; equal sizes give weight 1 on the same pixel.

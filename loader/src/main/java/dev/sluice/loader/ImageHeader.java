@@ -11,8 +11,8 @@ import java.util.zip.CRC32;
  * The format and declared size of an encoded image, read from its header without decoding it, and
  * the check that the encoded image is complete. Both image decoders ({@link ImageDecoder} and the
  * native one in {@code sluice-nd4j-bridge}) run {@link #check} on every image before decoding it,
- * so that they refuse the same inputs, with the same words, before any pixel memory is allocated:
- * a 1.5 KB JPEG may declare 20000 x 20000 pixels, and a decoder that trusts it allocates 1.2 GB.
+ * so that they refuse the same inputs, with the same words, before any pixel memory is allocated: a
+ * 1.5 KB JPEG may declare 20000 x 20000 pixels, and a decoder that trusts it allocates 1.2 GB.
  *
  * <p><b>What {@link #probe} reads.</b> It recognises a format by its signature, then:
  *
@@ -42,8 +42,9 @@ import java.util.zip.CRC32;
  * <FORMAT>: "} or {@code "corrupt <FORMAT>: "} and says where (the byte offset).
  *
  * <p>What the probe cannot see: damage inside a structurally complete JPEG's entropy-coded data (a
- * bad Huffman code, a scan that stops early before a marker). The pure-Java decoder still reports it
- * (libjpeg warns and {@link ImageDecoder} treats warnings as errors); OpenCV repairs it silently.
+ * bad Huffman code, a scan that stops early before a marker). The pure-Java decoder still reports
+ * it (libjpeg warns and {@link ImageDecoder} treats warnings as errors); OpenCV repairs it
+ * silently.
  *
  * <p>Cost: one pass over the encoded bytes (the JPEG scan for markers, the CRC of the PNG chunks),
  * small next to decoding them. Reads only; the buffer's position and limit are left as they were.
@@ -110,7 +111,8 @@ public record ImageHeader(Format format, int width, int height) {
     if (b.startsWith(0, 0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A)) {
       return Optional.of(png(b));
     }
-    if (b.startsWith(0, 'G', 'I', 'F', '8', '7', 'a') || b.startsWith(0, 'G', 'I', 'F', '8', '9', 'a')) {
+    if (b.startsWith(0, 'G', 'I', 'F', '8', '7', 'a')
+        || b.startsWith(0, 'G', 'I', 'F', '8', '9', 'a')) {
       return Optional.of(gif(b));
     }
     if (b.startsWith(0, 'B', 'M')) {
@@ -159,14 +161,21 @@ public record ImageHeader(Format format, int width, int height) {
 
   /**
    * The error for an image whose header declares more pixels than the limit, in the words {@link
-   * #requireAtMost} uses; for a decoder that reads the header of a format the probe does not know by
-   * other means.
+   * #requireAtMost} uses; for a decoder that reads the header of a format the probe does not know
+   * by other means.
    *
    * @param format the format's name, for the message
    */
   public static IOException tooLarge(String format, long width, long height, long maxPixels) {
     return new IOException(
-        format + " header declares " + width + " x " + height + " pixels, more than the limit of " + maxPixels + " pixels; not decoded");
+        format
+            + " header declares "
+            + width
+            + " x "
+            + height
+            + " pixels, more than the limit of "
+            + maxPixels
+            + " pixels; not decoded");
   }
 
   // ---- JPEG ----
@@ -184,7 +193,8 @@ public record ImageHeader(Format format, int width, int height) {
       if (b.u8(pos) != 0xFF) {
         // libjpeg skips such bytes with a warning ("extraneous bytes before marker"), which the
         // pure-Java decoder treats as an error: the native one must refuse them too.
-        throw corrupt(Format.JPEG, "byte 0x%02x at offset %d where a marker should start", b.u8(pos), pos);
+        throw corrupt(
+            Format.JPEG, "byte 0x%02x at offset %d where a marker should start", b.u8(pos), pos);
       }
       int at = pos;
       while (pos < n && b.u8(pos) == 0xFF) { // a marker may be preceded by any number of fill bytes
@@ -211,10 +221,20 @@ public record ImageHeader(Format format, int width, int height) {
       }
       int length = b.u16be(pos); // (counts itself, not the marker)
       if (length < 2) {
-        throw corrupt(Format.JPEG, "segment 0xff%02x at offset %d declares a length of %d", marker, at, length);
+        throw corrupt(
+            Format.JPEG,
+            "segment 0xff%02x at offset %d declares a length of %d",
+            marker,
+            at,
+            length);
       }
       if (pos + length > n) {
-        throw truncated(Format.JPEG, n, String.format("inside segment 0xff%02x at offset %d, which declares %d bytes", marker, at, length));
+        throw truncated(
+            Format.JPEG,
+            n,
+            String.format(
+                "inside segment 0xff%02x at offset %d, which declares %d bytes",
+                marker, at, length));
       }
       if (isStartOfFrame(marker)) {
         if (width != 0) {
@@ -222,12 +242,23 @@ public record ImageHeader(Format format, int width, int height) {
         }
         int components = length >= 8 ? b.u8(pos + 7) : 0;
         if (length < 8 || components == 0 || length != 8 + 3 * components) {
-          throw corrupt(Format.JPEG, "frame header (SOF) at offset %d of %d bytes for %d components", at, length, components);
+          throw corrupt(
+              Format.JPEG,
+              "frame header (SOF) at offset %d of %d bytes for %d components",
+              at,
+              length,
+              components);
         }
         height = b.u16be(pos + 3);
         width = b.u16be(pos + 5);
-        if (width == 0 || height == 0) { // (a height defined later by a DNL marker: no decoder here reads it)
-          throw corrupt(Format.JPEG, "frame header (SOF) at offset %d declares %d x %d pixels", at, width, height);
+        if (width == 0
+            || height == 0) { // (a height defined later by a DNL marker: no decoder here reads it)
+          throw corrupt(
+              Format.JPEG,
+              "frame header (SOF) at offset %d declares %d x %d pixels",
+              at,
+              width,
+              height);
         }
       }
       pos += length;
@@ -238,7 +269,12 @@ public record ImageHeader(Format format, int width, int height) {
         scans++;
         pos = endOfEntropyCodedData(b, pos);
         if (pos < 0) {
-          throw truncated(Format.JPEG, n, "in the entropy-coded data of scan " + scans + ", before the EOI (end of image) marker");
+          throw truncated(
+              Format.JPEG,
+              n,
+              "in the entropy-coded data of scan "
+                  + scans
+                  + ", before the EOI (end of image) marker");
         }
       }
     }
@@ -296,7 +332,8 @@ public record ImageHeader(Format format, int width, int height) {
     boolean data = false;
     while (true) {
       if (pos + 8 > n) {
-        throw truncated(Format.PNG, n, pos == 8 ? "inside the IHDR chunk" : "before the IEND chunk");
+        throw truncated(
+            Format.PNG, n, pos == 8 ? "inside the IHDR chunk" : "before the IEND chunk");
       }
       long length = b.u32be(pos);
       int type = (int) b.u32be(pos + 4);
@@ -308,10 +345,17 @@ public record ImageHeader(Format format, int width, int height) {
         throw corrupt(Format.PNG, "chunk %s at offset %d declares %d bytes", name, pos, length);
       }
       if (pos + 12 + length > n) {
-        throw truncated(Format.PNG, n, "inside chunk " + name + " at offset " + pos + ", which declares " + length + " bytes");
+        throw truncated(
+            Format.PNG,
+            n,
+            "inside chunk " + name + " at offset " + pos + ", which declares " + length + " bytes");
       }
       if (pos == 8 && (type != IHDR || length != 13)) {
-        throw corrupt(Format.PNG, "the first chunk is %s of %d bytes, not the IHDR header of 13", name, length);
+        throw corrupt(
+            Format.PNG,
+            "the first chunk is %s of %d bytes, not the IHDR header of 13",
+            name,
+            length);
       }
       boolean critical = (type & 0x2000_0000) == 0; // (the first letter is upper case)
       if (critical && crc(b, pos + 4, 4 + (int) length) != b.u32be(pos + 8 + (int) length)) {
@@ -332,7 +376,8 @@ public record ImageHeader(Format format, int width, int height) {
         data = true;
       } else if (type == IEND) {
         if (!data) {
-          throw corrupt(Format.PNG, "IEND chunk at offset %d without any IDAT chunk before it", pos);
+          throw corrupt(
+              Format.PNG, "IEND chunk at offset %d without any IDAT chunk before it", pos);
         }
         return new ImageHeader(Format.PNG, width, height);
       }
@@ -433,8 +478,14 @@ public record ImageHeader(Format format, int width, int height) {
       height = b.u16le(20);
       bitsPerPixel = b.u16le(24);
       compression = 0;
-    } else if (dibSize == 40 || dibSize == 52 || dibSize == 56 || dibSize == 64 || dibSize == 108 || dibSize == 124) {
-      // BITMAPINFOHEADER, its successors and OS/2's second version: the size where the first has it.
+    } else if (dibSize == 40
+        || dibSize == 52
+        || dibSize == 56
+        || dibSize == 64
+        || dibSize == 108
+        || dibSize == 124) {
+      // BITMAPINFOHEADER, its successors and OS/2's second version: the size where the first has
+      // it.
       if (n < 14 + 40) {
         throw truncated(Format.BMP, n, "inside the DIB header");
       }
@@ -448,8 +499,15 @@ public record ImageHeader(Format format, int width, int height) {
     if (width <= 0 || height <= 0 || height > Integer.MAX_VALUE) {
       throw corrupt(Format.BMP, "the DIB header declares %d x %d pixels", width, height);
     }
-    boolean uncompressed = compression == 0 || compression == 3 || compression == 6; // RGB, BITFIELDS, ALPHABITFIELDS
-    if (uncompressed && (bitsPerPixel == 1 || bitsPerPixel == 4 || bitsPerPixel == 8 || bitsPerPixel == 16 || bitsPerPixel == 24 || bitsPerPixel == 32)) {
+    boolean uncompressed =
+        compression == 0 || compression == 3 || compression == 6; // RGB, BITFIELDS, ALPHABITFIELDS
+    if (uncompressed
+        && (bitsPerPixel == 1
+            || bitsPerPixel == 4
+            || bitsPerPixel == 8
+            || bitsPerPixel == 16
+            || bitsPerPixel == 24
+            || bitsPerPixel == 32)) {
       // Rows are padded to 4 bytes, the last one too (OpenCV refuses a file without its padding,
       // ImageIO reads it: the check makes them agree).
       long pixels = b.u32le(10) + (width * bitsPerPixel + 31) / 32 * 4 * height;
@@ -466,7 +524,8 @@ public record ImageHeader(Format format, int width, int height) {
     int n = b.length();
     long riff = 8 + b.u32le(4);
     if (riff > n) {
-      throw truncated(Format.WEBP, n, "inside the RIFF container, which declares " + riff + " bytes");
+      throw truncated(
+          Format.WEBP, n, "inside the RIFF container, which declares " + riff + " bytes");
     }
     int end = (int) riff;
     if (20 > end) {
@@ -479,7 +538,8 @@ public record ImageHeader(Format format, int width, int height) {
       }
       long next = pos + 8 + b.u32le((int) pos + 4);
       if (next > end) {
-        throw truncated(Format.WEBP, n, "inside chunk " + fourCc(b, (int) pos) + " at offset " + pos);
+        throw truncated(
+            Format.WEBP, n, "inside chunk " + fourCc(b, (int) pos) + " at offset " + pos);
       }
       pos = next + (next & 1);
     }
@@ -510,10 +570,13 @@ public record ImageHeader(Format format, int width, int height) {
         width = b.u24le(24) + 1;
         height = b.u24le(27) + 1;
       }
-      default -> throw corrupt(Format.WEBP, "first chunk '%s' at offset 12 is not VP8, VP8L or VP8X", first);
+      default ->
+          throw corrupt(
+              Format.WEBP, "first chunk '%s' at offset 12 is not VP8, VP8L or VP8X", first);
     }
     if (width == 0 || height == 0) {
-      throw corrupt(Format.WEBP, "the %s header declares %d x %d pixels", first.trim(), width, height);
+      throw corrupt(
+          Format.WEBP, "the %s header declares %d x %d pixels", first.trim(), width, height);
     }
     return new ImageHeader(Format.WEBP, width, height);
   }
@@ -574,7 +637,8 @@ public record ImageHeader(Format format, int width, int height) {
   // ---- errors ----
 
   private static IOException truncated(Format format, int length, String where) {
-    return new IOException("truncated " + format + ": the data ends after " + length + " bytes, " + where);
+    return new IOException(
+        "truncated " + format + ": the data ends after " + length + " bytes, " + where);
   }
 
   private static IOException corrupt(Format format, String what, Object... args) {

@@ -6,12 +6,17 @@ package dev.sluice.loader;
  * @param batchSize rows per batch; 0 hands blocks on as they come (no copy)
  * @param prefetchBatches batches assembled ahead on a background thread (when re-batching or
  *     shuffling); 0 assembles on the caller's thread
- * @param localShuffleBufferSize rows held in a shuffle buffer from which each batch draws at random;
- *     0 turns shuffling off
+ * @param localShuffleBufferSize rows held in a shuffle buffer from which each batch draws at
+ *     random; 0 turns shuffling off
  * @param shuffleSeed the seed of the local shuffle (same seed, same input order: same output order)
  * @param dropLast whether to drop a final batch smaller than {@code batchSize}
  */
-public record IterOptions(int batchSize, int prefetchBatches, int localShuffleBufferSize, long shuffleSeed, boolean dropLast) {
+public record IterOptions(
+    int batchSize,
+    int prefetchBatches,
+    int localShuffleBufferSize,
+    long shuffleSeed,
+    boolean dropLast) {
 
   public IterOptions {
     if (batchSize < 0 || prefetchBatches < 0 || localShuffleBufferSize < 0) {

@@ -3,8 +3,8 @@ package dev.sluice.loader;
 import dev.sluice.loader.runtime.Resources;
 
 /**
- * How one {@code mapBatches} step runs: the resources each task (or actor) asks for, the batch
- * size its function sees, and a cap on concurrent tasks. Immutable; {@code withX} returns a copy.
+ * How one {@code mapBatches} step runs: the resources each task (or actor) asks for, the batch size
+ * its function sees, and a cap on concurrent tasks. Immutable; {@code withX} returns a copy.
  *
  * @param name the operator's name in plans and stats (null: derived from the function)
  * @param cpus logical CPUs per task or actor (default 1)

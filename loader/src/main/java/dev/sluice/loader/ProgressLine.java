@@ -10,13 +10,15 @@ import me.tongfei.progressbar.ProgressBarBuilder;
 import me.tongfei.progressbar.ProgressBarStyle;
 
 /**
- * The live progress line on stderr, in the spirit of Ray Data's: resources in use, memory in use
- * of the budget, rows done of the total, rate and ETA; and, on request, one bar per operator.
- * Drawn with the progressbar library; shown only when asked, or in {@code AUTO} mode when a console
- * is attached, so logs and CI output stay clean.
+ * The live progress line on stderr, in the spirit of Ray Data's: resources in use, memory in use of
+ * the budget, rows done of the total, rate and ETA; and, on request, one bar per operator. Drawn
+ * with the progressbar library; shown only when asked, or in {@code AUTO} mode when a console is
+ * attached, so logs and CI output stay clean.
  */
 final class ProgressLine implements ExecutionObserver {
-  /** Wide enough for the bar and the resource figures; terminals narrower than this wrap the line. */
+  /**
+   * Wide enough for the bar and the resource figures; terminals narrower than this wrap the line.
+   */
   private static final int RENDERED_WIDTH = 160;
 
   private final ProgressBar main;
@@ -31,11 +33,12 @@ final class ProgressLine implements ExecutionObserver {
   }
 
   static ExecutionObserver forOptions(ExecutionOptions options, String plan) {
-    boolean show = switch (options.progress()) {
-      case ON -> true;
-      case OFF -> false;
-      case AUTO -> System.console() != null;
-    };
+    boolean show =
+        switch (options.progress()) {
+          case ON -> true;
+          case OFF -> false;
+          case AUTO -> System.console() != null;
+        };
     return show ? new ProgressLine(plan, options.operatorProgress()) : ExecutionObserver.NONE;
   }
 
@@ -58,9 +61,16 @@ final class ProgressLine implements ExecutionObserver {
       main.maxHint(s.rowsTotal());
     }
     main.stepTo(s.rowsOut());
-    main.setExtraMessage(String.format(Locale.ROOT, " %.1f/%.1f CPU, %.1f/%.1f GPU, %s/%s memory",
-        s.cpusUsed(), s.cpusTotal(), s.gpusUsed(), s.gpusTotal(),
-        DatasetStats.bytes(s.memoryUsed()), DatasetStats.bytes(s.memoryBudget())));
+    main.setExtraMessage(
+        String.format(
+            Locale.ROOT,
+            " %.1f/%.1f CPU, %.1f/%.1f GPU, %s/%s memory",
+            s.cpusUsed(),
+            s.cpusTotal(),
+            s.gpusUsed(),
+            s.gpusTotal(),
+            DatasetStats.bytes(s.memoryUsed()),
+            DatasetStats.bytes(s.memoryBudget())));
     if (operatorBars) {
       while (perOperator.size() < s.operators().size()) {
         perOperator.add(bar("- " + s.operators().get(perOperator.size()).name()));
@@ -69,9 +79,14 @@ final class ProgressLine implements ExecutionObserver {
         OperatorLine o = s.operators().get(i);
         ProgressBar b = perOperator.get(i);
         b.stepTo(o.rowsOut());
-        b.setExtraMessage(String.format(Locale.ROOT, " %d tasks%s, queued %s, holds %s", o.tasksInFlight(),
-            o.actors() > 0 ? ", " + o.actors() + " actors" : "", DatasetStats.bytes(o.queuedBytes()),
-            DatasetStats.bytes(o.memoryUsage())));
+        b.setExtraMessage(
+            String.format(
+                Locale.ROOT,
+                " %d tasks%s, queued %s, holds %s",
+                o.tasksInFlight(),
+                o.actors() > 0 ? ", " + o.actors() + " actors" : "",
+                DatasetStats.bytes(o.queuedBytes()),
+                DatasetStats.bytes(o.memoryUsage())));
       }
     }
   }

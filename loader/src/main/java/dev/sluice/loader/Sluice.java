@@ -16,8 +16,8 @@ import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.memory.RootAllocator;
 
 /**
- * The context every dataset runs in: the process's block store (an Arrow root allocator with a
- * hard limit), the runtime tasks and actors run on, and the default execution options. Embedded by
+ * The context every dataset runs in: the process's block store (an Arrow root allocator with a hard
+ * limit), the runtime tasks and actors run on, and the default execution options. Embedded by
  * default: threads of this JVM, no cluster.
  *
  * <pre>{@code
@@ -40,11 +40,17 @@ public final class Sluice implements AutoCloseable {
   private final Runtime runtime;
   private final boolean ownsRuntime;
   private final ExecutionOptions defaults;
+
   /** What must close before the context does (iterators built on it), in registration order. */
   private final java.util.LinkedHashSet<AutoCloseable> dependents = new java.util.LinkedHashSet<>();
+
   private boolean closed;
 
-  private Sluice(RecyclingMemory recycled, RootAllocator store, Runtime runtime, boolean ownsRuntime,
+  private Sluice(
+      RecyclingMemory recycled,
+      RootAllocator store,
+      Runtime runtime,
+      boolean ownsRuntime,
       ExecutionOptions defaults) {
     this.recycled = recycled;
     this.store = store;
@@ -53,7 +59,9 @@ public final class Sluice implements AutoCloseable {
     this.defaults = defaults;
   }
 
-  /** A builder with the defaults: all processors, 512 MiB budget, a store limited to 4x the budget. */
+  /**
+   * A builder with the defaults: all processors, 512 MiB budget, a store limited to 4x the budget.
+   */
   public static Builder builder() {
     return new Builder();
   }
@@ -71,20 +79,28 @@ public final class Sluice implements AutoCloseable {
   /**
    * One consumer's share of {@code source} for an epoch, as a sharding assignment gave it (see
    * {@code dev.sluice.sharding.StaticAssigner}): its row ranges, read in the share's order (order
-   * is preserved, so that {@code assignment.positionAfter(rank, rowsDelivered)} names exactly
-   * what was delivered).
+   * is preserved, so that {@code assignment.positionAfter(rank, rowsDelivered)} names exactly what
+   * was delivered).
    */
-  public Dataset readShare(Source source, dev.sluice.sharding.ShareAssignment assignment, int rank) {
-    return readSegments(source, assignment.share(rank).segments(), "share-" + rank + "-epoch-" + assignment.epoch());
+  public Dataset readShare(
+      Source source, dev.sluice.sharding.ShareAssignment assignment, int rank) {
+    return readSegments(
+        source,
+        assignment.share(rank).segments(),
+        "share-" + rank + "-epoch-" + assignment.epoch());
   }
 
   /**
    * What remains of a consumer's share after a saved position: exactly the rows of that epoch not
    * yet delivered, in the same order as without the interruption.
    */
-  public Dataset resumeShare(Source source, dev.sluice.sharding.ShareAssignment assignment,
+  public Dataset resumeShare(
+      Source source,
+      dev.sluice.sharding.ShareAssignment assignment,
       dev.sluice.sharding.ConsumerPosition position) {
-    return readSegments(source, assignment.remainderFrom(position),
+    return readSegments(
+        source,
+        assignment.remainderFrom(position),
         "share-" + position.rank() + "-epoch-" + position.epoch() + "-resumed");
   }
 
@@ -100,8 +116,10 @@ public final class Sluice implements AutoCloseable {
    *
    * @throws IllegalArgumentException if {@code shuffleBufferRows < 1}
    */
-  public Dataset readShare(Source source, ShareAssignment assignment, int rank, int shuffleBufferRows) {
-    LocalShuffle shuffle = LocalShuffle.of(assignment.seed(), assignment.epoch(), rank, shuffleBufferRows);
+  public Dataset readShare(
+      Source source, ShareAssignment assignment, int rank, int shuffleBufferRows) {
+    LocalShuffle shuffle =
+        LocalShuffle.of(assignment.seed(), assignment.epoch(), rank, shuffleBufferRows);
     return readShare(source, assignment, rank)
         .withShareShuffle(new ShareShuffle(shuffle, assignment.share(rank).rows(), 0));
   }
@@ -117,20 +135,26 @@ public final class Sluice implements AutoCloseable {
    *     buffer size is below 1
    * @throws IllegalStateException if the shares are balanced (row counts not exact)
    */
-  public Dataset resumeShare(Source source, ShareAssignment assignment, ConsumerPosition position,
-      int shuffleBufferRows) {
+  public Dataset resumeShare(
+      Source source, ShareAssignment assignment, ConsumerPosition position, int shuffleBufferRows) {
     List<ShareSegment> remainder = assignment.remainderFrom(position, shuffleBufferRows);
     List<ShareSegment> segments = assignment.share(position.rank()).segments();
     long delivered = position.offset();
     for (int i : position.completedSegments()) {
       delivered += segments.get(i).rows();
     }
-    LocalShuffle shuffle = LocalShuffle.of(position.seed(), position.epoch(), position.rank(), shuffleBufferRows);
-    return readSegments(source, remainder, "share-" + position.rank() + "-epoch-" + position.epoch() + "-resumed")
-        .withShareShuffle(new ShareShuffle(shuffle, assignment.share(position.rank()).rows(), delivered));
+    LocalShuffle shuffle =
+        LocalShuffle.of(position.seed(), position.epoch(), position.rank(), shuffleBufferRows);
+    return readSegments(
+            source,
+            remainder,
+            "share-" + position.rank() + "-epoch-" + position.epoch() + "-resumed")
+        .withShareShuffle(
+            new ShareShuffle(shuffle, assignment.share(position.rank()).rows(), delivered));
   }
 
-  private Dataset readSegments(Source source, java.util.List<dev.sluice.sharding.ShareSegment> segments, String id) {
+  private Dataset readSegments(
+      Source source, java.util.List<dev.sluice.sharding.ShareSegment> segments, String id) {
     return read(new dev.sluice.loader.source.ShareSource(source, segments, id))
         .withOptions(defaults.withPreserveOrder(true));
   }
@@ -155,7 +179,10 @@ public final class Sluice implements AutoCloseable {
     return store;
   }
 
-  /** The cache of released block memory the store allocates from (see {@link Builder#recycledMemory}). */
+  /**
+   * The cache of released block memory the store allocates from (see {@link
+   * Builder#recycledMemory}).
+   */
   public RecyclingMemory recycledMemory() {
     return recycled;
   }
@@ -206,7 +233,9 @@ public final class Sluice implements AutoCloseable {
         c.close();
       } catch (Exception e) {
         if (failure == null) {
-          failure = new IllegalStateException("closing " + c + " with its Sluice context failed: " + e, e);
+          failure =
+              new IllegalStateException(
+                  "closing " + c + " with its Sluice context failed: " + e, e);
         } else {
           failure.addSuppressed(e);
         }
@@ -259,7 +288,10 @@ public final class Sluice implements AutoCloseable {
       return this;
     }
 
-    /** The block store's hard limit (all executions and materialised data). Default: 4x the budget, at least 1 GiB. */
+    /**
+     * The block store's hard limit (all executions and materialised data). Default: 4x the budget,
+     * at least 1 GiB.
+     */
     public Builder storeLimit(long bytes) {
       this.storeLimit = bytes;
       return this;
@@ -268,9 +300,9 @@ public final class Sluice implements AutoCloseable {
     /**
      * The most native memory kept for reuse after blocks are released (see {@link
      * RecyclingMemory}): held on top of the store's accounted memory, so a process's native memory
-     * is bounded by the store limit plus this (in practice by the peak of live blocks: cached memory
-     * is memory that was live, handed out again before any new allocation of its size). 0 turns
-     * recycling off. Default: the memory budget.
+     * is bounded by the store limit plus this (in practice by the peak of live blocks: cached
+     * memory is memory that was live, handed out again before any new allocation of its size). 0
+     * turns recycling off. Default: the memory budget.
      */
     public Builder recycledMemory(long bytes) {
       if (bytes < 0) {
@@ -283,14 +315,23 @@ public final class Sluice implements AutoCloseable {
     /** The context. */
     public Sluice build() {
       long limit = storeLimit > 0 ? storeLimit : Math.max(1L << 30, 4 * options.memoryBudget());
-      RecyclingMemory recycled = RecyclingMemory.withCapacity(
-          recycledMemory >= 0 ? recycledMemory : options.memoryBudget());
-      RootAllocator store = new RootAllocator(
-          RootAllocator.configBuilder().maxAllocation(limit).allocationManagerFactory(recycled)
-              .roundingPolicy(PageRoundingPolicy.INSTANCE).build());
+      RecyclingMemory recycled =
+          RecyclingMemory.withCapacity(
+              recycledMemory >= 0 ? recycledMemory : options.memoryBudget());
+      RootAllocator store =
+          new RootAllocator(
+              RootAllocator.configBuilder()
+                  .maxAllocation(limit)
+                  .allocationManagerFactory(recycled)
+                  .roundingPolicy(PageRoundingPolicy.INSTANCE)
+                  .build());
       boolean owns = runtime == null;
-      Runtime rt = runtime != null ? runtime
-          : resources != null ? new LocalRuntime(resources) : LocalRuntime.ofAvailableProcessors();
+      Runtime rt =
+          runtime != null
+              ? runtime
+              : resources != null
+                  ? new LocalRuntime(resources)
+                  : LocalRuntime.ofAvailableProcessors();
       return new Sluice(recycled, store, rt, owns, options);
     }
   }

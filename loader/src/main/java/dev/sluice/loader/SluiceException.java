@@ -22,7 +22,8 @@ public class SluiceException extends RuntimeException {
    * @param entry the entry (sample key, row) concerned, or null
    * @param cause the original failure, or null
    */
-  public SluiceException(String message, String operator, String source, String entry, Throwable cause) {
+  public SluiceException(
+      String message, String operator, String source, String entry, Throwable cause) {
     super(compose(message, operator, source, entry), cause);
     this.reason = message;
     this.operator = operator;

@@ -22,23 +22,35 @@ import java.util.Objects;
  * @param iterOptions how each consumer's iterator cuts its share into batches
  */
 public record SplitOptions(
-    boolean equal, RemainderPolicy remainder, List<String> localityHints, int bufferBlocks, IterOptions iterOptions) {
+    boolean equal,
+    RemainderPolicy remainder,
+    List<String> localityHints,
+    int bufferBlocks,
+    IterOptions iterOptions) {
 
   public SplitOptions {
     Objects.requireNonNull(remainder, "remainder");
     Objects.requireNonNull(iterOptions, "iterOptions");
-    localityHints = Collections.unmodifiableList(new ArrayList<>(Objects.requireNonNull(localityHints, "localityHints")));
+    localityHints =
+        Collections.unmodifiableList(
+            new ArrayList<>(Objects.requireNonNull(localityHints, "localityHints")));
     if (bufferBlocks < 1) {
       throw new IllegalArgumentException("bufferBlocks must be >= 1: " + bufferBlocks);
     }
   }
 
-  /** Shares that may differ: blocks go to whichever consumer has room. Two blocks of buffer, blocks as they come. */
+  /**
+   * Shares that may differ: blocks go to whichever consumer has room. Two blocks of buffer, blocks
+   * as they come.
+   */
   public static SplitOptions unequal() {
     return new SplitOptions(false, RemainderPolicy.DROP, List.of(), 2, IterOptions.blocks());
   }
 
-  /** Equal shares, the remainder treated by {@code policy}. Two blocks of buffer, blocks as they come. */
+  /**
+   * Equal shares, the remainder treated by {@code policy}. Two blocks of buffer, blocks as they
+   * come.
+   */
   public static SplitOptions equal(RemainderPolicy policy) {
     return new SplitOptions(true, policy, List.of(), 2, IterOptions.blocks());
   }

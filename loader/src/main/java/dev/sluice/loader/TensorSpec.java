@@ -29,12 +29,14 @@ public record TensorSpec(ElementType elementType, int[] shape) {
     long elements = 1;
     for (int d : shape) {
       if (d <= 0) {
-        throw new IllegalArgumentException("tensor dimensions must be positive: " + Arrays.toString(shape));
+        throw new IllegalArgumentException(
+            "tensor dimensions must be positive: " + Arrays.toString(shape));
       }
       elements *= d;
     }
     if (elements * elementType.byteWidth() > Integer.MAX_VALUE) {
-      throw new IllegalArgumentException("one row's tensor is larger than 2 GiB: " + Arrays.toString(shape));
+      throw new IllegalArgumentException(
+          "one row's tensor is larger than 2 GiB: " + Arrays.toString(shape));
     }
   }
 
@@ -66,9 +68,11 @@ public record TensorSpec(ElementType elementType, int[] shape) {
   public Field toField(String name) {
     Map<String, String> meta =
         Map.of(
-            SHAPE_KEY, Arrays.stream(shape).mapToObj(Integer::toString).collect(Collectors.joining(",")),
+            SHAPE_KEY,
+                Arrays.stream(shape).mapToObj(Integer::toString).collect(Collectors.joining(",")),
             DTYPE_KEY, elementType.name());
-    return new Field(name, new FieldType(false, new ArrowType.FixedSizeBinary(rowBytes()), null, meta), null);
+    return new Field(
+        name, new FieldType(false, new ArrowType.FixedSizeBinary(rowBytes()), null, meta), null);
   }
 
   /** The tensor spec a field carries, or null when the field is not a tensor column. */
@@ -77,13 +81,16 @@ public record TensorSpec(ElementType elementType, int[] shape) {
     if (meta == null || !meta.containsKey(SHAPE_KEY) || !meta.containsKey(DTYPE_KEY)) {
       return null;
     }
-    int[] shape = Arrays.stream(meta.get(SHAPE_KEY).split(",")).mapToInt(Integer::parseInt).toArray();
+    int[] shape =
+        Arrays.stream(meta.get(SHAPE_KEY).split(",")).mapToInt(Integer::parseInt).toArray();
     return new TensorSpec(ElementType.valueOf(meta.get(DTYPE_KEY)), shape);
   }
 
   @Override
   public boolean equals(Object o) {
-    return o instanceof TensorSpec t && t.elementType == elementType && Arrays.equals(t.shape, shape);
+    return o instanceof TensorSpec t
+        && t.elementType == elementType
+        && Arrays.equals(t.shape, shape);
   }
 
   @Override

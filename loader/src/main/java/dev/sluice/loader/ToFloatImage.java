@@ -9,14 +9,14 @@ import org.apache.arrow.vector.types.pojo.Schema;
 
 /**
  * Turns a uint8 image tensor column into float32: each value {@code v * scale}, or {@code (v *
- * scale - mean[c]) / std[c]} per channel (torchvision's {@code ToTensor} and {@code Normalize} as
- * a pipeline step), with rows {@code [H, W, C]} turned channels first, {@code [C, H, W]}, as DL4J's
+ * scale - mean[c]) / std[c]} per channel (torchvision's {@code ToTensor} and {@code Normalize} as a
+ * pipeline step), with rows {@code [H, W, C]} turned channels first, {@code [C, H, W]}, as DL4J's
  * convolution layers take them (or kept as stored, {@link #channelsLast()}).
  *
  * <p>Why: fused after a decoder, the conversion runs in the pipeline's tasks on every core rather
- * than on a trainer's one prefetch thread, and leaves a float column that the DL4J iterator can hand
- * to ND4J without a copy ({@code shareBatchMemory}). The values are exactly those of the iterator's
- * own conversion of a uint8 column (the same code computes both).
+ * than on a trainer's one prefetch thread, and leaves a float column that the DL4J iterator can
+ * hand to ND4J without a copy ({@code shareBatchMemory}). The values are exactly those of the
+ * iterator's own conversion of a uint8 column (the same code computes both).
  *
  * <p>The result is written to {@code output} (by default the column itself); the input column is
  * dropped, the other columns are shared with the input, not copied. Immutable, stateless and
@@ -30,7 +30,8 @@ public final class ToFloatImage implements BatchFunction {
   private final float[] std;
   private final boolean channelsFirst;
 
-  private ToFloatImage(String column, String output, float scale, float[] mean, float[] std, boolean channelsFirst) {
+  private ToFloatImage(
+      String column, String output, float scale, float[] mean, float[] std, boolean channelsFirst) {
     this.column = Objects.requireNonNull(column, "column");
     this.output = Objects.requireNonNull(output, "output");
     this.scale = scale;
@@ -92,46 +93,76 @@ public final class ToFloatImage implements BatchFunction {
   public Batch apply(Batch in, BatchContext ctx) {
     TensorSpec spec = in.tensorSpec(column);
     if (spec.elementType() != ElementType.UINT8) {
-      throw new IllegalArgumentException("column '" + column + "' must be a uint8 tensor column, is " + spec);
+      throw new IllegalArgumentException(
+          "column '" + column + "' must be a uint8 tensor column, is " + spec);
     }
     long nulls = in.vector(column).getNullCount();
     if (nulls > 0) {
-      throw new IllegalArgumentException("column '" + column + "' has " + nulls + " null rows: no image to convert");
+      throw new IllegalArgumentException(
+          "column '" + column + "' has " + nulls + " null rows: no image to convert");
     }
     int[] s = spec.shape();
     if (channelsFirst && s.length != 3) {
-      throw new IllegalArgumentException("column '" + column + "' has rows of shape " + java.util.Arrays.toString(s)
-          + ": channels first needs [H, W, C]");
+      throw new IllegalArgumentException(
+          "column '"
+              + column
+              + "' has rows of shape "
+              + java.util.Arrays.toString(s)
+              + ": channels first needs [H, W, C]");
     }
     int channels = s.length == 0 ? 1 : s[s.length - 1];
     if (mean.length > 0 && mean.length != channels) {
-      throw new IllegalArgumentException("the normalisation has " + mean.length + " channels, column '" + column
-          + "' " + channels);
+      throw new IllegalArgumentException(
+          "the normalisation has "
+              + mean.length
+              + " channels, column '"
+              + column
+              + "' "
+              + channels);
     }
-    TensorSpec floatSpec = channelsFirst
-        ? TensorSpec.of(ElementType.FLOAT32, s[2], s[0], s[1])
-        : TensorSpec.of(ElementType.FLOAT32, s);
+    TensorSpec floatSpec =
+        channelsFirst
+            ? TensorSpec.of(ElementType.FLOAT32, s[2], s[0], s[1])
+            : TensorSpec.of(ElementType.FLOAT32, s);
     int n = in.rowCount();
     long elements = (long) n * spec.elementCount();
     if (elements * 4 > Integer.MAX_VALUE) {
-      throw new IllegalArgumentException("column '" + column + "' would take " + elements * 4 + " bytes as floats in one"
-          + " batch, more than 2 GiB: use smaller batches");
+      throw new IllegalArgumentException(
+          "column '"
+              + column
+              + "' would take "
+              + elements * 4
+              + " bytes as floats in one"
+              + " batch, more than 2 GiB: use smaller batches");
     }
     Batch floats;
-    try (BatchBuilder out = BatchBuilder.createUninitialized(ctx.allocator(),
-        new Schema(List.of(floatSpec.toField(output))), Math.max(n, 1), 0, in.sources())) {
+    try (BatchBuilder out =
+        BatchBuilder.createUninitialized(
+            ctx.allocator(),
+            new Schema(List.of(floatSpec.toField(output))),
+            Math.max(n, 1),
+            0,
+            in.sources())) {
       if (n > 0) {
         ArrowBuf src = in.tensorData(column);
         ArrowBuf dst = out.tensorData(output);
         int e = (int) spec.elementCount();
-        FloatConversion.bytesToFloats(src.nioBuffer(0, (int) elements),
-            dst.nioBuffer(0, (int) elements * 4).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer(), n, e,
-            channelsFirst ? s[0] * s[1] : 0, factors(), offsets());
+        FloatConversion.bytesToFloats(
+            src.nioBuffer(0, (int) elements),
+            dst.nioBuffer(0, (int) elements * 4).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer(),
+            n,
+            e,
+            channelsFirst ? s[0] * s[1] : 0,
+            factors(),
+            offsets());
       }
       floats = out.build(n);
     }
     try {
-      return in.withColumnsOf(ctx.allocator(), output.equals(column) ? List.of(column) : List.of(column, output), floats);
+      return in.withColumnsOf(
+          ctx.allocator(),
+          output.equals(column) ? List.of(column) : List.of(column, output),
+          floats);
     } finally {
       floats.close(); // (already consumed unless adding failed)
     }
@@ -161,7 +192,13 @@ public final class ToFloatImage implements BatchFunction {
 
   @Override
   public String toString() {
-    return "ToFloatImage[" + column + (output.equals(column) ? "" : " -> " + output) + ", scale " + scale
-        + (mean.length > 0 ? ", normalized" : "") + (channelsFirst ? ", channels first" : ", as stored") + "]";
+    return "ToFloatImage["
+        + column
+        + (output.equals(column) ? "" : " -> " + output)
+        + ", scale "
+        + scale
+        + (mean.length > 0 ? ", normalized" : "")
+        + (channelsFirst ? ", channels first" : ", as stored")
+        + "]";
   }
 }

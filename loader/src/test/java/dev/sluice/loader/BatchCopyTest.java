@@ -13,14 +13,25 @@ import org.apache.arrow.memory.RootAllocator;
 import org.apache.arrow.vector.types.pojo.Schema;
 import org.junit.jupiter.api.Test;
 
-/** Row-range concatenation and uninitialised tensor columns: the copies behind re-batching and decoding. */
+/**
+ * Row-range concatenation and uninitialised tensor columns: the copies behind re-batching and
+ * decoding.
+ */
 class BatchCopyTest {
-  private static final Schema SCHEMA = new Schema(List.of(
-      Columns.tensor("t", ElementType.UINT8, 3), Columns.int64("id"), Columns.utf8("name"), Columns.float32("f")));
+  private static final Schema SCHEMA =
+      new Schema(
+          List.of(
+              Columns.tensor("t", ElementType.UINT8, 3),
+              Columns.int64("id"),
+              Columns.utf8("name"),
+              Columns.float32("f")));
 
-  /** Rows {@code first .. first + n - 1}: tensor bytes, id, name (null every 7th row) and a float. */
+  /**
+   * Rows {@code first .. first + n - 1}: tensor bytes, id, name (null every 7th row) and a float.
+   */
   private static Batch rows(org.apache.arrow.memory.BufferAllocator a, int first, int n) {
-    try (BatchBuilder b = BatchBuilder.createUninitialized(a, SCHEMA, n, 16L * n, List.of("file-" + first))) {
+    try (BatchBuilder b =
+        BatchBuilder.createUninitialized(a, SCHEMA, n, 16L * n, List.of("file-" + first))) {
       ArrowBuf t = b.tensorData("t");
       for (int i = 0; i < n; i++) {
         long id = first + i;
@@ -52,8 +63,10 @@ class BatchCopyTest {
   }
 
   @Property(tries = 50)
-  void concatRowsCopiesExactlyTheRangesInOrder(@ForAll @IntRange(min = 1, max = 5) int blocks,
-      @ForAll @IntRange(min = 1, max = 40) int blockRows, @ForAll @IntRange(min = 0, max = 1000) int cutSeed) {
+  void concatRowsCopiesExactlyTheRangesInOrder(
+      @ForAll @IntRange(min = 1, max = 5) int blocks,
+      @ForAll @IntRange(min = 1, max = 40) int blockRows,
+      @ForAll @IntRange(min = 0, max = 1000) int cutSeed) {
     try (RootAllocator a = new RootAllocator()) {
       List<Batch> in = new ArrayList<>();
       for (int i = 0; i < blocks; i++) {
@@ -75,7 +88,8 @@ class BatchCopyTest {
         for (int r = 0; r < expected.size(); r++) {
           assertRow(out, r, expected.get(r));
         }
-        assertThat(out.sources()).containsExactlyElementsOf(in.stream().map(b -> b.sources().get(0)).toList());
+        assertThat(out.sources())
+            .containsExactlyElementsOf(in.stream().map(b -> b.sources().get(0)).toList());
       }
       in.forEach(Batch::close);
       assertThat(a.getAllocatedMemory()).isZero();
@@ -84,17 +98,22 @@ class BatchCopyTest {
 
   @Test
   void concatOfWholeBatchesKeepsNullsAndRejectsOtherSchemas() {
-    try (RootAllocator a = new RootAllocator(); Batch x = rows(a, 0, 10); Batch y = rows(a, 10, 5);
+    try (RootAllocator a = new RootAllocator();
+        Batch x = rows(a, 0, 10);
+        Batch y = rows(a, 10, 5);
         Batch xy = Batch.concat(a, List.of(x, y))) {
       for (int r = 0; r < 15; r++) {
         assertRow(xy, r, r);
       }
-      try (BatchBuilder other = BatchBuilder.create(a, new Schema(List.of(Columns.int64("id"))), 1);
+      try (BatchBuilder other =
+              BatchBuilder.create(a, new Schema(List.of(Columns.int64("id"))), 1);
           Batch z = other.build(0)) {
-        assertThatThrownBy(() -> Batch.concat(a, List.of(x, z))).isInstanceOf(IllegalArgumentException.class)
+        assertThatThrownBy(() -> Batch.concat(a, List.of(x, z)))
+            .isInstanceOf(IllegalArgumentException.class)
             .hasMessageContaining("different schemas");
       }
-      assertThatThrownBy(() -> new Batch.Rows(x, 8, 3)).isInstanceOf(IndexOutOfBoundsException.class);
+      assertThatThrownBy(() -> new Batch.Rows(x, 8, 3))
+          .isInstanceOf(IndexOutOfBoundsException.class);
     }
   }
 
@@ -105,7 +124,8 @@ class BatchCopyTest {
       try (ArrowBuf dirty = a.buffer(4096)) {
         dirty.setOne(0, 4096);
       }
-      try (BatchBuilder b = BatchBuilder.create(a, SCHEMA, 4); Batch zeroed = b.build(4)) {
+      try (BatchBuilder b = BatchBuilder.create(a, SCHEMA, 4);
+          Batch zeroed = b.build(4)) {
         for (int r = 0; r < 4; r++) {
           assertThat(zeroed.getBytes("t", r)).containsOnly((byte) 0);
           assertThat(zeroed.vector("t").isNull(r)).isFalse();
@@ -123,6 +143,7 @@ class BatchCopyTest {
       assertThat(a.getAllocatedMemory()).isZero();
     }
   }
+
   @Test
   void withColumnsOfSharesTheKeptColumnsAndEitherBatchMayCloseFirst() {
     try (RootAllocator root = new RootAllocator()) {
@@ -131,7 +152,8 @@ class BatchCopyTest {
         org.apache.arrow.memory.BufferAllocator b = root.newChildAllocator("b", 0, Long.MAX_VALUE);
         Batch in = rows(a, 0, 50);
         Batch extra;
-        try (BatchBuilder bb = BatchBuilder.create(b, new Schema(List.of(Columns.int32("label"))), 50)) {
+        try (BatchBuilder bb =
+            BatchBuilder.create(b, new Schema(List.of(Columns.int32("label"))), 50)) {
           for (int r = 0; r < 50; r++) {
             bb.setLong("label", r, r % 10);
           }
@@ -139,14 +161,18 @@ class BatchCopyTest {
         }
         Batch out = in.withColumnsOf(b, List.of("name"), extra);
         assertThat(extra.isClosed()).isTrue();
-        assertThat(out.schema().getFields().stream().map(f -> f.getName()).toList()).containsExactly("t", "id", "f", "label");
-        assertThat(out.tensorData("t").memoryAddress()).as("shared, not copied").isEqualTo(in.tensorData("t").memoryAddress());
+        assertThat(out.schema().getFields().stream().map(f -> f.getName()).toList())
+            .containsExactly("t", "id", "f", "label");
+        assertThat(out.tensorData("t").memoryAddress())
+            .as("shared, not copied")
+            .isEqualTo(in.tensorData("t").memoryAddress());
         if (originalFirst) {
           in.close();
         }
         for (int r = 0; r < 50; r++) {
           assertThat(out.getLong("id", r)).isEqualTo(r);
-          assertThat(out.getBytes("t", r)).containsExactly((byte) (r * 3), (byte) (r * 3 + 1), (byte) (r * 3 + 2));
+          assertThat(out.getBytes("t", r))
+              .containsExactly((byte) (r * 3), (byte) (r * 3 + 1), (byte) (r * 3 + 2));
           assertThat(out.getLong("label", r)).isEqualTo(r % 10);
         }
         out.close();
@@ -158,15 +184,19 @@ class BatchCopyTest {
         b.close();
       }
       assertThat(root.getAllocatedMemory()).isZero();
-      try (Batch x = rows(root, 0, 3); Batch y = rows(root, 0, 2)) {
-        assertThatThrownBy(() -> x.withColumnsOf(root, List.of(), y)).isInstanceOf(IllegalArgumentException.class);
+      try (Batch x = rows(root, 0, 3);
+          Batch y = rows(root, 0, 2)) {
+        assertThatThrownBy(() -> x.withColumnsOf(root, List.of(), y))
+            .isInstanceOf(IllegalArgumentException.class);
       }
     }
   }
 
   @Property(tries = 40)
-  void sliceSharedSharesTheBuffersAndOutlivesItsSource(@ForAll @IntRange(min = 1, max = 40) int n,
-      @ForAll @IntRange(min = 0, max = 1000) int cutSeed, @ForAll boolean closeSourceFirst) {
+  void sliceSharedSharesTheBuffersAndOutlivesItsSource(
+      @ForAll @IntRange(min = 1, max = 40) int n,
+      @ForAll @IntRange(min = 0, max = 1000) int cutSeed,
+      @ForAll boolean closeSourceFirst) {
     try (RootAllocator a = new RootAllocator()) {
       java.util.Random random = new java.util.Random(cutSeed);
       int from = random.nextInt(n);
@@ -177,9 +207,12 @@ class BatchCopyTest {
       Batch slice = source.sliceShared(a, from, length);
       // no copy of the tensor data: the slice reads the source's own memory
       if (length > 0) {
-        assertThat(slice.tensorData("t").memoryAddress()).isEqualTo(source.tensorData("t").memoryAddress() + 3L * from);
+        assertThat(slice.tensorData("t").memoryAddress())
+            .isEqualTo(source.tensorData("t").memoryAddress() + 3L * from);
       }
-      assertThat(a.getAllocatedMemory() - before).as("only offsets and validity bits are new").isLessThan(64L * 4 + 4L * length + 256);
+      assertThat(a.getAllocatedMemory() - before)
+          .as("only offsets and validity bits are new")
+          .isLessThan(64L * 4 + 4L * length + 256);
       assertThat(slice.sources()).isEqualTo(source.sources());
       assertThat(slice.hosts()).containsExactly("host-a");
       (closeSourceFirst ? source : slice).close();
@@ -197,9 +230,12 @@ class BatchCopyTest {
 
   @Test
   void sliceSharedRejectsRowsOutsideTheBatch() {
-    try (RootAllocator a = new RootAllocator(); Batch b = rows(a, 0, 5)) {
-      assertThatThrownBy(() -> b.sliceShared(a, 3, 3)).isInstanceOf(IndexOutOfBoundsException.class);
-      assertThatThrownBy(() -> b.sliceShared(a, -1, 1)).isInstanceOf(IndexOutOfBoundsException.class);
+    try (RootAllocator a = new RootAllocator();
+        Batch b = rows(a, 0, 5)) {
+      assertThatThrownBy(() -> b.sliceShared(a, 3, 3))
+          .isInstanceOf(IndexOutOfBoundsException.class);
+      assertThatThrownBy(() -> b.sliceShared(a, -1, 1))
+          .isInstanceOf(IndexOutOfBoundsException.class);
     }
   }
 }

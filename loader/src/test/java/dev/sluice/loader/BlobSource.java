@@ -41,7 +41,16 @@ final class BlobSource implements Source {
     for (int i = 0; i < splits; i++) {
       long from = rows * i / splits;
       long to = rows * (i + 1) / splits;
-      out.add(new SourceSplit("blobs", i, List.of("blobs-" + i + ".bin"), from, to, to - from, (to - from) * payloadBytes, List.of()));
+      out.add(
+          new SourceSplit(
+              "blobs",
+              i,
+              List.of("blobs-" + i + ".bin"),
+              from,
+              to,
+              to - from,
+              (to - from) * payloadBytes,
+              List.of()));
     }
     return out;
   }
@@ -64,8 +73,13 @@ final class BlobSource implements Source {
             throw new java.io.InterruptedIOException();
           }
         }
-        int n = (int) Math.min(Math.min(ctx.targetRows(), Math.max(1, ctx.targetBytes() / payloadBytes)), split.end() - next);
-        try (BatchBuilder b = BatchBuilder.create(allocator, SCHEMA, n, (long) n * payloadBytes, split.paths())) {
+        int n =
+            (int)
+                Math.min(
+                    Math.min(ctx.targetRows(), Math.max(1, ctx.targetBytes() / payloadBytes)),
+                    split.end() - next);
+        try (BatchBuilder b =
+            BatchBuilder.create(allocator, SCHEMA, n, (long) n * payloadBytes, split.paths())) {
           byte[] payload = new byte[payloadBytes];
           for (int i = 0; i < n; i++) {
             long id = next + i;
@@ -87,7 +101,11 @@ final class BlobSource implements Source {
   static BatchFunction expand(int payloadBytes, int ratio) {
     return (in, ctx) -> {
       int n = in.rowCount();
-      Schema schema = new Schema(List.of(Columns.int64("id"), Columns.tensor("pixels", ElementType.UINT8, payloadBytes * ratio)));
+      Schema schema =
+          new Schema(
+              List.of(
+                  Columns.int64("id"),
+                  Columns.tensor("pixels", ElementType.UINT8, payloadBytes * ratio)));
       try (BatchBuilder b = BatchBuilder.create(ctx.allocator(), schema, n, 0, in.sources())) {
         org.apache.arrow.memory.ArrowBuf data = b.tensorData("pixels");
         long rowBytes = (long) payloadBytes * ratio;

@@ -10,8 +10,13 @@ import org.apache.arrow.vector.types.pojo.Schema;
 import org.junit.jupiter.api.Test;
 
 class ClassLabelsTest {
-  private static final Schema SAMPLES = new Schema(List.of(
-      Columns.utf8(Batch.KEY_COLUMN), Columns.utf8(Batch.URL_COLUMN), Columns.binary("jpg"), Columns.binary("cls")));
+  private static final Schema SAMPLES =
+      new Schema(
+          List.of(
+              Columns.utf8(Batch.KEY_COLUMN),
+              Columns.utf8(Batch.URL_COLUMN),
+              Columns.binary("jpg"),
+              Columns.binary("cls")));
 
   /** Samples k0, k1, ... of shard.tar with the given class texts (null: no .cls entry). */
   private static Batch samples(BufferAllocator a, String... classes) {
@@ -39,12 +44,18 @@ class ClassLabelsTest {
           Batch out = ClassLabels.fromIndex("cls", 10).apply(in, ctx(a, BadRecords.none()))) {
         assertThat(out.schema().getFields().stream().map(f -> f.getName()).toList())
             .containsExactly(Batch.KEY_COLUMN, Batch.URL_COLUMN, "jpg", "label");
-        assertThat(List.of(out.getInt("label", 0), out.getInt("label", 1), out.getInt("label", 2))).containsExactly(3, 7, 0);
-        assertThat(out.vector("jpg").getDataBuffer().memoryAddress()).as("the encoded bytes are shared")
+        assertThat(List.of(out.getInt("label", 0), out.getInt("label", 1), out.getInt("label", 2)))
+            .containsExactly(3, 7, 0);
+        assertThat(out.vector("jpg").getDataBuffer().memoryAddress())
+            .as("the encoded bytes are shared")
             .isEqualTo(in.vector("jpg").getDataBuffer().memoryAddress());
       }
       try (Batch in = samples(a, "1");
-          Batch out = ClassLabels.fromIndex("cls", 2).output("y").keepText(true).apply(in, ctx(a, BadRecords.none()))) {
+          Batch out =
+              ClassLabels.fromIndex("cls", 2)
+                  .output("y")
+                  .keepText(true)
+                  .apply(in, ctx(a, BadRecords.none()))) {
         assertThat(out.getString("cls", 0)).isEqualTo("1");
         assertThat(out.getInt("y", 0)).isEqualTo(1);
       }
@@ -56,25 +67,31 @@ class ClassLabelsTest {
   void namesMapToTheirIndex() {
     try (RootAllocator a = new RootAllocator();
         Batch in = samples(a, "dog", " cat ", "dog");
-        Batch out = ClassLabels.fromNames("cls", List.of("cat", "dog")).apply(in, ctx(a, BadRecords.none()))) {
-      assertThat(List.of(out.getInt("label", 0), out.getInt("label", 1), out.getInt("label", 2))).containsExactly(1, 0, 1);
+        Batch out =
+            ClassLabels.fromNames("cls", List.of("cat", "dog"))
+                .apply(in, ctx(a, BadRecords.none()))) {
+      assertThat(List.of(out.getInt("label", 0), out.getInt("label", 1), out.getInt("label", 2)))
+          .containsExactly(1, 0, 1);
     }
-    assertThatThrownBy(() -> ClassLabels.fromNames("cls", List.of("a", "a"))).isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> ClassLabels.fromNames("cls", List.of("a", "a")))
+        .isInstanceOf(IllegalArgumentException.class);
   }
 
   @Test
   void eachKindOfBadLabelIsNamedWithItsFileAndSample() {
     record Case(String text, String message) {}
-    List<Case> cases = List.of(
-        new Case(null, "missing class label: the sample has no 'cls' entry"),
-        new Case("", "empty class label in 'cls'"),
-        new Case("eleven", "class label 'eleven' in 'cls' is not a class index"),
-        new Case("12", "class index 12 in 'cls' outside [0, 10)"),
-        new Case("-1", "class index -1 in 'cls' outside [0, 10)"));
+    List<Case> cases =
+        List.of(
+            new Case(null, "missing class label: the sample has no 'cls' entry"),
+            new Case("", "empty class label in 'cls'"),
+            new Case("eleven", "class label 'eleven' in 'cls' is not a class index"),
+            new Case("12", "class index 12 in 'cls' outside [0, 10)"),
+            new Case("-1", "class index -1 in 'cls' outside [0, 10)"));
     try (RootAllocator a = new RootAllocator()) {
       for (Case c : cases) {
         try (Batch in = samples(a, "1", c.text())) {
-          assertThatThrownBy(() -> ClassLabels.fromIndex("cls", 10).apply(in, ctx(a, BadRecords.none())))
+          assertThatThrownBy(
+                  () -> ClassLabels.fromIndex("cls", 10).apply(in, ctx(a, BadRecords.none())))
               .isInstanceOf(SluiceException.class)
               .hasMessageContaining(c.message())
               .hasMessageContaining("/data/shard.tar")
@@ -83,7 +100,10 @@ class ClassLabelsTest {
         }
       }
       try (Batch in = samples(a, "x")) {
-        assertThatThrownBy(() -> ClassLabels.fromNames("cls", List.of("cat")).apply(in, ctx(a, BadRecords.none())))
+        assertThatThrownBy(
+                () ->
+                    ClassLabels.fromNames("cls", List.of("cat"))
+                        .apply(in, ctx(a, BadRecords.none())))
             .hasMessageContaining("class name 'x' in 'cls' is not one of the 1 classes");
       }
       assertThat(a.getAllocatedMemory()).isZero();
@@ -108,9 +128,13 @@ class ClassLabelsTest {
 
   @Test
   void aBatchWithoutTheColumnNamesTheColumnsItHas() {
-    try (RootAllocator a = new RootAllocator(); Batch in = samples(a, "1")) {
-      assertThatThrownBy(() -> ClassLabels.fromIndex("txt", 10).apply(in, ctx(a, BadRecords.none())))
-          .isInstanceOf(SluiceException.class).hasMessageContaining("no column 'txt'").hasMessageContaining("cls");
+    try (RootAllocator a = new RootAllocator();
+        Batch in = samples(a, "1")) {
+      assertThatThrownBy(
+              () -> ClassLabels.fromIndex("txt", 10).apply(in, ctx(a, BadRecords.none())))
+          .isInstanceOf(SluiceException.class)
+          .hasMessageContaining("no column 'txt'")
+          .hasMessageContaining("cls");
     }
   }
 }

@@ -23,19 +23,31 @@ class CorruptInputTest {
   @TempDir Path dir;
 
   private Sluice sluice(long allowance) {
-    return Sluice.builder().resources(Resources.cpus(4))
-        .options(ExecutionOptions.defaults().withMemoryBudget(32L << 20).withTargetBlockRows(16)
-            .withBadRecordAllowance(allowance).withProgress(ExecutionOptions.Progress.OFF))
+    return Sluice.builder()
+        .resources(Resources.cpus(4))
+        .options(
+            ExecutionOptions.defaults()
+                .withMemoryBudget(32L << 20)
+                .withTargetBlockRows(16)
+                .withBadRecordAllowance(allowance)
+                .withProgress(ExecutionOptions.Progress.OFF))
         .build();
   }
 
   private void writeShards(int shards, int samples) throws IOException {
     for (int s = 0; s < shards; s++) {
-      try (WebDatasetWriter w = WebDatasetWriter.create(dir.resolve(String.format("train-%04d.tar", s)))) {
+      try (WebDatasetWriter w =
+          WebDatasetWriter.create(dir.resolve(String.format("train-%04d.tar", s)))) {
         for (int i = 0; i < samples; i++) {
           byte[] payload = new byte[2000];
           java.util.Arrays.fill(payload, (byte) i);
-          w.write(String.format("s%02d-%05d", s, i), Map.of("bin", payload, "cls", Integer.toString(i % 10).getBytes(StandardCharsets.UTF_8)));
+          w.write(
+              String.format("s%02d-%05d", s, i),
+              Map.of(
+                  "bin",
+                  payload,
+                  "cls",
+                  Integer.toString(i % 10).getBytes(StandardCharsets.UTF_8)));
         }
       }
     }
@@ -70,7 +82,8 @@ class CorruptInputTest {
   void aCorruptEntryFailsThePipelineNamingShardAndEntry() throws IOException {
     writeShards(4, 200);
     Path bad = dir.resolve("train-0002.tar");
-    // Each sample is two entries of one 512-byte header and its data padded to 512: .bin (2000 -> 2048) and .cls (512).
+    // Each sample is two entries of one 512-byte header and its data padded to 512: .bin (2000 ->
+    // 2048) and .cls (512).
     corruptHeaderAt(bad, 50L * (512 + 2048 + 512 + 512));
     Set<String> threads = ErrorPathsTest.sluiceThreads();
     try (Sluice s = sluice(0)) {
@@ -80,7 +93,9 @@ class CorruptInputTest {
           .hasMessageContaining("s02-00049");
       assertThat(s.allocator().getAllocatedMemory()).isZero();
     }
-    await().atMost(Duration.ofSeconds(10)).until(() -> ErrorPathsTest.sluiceThreads().equals(threads));
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(() -> ErrorPathsTest.sluiceThreads().equals(threads));
   }
 
   @Test
@@ -108,7 +123,8 @@ class CorruptInputTest {
     try (Sluice s = sluice(5)) {
       Dataset ds = pipeline(s);
       long rows = drain(ds);
-      // Samples 0..98 are known complete; sample 99 might have had more entries after the cut, so the
+      // Samples 0..98 are known complete; sample 99 might have had more entries after the cut, so
+      // the
       // reader does not hand it on: the break counts as one bad record.
       assertThat(rows).isEqualTo(3 * 200 + 99);
       assertThat(ds.stats().badRecords()).isEqualTo(1);

@@ -13,7 +13,11 @@ class DatasetBasicsTest {
   private static Sluice sluice() {
     return Sluice.builder()
         .resources(Resources.cpus(4))
-        .options(ExecutionOptions.defaults().withMemoryBudget(64L << 20).withTargetBlockRows(1000).withProgress(ExecutionOptions.Progress.OFF))
+        .options(
+            ExecutionOptions.defaults()
+                .withMemoryBudget(64L << 20)
+                .withTargetBlockRows(1000)
+                .withProgress(ExecutionOptions.Progress.OFF))
         .build();
   }
 
@@ -39,7 +43,10 @@ class DatasetBasicsTest {
   @Test
   void everyRowExactlyOnceUnordered() {
     try (Sluice s = sluice()) {
-      Dataset ds = s.range(50_000, 9).mapBatches(plusOne()).mapBatches(plusOne(), MapOptions.DEFAULT.withCpus(0.5));
+      Dataset ds =
+          s.range(50_000, 9)
+              .mapBatches(plusOne())
+              .mapBatches(plusOne(), MapOptions.DEFAULT.withCpus(0.5));
       List<Long> ids = collect(ds, IterOptions.blocks());
       assertThat(ids).hasSize(50_000);
       assertThat(ids.stream().sorted().toList()).isEqualTo(range(2, 50_002));
@@ -49,17 +56,19 @@ class DatasetBasicsTest {
   @Test
   void inOrderWhenOrderIsAsked() {
     try (Sluice s = sluice()) {
-      Dataset ds = s.range(30_000, 11)
-          .mapBatches(plusOne())
-          .mapBatches(plusOne(), MapOptions.DEFAULT.withBatchSize(777).withCpus(0.5))
-          .withOptions(s.defaultOptions().withPreserveOrder(true));
+      Dataset ds =
+          s.range(30_000, 11)
+              .mapBatches(plusOne())
+              .mapBatches(plusOne(), MapOptions.DEFAULT.withBatchSize(777).withCpus(0.5))
+              .withOptions(s.defaultOptions().withPreserveOrder(true));
       assertThat(collect(ds, IterOptions.batches(1000))).isEqualTo(range(2, 30_002));
     }
   }
 
   @Test
   void rebatchesToExactSizes() {
-    try (Sluice s = sluice(); BatchIterator it = s.range(10_005, 3).iterBatches(IterOptions.batches(100))) {
+    try (Sluice s = sluice();
+        BatchIterator it = s.range(10_005, 3).iterBatches(IterOptions.batches(100))) {
       List<Integer> sizes = new ArrayList<>();
       while (it.hasNext()) {
         try (Batch b = it.next()) {
@@ -77,9 +86,15 @@ class DatasetBasicsTest {
     // Blocks of 37 rows (and 28 at each split's end) cut into batches of 32: in order, almost every
     // batch spans two blocks (a copy); without order, a block gives one slice of its memory and its
     // tail waits for other tails.
-    try (Sluice s = Sluice.builder().resources(Resources.cpus(2))
-        .options(ExecutionOptions.defaults().withMemoryBudget(64L << 20).withTargetBlockRows(37).withProgress(ExecutionOptions.Progress.OFF))
-        .build()) {
+    try (Sluice s =
+        Sluice.builder()
+            .resources(Resources.cpus(2))
+            .options(
+                ExecutionOptions.defaults()
+                    .withMemoryBudget(64L << 20)
+                    .withTargetBlockRows(37)
+                    .withProgress(ExecutionOptions.Progress.OFF))
+            .build()) {
       long[] copied = new long[2];
       for (boolean ordered : new boolean[] {true, false}) {
         Dataset ds = s.range(1_000, 4).withOptions(s.defaultOptions().withPreserveOrder(ordered));
@@ -117,25 +132,30 @@ class DatasetBasicsTest {
     Sluice s = sluice();
     s.closeBeforeContext(() -> closed.add("first"));
     Runnable unregister = s.closeBeforeContext(() -> closed.add("unregistered"));
-    s.closeBeforeContext(() -> {
-      closed.add("failing");
-      throw new java.io.IOException("cannot close");
-    });
+    s.closeBeforeContext(
+        () -> {
+          closed.add("failing");
+          throw new java.io.IOException("cannot close");
+        });
     s.closeBeforeContext(() -> closed.add("last"));
     unregister.run();
     org.assertj.core.api.Assertions.assertThatThrownBy(s::close)
-        .isInstanceOf(IllegalStateException.class).hasMessageContaining("cannot close");
+        .isInstanceOf(IllegalStateException.class)
+        .hasMessageContaining("cannot close");
     assertThat(closed).containsExactly("last", "failing", "first");
     s.close(); // idempotent: nothing runs twice
     assertThat(closed).hasSize(3);
-    org.assertj.core.api.Assertions.assertThatThrownBy(() -> s.closeBeforeContext(() -> { }))
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> s.closeBeforeContext(() -> {}))
         .isInstanceOf(IllegalStateException.class);
   }
 
   @Test
   void limitStopsEarly() {
     try (Sluice s = sluice()) {
-      Dataset ds = s.range(1_000_000, 50).limit(2_500).withOptions(s.defaultOptions().withPreserveOrder(true));
+      Dataset ds =
+          s.range(1_000_000, 50)
+              .limit(2_500)
+              .withOptions(s.defaultOptions().withPreserveOrder(true));
       assertThat(collect(ds, IterOptions.blocks())).isEqualTo(range(0, 2_500));
       assertThat(ds.stats().operators().get(0).rowsOut()).isLessThan(1_000_000);
     }
@@ -144,7 +164,8 @@ class DatasetBasicsTest {
   @Test
   void filterKeepsMatchingRows() {
     try (Sluice s = sluice()) {
-      assertThat(s.range(10_000, 4).filter((b, r) -> b.getLong("id", r) % 3 == 0).count()).isEqualTo(3334);
+      assertThat(s.range(10_000, 4).filter((b, r) -> b.getLong("id", r) % 3 == 0).count())
+          .isEqualTo(3334);
     }
   }
 
@@ -163,7 +184,8 @@ class DatasetBasicsTest {
 
   @Test
   void materializeHoldsRowsAndReadsTwice() {
-    try (Sluice s = sluice(); MaterializedDataset m = s.range(3_000, 3).mapBatches(plusOne()).materialize()) {
+    try (Sluice s = sluice();
+        MaterializedDataset m = s.range(3_000, 3).mapBatches(plusOne()).materialize()) {
       assertThat(m.rowCount()).isEqualTo(3_000);
       assertThat(m.dataset().count()).isEqualTo(3_000);
       assertThat(m.dataset().count()).isEqualTo(3_000);

@@ -18,9 +18,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * A folder sorted by class, as DL4J users lay out images: read with its files shuffled, every
- * batch mixes the classes as the folder does, another way each epoch, and the same way for the
- * same (seed, epoch) whatever the threads do.
+ * A folder sorted by class, as DL4J users lay out images: read with its files shuffled, every batch
+ * mixes the classes as the folder does, another way each epoch, and the same way for the same
+ * (seed, epoch) whatever the threads do.
  */
 class FileShuffleTest {
   private static final int CLASSES = 10;
@@ -37,14 +37,18 @@ class FileShuffleTest {
     for (int c = 0; c < CLASSES; c++) {
       Path dir = Files.createDirectories(root.resolve(String.format(Locale.ROOT, "class-%02d", c)));
       for (int i = 0; i < PER_CLASS; i++) {
-        Files.write(dir.resolve(String.format(Locale.ROOT, "img-%04d.png", i)), new byte[] {(byte) c, (byte) i});
+        Files.write(
+            dir.resolve(String.format(Locale.ROOT, "img-%04d.png", i)),
+            new byte[] {(byte) c, (byte) i});
       }
     }
   }
 
   private static Sluice sluice(int cpus, boolean ordered) {
-    return Sluice.builder().resources(Resources.cpus(cpus))
-        .options(ExecutionOptions.defaults().withTargetBlockRows(16).withPreserveOrder(ordered)).build();
+    return Sluice.builder()
+        .resources(Resources.cpus(cpus))
+        .options(ExecutionOptions.defaults().withTargetBlockRows(16).withPreserveOrder(ordered))
+        .build();
   }
 
   /** The labels of every row of one epoch, batch by batch. */
@@ -82,7 +86,8 @@ class FileShuffleTest {
       IterOptions batches = IterOptions.batches(BATCH);
 
       // Without shuffling the first two batches hold 100 rows of the first class or two.
-      List<int[]> sorted = labels(s.read(folder).withOptions(s.defaultOptions().withPreserveOrder(true)), batches);
+      List<int[]> sorted =
+          labels(s.read(folder).withOptions(s.defaultOptions().withPreserveOrder(true)), batches);
       assertThat(largestClassCount(sorted, 2)).isGreaterThanOrEqualTo(50);
 
       // Shuffled: 100 rows drawn without replacement from 1,000 (100 per class) hold 10 of each
@@ -96,7 +101,9 @@ class FileShuffleTest {
       // Every batch, not just the first: no batch of 50 holds more than 25 of one class.
       for (List<int[]> epoch : List.of(epoch0, epoch1)) {
         for (int i = 0; i < epoch.size(); i++) {
-          assertThat(largestClassCount(epoch.subList(i, i + 1), 1)).as("batch %d", i).isLessThanOrEqualTo(25);
+          assertThat(largestClassCount(epoch.subList(i, i + 1), 1))
+              .as("batch %d", i)
+              .isLessThanOrEqualTo(25);
         }
       }
     }
@@ -127,15 +134,20 @@ class FileShuffleTest {
     for (int cpus : new int[] {1, 2, 2, 4}) {
       try (Sluice s = sluice(cpus, true)) {
         // A map whose work varies per block, so blocks finish out of order in the parallel runs.
-        Dataset ds = s.read(folder).shuffleFiles(3).mapBatches((in, ctx) -> {
-          long spin = (in.getString(Batch.KEY_COLUMN, 0).hashCode() & 0xff) * 20_000L;
-          long x = 0;
-          for (long i = 0; i < spin; i++) {
-            x += i ^ (x >>> 3);
-          }
-          sink = x;
-          return in;
-        }).forEpoch(2);
+        Dataset ds =
+            s.read(folder)
+                .shuffleFiles(3)
+                .mapBatches(
+                    (in, ctx) -> {
+                      long spin = (in.getString(Batch.KEY_COLUMN, 0).hashCode() & 0xff) * 20_000L;
+                      long x = 0;
+                      for (long i = 0; i < spin; i++) {
+                        x += i ^ (x >>> 3);
+                      }
+                      sink = x;
+                      return in;
+                    })
+                .forEpoch(2);
         List<String> keys = keys(ds, options);
         assertThat(keys).hasSize(CLASSES * PER_CLASS).doesNotHaveDuplicates();
         if (reference == null) {
@@ -155,10 +167,13 @@ class FileShuffleTest {
   void functionsSeeTheEpochTheyRunIn() throws IOException {
     try (Sluice s = sluice(2, false)) {
       java.util.Set<Integer> seen = java.util.concurrent.ConcurrentHashMap.newKeySet();
-      Dataset ds = s.read(ImageFolderSource.of(root.toString())).mapBatches((in, ctx) -> {
-        seen.add(ctx.epoch());
-        return in;
-      });
+      Dataset ds =
+          s.read(ImageFolderSource.of(root.toString()))
+              .mapBatches(
+                  (in, ctx) -> {
+                    seen.add(ctx.epoch());
+                    return in;
+                  });
       assertThat(keys(ds.forEpoch(5), IterOptions.batches(BATCH))).hasSize(CLASSES * PER_CLASS);
       assertThat(seen).containsExactly(5);
       seen.clear();

@@ -43,8 +43,16 @@ final class HostedRangeSource implements Source {
   public List<SourceSplit> planSplits() {
     List<SourceSplit> out = new ArrayList<>();
     for (SourceSplit s : range.planSplits()) {
-      out.add(new SourceSplit(s.sourceId(), s.index(), s.paths(), s.start(), s.end(), s.estimatedRows(),
-          s.estimatedBytes(), List.of(hosts.get(s.index() % hosts.size()))));
+      out.add(
+          new SourceSplit(
+              s.sourceId(),
+              s.index(),
+              s.paths(),
+              s.start(),
+              s.end(),
+              s.estimatedRows(),
+              s.estimatedBytes(),
+              List.of(hosts.get(s.index() % hosts.size()))));
     }
     return out;
   }

@@ -81,8 +81,16 @@ class ImageDecoderTest {
     }
     try (BufferAllocator allocator = new RootAllocator();
         Batch input = input(allocator, encode(blocks, "png"));
-        Batch half = ImageDecoder.builder().size(2, 4).build().apply(input, new Context(allocator, BadRecords.none()));
-        Batch big = ImageDecoder.builder().size(8, 16).build().apply(input, new Context(allocator, BadRecords.none()))) {
+        Batch half =
+            ImageDecoder.builder()
+                .size(2, 4)
+                .build()
+                .apply(input, new Context(allocator, BadRecords.none()));
+        Batch big =
+            ImageDecoder.builder()
+                .size(8, 16)
+                .build()
+                .apply(input, new Context(allocator, BadRecords.none()))) {
       byte[] got = pixels(half, 0);
       for (int block = 0; block < 8; block++) {
         assertThat(Arrays.copyOfRange(got, block * 3, block * 3 + 3))
@@ -109,12 +117,28 @@ class ImageDecoderTest {
     try (BufferAllocator allocator = new RootAllocator();
         Batch grayInput = input(allocator, encode(gray, "png"));
         Batch colorInput = input(allocator, encode(color, "png"));
-        Batch grayToRgb = ImageDecoder.builder().size(4, 5).channels(3).build().apply(grayInput, new Context(allocator, BadRecords.none()));
-        Batch grayToGray = ImageDecoder.builder().size(4, 5).channels(1).build().apply(grayInput, new Context(allocator, BadRecords.none()));
-        Batch rgbToGray = ImageDecoder.builder().size(4, 5).channels(1).build().apply(colorInput, new Context(allocator, BadRecords.none()))) {
+        Batch grayToRgb =
+            ImageDecoder.builder()
+                .size(4, 5)
+                .channels(3)
+                .build()
+                .apply(grayInput, new Context(allocator, BadRecords.none()));
+        Batch grayToGray =
+            ImageDecoder.builder()
+                .size(4, 5)
+                .channels(1)
+                .build()
+                .apply(grayInput, new Context(allocator, BadRecords.none()));
+        Batch rgbToGray =
+            ImageDecoder.builder()
+                .size(4, 5)
+                .channels(1)
+                .build()
+                .apply(colorInput, new Context(allocator, BadRecords.none()))) {
       byte[] rgb = pixels(grayToRgb, 0);
       for (int i = 0; i < 20; i++) {
-        assertThat(new byte[] {rgb[i * 3], rgb[i * 3 + 1], rgb[i * 3 + 2]}).containsExactly(levels[i], levels[i], levels[i]);
+        assertThat(new byte[] {rgb[i * 3], rgb[i * 3 + 1], rgb[i * 3 + 2]})
+            .containsExactly(levels[i], levels[i], levels[i]);
       }
       assertThat(pixels(grayToGray, 0)).isEqualTo(levels);
       assertThat(grayToGray.tensorSpec("image").shape()).containsExactly(4, 5, 1);
@@ -124,7 +148,8 @@ class ImageDecoderTest {
         int r = src[i * 3] & 0xff;
         int g = src[i * 3 + 1] & 0xff;
         int b = src[i * 3 + 2] & 0xff;
-        assertThat(luma[i] & 0xff).isCloseTo((int) Math.round(0.299 * r + 0.587 * g + 0.114 * b), within(1));
+        assertThat(luma[i] & 0xff)
+            .isCloseTo((int) Math.round(0.299 * r + 0.587 * g + 0.114 * b), within(1));
       }
     }
   }
@@ -134,12 +159,22 @@ class ImageDecoderTest {
     byte[] png = encode(rgbPattern(4, 4), "png");
     try (BufferAllocator allocator = new RootAllocator();
         Batch input = input(allocator, png, png);
-        Batch dropped = ImageDecoder.builder().size(4, 4).build().apply(input, new Context(allocator, BadRecords.none()));
+        Batch dropped =
+            ImageDecoder.builder()
+                .size(4, 4)
+                .build()
+                .apply(input, new Context(allocator, BadRecords.none()));
         Batch kept =
-            ImageDecoder.builder().size(4, 4).keepEncoded(true).output("pixels").build()
+            ImageDecoder.builder()
+                .size(4, 4)
+                .keepEncoded(true)
+                .output("pixels")
+                .build()
                 .apply(input, new Context(allocator, BadRecords.none()))) {
-      assertThat(dropped.columnNames()).containsExactly(Batch.KEY_COLUMN, Batch.URL_COLUMN, "cls", "image");
-      assertThat(kept.columnNames()).containsExactly(Batch.KEY_COLUMN, Batch.URL_COLUMN, "jpg", "cls", "pixels");
+      assertThat(dropped.columnNames())
+          .containsExactly(Batch.KEY_COLUMN, Batch.URL_COLUMN, "cls", "image");
+      assertThat(kept.columnNames())
+          .containsExactly(Batch.KEY_COLUMN, Batch.URL_COLUMN, "jpg", "cls", "pixels");
       assertThat(kept.getBytes("jpg", 1)).isEqualTo(png);
       assertThat(dropped.getInt("cls", 1)).isEqualTo(1);
       assertThat(dropped.getString(Batch.KEY_COLUMN, 1)).isEqualTo("sample-1");
@@ -197,7 +232,8 @@ class ImageDecoderTest {
             .isInstanceOf(SluiceException.class)
             .hasMessageContaining("shard-0.tar")
             .hasMessageContaining("sample-1")
-            .hasMessageContaining("JPEG header declares 20000 x 20000 pixels, more than the limit of 67108864 pixels")
+            .hasMessageContaining(
+                "JPEG header declares 20000 x 20000 pixels, more than the limit of 67108864 pixels")
             .satisfies(e -> assertThat(((SluiceException) e).entry()).isEqualTo("sample-1"));
         // Nothing of the image's size was allocated on the heap (ImageIO's raster would be 1.2 GB),
         // and only the good image reached a reader.
@@ -221,16 +257,29 @@ class ImageDecoderTest {
     byte[] png = encode(rgbPattern(8, 6), "png");
     try (BufferAllocator allocator = new RootAllocator()) {
       try (Batch input = input(allocator, png);
-          Batch output = ImageDecoder.builder().size(6, 8).maxPixels(48).build().apply(input, new Context(allocator, BadRecords.none()))) {
+          Batch output =
+              ImageDecoder.builder()
+                  .size(6, 8)
+                  .maxPixels(48)
+                  .build()
+                  .apply(input, new Context(allocator, BadRecords.none()))) {
         assertThat(pixels(output, 0)).isEqualTo(hwc(rgbPattern(8, 6)));
       }
       try (Batch input = input(allocator, png)) {
-        assertThatThrownBy(() -> ImageDecoder.builder().size(6, 8).maxPixels(47).build().apply(input, new Context(allocator, BadRecords.none())))
+        assertThatThrownBy(
+                () ->
+                    ImageDecoder.builder()
+                        .size(6, 8)
+                        .maxPixels(47)
+                        .build()
+                        .apply(input, new Context(allocator, BadRecords.none())))
             .isInstanceOf(SluiceException.class)
-            .hasMessageContaining("PNG header declares 8 x 6 pixels, more than the limit of 47 pixels");
+            .hasMessageContaining(
+                "PNG header declares 8 x 6 pixels, more than the limit of 47 pixels");
       }
     }
-    assertThatThrownBy(() -> ImageDecoder.builder().maxPixels(0)).isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> ImageDecoder.builder().maxPixels(0))
+        .isInstanceOf(IllegalArgumentException.class);
   }
 
   @Test
@@ -244,23 +293,30 @@ class ImageDecoderTest {
       Arrays.copyOf(png, png.length / 2),
       Arrays.copyOf(png, png.length - 12), // only the IEND chunk missing: every pixel is there
     };
-    String[] why = {"truncated JPEG: the data ends after " + jpeg.length / 2 + " bytes, in the entropy-coded data of scan 1",
-        "truncated JPEG: the data ends after " + (jpeg.length - 2) + " bytes", "truncated PNG: the data ends after " + png.length / 2 + " bytes, inside chunk IDAT",
-        "truncated PNG: the data ends after " + (png.length - 12) + " bytes, before the IEND chunk"};
+    String[] why = {
+      "truncated JPEG: the data ends after "
+          + jpeg.length / 2
+          + " bytes, in the entropy-coded data of scan 1",
+      "truncated JPEG: the data ends after " + (jpeg.length - 2) + " bytes",
+      "truncated PNG: the data ends after " + png.length / 2 + " bytes, inside chunk IDAT",
+      "truncated PNG: the data ends after " + (png.length - 12) + " bytes, before the IEND chunk"
+    };
     ImageDecoder decoder = ImageDecoder.builder().size(4, 4).build();
     try (BufferAllocator allocator = new RootAllocator()) {
       for (int i = 0; i < truncated.length; i++) {
         try (Batch input = input(allocator, good, truncated[i])) {
           assertThatThrownBy(() -> decoder.apply(input, new Context(allocator, BadRecords.none())))
               .isInstanceOf(SluiceException.class)
-              .hasMessageContaining("cannot decode the image of shard-0.tar entry sample-1: " + why[i])
+              .hasMessageContaining(
+                  "cannot decode the image of shard-0.tar entry sample-1: " + why[i])
               .satisfies(e -> assertThat(((SluiceException) e).source()).isEqualTo("shard-0.tar"))
               .satisfies(e -> assertThat(((SluiceException) e).entry()).isEqualTo("sample-1"));
         }
       }
       assertThat(decoder.decodes()).as("only the good image decoded").isEqualTo(truncated.length);
       BadRecords allowance = new BadRecords(4);
-      try (Batch input = input(allocator, truncated[0], good, truncated[1], truncated[2], truncated[3], good);
+      try (Batch input =
+              input(allocator, truncated[0], good, truncated[1], truncated[2], truncated[3], good);
           Batch output = decoder.apply(input, new Context(allocator, allowance))) {
         assertThat(output.rowCount()).isEqualTo(2);
         assertThat(output.getString(Batch.KEY_COLUMN, 1)).isEqualTo("sample-5");
@@ -272,8 +328,11 @@ class ImageDecoderTest {
   @Test
   void jpegsWithFillBytesCommentsRestartMarkersOrProgressiveScansStillDecode() throws IOException {
     ImageDecoder decoder = ImageDecoder.builder().size(24, 40).build();
-    for (ImageHeaderTest.Kind kind : List.of(ImageHeaderTest.Kind.JPEG_PROGRESSIVE, ImageHeaderTest.Kind.JPEG_RESTART_MARKERS,
-        ImageHeaderTest.Kind.JPEG_FILL_BYTES_AND_COMMENTS)) {
+    for (ImageHeaderTest.Kind kind :
+        List.of(
+            ImageHeaderTest.Kind.JPEG_PROGRESSIVE,
+            ImageHeaderTest.Kind.JPEG_RESTART_MARKERS,
+            ImageHeaderTest.Kind.JPEG_FILL_BYTES_AND_COMMENTS)) {
       byte[] plain = ImageHeaderTest.write(ImageHeaderTest.Kind.JPEG, 40, 24);
       byte[] variant = ImageHeaderTest.write(kind, 40, 24);
       byte[] padded = ImageHeaderTest.concat(variant, new byte[64]); // zeros after EOI
@@ -282,7 +341,9 @@ class ImageDecoderTest {
           Batch output = decoder.apply(input, new Context(allocator, BadRecords.none()))) {
         assertThat(output.rowCount()).as("%s", kind).isEqualTo(3);
         assertThat(pixels(output, 2)).isEqualTo(pixels(output, 1));
-        if (kind == ImageHeaderTest.Kind.JPEG_FILL_BYTES_AND_COMMENTS) { // the same entropy-coded data as the plain one
+        if (kind
+            == ImageHeaderTest.Kind
+                .JPEG_FILL_BYTES_AND_COMMENTS) { // the same entropy-coded data as the plain one
           assertThat(pixels(output, 1)).isEqualTo(pixels(output, 0));
         }
       }
@@ -291,14 +352,17 @@ class ImageDecoderTest {
 
   /** Bytes allocated on the Java heap by this thread so far. */
   private static long allocatedOnThisThread() {
-    return ((com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean()).getCurrentThreadAllocatedBytes();
+    return ((com.sun.management.ThreadMXBean)
+            java.lang.management.ManagementFactory.getThreadMXBean())
+        .getCurrentThreadAllocatedBytes();
   }
 
   // --- helpers ---
 
   /** One row per image: key sample-i, url shard-(i/2).tar, the bytes in "jpg", i in "cls". */
   private static Batch input(BufferAllocator allocator, byte[]... images) {
-    try (BatchBuilder b = BatchBuilder.create(allocator, INPUT, images.length, 1024, List.of("shard-0.tar"))) {
+    try (BatchBuilder b =
+        BatchBuilder.create(allocator, INPUT, images.length, 1024, List.of("shard-0.tar"))) {
       for (int i = 0; i < images.length; i++) {
         b.setString(Batch.KEY_COLUMN, i, "sample-" + i)
             .setString(Batch.URL_COLUMN, i, "shard-" + i / 2 + ".tar")
@@ -325,7 +389,8 @@ class ImageDecoderTest {
     BufferedImage image = new BufferedImage(w, h, BufferedImage.TYPE_INT_RGB);
     for (int y = 0; y < h; y++) {
       for (int x = 0; x < w; x++) {
-        image.setRGB(x, y, rgb((x * 37 + y * 11) & 0xff, (x * 5 + y * 61) & 0xff, (x * y * 13) & 0xff));
+        image.setRGB(
+            x, y, rgb((x * 37 + y * 11) & 0xff, (x * 5 + y * 61) & 0xff, (x * y * 13) & 0xff));
       }
     }
     return image;

@@ -54,7 +54,9 @@ class ImageHeaderTest {
 
   @Property(tries = 60)
   void theProbeReadsTheSizeOfImagesImageIoWrites(
-      @ForAll @IntRange(min = 1, max = 300) int width, @ForAll @IntRange(min = 1, max = 300) int height, @ForAll Kind kind)
+      @ForAll @IntRange(min = 1, max = 300) int width,
+      @ForAll @IntRange(min = 1, max = 300) int height,
+      @ForAll Kind kind)
       throws IOException {
     byte[] encoded = write(kind, width, height);
     assertThat(ImageHeader.probe(encoded)).contains(new ImageHeader(kind.format, width, height));
@@ -66,13 +68,16 @@ class ImageHeaderTest {
 
   @Provide
   Arbitrary<Kind> jpegsAndPngs() {
-    return Arbitraries.of(Kind.class).filter(k -> k.format == Format.JPEG || k.format == Format.PNG);
+    return Arbitraries.of(Kind.class)
+        .filter(k -> k.format == Format.JPEG || k.format == Format.PNG);
   }
 
   @Property(tries = 15)
   void everyCutOfAJpegOrPngIsTruncated(
-      @ForAll @IntRange(min = 1, max = 40) int width, @ForAll @IntRange(min = 1, max = 40) int height,
-      @ForAll("jpegsAndPngs") Kind kind) throws IOException {
+      @ForAll @IntRange(min = 1, max = 40) int width,
+      @ForAll @IntRange(min = 1, max = 40) int height,
+      @ForAll("jpegsAndPngs") Kind kind)
+      throws IOException {
     byte[] encoded = write(kind, width, height);
     int signature = kind.format == Format.JPEG ? 3 : 8;
     for (int cut = signature; cut < encoded.length; cut++) {
@@ -80,7 +85,8 @@ class ImageHeaderTest {
       assertThatThrownBy(() -> ImageHeader.probe(prefix))
           .as("%s of %d bytes cut after %d", kind, encoded.length, cut)
           .isInstanceOf(IOException.class)
-          .hasMessageStartingWith("truncated " + kind.format + ": the data ends after " + cut + " bytes");
+          .hasMessageStartingWith(
+              "truncated " + kind.format + ": the data ends after " + cut + " bytes");
     }
     // Shorter than the signature: not recognised, left to the decoder.
     assertThat(ImageHeader.probe(Arrays.copyOf(encoded, signature - 1))).isEmpty();
@@ -90,14 +96,23 @@ class ImageHeaderTest {
   void truncationMessagesSayWhere() throws IOException {
     byte[] jpeg = write(Kind.JPEG, 64, 64);
     assertThatThrownBy(() -> ImageHeader.probe(Arrays.copyOf(jpeg, jpeg.length / 2)))
-        .hasMessage("truncated JPEG: the data ends after " + jpeg.length / 2 + " bytes, in the entropy-coded data of scan 1, before the EOI (end of image) marker");
+        .hasMessage(
+            "truncated JPEG: the data ends after "
+                + jpeg.length / 2
+                + " bytes, in the entropy-coded data of scan 1, before the EOI (end of image) marker");
     assertThatThrownBy(() -> ImageHeader.probe(Arrays.copyOf(jpeg, jpeg.length - 2)))
         .hasMessageContaining("before the EOI (end of image) marker");
     byte[] png = write(Kind.PNG, 64, 64);
     assertThatThrownBy(() -> ImageHeader.probe(Arrays.copyOf(png, png.length - 12)))
-        .hasMessage("truncated PNG: the data ends after " + (png.length - 12) + " bytes, before the IEND chunk");
+        .hasMessage(
+            "truncated PNG: the data ends after "
+                + (png.length - 12)
+                + " bytes, before the IEND chunk");
     assertThatThrownBy(() -> ImageHeader.probe(Arrays.copyOf(png, png.length / 2)))
-        .hasMessageStartingWith("truncated PNG: the data ends after " + png.length / 2 + " bytes, inside chunk IDAT at offset ");
+        .hasMessageStartingWith(
+            "truncated PNG: the data ends after "
+                + png.length / 2
+                + " bytes, inside chunk IDAT at offset ");
   }
 
   @Test
@@ -106,8 +121,10 @@ class ImageHeaderTest {
     byte[] png = write(Kind.PNG, 30, 20);
     for (byte[] encoded : new byte[][] {jpeg, png}) {
       Optional<ImageHeader> expected = ImageHeader.probe(encoded);
-      assertThat(ImageHeader.probe(concat(encoded, new byte[1000]))).isEqualTo(expected); // zero padding
-      assertThat(ImageHeader.probe(concat(encoded, write(Kind.JPEG, 500, 400)))).isEqualTo(expected); // a trailer
+      assertThat(ImageHeader.probe(concat(encoded, new byte[1000])))
+          .isEqualTo(expected); // zero padding
+      assertThat(ImageHeader.probe(concat(encoded, write(Kind.JPEG, 500, 400))))
+          .isEqualTo(expected); // a trailer
     }
   }
 
@@ -117,7 +134,10 @@ class ImageHeaderTest {
     byte[] around = new byte[jpeg.length + 20];
     Arrays.fill(around, (byte) 0xFF);
     System.arraycopy(jpeg, 0, around, 7, jpeg.length);
-    for (ByteBuffer buffer : new ByteBuffer[] {ByteBuffer.wrap(around), ByteBuffer.allocateDirect(around.length).put(around)}) {
+    for (ByteBuffer buffer :
+        new ByteBuffer[] {
+          ByteBuffer.wrap(around), ByteBuffer.allocateDirect(around.length).put(around)
+        }) {
       buffer.position(7).limit(7 + jpeg.length);
       assertThat(ImageHeader.probe(buffer)).contains(new ImageHeader(Format.JPEG, 17, 9));
       assertThat(buffer.position()).isEqualTo(7);
@@ -140,19 +160,29 @@ class ImageHeaderTest {
       gif[descriptor + i] = (byte) 0xFF;
     }
     record Case(byte[] encoded, ImageHeader header) {}
-    for (Case c : new Case[] {
-        new Case(jpeg, new ImageHeader(Format.JPEG, 20000, 20000)),
-        new Case(progressive, new ImageHeader(Format.JPEG, 9000, 8000)),
-        new Case(png, new ImageHeader(Format.PNG, 100_000, 70_000)),
-        new Case(gif, new ImageHeader(Format.GIF, 65535, 65535))}) {
+    for (Case c :
+        new Case[] {
+          new Case(jpeg, new ImageHeader(Format.JPEG, 20000, 20000)),
+          new Case(progressive, new ImageHeader(Format.JPEG, 9000, 8000)),
+          new Case(png, new ImageHeader(Format.PNG, 100_000, 70_000)),
+          new Case(gif, new ImageHeader(Format.GIF, 65535, 65535))
+        }) {
       assertThat(ImageHeader.probe(c.encoded())).contains(c.header());
       assertThatThrownBy(() -> ImageHeader.check(c.encoded(), ImageHeader.DEFAULT_MAX_PIXELS))
           .isInstanceOf(IOException.class)
-          .hasMessage(c.header().format() + " header declares " + c.header().width() + " x " + c.header().height()
-              + " pixels, more than the limit of 67108864 pixels; not decoded");
-      assertThat(ImageHeader.check(c.encoded(), c.header().pixels())).contains(c.header()); // the limit is inclusive
+          .hasMessage(
+              c.header().format()
+                  + " header declares "
+                  + c.header().width()
+                  + " x "
+                  + c.header().height()
+                  + " pixels, more than the limit of 67108864 pixels; not decoded");
+      assertThat(ImageHeader.check(c.encoded(), c.header().pixels()))
+          .contains(c.header()); // the limit is inclusive
     }
-    assertThat(ImageHeader.DEFAULT_MAX_PIXELS).isEqualTo(64L * 1024 * 1024).isEqualTo(ImageDecoder.DEFAULT_MAX_PIXELS);
+    assertThat(ImageHeader.DEFAULT_MAX_PIXELS)
+        .isEqualTo(64L * 1024 * 1024)
+        .isEqualTo(ImageDecoder.DEFAULT_MAX_PIXELS);
   }
 
   @Test
@@ -160,44 +190,94 @@ class ImageHeaderTest {
     byte[] jpeg = write(Kind.JPEG, 16, 16);
     byte[] png = write(Kind.PNG, 16, 16);
     int sof = indexOfMarker(jpeg, 0xC0);
-    byte[] strayBytes = concat(Arrays.copyOf(jpeg, sof), new byte[] {0, 0}, Arrays.copyOfRange(jpeg, sof, jpeg.length));
+    byte[] strayBytes =
+        concat(
+            Arrays.copyOf(jpeg, sof),
+            new byte[] {0, 0},
+            Arrays.copyOfRange(jpeg, sof, jpeg.length));
     byte[] zeroWidth = jpegDeclaring(jpeg, 16, 0);
     byte[] badCrc = png.clone();
     int idat = indexOf(png, (byte) 'I', (byte) 'D', (byte) 'A', (byte) 'T');
     badCrc[idat + 6] ^= 1; // a bit of the compressed data
-    byte[] noIdat = concat(Arrays.copyOf(png, 33), Arrays.copyOfRange(png, png.length - 12, png.length)); // signature, IHDR, IEND
+    byte[] noIdat =
+        concat(
+            Arrays.copyOf(png, 33),
+            Arrays.copyOfRange(png, png.length - 12, png.length)); // signature, IHDR, IEND
     byte[] bigBmpHeader = write(Kind.BMP, 4, 4);
     bigBmpHeader[14] = 99; // a DIB header size no version has
     record Case(String name, byte[] encoded, String message) {}
-    for (Case c : new Case[] {
-        new Case("bytes between segments", strayBytes, "corrupt JPEG: byte 0x00 at offset " + sof + " where a marker should start"),
-        new Case("SOF of 0 rows", zeroWidth, "corrupt JPEG: frame header (SOF) at offset " + sof + " declares 16 x 0 pixels"),
-        new Case("no scan", new byte[] {(byte) 0xFF, (byte) 0xD8, (byte) 0xFF, (byte) 0xD9}, "corrupt JPEG: EOI marker at offset 2 before any scan"),
-        new Case("IDAT CRC", badCrc, "corrupt PNG: CRC mismatch in chunk IDAT at offset " + (idat - 4)),
-        new Case("no IDAT", noIdat, "corrupt PNG: IEND chunk at offset 33 without any IDAT chunk before it"),
-        new Case("BMP header", bigBmpHeader, "corrupt BMP: a DIB header of 99 bytes")}) {
-      assertThatThrownBy(() -> ImageHeader.probe(c.encoded())).as(c.name()).isInstanceOf(IOException.class).hasMessage(c.message());
+    for (Case c :
+        new Case[] {
+          new Case(
+              "bytes between segments",
+              strayBytes,
+              "corrupt JPEG: byte 0x00 at offset " + sof + " where a marker should start"),
+          new Case(
+              "SOF of 0 rows",
+              zeroWidth,
+              "corrupt JPEG: frame header (SOF) at offset " + sof + " declares 16 x 0 pixels"),
+          new Case(
+              "no scan",
+              new byte[] {(byte) 0xFF, (byte) 0xD8, (byte) 0xFF, (byte) 0xD9},
+              "corrupt JPEG: EOI marker at offset 2 before any scan"),
+          new Case(
+              "IDAT CRC",
+              badCrc,
+              "corrupt PNG: CRC mismatch in chunk IDAT at offset " + (idat - 4)),
+          new Case(
+              "no IDAT",
+              noIdat,
+              "corrupt PNG: IEND chunk at offset 33 without any IDAT chunk before it"),
+          new Case("BMP header", bigBmpHeader, "corrupt BMP: a DIB header of 99 bytes")
+        }) {
+      assertThatThrownBy(() -> ImageHeader.probe(c.encoded()))
+          .as(c.name())
+          .isInstanceOf(IOException.class)
+          .hasMessage(c.message());
     }
   }
 
   @Test
   void webpHeadersOfEachKindAreRead() throws IOException {
-    byte[] vp8 = riff("VP8 ", new byte[] {0x10, 0x02, 0x00, (byte) 0x9D, 0x01, 0x2A, (byte) 0xFF, (byte) 0xFF, 0x01, 0x40, 0, 0}); // 14 bits each (2 of scale): 16383, 1
-    byte[] vp8l = riff("VP8L", new byte[] {0x2F, (byte) 0xC6, (byte) 0x80, 0x11, 0x00, 0, 0}); // 14 bits each, minus one: 199, 71
-    byte[] vp8x = riff("VP8X", new byte[] {0x10, 0, 0, 0, (byte) 0xFF, 0x4F, 0, 0x1F, 0x4E, 0}); // 24 bits each, minus one: 20480, 20000
+    byte[] vp8 =
+        riff(
+            "VP8 ",
+            new byte[] {
+              0x10, 0x02, 0x00, (byte) 0x9D, 0x01, 0x2A, (byte) 0xFF, (byte) 0xFF, 0x01, 0x40, 0, 0
+            }); // 14 bits each (2 of scale): 16383, 1
+    byte[] vp8l =
+        riff(
+            "VP8L",
+            new byte[] {
+              0x2F, (byte) 0xC6, (byte) 0x80, 0x11, 0x00, 0, 0
+            }); // 14 bits each, minus one: 199, 71
+    byte[] vp8x =
+        riff(
+            "VP8X",
+            new byte[] {
+              0x10, 0, 0, 0, (byte) 0xFF, 0x4F, 0, 0x1F, 0x4E, 0
+            }); // 24 bits each, minus one: 20480, 20000
     assertThat(ImageHeader.probe(vp8)).contains(new ImageHeader(Format.WEBP, 16383, 1));
     assertThat(ImageHeader.probe(vp8l)).contains(new ImageHeader(Format.WEBP, 199, 71));
     assertThat(ImageHeader.probe(vp8x)).contains(new ImageHeader(Format.WEBP, 20480, 20000));
     assertThatThrownBy(() -> ImageHeader.check(vp8x, ImageHeader.DEFAULT_MAX_PIXELS))
         .hasMessageStartingWith("WEBP header declares 20480 x 20000 pixels, more than the limit");
     assertThatThrownBy(() -> ImageHeader.probe(Arrays.copyOf(vp8, vp8.length - 1)))
-        .hasMessage("truncated WEBP: the data ends after " + (vp8.length - 1) + " bytes, inside the RIFF container, which declares " + vp8.length + " bytes");
+        .hasMessage(
+            "truncated WEBP: the data ends after "
+                + (vp8.length - 1)
+                + " bytes, inside the RIFF container, which declares "
+                + vp8.length
+                + " bytes");
     byte[] chunkOverRiff = vp8l.clone();
     chunkOverRiff[16] = 50; // the VP8L chunk longer than its container
-    assertThatThrownBy(() -> ImageHeader.probe(chunkOverRiff)).hasMessageStartingWith("truncated WEBP").hasMessageContaining("inside chunk VP8L at offset 12");
+    assertThatThrownBy(() -> ImageHeader.probe(chunkOverRiff))
+        .hasMessageStartingWith("truncated WEBP")
+        .hasMessageContaining("inside chunk VP8L at offset 12");
     byte[] notAFrame = vp8.clone();
     notAFrame[23] = 0;
-    assertThatThrownBy(() -> ImageHeader.probe(notAFrame)).hasMessage("corrupt WEBP: no VP8 key frame header at offset 20");
+    assertThatThrownBy(() -> ImageHeader.probe(notAFrame))
+        .hasMessage("corrupt WEBP: no VP8 key frame header at offset 20");
   }
 
   @Test
@@ -206,14 +286,26 @@ class ImageHeaderTest {
     byte[] gif = write(Kind.GIF, 30, 20);
     byte[] tiff = write(Kind.TIFF, 30, 20);
     assertThatThrownBy(() -> ImageHeader.probe(Arrays.copyOf(bmp, bmp.length - 1)))
-        .hasMessage("truncated BMP: the data ends after " + (bmp.length - 1) + " bytes, inside the pixel data, which needs " + bmp.length + " bytes");
-    assertThatThrownBy(() -> ImageHeader.probe(Arrays.copyOf(bmp, 30))).hasMessage("truncated BMP: the data ends after 30 bytes, inside the DIB header");
+        .hasMessage(
+            "truncated BMP: the data ends after "
+                + (bmp.length - 1)
+                + " bytes, inside the pixel data, which needs "
+                + bmp.length
+                + " bytes");
+    assertThatThrownBy(() -> ImageHeader.probe(Arrays.copyOf(bmp, 30)))
+        .hasMessage("truncated BMP: the data ends after 30 bytes, inside the DIB header");
     int image = gifImageDescriptor(gif);
     assertThatThrownBy(() -> ImageHeader.probe(Arrays.copyOf(gif, image + 15)))
-        .hasMessage("truncated GIF: the data ends after " + (image + 15) + " bytes, inside the data of the first image");
-    assertThatThrownBy(() -> ImageHeader.probe(Arrays.copyOf(gif, image))).hasMessageStartingWith("truncated GIF");
-    assertThat(ImageHeader.probe(Arrays.copyOf(gif, gif.length - 1))).contains(new ImageHeader(Format.GIF, 30, 20)); // only the trailer missing
-    assertThatThrownBy(() -> ImageHeader.probe(Arrays.copyOf(tiff, 6))).hasMessage("truncated TIFF: the data ends after 6 bytes, inside the file header");
+        .hasMessage(
+            "truncated GIF: the data ends after "
+                + (image + 15)
+                + " bytes, inside the data of the first image");
+    assertThatThrownBy(() -> ImageHeader.probe(Arrays.copyOf(gif, image)))
+        .hasMessageStartingWith("truncated GIF");
+    assertThat(ImageHeader.probe(Arrays.copyOf(gif, gif.length - 1)))
+        .contains(new ImageHeader(Format.GIF, 30, 20)); // only the trailer missing
+    assertThatThrownBy(() -> ImageHeader.probe(Arrays.copyOf(tiff, 6)))
+        .hasMessage("truncated TIFF: the data ends after 6 bytes, inside the file header");
   }
 
   @Test
@@ -221,27 +313,33 @@ class ImageHeaderTest {
     assertThat(ImageHeader.probe(new byte[0])).isEmpty();
     assertThat(ImageHeader.probe("not an image at all".getBytes())).isEmpty();
     assertThat(ImageHeader.probe("P6\n4 4\n255\n".getBytes())).isEmpty(); // PNM
-    assertThat(ImageHeader.probe(new byte[] {(byte) 0xFF, (byte) 0xD8})).isEmpty(); // shorter than JPEG's signature
+    assertThat(ImageHeader.probe(new byte[] {(byte) 0xFF, (byte) 0xD8}))
+        .isEmpty(); // shorter than JPEG's signature
   }
 
   @Test
   void theRecordRefusesEmptySizes() {
-    assertThatThrownBy(() -> new ImageHeader(Format.PNG, 0, 3)).isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> new ImageHeader(Format.PNG, 0, 3))
+        .isInstanceOf(IllegalArgumentException.class);
     assertThat(new ImageHeader(Format.PNG, 65535, 65535).pixels()).isEqualTo(65535L * 65535);
   }
 
   // --- helpers ---
 
   static byte[] write(Kind kind, int width, int height) throws IOException {
-    BufferedImage image = switch (kind) {
-      case JPEG_GRAY, PNG_GRAY, BMP_GRAY -> new BufferedImage(width, height, BufferedImage.TYPE_BYTE_GRAY);
-      case PNG_ALPHA -> new BufferedImage(width, height, BufferedImage.TYPE_INT_ARGB);
-      case PNG_INTERLACED_PALETTE, GIF -> new BufferedImage(width, height, BufferedImage.TYPE_BYTE_INDEXED);
-      default -> new BufferedImage(width, height, BufferedImage.TYPE_3BYTE_BGR);
-    };
+    BufferedImage image =
+        switch (kind) {
+          case JPEG_GRAY, PNG_GRAY, BMP_GRAY ->
+              new BufferedImage(width, height, BufferedImage.TYPE_BYTE_GRAY);
+          case PNG_ALPHA -> new BufferedImage(width, height, BufferedImage.TYPE_INT_ARGB);
+          case PNG_INTERLACED_PALETTE, GIF ->
+              new BufferedImage(width, height, BufferedImage.TYPE_BYTE_INDEXED);
+          default -> new BufferedImage(width, height, BufferedImage.TYPE_3BYTE_BGR);
+        };
     for (int y = 0; y < height; y++) {
       for (int x = 0; x < width; x++) {
-        image.setRGB(x, y, 0xFF000000 | (x * 7 & 0xFF) << 16 | (y * 13 & 0xFF) << 8 | ((x ^ y) & 0xFF));
+        image.setRGB(
+            x, y, 0xFF000000 | (x * 7 & 0xFF) << 16 | (y * 13 & 0xFF) << 8 | ((x ^ y) & 0xFF));
       }
     }
     String format = kind.format.name().toLowerCase(java.util.Locale.ROOT);
@@ -256,9 +354,12 @@ class ImageHeaderTest {
       }
       if (kind == Kind.JPEG_RESTART_MARKERS) {
         // A restart interval of one MCU: RSTn markers all through the entropy-coded data.
-        metadata = writer.getDefaultImageMetadata(ImageTypeSpecifier.createFromRenderedImage(image), param);
+        metadata =
+            writer.getDefaultImageMetadata(
+                ImageTypeSpecifier.createFromRenderedImage(image), param);
         IIOMetadataNode tree = (IIOMetadataNode) metadata.getAsTree("javax_imageio_jpeg_image_1.0");
-        IIOMetadataNode sequence = (IIOMetadataNode) tree.getElementsByTagName("markerSequence").item(0);
+        IIOMetadataNode sequence =
+            (IIOMetadataNode) tree.getElementsByTagName("markerSequence").item(0);
         IIOMetadataNode dri = new IIOMetadataNode("dri");
         dri.setAttribute("interval", "1");
         sequence.insertBefore(dri, sequence.getFirstChild());
@@ -275,10 +376,25 @@ class ImageHeaderTest {
     if (kind == Kind.JPEG_FILL_BYTES_AND_COMMENTS) {
       // After SOI: fill bytes, a comment holding 0xFF bytes, an APP15 segment, fill bytes again.
       byte[] extra = {
-        (byte) 0xFF, (byte) 0xFF, (byte) 0xFF, (byte) 0xFE, 0, 6, (byte) 0xFF, (byte) 0xD9, (byte) 0xFF, (byte) 0xDA,
-        (byte) 0xFF, (byte) 0xEF, 0, 3, 42, (byte) 0xFF,
+        (byte) 0xFF,
+        (byte) 0xFF,
+        (byte) 0xFF,
+        (byte) 0xFE,
+        0,
+        6,
+        (byte) 0xFF,
+        (byte) 0xD9,
+        (byte) 0xFF,
+        (byte) 0xDA,
+        (byte) 0xFF,
+        (byte) 0xEF,
+        0,
+        3,
+        42,
+        (byte) 0xFF,
       };
-      encoded = concat(Arrays.copyOf(encoded, 2), extra, Arrays.copyOfRange(encoded, 2, encoded.length));
+      encoded =
+          concat(Arrays.copyOf(encoded, 2), extra, Arrays.copyOfRange(encoded, 2, encoded.length));
     }
     return encoded;
   }
@@ -286,7 +402,12 @@ class ImageHeaderTest {
   /** A WebP file of one chunk. */
   private static byte[] riff(String fourCc, byte[] payload) {
     ByteBuffer b = ByteBuffer.allocate(20 + payload.length).order(java.nio.ByteOrder.LITTLE_ENDIAN);
-    b.put("RIFF".getBytes()).putInt(12 + payload.length).put("WEBP".getBytes()).put(fourCc.getBytes()).putInt(payload.length).put(payload);
+    b.put("RIFF".getBytes())
+        .putInt(12 + payload.length)
+        .put("WEBP".getBytes())
+        .put(fourCc.getBytes())
+        .putInt(payload.length)
+        .put(payload);
     return b.array();
   }
 
@@ -323,7 +444,10 @@ class ImageHeaderTest {
     return indexOf(bytes, pattern, 0);
   }
 
-  /** The offset of a GIF's first image descriptor: after the screen's colour table and the extensions. */
+  /**
+   * The offset of a GIF's first image descriptor: after the screen's colour table and the
+   * extensions.
+   */
   private static int gifImageDescriptor(byte[] gif) {
     int flags = gif[10] & 0xFF;
     int pos = 13 + ((flags & 0x80) == 0 ? 0 : 3 << ((flags & 7) + 1));

@@ -24,8 +24,13 @@ class LargeRowsTest {
   static BatchFunction expand(long rowBytes) {
     return (in, ctx) -> {
       int n = in.rowCount();
-      Schema schema = new Schema(List.of(Columns.int64("id"), Columns.tensor("pixels", ElementType.UINT8, (int) rowBytes)));
-      try (BatchBuilder b = BatchBuilder.createUninitialized(ctx.allocator(), schema, n, 0, in.sources())) {
+      Schema schema =
+          new Schema(
+              List.of(
+                  Columns.int64("id"),
+                  Columns.tensor("pixels", ElementType.UINT8, (int) rowBytes)));
+      try (BatchBuilder b =
+          BatchBuilder.createUninitialized(ctx.allocator(), schema, n, 0, in.sources())) {
         ArrowBuf data = b.tensorData("pixels");
         for (int i = 0; i < n; i++) {
           long id = in.getLong("id", i);
@@ -39,7 +44,10 @@ class LargeRowsTest {
   }
 
   private static Sluice sluice(long budget) {
-    ExecutionOptions opts = ExecutionOptions.defaults().withMemoryBudget(budget).withProgress(ExecutionOptions.Progress.OFF);
+    ExecutionOptions opts =
+        ExecutionOptions.defaults()
+            .withMemoryBudget(budget)
+            .withProgress(ExecutionOptions.Progress.OFF);
     return Sluice.builder().resources(Resources.cpus(2)).options(opts).build();
   }
 
@@ -80,13 +88,18 @@ class LargeRowsTest {
       // The execution allocator is the parent of every operator's and the consumer's allocators.
       assertThat(stats.peakMemory()).as(stats.format()).isLessThanOrEqualTo(BUDGET);
       OperatorStats expand = stats.operators().get(stats.operators().size() - 1);
-      assertThat(expand.bytesOutPerRowIn()).as(stats.format()).isBetween((double) rowBytes, rowBytes + 64.0);
+      assertThat(expand.bytesOutPerRowIn())
+          .as(stats.format())
+          .isBetween((double) rowBytes, rowBytes + 64.0);
       assertThat(stats.format()).contains("out per row in").contains("consumer's copies");
       assertThat(s.allocator().getAllocatedMemory()).isZero();
     }
   }
 
-  /** Reads 12 rows of {@code rowBytes} as batches of {@code batch} under {@code budget}: all rows, within it. */
+  /**
+   * Reads 12 rows of {@code rowBytes} as batches of {@code batch} under {@code budget}: all rows,
+   * within it.
+   */
   private static void completesWithin(long budget, long rowBytes, int batch) {
     try (Sluice s = sluice(budget)) {
       Dataset ds = s.range(12, 8).mapBatches(expand(rowBytes), mapOptions(1));
@@ -106,8 +119,10 @@ class LargeRowsTest {
     String advice;
     try (Sluice s = sluice(BUDGET)) {
       Dataset ds = s.range(12, 8).mapBatches(expand(rowBytes), mapOptions(1));
-      SluiceException e = (SluiceException) org.assertj.core.api.Assertions.catchThrowable(
-          () -> readAll(ds, IterOptions.batches(4), 12, rowBytes));
+      SluiceException e =
+          (SluiceException)
+              org.assertj.core.api.Assertions.catchThrowable(
+                  () -> readAll(ds, IterOptions.batches(4), 12, rowBytes));
       assertThat(e).isNotNull();
       assertThat(e.getMessage())
           .contains("consumer's batch of 4 rows")
@@ -116,7 +131,9 @@ class LargeRowsTest {
           .contains("hard limit of 128.0 MiB")
           .contains("at most 1 row for this budget")
           .contains("raise the memory budget to at least ");
-      advice = e.getMessage().replaceAll("(?s).*raise the memory budget to at least ([0-9.]+) MiB.*", "$1");
+      advice =
+          e.getMessage()
+              .replaceAll("(?s).*raise the memory budget to at least ([0-9.]+) MiB.*", "$1");
       assertThat(s.allocator().getAllocatedMemory()).isZero();
     }
     // The budget it names is enough for batches of 4 such rows, within that budget.
@@ -131,16 +148,18 @@ class LargeRowsTest {
     try (Sluice s = sluice(BUDGET)) {
       Dataset ds = s.range(4, 1).mapBatches(expand(rowBytes), mapOptions(2));
       assertThatThrownBy(() -> readAll(ds, IterOptions.batches(1), 4, rowBytes))
-          .isInstanceOfSatisfying(SluiceException.class, e -> {
-            assertThat(e.operator()).isEqualTo("Expand");
-            assertThat(e.getMessage())
-                .contains("asked for 320.0 MiB")
-                .contains("memory budget of 64.0 MiB")
-                .contains("hard limit of 128.0 MiB")
-                .contains("Raise the memory budget to at least 640.0 MiB")
-                .contains("lower the operator's batchSize (MapOptions.withBatchSize) from 2")
-                .doesNotStartWith("org.apache.arrow");
-          });
+          .isInstanceOfSatisfying(
+              SluiceException.class,
+              e -> {
+                assertThat(e.operator()).isEqualTo("Expand");
+                assertThat(e.getMessage())
+                    .contains("asked for 320.0 MiB")
+                    .contains("memory budget of 64.0 MiB")
+                    .contains("hard limit of 128.0 MiB")
+                    .contains("Raise the memory budget to at least 640.0 MiB")
+                    .contains("lower the operator's batchSize (MapOptions.withBatchSize) from 2")
+                    .doesNotStartWith("org.apache.arrow");
+              });
       assertThat(s.allocator().getAllocatedMemory()).isZero();
     }
   }
@@ -149,22 +168,29 @@ class LargeRowsTest {
   void aLimitOrAFailureWhileABlockIsCutLeavesNoMemoryBehind() {
     long rowBytes = 2L << 20;
     try (Sluice s = sluice(BUDGET)) {
-      // Fused: the read's blocks of 250 ids are cut into tasks of 5 rows; the limit stops it mid-block.
+      // Fused: the read's blocks of 250 ids are cut into tasks of 5 rows; the limit stops it
+      // mid-block.
       Dataset limited = s.range(2000, 8).mapBatches(expand(rowBytes)).limit(13);
       DatasetStats stats = readAll(limited, IterOptions.batches(4), 13, rowBytes);
       assertThat(stats.peakMemory()).as(stats.format()).isLessThanOrEqualTo(BUDGET);
-      java.util.concurrent.atomic.AtomicInteger calls = new java.util.concurrent.atomic.AtomicInteger();
+      java.util.concurrent.atomic.AtomicInteger calls =
+          new java.util.concurrent.atomic.AtomicInteger();
       BatchFunction expand = expand(rowBytes);
-      Dataset failing = s.range(2000, 8).mapBatches((in, ctx) -> {
-        if (calls.incrementAndGet() == 7) {
-          throw new IllegalStateException("the seventh call fails");
-        }
-        return expand.apply(in, ctx);
-      });
+      Dataset failing =
+          s.range(2000, 8)
+              .mapBatches(
+                  (in, ctx) -> {
+                    if (calls.incrementAndGet() == 7) {
+                      throw new IllegalStateException("the seventh call fails");
+                    }
+                    return expand.apply(in, ctx);
+                  });
       assertThatThrownBy(() -> readAll(failing, IterOptions.batches(4), 2000, rowBytes))
-          .isInstanceOf(SluiceException.class).hasMessageContaining("the seventh call fails");
+          .isInstanceOf(SluiceException.class)
+          .hasMessageContaining("the seventh call fails");
     }
-    // Sluice.close() above fails on memory still held (a cut block's rest in its split's allocator).
+    // Sluice.close() above fails on memory still held (a cut block's rest in its split's
+    // allocator).
   }
 
   /** Fused into the read (the read's CPU) or a map operator of its own (another CPU request). */
@@ -175,7 +201,9 @@ class LargeRowsTest {
     long rowBytes = 8 * 1000; // an 8-byte id becomes 8,000 bytes
     int rows = 110_000; // 880 MB decoded: 52 budgets
     try (Sluice s = sluice(budget)) {
-      Dataset ds = s.range(rows, 8).mapBatches(expand(rowBytes), MapOptions.DEFAULT.withName("Expand").withCpus(cpus));
+      Dataset ds =
+          s.range(rows, 8)
+              .mapBatches(expand(rowBytes), MapOptions.DEFAULT.withName("Expand").withCpus(cpus));
       DatasetStats stats = readAll(ds, IterOptions.batches(256), rows, rowBytes);
       assertThat(stats.operators()).hasSize(cpus == 1.0 ? 1 : 2);
       assertThat((double) rows * rowBytes).isGreaterThanOrEqualTo(50.0 * budget);

@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.sluice.loader.runtime.Resources;
 import java.util.BitSet;
-import org.junit.jupiter.api.Test;
 
 /** The memory budget holds however much the data expands, and the allocator's peak proves it. */
 class MemoryBudgetTest {
@@ -15,15 +14,19 @@ class MemoryBudgetTest {
     int payload = 4096;
     int ratio = 10;
     long rows = 20_000; // decoded: 20,000 x 40 KiB = 781 MiB = 24 budgets
-    ExecutionOptions opts = ExecutionOptions.defaults()
-        .withMemoryBudget(budget)
-        .withTargetBlockRows(64)
-        .withTargetBlockBytes(256 << 10)
-        .withProgress(ExecutionOptions.Progress.OFF);
+    ExecutionOptions opts =
+        ExecutionOptions.defaults()
+            .withMemoryBudget(budget)
+            .withTargetBlockRows(64)
+            .withTargetBlockBytes(256 << 10)
+            .withProgress(ExecutionOptions.Progress.OFF);
     try (Sluice s = Sluice.builder().resources(Resources.cpus(2)).options(opts).build()) {
-      Dataset ds = s.read(new BlobSource(rows, 16, payload, null))
-          .mapBatches(BlobSource.expand(payload, ratio), MapOptions.DEFAULT.withName("Decode").withCpus(0.5))
-          .mapBatches((in, ctx) -> in, MapOptions.DEFAULT.withName("Model").withCpus(0.25));
+      Dataset ds =
+          s.read(new BlobSource(rows, 16, payload, null))
+              .mapBatches(
+                  BlobSource.expand(payload, ratio),
+                  MapOptions.DEFAULT.withName("Decode").withCpus(0.5))
+              .mapBatches((in, ctx) -> in, MapOptions.DEFAULT.withName("Model").withCpus(0.25));
       BitSet seen = new BitSet();
       long decodedBytes = 0;
       try (BatchIterator it = ds.iterBatches()) {
@@ -40,7 +43,10 @@ class MemoryBudgetTest {
         DatasetStats stats = it.stats();
         assertThat(seen.cardinality()).isEqualTo(rows);
         assertThat(decodedBytes).isGreaterThanOrEqualTo(20 * budget);
-        assertThat(stats.peakMemory()).as(stats.format()).isLessThanOrEqualTo(budget).isGreaterThan(budget / 8);
+        assertThat(stats.peakMemory())
+            .as(stats.format())
+            .isLessThanOrEqualTo(budget)
+            .isGreaterThan(budget / 8);
       }
       assertThat(s.allocator().getAllocatedMemory()).isZero();
     }

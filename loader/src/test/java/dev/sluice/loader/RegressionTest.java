@@ -13,9 +13,13 @@ import org.junit.jupiter.api.Timeout;
 class RegressionTest {
 
   private static Sluice sluice(double cpus) {
-    return Sluice.builder().resources(Resources.cpus(cpus))
-        .options(ExecutionOptions.defaults().withMemoryBudget(64L << 20).withTargetBlockRows(100)
-            .withProgress(ExecutionOptions.Progress.OFF))
+    return Sluice.builder()
+        .resources(Resources.cpus(cpus))
+        .options(
+            ExecutionOptions.defaults()
+                .withMemoryBudget(64L << 20)
+                .withTargetBlockRows(100)
+                .withProgress(ExecutionOptions.Progress.OFF))
         .build();
   }
 
@@ -36,16 +40,22 @@ class RegressionTest {
   @Timeout(60)
   void aGrowingActorPoolLeavesACpuForItsUpstream() {
     try (Sluice s = sluice(2)) {
-      Dataset ds = s.range(20_000, 20)
-          .mapBatches((in, ctx) -> in, MapOptions.DEFAULT.withName("Pass"))
-          .mapBatches(Busy.class, ActorPool.of(1, 2).withIdleTimeout(Duration.ofSeconds(10)), MapOptions.DEFAULT);
+      Dataset ds =
+          s.range(20_000, 20)
+              .mapBatches((in, ctx) -> in, MapOptions.DEFAULT.withName("Pass"))
+              .mapBatches(
+                  Busy.class,
+                  ActorPool.of(1, 2).withIdleTimeout(Duration.ofSeconds(10)),
+                  MapOptions.DEFAULT);
       assertThat(ds.count()).isEqualTo(20_000);
     }
   }
 
   @Test
   void hasColumnIsFalseForAMissingColumn() {
-    try (Sluice s = sluice(2); BatchIterator it = s.range(10, 1).iterBatches(); Batch b = it.next()) {
+    try (Sluice s = sluice(2);
+        BatchIterator it = s.range(10, 1).iterBatches();
+        Batch b = it.next()) {
       assertThat(b.hasColumn("id")).isTrue();
       assertThat(b.hasColumn("nope")).isFalse();
       assertThat(b.describeRow(3)).isEqualTo("row 3");
@@ -55,17 +65,24 @@ class RegressionTest {
   @Test
   void errorMessagesAreNotDecoratedTwice() {
     try (Sluice s = sluice(2)) {
-      Dataset ds = s.range(100, 1).mapBatches((in, ctx) -> {
-        throw new IllegalStateException("boom");
-      }, MapOptions.DEFAULT.withName("Explode"));
-      assertThatThrownBy(ds::count).isInstanceOf(SluiceException.class)
+      Dataset ds =
+          s.range(100, 1)
+              .mapBatches(
+                  (in, ctx) -> {
+                    throw new IllegalStateException("boom");
+                  },
+                  MapOptions.DEFAULT.withName("Explode"));
+      assertThatThrownBy(ds::count)
+          .isInstanceOf(SluiceException.class)
           .satisfies(e -> assertThat(e.getMessage().split("Explode\\]", -1)).hasSize(2));
     }
   }
 
   @Test
   void consumerWaitIsAtMostTheWallTimeWithPrefetch() {
-    try (Sluice s = sluice(2); BatchIterator it = s.range(50_000, 5).iterBatches(IterOptions.batches(64).withPrefetchBatches(2))) {
+    try (Sluice s = sluice(2);
+        BatchIterator it =
+            s.range(50_000, 5).iterBatches(IterOptions.batches(64).withPrefetchBatches(2))) {
       while (it.hasNext()) {
         it.next().close();
       }

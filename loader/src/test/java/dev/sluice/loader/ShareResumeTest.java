@@ -20,9 +20,13 @@ class ShareResumeTest {
   private static final long ROWS = 10_007;
 
   private static Sluice sluice() {
-    return Sluice.builder().resources(Resources.cpus(4))
-        .options(ExecutionOptions.defaults().withMemoryBudget(32L << 20).withTargetBlockRows(128)
-            .withProgress(ExecutionOptions.Progress.OFF))
+    return Sluice.builder()
+        .resources(Resources.cpus(4))
+        .options(
+            ExecutionOptions.defaults()
+                .withMemoryBudget(32L << 20)
+                .withTargetBlockRows(128)
+                .withProgress(ExecutionOptions.Progress.OFF))
         .build();
   }
 
@@ -39,7 +43,8 @@ class ShareResumeTest {
       Set<Long> all = new HashSet<>();
       List<List<Long>> shares = new ArrayList<>();
       for (int rank = 0; rank < 3; rank++) {
-        List<Long> ids = DatasetBasicsTest.collect(s.readShare(source, a, rank), IterOptions.blocks());
+        List<Long> ids =
+            DatasetBasicsTest.collect(s.readShare(source, a, rank), IterOptions.blocks());
         shares.add(ids);
         for (long id : ids) {
           assertThat(all.add(id)).as("row %d in two shares", id).isTrue();
@@ -47,10 +52,16 @@ class ShareResumeTest {
       }
       assertThat(shares.get(0)).hasSameSizeAs(shares.get(1)).hasSameSizeAs(shares.get(2));
       assertThat((long) all.size()).isEqualTo(ROWS - a.droppedRows());
-      assertThat(DatasetBasicsTest.collect(s.readShare(source, assign(source, 3, 7, 0), 1), IterOptions.blocks()))
-          .as("same seed and epoch, same order").isEqualTo(shares.get(1));
-      assertThat(DatasetBasicsTest.collect(s.readShare(source, assign(source, 3, 7, 1), 1), IterOptions.blocks()))
-          .as("the next epoch is reshuffled").isNotEqualTo(shares.get(1));
+      assertThat(
+              DatasetBasicsTest.collect(
+                  s.readShare(source, assign(source, 3, 7, 0), 1), IterOptions.blocks()))
+          .as("same seed and epoch, same order")
+          .isEqualTo(shares.get(1));
+      assertThat(
+              DatasetBasicsTest.collect(
+                  s.readShare(source, assign(source, 3, 7, 1), 1), IterOptions.blocks()))
+          .as("the next epoch is reshuffled")
+          .isNotEqualTo(shares.get(1));
     }
   }
 
@@ -65,8 +76,9 @@ class ShareResumeTest {
         // A trainer saw `cut` rows, saved its position with its checkpoint, and restarted.
         byte[] saved = serializer.serialize(a.positionAfter(1, cut));
         ConsumerPosition restored = serializer.deserialize(saved);
-        List<Long> rest = DatasetBasicsTest.collect(s.resumeShare(source, assign(source, 2, 42, 3), restored),
-            IterOptions.blocks());
+        List<Long> rest =
+            DatasetBasicsTest.collect(
+                s.resumeShare(source, assign(source, 2, 42, 3), restored), IterOptions.blocks());
         assertThat(rest).as("cut at %d", cut).isEqualTo(whole.subList(cut, whole.size()));
       }
     }

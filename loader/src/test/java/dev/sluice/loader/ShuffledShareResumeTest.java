@@ -26,19 +26,28 @@ class ShuffledShareResumeTest {
   private static final ConsumerPosition.Serializer SERIALIZER = new ConsumerPosition.Serializer();
 
   private static Sluice sluice(int blockRows) {
-    return Sluice.builder().resources(Resources.cpus(3))
-        .options(ExecutionOptions.defaults().withMemoryBudget(32L << 20).withTargetBlockRows(blockRows)
-            .withProgress(ExecutionOptions.Progress.OFF))
+    return Sluice.builder()
+        .resources(Resources.cpus(3))
+        .options(
+            ExecutionOptions.defaults()
+                .withMemoryBudget(32L << 20)
+                .withTargetBlockRows(blockRows)
+                .withProgress(ExecutionOptions.Progress.OFF))
         .build();
   }
 
-  private static ShareAssignment assign(RangeSource source, int consumers, RemainderPolicy policy, long seed, int epoch) {
-    return StaticAssigner.equal(consumers, policy).assign(EpochPlan.create(source.planSplits(), seed, epoch, true));
+  private static ShareAssignment assign(
+      RangeSource source, int consumers, RemainderPolicy policy, long seed, int epoch) {
+    return StaticAssigner.equal(consumers, policy)
+        .assign(EpochPlan.create(source.planSplits(), seed, epoch, true));
   }
 
   /** A map that builds a fresh batch, as a decoder would: rows keep their order and count. */
   private static Dataset decoded(Dataset share) {
-    return share.mapBatches((in, ctx) -> in.select(ctx.allocator(), java.util.stream.IntStream.range(0, in.rowCount()).toArray()),
+    return share.mapBatches(
+        (in, ctx) ->
+            in.select(
+                ctx.allocator(), java.util.stream.IntStream.range(0, in.rowCount()).toArray()),
         MapOptions.DEFAULT.withCpus(0.5).withName("Decode"));
   }
 
@@ -59,29 +68,48 @@ class ShuffledShareResumeTest {
     int rank = rankSeed % consumers;
     try (Sluice s = sluice(blockRows)) {
       ShareAssignment plan = assign(source, consumers, policy, seed, epoch);
-      List<Long> inShareOrder = DatasetBasicsTest.collect(s.readShare(source, plan, rank), IterOptions.blocks());
-      List<Long> whole = DatasetBasicsTest.collect(decoded(s.readShare(source, plan, rank, bufferRows)),
-          IterOptions.batches(batch));
-      assertThat(whole).hasSameSizeAs(inShareOrder).containsExactlyInAnyOrderElementsOf(inShareOrder);
+      List<Long> inShareOrder =
+          DatasetBasicsTest.collect(s.readShare(source, plan, rank), IterOptions.blocks());
+      List<Long> whole =
+          DatasetBasicsTest.collect(
+              decoded(s.readShare(source, plan, rank, bufferRows)), IterOptions.batches(batch));
+      assertThat(whole)
+          .hasSameSizeAs(inShareOrder)
+          .containsExactlyInAnyOrderElementsOf(inShareOrder);
       if (bufferRows == 1) {
         assertThat(whole).as("a buffer of one row keeps the order").isEqualTo(inShareOrder);
       }
       // The order does not depend on timing or on how the rows are cut into batches.
-      assertThat(DatasetBasicsTest.collect(s.readShare(source, plan, rank, bufferRows),
-          IterOptions.batches(batch + 13).withPrefetchBatches(0))).isEqualTo(whole);
+      assertThat(
+              DatasetBasicsTest.collect(
+                  s.readShare(source, plan, rank, bufferRows),
+                  IterOptions.batches(batch + 13).withPrefetchBatches(0)))
+          .isEqualTo(whole);
 
       int cut = (int) ((long) whole.size() * cutPerMillion / 1_000_000);
-      ConsumerPosition saved = SERIALIZER.deserialize(SERIALIZER.serialize(plan.positionAfter(rank, cut)));
-      ShareAssignment replanned = assign(source, consumers, policy, seed, epoch); // a new process plans afresh
-      List<Long> rest = DatasetBasicsTest.collect(decoded(s.resumeShare(source, replanned, saved, bufferRows)),
-          IterOptions.batches(Math.max(1, batch / 2)));
-      assertThat(rest).as("cut at %d of %d", cut, whole.size()).isEqualTo(whole.subList(cut, whole.size()));
+      ConsumerPosition saved =
+          SERIALIZER.deserialize(SERIALIZER.serialize(plan.positionAfter(rank, cut)));
+      ShareAssignment replanned =
+          assign(source, consumers, policy, seed, epoch); // a new process plans afresh
+      List<Long> rest =
+          DatasetBasicsTest.collect(
+              decoded(s.resumeShare(source, replanned, saved, bufferRows)),
+              IterOptions.batches(Math.max(1, batch / 2)));
+      assertThat(rest)
+          .as("cut at %d of %d", cut, whole.size())
+          .isEqualTo(whole.subList(cut, whole.size()));
 
-      // The next epoch is the same whether or not this one was interrupted: it depends on the plan only.
+      // The next epoch is the same whether or not this one was interrupted: it depends on the plan
+      // only.
       ShareAssignment next = assign(source, consumers, policy, seed, epoch + 1);
-      assertThat(DatasetBasicsTest.collect(s.readShare(source, next, rank, bufferRows), IterOptions.batches(batch)))
-          .isEqualTo(DatasetBasicsTest.collect(s.readShare(source, assign(source, consumers, policy, seed, epoch + 1), rank,
-              bufferRows), IterOptions.batches(batch + 1)));
+      assertThat(
+              DatasetBasicsTest.collect(
+                  s.readShare(source, next, rank, bufferRows), IterOptions.batches(batch)))
+          .isEqualTo(
+              DatasetBasicsTest.collect(
+                  s.readShare(
+                      source, assign(source, consumers, policy, seed, epoch + 1), rank, bufferRows),
+                  IterOptions.batches(batch + 1)));
       assertThat(s.allocator().getAllocatedMemory()).isZero();
     }
   }
@@ -90,16 +118,24 @@ class ShuffledShareResumeTest {
   void theShuffleMixesAndDiffersAcrossEpochs() {
     RangeSource source = new RangeSource(5_000, 8);
     try (Sluice s = sluice(100)) {
-      List<Long> inOrder = DatasetBasicsTest.collect(s.readShare(source, assign(source, 2, RemainderPolicy.DROP, 1, 0), 0),
-          IterOptions.blocks());
-      List<Long> e0 = DatasetBasicsTest.collect(
-          s.readShare(source, assign(source, 2, RemainderPolicy.DROP, 1, 0), 0, 500), IterOptions.batches(32));
-      List<Long> e1 = DatasetBasicsTest.collect(
-          s.readShare(source, assign(source, 2, RemainderPolicy.DROP, 1, 1), 0, 500), IterOptions.batches(32));
+      List<Long> inOrder =
+          DatasetBasicsTest.collect(
+              s.readShare(source, assign(source, 2, RemainderPolicy.DROP, 1, 0), 0),
+              IterOptions.blocks());
+      List<Long> e0 =
+          DatasetBasicsTest.collect(
+              s.readShare(source, assign(source, 2, RemainderPolicy.DROP, 1, 0), 0, 500),
+              IterOptions.batches(32));
+      List<Long> e1 =
+          DatasetBasicsTest.collect(
+              s.readShare(source, assign(source, 2, RemainderPolicy.DROP, 1, 1), 0, 500),
+              IterOptions.batches(32));
       assertThat(e0).isNotEqualTo(inOrder).containsExactlyInAnyOrderElementsOf(inOrder);
       assertThat(e1).isNotEqualTo(e0);
       // Blocks as they come are handed on through the shuffle too, in blocks of the target size.
-      try (BatchIterator it = s.readShare(source, assign(source, 2, RemainderPolicy.DROP, 1, 0), 0, 500).iterBatches()) {
+      try (BatchIterator it =
+          s.readShare(source, assign(source, 2, RemainderPolicy.DROP, 1, 0), 0, 500)
+              .iterBatches()) {
         List<Long> ids = new ArrayList<>();
         while (it.hasNext()) {
           try (Batch b = it.next()) {
@@ -121,14 +157,20 @@ class ShuffledShareResumeTest {
     try (Sluice s = sluice(100)) {
       ShareAssignment plan = assign(source, 1, RemainderPolicy.DROP, 5, 2);
       Dataset shuffled = s.readShare(source, plan, 0, 64);
-      assertThatThrownBy(() -> shuffled.iterBatches(IterOptions.batches(10).withLocalShuffle(100, 1)))
-          .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("already shuffled");
-      assertThatThrownBy(() -> shuffled.streamingSplit(2, false)).isInstanceOf(IllegalStateException.class);
-      // Resuming needs exactly the rows the position leaves: a filter after the read breaks that, loudly.
-      Dataset filtered = s.resumeShare(source, plan, plan.positionAfter(0, 1_000), 64)
-          .filter((b, r) -> b.getLong(RangeSource.COLUMN, r) % 10 != 0);
+      assertThatThrownBy(
+              () -> shuffled.iterBatches(IterOptions.batches(10).withLocalShuffle(100, 1)))
+          .isInstanceOf(IllegalArgumentException.class)
+          .hasMessageContaining("already shuffled");
+      assertThatThrownBy(() -> shuffled.streamingSplit(2, false))
+          .isInstanceOf(IllegalStateException.class);
+      // Resuming needs exactly the rows the position leaves: a filter after the read breaks that,
+      // loudly.
+      Dataset filtered =
+          s.resumeShare(source, plan, plan.positionAfter(0, 1_000), 64)
+              .filter((b, r) -> b.getLong(RangeSource.COLUMN, r) % 10 != 0);
       assertThatThrownBy(() -> DatasetBasicsTest.collect(filtered, IterOptions.batches(50)))
-          .isInstanceOf(SluiceException.class).hasMessageContaining("does not hold the rows its assignment says");
+          .isInstanceOf(SluiceException.class)
+          .hasMessageContaining("does not hold the rows its assignment says");
       assertThat(s.allocator().getAllocatedMemory()).isZero();
     }
   }

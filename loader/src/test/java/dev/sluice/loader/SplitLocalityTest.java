@@ -23,7 +23,10 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
-/** streamingSplit with locality hints: blocks carry their split's hosts, local consumers are preferred, nobody stalls. */
+/**
+ * streamingSplit with locality hints: blocks carry their split's hosts, local consumers are
+ * preferred, nobody stalls.
+ */
 class SplitLocalityTest {
   private static final int BLOCK = 100;
   private static final List<String> HOSTS = List.of("host-a", "host-b", "host-c");
@@ -33,11 +36,13 @@ class SplitLocalityTest {
   @BeforeEach
   void startThreads() {
     AtomicInteger n = new AtomicInteger();
-    threads = Executors.newCachedThreadPool(r -> {
-      Thread t = new Thread(r, "split-locality-consumer-" + n.incrementAndGet());
-      t.setDaemon(true);
-      return t;
-    });
+    threads =
+        Executors.newCachedThreadPool(
+            r -> {
+              Thread t = new Thread(r, "split-locality-consumer-" + n.incrementAndGet());
+              t.setDaemon(true);
+              return t;
+            });
   }
 
   @AfterEach
@@ -47,32 +52,38 @@ class SplitLocalityTest {
   }
 
   private static Sluice sluice() {
-    return Sluice.builder().resources(Resources.cpus(4))
-        .options(ExecutionOptions.defaults().withMemoryBudget(64L << 20).withTargetBlockRows(BLOCK)
-            .withProgress(ExecutionOptions.Progress.OFF))
+    return Sluice.builder()
+        .resources(Resources.cpus(4))
+        .options(
+            ExecutionOptions.defaults()
+                .withMemoryBudget(64L << 20)
+                .withTargetBlockRows(BLOCK)
+                .withProgress(ExecutionOptions.Progress.OFF))
         .build();
   }
 
   /** Drains one share once {@code start} opens; returns its ids. */
   private CompletableFuture<List<Long>> consume(BatchIterator it, CountDownLatch start) {
-    return CompletableFuture.supplyAsync(() -> {
-      List<Long> ids = new ArrayList<>();
-      try {
-        start.await();
-      } catch (InterruptedException e) {
-        throw new IllegalStateException(e);
-      }
-      try (it) {
-        while (it.hasNext()) {
-          try (Batch b = it.next()) {
-            for (int r = 0; r < b.rowCount(); r++) {
-              ids.add(b.getLong(RangeSource.COLUMN, r));
+    return CompletableFuture.supplyAsync(
+        () -> {
+          List<Long> ids = new ArrayList<>();
+          try {
+            start.await();
+          } catch (InterruptedException e) {
+            throw new IllegalStateException(e);
+          }
+          try (it) {
+            while (it.hasNext()) {
+              try (Batch b = it.next()) {
+                for (int r = 0; r < b.rowCount(); r++) {
+                  ids.add(b.getLong(RangeSource.COLUMN, r));
+                }
+              }
             }
           }
-        }
-      }
-      return ids;
-    }, threads);
+          return ids;
+        },
+        threads);
   }
 
   private List<List<Long>> drainAll(List<BatchIterator> its) throws Exception {
@@ -110,19 +121,26 @@ class SplitLocalityTest {
   @Test
   void blocksCarryTheHostsOfTheirSplitThroughFusedAndUnfusedMaps() {
     HostedRangeSource source = new HostedRangeSource(5_000, 10, HOSTS);
-    BatchFunction rebuild = (in, ctx) -> { // a fresh batch that knows nothing of hosts
-      try (BatchBuilder out = BatchBuilder.create(ctx.allocator(), in.schema(), in.rowCount())) {
-        for (int r = 0; r < in.rowCount(); r++) {
-          out.setLong(RangeSource.COLUMN, r, in.getLong(RangeSource.COLUMN, r));
-        }
-        return out.build(in.rowCount());
-      }
-    };
+    BatchFunction rebuild =
+        (in, ctx) -> { // a fresh batch that knows nothing of hosts
+          try (BatchBuilder out =
+              BatchBuilder.create(ctx.allocator(), in.schema(), in.rowCount())) {
+            for (int r = 0; r < in.rowCount(); r++) {
+              out.setLong(RangeSource.COLUMN, r, in.getLong(RangeSource.COLUMN, r));
+            }
+            return out.build(in.rowCount());
+          }
+        };
     try (Sluice s = sluice()) {
-      Dataset ds = s.read(source)
-          .mapBatches(rebuild) // fused with the read
-          .mapBatches(rebuild, MapOptions.DEFAULT.withCpus(0.5).withBatchSize(70)) // a separate operator, re-batched
-          .mapBatches(() -> rebuild, ActorPool.of(1, 2), MapOptions.DEFAULT.withName("Actor"));
+      Dataset ds =
+          s.read(source)
+              .mapBatches(rebuild) // fused with the read
+              .mapBatches(
+                  rebuild,
+                  MapOptions.DEFAULT
+                      .withCpus(0.5)
+                      .withBatchSize(70)) // a separate operator, re-batched
+              .mapBatches(() -> rebuild, ActorPool.of(1, 2), MapOptions.DEFAULT.withName("Actor"));
       assertThat(ds.explain()).contains("->");
       long rows = 0;
       try (BatchIterator it = ds.iterBatches()) {
@@ -164,7 +182,8 @@ class SplitLocalityTest {
     // going to an idle consumer.
     int room = 20_000;
     try (Sluice s = sluice()) {
-      List<BatchIterator> its = s.read(source).streamingSplit(3, false, HOSTS, room, IterOptions.blocks());
+      List<BatchIterator> its =
+          s.read(source).streamingSplit(3, false, HOSTS, room, IterOptions.blocks());
       CountDownLatch go = new CountDownLatch(1);
       CountDownLatch later = new CountDownLatch(1);
       CompletableFuture<List<Long>> last = consume(its.get(0), later);
@@ -179,7 +198,9 @@ class SplitLocalityTest {
       for (int i = 0; i < 3; i++) {
         List<Long> own = byHost.get(HOSTS.get(i));
         assertThat(own).hasSize(20_000);
-        assertThat(shares.get(i).stream().sorted().toList()).as("consumer %d: exactly its host's rows", i).isEqualTo(own);
+        assertThat(shares.get(i).stream().sorted().toList())
+            .as("consumer %d: exactly its host's rows", i)
+            .isEqualTo(own);
         Locality loc = its.get(i).locality();
         assertThat(loc.localRows()).isEqualTo(20_000);
         assertThat(loc.remoteRows()).isZero();
@@ -209,13 +230,17 @@ class SplitLocalityTest {
       // buffer: a block whose host's consumer is full waits in the staging area (one per consumer)
       // only while that is not full.
       assertThat(sa.size() + sb.size()).isEqualTo(30_000 - 2 * BLOCK);
-      long remote = sa.stream().filter(id -> !source.hostOf(id).equals(HOSTS.get(1))).count()
-          + sb.stream().filter(id -> !source.hostOf(id).equals(HOSTS.get(2))).count();
-      assertThat(its.get(1).locality().remoteRows() + its.get(2).locality().remoteRows()).isEqualTo(remote)
+      long remote =
+          sa.stream().filter(id -> !source.hostOf(id).equals(HOSTS.get(1))).count()
+              + sb.stream().filter(id -> !source.hostOf(id).equals(HOSTS.get(2))).count();
+      assertThat(its.get(1).locality().remoteRows() + its.get(2).locality().remoteRows())
+          .isEqualTo(remote)
           .isGreaterThanOrEqualTo(10_000 - 2 * BLOCK);
       later.countDown();
       List<Long> s0 = stalled.get(60, TimeUnit.SECONDS);
-      assertThat(s0).as("the first two blocks of split 0, host-a's").isEqualTo(LongStream.range(0, 2 * BLOCK).boxed().toList());
+      assertThat(s0)
+          .as("the first two blocks of split 0, host-a's")
+          .isEqualTo(LongStream.range(0, 2 * BLOCK).boxed().toList());
       assertThat(its.get(0).locality()).isEqualTo(new Locality(2, 0, 2 * BLOCK, 0));
       assertDisjoint(List.of(s0, sa, sb));
       assertThat(s.allocator().getAllocatedMemory()).isZero();
@@ -233,9 +258,11 @@ class SplitLocalityTest {
     assertThat(byHost.get("host-c")).hasSize(9_015);
     long each = 30_050 / 3;
     try (Sluice s = sluice()) {
-      // Room for every block of a host (see everyBlockGoesToItsHostsConsumerWhileThatConsumerHasRoom):
+      // Room for every block of a host (see
+      // everyBlockGoesToItsHostsConsumerWhileThatConsumerHasRoom):
       // each consumer is given exactly its host's rows; at the end, host-a's surplus is moved.
-      List<BatchIterator> its = s.read(source).streamingSplit(3, true, HOSTS, 20_000, IterOptions.blocks());
+      List<BatchIterator> its =
+          s.read(source).streamingSplit(3, true, HOSTS, 20_000, IterOptions.blocks());
       List<List<Long>> shares = drainAll(its);
       assertDisjoint(shares);
       assertThat(shares).allSatisfy(share -> assertThat(share).hasSize((int) each));
@@ -245,7 +272,8 @@ class SplitLocalityTest {
         Locality loc = its.get(i).locality();
         assertThat(loc.localRows()).as("consumer %d: %s", i, loc).isEqualTo(local);
         assertThat(loc.remoteRows()).as("consumer %d: %s", i, loc).isEqualTo(each - local);
-        assertThat(shares.get(i).stream().filter(id -> !source.hostOf(id).equals(host)).count()).isEqualTo(each - local);
+        assertThat(shares.get(i).stream().filter(id -> !source.hostOf(id).equals(host)).count())
+            .isEqualTo(each - local);
       }
       assertThat(s.allocator().getAllocatedMemory()).isZero();
     }
@@ -254,15 +282,24 @@ class SplitLocalityTest {
   @Test
   void padGivesEveryConsumerCeilRowsByRepeatingTheFirstRows() throws Exception {
     try (Sluice s = sluice()) {
-      long total = 10_001; // 10_001 = 4 * 2_500 + 1: three rows are missing for four equal shares of 2_501
+      long total =
+          10_001; // 10_001 = 4 * 2_500 + 1: three rows are missing for four equal shares of 2_501
       Dataset ds = s.range(total, 7).withOptions(s.defaultOptions().withPreserveOrder(true));
-      List<List<Long>> shares = drainAll(ds.streamingSplit(4, SplitOptions.equal(RemainderPolicy.PAD)));
+      List<List<Long>> shares =
+          drainAll(ds.streamingSplit(4, SplitOptions.equal(RemainderPolicy.PAD)));
       assertThat(shares).allSatisfy(share -> assertThat(share).hasSize(2_501));
       assertThat(distinctCount(shares)).as("every row delivered").isEqualTo(total);
       Map<Long, Integer> times = new HashMap<>();
       shares.forEach(share -> share.forEach(id -> times.merge(id, 1, Integer::sum)));
-      List<Long> repeated = times.entrySet().stream().filter(e -> e.getValue() > 1).map(Map.Entry::getKey).sorted().toList();
-      assertThat(repeated).as("the first rows of the epoch's delivery, once more each").containsExactly(0L, 1L, 2L);
+      List<Long> repeated =
+          times.entrySet().stream()
+              .filter(e -> e.getValue() > 1)
+              .map(Map.Entry::getKey)
+              .sorted()
+              .toList();
+      assertThat(repeated)
+          .as("the first rows of the epoch's delivery, once more each")
+          .containsExactly(0L, 1L, 2L);
       assertThat(times.values()).allMatch(n -> n <= 2);
       assertThat(s.allocator().getAllocatedMemory()).isZero();
     }
@@ -271,9 +308,11 @@ class SplitLocalityTest {
   @Test
   void padWrapsAroundWhenThereAreFewerRowsThanConsumers() throws Exception {
     try (Sluice s = sluice()) {
-      List<List<Long>> shares = drainAll(s.range(2, 1).streamingSplit(5, SplitOptions.equal(RemainderPolicy.PAD)));
+      List<List<Long>> shares =
+          drainAll(s.range(2, 1).streamingSplit(5, SplitOptions.equal(RemainderPolicy.PAD)));
       assertThat(shares).allSatisfy(share -> assertThat(share).hasSize(1));
-      assertThat(shares.stream().flatMap(List::stream).distinct().sorted().toList()).containsExactly(0L, 1L);
+      assertThat(shares.stream().flatMap(List::stream).distinct().sorted().toList())
+          .containsExactly(0L, 1L);
       assertThat(s.allocator().getAllocatedMemory()).isZero();
     }
   }
@@ -282,15 +321,22 @@ class SplitLocalityTest {
   void dropLeavesOutOnlyTheRowsThatDoNotDivideAndUnevenDeliversEveryRowOnce() throws Exception {
     try (Sluice s = sluice()) {
       long total = 10_003;
-      List<List<Long>> dropped = drainAll(s.range(total, 5).streamingSplit(4, SplitOptions.equal(RemainderPolicy.DROP)));
+      List<List<Long>> dropped =
+          drainAll(s.range(total, 5).streamingSplit(4, SplitOptions.equal(RemainderPolicy.DROP)));
       assertThat(dropped).allSatisfy(share -> assertThat(share).hasSize(2_500));
       assertDisjoint(dropped);
 
-      List<List<Long>> uneven = drainAll(s.range(total, 5).streamingSplit(4, SplitOptions.equal(RemainderPolicy.UNEVEN)
-          .withIterOptions(IterOptions.batches(64))));
+      List<List<Long>> uneven =
+          drainAll(
+              s.range(total, 5)
+                  .streamingSplit(
+                      4,
+                      SplitOptions.equal(RemainderPolicy.UNEVEN)
+                          .withIterOptions(IterOptions.batches(64))));
       assertDisjoint(uneven);
       assertThat(distinctCount(uneven)).isEqualTo(total);
-      assertThat(uneven.stream().map(List::size).sorted().toList()).containsExactly(2_500, 2_501, 2_501, 2_501);
+      assertThat(uneven.stream().map(List::size).sorted().toList())
+          .containsExactly(2_500, 2_501, 2_501, 2_501);
       assertThat(s.allocator().getAllocatedMemory()).isZero();
     }
   }
@@ -299,7 +345,8 @@ class SplitLocalityTest {
   void hintsMustNameOneHostPerConsumer() {
     try (Sluice s = sluice()) {
       assertThatThrownBy(() -> s.range(10, 1).streamingSplit(3, false, List.of("a", "b")))
-          .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("one locality hint per consumer");
+          .isInstanceOf(IllegalArgumentException.class)
+          .hasMessageContaining("one locality hint per consumer");
     }
   }
 }

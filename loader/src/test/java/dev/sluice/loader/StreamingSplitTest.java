@@ -21,14 +21,21 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
-/** streamingSplit: disjoint shares, equal when asked, and no consumer holds the others beyond its buffer. */
+/**
+ * streamingSplit: disjoint shares, equal when asked, and no consumer holds the others beyond its
+ * buffer.
+ */
 class StreamingSplitTest {
   private static final int BLOCK = 100;
 
   private static Sluice sluice() {
-    return Sluice.builder().resources(Resources.cpus(4))
-        .options(ExecutionOptions.defaults().withMemoryBudget(64L << 20).withTargetBlockRows(BLOCK)
-            .withProgress(ExecutionOptions.Progress.OFF))
+    return Sluice.builder()
+        .resources(Resources.cpus(4))
+        .options(
+            ExecutionOptions.defaults()
+                .withMemoryBudget(64L << 20)
+                .withTargetBlockRows(BLOCK)
+                .withProgress(ExecutionOptions.Progress.OFF))
         .build();
   }
 
@@ -37,11 +44,13 @@ class StreamingSplitTest {
   @BeforeEach
   void startThreads() {
     AtomicInteger n = new AtomicInteger();
-    threads = Executors.newCachedThreadPool(r -> {
-      Thread t = new Thread(r, "streaming-split-consumer-" + n.incrementAndGet());
-      t.setDaemon(true);
-      return t;
-    });
+    threads =
+        Executors.newCachedThreadPool(
+            r -> {
+              Thread t = new Thread(r, "streaming-split-consumer-" + n.incrementAndGet());
+              t.setDaemon(true);
+              return t;
+            });
   }
 
   @AfterEach
@@ -51,7 +60,8 @@ class StreamingSplitTest {
   }
 
   /** Drains one share on a test thread once {@code start} opens. */
-  private CompletableFuture<List<Long>> consume(BatchIterator it, AtomicLongArray rows, int index, CountDownLatch start) {
+  private CompletableFuture<List<Long>> consume(
+      BatchIterator it, AtomicLongArray rows, int index, CountDownLatch start) {
     return consume(it, rows, index, start, null);
   }
 
@@ -60,31 +70,33 @@ class StreamingSplitTest {
    * perBlock} (when not null) before asking for each block: the test decides how many blocks the
    * consumer reads, and when.
    */
-  private CompletableFuture<List<Long>> consume(BatchIterator it, AtomicLongArray rows, int index, CountDownLatch start,
-      Semaphore perBlock) {
-    return CompletableFuture.supplyAsync(() -> {
-      List<Long> ids = new ArrayList<>();
-      try (it) {
-        start.await();
-        while (true) {
-          if (perBlock != null) {
-            perBlock.acquire();
-          }
-          if (!it.hasNext()) {
-            break;
-          }
-          try (Batch b = it.next()) {
-            for (int r = 0; r < b.rowCount(); r++) {
-              ids.add(b.getLong(RangeSource.COLUMN, r));
+  private CompletableFuture<List<Long>> consume(
+      BatchIterator it, AtomicLongArray rows, int index, CountDownLatch start, Semaphore perBlock) {
+    return CompletableFuture.supplyAsync(
+        () -> {
+          List<Long> ids = new ArrayList<>();
+          try (it) {
+            start.await();
+            while (true) {
+              if (perBlock != null) {
+                perBlock.acquire();
+              }
+              if (!it.hasNext()) {
+                break;
+              }
+              try (Batch b = it.next()) {
+                for (int r = 0; r < b.rowCount(); r++) {
+                  ids.add(b.getLong(RangeSource.COLUMN, r));
+                }
+                rows.addAndGet(index, b.rowCount());
+              }
             }
-            rows.addAndGet(index, b.rowCount());
+          } catch (InterruptedException e) {
+            throw new IllegalStateException(e);
           }
-        }
-      } catch (InterruptedException e) {
-        throw new IllegalStateException(e);
-      }
-      return ids;
-    }, threads);
+          return ids;
+        },
+        threads);
   }
 
   private static void assertDisjoint(List<List<Long>> shares, long total, boolean exact) {
@@ -103,16 +115,19 @@ class StreamingSplitTest {
   }
 
   @Test
-  void unequalSharesCoverTheDatasetAndAConsumerGetsWhatItReadPlusItsBufferNoMore() throws Exception {
+  void unequalSharesCoverTheDatasetAndAConsumerGetsWhatItReadPlusItsBufferNoMore()
+      throws Exception {
     try (Sluice s = sluice()) {
       int buffer = 3;
-      List<BatchIterator> its = s.range(40_000, 8).streamingSplit(4, false, buffer, IterOptions.blocks());
+      List<BatchIterator> its =
+          s.range(40_000, 8).streamingSplit(4, false, buffer, IterOptions.blocks());
       AtomicLongArray rows = new AtomicLongArray(4);
       CountDownLatch go = new CountDownLatch(1);
       // Consumer 0 reads five blocks alone (the others' buffers fill meanwhile), then nothing until
       // the three others have read the rest of the dataset.
       Semaphore slowBlocks = new Semaphore(5);
-      CompletableFuture<List<Long>> slow = consume(its.get(0), rows, 0, new CountDownLatch(0), slowBlocks);
+      CompletableFuture<List<Long>> slow =
+          consume(its.get(0), rows, 0, new CountDownLatch(0), slowBlocks);
       await().atMost(Duration.ofSeconds(10)).until(() -> rows.get(0) == 5 * BLOCK);
       List<CompletableFuture<List<Long>>> fast = new ArrayList<>();
       for (int i = 1; i < 4; i++) {
@@ -128,7 +143,8 @@ class StreamingSplitTest {
       // A block goes to a consumer with room, the one with the fewest rows: consumer 0 had room
       // until its buffer was full (its five blocks soon were the fewest rows), and none after that.
       assertThat(s0).hasSize((5 + buffer) * BLOCK);
-      assertThat(shares.stream().mapToInt(List::size).sum()).isEqualTo(40_000 - (5 + buffer) * BLOCK);
+      assertThat(shares.stream().mapToInt(List::size).sum())
+          .isEqualTo(40_000 - (5 + buffer) * BLOCK);
       shares.add(s0);
       assertDisjoint(shares, 40_000, true);
       assertThat(s.allocator().getAllocatedMemory()).isZero();
@@ -171,7 +187,9 @@ class StreamingSplitTest {
       CompletableFuture<List<Long>> b = consume(its.get(2), rows, 2, go);
       go.countDown();
       // While consumer 0 reads nothing, the others get no further than its buffer (two blocks).
-      await().atMost(Duration.ofSeconds(10)).until(() -> rows.get(1) == 2 * BLOCK && rows.get(2) == 2 * BLOCK);
+      await()
+          .atMost(Duration.ofSeconds(10))
+          .until(() -> rows.get(1) == 2 * BLOCK && rows.get(2) == 2 * BLOCK);
       assertThat(a.isDone() || b.isDone()).isFalse();
       assertThat(rows.get(1)).isEqualTo(2 * BLOCK);
       later.countDown();
@@ -179,7 +197,9 @@ class StreamingSplitTest {
       List<Long> sa = a.get(60, TimeUnit.SECONDS);
       List<Long> sb = b.get(60, TimeUnit.SECONDS);
       assertThat(s0.size()).isEqualTo(sa.size()).isEqualTo(sb.size());
-      assertThat(3L * s0.size()).as("only the rows that do not divide are dropped").isEqualTo(total - total % 3);
+      assertThat(3L * s0.size())
+          .as("only the rows that do not divide are dropped")
+          .isEqualTo(total - total % 3);
       assertDisjoint(List.of(s0, sa, sb), total, false);
       assertThat(s.allocator().getAllocatedMemory()).isZero();
     }
@@ -188,19 +208,26 @@ class StreamingSplitTest {
   @Test
   void anErrorReachesEveryConsumer() {
     try (Sluice s = sluice()) {
-      List<BatchIterator> its = s.range(10_000, 4).mapBatches((in, ctx) -> {
-        if (in.getLong("id", 0) >= 5_000) {
-          throw new IllegalStateException("bad block");
-        }
-        return in;
-      }).streamingSplit(2, false);
+      List<BatchIterator> its =
+          s.range(10_000, 4)
+              .mapBatches(
+                  (in, ctx) -> {
+                    if (in.getLong("id", 0) >= 5_000) {
+                      throw new IllegalStateException("bad block");
+                    }
+                    return in;
+                  })
+              .streamingSplit(2, false);
       for (BatchIterator it : its) {
         try (it) {
-          org.assertj.core.api.Assertions.assertThatThrownBy(() -> {
-            while (it.hasNext()) {
-              it.next().close();
-            }
-          }).isInstanceOf(SluiceException.class).hasMessageContaining("bad block");
+          org.assertj.core.api.Assertions.assertThatThrownBy(
+                  () -> {
+                    while (it.hasNext()) {
+                      it.next().close();
+                    }
+                  })
+              .isInstanceOf(SluiceException.class)
+              .hasMessageContaining("bad block");
         }
       }
       assertThat(s.allocator().getAllocatedMemory()).isZero();

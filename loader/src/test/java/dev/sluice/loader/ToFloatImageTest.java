@@ -16,7 +16,9 @@ class ToFloatImageTest {
 
   @Test
   void channelsFirstScaledAndNormalized() {
-    Schema schema = new Schema(List.of(Columns.int32("label"), Columns.tensor("px", ElementType.UINT8, 2, 3, 3)));
+    Schema schema =
+        new Schema(
+            List.of(Columns.int32("label"), Columns.tensor("px", ElementType.UINT8, 2, 3, 3)));
     try (RootAllocator a = new RootAllocator()) {
       Batch in;
       try (BatchBuilder b = BatchBuilder.create(a, schema, 2)) {
@@ -28,8 +30,10 @@ class ToFloatImageTest {
         in = b.build(2);
       }
       try (in;
-          Batch out = ToFloatImage.of("px", "x").normalized(new float[] {0.5f, 0f, 0f}, new float[] {0.5f, 1f, 2f})
-              .apply(in, ctx(a))) {
+          Batch out =
+              ToFloatImage.of("px", "x")
+                  .normalized(new float[] {0.5f, 0f, 0f}, new float[] {0.5f, 1f, 2f})
+                  .apply(in, ctx(a))) {
         assertThat(out.tensorSpec("x")).isEqualTo(TensorSpec.of(ElementType.FLOAT32, 3, 2, 3));
         assertThat(out.getLong("label", 1)).isEqualTo(4);
         ArrowBuf x = out.tensorData("x");
@@ -64,14 +68,20 @@ class ToFloatImageTest {
       }
       float[] mean = {1f, 2f, 3f};
       float[] std = {1f, 2f, 4f};
-      try (in; Batch out = ToFloatImage.of("px", "x").scaled(1).normalized(mean, std).channelsLast().apply(in, ctx(a))) {
+      try (in;
+          Batch out =
+              ToFloatImage.of("px", "x")
+                  .scaled(1)
+                  .normalized(mean, std)
+                  .channelsLast()
+                  .apply(in, ctx(a))) {
         assertThat(out.schema().getFields()).extracting(f -> f.getName()).containsExactly("x");
         assertThat(out.tensorSpec("x")).isEqualTo(TensorSpec.of(ElementType.FLOAT32, 2, 2, 3));
         for (int k = 0; k < 3 * 12; k++) {
           int c = k % 3;
           float v = (200 + k) & 0xFF;
-          assertThat(out.tensorData("x").getFloat(4L * k)).isCloseTo((v - mean[c]) / std[c],
-              org.assertj.core.data.Offset.offset(1e-4f));
+          assertThat(out.tensorData("x").getFloat(4L * k))
+              .isCloseTo((v - mean[c]) / std[c], org.assertj.core.data.Offset.offset(1e-4f));
         }
       }
       assertThat(a.getAllocatedMemory()).isZero();

@@ -19,9 +19,13 @@ class WriteTest {
   @TempDir Path dir;
 
   private static Sluice sluice() {
-    return Sluice.builder().resources(Resources.cpus(2))
-        .options(ExecutionOptions.defaults().withTargetBlockRows(500).withProgress(ExecutionOptions.Progress.OFF)
-            .withPreserveOrder(true))
+    return Sluice.builder()
+        .resources(Resources.cpus(2))
+        .options(
+            ExecutionOptions.defaults()
+                .withTargetBlockRows(500)
+                .withProgress(ExecutionOptions.Progress.OFF)
+                .withPreserveOrder(true))
         .build();
   }
 
@@ -30,7 +34,8 @@ class WriteTest {
     try (Sluice s = sluice()) {
       s.range(5_000, 3).mapBatches(DatasetBasicsTest.plusOne()).writeArrow(dir.resolve("out"));
       Dataset back = s.read(ArrowIpcSource.of(dir.resolve("out").resolve("*.arrow").toString()));
-      assertThat(DatasetBasicsTest.collect(back, IterOptions.blocks())).isEqualTo(DatasetBasicsTest.range(1, 5_001));
+      assertThat(DatasetBasicsTest.collect(back, IterOptions.blocks()))
+          .isEqualTo(DatasetBasicsTest.range(1, 5_001));
     }
   }
 

@@ -31,13 +31,13 @@ import org.nd4j.linalg.factory.Nd4j;
  *   <li>A <em>view</em> ({@link #view}, and {@link #convert} when {@link #isZeroCopy} holds) shares
  *       the batch's Arrow memory: no copy, but the array is valid only while the batch is open.
  *       Using it after {@link Batch#close()} reads freed memory (garbage or a crash of the JVM);
- *       writing to it writes into the batch. Never hand such an array to a model that keeps it
- *       (a {@code DataSet} queued for training): copy it first.
- *   <li>A <em>copy</em> ({@link #copy}, {@link #labels}, {@link #mask}, {@link #toDataSet},
- *       {@link #toMultiDataSet}) is a fresh array, detached from any ND4J workspace and from Arrow
- *       memory, made in one pass (type conversion, scaling and layout together). It belongs to the
- *       caller and outlives the batch. It is tagged as resident on the host, so that ND4J's
- *       affinity manager moves it to the device on a GPU backend when it is used.
+ *       writing to it writes into the batch. Never hand such an array to a model that keeps it (a
+ *       {@code DataSet} queued for training): copy it first.
+ *   <li>A <em>copy</em> ({@link #copy}, {@link #labels}, {@link #mask}, {@link #toDataSet}, {@link
+ *       #toMultiDataSet}) is a fresh array, detached from any ND4J workspace and from Arrow memory,
+ *       made in one pass (type conversion, scaling and layout together). It belongs to the caller
+ *       and outlives the batch. It is tagged as resident on the host, so that ND4J's affinity
+ *       manager moves it to the device on a GPU backend when it is used.
  * </ul>
  *
  * <p>Stateless and thread-safe; the batch itself is not thread-safe, so one batch must not be
@@ -69,7 +69,8 @@ public final class ArrowToNd4j {
     long n = src.totalElements();
     Pointer p = NativeMemory.typed(src.data().memoryAddress(), n, src.type());
     DataBuffer buffer = Nd4j.createBuffer(p, n, type);
-    return Nd4j.create(buffer, src.batchShape(), Nd4j.getStrides(src.batchShape(), 'c'), 0, 'c', type);
+    return Nd4j.create(
+        buffer, src.batchShape(), Nd4j.getStrides(src.batchShape(), 'c'), 0, 'c', type);
   }
 
   /**
@@ -78,7 +79,9 @@ public final class ArrowToNd4j {
    */
   public static boolean isZeroCopy(Batch batch, FeatureColumn spec) {
     ColumnData src = ColumnData.of(batch, spec.column());
-    return dataType(src.type()) == spec.dataType() && spec.scale() == 1.0 && spec.layout() == Layout.AS_STORED;
+    return dataType(src.type()) == spec.dataType()
+        && spec.scale() == 1.0
+        && spec.layout() == Layout.AS_STORED;
   }
 
   /**
@@ -104,7 +107,8 @@ public final class ArrowToNd4j {
   }
 
   static INDArray copy(Batch batch, FeatureColumn spec, ArrayAllocator arrays) {
-    return copy(ColumnData.of(batch, spec.column()), spec.layout(), spec.scale(), spec.dataType(), arrays);
+    return copy(
+        ColumnData.of(batch, spec.column()), spec.layout(), spec.scale(), spec.dataType(), arrays);
   }
 
   /**
@@ -124,8 +128,11 @@ public final class ArrowToNd4j {
       return copy(src, Layout.AS_STORED, 1.0, DataType.FLOAT, arrays);
     }
     if (src.rowElements() != 1) {
-      throw new IllegalArgumentException("one-hot labels need one class index per row; column '"
-          + spec.column() + "' has per-row shape " + java.util.Arrays.toString(src.rowShape()));
+      throw new IllegalArgumentException(
+          "one-hot labels need one class index per row; column '"
+              + spec.column()
+              + "' has per-row shape "
+              + java.util.Arrays.toString(src.rowShape()));
     }
     int k = spec.numClasses();
     int rows = src.rows();
@@ -137,8 +144,19 @@ public final class ArrowToNd4j {
         long c = TensorCopy.integerAt(src, in, r);
         if (c < 0 || c >= k) {
           closeIfDetached(out, arrays);
-          throw new SluiceException("class index " + c + " out of range [0, " + k + ") in column '"
-              + spec.column() + "' at row " + r, "nd4j-bridge", null, batch.describeRow(r), null);
+          throw new SluiceException(
+              "class index "
+                  + c
+                  + " out of range [0, "
+                  + k
+                  + ") in column '"
+                  + spec.column()
+                  + "' at row "
+                  + r,
+              "nd4j-bridge",
+              null,
+              batch.describeRow(r),
+              null);
         }
         int base = r * k;
         for (int j = 0; j < k; j++) {
@@ -150,9 +168,8 @@ public final class ArrowToNd4j {
   }
 
   /**
-   * A fresh mask array of a column taken as it is (a tensor column gives {@code [rows,
-   * shape...]}, a numeric column {@code [rows, 1]}), converted to {@code type}. The caller owns
-   * the result.
+   * A fresh mask array of a column taken as it is (a tensor column gives {@code [rows, shape...]},
+   * a numeric column {@code [rows, 1]}), converted to {@code type}. The caller owns the result.
    */
   public static INDArray mask(Batch batch, String column, DataType type) {
     return mask(batch, column, type, ArrayAllocator.DETACHED);
@@ -171,13 +188,19 @@ public final class ArrowToNd4j {
     return toDataSet(batch, features, labels, ArrayAllocator.DETACHED);
   }
 
-  static DataSet toDataSet(Batch batch, FeatureColumn features, LabelColumn labels, ArrayAllocator arrays) {
+  static DataSet toDataSet(
+      Batch batch, FeatureColumn features, LabelColumn labels, ArrayAllocator arrays) {
     Batch b = shareable(batch, List.of(features), arrays);
     INDArray f = copyOrShare(b, features, arrays, b != batch);
-    INDArray fm = features.maskColumn() == null ? null : mask(b, features.maskColumn(), features.dataType(), arrays);
+    INDArray fm =
+        features.maskColumn() == null
+            ? null
+            : mask(b, features.maskColumn(), features.dataType(), arrays);
     INDArray l = labels == null ? null : labels(b, labels, arrays);
-    INDArray lm = labels == null || labels.maskColumn() == null ? null
-        : mask(b, labels.maskColumn(), DataType.FLOAT, arrays);
+    INDArray lm =
+        labels == null || labels.maskColumn() == null
+            ? null
+            : mask(b, labels.maskColumn(), DataType.FLOAT, arrays);
     return new DataSet(f, l, fm, lm);
   }
 
@@ -188,7 +211,9 @@ public final class ArrowToNd4j {
    * batch as held; otherwise {@code batch} itself (and everything is copied).
    */
   private static Batch shareable(Batch batch, List<FeatureColumn> features, ArrayAllocator arrays) {
-    if (arrays == ArrayAllocator.DETACHED || batch.rowCount() == 0 || !Nd4j.getEnvironment().isCPU()) {
+    if (arrays == ArrayAllocator.DETACHED
+        || batch.rowCount() == 0
+        || !Nd4j.getEnvironment().isCPU()) {
       return batch;
     }
     for (FeatureColumn f : features) {
@@ -200,7 +225,8 @@ public final class ArrowToNd4j {
     return batch;
   }
 
-  private static INDArray copyOrShare(Batch batch, FeatureColumn spec, ArrayAllocator arrays, boolean held) {
+  private static INDArray copyOrShare(
+      Batch batch, FeatureColumn spec, ArrayAllocator arrays, boolean held) {
     return held && isZeroCopy(batch, spec) ? view(batch, spec.column()) : copy(batch, spec, arrays);
   }
 
@@ -209,12 +235,13 @@ public final class ArrowToNd4j {
    * array per label column, in order; masks where the columns name them (a list of masks is null
    * when no column of that list has one). The caller owns it and it outlives the batch.
    */
-  public static MultiDataSet toMultiDataSet(Batch batch, List<FeatureColumn> features, List<LabelColumn> labels) {
+  public static MultiDataSet toMultiDataSet(
+      Batch batch, List<FeatureColumn> features, List<LabelColumn> labels) {
     return toMultiDataSet(batch, features, labels, ArrayAllocator.DETACHED);
   }
 
-  static MultiDataSet toMultiDataSet(Batch batch, List<FeatureColumn> features, List<LabelColumn> labels,
-      ArrayAllocator arrays) {
+  static MultiDataSet toMultiDataSet(
+      Batch batch, List<FeatureColumn> features, List<LabelColumn> labels, ArrayAllocator arrays) {
     Batch b = shareable(batch, features, arrays);
     boolean held = b != batch;
     int nf = features.size();
@@ -244,7 +271,8 @@ public final class ArrowToNd4j {
     return new MultiDataSet(f, l, anyFm ? fm : null, anyLm ? lm : null);
   }
 
-  private static INDArray copy(ColumnData src, Layout layout, double scale, DataType type, ArrayAllocator arrays) {
+  private static INDArray copy(
+      ColumnData src, Layout layout, double scale, DataType type, ArrayAllocator arrays) {
     INDArray out = arrays.allocate(type, TensorCopy.shape(src, layout));
     try {
       TensorCopy.copy(src, layout, scale, out);

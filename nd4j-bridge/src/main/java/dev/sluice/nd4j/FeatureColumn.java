@@ -15,12 +15,13 @@ import org.nd4j.linalg.api.buffer.DataType;
  * @param column the column name
  * @param layout the layout of the resulting array
  * @param dataType the ND4J data type of the resulting array (a floating-point or integer type)
- * @param scale a factor applied to every value ({@code 1/255.0} for images in [0, 1]); 1 leaves values
- *     as they are
+ * @param scale a factor applied to every value ({@code 1/255.0} for images in [0, 1]); 1 leaves
+ *     values as they are
  * @param maskColumn a column holding the features mask (tensor or numeric, converted to {@code
  *     dataType} as stored), or null for none
  */
-public record FeatureColumn(String column, Layout layout, DataType dataType, double scale, String maskColumn) {
+public record FeatureColumn(
+    String column, Layout layout, DataType dataType, double scale, String maskColumn) {
 
   public FeatureColumn {
     Objects.requireNonNull(column, "column");

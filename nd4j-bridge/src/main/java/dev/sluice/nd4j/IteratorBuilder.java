@@ -5,7 +5,8 @@ import dev.sluice.loader.IterOptions;
 
 /**
  * The settings the DL4J iterators share: batch size, prefetch depth, shuffling (files, local
- * buffer, per epoch, seeded), determinism, dropping the last short batch, array reuse. Not thread-safe; build once.
+ * buffer, per epoch, seeded), determinism, dropping the last short batch, array reuse. Not
+ * thread-safe; build once.
  *
  * @param <B> the concrete builder, returned by every setter
  */
@@ -13,8 +14,10 @@ public abstract class IteratorBuilder<B extends IteratorBuilder<B>> {
   int batchSize = 32;
   int prefetch = 2;
   int shuffleRows;
+
   /** The seed of every shuffle: drawn at random per builder unless set, so that runs differ. */
   long shuffleSeed = new java.util.SplittableRandom().nextLong();
+
   boolean shuffleFiles = true;
   boolean deterministic;
   boolean reshuffle = true;
@@ -48,11 +51,11 @@ public abstract class IteratorBuilder<B extends IteratorBuilder<B>> {
   }
 
   /**
-   * Whether to shuffle for training (default on): each epoch reads the dataset's files in an
-   * order seeded by (seed, epoch) ({@link Dataset#shuffleFiles}: for an image folder or binary
-   * files every file on its own, so a folder sorted by class comes mixed; for tar shards or Arrow
-   * files whole files, so add a {@link #localShuffle} to mix the samples within a shard). Turn it
-   * off for evaluation and inference, which then see the dataset's order. A share ({@code
+   * Whether to shuffle for training (default on): each epoch reads the dataset's files in an order
+   * seeded by (seed, epoch) ({@link Dataset#shuffleFiles}: for an image folder or binary files
+   * every file on its own, so a folder sorted by class comes mixed; for tar shards or Arrow files
+   * whole files, so add a {@link #localShuffle} to mix the samples within a shard). Turn it off for
+   * evaluation and inference, which then see the dataset's order. A share ({@code
    * Sluice.readShare}) keeps the order its assignment gives whatever this says.
    */
   public B shuffle(boolean on) {
@@ -71,14 +74,14 @@ public abstract class IteratorBuilder<B extends IteratorBuilder<B>> {
   }
 
   /**
-   * Whether every epoch delivers exactly the same batches from run to run for the same seed (default
-   * off): the dataset is executed with its order preserved ({@code ExecutionOptions.preserveOrder}),
-   * so blocks are handed on in the order of the epoch's plan instead of as tasks finish, and the
-   * batches, the local shuffle's included, are then the same rows in the same order whatever the
-   * thread timing and however many cores the loader has. Functions in the pipeline must be
-   * deterministic too (an augmentation seeded by the sample, not by the thread). The cost: a slow
-   * block holds back the ones after it (head-of-line blocking), measured in {@code
-   * benchmarks/RESULTS.md}.
+   * Whether every epoch delivers exactly the same batches from run to run for the same seed
+   * (default off): the dataset is executed with its order preserved ({@code
+   * ExecutionOptions.preserveOrder}), so blocks are handed on in the order of the epoch's plan
+   * instead of as tasks finish, and the batches, the local shuffle's included, are then the same
+   * rows in the same order whatever the thread timing and however many cores the loader has.
+   * Functions in the pipeline must be deterministic too (an augmentation seeded by the sample, not
+   * by the thread). The cost: a slow block holds back the ones after it (head-of-line blocking),
+   * measured in {@code benchmarks/RESULTS.md}.
    */
   public B deterministic(boolean on) {
     this.deterministic = on;
@@ -86,9 +89,9 @@ public abstract class IteratorBuilder<B extends IteratorBuilder<B>> {
   }
 
   /**
-   * Draws each batch at random from a buffer of {@code bufferRows} rows, the buffer's memory counted
-   * in the loader's budget; seeded by {@code seed} (which becomes the seed of every shuffle, as
-   * {@link #seed} sets it).
+   * Draws each batch at random from a buffer of {@code bufferRows} rows, the buffer's memory
+   * counted in the loader's budget; seeded by {@code seed} (which becomes the seed of every
+   * shuffle, as {@link #seed} sets it).
    */
   public B localShuffle(int bufferRows, long seed) {
     if (bufferRows <= 0) {
@@ -169,7 +172,8 @@ public abstract class IteratorBuilder<B extends IteratorBuilder<B>> {
   /** Checks the settings that depend on each other. */
   void validate() {
     if (shareBatchMemory && reuseAfter == 0) {
-      throw new IllegalStateException("shareBatchMemory needs reuseArrays(n >= 1): a shared batch is freed n calls of next() later");
+      throw new IllegalStateException(
+          "shareBatchMemory needs reuseArrays(n >= 1): a shared batch is freed n calls of next() later");
     }
   }
 

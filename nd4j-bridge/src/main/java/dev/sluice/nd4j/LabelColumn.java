@@ -17,7 +17,8 @@ import java.util.Objects;
  * @param classNames the names of the classes (reported by {@code getLabels()}), empty when unknown
  * @param maskColumn a column holding the labels mask, or null for none
  */
-public record LabelColumn(String column, int numClasses, List<String> classNames, String maskColumn) {
+public record LabelColumn(
+    String column, int numClasses, List<String> classNames, String maskColumn) {
 
   public LabelColumn {
     Objects.requireNonNull(column, "column");

@@ -29,8 +29,8 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
- * A stateful {@code mapBatches} function that runs a saved DL4J model (a {@link
- * MultiLayerNetwork} or a single-input, single-output {@link ComputationGraph}, as written by {@code
+ * A stateful {@code mapBatches} function that runs a saved DL4J model (a {@link MultiLayerNetwork}
+ * or a single-input, single-output {@link ComputationGraph}, as written by {@code
  * ModelSerializer}/{@code save}) over a features column and writes its output as a float32 tensor
  * column. Meant for an actor pool, so that each actor loads the model once:
  *
@@ -62,7 +62,8 @@ public final class ModelInferenceFunction implements BatchFunction, AutoCloseabl
    * @param keepColumns input columns copied into the output, in order
    * @throws UncheckedIOException when the file cannot be read as a DL4J model
    */
-  public ModelInferenceFunction(Path modelFile, FeatureColumn input, String outputColumn, List<String> keepColumns) {
+  public ModelInferenceFunction(
+      Path modelFile, FeatureColumn input, String outputColumn, List<String> keepColumns) {
     this.input = Objects.requireNonNull(input, "input");
     this.outputColumn = Objects.requireNonNull(outputColumn, "outputColumn");
     this.keepColumns = List.copyOf(keepColumns);
@@ -122,8 +123,10 @@ public final class ModelInferenceFunction implements BatchFunction, AutoCloseabl
       for (int r = 0; r < rows; r++) {
         BitVectorHelper.setBit(pred.getValidityBuffer(), r);
       }
-      NativeMemory.copy(out.data().addressPointer().address() + out.offset() * 4,
-          pred.getDataBuffer().memoryAddress(), (long) rows * spec.rowBytes());
+      NativeMemory.copy(
+          out.data().addressPointer().address() + out.offset() * 4,
+          pred.getDataBuffer().memoryAddress(),
+          (long) rows * spec.rowBytes());
       pred.setValueCount(rows);
       root.setRowCount(rows);
       return new Batch(root, batch.sources());

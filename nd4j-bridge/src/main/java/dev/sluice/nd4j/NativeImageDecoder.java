@@ -26,13 +26,13 @@ import org.bytedeco.opencv.opencv_core.MatVector;
 import org.bytedeco.opencv.opencv_core.Size;
 
 /**
- * Decodes an encoded image column (JPEG, PNG, ...) natively with OpenCV's {@code imdecode}
- * (through JavaCV, which DL4J already brings) into a uint8 tensor column {@code [H, W, C]} (RGB or
- * gray, row-major), resizing with area interpolation when shrinking and bilinear when growing.
- * The pass after decoding (colour swap, copy or resize) writes straight into the Arrow tensor
- * buffer: no intermediate copy.
- * Same contract and output as the pure-Java {@link dev.sluice.loader.ImageDecoder}: other columns
- * are carried over; an image that does not decode is a bad record naming its file and key.
+ * Decodes an encoded image column (JPEG, PNG, ...) natively with OpenCV's {@code imdecode} (through
+ * JavaCV, which DL4J already brings) into a uint8 tensor column {@code [H, W, C]} (RGB or gray,
+ * row-major), resizing with area interpolation when shrinking and bilinear when growing. The pass
+ * after decoding (colour swap, copy or resize) writes straight into the Arrow tensor buffer: no
+ * intermediate copy. Same contract and output as the pure-Java {@link
+ * dev.sluice.loader.ImageDecoder}: other columns are carried over; an image that does not decode is
+ * a bad record naming its file and key.
  *
  * <p><b>Bad images.</b> Every image is first {@linkplain ImageHeader#check checked} from its
  * header, before OpenCV sees it: a recognised format that is cut short (a JPEG without its EOI
@@ -41,13 +41,13 @@ import org.bytedeco.opencv.opencv_core.Size;
  * ImageHeader#DEFAULT_MAX_PIXELS} unless {@linkplain #withMaxPixels changed}), is a bad record, the
  * same inputs and words as the pure-Java decoder's; no pixel memory is allocated for it. An image
  * in a format the probe does not know (PNM, JPEG 2000, ...) is decoded under OpenCV's own limit and
- * then refused if it is over this one. Null, empty and undecodable images are bad records too. A bad
- * record is reported to the context's {@link dev.sluice.loader.BadRecords} naming its file and
+ * then refused if it is over this one. Null, empty and undecodable images are bad records too. A
+ * bad record is reported to the context's {@link dev.sluice.loader.BadRecords} naming its file and
  * entry: skipped and counted within the allowance, else the call fails with a {@link
  * dev.sluice.loader.SluiceException}.
  *
- * <p>Channel order: RGB, unlike DataVec's {@code NativeImageLoader}, which hands OpenCV's BGR on.
- * A model trained on DataVec's images expects BGR: reverse the channel axis for it.
+ * <p>Channel order: RGB, unlike DataVec's {@code NativeImageLoader}, which hands OpenCV's BGR on. A
+ * model trained on DataVec's images expects BGR: reverse the channel axis for it.
  *
  * <p><b>Float output.</b> {@link #toFloat} makes a decoder that emits the model's input directly: a
  * float32 tensor column of {@code pixel * scale}, either {@code [H, W, C]} (RGB interleaved, {@link
@@ -58,14 +58,13 @@ import org.bytedeco.opencv.opencv_core.Size;
  * {@link Layout#AS_STORED} and scale 1, {@link ArrowToNd4j#isZeroCopy} holds and the column goes to
  * the model as it is: a view of the Arrow memory without any copy where the bridge shares columns
  * (the DL4J iterators with {@code shareBatchMemory}, {@link ArrowToNd4j#convert}, {@link
- * ModelInferenceFunction}), else a plain
- * memory copy. So give the scale (say {@code 1 / 255.0}) to the decoder, not to the feature column,
- * and ask the feature column for {@code AS_STORED} even after an NCHW decode: the column is already
- * channels first (a feature column's NCHW would transpose it again). The float values
- * are exactly those of the uint8 output times {@code (float) scale}. The cost: the column is four
- * times the size of the uint8 one in Arrow memory, so the same memory budget holds about a
- * quarter as many batches ahead of the consumer; and for training on a GPU, uint8 batches
- * converted on the device move four times fewer bytes to it.
+ * ModelInferenceFunction}), else a plain memory copy. So give the scale (say {@code 1 / 255.0}) to
+ * the decoder, not to the feature column, and ask the feature column for {@code AS_STORED} even
+ * after an NCHW decode: the column is already channels first (a feature column's NCHW would
+ * transpose it again). The float values are exactly those of the uint8 output times {@code (float)
+ * scale}. The cost: the column is four times the size of the uint8 one in Arrow memory, so the same
+ * memory budget holds about a quarter as many batches ahead of the consumer; and for training on a
+ * GPU, uint8 batches converted on the device move four times fewer bytes to it.
  *
  * <p>Immutable and thread-safe (it only counts its native decodes, for tests). Each call uses its
  * own native scratch matrices (the resized image, the RGB copy, the colour planes), kept across the
@@ -77,19 +76,32 @@ public final class NativeImageDecoder implements BatchFunction {
   private final int height;
   private final int width;
   private final int channels;
+
   /** UINT8 or FLOAT32. */
   private final ElementType type;
+
   /** The factor of the float output (1 for uint8). */
   private final double scale;
+
   /** The layout of the float output (AS_STORED for uint8). */
   private final Layout layout;
+
   /** Images declaring more pixels are bad records. */
   private final long maxPixels;
+
   /** Calls of OpenCV's imdecode (images refused from their header are not decoded). */
   private final LongAdder imdecodes = new LongAdder();
 
-  private NativeImageDecoder(String column, String output, int height, int width, int channels,
-      ElementType type, double scale, Layout layout, long maxPixels) {
+  private NativeImageDecoder(
+      String column,
+      String output,
+      int height,
+      int width,
+      int channels,
+      ElementType type,
+      double scale,
+      Layout layout,
+      long maxPixels) {
     if (height <= 0 || width <= 0 || (channels != 1 && channels != 3)) {
       throw new IllegalArgumentException("need a positive size and 1 or 3 channels");
     }
@@ -108,12 +120,20 @@ public final class NativeImageDecoder implements BatchFunction {
   }
 
   /**
-   * A decoder of {@code column} into a uint8 tensor column {@code output} of shape
-   * {@code [height, width, channels]}, refusing images of more than {@link
-   * ImageHeader#DEFAULT_MAX_PIXELS} pixels.
+   * A decoder of {@code column} into a uint8 tensor column {@code output} of shape {@code [height,
+   * width, channels]}, refusing images of more than {@link ImageHeader#DEFAULT_MAX_PIXELS} pixels.
    */
-  public static NativeImageDecoder of(String column, String output, int height, int width, int channels) {
-    return new NativeImageDecoder(column, output, height, width, channels, ElementType.UINT8, 1.0, Layout.AS_STORED,
+  public static NativeImageDecoder of(
+      String column, String output, int height, int width, int channels) {
+    return new NativeImageDecoder(
+        column,
+        output,
+        height,
+        width,
+        channels,
+        ElementType.UINT8,
+        1.0,
+        Layout.AS_STORED,
         ImageHeader.DEFAULT_MAX_PIXELS);
   }
 
@@ -125,7 +145,8 @@ public final class NativeImageDecoder implements BatchFunction {
    * @throws IllegalArgumentException when not positive
    */
   public NativeImageDecoder withMaxPixels(long maxPixels) {
-    return new NativeImageDecoder(column, output, height, width, channels, type, scale, layout, maxPixels);
+    return new NativeImageDecoder(
+        column, output, height, width, channels, type, scale, layout, maxPixels);
   }
 
   /** The limit on an image's pixels; images declaring more are bad records. */
@@ -156,7 +177,8 @@ public final class NativeImageDecoder implements BatchFunction {
     if (!Double.isFinite(scale) || scale <= 0) {
       throw new IllegalArgumentException("scale must be finite and positive: " + scale);
     }
-    return new NativeImageDecoder(column, output, height, width, channels, ElementType.FLOAT32, scale, layout, maxPixels);
+    return new NativeImageDecoder(
+        column, output, height, width, channels, ElementType.FLOAT32, scale, layout, maxPixels);
   }
 
   /** The spec of the output column. */
@@ -191,7 +213,9 @@ public final class NativeImageDecoder implements BatchFunction {
     int[] good = new int[n];
     int kept = 0;
     Batch pixelBatch;
-    try (BatchBuilder out = BatchBuilder.createUninitialized(ctx.allocator(), pixelsOnly, Math.max(n, 1), 0, in.sources());
+    try (BatchBuilder out =
+            BatchBuilder.createUninitialized(
+                ctx.allocator(), pixelsOnly, Math.max(n, 1), 0, in.sources());
         Scratch scratch = new Scratch(width, height)) {
       ArrowBuf pixels = out.tensorData(output);
       ArrowBuf data = bytes.getDataBuffer();
@@ -203,7 +227,11 @@ public final class NativeImageDecoder implements BatchFunction {
         long start = bytes.getStartOffset(r);
         int length = bytes.getValueLength(r);
         if (length == 0) { // (OpenCV asserts on an empty buffer)
-          report(in, r, ctx, new IllegalArgumentException("empty image (0 bytes) in column '" + column + "'"));
+          report(
+              in,
+              r,
+              ctx,
+              new IllegalArgumentException("empty image (0 bytes) in column '" + column + "'"));
           continue;
         }
         try {
@@ -212,7 +240,12 @@ public final class NativeImageDecoder implements BatchFunction {
           report(in, r, ctx, e);
           continue;
         }
-        String failure = decodeInto(data.memoryAddress() + start, length, pixels.memoryAddress() + (long) kept * rowBytes, scratch);
+        String failure =
+            decodeInto(
+                data.memoryAddress() + start,
+                length,
+                pixels.memoryAddress() + (long) kept * rowBytes,
+                scratch);
         if (failure != null) {
           report(in, r, ctx, new IllegalArgumentException(failure));
           continue;
@@ -244,12 +277,16 @@ public final class NativeImageDecoder implements BatchFunction {
   private static final class Scratch implements AutoCloseable {
     /** What {@code imdecode} decodes into (BGR or gray uint8); its header only is reused. */
     final Mat decoded;
+
     /** The decoded image resized, when it is not of the output size. */
     final Mat resized;
+
     /** Colour to float AS_STORED: the RGB uint8 image before the conversion. */
     final Mat rgb;
+
     /** Colour to float NCHW: the B, G and R uint8 planes before the conversion. */
     final MatVector planes;
+
     /** The output size. */
     final Size size;
 
@@ -297,15 +334,25 @@ public final class NativeImageDecoder implements BatchFunction {
       // cannot read their header, and the previous row's image must not pass for this one.
       s.decoded.release();
       imdecodes.increment();
-      try (Mat same = opencv_imgcodecs.imdecode(encoded,
-          channels == 1 ? opencv_imgcodecs.IMREAD_GRAYSCALE : opencv_imgcodecs.IMREAD_COLOR, s.decoded)) {
+      try (Mat same =
+          opencv_imgcodecs.imdecode(
+              encoded,
+              channels == 1 ? opencv_imgcodecs.IMREAD_GRAYSCALE : opencv_imgcodecs.IMREAD_COLOR,
+              s.decoded)) {
         // (a second header on s.decoded's memory, returned by value: released at once)
       }
       if (s.decoded.empty()) {
         return "OpenCV cannot decode the image (" + length + " bytes)";
       }
-      if ((long) s.decoded.rows() * s.decoded.cols() > maxPixels) { // (a format without a header probe)
-        return "the image decodes to " + s.decoded.cols() + " x " + s.decoded.rows() + " pixels, more than the limit of " + maxPixels + " pixels";
+      if ((long) s.decoded.rows() * s.decoded.cols()
+          > maxPixels) { // (a format without a header probe)
+        return "the image decodes to "
+            + s.decoded.cols()
+            + " x "
+            + s.decoded.rows()
+            + " pixels, more than the limit of "
+            + maxPixels
+            + " pixels";
       }
       boolean resize = s.decoded.rows() != height || s.decoded.cols() != width;
       if (type == ElementType.UINT8) {
@@ -360,7 +407,9 @@ public final class NativeImageDecoder implements BatchFunction {
     }
   }
 
-  /** Converts uint8 {@code from} to float32 times the scale into the {@code bytes} at {@code dst}. */
+  /**
+   * Converts uint8 {@code from} to float32 times the scale into the {@code bytes} at {@code dst}.
+   */
   private void convert(Mat from, long dst, int cvType, long bytes) {
     try (Pointer target = at(dst, bytes);
         Mat to = new Mat(height, width, cvType, target)) {
@@ -372,12 +421,19 @@ public final class NativeImageDecoder implements BatchFunction {
   /** Resizes with area interpolation when shrinking, bilinear when growing. */
   private void resize(Mat from, Mat to, Scratch s) {
     boolean shrinking = from.rows() > height || from.cols() > width;
-    opencv_imgproc.resize(from, to, s.size, 0, 0, shrinking ? opencv_imgproc.INTER_AREA : opencv_imgproc.INTER_LINEAR);
+    opencv_imgproc.resize(
+        from,
+        to,
+        s.size,
+        0,
+        0,
+        shrinking ? opencv_imgproc.INTER_AREA : opencv_imgproc.INTER_LINEAR);
   }
 
   private static void checkWrittenAt(Mat m, long address) {
     if (m.data().address() != address) {
-      throw new IllegalStateException("OpenCV wrote the image to new memory instead of the tensor row");
+      throw new IllegalStateException(
+          "OpenCV wrote the image to new memory instead of the tensor row");
     }
   }
 
@@ -400,11 +456,17 @@ public final class NativeImageDecoder implements BatchFunction {
     } else {
       file = in.sources().isEmpty() ? null : String.join(", ", in.sources());
     }
-    String key = in.hasColumn(Batch.KEY_COLUMN) && !in.isNull(Batch.KEY_COLUMN, row) ? in.getString(Batch.KEY_COLUMN, row) : "row " + row;
+    String key =
+        in.hasColumn(Batch.KEY_COLUMN) && !in.isNull(Batch.KEY_COLUMN, row)
+            ? in.getString(Batch.KEY_COLUMN, row)
+            : "row " + row;
     String why = cause.getMessage() == null ? cause.toString() : cause.getMessage();
-    ctx.badRecords().report(ctx.operatorName(), file, key,
-        new IOException("cannot decode the image of " + in.describeRow(row) + ": " + why, cause));
+    ctx.badRecords()
+        .report(
+            ctx.operatorName(),
+            file,
+            key,
+            new IOException(
+                "cannot decode the image of " + in.describeRow(row) + ": " + why, cause));
   }
-
-
 }

@@ -62,9 +62,16 @@ public final class SluiceDataSetIterator implements DataSetIterator, AutoCloseab
     IterOptions opts = b.iterOptions();
     FeatureColumn f = b.features;
     LabelColumn l = b.labels;
-    this.runner = new EpochRunner<>(b.dataset(b.dataset), opts, b.reshuffle,
-        (batch, arrays) -> Placement.onDevice(ArrowToNd4j.toDataSet(batch, f, l, arrays)), Examples.DATA_SET,
-        b.prefetch, b.reuseAfter, b.shareBatchMemory);
+    this.runner =
+        new EpochRunner<>(
+            b.dataset(b.dataset),
+            opts,
+            b.reshuffle,
+            (batch, arrays) -> Placement.onDevice(ArrowToNd4j.toDataSet(batch, f, l, arrays)),
+            Examples.DATA_SET,
+            b.prefetch,
+            b.reuseAfter,
+            b.shareBatchMemory);
   }
 
   /**
@@ -117,7 +124,8 @@ public final class SluiceDataSetIterator implements DataSetIterator, AutoCloseab
   private void remember(DataSet d) {
     if (inputColumns < 0) {
       inputColumns = (int) (d.getFeatures().length() / d.getFeatures().size(0));
-      totalOutcomes = d.getLabels() == null ? 0 : (int) (d.getLabels().length() / d.getLabels().size(0));
+      totalOutcomes =
+          d.getLabels() == null ? 0 : (int) (d.getLabels().length() / d.getLabels().size(0));
     }
   }
 
@@ -142,8 +150,8 @@ public final class SluiceDataSetIterator implements DataSetIterator, AutoCloseab
   }
 
   /**
-   * The number of classes of one-hot labels; otherwise the elements of one example's labels,
-   * learnt from the first batch like {@link #inputColumns()}.
+   * The number of classes of one-hot labels; otherwise the elements of one example's labels, learnt
+   * from the first batch like {@link #inputColumns()}.
    */
   @Override
   public int totalOutcomes() {
@@ -170,8 +178,8 @@ public final class SluiceDataSetIterator implements DataSetIterator, AutoCloseab
   }
 
   /**
-   * Ends the running epoch (stopping its execution, dropping prefetched batches) and makes the
-   * next call start the next epoch.
+   * Ends the running epoch (stopping its execution, dropping prefetched batches) and makes the next
+   * call start the next epoch.
    */
   @Override
   public void reset() {
@@ -219,10 +227,19 @@ public final class SluiceDataSetIterator implements DataSetIterator, AutoCloseab
     return runner.stats();
   }
 
-  /** The batch size, the epoch in progress and the stall figures (DL4J's {@code fit} prints its iterator). */
+  /**
+   * The batch size, the epoch in progress and the stall figures (DL4J's {@code fit} prints its
+   * iterator).
+   */
   @Override
   public String toString() {
-    return "SluiceDataSetIterator[batch " + batchSize + ", epoch " + runner.epoch() + ": " + runner.stats() + "]";
+    return "SluiceDataSetIterator[batch "
+        + batchSize
+        + ", epoch "
+        + runner.epoch()
+        + ": "
+        + runner.stats()
+        + "]";
   }
 
   /** The features column. */
@@ -236,8 +253,8 @@ public final class SluiceDataSetIterator implements DataSetIterator, AutoCloseab
   }
 
   /**
-   * Stops the prefetch thread and the execution and releases all Arrow memory; the iterator is
-   * then empty. Idempotent.
+   * Stops the prefetch thread and the execution and releases all Arrow memory; the iterator is then
+   * empty. Idempotent.
    */
   @Override
   public void close() {

@@ -35,9 +35,16 @@ public final class SluiceMultiDataSetIterator implements MultiDataSetIterator, A
     IterOptions opts = b.iterOptions();
     List<FeatureColumn> f = b.features;
     List<LabelColumn> l = b.labels;
-    this.runner = new EpochRunner<>(b.dataset(b.dataset), opts, b.reshuffle,
-        (batch, arrays) -> Placement.onDevice(ArrowToNd4j.toMultiDataSet(batch, f, l, arrays)),
-        Examples.MULTI_DATA_SET, b.prefetch, b.reuseAfter, b.shareBatchMemory);
+    this.runner =
+        new EpochRunner<>(
+            b.dataset(b.dataset),
+            opts,
+            b.reshuffle,
+            (batch, arrays) -> Placement.onDevice(ArrowToNd4j.toMultiDataSet(batch, f, l, arrays)),
+            Examples.MULTI_DATA_SET,
+            b.prefetch,
+            b.reuseAfter,
+            b.shareBatchMemory);
   }
 
   /**
@@ -47,7 +54,8 @@ public final class SluiceMultiDataSetIterator implements MultiDataSetIterator, A
    * @param features the feature columns, one per graph input, in input order (at least one)
    * @param labels the label columns, one per graph output, in output order (may be empty)
    */
-  public static Builder builder(Dataset dataset, List<FeatureColumn> features, List<LabelColumn> labels) {
+  public static Builder builder(
+      Dataset dataset, List<FeatureColumn> features, List<LabelColumn> labels) {
     return new Builder(dataset, features, labels);
   }
 
@@ -123,10 +131,19 @@ public final class SluiceMultiDataSetIterator implements MultiDataSetIterator, A
     return runner.stats();
   }
 
-  /** The batch size, the epoch in progress and the stall figures (DL4J's {@code fit} prints its iterator). */
+  /**
+   * The batch size, the epoch in progress and the stall figures (DL4J's {@code fit} prints its
+   * iterator).
+   */
   @Override
   public String toString() {
-    return "SluiceMultiDataSetIterator[batch " + batchSize + ", epoch " + runner.epoch() + ": " + runner.stats() + "]";
+    return "SluiceMultiDataSetIterator[batch "
+        + batchSize
+        + ", epoch "
+        + runner.epoch()
+        + ": "
+        + runner.stats()
+        + "]";
   }
 
   /** Stops the prefetch thread and the execution and releases all Arrow memory. Idempotent. */

@@ -61,11 +61,15 @@ class ArrowToNd4jTest {
   @ParameterizedTest
   @EnumSource(ElementType.class)
   void roundTripsEveryElementTypeInBothLayouts(ElementType t) {
-    try (RootAllocator alloc = new RootAllocator(); Batch batch = tensorBatch(alloc, t)) {
+    try (RootAllocator alloc = new RootAllocator();
+        Batch batch = tensorBatch(alloc, t)) {
       INDArray view = ArrowToNd4j.view(batch, "t");
       INDArray stored = ArrowToNd4j.copy(batch, FeatureColumn.of("t"));
-      INDArray nchw = ArrowToNd4j.copy(batch, FeatureColumn.of("t").withLayout(Layout.NCHW).withDataType(DataType.DOUBLE));
-      INDArray same = ArrowToNd4j.copy(batch, FeatureColumn.of("t").withDataType(ArrowToNd4j.dataType(t)));
+      INDArray nchw =
+          ArrowToNd4j.copy(
+              batch, FeatureColumn.of("t").withLayout(Layout.NCHW).withDataType(DataType.DOUBLE));
+      INDArray same =
+          ArrowToNd4j.copy(batch, FeatureColumn.of("t").withDataType(ArrowToNd4j.dataType(t)));
 
       assertThat(view.dataType()).isEqualTo(ArrowToNd4j.dataType(t));
       assertThat(view.shape()).containsExactly(ROWS, H, W, C);
@@ -85,13 +89,17 @@ class ArrowToNd4jTest {
           }
         }
       }
-      assertThat(ArrowToNd4j.isZeroCopy(batch, FeatureColumn.of("t").withDataType(ArrowToNd4j.dataType(t)))).isTrue();
+      assertThat(
+              ArrowToNd4j.isZeroCopy(
+                  batch, FeatureColumn.of("t").withDataType(ArrowToNd4j.dataType(t))))
+          .isTrue();
     }
   }
 
   @Test
   void zeroCopyViewSharesArrowMemoryAndCopyDoesNot() {
-    try (RootAllocator alloc = new RootAllocator(); Batch batch = tensorBatch(alloc, ElementType.FLOAT32)) {
+    try (RootAllocator alloc = new RootAllocator();
+        Batch batch = tensorBatch(alloc, ElementType.FLOAT32)) {
       FeatureColumn asStored = FeatureColumn.of("t");
       assertThat(ArrowToNd4j.isZeroCopy(batch, asStored)).isTrue();
       INDArray view = ArrowToNd4j.convert(batch, asStored);
@@ -104,7 +112,8 @@ class ArrowToNd4jTest {
       data.setFloat(4L * 7, 1234.5f); // element 7 = row 0, h 1, w 0, c 1
       assertThat(view.getFloat(0, 1, 0, 1)).isEqualTo(1234.5f);
       assertThat(copy.getFloat(0, 1, 0, 1)).isEqualTo((float) valueAt(ElementType.FLOAT32, 7));
-      assertThat(scaled.getFloat(0, 1, 0, 1)).isEqualTo((float) valueAt(ElementType.FLOAT32, 7) * 0.5f);
+      assertThat(scaled.getFloat(0, 1, 0, 1))
+          .isEqualTo((float) valueAt(ElementType.FLOAT32, 7) * 0.5f);
 
       view.putScalar(new long[] {2, 1, 2, 1}, -7f); // and back: writing the view writes the batch
       assertThat(data.getFloat(4L * (ROWS * H * W * C - 1))).isEqualTo(-7f);
@@ -114,24 +123,34 @@ class ArrowToNd4jTest {
   @Test
   void uint8ScalesToUnitFloatInOnePass() {
     Schema schema = new Schema(List.of(Columns.tensor("img", ElementType.UINT8, 2, 2, 3)));
-    try (RootAllocator alloc = new RootAllocator(); BatchBuilder b = BatchBuilder.create(alloc, schema, 1)) {
+    try (RootAllocator alloc = new RootAllocator();
+        BatchBuilder b = BatchBuilder.create(alloc, schema, 1)) {
       ArrowBuf buf = b.tensorData("img");
       for (int i = 0; i < 12; i++) {
         buf.setByte(i, (byte) (i == 0 ? 255 : i * 10));
       }
       try (Batch batch = b.build(1)) {
-        INDArray x = ArrowToNd4j.copy(batch, FeatureColumn.of("img").withScale(1 / 255.0).withLayout(Layout.NCHW));
+        INDArray x =
+            ArrowToNd4j.copy(
+                batch, FeatureColumn.of("img").withScale(1 / 255.0).withLayout(Layout.NCHW));
         assertThat(x.shape()).containsExactly(1, 3, 2, 2);
         assertThat(x.getFloat(0, 0, 0, 0)).isEqualTo(1f);
-        assertThat(x.getFloat(0, 1, 0, 0)).isEqualTo(10 / 255f, org.assertj.core.data.Offset.offset(1e-7f));
-        assertThat(x.getFloat(0, 2, 1, 1)).isEqualTo(110 / 255f, org.assertj.core.data.Offset.offset(1e-7f));
+        assertThat(x.getFloat(0, 1, 0, 0))
+            .isEqualTo(10 / 255f, org.assertj.core.data.Offset.offset(1e-7f));
+        assertThat(x.getFloat(0, 2, 1, 1))
+            .isEqualTo(110 / 255f, org.assertj.core.data.Offset.offset(1e-7f));
         assertThat(x.maxNumber().floatValue()).isLessThanOrEqualTo(1f);
       }
     }
   }
 
   private static Batch labelled(BufferAllocator alloc, long... classes) {
-    Schema schema = new Schema(List.of(Columns.int32("y"), Columns.float64("v"), Columns.tensor("m", ElementType.UINT8, 2)));
+    Schema schema =
+        new Schema(
+            List.of(
+                Columns.int32("y"),
+                Columns.float64("v"),
+                Columns.tensor("m", ElementType.UINT8, 2)));
     try (BatchBuilder b = BatchBuilder.create(alloc, schema, classes.length)) {
       for (int r = 0; r < classes.length; r++) {
         b.setLong("y", r, classes[r]);
@@ -145,7 +164,8 @@ class ArrowToNd4jTest {
 
   @Test
   void oneHotLabelsAndNumericColumnsAndMasks() {
-    try (RootAllocator alloc = new RootAllocator(); Batch batch = labelled(alloc, 2, 0, 1)) {
+    try (RootAllocator alloc = new RootAllocator();
+        Batch batch = labelled(alloc, 2, 0, 1)) {
       INDArray y = ArrowToNd4j.labels(batch, LabelColumn.oneHot("y", 3));
       assertThat(y.dataType()).isEqualTo(DataType.FLOAT);
       assertThat(y.toFloatMatrix()).isEqualTo(new float[][] {{0, 0, 1}, {1, 0, 0}, {0, 1, 0}});
@@ -156,8 +176,11 @@ class ArrowToNd4jTest {
       assertThat(vView.dataType()).isEqualTo(DataType.DOUBLE);
       assertThat(vView.getDouble(1, 0)).isEqualTo(1.5);
 
-      DataSet ds = ArrowToNd4j.toDataSet(batch, FeatureColumn.of("v").withMask("m"), LabelColumn.oneHot("y", 3).withMask("m"));
-      assertThat(ds.getFeaturesMaskArray().toFloatMatrix()).isEqualTo(new float[][] {{1, 0}, {1, 1}, {1, 0}});
+      DataSet ds =
+          ArrowToNd4j.toDataSet(
+              batch, FeatureColumn.of("v").withMask("m"), LabelColumn.oneHot("y", 3).withMask("m"));
+      assertThat(ds.getFeaturesMaskArray().toFloatMatrix())
+          .isEqualTo(new float[][] {{1, 0}, {1, 1}, {1, 0}});
       assertThat(ds.getLabelsMaskArray()).isEqualTo(ds.getFeaturesMaskArray());
       assertThat(ds.getLabels()).isEqualTo(y);
     }
@@ -165,14 +188,16 @@ class ArrowToNd4jTest {
 
   @Test
   void outOfRangeClassIndexNamesRowAndValue() {
-    try (RootAllocator alloc = new RootAllocator(); Batch batch = labelled(alloc, 0, 1, 5)) {
+    try (RootAllocator alloc = new RootAllocator();
+        Batch batch = labelled(alloc, 0, 1, 5)) {
       assertThatThrownBy(() -> ArrowToNd4j.labels(batch, LabelColumn.oneHot("y", 3)))
           .isInstanceOf(SluiceException.class)
           .hasMessageContaining("class index 5")
           .hasMessageContaining("row 2")
           .hasMessageContaining("'y'");
     }
-    try (RootAllocator alloc = new RootAllocator(); Batch batch = labelled(alloc, -1)) {
+    try (RootAllocator alloc = new RootAllocator();
+        Batch batch = labelled(alloc, -1)) {
       assertThatThrownBy(() -> ArrowToNd4j.labels(batch, LabelColumn.oneHot("y", 3)))
           .hasMessageContaining("class index -1")
           .hasMessageContaining("row 0");
@@ -181,8 +206,10 @@ class ArrowToNd4jTest {
 
   @Test
   void rejectsWhatCannotBeConverted() {
-    try (RootAllocator alloc = new RootAllocator(); Batch batch = labelled(alloc, 0)) {
-      assertThatThrownBy(() -> ArrowToNd4j.copy(batch, FeatureColumn.of("m").withLayout(Layout.NCHW)))
+    try (RootAllocator alloc = new RootAllocator();
+        Batch batch = labelled(alloc, 0)) {
+      assertThatThrownBy(
+              () -> ArrowToNd4j.copy(batch, FeatureColumn.of("m").withLayout(Layout.NCHW)))
           .isInstanceOf(IllegalArgumentException.class)
           .hasMessageContaining("NCHW");
       assertThatThrownBy(() -> ArrowToNd4j.labels(batch, LabelColumn.oneHot("v", 3)))

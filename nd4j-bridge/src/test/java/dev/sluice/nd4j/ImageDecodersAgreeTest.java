@@ -39,7 +39,8 @@ import org.junit.jupiter.api.Test;
  * an allowance (the same rows kept).
  */
 class ImageDecodersAgreeTest {
-  private static final Schema IN = new Schema(List.of(Columns.utf8(Batch.KEY_COLUMN), Columns.binary("jpg")));
+  private static final Schema IN =
+      new Schema(List.of(Columns.utf8(Batch.KEY_COLUMN), Columns.binary("jpg")));
 
   /** An input, and why both decoders must refuse it (null: both must decode it). */
   private record Input(String name, byte[] bytes, String refusal) {}
@@ -56,8 +57,14 @@ class ImageDecodersAgreeTest {
         assertThat(javaVerdict).as("pure Java, %s", input.name()).isNull();
         assertThat(nativeVerdict).as("native, %s", input.name()).isNull();
       } else {
-        assertThat(javaVerdict).as("pure Java, %s", input.name()).contains("cannot decode the image of entry k0: ").contains(input.refusal());
-        assertThat(nativeVerdict).as("native, %s", input.name()).contains("cannot decode the image of entry k0: ").contains(input.refusal());
+        assertThat(javaVerdict)
+            .as("pure Java, %s", input.name())
+            .contains("cannot decode the image of entry k0: ")
+            .contains(input.refusal());
+        assertThat(nativeVerdict)
+            .as("native, %s", input.name())
+            .contains("cannot decode the image of entry k0: ")
+            .contains(input.refusal());
         if (!input.refusal().isEmpty()) { // refused from the header: word for word
           assertThat(nativeVerdict).as(input.name()).isEqualTo(javaVerdict);
         }
@@ -97,21 +104,66 @@ class ImageDecodersAgreeTest {
         new Input("gray PNG", gray, null),
         new Input("PNG and bytes after IEND", concat(png, new byte[] {1, 2, 3}), null),
         new Input("BMP", bmp, null),
-        new Input("JPEG cut in half", Arrays.copyOf(jpeg, jpeg.length / 2), "truncated JPEG: the data ends after " + jpeg.length / 2 + " bytes, in the entropy-coded data of scan 1"),
-        new Input("progressive JPEG cut in half", Arrays.copyOf(progressive, progressive.length / 2), "truncated JPEG: the data ends after " + progressive.length / 2 + " bytes"),
-        new Input("JPEG with restart markers cut in half", Arrays.copyOf(restarts, restarts.length / 2), "truncated JPEG: the data ends after " + restarts.length / 2 + " bytes"),
-        new Input("JPEG without EOI", Arrays.copyOf(jpeg, jpeg.length - 2), "truncated JPEG: the data ends after " + (jpeg.length - 2) + " bytes"),
-        new Input("JPEG cut in its frame header", Arrays.copyOf(jpeg, sof + 6), "truncated JPEG: the data ends after " + (sof + 6) + " bytes, inside segment 0xffc0"),
-        new Input("JPEG with bytes between segments", concat(Arrays.copyOf(jpeg, sof), new byte[] {0x55}, Arrays.copyOfRange(jpeg, sof, jpeg.length)),
+        new Input(
+            "JPEG cut in half",
+            Arrays.copyOf(jpeg, jpeg.length / 2),
+            "truncated JPEG: the data ends after "
+                + jpeg.length / 2
+                + " bytes, in the entropy-coded data of scan 1"),
+        new Input(
+            "progressive JPEG cut in half",
+            Arrays.copyOf(progressive, progressive.length / 2),
+            "truncated JPEG: the data ends after " + progressive.length / 2 + " bytes"),
+        new Input(
+            "JPEG with restart markers cut in half",
+            Arrays.copyOf(restarts, restarts.length / 2),
+            "truncated JPEG: the data ends after " + restarts.length / 2 + " bytes"),
+        new Input(
+            "JPEG without EOI",
+            Arrays.copyOf(jpeg, jpeg.length - 2),
+            "truncated JPEG: the data ends after " + (jpeg.length - 2) + " bytes"),
+        new Input(
+            "JPEG cut in its frame header",
+            Arrays.copyOf(jpeg, sof + 6),
+            "truncated JPEG: the data ends after " + (sof + 6) + " bytes, inside segment 0xffc0"),
+        new Input(
+            "JPEG with bytes between segments",
+            concat(
+                Arrays.copyOf(jpeg, sof),
+                new byte[] {0x55},
+                Arrays.copyOfRange(jpeg, sof, jpeg.length)),
             "corrupt JPEG: byte 0x55 at offset " + sof + " where a marker should start"),
-        new Input("JPEG declaring 20000 x 20000", jpegDeclaring(jpeg, 20000, 20000), "JPEG header declares 20000 x 20000 pixels, more than the limit of 67108864 pixels"),
-        new Input("JPEG declaring 65535 x 65535", jpegDeclaring(jpeg, 65535, 65535), "JPEG header declares 65535 x 65535 pixels"),
-        new Input("PNG cut in half", Arrays.copyOf(png, png.length / 2), "truncated PNG: the data ends after " + png.length / 2 + " bytes, inside chunk IDAT"),
-        new Input("PNG without IEND", Arrays.copyOf(png, png.length - 12), "truncated PNG: the data ends after " + (png.length - 12) + " bytes, before the IEND chunk"),
-        new Input("PNG cut in IHDR", Arrays.copyOf(png, 20), "truncated PNG: the data ends after 20 bytes"),
+        new Input(
+            "JPEG declaring 20000 x 20000",
+            jpegDeclaring(jpeg, 20000, 20000),
+            "JPEG header declares 20000 x 20000 pixels, more than the limit of 67108864 pixels"),
+        new Input(
+            "JPEG declaring 65535 x 65535",
+            jpegDeclaring(jpeg, 65535, 65535),
+            "JPEG header declares 65535 x 65535 pixels"),
+        new Input(
+            "PNG cut in half",
+            Arrays.copyOf(png, png.length / 2),
+            "truncated PNG: the data ends after " + png.length / 2 + " bytes, inside chunk IDAT"),
+        new Input(
+            "PNG without IEND",
+            Arrays.copyOf(png, png.length - 12),
+            "truncated PNG: the data ends after "
+                + (png.length - 12)
+                + " bytes, before the IEND chunk"),
+        new Input(
+            "PNG cut in IHDR",
+            Arrays.copyOf(png, 20),
+            "truncated PNG: the data ends after 20 bytes"),
         new Input("PNG with a damaged IDAT", badCrc, "corrupt PNG: CRC mismatch in chunk IDAT"),
-        new Input("PNG declaring 100000 x 70000", pngDeclaring(png, 100_000, 70_000), "PNG header declares 100000 x 70000 pixels, more than the limit of 67108864 pixels"),
-        new Input("BMP cut in half", Arrays.copyOf(bmp, bmp.length / 2), "truncated BMP: the data ends after " + bmp.length / 2 + " bytes"),
+        new Input(
+            "PNG declaring 100000 x 70000",
+            pngDeclaring(png, 100_000, 70_000),
+            "PNG header declares 100000 x 70000 pixels, more than the limit of 67108864 pixels"),
+        new Input(
+            "BMP cut in half",
+            Arrays.copyOf(bmp, bmp.length / 2),
+            "truncated BMP: the data ends after " + bmp.length / 2 + " bytes"),
         new Input("BMP without its last byte", Arrays.copyOf(bmp, bmp.length - 1), "truncated BMP"),
         // Not recognised by the header check: each decoder's own words.
         new Input("no image", "not an image at all".getBytes(), ""),
@@ -120,7 +172,8 @@ class ImageDecodersAgreeTest {
 
   /** Null when {@code decoder} decodes the image alone, else the message it fails with. */
   private static String verdict(BatchFunction decoder, byte[] image) throws Exception {
-    try (BufferAllocator a = new RootAllocator(); Batch in = input(a, image)) {
+    try (BufferAllocator a = new RootAllocator();
+        Batch in = input(a, image)) {
       try (Batch out = decoder.apply(in, BatchContext.of(a, BadRecords.none(), "Decode"))) {
         assertThat(out.rowCount()).isEqualTo(1);
         return null;
@@ -131,10 +184,12 @@ class ImageDecodersAgreeTest {
     }
   }
 
-  private static List<String> keptKeys(BatchFunction decoder, long allowance, byte[]... images) throws Exception {
+  private static List<String> keptKeys(BatchFunction decoder, long allowance, byte[]... images)
+      throws Exception {
     BadRecords bad = new BadRecords(allowance);
     List<String> keys = new ArrayList<>();
-    try (BufferAllocator a = new RootAllocator(); Batch in = input(a, images);
+    try (BufferAllocator a = new RootAllocator();
+        Batch in = input(a, images);
         Batch out = decoder.apply(in, BatchContext.of(a, bad, "Decode"))) {
       for (int r = 0; r < out.rowCount(); r++) {
         keys.add(out.getString(Batch.KEY_COLUMN, r));
@@ -173,7 +228,8 @@ class ImageDecodersAgreeTest {
     return img;
   }
 
-  private static byte[] write(BufferedImage image, String format, boolean progressive) throws IOException {
+  private static byte[] write(BufferedImage image, String format, boolean progressive)
+      throws IOException {
     ImageWriter writer = ImageIO.getImageWritersByFormatName(format).next();
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     try (MemoryCacheImageOutputStream stream = new MemoryCacheImageOutputStream(out)) {
@@ -190,8 +246,10 @@ class ImageDecodersAgreeTest {
   }
 
   private static byte[] imencode(byte[] image, String ext, int... params) {
-    try (Mat encoded = new Mat(new BytePointer(image)); Mat decoded = opencv_imgcodecs.imdecode(encoded, opencv_imgcodecs.IMREAD_COLOR);
-        BytePointer out = new BytePointer(); IntPointer p = new IntPointer(params)) {
+    try (Mat encoded = new Mat(new BytePointer(image));
+        Mat decoded = opencv_imgcodecs.imdecode(encoded, opencv_imgcodecs.IMREAD_COLOR);
+        BytePointer out = new BytePointer();
+        IntPointer p = new IntPointer(params)) {
       assertThat(opencv_imgcodecs.imencode(ext, decoded, out, p)).isTrue();
       byte[] bytes = new byte[(int) out.limit()];
       out.get(bytes);

@@ -32,34 +32,57 @@ class ModelInferenceFunctionTest {
   @Test
   void savedNetworkPredictsInAnActorPool(@TempDir Path dir) throws Exception {
     Path model = dir.resolve("mlp.zip");
-    try (Sluice s = Sluice.builder().resources(Resources.cpus(2))
-        .options(ExecutionOptions.defaults().withMemoryBudget(32L << 20).withTargetBlockRows(100)
-            .withProgress(ExecutionOptions.Progress.OFF)).build()) {
+    try (Sluice s =
+        Sluice.builder()
+            .resources(Resources.cpus(2))
+            .options(
+                ExecutionOptions.defaults()
+                    .withMemoryBudget(32L << 20)
+                    .withTargetBlockRows(100)
+                    .withProgress(ExecutionOptions.Progress.OFF))
+            .build()) {
       Dataset points = s.range(1000, 4).mapBatches(SluiceDataSetIteratorTest.points());
-      MultiLayerNetwork net = new MultiLayerNetwork(new NeuralNetConfiguration.Builder()
-          .seed(5).updater(new Adam(0.05)).list()
-          .layer(new DenseLayer.Builder().nIn(2).nOut(8).activation(Activation.RELU).build())
-          .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nIn(8).nOut(2).activation(Activation.SOFTMAX).build())
-          .build());
+      MultiLayerNetwork net =
+          new MultiLayerNetwork(
+              new NeuralNetConfiguration.Builder()
+                  .seed(5)
+                  .updater(new Adam(0.05))
+                  .list()
+                  .layer(
+                      new DenseLayer.Builder().nIn(2).nOut(8).activation(Activation.RELU).build())
+                  .layer(
+                      new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT)
+                          .nIn(8)
+                          .nOut(2)
+                          .activation(Activation.SOFTMAX)
+                          .build())
+                  .build());
       net.init();
-      try (SluiceDataSetIterator it = SluiceDataSetIterator.builder(points, FeatureColumn.of("x"), LabelColumn.oneHot("y", 2)).batchSize(50).build()) {
+      try (SluiceDataSetIterator it =
+          SluiceDataSetIterator.builder(points, FeatureColumn.of("x"), LabelColumn.oneHot("y", 2))
+              .batchSize(50)
+              .build()) {
         net.fit(it, 2);
       }
       net.save(model.toFile());
 
-      Dataset predicted = points.mapBatches(
-          () -> new ModelInferenceFunction(model, FeatureColumn.of("x"), "p", List.of("y")),
-          ActorPool.of(1, 1), MapOptions.DEFAULT.withName("Infer"));
+      Dataset predicted =
+          points.mapBatches(
+              () -> new ModelInferenceFunction(model, FeatureColumn.of("x"), "p", List.of("y")),
+              ActorPool.of(1, 1),
+              MapOptions.DEFAULT.withName("Infer"));
       int rows = 0;
       int correct = 0;
       try (BatchIterator it = predicted.iterBatches(IterOptions.blocks())) {
         while (it.hasNext()) {
           try (Batch b = it.next()) {
             assertThat(b.columnNames()).containsExactly("y", "p");
-            assertThat(b.tensorSpec("p")).isEqualTo(TensorSpec.of(dev.sluice.loader.ElementType.FLOAT32, 2));
+            assertThat(b.tensorSpec("p"))
+                .isEqualTo(TensorSpec.of(dev.sluice.loader.ElementType.FLOAT32, 2));
             var p = ArrowToNd4j.view(b, "p");
             for (int r = 0; r < b.rowCount(); r++) {
-              assertThat(p.getFloat(r, 0) + p.getFloat(r, 1)).isCloseTo(1f, org.assertj.core.data.Offset.offset(1e-4f));
+              assertThat(p.getFloat(r, 0) + p.getFloat(r, 1))
+                  .isCloseTo(1f, org.assertj.core.data.Offset.offset(1e-4f));
               int cls = p.getFloat(r, 1) > p.getFloat(r, 0) ? 1 : 0;
               correct += cls == b.getInt("y", r) ? 1 : 0;
             }

@@ -16,6 +16,7 @@ class PrefetchStatsTest {
     assertThat(second.stallShare()).isEqualTo(0.05);
     assertThat(afterFirst.stallShare()).isEqualTo(0.9);
     assertThat(afterSecond.stallShare()).isEqualTo(1_000 / 3_000.0);
-    assertThatThrownBy(() -> afterFirst.since(afterSecond)).isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> afterFirst.since(afterSecond))
+        .isInstanceOf(IllegalArgumentException.class);
   }
 }

@@ -28,12 +28,13 @@ import org.nd4j.linalg.learning.config.Sgd;
 import org.nd4j.linalg.lossfunctions.LossFunctions;
 
 /**
- * The iterators shuffle by default, another order each epoch; with a seed and {@code
- * deterministic} every epoch is the same from run to run, whatever the loader's cores and thread
- * timing, and so is the model trained on it, bit for bit.
+ * The iterators shuffle by default, another order each epoch; with a seed and {@code deterministic}
+ * every epoch is the same from run to run, whatever the loader's cores and thread timing, and so is
+ * the model trained on it, bit for bit.
  */
 class ReproducibleTrainingTest {
-  private static final Schema POINTS = new Schema(List.of(Columns.tensor("x", ElementType.FLOAT32, 2), Columns.int32("y")));
+  private static final Schema POINTS =
+      new Schema(List.of(Columns.tensor("x", ElementType.FLOAT32, 2), Columns.int32("y")));
 
   /** Keeps the JIT from dropping the busy work below. */
   static volatile long sink;
@@ -69,8 +70,13 @@ class ReproducibleTrainingTest {
   }
 
   private static Sluice sluice(int cpus) {
-    return Sluice.builder().resources(Resources.cpus(cpus))
-        .options(ExecutionOptions.defaults().withTargetBlockRows(25).withProgress(ExecutionOptions.Progress.OFF)).build();
+    return Sluice.builder()
+        .resources(Resources.cpus(cpus))
+        .options(
+            ExecutionOptions.defaults()
+                .withTargetBlockRows(25)
+                .withProgress(ExecutionOptions.Progress.OFF))
+        .build();
   }
 
   /** 2,000 points in 40 splits, so that two split orders coincide with probability 1 / 40!. */
@@ -91,7 +97,8 @@ class ReproducibleTrainingTest {
   }
 
   private static SluiceDataSetIterator.Builder builder(Dataset ds) {
-    return SluiceDataSetIterator.builder(ds, FeatureColumn.of("x"), LabelColumn.oneHot("y", 2)).batchSize(32);
+    return SluiceDataSetIterator.builder(ds, FeatureColumn.of("x"), LabelColumn.oneHot("y", 2))
+        .batchSize(32);
   }
 
   @Test
@@ -109,19 +116,26 @@ class ReproducibleTrainingTest {
         it.reset();
         List<Float> e1 = epoch(it);
         assertThat(e0).hasSize(2_000).isNotEqualTo(inOrder).isNotEqualTo(e1);
-        assertThat(new HashSet<>(e0)).isEqualTo(new HashSet<>(inOrder)).isEqualTo(new HashSet<>(e1));
+        assertThat(new HashSet<>(e0))
+            .isEqualTo(new HashSet<>(inOrder))
+            .isEqualTo(new HashSet<>(e1));
       }
       // Without a seed, two iterators draw their own orders.
-      try (SluiceDataSetIterator a = builder(ds).build(); SluiceDataSetIterator b = builder(ds).build()) {
+      try (SluiceDataSetIterator a = builder(ds).build();
+          SluiceDataSetIterator b = builder(ds).build()) {
         assertThat(epoch(a)).isNotEqualTo(epoch(b));
       }
     }
   }
 
-  /** Every epoch's order from a deterministic iterator with the given seed, on a loader of {@code cpus}. */
+  /**
+   * Every epoch's order from a deterministic iterator with the given seed, on a loader of {@code
+   * cpus}.
+   */
   private static List<List<Float>> deterministicEpochs(int cpus, long seed) {
     try (Sluice s = sluice(cpus);
-        SluiceDataSetIterator it = builder(points(s)).seed(seed).localShuffle(300, seed).deterministic(true).build()) {
+        SluiceDataSetIterator it =
+            builder(points(s)).seed(seed).localShuffle(300, seed).deterministic(true).build()) {
       List<List<Float>> epochs = new ArrayList<>();
       for (int e = 0; e < 2; e++) {
         if (e > 0) {
@@ -144,15 +158,24 @@ class ReproducibleTrainingTest {
 
   /** The parameters, bit for bit, after two epochs of training on a loader of {@code cpus}. */
   private static float[] train(int cpus, long seed) {
-    MultiLayerConfiguration conf = new NeuralNetConfiguration.Builder()
-        .seed(7).updater(new Sgd(0.1)).list()
-        .layer(new DenseLayer.Builder().nIn(2).nOut(8).activation(Activation.TANH).build())
-        .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nIn(8).nOut(2).activation(Activation.SOFTMAX).build())
-        .build();
+    MultiLayerConfiguration conf =
+        new NeuralNetConfiguration.Builder()
+            .seed(7)
+            .updater(new Sgd(0.1))
+            .list()
+            .layer(new DenseLayer.Builder().nIn(2).nOut(8).activation(Activation.TANH).build())
+            .layer(
+                new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT)
+                    .nIn(8)
+                    .nOut(2)
+                    .activation(Activation.SOFTMAX)
+                    .build())
+            .build();
     MultiLayerNetwork net = new MultiLayerNetwork(conf);
     net.init();
     try (Sluice s = sluice(cpus);
-        SluiceDataSetIterator it = builder(points(s)).seed(seed).localShuffle(300, seed).deterministic(true).build()) {
+        SluiceDataSetIterator it =
+            builder(points(s)).seed(seed).localShuffle(300, seed).deterministic(true).build()) {
       net.fit(it, 2);
     }
     return net.params().dup().data().asFloat();
@@ -169,13 +192,20 @@ class ReproducibleTrainingTest {
   @Test
   void aShareKeepsTheOrderItsAssignmentGives() {
     try (Sluice s = sluice(2)) {
-      Dataset share = s.readShare(new RangeSource(200, 4),
-          dev.sluice.sharding.StaticAssigner.balanced(1).assign(
-              dev.sluice.sharding.EpochPlan.create(new RangeSource(200, 4).planSplits(), 3, 0, false)), 0);
+      Dataset share =
+          s.readShare(
+              new RangeSource(200, 4),
+              dev.sluice.sharding.StaticAssigner.balanced(1)
+                  .assign(
+                      dev.sluice.sharding.EpochPlan.create(
+                          new RangeSource(200, 4).planSplits(), 3, 0, false)),
+              0);
       assertThat(share.readsShuffleable()).isFalse();
       List<Long> ids = new ArrayList<>();
-      try (SluiceDataSetIterator it = SluiceDataSetIterator.builder(share, FeatureColumn.of(RangeSource.COLUMN), null)
-          .batchSize(50).build()) {
+      try (SluiceDataSetIterator it =
+          SluiceDataSetIterator.builder(share, FeatureColumn.of(RangeSource.COLUMN), null)
+              .batchSize(50)
+              .build()) {
         while (it.hasNext()) {
           INDArray f = it.next().getFeatures();
           for (int r = 0; r < f.size(0); r++) {

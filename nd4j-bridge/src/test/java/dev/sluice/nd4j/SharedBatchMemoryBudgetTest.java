@@ -26,32 +26,48 @@ import org.nd4j.linalg.dataset.DataSet;
  */
 class SharedBatchMemoryBudgetTest {
   private static final int FLOATS = 256 * 1024; // 1 MiB per row
-  private static final Schema ROWS = new Schema(List.of(Columns.tensor("x", ElementType.FLOAT32, FLOATS), Columns.int64("y")));
+  private static final Schema ROWS =
+      new Schema(List.of(Columns.tensor("x", ElementType.FLOAT32, FLOATS), Columns.int64("y")));
 
   @Test
   void theSharedWindowOfLargeRowsStaysWithinTheBudget() {
     long budget = 64L << 20;
     int rows = 240;
     int keep = 6;
-    ExecutionOptions opts = ExecutionOptions.defaults().withMemoryBudget(budget).withProgress(ExecutionOptions.Progress.OFF);
+    ExecutionOptions opts =
+        ExecutionOptions.defaults()
+            .withMemoryBudget(budget)
+            .withProgress(ExecutionOptions.Progress.OFF);
     try (Sluice s = Sluice.builder().resources(Resources.cpus(2)).options(opts).build()) {
-      Dataset ds = s.range(rows, 4).mapBatches((in, ctx) -> {
-        int n = in.rowCount();
-        try (BatchBuilder b = BatchBuilder.createUninitialized(ctx.allocator(), ROWS, n, 0, in.sources())) {
-          ArrowBuf x = b.tensorData("x");
-          for (int i = 0; i < n; i++) {
-            long id = in.getLong("id", i);
-            x.setZero((long) i * FLOATS * 4, (long) FLOATS * 4);
-            x.setFloat((long) i * FLOATS * 4, id);
-            b.setLong("y", i, id % 2);
-          }
-          return b.build(n);
-        }
-      }, MapOptions.DEFAULT.withName("Expand"));
+      Dataset ds =
+          s.range(rows, 4)
+              .mapBatches(
+                  (in, ctx) -> {
+                    int n = in.rowCount();
+                    try (BatchBuilder b =
+                        BatchBuilder.createUninitialized(
+                            ctx.allocator(), ROWS, n, 0, in.sources())) {
+                      ArrowBuf x = b.tensorData("x");
+                      for (int i = 0; i < n; i++) {
+                        long id = in.getLong("id", i);
+                        x.setZero((long) i * FLOATS * 4, (long) FLOATS * 4);
+                        x.setFloat((long) i * FLOATS * 4, id);
+                        b.setLong("y", i, id % 2);
+                      }
+                      return b.build(n);
+                    }
+                  },
+                  MapOptions.DEFAULT.withName("Expand"));
       BitSet seen = new BitSet();
       ArrayDeque<DataSet> handedOut = new ArrayDeque<>();
-      try (SluiceDataSetIterator it = SluiceDataSetIterator.builder(ds, FeatureColumn.of("x"), LabelColumn.oneHot("y", 2))
-          .batchSize(4).prefetch(3).reuseArrays(keep).shareBatchMemory(true).shuffle(false).build()) {
+      try (SluiceDataSetIterator it =
+          SluiceDataSetIterator.builder(ds, FeatureColumn.of("x"), LabelColumn.oneHot("y", 2))
+              .batchSize(4)
+              .prefetch(3)
+              .reuseArrays(keep)
+              .shareBatchMemory(true)
+              .shuffle(false)
+              .build()) {
         while (it.hasNext()) {
           DataSet d = it.next();
           handedOut.add(d);

@@ -12,9 +12,9 @@ import dev.sluice.loader.ElementType;
 import dev.sluice.loader.ExecutionOptions;
 import dev.sluice.loader.Sluice;
 import dev.sluice.loader.SluiceException;
+import dev.sluice.loader.concurrent.Prefetcher;
 import dev.sluice.loader.runtime.Resources;
 import dev.sluice.loader.source.RangeSource;
-import dev.sluice.loader.concurrent.Prefetcher;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -55,14 +55,22 @@ import org.nd4j.linalg.lossfunctions.LossFunctions;
 
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class SluiceDataSetIteratorTest {
-  private static final Schema POINTS = new Schema(List.of(
-      Columns.tensor("x", ElementType.FLOAT32, 2), Columns.float32("z"), Columns.int32("y"), Columns.int64("id")));
+  private static final Schema POINTS =
+      new Schema(
+          List.of(
+              Columns.tensor("x", ElementType.FLOAT32, 2),
+              Columns.float32("z"),
+              Columns.int32("y"),
+              Columns.int64("id")));
 
   private static Sluice sluice() {
     return Sluice.builder()
         .resources(Resources.cpus(2))
-        .options(ExecutionOptions.defaults().withMemoryBudget(32L << 20).withTargetBlockRows(100)
-            .withProgress(ExecutionOptions.Progress.OFF))
+        .options(
+            ExecutionOptions.defaults()
+                .withMemoryBudget(32L << 20)
+                .withTargetBlockRows(100)
+                .withProgress(ExecutionOptions.Progress.OFF))
         .build();
   }
 
@@ -101,16 +109,27 @@ class SluiceDataSetIteratorTest {
   }
 
   private static SluiceDataSetIterator.Builder iterator(Dataset ds) {
-    // In the dataset's order unless a test asks for shuffling: most tests compare epochs with a reference.
-    return SluiceDataSetIterator.builder(ds, FeatureColumn.of("x"), LabelColumn.oneHot("y", 2)).batchSize(50).shuffle(false);
+    // In the dataset's order unless a test asks for shuffling: most tests compare epochs with a
+    // reference.
+    return SluiceDataSetIterator.builder(ds, FeatureColumn.of("x"), LabelColumn.oneHot("y", 2))
+        .batchSize(50)
+        .shuffle(false);
   }
 
   private static MultiLayerNetwork mlp() {
-    MultiLayerConfiguration conf = new NeuralNetConfiguration.Builder()
-        .seed(7).updater(new Adam(0.05)).list()
-        .layer(new DenseLayer.Builder().nIn(2).nOut(8).activation(Activation.RELU).build())
-        .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nIn(8).nOut(2).activation(Activation.SOFTMAX).build())
-        .build();
+    MultiLayerConfiguration conf =
+        new NeuralNetConfiguration.Builder()
+            .seed(7)
+            .updater(new Adam(0.05))
+            .list()
+            .layer(new DenseLayer.Builder().nIn(2).nOut(8).activation(Activation.RELU).build())
+            .layer(
+                new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT)
+                    .nIn(8)
+                    .nOut(2)
+                    .activation(Activation.SOFTMAX)
+                    .build())
+            .build();
     MultiLayerNetwork net = new MultiLayerNetwork(conf);
     net.init();
     return net;
@@ -118,22 +137,35 @@ class SluiceDataSetIteratorTest {
 
   /** A small graph over inputs "x" (2 values) and "z" (1), merged, for two classes. */
   private static ComputationGraph graph() {
-    ComputationGraphConfiguration conf = new NeuralNetConfiguration.Builder()
-        .seed(3).updater(new Adam(0.05)).graphBuilder()
-        .addInputs("x", "z")
-        .addVertex("merge", new MergeVertex(), "x", "z")
-        .addLayer("dense", new DenseLayer.Builder().nIn(3).nOut(8).activation(Activation.RELU).build(), "merge")
-        .addLayer("out", new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nIn(8).nOut(2)
-            .activation(Activation.SOFTMAX).build(), "dense")
-        .setOutputs("out")
-        .build();
+    ComputationGraphConfiguration conf =
+        new NeuralNetConfiguration.Builder()
+            .seed(3)
+            .updater(new Adam(0.05))
+            .graphBuilder()
+            .addInputs("x", "z")
+            .addVertex("merge", new MergeVertex(), "x", "z")
+            .addLayer(
+                "dense",
+                new DenseLayer.Builder().nIn(3).nOut(8).activation(Activation.RELU).build(),
+                "merge")
+            .addLayer(
+                "out",
+                new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT)
+                    .nIn(8)
+                    .nOut(2)
+                    .activation(Activation.SOFTMAX)
+                    .build(),
+                "dense")
+            .setOutputs("out")
+            .build();
     ComputationGraph graph = new ComputationGraph(conf);
     graph.init();
     return graph;
   }
 
   private static boolean threadAlive(String name) {
-    return Thread.getAllStackTraces().keySet().stream().anyMatch(t -> t.getName().equals(name) && t.isAlive());
+    return Thread.getAllStackTraces().keySet().stream()
+        .anyMatch(t -> t.getName().equals(name) && t.isAlive());
   }
 
   @Test
@@ -141,8 +173,12 @@ class SluiceDataSetIteratorTest {
     try (Sluice s = sluice()) {
       try (SluiceDataSetIterator it = iterator(points(s, 2000)).build()) {
         MultiLayerNetwork net = mlp();
-        try (org.deeplearning4j.parallelism.ParallelWrapper wrapper = new org.deeplearning4j.parallelism.ParallelWrapper.Builder<>(net)
-            .workers(2).prefetchBuffer(2).averagingFrequency(1).build()) {
+        try (org.deeplearning4j.parallelism.ParallelWrapper wrapper =
+            new org.deeplearning4j.parallelism.ParallelWrapper.Builder<>(net)
+                .workers(2)
+                .prefetchBuffer(2)
+                .averagingFrequency(1)
+                .build()) {
           wrapper.fit(it);
           it.reset();
           wrapper.fit(it);
@@ -177,7 +213,10 @@ class SluiceDataSetIteratorTest {
         assertThat(stats.wallNanos()).isPositive().isLessThanOrEqualTo(elapsed);
         // Each epoch waited for its first batch; the waits lie within the epochs, which also hold
         // the training outside the waits.
-        assertThat(stats.waitNanos()).as(stats.toString()).isPositive().isLessThan(stats.wallNanos());
+        assertThat(stats.waitNanos())
+            .as(stats.toString())
+            .isPositive()
+            .isLessThan(stats.wallNanos());
         assertThat(stats.stallShare()).isEqualTo((double) stats.waitNanos() / stats.wallNanos());
       }
       assertThat(s.allocator().getAllocatedMemory()).isZero();
@@ -190,7 +229,8 @@ class SluiceDataSetIteratorTest {
       return false;
     }
     for (StackTraceElement frame : t.getStackTrace()) {
-      if (frame.getClassName().equals(Prefetcher.class.getName()) && frame.getMethodName().equals("take")) {
+      if (frame.getClassName().equals(Prefetcher.class.getName())
+          && frame.getMethodName().equals("take")) {
         return true;
       }
     }
@@ -202,36 +242,45 @@ class SluiceDataSetIteratorTest {
     record Drained(int batches, PrefetchStats stats) {}
     CountDownLatch pipelineHeld = new CountDownLatch(1);
     try (Sluice s = sluice()) {
-      Dataset held = points(s, 500).mapBatches((in, ctx) -> {
-        pipelineHeld.await(); // every block waits until the test lets the pipeline go
-        return in;
-      });
+      Dataset held =
+          points(s, 500)
+              .mapBatches(
+                  (in, ctx) -> {
+                    pipelineHeld.await(); // every block waits until the test lets the pipeline go
+                    return in;
+                  });
       AtomicReference<Thread> consumer = new AtomicReference<>();
-      ExecutorService consumerThread = Executors.newSingleThreadExecutor(r -> {
-        Thread t = new Thread(r, "stall-test-consumer");
-        t.setDaemon(true);
-        consumer.set(t);
-        return t;
-      });
+      ExecutorService consumerThread =
+          Executors.newSingleThreadExecutor(
+              r -> {
+                Thread t = new Thread(r, "stall-test-consumer");
+                t.setDaemon(true);
+                consumer.set(t);
+                return t;
+              });
       Future<Drained> drained;
       long blockedSince;
       long releasedAt;
       try {
         // The consumer thread owns the iterator: builds, drains and closes it.
-        drained = consumerThread.submit(() -> {
-          try (SluiceDataSetIterator it = iterator(held).build()) {
-            int n = 0;
-            while (it.hasNext()) {
-              it.next();
-              n++;
-            }
-            return new Drained(n, it.stats());
-          }
-        });
+        drained =
+            consumerThread.submit(
+                () -> {
+                  try (SluiceDataSetIterator it = iterator(held).build()) {
+                    int n = 0;
+                    while (it.hasNext()) {
+                      it.next();
+                      n++;
+                    }
+                    return new Drained(n, it.stats());
+                  }
+                });
         await().atMost(Duration.ofSeconds(10)).until(() -> waitingForABatch(consumer.get()));
         blockedSince = System.nanoTime();
         // It cannot get anything while the pipeline is held: it stays waiting.
-        await().during(Duration.ofMillis(100)).atMost(Duration.ofSeconds(5))
+        await()
+            .during(Duration.ofMillis(100))
+            .atMost(Duration.ofSeconds(5))
             .until(() -> waitingForABatch(consumer.get()) && !drained.isDone());
         releasedAt = System.nanoTime();
       } finally {
@@ -245,7 +294,9 @@ class SluiceDataSetIteratorTest {
       assertThat(stats.batches()).isEqualTo(10);
       // The wait seen from outside is part of the stall: the take() seen waiting before
       // blockedSince could not return before releasedAt.
-      assertThat(stats.waitNanos()).as(stats.toString()).isGreaterThanOrEqualTo(releasedAt - blockedSince)
+      assertThat(stats.waitNanos())
+          .as(stats.toString())
+          .isGreaterThanOrEqualTo(releasedAt - blockedSince)
           .isLessThanOrEqualTo(stats.wallNanos());
       assertThat(stats.stallShare()).isEqualTo((double) stats.waitNanos() / stats.wallNanos());
       assertThat(s.allocator().getAllocatedMemory()).isZero();
@@ -259,7 +310,8 @@ class SluiceDataSetIteratorTest {
         MultiLayerNetwork net = mlp();
         assertThat(it.hasNext()).isTrue(); // starts the epoch and waits for its first batch
         String producer = it.prefetchThreadName();
-        // The prefetch thread ends once it has queued the whole epoch and its end: 10 batches, room for 16.
+        // The prefetch thread ends once it has queued the whole epoch and its end: 10 batches, room
+        // for 16.
         await().atMost(Duration.ofSeconds(10)).until(() -> !threadAlive(producer));
         PrefetchStats before = it.stats();
         long from = System.nanoTime();
@@ -279,9 +331,12 @@ class SluiceDataSetIteratorTest {
         }
         PrefetchStats after = it.stats();
         assertThat(batches).isEqualTo(10);
-        // Every batch was ready: whatever waiting is counted happened inside hasNext()/next(), never
+        // Every batch was ready: whatever waiting is counted happened inside hasNext()/next(),
+        // never
         // while the trainer worked; the wall clock ran on through that work.
-        assertThat(after.waitNanos() - before.waitNanos()).as("%s, then %s", before, after).isLessThanOrEqualTo(inCalls);
+        assertThat(after.waitNanos() - before.waitNanos())
+            .as("%s, then %s", before, after)
+            .isLessThanOrEqualTo(inCalls);
         assertThat(after.wallNanos() - before.wallNanos()).isGreaterThanOrEqualTo(lastCall - from);
         assertThat(after.waitNanos()).isLessThanOrEqualTo(after.wallNanos());
       }
@@ -310,18 +365,24 @@ class SluiceDataSetIteratorTest {
   @Test
   void upstreamFailureIsThrownFromNextNeverAHang() {
     try (Sluice s = sluice()) {
-      Dataset failing = points(s, 3000).mapBatches((in, ctx) -> {
-        if (in.getLong("id", 0) >= 1500) {
-          throw new IllegalStateException("decoder exploded");
-        }
-        return in;
-      });
+      Dataset failing =
+          points(s, 3000)
+              .mapBatches(
+                  (in, ctx) -> {
+                    if (in.getLong("id", 0) >= 1500) {
+                      throw new IllegalStateException("decoder exploded");
+                    }
+                    return in;
+                  });
       try (SluiceDataSetIterator it = iterator(failing).build()) {
-        assertThatThrownBy(() -> {
-          while (it.hasNext()) {
-            it.next();
-          }
-        }).isInstanceOf(SluiceException.class).hasStackTraceContaining("decoder exploded");
+        assertThatThrownBy(
+                () -> {
+                  while (it.hasNext()) {
+                    it.next();
+                  }
+                })
+            .isInstanceOf(SluiceException.class)
+            .hasStackTraceContaining("decoder exploded");
         // sticky until reset: a second call fails the same way instead of ending the epoch quietly
         assertThatThrownBy(it::hasNext).isInstanceOf(SluiceException.class);
         assertThatThrownBy(() -> mlp().fit(it)).isInstanceOf(SluiceException.class);
@@ -333,12 +394,18 @@ class SluiceDataSetIteratorTest {
   @Test
   void badClassIndexFailsNamingRowAndValue() {
     try (Sluice s = sluice();
-        SluiceDataSetIterator it = SluiceDataSetIterator.builder(points(s, 500), FeatureColumn.of("x"), LabelColumn.oneHot("id", 10)).build()) {
-      assertThatThrownBy(() -> {
-        while (it.hasNext()) {
-          it.next();
-        }
-      }).isInstanceOf(SluiceException.class).hasMessageMatching("(?s).*class index \\d+ out of range \\[0, 10\\).*row.*");
+        SluiceDataSetIterator it =
+            SluiceDataSetIterator.builder(
+                    points(s, 500), FeatureColumn.of("x"), LabelColumn.oneHot("id", 10))
+                .build()) {
+      assertThatThrownBy(
+              () -> {
+                while (it.hasNext()) {
+                  it.next();
+                }
+              })
+          .isInstanceOf(SluiceException.class)
+          .hasMessageMatching("(?s).*class index \\d+ out of range \\[0, 10\\).*row.*");
     }
   }
 
@@ -368,7 +435,8 @@ class SluiceDataSetIteratorTest {
       }
       assertThat(runA).isEqualTo(runB);
       assertThat(runA.get(0)).hasSize(1000).isNotEqualTo(runA.get(1));
-      assertThat(new java.util.HashSet<>(runA.get(0))).isEqualTo(new java.util.HashSet<>(runA.get(1)));
+      assertThat(new java.util.HashSet<>(runA.get(0)))
+          .isEqualTo(new java.util.HashSet<>(runA.get(1)));
       try (SluiceDataSetIterator it = iterator(ds).build()) {
         List<Float> e0 = epochOrder(it);
         it.reset();
@@ -381,7 +449,12 @@ class SluiceDataSetIteratorTest {
   private static List<String> contents(DataSet d) {
     List<String> out = new ArrayList<>();
     for (int r = 0; r < d.getFeatures().size(0); r++) {
-      out.add(d.getFeatures().getFloat(r, 0) + "/" + d.getFeatures().getFloat(r, 1) + "/" + d.getLabels().getFloat(r, 1));
+      out.add(
+          d.getFeatures().getFloat(r, 0)
+              + "/"
+              + d.getFeatures().getFloat(r, 1)
+              + "/"
+              + d.getLabels().getFloat(r, 1));
     }
     return out;
   }
@@ -419,7 +492,9 @@ class SluiceDataSetIteratorTest {
             // the last `keep` batches handed out are all still intact
             int j = i - recent.size() + 1;
             for (DataSet r : recent) {
-              assertThat(contents(r)).as("batch %d of epoch %d, checked at batch %d", j, epoch, i).isEqualTo(fresh.get(j));
+              assertThat(contents(r))
+                  .as("batch %d of epoch %d, checked at batch %d", j, epoch, i)
+                  .isEqualTo(fresh.get(j));
               j++;
             }
             i++;
@@ -429,7 +504,8 @@ class SluiceDataSetIteratorTest {
         }
         PrefetchStats stats = it.stats();
         assertThat(stats.arraysReused()).isGreaterThan(stats.arraysAllocated());
-        // queued (2) + converting (1) + look-ahead (1) + handed out (keep), features and labels each
+        // queued (2) + converting (1) + look-ahead (1) + handed out (keep), features and labels
+        // each
         assertThat(stats.arraysAllocated()).isLessThanOrEqualTo(2L * (2 + 1 + 1 + keep + 1));
       }
       assertThat(s.allocator().getAllocatedMemory()).isZero();
@@ -443,7 +519,8 @@ class SluiceDataSetIteratorTest {
       List<List<String>> fresh;
       try (SluiceDataSetIterator it = iterator(ds).build()) {
         fresh = drain(it);
-        assertThat(it.stats().batchesShared()).isZero(); // fresh arrays are the consumer's: always copies
+        assertThat(it.stats().batchesShared())
+            .isZero(); // fresh arrays are the consumer's: always copies
       }
       int keep = 2;
       // without asking, recycled arrays: a copy of every batch
@@ -455,17 +532,22 @@ class SluiceDataSetIteratorTest {
         assertThat(copying.stats().batchesShared()).isZero();
       }
       assertThatThrownBy(() -> iterator(ds).shareBatchMemory(true).build())
-          .isInstanceOf(IllegalStateException.class).hasMessageContaining("reuseArrays");
-      SluiceDataSetIterator it = iterator(ds).prefetch(2).reuseArrays(keep).shareBatchMemory(true).build();
+          .isInstanceOf(IllegalStateException.class)
+          .hasMessageContaining("reuseArrays");
+      SluiceDataSetIterator it =
+          iterator(ds).prefetch(2).reuseArrays(keep).shareBatchMemory(true).build();
       try {
         List<DataSet> all = new ArrayList<>();
         while (it.hasNext()) {
           all.add(it.next());
         }
         assertThat(all).hasSize(40);
-        // the epoch is over, yet the last `keep` batches are still intact (they hold Arrow memory)...
+        // the epoch is over, yet the last `keep` batches are still intact (they hold Arrow
+        // memory)...
         for (int j = 40 - keep; j < 40; j++) {
-          assertThat(contents(all.get(j))).as("batch %d after the epoch", j).isEqualTo(fresh.get(j));
+          assertThat(contents(all.get(j)))
+              .as("batch %d after the epoch", j)
+              .isEqualTo(fresh.get(j));
         }
         assertThat(s.allocator().getAllocatedMemory()).isPositive();
         // ...and after reset(), until `keep` calls of the next epoch's next()
@@ -476,8 +558,12 @@ class SluiceDataSetIteratorTest {
         PrefetchStats stats = it.stats();
         assertThat(stats.batchesShared()).as(stats.toString()).isGreaterThanOrEqualTo(41);
         // only the labels were allocated: the features are views of the batches, not copies
-        assertThat(stats.arraysAllocated() + stats.arraysReused()).as(stats.toString()).isLessThan(2 * stats.batchesShared());
-        assertThat(stats.arraysAllocated()).as(stats.toString()).isLessThanOrEqualTo(2 + 1 + 1 + keep + 1);
+        assertThat(stats.arraysAllocated() + stats.arraysReused())
+            .as(stats.toString())
+            .isLessThan(2 * stats.batchesShared());
+        assertThat(stats.arraysAllocated())
+            .as(stats.toString())
+            .isLessThanOrEqualTo(2 + 1 + 1 + keep + 1);
         // and DL4J trains on the shared batches
         it.reset();
         MultiLayerNetwork net = mlp();
@@ -494,7 +580,8 @@ class SluiceDataSetIteratorTest {
   void closeRightAfterTheFirstBatchLeavesNoTaskRunning() {
     // The prefetch thread is interrupted to stop it and closes the execution on its way out. That
     // close used to give up waiting when the interrupt landed inside it: tasks still running then
-    // allocated after close() had returned (a few KiB held afterwards, or a leak at Sluice.close()).
+    // allocated after close() had returned (a few KiB held afterwards, or a leak at
+    // Sluice.close()).
     try (Sluice s = sluice()) {
       SluiceDataSetIterator it = iterator(points(s, 5000)).prefetch(3).build();
       it.next();
@@ -506,11 +593,13 @@ class SluiceDataSetIteratorTest {
   @Test
   void closingTheContextClosesAnIteratorLeftOpen() {
     Sluice s = sluice();
-    SluiceDataSetIterator it = iterator(points(s, 5000)).prefetch(3).reuseArrays(1).shareBatchMemory(true).build();
+    SluiceDataSetIterator it =
+        iterator(points(s, 5000)).prefetch(3).reuseArrays(1).shareBatchMemory(true).build();
     it.next();
     String thread = it.prefetchThreadName();
     assertThat(threadAlive(thread)).isTrue();
-    s.close(); // would fail on the iterator's Arrow memory (running execution, held batches) if it stayed open
+    s.close(); // would fail on the iterator's Arrow memory (running execution, held batches) if
+    // it stayed open
     assertThat(threadAlive(thread)).isFalse();
     assertThat(it.hasNext()).isFalse();
     it.close(); // closing it again does nothing
@@ -519,13 +608,15 @@ class SluiceDataSetIteratorTest {
     // Between epochs, shared batches still handed out (valid for their calls) are the context's to
     // free when the iterator is left open, as DL4J leaves iterators.
     Sluice s2 = sluice();
-    SluiceDataSetIterator drained = iterator(points(s2, 500)).reuseArrays(2).shareBatchMemory(true).build();
+    SluiceDataSetIterator drained =
+        iterator(points(s2, 500)).reuseArrays(2).shareBatchMemory(true).build();
     while (drained.hasNext()) {
       drained.next();
     }
     assertThat(drained.stats().batchesShared()).isEqualTo(10);
     assertThat(s2.allocator().getAllocatedMemory()).isPositive();
-    s2.close(); // fails on outstanding Arrow memory unless the iterator's held batches were freed first
+    s2.close(); // fails on outstanding Arrow memory unless the iterator's held batches were freed
+    // first
   }
 
   @Test
@@ -551,8 +642,11 @@ class SluiceDataSetIteratorTest {
 
   @Test
   void nextWithAnyCountCutsAndJoinsBatches() {
-    try (Sluice s = sluice(); SluiceDataSetIterator it = iterator(points(s, 1000).withOptions(
-        s.defaultOptions().withPreserveOrder(true))).batchSize(40).build()) {
+    try (Sluice s = sluice();
+        SluiceDataSetIterator it =
+            iterator(points(s, 1000).withOptions(s.defaultOptions().withPreserveOrder(true)))
+                .batchSize(40)
+                .build()) {
       List<Long> sizes = new ArrayList<>();
       List<Float> seen = new ArrayList<>();
       while (it.hasNext()) {
@@ -572,7 +666,8 @@ class SluiceDataSetIteratorTest {
 
   @Test
   void normalizersWorkOverTheIterator() {
-    try (Sluice s = sluice(); SluiceDataSetIterator it = iterator(points(s, 1000)).build()) {
+    try (Sluice s = sluice();
+        SluiceDataSetIterator it = iterator(points(s, 1000)).build()) {
       NormalizerStandardize norm = new NormalizerStandardize();
       norm.fit(it);
       it.setPreProcessor(norm);
@@ -590,23 +685,30 @@ class SluiceDataSetIteratorTest {
 
   @Test
   void imageScalerAndNchwOverUint8Images() {
-    Schema images = new Schema(List.of(Columns.tensor("img", ElementType.UINT8, 4, 4, 3), Columns.int32("y")));
-    BatchFunction toImages = (in, ctx) -> {
-      int n = in.rowCount();
-      try (BatchBuilder b = BatchBuilder.create(ctx.allocator(), images, n)) {
-        for (int i = 0; i < n; i++) {
-          long id = in.getLong("id", i);
-          for (int k = 0; k < 48; k++) {
-            b.tensorData("img").setByte(48L * i + k, (byte) ((id + k * 5) % 256));
+    Schema images =
+        new Schema(List.of(Columns.tensor("img", ElementType.UINT8, 4, 4, 3), Columns.int32("y")));
+    BatchFunction toImages =
+        (in, ctx) -> {
+          int n = in.rowCount();
+          try (BatchBuilder b = BatchBuilder.create(ctx.allocator(), images, n)) {
+            for (int i = 0; i < n; i++) {
+              long id = in.getLong("id", i);
+              for (int k = 0; k < 48; k++) {
+                b.tensorData("img").setByte(48L * i + k, (byte) ((id + k * 5) % 256));
+              }
+              b.setLong("y", i, id % 3);
+            }
+            return b.build(n);
           }
-          b.setLong("y", i, id % 3);
-        }
-        return b.build(n);
-      }
-    };
-    try (Sluice s = sluice(); SluiceDataSetIterator it = SluiceDataSetIterator.builder(
-        s.range(300, 2).mapBatches(toImages), FeatureColumn.of("img").withLayout(Layout.NCHW), LabelColumn.oneHot("y", 3)
-            .withClassNames(List.of("a", "b", "c"))).batchSize(32).build()) {
+        };
+    try (Sluice s = sluice();
+        SluiceDataSetIterator it =
+            SluiceDataSetIterator.builder(
+                    s.range(300, 2).mapBatches(toImages),
+                    FeatureColumn.of("img").withLayout(Layout.NCHW),
+                    LabelColumn.oneHot("y", 3).withClassNames(List.of("a", "b", "c")))
+                .batchSize(32)
+                .build()) {
       it.setPreProcessor(new ImagePreProcessingScaler(0, 1));
       assertThat(it.getLabels()).containsExactly("a", "b", "c");
       assertThat(it.inputColumns()).isEqualTo(48);
@@ -627,23 +729,31 @@ class SluiceDataSetIteratorTest {
     try (Sluice s = sluice();
         SluiceDataSetIterator train = iterator(points(s, 1000)).build();
         SluiceDataSetIterator test = iterator(points(s, 200)).build()) {
-      EarlyStoppingConfiguration<MultiLayerNetwork> conf = new EarlyStoppingConfiguration.Builder<MultiLayerNetwork>()
-          .epochTerminationConditions(new MaxEpochsTerminationCondition(2))
-          .scoreCalculator(new DataSetLossCalculator(test, true))
-          .modelSaver(new InMemoryModelSaver<>())
-          .build();
-      EarlyStoppingResult<MultiLayerNetwork> result = new EarlyStoppingTrainer(conf, mlp(), train).fit();
+      EarlyStoppingConfiguration<MultiLayerNetwork> conf =
+          new EarlyStoppingConfiguration.Builder<MultiLayerNetwork>()
+              .epochTerminationConditions(new MaxEpochsTerminationCondition(2))
+              .scoreCalculator(new DataSetLossCalculator(test, true))
+              .modelSaver(new InMemoryModelSaver<>())
+              .build();
+      EarlyStoppingResult<MultiLayerNetwork> result =
+          new EarlyStoppingTrainer(conf, mlp(), train).fit();
       assertThat(result.getTotalEpochs()).isEqualTo(2);
       assertThat(result.getBestModel()).isNotNull();
-      assertThat(result.getTerminationReason()).isEqualTo(EarlyStoppingResult.TerminationReason.EpochTerminationCondition);
+      assertThat(result.getTerminationReason())
+          .isEqualTo(EarlyStoppingResult.TerminationReason.EpochTerminationCondition);
     }
   }
 
   @Test
   void computationGraphFitsFromMultiDataSetIterator() {
     try (Sluice s = sluice()) {
-      try (SluiceMultiDataSetIterator it = SluiceMultiDataSetIterator.builder(points(s, 2000),
-          List.of(FeatureColumn.of("x"), FeatureColumn.of("z")), List.of(LabelColumn.oneHot("y", 2))).batchSize(50).build()) {
+      try (SluiceMultiDataSetIterator it =
+          SluiceMultiDataSetIterator.builder(
+                  points(s, 2000),
+                  List.of(FeatureColumn.of("x"), FeatureColumn.of("z")),
+                  List.of(LabelColumn.oneHot("y", 2)))
+              .batchSize(50)
+              .build()) {
         ComputationGraph graph = graph();
         graph.fit(it, 2);
         assertThat(it.epoch()).isEqualTo(1);
@@ -662,8 +772,14 @@ class SluiceDataSetIteratorTest {
   private static List<String> contents(MultiDataSet d) {
     List<String> out = new ArrayList<>();
     for (int r = 0; r < d.getFeatures(0).size(0); r++) {
-      out.add(d.getFeatures(0).getFloat(r, 0) + "/" + d.getFeatures(0).getFloat(r, 1) + "/" + d.getFeatures(1).getFloat(r, 0)
-          + "/" + d.getLabels(0).getFloat(r, 1));
+      out.add(
+          d.getFeatures(0).getFloat(r, 0)
+              + "/"
+              + d.getFeatures(0).getFloat(r, 1)
+              + "/"
+              + d.getFeatures(1).getFloat(r, 0)
+              + "/"
+              + d.getLabels(0).getFloat(r, 1));
     }
     return out;
   }
@@ -675,14 +791,22 @@ class SluiceDataSetIteratorTest {
       List<FeatureColumn> features = List.of(FeatureColumn.of("x"), FeatureColumn.of("z"));
       List<LabelColumn> labels = List.of(LabelColumn.oneHot("y", 2));
       List<List<String>> copies = new ArrayList<>();
-      try (SluiceMultiDataSetIterator it = SluiceMultiDataSetIterator.builder(ds, features, labels).batchSize(50).shuffle(false)
-          .build()) {
+      try (SluiceMultiDataSetIterator it =
+          SluiceMultiDataSetIterator.builder(ds, features, labels)
+              .batchSize(50)
+              .shuffle(false)
+              .build()) {
         while (it.hasNext()) {
           copies.add(contents(it.next()));
         }
       }
-      try (SluiceMultiDataSetIterator it = SluiceMultiDataSetIterator.builder(ds, features, labels).batchSize(50)
-          .shuffle(false).reuseArrays(1).shareBatchMemory(true).build()) {
+      try (SluiceMultiDataSetIterator it =
+          SluiceMultiDataSetIterator.builder(ds, features, labels)
+              .batchSize(50)
+              .shuffle(false)
+              .reuseArrays(1)
+              .shareBatchMemory(true)
+              .build()) {
         int i = 0;
         while (it.hasNext()) {
           assertThat(contents(it.next())).as("batch %d", i).isEqualTo(copies.get(i++));

@@ -4,8 +4,8 @@ import java.util.List;
 import java.util.Objects;
 
 /**
- * One independently readable piece of a source: a tar shard, a file, a byte range or a row range
- * of a file, or a group of small files.
+ * One independently readable piece of a source: a tar shard, a file, a byte range or a row range of
+ * a file, or a group of small files.
  *
  * <p>Splits are immutable values. {@code index} is the split's position in its source's planning
  * order (stable for a given source definition) and is what epoch plans permute. {@code start} and
@@ -63,7 +63,10 @@ public record SourceSplit(
 
   /** A readable name for logs and error messages: the file, with the range when partial. */
   public String describe() {
-    String files = paths.size() == 1 ? paths.get(0) : paths.get(0) + " (+" + (paths.size() - 1) + " files)";
-    return (start == 0 && end == -1) ? files : files + "[" + start + ", " + (end == -1 ? "end" : end) + ")";
+    String files =
+        paths.size() == 1 ? paths.get(0) : paths.get(0) + " (+" + (paths.size() - 1) + " files)";
+    return (start == 0 && end == -1)
+        ? files
+        : files + "[" + start + ", " + (end == -1 ? "end" : end) + ")";
   }
 }

@@ -8,10 +8,9 @@
  *   <li>{@link dev.sluice.sharding.EpochPlan}: an epoch's permutation of the splits, seeded by
  *       (seed, epoch) through a generator fixed by the position format, so the same seed gives the
  *       same order on every process and JDK.
- *   <li>{@link dev.sluice.sharding.StaticAssigner} and {@link
- *       dev.sluice.sharding.ShareAssignment}: shares for {@code n} consumers by rank, either whole
- *       splits balanced by rows, or exactly equal row ranges ({@link
- *       dev.sluice.sharding.ShareSegment}) with a logged {@link
+ *   <li>{@link dev.sluice.sharding.StaticAssigner} and {@link dev.sluice.sharding.ShareAssignment}:
+ *       shares for {@code n} consumers by rank, either whole splits balanced by rows, or exactly
+ *       equal row ranges ({@link dev.sluice.sharding.ShareSegment}) with a logged {@link
  *       dev.sluice.sharding.RemainderPolicy}. Shares are disjoint and cover the plan; changing
  *       {@code n} between epochs is just a fresh assignment.
  *   <li>{@link dev.sluice.sharding.LocalShuffle}: a consumer's shuffle buffer seeded by (seed,
@@ -22,8 +21,8 @@
  *       dev.sluice.sharding.ShareAssignment#remainderFrom(dev.sluice.sharding.ConsumerPosition)}
  *       gives exactly the rows it has not delivered.
  *   <li>{@link dev.sluice.sharding.SplitEnumerator}: dynamic leasing in the shape of Flink's
- *       FLIP-27, pull-based, locality-aware, giving a failed consumer's splits back; driven from one
- *       coordinator thread.
+ *       FLIP-27, pull-based, locality-aware, giving a failed consumer's splits back; driven from
+ *       one coordinator thread.
  * </ul>
  *
  * <p>Everything that decides an order (the generator, the split permutation, the assigners, the

@@ -73,8 +73,12 @@ class EpochPlanTest {
     assertThat(EpochPlan.shuffleFiles(files, seed, epoch + 1)).isNotEqualTo(order);
     assertThat(EpochPlan.shuffleFiles(files, seed + 1, epoch)).isNotEqualTo(order);
     // Its own domain: not the split permutation of the same (seed, epoch).
-    List<SourceSplit> splits = Fixtures.splits(IntStream.range(0, fileCount).mapToObj(i -> 1L).toList());
-    List<Integer> planOrder = EpochPlan.create(splits, seed, epoch, true).splits().stream().map(SourceSplit::index).toList();
+    List<SourceSplit> splits =
+        Fixtures.splits(IntStream.range(0, fileCount).mapToObj(i -> 1L).toList());
+    List<Integer> planOrder =
+        EpochPlan.create(splits, seed, epoch, true).splits().stream()
+            .map(SourceSplit::index)
+            .toList();
     assertThat(order).isNotEqualTo(planOrder);
   }
 
@@ -82,14 +86,18 @@ class EpochPlanTest {
   void epochSeedsArePinnedAndUnrelatedForNeighbours() {
     // Pinned: saved positions and reproducible runs rely on these never changing within a format.
     assertThat(EpochPlan.epochSeed(42, 0)).isEqualTo(4447927390138963315L);
-    assertThat(EpochPlan.shuffleFiles(List.of(0, 1, 2, 3, 4, 5, 6, 7), 42, 0)).containsExactly(4, 0, 1, 3, 7, 2, 6, 5);
+    assertThat(EpochPlan.shuffleFiles(List.of(0, 1, 2, 3, 4, 5, 6, 7), 42, 0))
+        .containsExactly(4, 0, 1, 3, 7, 2, 6, 5);
     Set<Long> seen = new java.util.HashSet<>();
     for (long seed = 0; seed < 20; seed++) {
       for (int epoch = 0; epoch < 20; epoch++) {
-        assertThat(seen.add(EpochPlan.epochSeed(seed, epoch))).as("seed %d epoch %d", seed, epoch).isTrue();
+        assertThat(seen.add(EpochPlan.epochSeed(seed, epoch)))
+            .as("seed %d epoch %d", seed, epoch)
+            .isTrue();
       }
     }
-    assertThatThrownBy(() -> EpochPlan.shuffleFiles(List.of(1, 2), 1, -1)).isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> EpochPlan.shuffleFiles(List.of(1, 2), 1, -1))
+        .isInstanceOf(IllegalArgumentException.class);
   }
 
   @Test

@@ -62,8 +62,13 @@ public final class Prefetcher<T> implements AutoCloseable {
    * @param beforeEachHandOver runs on the thread before each item, the end or the failure is queued
    * @param failure turns the producer's failure into what {@link #take()} throws
    */
-  public Prefetcher(String threadName, int capacity, Producer<T> producer, Consumer<? super T> discard,
-      Runnable beforeEachHandOver, Function<Throwable, RuntimeException> failure) {
+  public Prefetcher(
+      String threadName,
+      int capacity,
+      Producer<T> producer,
+      Consumer<? super T> discard,
+      Runnable beforeEachHandOver,
+      Function<Throwable, RuntimeException> failure) {
     if (capacity < 1) {
       throw new IllegalArgumentException("prefetch capacity must be >= 1: " + capacity);
     }
@@ -90,7 +95,10 @@ public final class Prefetcher<T> implements AutoCloseable {
       if (stopping) {
         return;
       }
-      last = new Failure(new SluiceException("the prefetch thread " + thread.getName() + " was interrupted", e));
+      last =
+          new Failure(
+              new SluiceException(
+                  "the prefetch thread " + thread.getName() + " was interrupted", e));
     } catch (Throwable t) {
       last = new Failure(t);
     }

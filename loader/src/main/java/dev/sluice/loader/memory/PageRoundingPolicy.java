@@ -6,8 +6,8 @@ import org.apache.arrow.memory.rounding.RoundingPolicy;
  * Rounds Arrow allocations up to whole pages (4 KiB) instead of Arrow's default, which rounds every
  * allocation below its 16 MiB chunk size up to the next power of two: a 4.8 MB block of decoded
  * images takes 8 MiB, and an 8 MiB tensor plus its validity bits takes 16 MiB. The store accounts
- * what is allocated, so that rounding halved the rows a budget could hold. Allocations up to a
- * page still round to a power of two (validity bitmaps and small columns stay cheap to recycle).
+ * what is allocated, so that rounding halved the rows a budget could hold. Allocations up to a page
+ * still round to a power of two (validity bitmaps and small columns stay cheap to recycle).
  */
 public final class PageRoundingPolicy implements RoundingPolicy {
   /** The page size: 4 KiB. */

@@ -12,9 +12,9 @@ import org.apache.arrow.memory.unsafe.UnsafeAllocationManager;
 import org.apache.arrow.memory.util.MemoryUtil;
 
 /**
- * An Arrow {@link AllocationManager.Factory} that keeps the native memory of released buffers of
- * at least {@link #minRecycledBytes()} in a bounded cache and hands it out again for the next
- * buffer of the same size, instead of returning it to the C library.
+ * An Arrow {@link AllocationManager.Factory} that keeps the native memory of released buffers of at
+ * least {@link #minRecycledBytes()} in a bounded cache and hands it out again for the next buffer
+ * of the same size, instead of returning it to the C library.
  *
  * <p>Why: a pipeline allocates and frees blocks of the same few sizes over and over (a decoded
  * batch of 32 images of 224 x 224 x 3 is 4.8 MB, rounded by Arrow to 8 MiB). The C library hands
@@ -42,7 +42,8 @@ public final class RecyclingMemory implements AllocationManager.Factory, AutoClo
 
   private final long capacityBytes;
   private final long minRecycledBytes;
-  // size -> free addresses of that size; access order: the first entry is the least recently used size.
+  // size -> free addresses of that size; access order: the first entry is the least recently used
+  // size.
   private final LinkedHashMap<Long, ArrayDeque<Long>> free = new LinkedHashMap<>(16, 0.75f, true);
   private long cachedBytes;
   private boolean closed;
@@ -103,7 +104,10 @@ public final class RecyclingMemory implements AllocationManager.Factory, AutoClo
     }
   }
 
-  /** Caches the memory, evicting least recently used sizes to make room; false when it cannot be kept. */
+  /**
+   * Caches the memory, evicting least recently used sizes to make room; false when it cannot be
+   * kept.
+   */
   private boolean keep(long address, long size) {
     ArrayDeque<Long> evicted = new ArrayDeque<>();
     synchronized (this) {
@@ -174,8 +178,15 @@ public final class RecyclingMemory implements AllocationManager.Factory, AutoClo
 
   @Override
   public String toString() {
-    return "RecyclingMemory[cached " + cachedBytes() + " of " + capacityBytes + " bytes, hits " + hits()
-        + ", misses " + misses() + "]";
+    return "RecyclingMemory[cached "
+        + cachedBytes()
+        + " of "
+        + capacityBytes
+        + " bytes, hits "
+        + hits()
+        + ", misses "
+        + misses()
+        + "]";
   }
 
   private final class Recycled extends AllocationManager {

@@ -14,10 +14,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A runtime on threads of this JVM. Tasks run on a pool of named threads ({@code
- * sluice-task-N}) that grows to what the executor asks for (the executor bounds concurrency by its
- * CPU accounting); each actor has a thread of its own ({@code sluice-actor-NAME}). The runtime owns
- * every thread it starts and stops them on {@link #close()}.
+ * A runtime on threads of this JVM. Tasks run on a pool of named threads ({@code sluice-task-N})
+ * that grows to what the executor asks for (the executor bounds concurrency by its CPU accounting);
+ * each actor has a thread of its own ({@code sluice-actor-NAME}). The runtime owns every thread it
+ * starts and stops them on {@link #close()}.
  */
 public final class LocalRuntime implements Runtime {
   private static final Logger LOG = LoggerFactory.getLogger(LocalRuntime.class);

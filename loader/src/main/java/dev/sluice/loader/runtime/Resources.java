@@ -12,7 +12,8 @@ public record Resources(double cpus, double gpus) {
 
   public Resources {
     if (cpus < 0 || gpus < 0 || Double.isNaN(cpus) || Double.isNaN(gpus)) {
-      throw new IllegalArgumentException("resources must be >= 0: " + cpus + " CPU, " + gpus + " GPU");
+      throw new IllegalArgumentException(
+          "resources must be >= 0: " + cpus + " CPU, " + gpus + " GPU");
     }
   }
 

@@ -75,14 +75,19 @@ public final class ArrowIpcSink implements BatchSink {
     if (schema == null) {
       for (Field field : batchSchema.getFields()) {
         if (field.getDictionary() != null) {
-          throw new IllegalArgumentException("dictionary-encoded column '" + field.getName() + "' is not supported");
+          throw new IllegalArgumentException(
+              "dictionary-encoded column '" + field.getName() + "' is not supported");
         }
       }
       schema = batchSchema;
     } else if (!schema.equals(batchSchema)) {
       throw new IllegalArgumentException(
-          "batch schema " + batchSchema + " differs from the schema of the batches already written to " + directory
-              + ": " + schema);
+          "batch schema "
+              + batchSchema
+              + " differs from the schema of the batches already written to "
+              + directory
+              + ": "
+              + schema);
     }
     if (batch.rowCount() == 0) {
       return;
@@ -136,7 +141,8 @@ public final class ArrowIpcSink implements BatchSink {
       schemaRoot = VectorSchemaRoot.create(schema, schemaAllocator);
     }
     Path file = directory.resolve(String.format("part-%05d.arrow", files.size()));
-    FileChannel channel = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+    FileChannel channel =
+        FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
     try {
       writer = new PartWriter(schemaRoot, channel);
       writer.start();

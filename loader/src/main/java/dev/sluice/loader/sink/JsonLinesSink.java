@@ -69,7 +69,10 @@ public final class JsonLinesSink implements BatchSink {
   private long rows;
   private boolean closed;
 
-  /** A sink writing into {@code directory} (created if missing), rolling after {@code maxRowsPerFile} rows. */
+  /**
+   * A sink writing into {@code directory} (created if missing), rolling after {@code
+   * maxRowsPerFile} rows.
+   */
   public JsonLinesSink(Path directory, long maxRowsPerFile) throws IOException {
     if (maxRowsPerFile <= 0) {
       throw new IllegalArgumentException("maxRowsPerFile must be positive: " + maxRowsPerFile);
@@ -142,7 +145,9 @@ public final class JsonLinesSink implements BatchSink {
   private void startFile() throws IOException {
     Path file = directory.resolve(String.format("part-%05d.jsonl", files.size()));
     OutputStream out =
-        new BufferedOutputStream(Files.newOutputStream(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE), 1 << 16);
+        new BufferedOutputStream(
+            Files.newOutputStream(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE),
+            1 << 16);
     try {
       generator = JSON.createGenerator(out, JsonEncoding.UTF8);
       // Rows are separated by our own newlines, not the generator's default space.
@@ -178,19 +183,26 @@ public final class JsonLinesSink implements BatchSink {
       ArrowBuf data = v.getDataBuffer();
       int[] shape = spec.shape();
       int rowBytes = spec.rowBytes();
-      return new Column(name, v, (g, row) -> writeTensor(g, data, (long) row * rowBytes, spec, shape, 0));
+      return new Column(
+          name, v, (g, row) -> writeTensor(g, data, (long) row * rowBytes, spec, shape, 0));
     }
     if (v instanceof VarCharVector chars) {
-      return new Column(name, v, (g, row) -> {
-        byte[] utf8 = chars.get(row);
-        g.writeUTF8String(utf8, 0, utf8.length);
-      });
+      return new Column(
+          name,
+          v,
+          (g, row) -> {
+            byte[] utf8 = chars.get(row);
+            g.writeUTF8String(utf8, 0, utf8.length);
+          });
     }
     if (v instanceof LargeVarCharVector chars) {
-      return new Column(name, v, (g, row) -> {
-        byte[] utf8 = chars.get(row);
-        g.writeUTF8String(utf8, 0, utf8.length);
-      });
+      return new Column(
+          name,
+          v,
+          (g, row) -> {
+            byte[] utf8 = chars.get(row);
+            g.writeUTF8String(utf8, 0, utf8.length);
+          });
     }
     if (v instanceof BaseVariableWidthVector binary) {
       return new Column(name, v, (g, row) -> g.writeBinary(binary.get(row)));
@@ -216,7 +228,8 @@ public final class JsonLinesSink implements BatchSink {
     return new Column(name, v, (g, row) -> writeObject(g, v.getObject(row)));
   }
 
-  private static void writeTensor(JsonGenerator g, ArrowBuf data, long offset, TensorSpec spec, int[] shape, int dim)
+  private static void writeTensor(
+      JsonGenerator g, ArrowBuf data, long offset, TensorSpec spec, int[] shape, int dim)
       throws IOException {
     int width = spec.elementType().byteWidth();
     long stride = width;

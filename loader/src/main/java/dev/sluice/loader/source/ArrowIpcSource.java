@@ -39,9 +39,9 @@ import org.apache.arrow.vector.util.ValueVectorUtility;
  * ArrowFileReader}.
  *
  * <p><b>Splits.</b> One split per file, in the sorted expansion of the patterns ({@link
- * PathPatterns}; a literal directory stands for the {@code .arrow}, {@code .arrows}, {@code .feather}
- * and {@code .ipc} files directly in it). With {@link Builder#batchesPerSplit}, a file holding more
- * record batches than that is cut into splits of consecutive record batches: {@link
+ * PathPatterns}; a literal directory stands for the {@code .arrow}, {@code .arrows}, {@code
+ * .feather} and {@code .ipc} files directly in it). With {@link Builder#batchesPerSplit}, a file
+ * holding more record batches than that is cut into splits of consecutive record batches: {@link
  * SourceSplit#start()} and {@link SourceSplit#end()} count record batches. Planning reads each
  * file's footer and record-batch headers, so {@code estimatedRows} is the exact row count (-1 when
  * a header is unreadable); {@code estimatedBytes} is the file size, or the bytes of the range.
@@ -53,11 +53,11 @@ import org.apache.arrow.vector.util.ValueVectorUtility;
  *
  * <p><b>Memory.</b> A reader opens the file on its first {@code next} with a child allocator of the
  * allocator passed to that call, and moves each record batch out of it before returning, so that
- * child holds no bytes between calls. When a record batch is cut into pieces, the rest of it is kept
- * between calls (accounted in the allocator passed to the call that loaded it) until its last piece
- * is returned or the reader is closed. {@link SplitReader#close()} releases everything and closes
- * the child allocator, which fails if any byte were still outstanding; close the reader before the
- * allocator it was first given.
+ * child holds no bytes between calls. When a record batch is cut into pieces, the rest of it is
+ * kept between calls (accounted in the allocator passed to the call that loaded it) until its last
+ * piece is returned or the reader is closed. {@link SplitReader#close()} releases everything and
+ * closes the child allocator, which fails if any byte were still outstanding; close the reader
+ * before the allocator it was first given.
  *
  * <p><b>Bad input.</b> A file whose footer or schema cannot be read is an {@link IOException}
  * naming it. A record batch that does not load or validate is reported to {@link
@@ -155,7 +155,8 @@ public final class ArrowIpcSource implements Source {
 
   @Override
   public List<SourceSplit> planSplits() throws IOException {
-    List<Path> files = PathPatterns.expand(patterns, PathPatterns.Directories.list(ArrowIpcSource::isArrowFile));
+    List<Path> files =
+        PathPatterns.expand(patterns, PathPatterns.Directories.list(ArrowIpcSource::isArrowFile));
     List<SourceSplit> splits = new ArrayList<>();
     try (RootAllocator footers = new RootAllocator()) {
       for (Path file : files) {
@@ -165,18 +166,33 @@ public final class ArrowIpcSource implements Source {
           if (blocks.size() <= batchesPerSplit) {
             splits.add(
                 new SourceSplit(
-                    sourceId, splits.size(), List.of(file.toString()), 0, -1, rows(channel, blocks), Files.size(file), List.of()));
+                    sourceId,
+                    splits.size(),
+                    List.of(file.toString()),
+                    0,
+                    -1,
+                    rows(channel, blocks),
+                    Files.size(file),
+                    List.of()));
             continue;
           }
           for (int from = 0; from < blocks.size(); from += batchesPerSplit) {
-            List<ArrowBlock> range = blocks.subList(from, Math.min(blocks.size(), from + batchesPerSplit));
+            List<ArrowBlock> range =
+                blocks.subList(from, Math.min(blocks.size(), from + batchesPerSplit));
             long bytes = 0;
             for (ArrowBlock block : range) {
               bytes += block.getMetadataLength() + block.getBodyLength();
             }
             splits.add(
                 new SourceSplit(
-                    sourceId, splits.size(), List.of(file.toString()), from, from + range.size(), rows(channel, range), bytes, List.of()));
+                    sourceId,
+                    splits.size(),
+                    List.of(file.toString()),
+                    from,
+                    from + range.size(),
+                    rows(channel, range),
+                    bytes,
+                    List.of()));
           }
         }
       }
@@ -228,7 +244,10 @@ public final class ArrowIpcSource implements Source {
   /** Whether a file name looks like an Arrow IPC file this source reads from a directory. */
   public static boolean isArrowFile(Path file) {
     String name = file.getFileName().toString().toLowerCase(Locale.ROOT);
-    return name.endsWith(".arrow") || name.endsWith(".arrows") || name.endsWith(".feather") || name.endsWith(".ipc");
+    return name.endsWith(".arrow")
+        || name.endsWith(".arrows")
+        || name.endsWith(".feather")
+        || name.endsWith(".ipc");
   }
 
   @Override
@@ -243,12 +262,17 @@ public final class ArrowIpcSource implements Source {
       schema = reader.getVectorSchemaRoot().getSchema();
       blocks = reader.getRecordBlocks();
     } catch (IOException | RuntimeException e) {
-      throw new IOException("cannot read the footer of Arrow IPC file " + file + ": " + e.getMessage(), e);
+      throw new IOException(
+          "cannot read the footer of Arrow IPC file " + file + ": " + e.getMessage(), e);
     }
     for (Field field : schema.getFields()) {
       if (field.getDictionary() != null) {
         throw new IOException(
-            "Arrow IPC file " + file + ": dictionary-encoded column '" + field.getName() + "' is not supported");
+            "Arrow IPC file "
+                + file
+                + ": dictionary-encoded column '"
+                + field.getName()
+                + "' is not supported");
       }
     }
     return blocks;
@@ -274,8 +298,10 @@ public final class ArrowIpcSource implements Source {
     private List<ArrowBlock> blocks;
     private int nextBlock;
     private int endBlock;
+
     /** The rest of a record batch cut into pieces, and the row its next piece starts at. */
     private Batch rest;
+
     private int restRow;
     private boolean closed;
 
@@ -302,7 +328,8 @@ public final class ArrowIpcSource implements Source {
         if (loaded == null) {
           continue;
         }
-        if (loaded.rowCount() <= context.targetRows() && loaded.sizeInBytes() <= context.targetBytes()) {
+        if (loaded.rowCount() <= context.targetRows()
+            && loaded.sizeInBytes() <= context.targetBytes()) {
           return loaded;
         }
         rest = loaded;
@@ -313,7 +340,8 @@ public final class ArrowIpcSource implements Source {
     }
 
     private void openFile(BufferAllocator allocator) throws IOException {
-      readerAllocator = allocator.newChildAllocator(NAME + " " + split.describe(), 0, Long.MAX_VALUE);
+      readerAllocator =
+          allocator.newChildAllocator(NAME + " " + split.describe(), 0, Long.MAX_VALUE);
       try {
         channel = FileChannel.open(file, StandardOpenOption.READ);
         reader = new ArrowFileReader(channel, readerAllocator);
@@ -326,8 +354,13 @@ public final class ArrowIpcSource implements Source {
       if (split.start() > blocks.size() || end > blocks.size()) {
         closeFile();
         throw new IOException(
-            "Arrow IPC file " + file + " holds " + blocks.size() + " record batches, fewer than split "
-                + split.describe() + " needs (was it rewritten since planning?)");
+            "Arrow IPC file "
+                + file
+                + " holds "
+                + blocks.size()
+                + " record batches, fewer than split "
+                + split.describe()
+                + " needs (was it rewritten since planning?)");
       }
       nextBlock = (int) split.start();
       endBlock = (int) end;
@@ -344,15 +377,19 @@ public final class ArrowIpcSource implements Source {
         ValueVectorUtility.validate(root);
       } catch (UnsupportedIpc e) {
         root.clear();
-        throw new IOException("Arrow IPC file " + file + ", record batch " + index + ": " + e.getMessage());
+        throw new IOException(
+            "Arrow IPC file " + file + ", record batch " + index + ": " + e.getMessage());
       } catch (IOException | RuntimeException e) {
         root.clear();
         String why = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
-        context.badRecords().report(
-            NAME,
-            file.toString(),
-            "record batch " + index,
-            new IOException("corrupt Arrow IPC record batch " + index + " of " + file + ": " + why, e));
+        context
+            .badRecords()
+            .report(
+                NAME,
+                file.toString(),
+                "record batch " + index,
+                new IOException(
+                    "corrupt Arrow IPC record batch " + index + " of " + file + ": " + why, e));
         return null;
       }
       try {
@@ -364,8 +401,8 @@ public final class ArrowIpcSource implements Source {
 
     /**
      * Reads one record batch message into {@code root}. Done here rather than by {@link
-     * ArrowFileReader#loadRecordBatch}, which does not release the message buffer when the
-     * message is corrupt: a bad batch would leak its size from the allocator.
+     * ArrowFileReader#loadRecordBatch}, which does not release the message buffer when the message
+     * is corrupt: a bad batch would leak its size from the allocator.
      */
     private void loadBlock(ArrowBlock block, VectorSchemaRoot root) throws IOException {
       long total = block.getMetadataLength() + block.getBodyLength();
@@ -380,7 +417,8 @@ public final class ArrowIpcSource implements Source {
         while (target.hasRemaining()) {
           int n = channel.read(target, position);
           if (n < 0) {
-            throw new IOException("the file ends inside the record batch (at byte " + position + ")");
+            throw new IOException(
+                "the file ends inside the record batch (at byte " + position + ")");
           }
           position += n;
         }
@@ -388,11 +426,13 @@ public final class ArrowIpcSource implements Source {
         ArrowBuf metadata = buffer.slice(prefix, block.getMetadataLength() - prefix);
         Message message = Message.getRootAsMessage(metadata.nioBuffer().asReadOnlyBuffer());
         if (message.headerType() != MessageHeader.RecordBatch) {
-          throw new IOException("the message is not a record batch (header type " + message.headerType() + ")");
+          throw new IOException(
+              "the message is not a record batch (header type " + message.headerType() + ")");
         }
         RecordBatch header = (RecordBatch) message.header(new RecordBatch());
         if (header.compression() != null) {
-          throw new UnsupportedIpc("compressed record batches are not supported (write the file uncompressed)");
+          throw new UnsupportedIpc(
+              "compressed record batches are not supported (write the file uncompressed)");
         }
         ArrowBuf body = buffer.slice(block.getMetadataLength(), block.getBodyLength());
         // On success this releases the message buffer; the record batch holds slices of it.
@@ -436,14 +476,17 @@ public final class ArrowIpcSource implements Source {
         moved.forEach(FieldVector::close);
         throw e;
       }
-      return new Batch(new VectorSchemaRoot(root.getSchema().getFields(), moved, rowCount), List.of(file.toString()));
+      return new Batch(
+          new VectorSchemaRoot(root.getSchema().getFields(), moved, rowCount),
+          List.of(file.toString()));
     }
 
     /** The next piece of {@link #rest}, copied into {@code allocator}. */
     private Batch piece(BufferAllocator allocator) {
       int total = rest.rowCount();
       long bytesPerRow = Math.max(1, rest.sizeInBytes() / Math.max(1, total));
-      int rows = (int) Math.max(1, Math.min(context.targetRows(), context.targetBytes() / bytesPerRow));
+      int rows =
+          (int) Math.max(1, Math.min(context.targetRows(), context.targetBytes() / bytesPerRow));
       rows = Math.min(rows, total - restRow);
       Batch out = rest.slice(allocator, restRow, rows);
       restRow += rows;

@@ -20,14 +20,14 @@ import org.apache.arrow.vector.types.pojo.Schema;
  * {@link #BYTES_COLUMN} (binary, the file's content).
  *
  * <p>The files are those named by the patterns ({@link PathPatterns}; a literal directory stands
- * for every file under it, recursively, hidden ones excepted). The root is the patterns' {@linkplain
- * PathPatterns#baseDirectory base directory} unless given.
+ * for every file under it, recursively, hidden ones excepted). The root is the patterns'
+ * {@linkplain PathPatterns#baseDirectory base directory} unless given.
  *
- * <p><b>Splits.</b> Files in sorted order (or, with {@link SupportsFileShuffle}, in an order seeded by
- * (seed, epoch)) are grouped into splits of at most {@link Builder#targetSplitBytes} bytes and
- * {@link Builder#targetSplitFiles} files (a larger file is a split alone); a split's {@code paths} are its
- * files, its {@code estimatedRows} their number (exact unless a file becomes unreadable) and its
- * {@code estimatedBytes} their total size.
+ * <p><b>Splits.</b> Files in sorted order (or, with {@link SupportsFileShuffle}, in an order seeded
+ * by (seed, epoch)) are grouped into splits of at most {@link Builder#targetSplitBytes} bytes and
+ * {@link Builder#targetSplitFiles} files (a larger file is a split alone); a split's {@code paths}
+ * are its files, its {@code estimatedRows} their number (exact unless a file becomes unreadable)
+ * and its {@code estimatedBytes} their total size.
  *
  * <p><b>Batches</b> close at {@link ReadContext#targetRows()} files or once their content reaches
  * {@link ReadContext#targetBytes()}. A file that vanished or cannot be read since planning is a bad
@@ -54,7 +54,11 @@ public final class BinaryFilesSource implements Source, SupportsFileShuffle {
 
   private static final int MAX_CELL_BYTES = Integer.MAX_VALUE - 16;
   private static final Schema SCHEMA =
-      new Schema(List.of(Columns.utf8(Batch.KEY_COLUMN), Columns.utf8(Batch.URL_COLUMN), Columns.binary(BYTES_COLUMN)));
+      new Schema(
+          List.of(
+              Columns.utf8(Batch.KEY_COLUMN),
+              Columns.utf8(Batch.URL_COLUMN),
+              Columns.binary(BYTES_COLUMN)));
 
   private final List<String> patterns;
   private final Path root;
@@ -64,7 +68,8 @@ public final class BinaryFilesSource implements Source, SupportsFileShuffle {
 
   private BinaryFilesSource(Builder b) {
     this.patterns = List.copyOf(b.patterns);
-    this.root = b.root != null ? b.root.toAbsolutePath().normalize() : PathPatterns.baseDirectory(patterns);
+    this.root =
+        b.root != null ? b.root.toAbsolutePath().normalize() : PathPatterns.baseDirectory(patterns);
     this.targetSplitBytes = b.targetSplitBytes;
     this.targetSplitFiles = b.targetSplitFiles;
     this.sourceId = b.sourceId != null ? b.sourceId : "binary-files:" + String.join(",", patterns);
@@ -109,7 +114,8 @@ public final class BinaryFilesSource implements Source, SupportsFileShuffle {
     /** The size splits are grouped to (default {@link #DEFAULT_SPLIT_BYTES}). */
     public Builder targetSplitBytes(long targetSplitBytes) {
       if (targetSplitBytes <= 0) {
-        throw new IllegalArgumentException("targetSplitBytes must be positive: " + targetSplitBytes);
+        throw new IllegalArgumentException(
+            "targetSplitBytes must be positive: " + targetSplitBytes);
       }
       this.targetSplitBytes = targetSplitBytes;
       return this;
@@ -178,7 +184,8 @@ public final class BinaryFilesSource implements Source, SupportsFileShuffle {
 
   @Override
   public List<SourceSplit> planSplits(long seed, int epoch) throws IOException {
-    return groupFiles(sourceId, EpochPlan.shuffleFiles(files(), seed, epoch), targetSplitBytes, targetSplitFiles);
+    return groupFiles(
+        sourceId, EpochPlan.shuffleFiles(files(), seed, epoch), targetSplitBytes, targetSplitFiles);
   }
 
   private List<Path> files() throws IOException {
@@ -212,15 +219,17 @@ public final class BinaryFilesSource implements Source, SupportsFileShuffle {
    * Groups files, in order, into splits of at most {@code targetBytes} and {@code targetFiles}
    * each, except that a file larger than {@code targetBytes} is a split alone.
    */
-  static List<SourceSplit> groupFiles(String sourceId, List<Path> files, long targetBytes, int targetFiles)
-      throws IOException {
+  static List<SourceSplit> groupFiles(
+      String sourceId, List<Path> files, long targetBytes, int targetFiles) throws IOException {
     List<SourceSplit> splits = new ArrayList<>();
     List<String> group = new ArrayList<>();
     long groupBytes = 0;
     for (Path file : files) {
       long size = Files.size(file);
       if (!group.isEmpty() && (groupBytes + size > targetBytes || group.size() >= targetFiles)) {
-        splits.add(new SourceSplit(sourceId, splits.size(), group, 0, -1, group.size(), groupBytes, List.of()));
+        splits.add(
+            new SourceSplit(
+                sourceId, splits.size(), group, 0, -1, group.size(), groupBytes, List.of()));
         group = new ArrayList<>();
         groupBytes = 0;
       }
@@ -228,7 +237,9 @@ public final class BinaryFilesSource implements Source, SupportsFileShuffle {
       groupBytes += size;
     }
     if (!group.isEmpty()) {
-      splits.add(new SourceSplit(sourceId, splits.size(), group, 0, -1, group.size(), groupBytes, List.of()));
+      splits.add(
+          new SourceSplit(
+              sourceId, splits.size(), group, 0, -1, group.size(), groupBytes, List.of()));
     }
     return splits;
   }
@@ -277,7 +288,9 @@ public final class BinaryFilesSource implements Source, SupportsFileShuffle {
         throw new IllegalStateException("reader of " + split.describe() + " is closed");
       }
       List<String> paths = split.paths();
-      while (next < paths.size() && rows.rows() < context.targetRows() && rows.bytes() < context.targetBytes()) {
+      while (next < paths.size()
+          && rows.rows() < context.targetRows()
+          && rows.bytes() < context.targetBytes()) {
         String url = paths.get(next++);
         Path file = Paths.get(url);
         String key = key(root, file);

@@ -37,7 +37,8 @@ final class HeapBatch {
   /** Appends one row; {@code cells} follow the schema's column order. */
   void add(String source, Object... cells) {
     if (cells.length != columns.size()) {
-      throw new IllegalArgumentException("expected " + columns.size() + " cells, got " + cells.length);
+      throw new IllegalArgumentException(
+          "expected " + columns.size() + " cells, got " + cells.length);
     }
     for (int c = 0; c < cells.length; c++) {
       Object cell = cells[c];
@@ -64,9 +65,7 @@ final class HeapBatch {
     return bytes;
   }
 
-  /**
-   * Builds the batch in {@code allocator} (owned by the caller) and empties this collector.
-   */
+  /** Builds the batch in {@code allocator} (owned by the caller) and empties this collector. */
   Batch build(BufferAllocator allocator) {
     VectorSchemaRoot root = VectorSchemaRoot.create(schema, allocator);
     try {

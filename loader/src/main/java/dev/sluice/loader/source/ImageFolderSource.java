@@ -27,22 +27,23 @@ import org.apache.arrow.vector.types.pojo.Schema;
  * encoded; decode them with {@link dev.sluice.loader.ImageDecoder}). Columns: {@link
  * Batch#KEY_COLUMN} ({@code <class>/<file>}, relative to the root), {@link Batch#URL_COLUMN} (the
  * absolute path), {@link #IMAGE_COLUMN} (binary, the encoded bytes), {@link #LABEL_COLUMN} (int32,
- * the index of the class in {@link #classNames()}) and {@link #CLASS_COLUMN} (utf8, the class name).
+ * the index of the class in {@link #classNames()}) and {@link #CLASS_COLUMN} (utf8, the class
+ * name).
  *
  * <p>The classes are the root's subdirectories whose name does not start with a dot, sorted by name
- * (as torchvision's {@code ImageFolder} does), fixed when the source is built. The images of a class
- * are the files anywhere under its directory whose extension is one of {@link
- * Builder#extensions} (case-insensitive; default {@link #DEFAULT_EXTENSIONS}), hidden ones excepted.
+ * (as torchvision's {@code ImageFolder} does), fixed when the source is built. The images of a
+ * class are the files anywhere under its directory whose extension is one of {@link
+ * Builder#extensions} (case-insensitive; default {@link #DEFAULT_EXTENSIONS}), hidden ones
+ * excepted.
  *
  * <p><b>Splits</b> group the images into splits of at most {@link Builder#targetSplitBytes} bytes
  * and {@link Builder#targetSplitFiles} files, as {@link BinaryFilesSource} does: in sorted path
  * order by {@link #planSplits()} (a split then holds one class or two: fine for evaluation), and in
  * an order seeded by (seed, epoch) through {@link SupportsFileShuffle}, which {@link
- * dev.sluice.loader.Dataset#shuffleFiles(long)} uses, so that every split mixes the classes as
- * the whole folder does. Train on a folder sorted by class only with its files shuffled.
- * <b>Batches</b> close at {@link ReadContext#targetRows()} images or once
- * their bytes reach {@link ReadContext#targetBytes()}. An image that vanished or cannot be read is a
- * bad record naming it.
+ * dev.sluice.loader.Dataset#shuffleFiles(long)} uses, so that every split mixes the classes as the
+ * whole folder does. Train on a folder sorted by class only with its files shuffled. <b>Batches</b>
+ * close at {@link ReadContext#targetRows()} images or once their bytes reach {@link
+ * ReadContext#targetBytes()}. An image that vanished or cannot be read is a bad record naming it.
  *
  * <p>Immutable and thread-safe; each reader is used by one thread at a time.
  */
@@ -130,7 +131,8 @@ public final class ImageFolderSource implements Source, SupportsFileShuffle {
     /** The size splits are grouped to (default {@link BinaryFilesSource#DEFAULT_SPLIT_BYTES}). */
     public Builder targetSplitBytes(long targetSplitBytes) {
       if (targetSplitBytes <= 0) {
-        throw new IllegalArgumentException("targetSplitBytes must be positive: " + targetSplitBytes);
+        throw new IllegalArgumentException(
+            "targetSplitBytes must be positive: " + targetSplitBytes);
       }
       this.targetSplitBytes = targetSplitBytes;
       return this;
@@ -155,7 +157,8 @@ public final class ImageFolderSource implements Source, SupportsFileShuffle {
      */
     public ImageFolderSource build() throws IOException {
       if (!Files.isDirectory(root)) {
-        throw new NoSuchFileException(root.toString(), null, "image folder root is not a directory");
+        throw new NoSuchFileException(
+            root.toString(), null, "image folder root is not a directory");
       }
       List<String> classes = new ArrayList<>();
       try (Stream<Path> children = Files.list(root)) {
@@ -168,7 +171,8 @@ public final class ImageFolderSource implements Source, SupportsFileShuffle {
         throw e.getCause();
       }
       if (classes.isEmpty()) {
-        throw new IOException("image folder " + root + " holds no class directory (expected root/<class>/<images>)");
+        throw new IOException(
+            "image folder " + root + " holds no class directory (expected root/<class>/<images>)");
       }
       Collections.sort(classes);
       return new ImageFolderSource(this, List.copyOf(classes));
@@ -208,7 +212,10 @@ public final class ImageFolderSource implements Source, SupportsFileShuffle {
   @Override
   public List<SourceSplit> planSplits(long seed, int epoch) throws IOException {
     return BinaryFilesSource.groupFiles(
-        sourceId, EpochPlan.shuffleFiles(images(), seed, epoch), targetSplitBytes, targetSplitFiles);
+        sourceId,
+        EpochPlan.shuffleFiles(images(), seed, epoch),
+        targetSplitBytes,
+        targetSplitFiles);
   }
 
   /** Every image, in sorted path order. */
@@ -224,7 +231,12 @@ public final class ImageFolderSource implements Source, SupportsFileShuffle {
     }
     if (images.isEmpty()) {
       throw new IOException(
-          "image folder " + root + " holds no image (extensions " + new TreeSet<>(extensions) + ") in its classes " + classNames);
+          "image folder "
+              + root
+              + " holds no image (extensions "
+              + new TreeSet<>(extensions)
+              + ") in its classes "
+              + classNames);
     }
     Collections.sort(images);
     return images;
@@ -272,15 +284,23 @@ public final class ImageFolderSource implements Source, SupportsFileShuffle {
         throw new IllegalStateException("reader of " + split.describe() + " is closed");
       }
       List<String> paths = split.paths();
-      while (next < paths.size() && rows.rows() < context.targetRows() && rows.bytes() < context.targetBytes()) {
+      while (next < paths.size()
+          && rows.rows() < context.targetRows()
+          && rows.bytes() < context.targetBytes()) {
         String url = paths.get(next++);
         Path file = Paths.get(url);
         String key = BinaryFilesSource.key(root, file);
         int slash = key.indexOf('/');
         int label = slash < 0 ? -1 : Collections.binarySearch(classNames, key.substring(0, slash));
         if (label < 0) {
-          context.badRecords().report(
-              NAME, url, key, new IOException(file + " is not in a class directory of " + root + " " + classNames));
+          context
+              .badRecords()
+              .report(
+                  NAME,
+                  url,
+                  key,
+                  new IOException(
+                      file + " is not in a class directory of " + root + " " + classNames));
           continue;
         }
         byte[] image;

@@ -7,8 +7,8 @@ import java.util.List;
 import org.apache.arrow.memory.BufferAllocator;
 
 /**
- * Batches held in memory (a materialised dataset), one split per batch. Readers hand out copies,
- * so the held batches can be read any number of times; the owner of the batches closes them.
+ * Batches held in memory (a materialised dataset), one split per batch. Readers hand out copies, so
+ * the held batches can be read any number of times; the owner of the batches closes them.
  */
 public final class InMemorySource implements Source {
   private final List<Batch> batches;
@@ -30,7 +30,16 @@ public final class InMemorySource implements Source {
     List<SourceSplit> out = new ArrayList<>();
     for (int i = 0; i < batches.size(); i++) {
       Batch b = batches.get(i);
-      out.add(new SourceSplit(id, i, List.of(id + "#" + i), 0, b.rowCount(), b.rowCount(), b.sizeInBytes(), List.of()));
+      out.add(
+          new SourceSplit(
+              id,
+              i,
+              List.of(id + "#" + i),
+              0,
+              b.rowCount(),
+              b.rowCount(),
+              b.sizeInBytes(),
+              List.of()));
     }
     return out;
   }

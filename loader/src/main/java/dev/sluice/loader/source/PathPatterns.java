@@ -27,20 +27,20 @@ import java.util.stream.Stream;
  *
  * <ol>
  *   <li><b>Braces</b>, as in a shell: {@code train-{0000..0099}.tar} is a numeric range (inclusive,
- *       ascending or descending; zero-padded to the width of the wider bound when either bound has a
- *       leading zero), {@code {train,val}/x.tar} lists alternatives. Braces nest. A brace group that
- *       is neither (no comma, not a range) is kept literally.
+ *       ascending or descending; zero-padded to the width of the wider bound when either bound has
+ *       a leading zero), {@code {train,val}/x.tar} lists alternatives. Braces nest. A brace group
+ *       that is neither (no comma, not a range) is kept literally.
  *   <li><b>Globs</b>, by {@link PathMatcher} ({@code glob:} syntax) relative to the pattern's base
- *       directory (its leading components without wildcards): {@code *} and {@code ?} stay within one
- *       path component, {@code **} crosses directories, and a {@code **}{@code /} component also
- *       matches no directory at all ({@code data/**}{@code /*.tar} matches {@code data/a.tar}). Only
- *       regular files match a glob. A component is a glob when it contains {@code *}, {@code ?} or
- *       {@code [}.
+ *       directory (its leading components without wildcards): {@code *} and {@code ?} stay within
+ *       one path component, {@code **} crosses directories, and a {@code **}{@code /} component
+ *       also matches no directory at all ({@code data/**}{@code /*.tar} matches {@code
+ *       data/a.tar}). Only regular files match a glob. A component is a glob when it contains
+ *       {@code *}, {@code ?} or {@code [}.
  * </ol>
  *
- * <p>A brace expansion without wildcards names files literally: each must exist, so a missing
- * shard in {@code train-{0000..0099}.tar} is an error naming it. A glob that matches nothing is an
- * error naming the pattern; expansion never returns an empty list silently. A literal directory is
+ * <p>A brace expansion without wildcards names files literally: each must exist, so a missing shard
+ * in {@code train-{0000..0099}.tar} is an error naming it. A glob that matches nothing is an error
+ * naming the pattern; expansion never returns an empty list silently. A literal directory is
  * handled as the caller's {@link Directories} says: rejected (the default) or replaced by the
  * regular files under it.
  *
@@ -285,10 +285,13 @@ public final class PathPatterns {
       throw new IOException(p + " is neither a regular file nor a directory");
     }
     if (!directories.expand()) {
-      throw new IOException(p + " is a directory; give the files in it (or a pattern such as " + p + "/*)");
+      throw new IOException(
+          p + " is a directory; give the files in it (or a pattern such as " + p + "/*)");
     }
     List<Path> files = new ArrayList<>();
-    try (Stream<Path> walk = Files.walk(p, directories.recursive() ? Integer.MAX_VALUE : 1, FileVisitOption.FOLLOW_LINKS)) {
+    try (Stream<Path> walk =
+        Files.walk(
+            p, directories.recursive() ? Integer.MAX_VALUE : 1, FileVisitOption.FOLLOW_LINKS)) {
       walk.filter(f -> !hidden(p, f) && Files.isRegularFile(f) && directories.accept().test(f))
           .forEach(files::add);
     } catch (UncheckedIOException e) {
@@ -322,23 +325,28 @@ public final class PathPatterns {
     if (Files.isDirectory(base)) {
       try (Stream<Path> walk = Files.walk(base, depth, FileVisitOption.FOLLOW_LINKS)) {
         walk.filter(Files::isRegularFile)
-            .filter(f -> {
-              Path rel = base.relativize(f);
-              for (PathMatcher m : matchers) {
-                if (m.matches(rel)) {
-                  return true;
-                }
-              }
-              return false;
-            })
+            .filter(
+                f -> {
+                  Path rel = base.relativize(f);
+                  for (PathMatcher m : matchers) {
+                    if (m.matches(rel)) {
+                      return true;
+                    }
+                  }
+                  return false;
+                })
             .forEach(files::add);
       } catch (UncheckedIOException e) {
         throw e.getCause();
       }
     }
     if (files.isEmpty()) {
-      String what = pattern.equals(expanded) ? "'" + pattern + "'" : "'" + expanded + "' (from '" + pattern + "')";
-      throw new NoSuchFileException(pattern, null, "no file matches the pattern " + what + " under " + base);
+      String what =
+          pattern.equals(expanded)
+              ? "'" + pattern + "'"
+              : "'" + expanded + "' (from '" + pattern + "')";
+      throw new NoSuchFileException(
+          pattern, null, "no file matches the pattern " + what + " under " + base);
     }
     return files;
   }

@@ -16,6 +16,7 @@ import org.apache.arrow.vector.types.pojo.Schema;
 public final class RangeSource implements Source {
   /** The column. */
   public static final String COLUMN = "id";
+
   private static final Schema SCHEMA = new Schema(List.of(Columns.int64(COLUMN)));
 
   private final long n;
@@ -47,7 +48,9 @@ public final class RangeSource implements Source {
     for (int i = 0; i < count; i++) {
       long from = n * i / count;
       long to = n * (i + 1) / count;
-      out.add(new SourceSplit("range-" + n, i, List.of("range"), from, to, to - from, (to - from) * 8, List.of()));
+      out.add(
+          new SourceSplit(
+              "range-" + n, i, List.of("range"), from, to, to - from, (to - from) * 8, List.of()));
     }
     return out;
   }

@@ -18,8 +18,8 @@ import org.apache.commons.compress.compressors.gzip.GzipCompressorInputStream;
 
 /**
  * Counts the samples of a WebDataset shard from its tar headers alone: it reads each 512-byte
- * header, and skips every entry's data without reading it (a seek, for a plain {@code .tar}; a
- * gzip stream has to be decompressed, but nothing is decoded or kept). A sample is what {@link
+ * header, and skips every entry's data without reading it (a seek, for a plain {@code .tar}; a gzip
+ * stream has to be decompressed, but nothing is decoded or kept). A sample is what {@link
  * WebDatasetSource} reads as one: consecutive regular files with the same key, files without an
  * extension ignored; GNU long names and PAX {@code path}/{@code size} records are honoured as the
  * reader honours them.
@@ -35,13 +35,15 @@ final class ShardSampleCounter {
 
   /** The number of samples in {@code shard}. */
   static long count(Path shard) throws IOException {
-    try (Blocks blocks = WebDatasetWriter.isGzip(shard) ? new GzipBlocks(shard) : new FileBlocks(shard)) {
+    try (Blocks blocks =
+        WebDatasetWriter.isGzip(shard) ? new GzipBlocks(shard) : new FileBlocks(shard)) {
       return count(shard, blocks);
     } catch (IOException e) {
       if (e.getMessage() != null && e.getMessage().startsWith("cannot count the samples of ")) {
         throw e;
       }
-      throw new IOException("cannot count the samples of " + shard + ": corrupt or truncated archive: " + e, e);
+      throw new IOException(
+          "cannot count the samples of " + shard + ": corrupt or truncated archive: " + e, e);
     }
   }
 
@@ -55,10 +57,16 @@ final class ShardSampleCounter {
     long samples = 0;
     while (true) {
       long at = blocks.position();
-      String after = lastEntry == null ? "at the start of the archive" : "after entry '" + lastEntry + "'";
+      String after =
+          lastEntry == null ? "at the start of the archive" : "after entry '" + lastEntry + "'";
       if (!blocks.read(header)) {
-        throw broken(shard, "truncated tar archive: it ends " + after + " without an end-of-archive marker (tar byte "
-            + at + ")");
+        throw broken(
+            shard,
+            "truncated tar archive: it ends "
+                + after
+                + " without an end-of-archive marker (tar byte "
+                + at
+                + ")");
       }
       if (allZero(header)) {
         return samples; // the end-of-archive marker
@@ -70,8 +78,14 @@ final class ShardSampleCounter {
         }
         entry = new TarArchiveEntry(header);
       } catch (IOException | RuntimeException e) {
-        throw broken(shard, "corrupt tar archive: cannot read the entry header " + after + " (tar byte " + at + "): "
-            + e.getMessage());
+        throw broken(
+            shard,
+            "corrupt tar archive: cannot read the entry header "
+                + after
+                + " (tar byte "
+                + at
+                + "): "
+                + e.getMessage());
       }
       long size = entry.getSize();
       if (entry.isGNULongNameEntry()) {
@@ -79,7 +93,8 @@ final class ShardSampleCounter {
         continue;
       }
       if (entry.isPaxHeader() || entry.isGlobalPaxHeader()) {
-        parsePax(shard, data(shard, blocks, entry, size), entry.isGlobalPaxHeader() ? globalPax : pax);
+        parsePax(
+            shard, data(shard, blocks, entry, size), entry.isGlobalPaxHeader() ? globalPax : pax);
         continue;
       }
       if (entry.isGNULongLinkEntry()) {
@@ -87,7 +102,11 @@ final class ShardSampleCounter {
         continue;
       }
       if (entry.isSparse()) {
-        throw broken(shard, "sparse tar entry '" + entry.getName() + "': the sample count does not read sparse entries");
+        throw broken(
+            shard,
+            "sparse tar entry '"
+                + entry.getName()
+                + "': the sample count does not read sparse entries");
       }
       Map<String, String> headers = new HashMap<>(globalPax);
       headers.putAll(pax);
@@ -98,7 +117,8 @@ final class ShardSampleCounter {
         try {
           size = Long.parseLong(headers.get("size"));
         } catch (NumberFormatException e) {
-          throw broken(shard, "corrupt PAX header before '" + name + "': size " + headers.get("size"));
+          throw broken(
+              shard, "corrupt PAX header before '" + name + "': size " + headers.get("size"));
         }
       }
       entry.setName(name);
@@ -121,19 +141,29 @@ final class ShardSampleCounter {
   }
 
   /** The data of a small entry (a long name, PAX records), with its padding skipped. */
-  private static byte[] data(Path shard, Blocks blocks, TarArchiveEntry entry, long size) throws IOException {
+  private static byte[] data(Path shard, Blocks blocks, TarArchiveEntry entry, long size)
+      throws IOException {
     if (size < 0 || size > (1 << 20)) {
-      throw broken(shard, "corrupt tar archive: a " + entry.getName() + " header of " + size + " bytes");
+      throw broken(
+          shard, "corrupt tar archive: a " + entry.getName() + " header of " + size + " bytes");
     }
     byte[] data = new byte[(int) size];
     int read = blocks.readFully(data);
     if (read < data.length) {
-      throw broken(shard, "truncated tar archive: header entry '" + entry.getName() + "' holds " + read + " of its "
-          + size + " bytes");
+      throw broken(
+          shard,
+          "truncated tar archive: header entry '"
+              + entry.getName()
+              + "' holds "
+              + read
+              + " of its "
+              + size
+              + " bytes");
     }
     long pad = roundUp(size) - size;
     if (blocks.skip(pad) < pad) {
-      throw broken(shard, "truncated tar archive: it ends inside the padding of '" + entry.getName() + "'");
+      throw broken(
+          shard, "truncated tar archive: it ends inside the padding of '" + entry.getName() + "'");
     }
     return data;
   }
@@ -142,15 +172,28 @@ final class ShardSampleCounter {
     long want = roundUp(size);
     long skipped = blocks.skip(want);
     if (skipped < want && skipped < size) {
-      throw broken(shard, "truncated tar archive: entry '" + name + "' holds " + skipped + " of its " + size + " bytes");
+      throw broken(
+          shard,
+          "truncated tar archive: entry '"
+              + name
+              + "' holds "
+              + skipped
+              + " of its "
+              + size
+              + " bytes");
     }
     if (skipped < want) {
-      throw broken(shard, "truncated tar archive: it ends inside the padding of entry '" + name + "'");
+      throw broken(
+          shard, "truncated tar archive: it ends inside the padding of entry '" + name + "'");
     }
   }
 
-  /** PAX extended header records: {@code "<length> <key>=<value>\n"}, the length counting the whole record. */
-  private static void parsePax(Path shard, byte[] data, Map<String, String> into) throws IOException {
+  /**
+   * PAX extended header records: {@code "<length> <key>=<value>\n"}, the length counting the whole
+   * record.
+   */
+  private static void parsePax(Path shard, byte[] data, Map<String, String> into)
+      throws IOException {
     int i = 0;
     while (i < data.length && data[i] != 0) {
       int space = i;
@@ -208,16 +251,22 @@ final class ShardSampleCounter {
 
   /** The tar stream as blocks and skips. */
   private interface Blocks extends AutoCloseable {
-    /** Reads one whole record; false at the end of the stream before any byte; throws on a partial one. */
+    /**
+     * Reads one whole record; false at the end of the stream before any byte; throws on a partial
+     * one.
+     */
     default boolean read(byte[] record) throws IOException {
       int n = readFully(record);
       if (n == 0) {
         return false;
       }
       if (n < record.length) {
-        throw new IOException(String.format(Locale.ROOT,
-            "cannot count the samples of %s: truncated tar archive: it ends inside a header (tar byte %d)", path(),
-            position() - n));
+        throw new IOException(
+            String.format(
+                Locale.ROOT,
+                "cannot count the samples of %s: truncated tar archive: it ends inside a header (tar byte %d)",
+                path(),
+                position() - n));
       }
       return true;
     }
@@ -298,11 +347,15 @@ final class ShardSampleCounter {
       this.path = path;
       this.file = Files.newInputStream(path);
       try {
-        this.in = GzipCompressorInputStream.builder().setInputStream(new BufferedInputStream(file, 1 << 16))
-            .setDecompressConcatenated(true).get();
+        this.in =
+            GzipCompressorInputStream.builder()
+                .setInputStream(new BufferedInputStream(file, 1 << 16))
+                .setDecompressConcatenated(true)
+                .get();
       } catch (IOException | RuntimeException e) {
         file.close();
-        throw new IOException("cannot count the samples of " + path + ": not a gzip stream: " + e.getMessage(), e);
+        throw new IOException(
+            "cannot count the samples of " + path + ": not a gzip stream: " + e.getMessage(), e);
       }
     }
 

@@ -13,9 +13,9 @@ import org.apache.arrow.vector.types.pojo.Schema;
  * One consumer's share of a source: the row ranges ({@link ShareSegment}s) of its splits that a
  * sharding assignment gave it, read in order. Each segment becomes one split of this source; its
  * reader reads the underlying split and keeps rows {@code [fromRow, toRow)} of it (rows before are
- * read and dropped: sources stream, they do not seek). Read with order preserved, the rows come
- * out exactly in the share's order, which is what makes positions resumable: a remainder
- * computed from a saved position is again a list of segments.
+ * read and dropped: sources stream, they do not seek). Read with order preserved, the rows come out
+ * exactly in the share's order, which is what makes positions resumable: a remainder computed from
+ * a saved position is again a list of segments.
  */
 public final class ShareSource implements Source {
   private final Source base;
@@ -51,8 +51,16 @@ public final class ShareSource implements Source {
     for (int i = 0; i < segments.size(); i++) {
       ShareSegment s = segments.get(i);
       SourceSplit u = s.split();
-      out.add(new SourceSplit(id, i, u.paths(), s.fromRow(), s.toRow(), s.rowsKnown() ? s.rows() : -1,
-          u.estimatedBytes(), u.hosts()));
+      out.add(
+          new SourceSplit(
+              id,
+              i,
+              u.paths(),
+              s.fromRow(),
+              s.toRow(),
+              s.rowsKnown() ? s.rows() : -1,
+              u.estimatedBytes(),
+              u.hosts()));
     }
     return out;
   }

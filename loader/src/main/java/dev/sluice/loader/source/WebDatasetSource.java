@@ -31,10 +31,11 @@ import org.apache.commons.compress.compressors.gzip.GzipCompressorInputStream;
  * entry with Apache Commons Compress: a reader holds at most one batch of samples in memory, never
  * a whole shard.
  *
- * <p><b>Samples.</b> An entry {@code dir/000123.seg.jpg} has the key {@code dir/000123} (its path up
- * to the first dot of the base name) and the extension {@code seg.jpg} (lower-cased); consecutive
- * entries with the same key form one sample. Entries that are not regular files, and files whose
- * base name has no extension (or starts with a dot), belong to no sample and are ignored.
+ * <p><b>Samples.</b> An entry {@code dir/000123.seg.jpg} has the key {@code dir/000123} (its path
+ * up to the first dot of the base name) and the extension {@code seg.jpg} (lower-cased);
+ * consecutive entries with the same key form one sample. Entries that are not regular files, and
+ * files whose base name has no extension (or starts with a dot), belong to no sample and are
+ * ignored.
  *
  * <p><b>Columns.</b> {@link Batch#KEY_COLUMN} (utf8), {@link Batch#URL_COLUMN} (utf8, the shard's
  * path), then one binary column per extension, named by the extension:
@@ -58,9 +59,9 @@ import org.apache.commons.compress.compressors.gzip.GzipCompressorInputStream;
  * made when splits are planned and kept per shard (by path, size and modification time) for the
  * life of the source. Exact counts are what equal shares and resumable positions need.
  *
- * <p><b>Batches.</b> A batch is closed once it holds {@link ReadContext#targetRows()} samples or its
- * payload reaches {@link ReadContext#targetBytes()}. Its samples are collected on the heap first and
- * then copied into Arrow vectors sized exactly.
+ * <p><b>Batches.</b> A batch is closed once it holds {@link ReadContext#targetRows()} samples or
+ * its payload reaches {@link ReadContext#targetBytes()}. Its samples are collected on the heap
+ * first and then copied into Arrow vectors sized exactly.
  *
  * <p><b>Bad input.</b> A sample that cannot be taken as it is (a duplicate extension, an extension
  * outside the first sample's, an entry too large for one cell) is reported to {@link
@@ -85,6 +86,7 @@ public final class WebDatasetSource implements Source {
   private final List<String> extensions;
   private final String sourceId;
   private final boolean countSamples;
+
   /** Sample counts by shard, with the size and modification time they were counted at. */
   private final Map<Path, CountedShard> counts = new java.util.concurrent.ConcurrentHashMap<>();
 
@@ -144,7 +146,8 @@ public final class WebDatasetSource implements Source {
           throw new IllegalArgumentException("bad extension '" + e + "'");
         }
         if (ext.equals(Batch.KEY_COLUMN) || ext.equals(Batch.URL_COLUMN)) {
-          throw new IllegalArgumentException("extension '" + e + "' collides with a reserved column");
+          throw new IllegalArgumentException(
+              "extension '" + e + "' collides with a reserved column");
         }
         if (!this.extensions.add(ext)) {
           throw new IllegalArgumentException("extension '" + e + "' given twice");
@@ -216,11 +219,13 @@ public final class WebDatasetSource implements Source {
 
   @Override
   public List<SourceSplit> planSplits() throws IOException {
-    List<Path> files = PathPatterns.expand(patterns, PathPatterns.Directories.list(WebDatasetSource::isShard));
+    List<Path> files =
+        PathPatterns.expand(patterns, PathPatterns.Directories.list(WebDatasetSource::isShard));
     List<SourceSplit> splits = new ArrayList<>(files.size());
     for (Path file : files) {
       long rows = countSamples ? cachedCount(file) : -1;
-      splits.add(SourceSplit.wholeFile(sourceId, splits.size(), file.toString(), rows, Files.size(file)));
+      splits.add(
+          SourceSplit.wholeFile(sourceId, splits.size(), file.toString(), rows, Files.size(file)));
     }
     return splits;
   }
@@ -233,7 +238,9 @@ public final class WebDatasetSource implements Source {
   private long cachedCount(Path file) throws IOException {
     var attributes = Files.readAttributes(file, java.nio.file.attribute.BasicFileAttributes.class);
     CountedShard known = counts.get(file);
-    if (known != null && known.size() == attributes.size() && known.modified().equals(attributes.lastModifiedTime())) {
+    if (known != null
+        && known.size() == attributes.size()
+        && known.modified().equals(attributes.lastModifiedTime())) {
       return known.samples();
     }
     long samples = countSamples(file);
@@ -245,8 +252,8 @@ public final class WebDatasetSource implements Source {
    * The number of samples in one shard ({@code .tar}, {@code .tar.gz} or {@code .tgz}), as this
    * source would read them (consecutive regular files with one key; files without an extension
    * ignored), from the tar headers alone: every entry's data is skipped without being read (a gzip
-   * stream is decompressed, nothing is decoded). Samples the reader would report as bad records
-   * are counted too.
+   * stream is decompressed, nothing is decoded). Samples the reader would report as bad records are
+   * counted too.
    *
    * @throws IOException naming the shard if it cannot be read, is cut short (no end-of-archive
    *     marker, an entry's data or a header cut off) or has a corrupt header
@@ -282,7 +289,9 @@ public final class WebDatasetSource implements Source {
 
   @Override
   public String toString() {
-    return NAME + patterns + (extensions.isEmpty() ? "" : " extensions " + extensions)
+    return NAME
+        + patterns
+        + (extensions.isEmpty() ? "" : " extensions " + extensions)
         + (countSamples ? " counting samples" : "");
   }
 
@@ -325,7 +334,9 @@ public final class WebDatasetSource implements Source {
     }
   }
 
-  /** Counts the bytes of the (decompressed) tar stream, to tell a complete archive from a cut one. */
+  /**
+   * Counts the bytes of the (decompressed) tar stream, to tell a complete archive from a cut one.
+   */
   private static final class CountingStream extends FilterInputStream {
     long count;
 
@@ -376,8 +387,10 @@ public final class WebDatasetSource implements Source {
     private HeapBatch rows;
     private Entry pending;
     private String lastEntry;
+
     /** Where the next header must start in the tar stream; -1 when unknown (sparse entries). */
     private long nextHeaderAt;
+
     private boolean done;
     private boolean closed;
 
@@ -391,7 +404,11 @@ public final class WebDatasetSource implements Source {
         InputStream in = new BufferedInputStream(file, 1 << 16);
         if (WebDatasetWriter.isGzip(path)) {
           try {
-            in = GzipCompressorInputStream.builder().setInputStream(in).setDecompressConcatenated(true).get();
+            in =
+                GzipCompressorInputStream.builder()
+                    .setInputStream(in)
+                    .setDecompressConcatenated(true)
+                    .get();
           } catch (IOException e) {
             throw new IOException("cannot read " + url + " as gzip: " + e.getMessage(), e);
           }
@@ -413,7 +430,9 @@ public final class WebDatasetSource implements Source {
       if (closed) {
         throw new IllegalStateException("reader of " + url + " is closed");
       }
-      while (!done && (rows == null || (rows.rows() < context.targetRows() && rows.bytes() < context.targetBytes()))) {
+      while (!done
+          && (rows == null
+              || (rows.rows() < context.targetRows() && rows.bytes() < context.targetBytes()))) {
         Sample sample;
         try {
           sample = readSample();
@@ -437,14 +456,21 @@ public final class WebDatasetSource implements Source {
 
     private void add(Sample sample) {
       if (sample.problem != null) {
-        context.badRecords().report(NAME, url, sample.problemEntry, new IOException(sample.problem));
+        context
+            .badRecords()
+            .report(NAME, url, sample.problemEntry, new IOException(sample.problem));
         return;
       }
       if (columns == null) {
         for (String ext : sample.fields.keySet()) {
           if (ext.equals(Batch.KEY_COLUMN) || ext.equals(Batch.URL_COLUMN)) {
-            context.badRecords().report(
-                NAME, url, sample.key + "." + ext, new IOException("extension '" + ext + "' collides with a reserved column"));
+            context
+                .badRecords()
+                .report(
+                    NAME,
+                    url,
+                    sample.key + "." + ext,
+                    new IOException("extension '" + ext + "' collides with a reserved column"));
             return;
           }
         }
@@ -453,13 +479,20 @@ public final class WebDatasetSource implements Source {
       } else if (requested.isEmpty()) {
         for (String ext : sample.fields.keySet()) {
           if (!columns.contains(ext)) {
-            context.badRecords().report(
-                NAME,
-                url,
-                sample.key + "." + ext,
-                new IOException(
-                    "sample '" + sample.key + "' has extension '" + ext + "' that the shard's first sample lacks "
-                        + columns + "; give the extensions to read explicitly"));
+            context
+                .badRecords()
+                .report(
+                    NAME,
+                    url,
+                    sample.key + "." + ext,
+                    new IOException(
+                        "sample '"
+                            + sample.key
+                            + "' has extension '"
+                            + ext
+                            + "' that the shard's first sample lacks "
+                            + columns
+                            + "; give the extensions to read explicitly"));
             return;
           }
         }
@@ -501,8 +534,13 @@ public final class WebDatasetSource implements Source {
         } catch (IOException | RuntimeException e) {
           throw new BrokenArchive(
               "corrupt or truncated tar archive: cannot read the entry header "
-                  + (lastEntry == null ? "at the start of the archive" : "after entry '" + lastEntry + "'")
-                  + " (tar byte " + counter.count + "): " + describe(e),
+                  + (lastEntry == null
+                      ? "at the start of the archive"
+                      : "after entry '" + lastEntry + "'")
+                  + " (tar byte "
+                  + counter.count
+                  + "): "
+                  + describe(e),
               lastEntry == null ? "(first entry)" : lastEntry,
               e);
         }
@@ -527,7 +565,12 @@ public final class WebDatasetSource implements Source {
         }
         long size = entry.getSize();
         if (size > MAX_CELL_BYTES) {
-          return new Entry(name, key, ext, null, "entry '" + name + "' holds " + size + " bytes, more than one cell can");
+          return new Entry(
+              name,
+              key,
+              ext,
+              null,
+              "entry '" + name + "' holds " + size + " bytes, more than one cell can");
         }
         byte[] data = new byte[(int) size];
         int read;
@@ -535,37 +578,56 @@ public final class WebDatasetSource implements Source {
           read = tar.readNBytes(data, 0, data.length);
         } catch (IOException | RuntimeException e) {
           throw new BrokenArchive(
-              "corrupt or truncated tar archive: cannot read entry '" + name + "': " + describe(e), name, e);
+              "corrupt or truncated tar archive: cannot read entry '" + name + "': " + describe(e),
+              name,
+              e);
         }
         if (read != data.length) {
           throw new BrokenArchive(
-              "truncated tar archive: entry '" + name + "' holds " + read + " of its " + size + " bytes", name, null);
+              "truncated tar archive: entry '"
+                  + name
+                  + "' holds "
+                  + read
+                  + " of its "
+                  + size
+                  + " bytes",
+              name,
+              null);
         }
         return new Entry(name, key, ext, data, null);
       }
     }
 
     /**
-     * Commons Compress treats a cut at a header boundary, a cut inside a header, and a zeroed header
-     * as a normal end; only a real end-of-archive record followed by nothing but zeros is one.
+     * Commons Compress treats a cut at a header boundary, a cut inside a header, and a zeroed
+     * header as a normal end; only a real end-of-archive record followed by nothing but zeros is
+     * one.
      */
     private void checkEnd() throws IOException {
-      String after = lastEntry == null ? "at the start of the archive" : "after entry '" + lastEntry + "'";
+      String after =
+          lastEntry == null ? "at the start of the archive" : "after entry '" + lastEntry + "'";
       String entry = lastEntry == null ? "(first entry)" : lastEntry;
       if (nextHeaderAt >= 0 && counter.count < nextHeaderAt + RECORD) {
         throw new BrokenArchive(
-            "truncated tar archive: it ends " + after + " without an end-of-archive marker (tar byte " + counter.count + ")",
+            "truncated tar archive: it ends "
+                + after
+                + " without an end-of-archive marker (tar byte "
+                + counter.count
+                + ")",
             entry,
             null);
       }
       long marker = nextHeaderAt;
       byte[] buf = new byte[8192];
       try {
-        for (int n = counter.read(buf, 0, buf.length); n >= 0; n = counter.read(buf, 0, buf.length)) {
+        for (int n = counter.read(buf, 0, buf.length);
+            n >= 0;
+            n = counter.read(buf, 0, buf.length)) {
           for (int i = 0; i < n; i++) {
             if (buf[i] != 0) {
               throw new BrokenArchive(
-                  "corrupt tar archive: the header " + after
+                  "corrupt tar archive: the header "
+                      + after
                       + (marker >= 0 ? " (tar byte " + marker + ")" : "")
                       + " reads as an end-of-archive marker, but data follows it",
                   entry,
@@ -576,13 +638,15 @@ public final class WebDatasetSource implements Source {
       } catch (BrokenArchive e) {
         throw e;
       } catch (IOException | RuntimeException e) {
-        throw new BrokenArchive("corrupt or truncated archive " + after + ": " + describe(e), entry, e);
+        throw new BrokenArchive(
+            "corrupt or truncated archive " + after + ": " + describe(e), entry, e);
       }
     }
 
     private static String describe(Throwable e) {
       if (e instanceof EOFException) {
-        return "unexpected end of file" + (e.getMessage() == null ? "" : " (" + e.getMessage() + ")");
+        return "unexpected end of file"
+            + (e.getMessage() == null ? "" : " (" + e.getMessage() + ")");
       }
       return e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
     }

@@ -46,7 +46,9 @@ public final class WebDatasetWriter implements AutoCloseable {
    */
   public static WebDatasetWriter create(Path file) throws IOException {
     OutputStream out =
-        new BufferedOutputStream(Files.newOutputStream(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE), 1 << 16);
+        new BufferedOutputStream(
+            Files.newOutputStream(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE),
+            1 << 16);
     try {
       if (isGzip(file)) {
         out = new GzipCompressorOutputStream(out);
@@ -82,14 +84,24 @@ public final class WebDatasetWriter implements AutoCloseable {
     }
     if (key.equals(lastKey)) {
       throw new IllegalArgumentException(
-          "sample '" + key + "' follows a sample with the same key; they would read back as one sample");
+          "sample '"
+              + key
+              + "' follows a sample with the same key; they would read back as one sample");
     }
     for (Map.Entry<String, byte[]> field : fields.entrySet()) {
       String ext = field.getKey();
-      if (ext == null || ext.isEmpty() || ext.startsWith(".") || ext.endsWith(".") || ext.contains("/")
+      if (ext == null
+          || ext.isEmpty()
+          || ext.startsWith(".")
+          || ext.endsWith(".")
+          || ext.contains("/")
           || !ext.equals(ext.toLowerCase(Locale.ROOT))) {
         throw new IllegalArgumentException(
-            "bad extension '" + ext + "' for sample '" + key + "': it must be non-empty, lower-case, without '/' or a leading or trailing dot");
+            "bad extension '"
+                + ext
+                + "' for sample '"
+                + key
+                + "': it must be non-empty, lower-case, without '/' or a leading or trailing dot");
       }
       byte[] data = field.getValue();
       TarArchiveEntry entry = new TarArchiveEntry(key + "." + ext);
@@ -130,12 +142,15 @@ public final class WebDatasetWriter implements AutoCloseable {
 
   private static void checkKey(String key) {
     if (key == null || key.isEmpty() || key.endsWith("/") || key.startsWith("/")) {
-      throw new IllegalArgumentException("bad sample key '" + key + "': it must be a non-empty relative path");
+      throw new IllegalArgumentException(
+          "bad sample key '" + key + "': it must be a non-empty relative path");
     }
     String base = key.substring(key.lastIndexOf('/') + 1);
     if (base.contains(".")) {
       throw new IllegalArgumentException(
-          "bad sample key '" + key + "': its last component must not contain a dot (the reader cuts names at the first dot)");
+          "bad sample key '"
+              + key
+              + "': its last component must not contain a dot (the reader cuts names at the first dot)");
     }
   }
 }

@@ -23,11 +23,18 @@ class PrefetcherTest {
 
   @Test
   void handsOverTheItemsInOrderThenTheEndOnEveryCall() {
-    try (Prefetcher<Integer> p = new Prefetcher<>("prefetch-test-order", 2, out -> {
-      for (int i = 0; i < 5; i++) {
-        out.put(i);
-      }
-    }, i -> {}, () -> {}, AS_IS)) {
+    try (Prefetcher<Integer> p =
+        new Prefetcher<>(
+            "prefetch-test-order",
+            2,
+            out -> {
+              for (int i = 0; i < 5; i++) {
+                out.put(i);
+              }
+            },
+            i -> {},
+            () -> {},
+            AS_IS)) {
       List<Integer> got = new ArrayList<>();
       for (Integer i; (i = p.take()) != null; ) {
         got.add(i);
@@ -41,10 +48,17 @@ class PrefetcherTest {
   @Test
   void throwsTheProducersFailureAfterItsItemsAndOnEveryLaterCall() {
     IllegalStateException boom = new IllegalStateException("boom");
-    try (Prefetcher<Integer> p = new Prefetcher<>("prefetch-test-failure", 4, out -> {
-      out.put(1);
-      throw boom;
-    }, i -> {}, () -> {}, AS_IS)) {
+    try (Prefetcher<Integer> p =
+        new Prefetcher<>(
+            "prefetch-test-failure",
+            4,
+            out -> {
+              out.put(1);
+              throw boom;
+            },
+            i -> {},
+            () -> {},
+            AS_IS)) {
       assertThat(p.take()).isEqualTo(1);
       assertThatThrownBy(p::take).isSameAs(boom);
       assertThatThrownBy(p::take).isSameAs(boom);
@@ -54,10 +68,17 @@ class PrefetcherTest {
   @Test
   void theConsumerWaitsForAnItemNotYetMade() throws Exception {
     CountDownLatch make = new CountDownLatch(1);
-    try (Prefetcher<String> p = new Prefetcher<>("prefetch-test-wait", 1, out -> {
-      make.await();
-      out.put("x");
-    }, s -> {}, () -> {}, AS_IS)) {
+    try (Prefetcher<String> p =
+        new Prefetcher<>(
+            "prefetch-test-wait",
+            1,
+            out -> {
+              make.await();
+              out.put("x");
+            },
+            s -> {},
+            () -> {},
+            AS_IS)) {
       assertThat(p.hasReady()).isFalse();
       make.countDown();
       assertThat(p.take()).isEqualTo("x");
@@ -69,16 +90,23 @@ class PrefetcherTest {
   void closeStopsAProducerWaitingForRoomAndReleasesEveryItemNotTaken() throws Exception {
     Set<Integer> released = ConcurrentHashMap.newKeySet();
     CountDownLatch third = new CountDownLatch(1);
-    Prefetcher<Integer> p = new Prefetcher<>("prefetch-test-close", 2, out -> {
-      for (int i = 0; ; i++) {
-        if (i == 3) {
-          third.countDown(); // 0 taken, 1 and 2 queued: the put of 3 waits for room
-        }
-        if (!out.put(i)) {
-          return;
-        }
-      }
-    }, released::add, () -> {}, AS_IS);
+    Prefetcher<Integer> p =
+        new Prefetcher<>(
+            "prefetch-test-close",
+            2,
+            out -> {
+              for (int i = 0; ; i++) {
+                if (i == 3) {
+                  third.countDown(); // 0 taken, 1 and 2 queued: the put of 3 waits for room
+                }
+                if (!out.put(i)) {
+                  return;
+                }
+              }
+            },
+            released::add,
+            () -> {},
+            AS_IS);
     assertThat(p.take()).isZero();
     assertThat(third.await(10, TimeUnit.SECONDS)).isTrue();
     p.close();
@@ -90,10 +118,13 @@ class PrefetcherTest {
   @Test
   void anInterruptWhileWaitingBecomesAClearErrorAndKeepsTheInterrupt() {
     CountDownLatch never = new CountDownLatch(1);
-    try (Prefetcher<String> p = new Prefetcher<>("prefetch-test-interrupt", 1, out -> never.await(), s -> {}, () -> {},
-        AS_IS)) {
+    try (Prefetcher<String> p =
+        new Prefetcher<>(
+            "prefetch-test-interrupt", 1, out -> never.await(), s -> {}, () -> {}, AS_IS)) {
       Thread.currentThread().interrupt();
-      assertThatThrownBy(p::take).isInstanceOf(SluiceException.class).hasMessageContaining("interrupted");
+      assertThatThrownBy(p::take)
+          .isInstanceOf(SluiceException.class)
+          .hasMessageContaining("interrupted");
       assertThat(Thread.interrupted()).isTrue(); // (and cleared for the close)
     }
   }

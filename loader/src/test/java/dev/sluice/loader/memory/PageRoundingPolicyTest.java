@@ -21,7 +21,8 @@ class PageRoundingPolicyTest {
 
   @Test
   void theBlockStoreAccountsWholePagesNotPowersOfTwo() {
-    try (Sluice s = Sluice.builder().build(); ArrowBuf b = s.allocator().buffer((8L << 20) + 8)) {
+    try (Sluice s = Sluice.builder().build();
+        ArrowBuf b = s.allocator().buffer((8L << 20) + 8)) {
       assertThat(b.capacity()).isEqualTo((8L << 20) + 4096);
       assertThat(s.allocator().getAllocatedMemory()).isEqualTo((8L << 20) + 4096);
     }

@@ -15,12 +15,17 @@ class RecyclingMemoryTest {
   private static final long MIB = 1L << 20;
 
   private static RootAllocator rootOf(RecyclingMemory memory) {
-    return new RootAllocator(RootAllocator.configBuilder().maxAllocation(1L << 30).allocationManagerFactory(memory).build());
+    return new RootAllocator(
+        RootAllocator.configBuilder()
+            .maxAllocation(1L << 30)
+            .allocationManagerFactory(memory)
+            .build());
   }
 
   @Test
   void aReleasedBufferIsHandedOutAgainForTheSameSize() {
-    try (RecyclingMemory memory = RecyclingMemory.withCapacity(16 * MIB); RootAllocator root = rootOf(memory)) {
+    try (RecyclingMemory memory = RecyclingMemory.withCapacity(16 * MIB);
+        RootAllocator root = rootOf(memory)) {
       long first;
       try (ArrowBuf a = root.buffer(4 * MIB)) {
         first = a.memoryAddress();
@@ -38,7 +43,8 @@ class RecyclingMemoryTest {
 
   @Test
   void smallBuffersAreNotCached() {
-    try (RecyclingMemory memory = RecyclingMemory.withCapacity(16 * MIB, 64 << 10); RootAllocator root = rootOf(memory)) {
+    try (RecyclingMemory memory = RecyclingMemory.withCapacity(16 * MIB, 64 << 10);
+        RootAllocator root = rootOf(memory)) {
       root.buffer(32 << 10).close();
       assertThat(memory.cachedBytes()).isZero();
       assertThat(memory.hits() + memory.misses()).isZero();
@@ -47,7 +53,8 @@ class RecyclingMemoryTest {
 
   @Test
   void theCacheNeverHoldsMoreThanItsCapacityAndEvictsTheLeastRecentlyUsedSize() {
-    try (RecyclingMemory memory = RecyclingMemory.withCapacity(10 * MIB); RootAllocator root = rootOf(memory)) {
+    try (RecyclingMemory memory = RecyclingMemory.withCapacity(10 * MIB);
+        RootAllocator root = rootOf(memory)) {
       List<ArrowBuf> live = new ArrayList<>();
       for (int i = 0; i < 4; i++) {
         live.add(root.buffer(2 * MIB));
@@ -65,7 +72,8 @@ class RecyclingMemoryTest {
 
   @Test
   void vectorsOnRecycledMemoryStartClean() {
-    try (RecyclingMemory memory = RecyclingMemory.withCapacity(16 * MIB, 1); RootAllocator root = rootOf(memory)) {
+    try (RecyclingMemory memory = RecyclingMemory.withCapacity(16 * MIB, 1);
+        RootAllocator root = rootOf(memory)) {
       try (IntVector v = new IntVector("x", root)) {
         v.allocateNew(100_000);
         for (int i = 0; i < 100_000; i++) {
@@ -120,42 +128,48 @@ class RecyclingMemoryTest {
   @Test
   void concurrentUseNeverHandsOneBufferToTwoOwnersAndStaysWithinCapacity() throws Exception {
     long[] sizes = {64L << 10, 256L << 10, MIB, 3 * MIB};
-    try (RecyclingMemory memory = RecyclingMemory.withCapacity(8 * MIB); RootAllocator root = rootOf(memory)) {
-      java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(4, r -> {
-        Thread t = new Thread(r, "recycling-memory-test");
-        t.setDaemon(true);
-        return t;
-      });
+    try (RecyclingMemory memory = RecyclingMemory.withCapacity(8 * MIB);
+        RootAllocator root = rootOf(memory)) {
+      java.util.concurrent.ExecutorService pool =
+          java.util.concurrent.Executors.newFixedThreadPool(
+              4,
+              r -> {
+                Thread t = new Thread(r, "recycling-memory-test");
+                t.setDaemon(true);
+                return t;
+              });
       try {
         List<java.util.concurrent.Future<?>> done = new ArrayList<>();
         for (int w = 0; w < 4; w++) {
           long worker = w;
-          done.add(pool.submit(() -> {
-            java.util.SplittableRandom random = new java.util.SplittableRandom(worker);
-            List<ArrowBuf> held = new ArrayList<>();
-            List<Long> stamps = new ArrayList<>();
-            for (int i = 0; i < 2_000; i++) {
-              if (held.size() < 3 && random.nextBoolean()) {
-                ArrowBuf b = root.buffer(sizes[random.nextInt(sizes.length)]);
-                long stamp = (worker << 32) | i;
-                b.setLong(0, stamp);
-                b.setLong(b.capacity() - 8, stamp);
-                held.add(b);
-                stamps.add(stamp);
-              } else if (!held.isEmpty()) {
-                int k = random.nextInt(held.size());
-                ArrowBuf b = held.remove(k);
-                long stamp = stamps.remove(k);
-                // Nobody else wrote here while this worker owned the buffer.
-                assertThat(b.getLong(0)).isEqualTo(stamp);
-                assertThat(b.getLong(b.capacity() - 8)).isEqualTo(stamp);
-                b.close();
-              }
-              assertThat(memory.cachedBytes()).isLessThanOrEqualTo(memory.capacityBytes());
-            }
-            held.forEach(ArrowBuf::close);
-            return null;
-          }));
+          done.add(
+              pool.submit(
+                  () -> {
+                    java.util.SplittableRandom random = new java.util.SplittableRandom(worker);
+                    List<ArrowBuf> held = new ArrayList<>();
+                    List<Long> stamps = new ArrayList<>();
+                    for (int i = 0; i < 2_000; i++) {
+                      if (held.size() < 3 && random.nextBoolean()) {
+                        ArrowBuf b = root.buffer(sizes[random.nextInt(sizes.length)]);
+                        long stamp = (worker << 32) | i;
+                        b.setLong(0, stamp);
+                        b.setLong(b.capacity() - 8, stamp);
+                        held.add(b);
+                        stamps.add(stamp);
+                      } else if (!held.isEmpty()) {
+                        int k = random.nextInt(held.size());
+                        ArrowBuf b = held.remove(k);
+                        long stamp = stamps.remove(k);
+                        // Nobody else wrote here while this worker owned the buffer.
+                        assertThat(b.getLong(0)).isEqualTo(stamp);
+                        assertThat(b.getLong(b.capacity() - 8)).isEqualTo(stamp);
+                        b.close();
+                      }
+                      assertThat(memory.cachedBytes()).isLessThanOrEqualTo(memory.capacityBytes());
+                    }
+                    held.forEach(ArrowBuf::close);
+                    return null;
+                  }));
         }
         for (java.util.concurrent.Future<?> f : done) {
           f.get(60, java.util.concurrent.TimeUnit.SECONDS);

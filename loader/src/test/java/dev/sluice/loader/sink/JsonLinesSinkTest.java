@@ -48,9 +48,13 @@ class JsonLinesSinkTest {
         if (id == 1) {
           b.setNull("name", r).setNull("i", r).setNull("bin", r);
         } else {
-          b.setString("name", r, "é-" + id + "\"\n").setLong("i", r, -id).setBytes("bin", r, new byte[] {(byte) id, (byte) 0xff, 0});
+          b.setString("name", r, "é-" + id + "\"\n")
+              .setLong("i", r, -id)
+              .setBytes("bin", r, new byte[] {(byte) id, (byte) 0xff, 0});
         }
-        b.setLong("l", r, 10_000_000_000L + id).setDouble("f", r, id + 0.25).setDouble("d", r, id / 3.0);
+        b.setLong("l", r, 10_000_000_000L + id)
+            .setDouble("f", r, id + 0.25)
+            .setDouble("d", r, id / 3.0);
         for (int k = 0; k < 6; k++) {
           pixels.setByte((long) r * 6 + k, 250 + k - id);
         }
@@ -75,18 +79,21 @@ class JsonLinesSinkTest {
     }
     assertThat(sink.files()).containsExactly(out.resolve("part-00000.jsonl"));
     assertThat(sink.rowsWritten()).isEqualTo(3);
-    List<String> lines = Files.readAllLines(out.resolve("part-00000.jsonl"), StandardCharsets.UTF_8);
+    List<String> lines =
+        Files.readAllLines(out.resolve("part-00000.jsonl"), StandardCharsets.UTF_8);
     assertThat(lines).hasSize(3);
     assertThat(Files.readString(out.resolve("part-00000.jsonl"))).endsWith("}\n");
 
     JsonNode row0 = JSON.readTree(lines.get(0));
-    assertThat(row0.fieldNames()).toIterable()
+    assertThat(row0.fieldNames())
+        .toIterable()
         .containsExactly("name", "i", "l", "f", "d", "bin", "pixels", "vec");
     assertThat(row0.get("name").asText()).isEqualTo("é-0\"\n");
     assertThat(row0.get("i").isInt()).isTrue();
     assertThat(row0.get("l").asLong()).isEqualTo(10_000_000_000L);
     assertThat(row0.get("f").asDouble()).isEqualTo(0.25);
-    assertThat(row0.get("bin").asText()).isEqualTo(Base64.getEncoder().encodeToString(new byte[] {0, (byte) 0xff, 0}));
+    assertThat(row0.get("bin").asText())
+        .isEqualTo(Base64.getEncoder().encodeToString(new byte[] {0, (byte) 0xff, 0}));
     assertThat(row0.get("pixels").toString()).isEqualTo("[[250,251,252],[253,254,255]]");
     assertThat(row0.get("vec").toString()).isEqualTo("[0.0,-0.0]");
 

@@ -40,9 +40,13 @@ class ArrowIpcSourceTest {
 
   @TempDir Path dir;
 
-  /** A batch of rows {@code [from, from + rows)}: id, a name (null every 5th row), a score, a tensor. */
+  /**
+   * A batch of rows {@code [from, from + rows)}: id, a name (null every 5th row), a score, a
+   * tensor.
+   */
   static Batch batch(BufferAllocator allocator, int from, int rows) {
-    try (BatchBuilder b = BatchBuilder.create(allocator, SCHEMA, rows, 16L * rows, List.of("test"))) {
+    try (BatchBuilder b =
+        BatchBuilder.create(allocator, SCHEMA, rows, 16L * rows, List.of("test"))) {
       ArrowBuf t = b.tensorData("t");
       for (int i = 0; i < rows; i++) {
         int id = from + i;
@@ -97,14 +101,17 @@ class ArrowIpcSourceTest {
   @Test
   void batchesRoundTripThroughSinkAndSource() throws IOException {
     List<Path> files = write(dir.resolve("out"), 25, 10, 10, 10, 7, 9);
-    assertThat(files).extracting(p -> p.getFileName().toString())
+    assertThat(files)
+        .extracting(p -> p.getFileName().toString())
         .containsExactly("part-00000.arrow", "part-00001.arrow", "part-00002.arrow");
 
     ArrowIpcSource source = ArrowIpcSource.of(dir.resolve("out").toString());
     List<SourceSplit> splits = source.planSplits();
     assertThat(splits).extracting(SourceSplit::estimatedRows).containsExactly(20L, 17L, 9L);
-    assertThat(splits).extracting(SourceSplit::estimatedBytes).containsExactly(
-        Files.size(files.get(0)), Files.size(files.get(1)), Files.size(files.get(2)));
+    assertThat(splits)
+        .extracting(SourceSplit::estimatedBytes)
+        .containsExactly(
+            Files.size(files.get(0)), Files.size(files.get(1)), Files.size(files.get(2)));
     List<Integer> sizes = new ArrayList<>();
     int id = 0;
     try (BufferAllocator allocator = new RootAllocator()) {
@@ -132,7 +139,10 @@ class ArrowIpcSourceTest {
   @Test
   void filesWithManyRecordBatchesAreCutIntoRanges() throws IOException {
     write(dir.resolve("out"), Long.MAX_VALUE, 4, 4, 4, 4, 3);
-    ArrowIpcSource source = ArrowIpcSource.builder(dir.resolve("out/part-00000.arrow").toString()).batchesPerSplit(2).build();
+    ArrowIpcSource source =
+        ArrowIpcSource.builder(dir.resolve("out/part-00000.arrow").toString())
+            .batchesPerSplit(2)
+            .build();
     List<SourceSplit> splits = source.planSplits();
     assertThat(splits).extracting(SourceSplit::start).containsExactly(0L, 2L, 4L);
     assertThat(splits).extracting(SourceSplit::end).containsExactly(2L, 4L, 5L);
@@ -142,12 +152,20 @@ class ArrowIpcSourceTest {
 
     // Read the splits out of order: each yields exactly its record batches.
     try (BufferAllocator allocator = new RootAllocator()) {
-      assertThat(ids(source, splits.get(2), ReadContext.defaults(), allocator)).containsExactly(16, 17, 18);
-      assertThat(ids(source, splits.get(0), ReadContext.defaults(), allocator)).containsExactly(0, 1, 2, 3, 4, 5, 6, 7);
-      assertThat(ids(source, splits.get(1), ReadContext.defaults(), allocator)).hasSize(8).startsWith(8);
+      assertThat(ids(source, splits.get(2), ReadContext.defaults(), allocator))
+          .containsExactly(16, 17, 18);
+      assertThat(ids(source, splits.get(0), ReadContext.defaults(), allocator))
+          .containsExactly(0, 1, 2, 3, 4, 5, 6, 7);
+      assertThat(ids(source, splits.get(1), ReadContext.defaults(), allocator))
+          .hasSize(8)
+          .startsWith(8);
     }
     // A file with no more batches than the limit stays one split.
-    assertThat(ArrowIpcSource.builder(dir.resolve("out").toString()).batchesPerSplit(5).build().planSplits())
+    assertThat(
+            ArrowIpcSource.builder(dir.resolve("out").toString())
+                .batchesPerSplit(5)
+                .build()
+                .planSplits())
         .singleElement()
         .satisfies(s -> assertThat(s.end()).isEqualTo(-1));
   }
@@ -159,7 +177,9 @@ class ArrowIpcSourceTest {
     List<Integer> sizes = new ArrayList<>();
     List<Integer> ids = new ArrayList<>();
     try (BufferAllocator allocator = new RootAllocator();
-        SplitReader reader = source.open(source.planSplits().get(0), new ReadContext(30, 1L << 20, BadRecords.none()))) {
+        SplitReader reader =
+            source.open(
+                source.planSplits().get(0), new ReadContext(30, 1L << 20, BadRecords.none()))) {
       for (Batch b = reader.next(allocator); b != null; b = reader.next(allocator)) {
         try (Batch batch = b) {
           sizes.add(batch.rowCount());
@@ -183,7 +203,8 @@ class ArrowIpcSourceTest {
       try (SplitReader reader = source.open(source.planSplits().get(0), ReadContext.defaults())) {
         for (Batch b = reader.next(allocator); b != null; b = reader.next(allocator)) {
           kept.add(b);
-          assertThat(allocator.getChildAllocators()).singleElement()
+          assertThat(allocator.getChildAllocators())
+              .singleElement()
               .satisfies(child -> assertThat(child.getAllocatedMemory()).isZero());
           // The batch's memory is the caller's, accounted in the allocator it passed.
           assertThat(allocator.getAllocatedMemory()).isGreaterThanOrEqualTo(b.sizeInBytes());
@@ -204,10 +225,14 @@ class ArrowIpcSourceTest {
     ArrowIpcSource source = ArrowIpcSource.of(file.toString());
     SourceSplit split = source.planSplits().get(0);
     Files.write(file, new byte[] {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16});
-    assertThatThrownBy(source::planSplits).isInstanceOf(IOException.class).hasMessageContaining(file.toString());
+    assertThatThrownBy(source::planSplits)
+        .isInstanceOf(IOException.class)
+        .hasMessageContaining(file.toString());
     try (BufferAllocator allocator = new RootAllocator();
         SplitReader reader = source.open(split, ReadContext.defaults())) {
-      assertThatThrownBy(() -> reader.next(allocator)).isInstanceOf(IOException.class).hasMessageContaining(file.toString());
+      assertThatThrownBy(() -> reader.next(allocator))
+          .isInstanceOf(IOException.class)
+          .hasMessageContaining(file.toString());
     }
   }
 
@@ -222,18 +247,28 @@ class ArrowIpcSourceTest {
     }
     byte[] bytes = Files.readAllBytes(file);
     // Garble record batch 1's metadata (its flatbuffer), leaving the footer and the others intact.
-    Arrays.fill(bytes, (int) block.getOffset() + 8, (int) block.getOffset() + block.getMetadataLength(), (byte) 0x7f);
+    Arrays.fill(
+        bytes,
+        (int) block.getOffset() + 8,
+        (int) block.getOffset() + block.getMetadataLength(),
+        (byte) 0x7f);
     Files.write(file, bytes);
 
     ArrowIpcSource source = ArrowIpcSource.of(file.toString());
     assertThat(source.planSplits().get(0).estimatedRows()).isEqualTo(-1);
     try (BufferAllocator allocator = new RootAllocator()) {
-      assertThatThrownBy(() -> ids(source, source.planSplits().get(0), ReadContext.defaults(), allocator))
+      assertThatThrownBy(
+              () -> ids(source, source.planSplits().get(0), ReadContext.defaults(), allocator))
           .isInstanceOf(SluiceException.class)
           .hasMessageContaining(file.toString())
           .hasMessageContaining("record batch 1");
       BadRecords allowance = new BadRecords(1);
-      List<Integer> ids = ids(source, source.planSplits().get(0), new ReadContext(1024, 1L << 20, allowance), allocator);
+      List<Integer> ids =
+          ids(
+              source,
+              source.planSplits().get(0),
+              new ReadContext(1024, 1L << 20, allowance),
+              allocator);
       assertThat(ids).hasSize(20).startsWith(0).endsWith(29);
       assertThat(allowance.skipped()).isEqualTo(1);
     }
@@ -255,7 +290,9 @@ class ArrowIpcSourceTest {
             .hasMessageContaining("id: Int(64, true)");
       }
     }
-    assertThatThrownBy(() -> write(out, 10, 1)).isInstanceOf(FileAlreadyExistsException.class).hasMessageContaining("part-00000.arrow");
+    assertThatThrownBy(() -> write(out, 10, 1))
+        .isInstanceOf(FileAlreadyExistsException.class)
+        .hasMessageContaining("part-00000.arrow");
   }
 
   @Test
@@ -274,7 +311,8 @@ class ArrowIpcSourceTest {
     }
   }
 
-  private static List<Integer> ids(Source source, SourceSplit split, ReadContext context, BufferAllocator allocator)
+  private static List<Integer> ids(
+      Source source, SourceSplit split, ReadContext context, BufferAllocator allocator)
       throws IOException {
     List<Integer> ids = new ArrayList<>();
     try (SplitReader reader = source.open(split, context)) {

@@ -45,7 +45,9 @@ class BinaryFilesSourceTest {
     write(dir.resolve("data/val/b.bin"), 3, 2);
     write(dir.resolve("data/val/c.txt"), 3, 3);
     BinaryFilesSource source = BinaryFilesSource.of(dir + "/data/{train,val}/*.bin");
-    assertThat(readAll(source, ReadContext.defaults())).extracting(Row::key).containsExactly("train/a.bin", "val/b.bin");
+    assertThat(readAll(source, ReadContext.defaults()))
+        .extracting(Row::key)
+        .containsExactly("train/a.bin", "val/b.bin");
   }
 
   @Test
@@ -53,10 +55,13 @@ class BinaryFilesSourceTest {
     for (int i = 0; i < 7; i++) {
       write(dir.resolve(String.format("f%d.bin", i)), i == 3 ? 500 : 100, i);
     }
-    BinaryFilesSource source = BinaryFilesSource.builder(dir.toString()).targetSplitBytes(250).build();
+    BinaryFilesSource source =
+        BinaryFilesSource.builder(dir.toString()).targetSplitBytes(250).build();
     List<SourceSplit> splits = source.planSplits();
     assertThat(splits).extracting(s -> s.paths().size()).containsExactly(2, 1, 1, 2, 1);
-    assertThat(splits).extracting(SourceSplit::estimatedBytes).containsExactly(200L, 100L, 500L, 200L, 100L);
+    assertThat(splits)
+        .extracting(SourceSplit::estimatedBytes)
+        .containsExactly(200L, 100L, 500L, 200L, 100L);
     assertThat(splits).extracting(SourceSplit::estimatedRows).containsExactly(2L, 1L, 1L, 2L, 1L);
     assertThat(splits).extracting(SourceSplit::index).containsExactly(0, 1, 2, 3, 4);
     assertThat(readAll(source, ReadContext.defaults())).hasSize(7);
@@ -68,8 +73,10 @@ class BinaryFilesSourceTest {
       write(dir.resolve(String.format("f%d.bin", i)), 1000, i);
     }
     BinaryFilesSource source = BinaryFilesSource.of(dir.toString());
-    assertThat(batchSizes(source, new ReadContext(4, 1L << 20, BadRecords.none()))).containsExactly(4, 4, 2);
-    assertThat(batchSizes(source, new ReadContext(100, 2500, BadRecords.none()))).containsExactly(3, 3, 3, 1);
+    assertThat(batchSizes(source, new ReadContext(4, 1L << 20, BadRecords.none())))
+        .containsExactly(4, 4, 2);
+    assertThat(batchSizes(source, new ReadContext(100, 2500, BadRecords.none())))
+        .containsExactly(3, 3, 3, 1);
   }
 
   @Test

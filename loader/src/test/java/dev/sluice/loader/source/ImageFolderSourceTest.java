@@ -41,8 +41,10 @@ class ImageFolderSourceTest {
     ImageFolderSource source = ImageFolderSource.of(root.toString());
     assertThat(source.classNames()).containsExactly("ant", "cat", "dog", "empty");
     List<Row> rows = readAll(source);
-    assertThat(rows).extracting(Row::key)
-        .containsExactly("ant/a1.bmp", "cat/c1.jpeg", "cat/nested/c2.jpg", "dog/d1.jpg", "dog/d2.PNG");
+    assertThat(rows)
+        .extracting(Row::key)
+        .containsExactly(
+            "ant/a1.bmp", "cat/c1.jpeg", "cat/nested/c2.jpg", "dog/d1.jpg", "dog/d2.PNG");
     assertThat(rows).extracting(Row::label).containsExactly(0, 1, 1, 2, 2);
     assertThat(rows).extracting(Row::className).containsExactly("ant", "cat", "cat", "dog", "dog");
     assertThat(rows.get(3).url()).isEqualTo(root.resolve("dog/d1.jpg").toAbsolutePath().toString());
@@ -77,14 +79,17 @@ class ImageFolderSourceTest {
         .hasMessageContaining(root.toString());
     Files.createDirectories(root.resolve("cls"));
     ImageFolderSource noImages = ImageFolderSource.of(root.toString());
-    assertThatThrownBy(noImages::planSplits).isInstanceOf(IOException.class).hasMessageContaining("no image");
+    assertThatThrownBy(noImages::planSplits)
+        .isInstanceOf(IOException.class)
+        .hasMessageContaining("no image");
   }
 
   static List<Row> readAll(ImageFolderSource source) throws IOException {
     List<Row> rows = new ArrayList<>();
     try (BufferAllocator allocator = new RootAllocator()) {
       for (SourceSplit split : source.planSplits()) {
-        try (SplitReader reader = source.open(split, new ReadContext(2, 1L << 20, BadRecords.none()))) {
+        try (SplitReader reader =
+            source.open(split, new ReadContext(2, 1L << 20, BadRecords.none()))) {
           for (Batch b = reader.next(allocator); b != null; b = reader.next(allocator)) {
             try (Batch batch = b) {
               assertThat(batch.schema()).isEqualTo(source.schema());

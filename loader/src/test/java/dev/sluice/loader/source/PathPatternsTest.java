@@ -65,10 +65,13 @@ class PathPatternsTest {
     touch("sub/d.tar");
     touch("sub/deeper/e.tar");
     assertThat(names(PathPatterns.expand(dir + "/*.tar"))).containsExactly("a.tar", "b.tar");
-    assertThat(names(PathPatterns.expand(dir + "/?.t*"))).containsExactly("a.tar", "b.tar", "c.txt");
-    assertThat(names(PathPatterns.expand(dir + "/**/*.tar"))).containsExactly("a.tar", "b.tar", "d.tar", "e.tar");
+    assertThat(names(PathPatterns.expand(dir + "/?.t*")))
+        .containsExactly("a.tar", "b.tar", "c.txt");
+    assertThat(names(PathPatterns.expand(dir + "/**/*.tar")))
+        .containsExactly("a.tar", "b.tar", "d.tar", "e.tar");
     assertThat(names(PathPatterns.expand(dir + "/*/*.tar"))).containsExactly("d.tar");
-    assertThat(names(PathPatterns.expand(dir + "/{a,b}.tar", dir + "/*.tar"))).containsExactly("a.tar", "b.tar");
+    assertThat(names(PathPatterns.expand(dir + "/{a,b}.tar", dir + "/*.tar")))
+        .containsExactly("a.tar", "b.tar");
   }
 
   @Test
@@ -90,14 +93,24 @@ class PathPatternsTest {
     touch("shards/.hidden.tar");
     touch("shards/sub/c.tar");
     String shards = dir.resolve("shards").toString();
-    assertThatThrownBy(() -> PathPatterns.expand(shards)).isInstanceOf(IOException.class).hasMessageContaining("directory");
-    assertThat(names(PathPatterns.expand(List.of(shards), PathPatterns.Directories.list(p -> p.toString().endsWith(".tar")))))
+    assertThatThrownBy(() -> PathPatterns.expand(shards))
+        .isInstanceOf(IOException.class)
+        .hasMessageContaining("directory");
+    assertThat(
+            names(
+                PathPatterns.expand(
+                    List.of(shards),
+                    PathPatterns.Directories.list(p -> p.toString().endsWith(".tar")))))
         .containsExactly("a.tar");
-    assertThat(names(PathPatterns.expand(List.of(shards), PathPatterns.Directories.walk(p -> true))))
+    assertThat(
+            names(PathPatterns.expand(List.of(shards), PathPatterns.Directories.walk(p -> true))))
         .containsExactly("a.tar", "b.txt", "c.tar");
     Files.createDirectories(dir.resolve("empty"));
     assertThatThrownBy(
-            () -> PathPatterns.expand(List.of(dir.resolve("empty").toString()), PathPatterns.Directories.walk(p -> true)))
+            () ->
+                PathPatterns.expand(
+                    List.of(dir.resolve("empty").toString()),
+                    PathPatterns.Directories.walk(p -> true)))
         .isInstanceOf(NoSuchFileException.class)
         .hasMessageContaining("empty");
   }
@@ -106,10 +119,13 @@ class PathPatternsTest {
   void baseDirectoryIsTheDeepestCommonLiteralDirectory() throws IOException {
     touch("data/train/a.tar");
     touch("data/val/b.tar");
-    assertThat(PathPatterns.baseDirectory(List.of(dir + "/data/train/*.tar"))).isEqualTo(dir.resolve("data/train"));
-    assertThat(PathPatterns.baseDirectory(List.of(dir + "/data/{train,val}/*.tar"))).isEqualTo(dir.resolve("data"));
+    assertThat(PathPatterns.baseDirectory(List.of(dir + "/data/train/*.tar")))
+        .isEqualTo(dir.resolve("data/train"));
+    assertThat(PathPatterns.baseDirectory(List.of(dir + "/data/{train,val}/*.tar")))
+        .isEqualTo(dir.resolve("data"));
     assertThat(PathPatterns.baseDirectory(List.of(dir + "/data"))).isEqualTo(dir.resolve("data"));
-    assertThat(PathPatterns.baseDirectory(List.of(dir + "/data/val/b.tar"))).isEqualTo(dir.resolve("data/val"));
+    assertThat(PathPatterns.baseDirectory(List.of(dir + "/data/val/b.tar")))
+        .isEqualTo(dir.resolve("data/val"));
   }
 
   private void touch(String name) throws IOException {

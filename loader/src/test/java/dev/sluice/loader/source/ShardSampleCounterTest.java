@@ -19,7 +19,10 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
-/** Sample counts from tar headers alone: the same as reading the shard, and loud about broken shards. */
+/**
+ * Sample counts from tar headers alone: the same as reading the shard, and loud about broken
+ * shards.
+ */
 class ShardSampleCounterTest {
   @TempDir Path dir;
 
@@ -29,17 +32,23 @@ class ShardSampleCounterTest {
     for (int samples : new int[] {0, 1, 37}) {
       Path shard = dir.resolve(samples + "-" + name);
       WebDatasetSourceTest.writeShard(shard, samples, 700);
-      assertThat(WebDatasetSource.countSamples(shard)).isEqualTo(samples)
-          .isEqualTo(WebDatasetSourceTest.readAll(WebDatasetSource.of(shard.toString()), ReadContext.defaults()).size());
+      assertThat(WebDatasetSource.countSamples(shard))
+          .isEqualTo(samples)
+          .isEqualTo(
+              WebDatasetSourceTest.readAll(
+                      WebDatasetSource.of(shard.toString()), ReadContext.defaults())
+                  .size());
     }
   }
 
   @ParameterizedTest
   @ValueSource(ints = {TarArchiveOutputStream.LONGFILE_GNU, TarArchiveOutputStream.LONGFILE_POSIX})
-  void longNamesDirectoriesAndFilesWithoutExtensionCountAsTheReaderTakesThem(int longFileMode) throws IOException {
+  void longNamesDirectoriesAndFilesWithoutExtensionCountAsTheReaderTakesThem(int longFileMode)
+      throws IOException {
     Path shard = dir.resolve("mixed-" + longFileMode + ".tar");
     String deep = "d".repeat(120) + "/";
-    try (OutputStream out = Files.newOutputStream(shard); TarArchiveOutputStream tar = new TarArchiveOutputStream(out)) {
+    try (OutputStream out = Files.newOutputStream(shard);
+        TarArchiveOutputStream tar = new TarArchiveOutputStream(out)) {
       tar.setLongFileMode(longFileMode);
       put(tar, deep, null);
       put(tar, deep + "000001.jpg", "a");
@@ -51,8 +60,12 @@ class ShardSampleCounterTest {
       put(tar, ".hidden", "no key");
       put(tar, deep + "000001.seg.jpg", "key seen before, not consecutive: a new sample");
     }
-    List<WebDatasetSourceTest.Row> rows = WebDatasetSourceTest.readAll(
-        WebDatasetSource.builder(shard.toString()).extensions("jpg", "cls", "txt", "seg.jpg").build(), ReadContext.defaults());
+    List<WebDatasetSourceTest.Row> rows =
+        WebDatasetSourceTest.readAll(
+            WebDatasetSource.builder(shard.toString())
+                .extensions("jpg", "cls", "txt", "seg.jpg")
+                .build(),
+            ReadContext.defaults());
     assertThat(rows).hasSize(4);
     assertThat(WebDatasetSource.countSamples(shard)).isEqualTo(4);
   }
@@ -63,11 +76,15 @@ class ShardSampleCounterTest {
     Path b = dir.resolve("train-1.tar.gz");
     WebDatasetSourceTest.writeShard(a, 12, 300);
     WebDatasetSourceTest.writeShard(b, 5, 300);
-    WebDatasetSource source = WebDatasetSource.builder(a.toString(), b.toString()).countSamples(true).build();
+    WebDatasetSource source =
+        WebDatasetSource.builder(a.toString(), b.toString()).countSamples(true).build();
     assertThat(source.planSplits()).extracting(SourceSplit::estimatedRows).containsExactly(12L, 5L);
-    assertThat(WebDatasetSource.of(a.toString()).planSplits().get(0).estimatedRows()).as("not counted unless asked").isEqualTo(-1);
+    assertThat(WebDatasetSource.of(a.toString()).planSplits().get(0).estimatedRows())
+        .as("not counted unless asked")
+        .isEqualTo(-1);
 
-    // Same size and time: the kept count is used, the file is not scanned again (garbage would fail).
+    // Same size and time: the kept count is used, the file is not scanned again (garbage would
+    // fail).
     FileTime time = Files.getLastModifiedTime(a);
     byte[] garbage = new byte[(int) Files.size(a)];
     Arrays.fill(garbage, (byte) 'x');
@@ -101,10 +118,12 @@ class ShardSampleCounterTest {
     byte[] whole = Files.readAllBytes(shard);
     truncate(shard, headers.get(3 * 3));
     assertThatThrownBy(() -> WebDatasetSource.countSamples(shard))
-        .hasMessageContaining(shard.toString()).hasMessageContaining("end-of-archive marker");
+        .hasMessageContaining(shard.toString())
+        .hasMessageContaining("end-of-archive marker");
     Files.write(shard, Arrays.copyOf(whole, Math.toIntExact(headers.get(3 * 3) + 100)));
     assertThatThrownBy(() -> WebDatasetSource.countSamples(shard))
-        .hasMessageContaining(shard.toString()).hasMessageContaining("inside a header");
+        .hasMessageContaining(shard.toString())
+        .hasMessageContaining("inside a header");
   }
 
   @Test
@@ -115,7 +134,9 @@ class ShardSampleCounterTest {
     tar[Math.toIntExact(headers.get(2 * 3)) + 10] ^= 0x55;
     Files.write(shard, tar);
     assertThatThrownBy(() -> WebDatasetSource.countSamples(shard))
-        .hasMessageContaining(shard.toString()).hasMessageContaining("corrupt").hasMessageContaining("000001.seg.jpg");
+        .hasMessageContaining(shard.toString())
+        .hasMessageContaining("corrupt")
+        .hasMessageContaining("000001.seg.jpg");
   }
 
   @Test
@@ -123,7 +144,8 @@ class ShardSampleCounterTest {
     Path shard = dir.resolve("cut.tar.gz");
     WebDatasetSourceTest.writeShard(shard, 20, 2000);
     truncate(shard, Files.size(shard) / 2);
-    assertThatThrownBy(() -> WebDatasetSource.countSamples(shard)).isInstanceOf(IOException.class)
+    assertThatThrownBy(() -> WebDatasetSource.countSamples(shard))
+        .isInstanceOf(IOException.class)
         .hasMessageContaining(shard.toString());
   }
 

@@ -53,7 +53,8 @@ class WebDatasetSourceTest {
       assertThat(row.fields().keySet()).containsExactly("cls", "jpg", "seg.jpg");
       assertThat(row.fields().get("jpg")).isEqualTo(payload(i, "jpg", 100));
       assertThat(row.fields().get("seg.jpg")).isEqualTo(payload(i, "seg.jpg", 100));
-      assertThat(new String(row.fields().get("cls"), StandardCharsets.UTF_8)).isEqualTo(Integer.toString(i % 7));
+      assertThat(new String(row.fields().get("cls"), StandardCharsets.UTF_8))
+          .isEqualTo(Integer.toString(i % 7));
     }
   }
 
@@ -79,7 +80,8 @@ class WebDatasetSourceTest {
   void keyEndIsTheFirstDotOfTheLastPartWithAKeyAndAnExtensionOnBothSides() {
     assertThat(WebDatasetSource.keyEnd("a.b/x/000001.seg.jpg")).isEqualTo("a.b/x/000001".length());
     assertThat(WebDatasetSource.keyEnd("000001.jpg")).isEqualTo(6);
-    assertThat(WebDatasetSource.keyEnd("a.b/x/README")).isEqualTo(-1); // (the dot of a directory is no extension)
+    assertThat(WebDatasetSource.keyEnd("a.b/x/README"))
+        .isEqualTo(-1); // (the dot of a directory is no extension)
     assertThat(WebDatasetSource.keyEnd("x/.hidden")).isEqualTo(-1);
     assertThat(WebDatasetSource.keyEnd("x/name.")).isEqualTo(-1);
     assertThat(WebDatasetSource.keyEnd("x/")).isEqualTo(-1);
@@ -89,7 +91,10 @@ class WebDatasetSourceTest {
   void batchesCloseAtTargetRows() throws IOException {
     Path shard = dir.resolve("rows.tar");
     writeShard(shard, 10, 10);
-    assertThat(batchSizes(WebDatasetSource.of(shard.toString()), new ReadContext(4, 1L << 30, BadRecords.none())))
+    assertThat(
+            batchSizes(
+                WebDatasetSource.of(shard.toString()),
+                new ReadContext(4, 1L << 30, BadRecords.none())))
         .containsExactly(4, 4, 2);
   }
 
@@ -98,7 +103,10 @@ class WebDatasetSourceTest {
     Path shard = dir.resolve("bytes.tar");
     writeShard(shard, 10, 500);
     // Each sample carries about 1,000 payload bytes plus its key and url: three reach 2,500.
-    assertThat(batchSizes(WebDatasetSource.of(shard.toString()), new ReadContext(1024, 2_500, BadRecords.none())))
+    assertThat(
+            batchSizes(
+                WebDatasetSource.of(shard.toString()),
+                new ReadContext(1024, 2_500, BadRecords.none())))
         .containsExactly(3, 3, 3, 1);
   }
 
@@ -113,7 +121,8 @@ class WebDatasetSourceTest {
     try (BufferAllocator allocator = new RootAllocator();
         SplitReader reader = open(WebDatasetSource.of(shard.toString()), ReadContext.defaults());
         Batch batch = reader.next(allocator)) {
-      assertThat(batch.columnNames()).containsExactly(Batch.KEY_COLUMN, Batch.URL_COLUMN, "cls", "jpg");
+      assertThat(batch.columnNames())
+          .containsExactly(Batch.KEY_COLUMN, Batch.URL_COLUMN, "cls", "jpg");
       assertThat(batch.rowCount()).isEqualTo(3);
       assertThat(batch.isNull("cls", 1)).isTrue();
       assertThat(batch.getBytes("jpg", 1)).isEqualTo(bytes("b"));
@@ -129,8 +138,10 @@ class WebDatasetSourceTest {
       w.write("s0", fields("jpg", bytes("a"), "cls", bytes("0"), "txt", bytes("ignored")));
       w.write("s1", fields("txt", bytes("only ignored")));
     }
-    WebDatasetSource source = WebDatasetSource.builder(shard.toString()).extensions(".JPG", "cls").build();
-    assertThat(source.schema().getFields()).extracting(f -> f.getName())
+    WebDatasetSource source =
+        WebDatasetSource.builder(shard.toString()).extensions(".JPG", "cls").build();
+    assertThat(source.schema().getFields())
+        .extracting(f -> f.getName())
         .containsExactly(Batch.KEY_COLUMN, Batch.URL_COLUMN, "jpg", "cls");
     try (BufferAllocator allocator = new RootAllocator();
         SplitReader reader = open(source, ReadContext.defaults());
@@ -173,7 +184,8 @@ class WebDatasetSourceTest {
             new RawEntry("s1.jpg", bytes("b again")),
             new RawEntry("s2.jpg", bytes("c"))));
     BadRecords allowance = new BadRecords(5);
-    List<Row> rows = readAll(WebDatasetSource.of(shard.toString()), new ReadContext(1024, 1L << 20, allowance));
+    List<Row> rows =
+        readAll(WebDatasetSource.of(shard.toString()), new ReadContext(1024, 1L << 20, allowance));
     assertThat(rows).extracting(Row::key).containsExactly("s0", "s2");
     assertThat(allowance.skipped()).isEqualTo(1);
   }
@@ -200,14 +212,16 @@ class WebDatasetSourceTest {
   void withAnAllowanceAStreamBreakEndsTheSplitKeepingTheSamplesBefore() throws IOException {
     Path shard = dir.resolve("corrupt-later.tar");
     List<Long> headers = writeShard(shard, 8, 100);
-    // Break the first header of sample 5: samples 0..3 are complete, sample 4 cannot be known to be.
+    // Break the first header of sample 5: samples 0..3 are complete, sample 4 cannot be known to
+    // be.
     byte[] tar = Files.readAllBytes(shard);
     int at = Math.toIntExact(headers.get(5 * 3));
     Arrays.fill(tar, at + 148, at + 156, (byte) 'X');
     Files.write(shard, tar);
 
     BadRecords allowance = new BadRecords(3);
-    List<Row> rows = readAll(WebDatasetSource.of(shard.toString()), new ReadContext(2, 1L << 20, allowance));
+    List<Row> rows =
+        readAll(WebDatasetSource.of(shard.toString()), new ReadContext(2, 1L << 20, allowance));
     assertThat(rows).extracting(Row::key).containsExactly(key(0), key(1), key(2), key(3));
     assertThat(allowance.skipped()).isEqualTo(1);
   }
@@ -227,7 +241,8 @@ class WebDatasetSourceTest {
         .hasMessageContaining("truncated");
 
     BadRecords allowance = new BadRecords(1);
-    List<Row> rows = readAll(WebDatasetSource.of(shard.toString()), new ReadContext(3, 1L << 20, allowance));
+    List<Row> rows =
+        readAll(WebDatasetSource.of(shard.toString()), new ReadContext(3, 1L << 20, allowance));
     assertThat(rows).extracting(Row::key).containsExactly(key(0), key(1), key(2), key(3), key(4));
     assertThat(allowance.skipped()).isEqualTo(1);
   }
@@ -292,10 +307,13 @@ class WebDatasetSourceTest {
     }
     Files.writeString(dir.resolve("notes.txt"), "not a shard");
     for (WebDatasetSource source :
-        List.of(WebDatasetSource.of(dir + "/train-{0000..0002}.tar"), WebDatasetSource.of(dir.toString()))) {
+        List.of(
+            WebDatasetSource.of(dir + "/train-{0000..0002}.tar"),
+            WebDatasetSource.of(dir.toString()))) {
       List<SourceSplit> splits = source.planSplits();
       assertThat(splits).extracting(SourceSplit::index).containsExactly(0, 1, 2);
-      assertThat(splits).extracting(s -> Path.of(s.paths().get(0)).getFileName().toString())
+      assertThat(splits)
+          .extracting(s -> Path.of(s.paths().get(0)).getFileName().toString())
           .containsExactly("train-0000.tar", "train-0001.tar", "train-0002.tar");
       assertThat(splits).allMatch(s -> s.sourceId().equals(source.sourceId()));
     }
@@ -304,10 +322,13 @@ class WebDatasetSourceTest {
   @Test
   void theWriterRefusesKeysThatWouldNotReadBack() throws IOException {
     try (WebDatasetWriter w = WebDatasetWriter.create(dir.resolve("w.tar"))) {
-      assertThatThrownBy(() -> w.write("a.b", fields("jpg", bytes("x")))).isInstanceOf(IllegalArgumentException.class);
-      assertThatThrownBy(() -> w.write("a", fields("JPG", bytes("x")))).isInstanceOf(IllegalArgumentException.class);
+      assertThatThrownBy(() -> w.write("a.b", fields("jpg", bytes("x"))))
+          .isInstanceOf(IllegalArgumentException.class);
+      assertThatThrownBy(() -> w.write("a", fields("JPG", bytes("x"))))
+          .isInstanceOf(IllegalArgumentException.class);
       w.write("a", fields("jpg", bytes("x")));
-      assertThatThrownBy(() -> w.write("a", fields("cls", bytes("x")))).isInstanceOf(IllegalArgumentException.class);
+      assertThatThrownBy(() -> w.write("a", fields("cls", bytes("x"))))
+          .isInstanceOf(IllegalArgumentException.class);
       assertThat(w.samplesWritten()).isEqualTo(1);
     }
   }
@@ -347,7 +368,14 @@ class WebDatasetSourceTest {
     long offset = 0;
     try (WebDatasetWriter w = WebDatasetWriter.create(shard)) {
       for (int i = 0; i < samples; i++) {
-        Map<String, byte[]> f = fields("cls", bytes(Integer.toString(i % 7)), "jpg", payload(i, "jpg", size), "seg.jpg", payload(i, "seg.jpg", size));
+        Map<String, byte[]> f =
+            fields(
+                "cls",
+                bytes(Integer.toString(i % 7)),
+                "jpg",
+                payload(i, "jpg", size),
+                "seg.jpg",
+                payload(i, "seg.jpg", size));
         for (byte[] data : f.values()) {
           headers.add(offset);
           offset += 512 + roundUp(data.length);
@@ -404,7 +432,11 @@ class WebDatasetSourceTest {
                 for (String c : columns.subList(2, columns.size())) {
                   fields.put(c, batch.getBytes(c, r));
                 }
-                rows.add(new Row(batch.getString(Batch.KEY_COLUMN, r), batch.getString(Batch.URL_COLUMN, r), fields));
+                rows.add(
+                    new Row(
+                        batch.getString(Batch.KEY_COLUMN, r),
+                        batch.getString(Batch.URL_COLUMN, r),
+                        fields));
               }
             }
           }

@@ -18,9 +18,9 @@ import org.nd4j.linalg.factory.Nd4j;
  * its arrays through a {@link Lease}; the iterator gives the lease back once the consumer is done
  * with the item (a fixed number of {@code next()} calls later), and the arrays serve a later item.
  *
- * <p>Why: a fresh 19 MiB batch array costs more than filling it (the C library maps new memory
- * and the kernel zeroes it page by page on first touch; ND4J also clears it), so recycling them
- * takes most of the per-batch cost off the prefetch thread.
+ * <p>Why: a fresh 19 MiB batch array costs more than filling it (the C library maps new memory and
+ * the kernel zeroes it page by page on first touch; ND4J also clears it), so recycling them takes
+ * most of the per-batch cost off the prefetch thread.
  *
  * <p>A lease can also hold the Arrow batch an item was made from ({@link Lease#hold}), when the
  * item's arrays are views of it rather than copies: the batch's buffers move into this pool's own
@@ -28,8 +28,8 @@ import org.nd4j.linalg.factory.Nd4j;
  * and are freed when the lease is given back.
  *
  * <p>The number of arrays and held batches is not capped here: it follows the number of leases
- * outstanding, which the iterator bounds (queued + converting + look-ahead + handed out and not
- * yet given back). Thread-safe: leases are taken on the prefetch thread and given back on the
+ * outstanding, which the iterator bounds (queued + converting + look-ahead + handed out and not yet
+ * given back). Thread-safe: leases are taken on the prefetch thread and given back on the
  * consumer's.
  */
 public final class ArrayPool implements AutoCloseable {
@@ -48,8 +48,9 @@ public final class ArrayPool implements AutoCloseable {
   }
 
   /**
-   * A pool whose leases can hold batches in {@code heldBatches} (which the pool then owns and closes
-   * in {@link #close()}; it must share the batches' allocator root), or only arrays when null.
+   * A pool whose leases can hold batches in {@code heldBatches} (which the pool then owns and
+   * closes in {@link #close()}; it must share the batches' allocator root), or only arrays when
+   * null.
    */
   public ArrayPool(BufferAllocator heldBatches) {
     this.heldBatches = heldBatches;

@@ -13,9 +13,9 @@ import org.apache.arrow.vector.types.FloatingPointPrecision;
 import org.apache.arrow.vector.types.pojo.ArrowType;
 
 /**
- * One column of a batch seen as a contiguous, row-major buffer of {@code rows x rowShape}
- * elements: a tensor column, or a fixed-width numeric column (a per-row shape of {@code [1]}).
- * Valid only while the batch is open.
+ * One column of a batch seen as a contiguous, row-major buffer of {@code rows x rowShape} elements:
+ * a tensor column, or a fixed-width numeric column (a per-row shape of {@code [1]}). Valid only
+ * while the batch is open.
  *
  * @param column the column name, for messages
  * @param type the element type
@@ -24,9 +24,12 @@ import org.apache.arrow.vector.types.pojo.ArrowType;
  * @param data the column's data buffer (a view owned by the batch)
  * @param scalar whether the column is a numeric scalar column rather than a tensor column
  */
-public record ColumnData(String column, ElementType type, int[] rowShape, int rows, ArrowBuf data, boolean scalar) {
+public record ColumnData(
+    String column, ElementType type, int[] rowShape, int rows, ArrowBuf data, boolean scalar) {
 
-  /** Resolves a column of a batch; fails with a message naming the column when it cannot be used. */
+  /**
+   * Resolves a column of a batch; fails with a message naming the column when it cannot be used.
+   */
   public static ColumnData of(Batch batch, String column) {
     FieldVector v = batch.vector(column);
     int rows = batch.rowCount();
@@ -34,15 +37,24 @@ public record ColumnData(String column, ElementType type, int[] rowShape, int ro
       TensorSpec spec = TensorSpec.fromField(v.getField());
       if (spec == null) {
         throw new IllegalArgumentException(
-            "column '" + column + "' is fixed-size binary without tensor metadata (" + TensorSpec.SHAPE_KEY + ")");
+            "column '"
+                + column
+                + "' is fixed-size binary without tensor metadata ("
+                + TensorSpec.SHAPE_KEY
+                + ")");
       }
-      return new ColumnData(column, spec.elementType(), spec.shape(), rows, batch.tensorData(column), false);
+      return new ColumnData(
+          column, spec.elementType(), spec.shape(), rows, batch.tensorData(column), false);
     }
     if (v instanceof BaseFixedWidthVector fixed) {
       ElementType t = scalarType(v.getField().getType());
       if (t == null) {
         throw new IllegalArgumentException(
-            "column '" + column + "' of type " + v.getField().getType() + " cannot become an INDArray");
+            "column '"
+                + column
+                + "' of type "
+                + v.getField().getType()
+                + " cannot become an INDArray");
       }
       if (fixed.getNullCount() > 0) {
         for (int r = 0; r < rows; r++) {
@@ -55,7 +67,11 @@ public record ColumnData(String column, ElementType type, int[] rowShape, int ro
       return new ColumnData(column, t, new int[] {1}, rows, fixed.getDataBuffer(), true);
     }
     throw new IllegalArgumentException(
-        "column '" + column + "' of type " + v.getField().getType() + " is neither a tensor nor a numeric column");
+        "column '"
+            + column
+            + "' of type "
+            + v.getField().getType()
+            + " is neither a tensor nor a numeric column");
   }
 
   private static ElementType scalarType(ArrowType type) {
@@ -69,7 +85,8 @@ public record ColumnData(String column, ElementType type, int[] rowShape, int ro
       };
     }
     if (type instanceof ArrowType.FloatingPoint fp) {
-      return fp.getPrecision() == FloatingPointPrecision.SINGLE ? ElementType.FLOAT32
+      return fp.getPrecision() == FloatingPointPrecision.SINGLE
+          ? ElementType.FLOAT32
           : fp.getPrecision() == FloatingPointPrecision.DOUBLE ? ElementType.FLOAT64 : null;
     }
     return null;
@@ -93,7 +110,8 @@ public record ColumnData(String column, ElementType type, int[] rowShape, int ro
   public int totalElements() {
     long n = (long) rows * rowElements();
     if (n > Integer.MAX_VALUE) {
-      throw new IllegalArgumentException("column '" + column + "' holds " + n + " elements, more than 2^31 - 1 per batch");
+      throw new IllegalArgumentException(
+          "column '" + column + "' holds " + n + " elements, more than 2^31 - 1 per batch");
     }
     return (int) n;
   }
@@ -119,7 +137,8 @@ public record ColumnData(String column, ElementType type, int[] rowShape, int ro
       return ByteBuffer.allocate(0).order(ByteOrder.LITTLE_ENDIAN);
     }
     if (byteLength() > Integer.MAX_VALUE) {
-      throw new IllegalArgumentException("column '" + column + "' holds more than 2 GiB in one batch");
+      throw new IllegalArgumentException(
+          "column '" + column + "' holds more than 2 GiB in one batch");
     }
     return data.nioBuffer(0, (int) byteLength()).order(ByteOrder.LITTLE_ENDIAN);
   }

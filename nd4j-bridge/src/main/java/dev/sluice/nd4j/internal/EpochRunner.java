@@ -23,21 +23,23 @@ import org.nd4j.linalg.factory.Nd4j;
  * <p><b>Ownership of items handed out.</b> With {@code reuseAfter == 0} every item is made of fresh
  * detached arrays that belong to the consumer from then on. With {@code reuseAfter == k > 0} the
  * arrays of an item handed out by {@link #next()} come from an {@link ArrayPool} and go back to it
- * {@code k} calls of {@code next} later (counted across {@link #reset()}: the last items of an epoch
- * stay valid into the next one), or at {@link #close()}, to be overwritten by a later item: the
- * consumer must be done with an item by then (DL4J's {@code fit}, {@code output} and {@code
+ * {@code k} calls of {@code next} later (counted across {@link #reset()}: the last items of an
+ * epoch stay valid into the next one), or at {@link #close()}, to be overwritten by a later item:
+ * the consumer must be done with an item by then (DL4J's {@code fit}, {@code output} and {@code
  * evaluate} are: they use a batch before asking for the next), or copy it. With {@code
  * shareBatches}, an item whose features need no conversion (see {@code ArrowToNd4j.isZeroCopy}) is
  * not copied at all on the CPU backend: its lease holds the Arrow batch and its features array is a
- * view of it, freed at the same point.
- * Items cut or joined by {@link #next(int)} are always fresh and the consumer's.
+ * view of it, freed at the same point. Items cut or joined by {@link #next(int)} are always fresh
+ * and the consumer's.
  */
 public final class EpochRunner<T> implements AutoCloseable {
   /** An item and, when its arrays are pooled, the lease that gives them back. */
   private record Held<T>(T item, ArrayPool.Lease lease) {}
 
-  private static final java.util.concurrent.atomic.AtomicLong HELD = new java.util.concurrent.atomic.AtomicLong();
-  private static final java.util.concurrent.atomic.AtomicInteger PREFETCH_THREADS = new java.util.concurrent.atomic.AtomicInteger();
+  private static final java.util.concurrent.atomic.AtomicLong HELD =
+      new java.util.concurrent.atomic.AtomicLong();
+  private static final java.util.concurrent.atomic.AtomicInteger PREFETCH_THREADS =
+      new java.util.concurrent.atomic.AtomicInteger();
 
   private final Dataset dataset;
   private final IterOptions baseOptions;
@@ -47,14 +49,17 @@ public final class EpochRunner<T> implements AutoCloseable {
   private final int capacity;
   private final int reuseAfter;
   private final ArrayPool pool;
+
   /** Undoes the registration with the Sluice context while registered, else null. */
   private Runnable unregister;
+
   private final ArrayDeque<Held<T>> handedOut = new ArrayDeque<>();
   private volatile long allocatedDetached;
-  private final ArrayAllocator countingDetached = (type, shape) -> {
-    allocatedDetached++; // only the prefetch thread writes
-    return ArrayAllocator.DETACHED.allocate(type, shape);
-  };
+  private final ArrayAllocator countingDetached =
+      (type, shape) -> {
+        allocatedDetached++; // only the prefetch thread writes
+        return ArrayAllocator.DETACHED.allocate(type, shape);
+      };
 
   private Prefetcher<Held<T>> current;
   private int epoch = -1;
@@ -82,8 +87,14 @@ public final class EpochRunner<T> implements AutoCloseable {
    * @param shareBatches whether an item may share its batch's memory (held as long as its arrays
    *     would be); needs {@code reuseAfter > 0}
    */
-  public EpochRunner(Dataset dataset, IterOptions options, boolean reshuffleEachEpoch,
-      BiFunction<Batch, ArrayAllocator, T> convert, Examples<T> examples, int capacity, int reuseAfter,
+  public EpochRunner(
+      Dataset dataset,
+      IterOptions options,
+      boolean reshuffleEachEpoch,
+      BiFunction<Batch, ArrayAllocator, T> convert,
+      Examples<T> examples,
+      int capacity,
+      int reuseAfter,
       boolean shareBatches) {
     if (reuseAfter < 0) {
       throw new IllegalArgumentException("reuseAfter must be >= 0: " + reuseAfter);
@@ -98,9 +109,17 @@ public final class EpochRunner<T> implements AutoCloseable {
     this.examples = examples;
     this.capacity = capacity;
     this.reuseAfter = reuseAfter;
-    this.pool = reuseAfter == 0 ? null : shareBatches
-        ? new ArrayPool(dataset.sluice().allocator().newChildAllocator("sluice-dl4j-held-" + HELD.incrementAndGet(), 0, Long.MAX_VALUE))
-        : new ArrayPool();
+    this.pool =
+        reuseAfter == 0
+            ? null
+            : shareBatches
+                ? new ArrayPool(
+                    dataset
+                        .sluice()
+                        .allocator()
+                        .newChildAllocator(
+                            "sluice-dl4j-held-" + HELD.incrementAndGet(), 0, Long.MAX_VALUE))
+                : new ArrayPool();
   }
 
   /**
@@ -140,7 +159,9 @@ public final class EpochRunner<T> implements AutoCloseable {
     }
   }
 
-  /** Lets go of an item the consumer will not see (or no longer owns): back to the pool, or freed. */
+  /**
+   * Lets go of an item the consumer will not see (or no longer owns): back to the pool, or freed.
+   */
   private void letGo(Held<T> held) {
     if (held.lease() != null) {
       held.lease().giveBack();
@@ -149,7 +170,10 @@ public final class EpochRunner<T> implements AutoCloseable {
     }
   }
 
-  /** Hands an item to the consumer; with pooled arrays, gives back the one handed out {@code reuseAfter} calls ago. */
+  /**
+   * Hands an item to the consumer; with pooled arrays, gives back the one handed out {@code
+   * reuseAfter} calls ago.
+   */
   private T handOut(Held<T> held) {
     if (held.lease() != null) {
       handedOut.add(held);
@@ -167,7 +191,8 @@ public final class EpochRunner<T> implements AutoCloseable {
     if (epochPending) {
       epochPending = false;
       epoch++;
-      // The dataset's seeded shuffles (files, block order, the local buffer) draw from (seed, epoch).
+      // The dataset's seeded shuffles (files, block order, the local buffer) draw from (seed,
+      // epoch).
       Dataset epochData = reshuffleEachEpoch ? dataset.forEpoch(epoch) : dataset;
       IterOptions chosen = baseOptions;
       epochStart = System.nanoTime();
@@ -175,8 +200,14 @@ public final class EpochRunner<T> implements AutoCloseable {
       // On a GPU backend the items are placed on the consumer's device, so the producer works on
       // that device too; on the CPU backend this does nothing.
       Integer device = Nd4j.getAffinityManager().getDeviceForCurrentThread();
-      current = new Prefetcher<>("sluice-dl4j-prefetch-" + PREFETCH_THREADS.incrementAndGet(), capacity,
-          out -> produce(epochData, chosen, device, out), this::letGo, () -> {}, EpochRunner::asThrown);
+      current =
+          new Prefetcher<>(
+              "sluice-dl4j-prefetch-" + PREFETCH_THREADS.incrementAndGet(),
+              capacity,
+              out -> produce(epochData, chosen, device, out),
+              this::letGo,
+              () -> {},
+              EpochRunner::asThrown);
     }
   }
 
@@ -185,7 +216,8 @@ public final class EpochRunner<T> implements AutoCloseable {
    * into an item, closes the batch, and hands the item on; closes the iterator (and so the
    * execution) before it ends, so that no Arrow memory crosses threads.
    */
-  private void produce(Dataset data, IterOptions options, Integer device, Prefetcher.Output<Held<T>> out) {
+  private void produce(
+      Dataset data, IterOptions options, Integer device, Prefetcher.Output<Held<T>> out) {
     Nd4j.getAffinityManager().unsafeSetDevice(device);
     BatchIterator it = data.iterBatches(options);
     try {
@@ -218,7 +250,8 @@ public final class EpochRunner<T> implements AutoCloseable {
   private static RuntimeException asThrown(Throwable t) {
     return t instanceof SluiceException se
         ? SluiceException.rethrown(se)
-        : new SluiceException("converting a batch for ND4J failed: " + t, "nd4j-bridge", null, null, t);
+        : new SluiceException(
+            "converting a batch for ND4J failed: " + t, "nd4j-bridge", null, null, t);
   }
 
   /** Whether another item is available in this epoch; starts the epoch if none is running. */
@@ -329,8 +362,13 @@ public final class EpochRunner<T> implements AutoCloseable {
   public PrefetchStats stats() {
     long wait = pastWaitNanos + (current == null ? 0 : current.waitNanos());
     long wall = pastWallNanos + (current == null ? 0 : System.nanoTime() - epochStart);
-    return new PrefetchStats(batches, wait, wall, pool == null ? allocatedDetached : pool.created(),
-        pool == null ? 0 : pool.reused(), pool == null ? 0 : pool.batchesHeld());
+    return new PrefetchStats(
+        batches,
+        wait,
+        wall,
+        pool == null ? allocatedDetached : pool.created(),
+        pool == null ? 0 : pool.reused(),
+        pool == null ? 0 : pool.batchesHeld());
   }
 
   private void endEpoch() {
@@ -348,7 +386,8 @@ public final class EpochRunner<T> implements AutoCloseable {
       letGo(carry);
       carry = null;
     }
-    // Items handed out stay valid for their reuseAfter calls of next(), into the next epoch; close() frees them.
+    // Items handed out stay valid for their reuseAfter calls of next(), into the next epoch;
+    // close() frees them.
     unregisterIfIdle();
   }
 

@@ -2,8 +2,8 @@ package dev.sluice.nd4j.internal;
 
 import java.util.ArrayList;
 import java.util.List;
-import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.memory.MemoryWorkspace;
+import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.dataset.api.MultiDataSet;
 import org.nd4j.linalg.factory.Nd4j;
@@ -29,67 +29,78 @@ public interface Examples<T> {
   void release(T item);
 
   /** The operations on {@code DataSet}s. */
-  Examples<DataSet> DATA_SET = new Examples<>() {
-    @Override
-    public long count(DataSet d) {
-      return d.getFeatures().size(0);
-    }
+  Examples<DataSet> DATA_SET =
+      new Examples<>() {
+        @Override
+        public long count(DataSet d) {
+          return d.getFeatures().size(0);
+        }
 
-    @Override
-    public DataSet slice(DataSet d, long from, long to) {
-      return new DataSet(rows(d.getFeatures(), from, to), rows(d.getLabels(), from, to),
-          rows(d.getFeaturesMaskArray(), from, to), rows(d.getLabelsMaskArray(), from, to));
-    }
+        @Override
+        public DataSet slice(DataSet d, long from, long to) {
+          return new DataSet(
+              rows(d.getFeatures(), from, to),
+              rows(d.getLabels(), from, to),
+              rows(d.getFeaturesMaskArray(), from, to),
+              rows(d.getLabelsMaskArray(), from, to));
+        }
 
-    @Override
-    public DataSet join(List<DataSet> items) {
-      if (items.size() == 1) {
-        return items.get(0);
-      }
-      return new DataSet(concat(items, DataSet::getFeatures), concat(items, DataSet::getLabels),
-          concat(items, DataSet::getFeaturesMaskArray), concat(items, DataSet::getLabelsMaskArray));
-    }
+        @Override
+        public DataSet join(List<DataSet> items) {
+          if (items.size() == 1) {
+            return items.get(0);
+          }
+          return new DataSet(
+              concat(items, DataSet::getFeatures),
+              concat(items, DataSet::getLabels),
+              concat(items, DataSet::getFeaturesMaskArray),
+              concat(items, DataSet::getLabelsMaskArray));
+        }
 
-    @Override
-    public void release(DataSet d) {
-      close(d.getFeatures(), d.getLabels(), d.getFeaturesMaskArray(), d.getLabelsMaskArray());
-    }
-  };
+        @Override
+        public void release(DataSet d) {
+          close(d.getFeatures(), d.getLabels(), d.getFeaturesMaskArray(), d.getLabelsMaskArray());
+        }
+      };
 
   /** The operations on {@code MultiDataSet}s. */
-  Examples<MultiDataSet> MULTI_DATA_SET = new Examples<>() {
-    @Override
-    public long count(MultiDataSet d) {
-      return d.getFeatures(0).size(0);
-    }
+  Examples<MultiDataSet> MULTI_DATA_SET =
+      new Examples<>() {
+        @Override
+        public long count(MultiDataSet d) {
+          return d.getFeatures(0).size(0);
+        }
 
-    @Override
-    public MultiDataSet slice(MultiDataSet d, long from, long to) {
-      return new org.nd4j.linalg.dataset.MultiDataSet(rows(d.getFeatures(), from, to), rows(d.getLabels(), from, to),
-          rows(d.getFeaturesMaskArrays(), from, to), rows(d.getLabelsMaskArrays(), from, to));
-    }
+        @Override
+        public MultiDataSet slice(MultiDataSet d, long from, long to) {
+          return new org.nd4j.linalg.dataset.MultiDataSet(
+              rows(d.getFeatures(), from, to),
+              rows(d.getLabels(), from, to),
+              rows(d.getFeaturesMaskArrays(), from, to),
+              rows(d.getLabelsMaskArrays(), from, to));
+        }
 
-    @Override
-    public MultiDataSet join(List<MultiDataSet> items) {
-      if (items.size() == 1) {
-        return items.get(0);
-      }
-      MultiDataSet first = items.get(0);
-      return new org.nd4j.linalg.dataset.MultiDataSet(
-          concatAll(items, first.getFeatures().length, MultiDataSet::getFeatures),
-          concatAll(items, first.getLabels().length, MultiDataSet::getLabels),
-          concatAll(items, first.getFeatures().length, MultiDataSet::getFeaturesMaskArrays),
-          concatAll(items, first.getLabels().length, MultiDataSet::getLabelsMaskArrays));
-    }
+        @Override
+        public MultiDataSet join(List<MultiDataSet> items) {
+          if (items.size() == 1) {
+            return items.get(0);
+          }
+          MultiDataSet first = items.get(0);
+          return new org.nd4j.linalg.dataset.MultiDataSet(
+              concatAll(items, first.getFeatures().length, MultiDataSet::getFeatures),
+              concatAll(items, first.getLabels().length, MultiDataSet::getLabels),
+              concatAll(items, first.getFeatures().length, MultiDataSet::getFeaturesMaskArrays),
+              concatAll(items, first.getLabels().length, MultiDataSet::getLabelsMaskArrays));
+        }
 
-    @Override
-    public void release(MultiDataSet d) {
-      close(d.getFeatures());
-      close(d.getLabels());
-      close(d.getFeaturesMaskArrays());
-      close(d.getLabelsMaskArrays());
-    }
-  };
+        @Override
+        public void release(MultiDataSet d) {
+          close(d.getFeatures());
+          close(d.getLabels());
+          close(d.getFeaturesMaskArrays());
+          close(d.getLabelsMaskArrays());
+        }
+      };
 
   private static INDArray rows(INDArray a, long from, long to) {
     if (a == null) {
@@ -130,7 +141,8 @@ public interface Examples<T> {
     }
   }
 
-  private static <T> INDArray[] concatAll(List<T> items, int n, java.util.function.Function<T, INDArray[]> part) {
+  private static <T> INDArray[] concatAll(
+      List<T> items, int n, java.util.function.Function<T, INDArray[]> part) {
     if (part.apply(items.get(0)) == null) {
       return null;
     }

@@ -35,19 +35,21 @@ public final class NativeMemory {
    * expects for {@code type}. No deallocator: the memory stays its owner's.
    */
   public static Pointer typed(long at, long elements, ElementType type) {
-    Pointer raw = new Pointer() {
-      {
-        address = at; // Pointer's protected field: the memory is not ours to allocate or free
-      }
-    };
-    Pointer p = switch (type) {
-      case UINT8, INT8 -> new BytePointer(raw);
-      case INT16 -> new ShortPointer(raw);
-      case INT32 -> new IntPointer(raw);
-      case INT64 -> new LongPointer(raw);
-      case FLOAT32 -> new FloatPointer(raw);
-      case FLOAT64 -> new DoublePointer(raw);
-    };
+    Pointer raw =
+        new Pointer() {
+          {
+            address = at; // Pointer's protected field: the memory is not ours to allocate or free
+          }
+        };
+    Pointer p =
+        switch (type) {
+          case UINT8, INT8 -> new BytePointer(raw);
+          case INT16 -> new ShortPointer(raw);
+          case INT32 -> new IntPointer(raw);
+          case INT64 -> new LongPointer(raw);
+          case FLOAT32 -> new FloatPointer(raw);
+          case FLOAT64 -> new DoublePointer(raw);
+        };
     return p.capacity(elements).limit(elements);
   }
 
@@ -66,7 +68,8 @@ public final class NativeMemory {
   /** Copies {@code bytes} bytes between native addresses. */
   public static void copy(long from, long to, long bytes) {
     if (bytes > 0) {
-      Pointer.memcpy(typed(to, bytes, ElementType.UINT8), typed(from, bytes, ElementType.UINT8), bytes);
+      Pointer.memcpy(
+          typed(to, bytes, ElementType.UINT8), typed(from, bytes, ElementType.UINT8), bytes);
     }
   }
 }

@@ -10,9 +10,9 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
- * The converting copy from a column's Arrow bytes into a fresh ND4J array: element type
- * conversion, scaling and the NHWC to NCHW transposition in one pass over the source, row by row
- * through a small scratch row (so the whole batch is read once and written once).
+ * The converting copy from a column's Arrow bytes into a fresh ND4J array: element type conversion,
+ * scaling and the NHWC to NCHW transposition in one pass over the source, row by row through a
+ * small scratch row (so the whole batch is read once and written once).
  */
 public final class TensorCopy {
   private TensorCopy() {}
@@ -22,8 +22,11 @@ public final class TensorCopy {
     long[] s = src.batchShape();
     if (layout == Layout.NCHW) {
       if (s.length != 4) {
-        throw new IllegalArgumentException("layout NCHW needs a per-row shape [h, w, c]; column '"
-            + src.column() + "' has " + java.util.Arrays.toString(src.rowShape()));
+        throw new IllegalArgumentException(
+            "layout NCHW needs a per-row shape [h, w, c]; column '"
+                + src.column()
+                + "' has "
+                + java.util.Arrays.toString(src.rowShape()));
       }
       return new long[] {s[0], s[3], s[1], s[2]};
     }
@@ -48,8 +51,10 @@ public final class TensorCopy {
     }
     DataType type = dst.dataType();
     if (isBitwise(src, layout, scale, type)) {
-      NativeMemory.copy(src.data().memoryAddress(), dst.data().addressPointer().address()
-          + dst.offset() * type.width(), src.byteLength());
+      NativeMemory.copy(
+          src.data().memoryAddress(),
+          dst.data().addressPointer().address() + dst.offset() * type.width(),
+          src.byteLength());
       return;
     }
     ByteBuffer in = src.bytes();
@@ -105,11 +110,12 @@ public final class TensorCopy {
   }
 
   /**
-   * Images' bytes to scaled floats, the commonest conversion: the loader's {@link
-   * FloatConversion}, which {@link dev.sluice.loader.ToFloatImage} uses too, so that converting in
-   * the pipeline and here give the same values. With {@code hw > 0} each row goes from HWC to CHW.
+   * Images' bytes to scaled floats, the commonest conversion: the loader's {@link FloatConversion},
+   * which {@link dev.sluice.loader.ToFloatImage} uses too, so that converting in the pipeline and
+   * here give the same values. With {@code hw > 0} each row goes from HWC to CHW.
    */
-  public static void bytesToFloats(ByteBuffer in, FloatBuffer out, int rows, int e, int hw, int c, float scale) {
+  public static void bytesToFloats(
+      ByteBuffer in, FloatBuffer out, int rows, int e, int hw, int c, float scale) {
     FloatConversion.bytesToFloats(in, out, rows, e, hw, new float[] {scale}, new float[] {0f});
   }
 
@@ -135,35 +141,71 @@ public final class TensorCopy {
   private static void readRow(ByteBuffer in, ElementType type, int r, int e, float[] row) {
     int at = r * e * type.byteWidth();
     switch (type) {
-      case UINT8 -> { for (int k = 0; k < e; k++) row[k] = in.get(at + k) & 0xFF; }
-      case INT8 -> { for (int k = 0; k < e; k++) row[k] = in.get(at + k); }
-      case INT16 -> { for (int k = 0; k < e; k++) row[k] = in.getShort(at + 2 * k); }
-      case INT32 -> { for (int k = 0; k < e; k++) row[k] = in.getInt(at + 4 * k); }
-      case INT64 -> { for (int k = 0; k < e; k++) row[k] = in.getLong(at + 8 * k); }
-      case FLOAT32 -> { for (int k = 0; k < e; k++) row[k] = in.getFloat(at + 4 * k); }
-      case FLOAT64 -> { for (int k = 0; k < e; k++) row[k] = (float) in.getDouble(at + 8 * k); }
+      case UINT8 -> {
+        for (int k = 0; k < e; k++) row[k] = in.get(at + k) & 0xFF;
+      }
+      case INT8 -> {
+        for (int k = 0; k < e; k++) row[k] = in.get(at + k);
+      }
+      case INT16 -> {
+        for (int k = 0; k < e; k++) row[k] = in.getShort(at + 2 * k);
+      }
+      case INT32 -> {
+        for (int k = 0; k < e; k++) row[k] = in.getInt(at + 4 * k);
+      }
+      case INT64 -> {
+        for (int k = 0; k < e; k++) row[k] = in.getLong(at + 8 * k);
+      }
+      case FLOAT32 -> {
+        for (int k = 0; k < e; k++) row[k] = in.getFloat(at + 4 * k);
+      }
+      case FLOAT64 -> {
+        for (int k = 0; k < e; k++) row[k] = (float) in.getDouble(at + 8 * k);
+      }
     }
   }
 
   private static void readRow(ByteBuffer in, ElementType type, int r, int e, double[] row) {
     int at = r * e * type.byteWidth();
     switch (type) {
-      case UINT8 -> { for (int k = 0; k < e; k++) row[k] = in.get(at + k) & 0xFF; }
-      case INT8 -> { for (int k = 0; k < e; k++) row[k] = in.get(at + k); }
-      case INT16 -> { for (int k = 0; k < e; k++) row[k] = in.getShort(at + 2 * k); }
-      case INT32 -> { for (int k = 0; k < e; k++) row[k] = in.getInt(at + 4 * k); }
-      case INT64 -> { for (int k = 0; k < e; k++) row[k] = in.getLong(at + 8 * k); }
-      case FLOAT32 -> { for (int k = 0; k < e; k++) row[k] = in.getFloat(at + 4 * k); }
-      case FLOAT64 -> { for (int k = 0; k < e; k++) row[k] = in.getDouble(at + 8 * k); }
+      case UINT8 -> {
+        for (int k = 0; k < e; k++) row[k] = in.get(at + k) & 0xFF;
+      }
+      case INT8 -> {
+        for (int k = 0; k < e; k++) row[k] = in.get(at + k);
+      }
+      case INT16 -> {
+        for (int k = 0; k < e; k++) row[k] = in.getShort(at + 2 * k);
+      }
+      case INT32 -> {
+        for (int k = 0; k < e; k++) row[k] = in.getInt(at + 4 * k);
+      }
+      case INT64 -> {
+        for (int k = 0; k < e; k++) row[k] = in.getLong(at + 8 * k);
+      }
+      case FLOAT32 -> {
+        for (int k = 0; k < e; k++) row[k] = in.getFloat(at + 4 * k);
+      }
+      case FLOAT64 -> {
+        for (int k = 0; k < e; k++) row[k] = in.getDouble(at + 8 * k);
+      }
     }
   }
 
   private static void writeIntegers(ByteBuffer out, DataType type, int from, double[] v) {
     switch (type) {
-      case UBYTE, BYTE -> { for (int k = 0; k < v.length; k++) out.put(from + k, (byte) (long) v[k]); }
-      case SHORT -> { for (int k = 0; k < v.length; k++) out.putShort(2 * (from + k), (short) (long) v[k]); }
-      case INT -> { for (int k = 0; k < v.length; k++) out.putInt(4 * (from + k), (int) (long) v[k]); }
-      case LONG -> { for (int k = 0; k < v.length; k++) out.putLong(8 * (from + k), (long) v[k]); }
+      case UBYTE, BYTE -> {
+        for (int k = 0; k < v.length; k++) out.put(from + k, (byte) (long) v[k]);
+      }
+      case SHORT -> {
+        for (int k = 0; k < v.length; k++) out.putShort(2 * (from + k), (short) (long) v[k]);
+      }
+      case INT -> {
+        for (int k = 0; k < v.length; k++) out.putInt(4 * (from + k), (int) (long) v[k]);
+      }
+      case LONG -> {
+        for (int k = 0; k < v.length; k++) out.putLong(8 * (from + k), (long) v[k]);
+      }
       default -> throw new IllegalArgumentException("cannot convert to " + type);
     }
   }
@@ -179,8 +221,9 @@ public final class TensorCopy {
       case INT16 -> in.getShort(2 * row);
       case INT32 -> in.getInt(4 * row);
       case INT64 -> in.getLong(8 * row);
-      case FLOAT32, FLOAT64 -> throw new IllegalArgumentException(
-          "column '" + src.column() + "' holds " + src.type() + ", not class indices");
+      case FLOAT32, FLOAT64 ->
+          throw new IllegalArgumentException(
+              "column '" + src.column() + "' holds " + src.type() + ", not class indices");
     };
   }
 }

@@ -11,7 +11,8 @@ import picocli.CommandLine;
  * {@code iB} and {@code B} suffixes optional), such as {@code 64m}, {@code 64MiB} or {@code 1.5g}.
  */
 public final class ByteSizeConverter implements CommandLine.ITypeConverter<Long> {
-  private static final Pattern SIZE = Pattern.compile("\\s*(\\d+(?:\\.\\d+)?)\\s*([kmgt]?)(?:i?b)?\\s*");
+  private static final Pattern SIZE =
+      Pattern.compile("\\s*(\\d+(?:\\.\\d+)?)\\s*([kmgt]?)(?:i?b)?\\s*");
 
   @Override
   public Long convert(String value) {
@@ -26,15 +27,17 @@ public final class ByteSizeConverter implements CommandLine.ITypeConverter<Long>
   public static long parse(String value) {
     Matcher m = SIZE.matcher(value.toLowerCase(Locale.ROOT));
     if (!m.matches()) {
-      throw new IllegalArgumentException("not a byte size: '" + value + "' (examples: 1048576, 64m, 64MiB, 1g)");
+      throw new IllegalArgumentException(
+          "not a byte size: '" + value + "' (examples: 1048576, 64m, 64MiB, 1g)");
     }
-    int shift = switch (m.group(2)) {
-      case "k" -> 10;
-      case "m" -> 20;
-      case "g" -> 30;
-      case "t" -> 40;
-      default -> 0;
-    };
+    int shift =
+        switch (m.group(2)) {
+          case "k" -> 10;
+          case "m" -> 20;
+          case "g" -> 30;
+          case "t" -> 40;
+          default -> 0;
+        };
     double bytes = Double.parseDouble(m.group(1)) * (1L << shift);
     if (bytes >= Long.MAX_VALUE) {
       throw new IllegalArgumentException("byte size too large: '" + value + "'");

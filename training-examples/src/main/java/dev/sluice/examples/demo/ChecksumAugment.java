@@ -23,9 +23,9 @@ import org.apache.arrow.vector.types.pojo.Schema;
  * {@value #CHECKSUM} with a 64-bit hash of each row's augmented tensor, so that the consumer can
  * verify what it received. Every other column is copied.
  *
- * <p>The state is what an actor would keep between calls (here the output schema, derived once
- * from the first input, and counters). Instances are not thread-safe: an actor calls its own
- * instance from one thread at a time.
+ * <p>The state is what an actor would keep between calls (here the output schema, derived once from
+ * the first input, and counters). Instances are not thread-safe: an actor calls its own instance
+ * from one thread at a time.
  */
 public final class ChecksumAugment implements BatchFunction {
   /** The added column. */
@@ -63,7 +63,8 @@ public final class ChecksumAugment implements BatchFunction {
         varBytes = Math.max(varBytes, total);
       }
     }
-    try (BatchBuilder out = BatchBuilder.create(context.allocator(), schema, n, varBytes, input.sources())) {
+    try (BatchBuilder out =
+        BatchBuilder.create(context.allocator(), schema, n, varBytes, input.sources())) {
       ArrowBuf from = input.tensorData(tensorColumn);
       ArrowBuf to = out.tensorData(tensorColumn);
       for (int r = 0; r < n; r++) {
@@ -123,7 +124,8 @@ public final class ChecksumAugment implements BatchFunction {
       } else if (v instanceof FloatingPointVector) {
         out.setDouble(column, r, input.getDouble(column, r));
       } else {
-        throw new IllegalArgumentException("cannot copy column '" + column + "' of type " + v.getField().getType());
+        throw new IllegalArgumentException(
+            "cannot copy column '" + column + "' of type " + v.getField().getType());
       }
     }
   }
@@ -132,7 +134,8 @@ public final class ChecksumAugment implements BatchFunction {
     if (!input.schema().equals(inputSchema)) {
       TensorSpec spec = input.tensorSpec(tensorColumn);
       if (spec.elementType() != ElementType.UINT8) {
-        throw new IllegalArgumentException("column '" + tensorColumn + "' holds " + spec + ", expected uint8");
+        throw new IllegalArgumentException(
+            "column '" + tensorColumn + "' holds " + spec + ", expected uint8");
       }
       if (ExpandDecode.hasColumn(input, CHECKSUM)) {
         throw new IllegalArgumentException("input already has a '" + CHECKSUM + "' column");

@@ -47,23 +47,28 @@ public final class ExpandDecode implements BatchFunction {
   /**
    * A decoder of {@code payloadBytes}-byte payloads into {@code payloadBytes * ratio} bytes each.
    *
-   * @throws IllegalArgumentException when a size is not positive or one output row would exceed 2 GiB
+   * @throws IllegalArgumentException when a size is not positive or one output row would exceed 2
+   *     GiB
    */
   public ExpandDecode(int payloadBytes, int ratio) {
     if (payloadBytes < 1 || ratio < 1) {
-      throw new IllegalArgumentException("payloadBytes and ratio must be >= 1, got " + payloadBytes + " and " + ratio);
+      throw new IllegalArgumentException(
+          "payloadBytes and ratio must be >= 1, got " + payloadBytes + " and " + ratio);
     }
     long out = (long) payloadBytes * ratio;
     if (out > Integer.MAX_VALUE - 8) {
-      throw new IllegalArgumentException("one decoded row would be " + out + " bytes, more than 2 GiB");
+      throw new IllegalArgumentException(
+          "one decoded row would be " + out + " bytes, more than 2 GiB");
     }
     this.payloadBytes = payloadBytes;
     this.ratio = ratio;
     this.rowBytes = (int) out;
-    this.schema = new Schema(List.of(
-        Columns.utf8(Batch.KEY_COLUMN),
-        Columns.int32(LABEL),
-        Columns.tensor(PIXELS, ElementType.UINT8, rowBytes)));
+    this.schema =
+        new Schema(
+            List.of(
+                Columns.utf8(Batch.KEY_COLUMN),
+                Columns.int32(LABEL),
+                Columns.tensor(PIXELS, ElementType.UINT8, rowBytes)));
   }
 
   /** A 10:1 decoder of {@code payloadBytes}-byte payloads. */
@@ -92,7 +97,10 @@ public final class ExpandDecode implements BatchFunction {
     FieldVector payloadVector = input.vector(SyntheticShards.PAYLOAD_EXT);
     if (!(payloadVector instanceof BaseVariableWidthVector payloads)) {
       throw new IllegalArgumentException(
-          "column '" + SyntheticShards.PAYLOAD_EXT + "' must be binary, is " + payloadVector.getField().getType());
+          "column '"
+              + SyntheticShards.PAYLOAD_EXT
+              + "' must be binary, is "
+              + payloadVector.getField().getType());
     }
     // First pass: validate, so that the builder is sized for the rows that survive.
     int[] rows = new int[n];
@@ -103,8 +111,13 @@ public final class ExpandDecode implements BatchFunction {
       String problem = null;
       int label = 0;
       if (payloads.isNull(r) || payloads.getValueLength(r) != payloadBytes) {
-        problem = "payload '" + SyntheticShards.PAYLOAD_EXT + "' has "
-            + (payloads.isNull(r) ? "no value" : payloads.getValueLength(r) + " bytes") + ", expected " + payloadBytes;
+        problem =
+            "payload '"
+                + SyntheticShards.PAYLOAD_EXT
+                + "' has "
+                + (payloads.isNull(r) ? "no value" : payloads.getValueLength(r) + " bytes")
+                + ", expected "
+                + payloadBytes;
       } else {
         try {
           label = parseLabel(input.getBytes(SyntheticShards.LABEL_EXT, r));
@@ -113,8 +126,13 @@ public final class ExpandDecode implements BatchFunction {
         }
       }
       if (problem != null) {
-        context.badRecords().report(context.operatorName(), sourceOf(input, r), keyOf(input, r),
-            new IllegalArgumentException(problem));
+        context
+            .badRecords()
+            .report(
+                context.operatorName(),
+                sourceOf(input, r),
+                keyOf(input, r),
+                new IllegalArgumentException(problem));
         continue;
       }
       rows[good] = r;
@@ -123,7 +141,8 @@ public final class ExpandDecode implements BatchFunction {
       keyBytes += input.isNull(Batch.KEY_COLUMN, r) ? 0 : keyLength(input, r);
     }
 
-    try (BatchBuilder out = BatchBuilder.create(context.allocator(), schema, good, keyBytes, input.sources())) {
+    try (BatchBuilder out =
+        BatchBuilder.create(context.allocator(), schema, good, keyBytes, input.sources())) {
       ArrowBuf pixels = out.tensorData(PIXELS);
       ArrowBuf inData = payloads.getDataBuffer();
       byte[] src = new byte[payloadBytes];
@@ -164,7 +183,8 @@ public final class ExpandDecode implements BatchFunction {
     try {
       return Integer.parseInt(s);
     } catch (NumberFormatException e) {
-      throw new IllegalArgumentException("label '" + SyntheticShards.LABEL_EXT + "' is not an integer: '" + s + "'");
+      throw new IllegalArgumentException(
+          "label '" + SyntheticShards.LABEL_EXT + "' is not an integer: '" + s + "'");
     }
   }
 
@@ -173,7 +193,9 @@ public final class ExpandDecode implements BatchFunction {
   }
 
   private static String keyOf(Batch input, int row) {
-    return hasColumn(input, Batch.KEY_COLUMN) ? input.getString(Batch.KEY_COLUMN, row) : "row " + row;
+    return hasColumn(input, Batch.KEY_COLUMN)
+        ? input.getString(Batch.KEY_COLUMN, row)
+        : "row " + row;
   }
 
   private static String sourceOf(Batch input, int row) {
@@ -183,7 +205,9 @@ public final class ExpandDecode implements BatchFunction {
     return String.join(", ", input.sources());
   }
 
-  /** Whether {@code batch} has the column (Batch.hasColumn throws for a missing column in Arrow 18). */
+  /**
+   * Whether {@code batch} has the column (Batch.hasColumn throws for a missing column in Arrow 18).
+   */
   static boolean hasColumn(Batch batch, String column) {
     for (var f : batch.schema().getFields()) {
       if (f.getName().equals(column)) {

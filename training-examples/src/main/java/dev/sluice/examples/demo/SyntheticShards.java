@@ -27,18 +27,18 @@ import java.util.Properties;
  * <p>Sample {@code i} (of {@code samples}) has the key {@link #key(long) key(i)} and two fields:
  * {@code bin}, a payload of {@code payloadBytes} pseudo-random bytes (every byte in {@code [0,
  * 192)}, so gzip shrinks it a little, as it would a JPEG), and {@code cls}, its label in {@code [0,
- * classes)} as decimal text. Both are pure functions of ({@code seed}, {@code i}): {@link
- * #payload} and {@link #label} recompute them, for checks. Samples are cut into {@code shards}
- * contiguous runs of (nearly) equal size, one uncompressed tar file each, named {@code
- * shard-00000.tar} and so on.
+ * classes)} as decimal text. Both are pure functions of ({@code seed}, {@code i}): {@link #payload}
+ * and {@link #label} recompute them, for checks. Samples are cut into {@code shards} contiguous
+ * runs of (nearly) equal size, one uncompressed tar file each, named {@code shard-00000.tar} and so
+ * on.
  *
  * <p><b>Idempotent.</b> {@link #ensure} writes a small manifest ({@value #MANIFEST}) last, after
  * every shard is complete. A later call with the same {@link Spec} finds the manifest, checks that
  * every shard it lists is there with its recorded size, and generates nothing; any mismatch (other
  * spec, missing or truncated shard, no manifest after an interrupted run) regenerates the dataset.
  * Regeneration deletes only this generator's files ({@code shard-*.tar} and the manifest) in the
- * directory. Concurrent generators of one directory in different processes are serialised by a
- * file lock; within one JVM, call {@link #ensure} for a directory from one thread at a time.
+ * directory. Concurrent generators of one directory in different processes are serialised by a file
+ * lock; within one JVM, call {@link #ensure} for a directory from one thread at a time.
  */
 public final class SyntheticShards {
   /** The extension (and column) of the payload. */
@@ -80,12 +80,17 @@ public final class SyntheticShards {
       }
     }
 
-    /** {@code samples} samples of {@code payloadBytes} bytes in {@code shards} shards, 10 classes, seed 42. */
+    /**
+     * {@code samples} samples of {@code payloadBytes} bytes in {@code shards} shards, 10 classes,
+     * seed 42.
+     */
     public static Spec of(long samples, int shards, int payloadBytes) {
       return new Spec(samples, shards, payloadBytes, 10, 42);
     }
 
-    /** The first sample index of shard {@code s} (and, for {@code s == shards}, the sample count). */
+    /**
+     * The first sample index of shard {@code s} (and, for {@code s == shards}, the sample count).
+     */
     public long shardStart(int s) {
       return Math.multiplyExact(samples, (long) s) / shards;
     }
@@ -105,7 +110,8 @@ public final class SyntheticShards {
    * @param bytesOnDisk total size of the shard files
    * @param generated whether this call wrote the files (false: they were already there)
    */
-  public record Shards(Path dir, Spec spec, List<Path> shards, long bytesOnDisk, boolean generated) {
+  public record Shards(
+      Path dir, Spec spec, List<Path> shards, long bytesOnDisk, boolean generated) {
     public Shards {
       shards = List.copyOf(shards);
     }
@@ -125,7 +131,8 @@ public final class SyntheticShards {
   public static Shards ensure(Path dir, Spec spec) throws IOException {
     Objects.requireNonNull(spec, "spec");
     Files.createDirectories(dir);
-    try (FileChannel lockFile = FileChannel.open(dir.resolve(LOCK), StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
+    try (FileChannel lockFile =
+        FileChannel.open(dir.resolve(LOCK), StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
       lockFile.lock(); // released when the channel closes
       Shards existing = readIfComplete(dir, spec);
       if (existing != null) {
@@ -140,7 +147,9 @@ public final class SyntheticShards {
    * (for a reader that must not regenerate data, such as a benchmark's child process).
    */
   public static Shards existing(Path dir, Spec spec) throws IOException {
-    return Files.isDirectory(dir) ? readIfComplete(dir, Objects.requireNonNull(spec, "spec")) : null;
+    return Files.isDirectory(dir)
+        ? readIfComplete(dir, Objects.requireNonNull(spec, "spec"))
+        : null;
   }
 
   /** The key of sample {@code index}: eight digits, zero-padded. */
@@ -183,7 +192,8 @@ public final class SyntheticShards {
         for (long i = spec.shardStart(s); i < spec.shardStart(s + 1); i++) {
           Map<String, byte[]> fields = new LinkedHashMap<>();
           fields.put(PAYLOAD_EXT, payload(spec, i));
-          fields.put(LABEL_EXT, Integer.toString(label(spec, i)).getBytes(StandardCharsets.US_ASCII));
+          fields.put(
+              LABEL_EXT, Integer.toString(label(spec, i)).getBytes(StandardCharsets.US_ASCII));
           writer.write(key(i), fields);
         }
       }
@@ -249,12 +259,17 @@ public final class SyntheticShards {
     try (OutputStream out = Files.newOutputStream(tmp)) {
       p.store(out, "Sluice synthetic WebDataset shards; delete to regenerate");
     }
-    Files.move(tmp, dir.resolve(MANIFEST), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    Files.move(
+        tmp,
+        dir.resolve(MANIFEST),
+        StandardCopyOption.REPLACE_EXISTING,
+        StandardCopyOption.ATOMIC_MOVE);
   }
 
   private static List<Path> ownShards(Path dir) throws IOException {
     List<Path> out = new ArrayList<>();
-    try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir, SHARD_PREFIX + "[0-9]*" + SHARD_SUFFIX)) {
+    try (DirectoryStream<Path> ds =
+        Files.newDirectoryStream(dir, SHARD_PREFIX + "[0-9]*" + SHARD_SUFFIX)) {
       ds.forEach(out::add);
     } catch (UncheckedIOException e) {
       throw e.getCause();

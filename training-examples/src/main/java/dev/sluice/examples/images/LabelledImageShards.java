@@ -70,8 +70,18 @@ import javax.imageio.stream.MemoryCacheImageOutputStream;
  */
 public final class LabelledImageShards {
   /** The classes, in label order. */
-  public static final List<String> CLASS_NAMES = List.of(
-      "circle", "square", "triangle", "hstripes", "vstripes", "cross", "ring", "diagonal", "checkerboard", "dotgrid");
+  public static final List<String> CLASS_NAMES =
+      List.of(
+          "circle",
+          "square",
+          "triangle",
+          "hstripes",
+          "vstripes",
+          "cross",
+          "ring",
+          "diagonal",
+          "checkerboard",
+          "dotgrid");
 
   /** The number of classes. */
   public static final int CLASSES = CLASS_NAMES.size();
@@ -106,20 +116,39 @@ public final class LabelledImageShards {
    * @param train training samples (at least 1)
    * @param heldOut held-out samples (0 for none)
    * @param trainShards shards of the training samples (1 to {@code train})
-   * @param heldOutShards shards of the held-out samples (1 to {@code heldOut}; 0 when there are none)
+   * @param heldOutShards shards of the held-out samples (1 to {@code heldOut}; 0 when there are
+   *     none)
    * @param size width and height of every image, in pixels (16 to 4096)
    * @param quality JPEG quality in percent (1 to 100)
    * @param noise standard deviation of the Gaussian pixel noise, in 8-bit levels (0 to 64)
    * @param seed seed of the images and labels
    */
-  public record Spec(int train, int heldOut, int trainShards, int heldOutShards, int size, int quality, double noise, long seed) {
+  public record Spec(
+      int train,
+      int heldOut,
+      int trainShards,
+      int heldOutShards,
+      int size,
+      int quality,
+      double noise,
+      long seed) {
     public Spec {
       if (train < 1 || trainShards < 1 || trainShards > train) {
-        throw new IllegalArgumentException("need 1 <= trainShards <= train, got " + trainShards + " shards for " + train + " samples");
-      }
-      if (heldOut < 0 || (heldOut == 0 ? heldOutShards != 0 : heldOutShards < 1 || heldOutShards > heldOut)) {
         throw new IllegalArgumentException(
-            "need 1 <= heldOutShards <= heldOut (or both 0), got " + heldOutShards + " shards for " + heldOut + " samples");
+            "need 1 <= trainShards <= train, got "
+                + trainShards
+                + " shards for "
+                + train
+                + " samples");
+      }
+      if (heldOut < 0
+          || (heldOut == 0 ? heldOutShards != 0 : heldOutShards < 1 || heldOutShards > heldOut)) {
+        throw new IllegalArgumentException(
+            "need 1 <= heldOutShards <= heldOut (or both 0), got "
+                + heldOutShards
+                + " shards for "
+                + heldOut
+                + " samples");
       }
       if (size < 16 || size > 4096) {
         throw new IllegalArgumentException("size must be in [16, 4096], got " + size);
@@ -132,7 +161,10 @@ public final class LabelledImageShards {
       }
     }
 
-    /** The defaults: 6,000 training and 1,000 held-out 64x64 images, 6 + 1 shards, quality 90, noise 8, seed 42. */
+    /**
+     * The defaults: 6,000 training and 1,000 held-out 64x64 images, 6 + 1 shards, quality 90, noise
+     * 8, seed 42.
+     */
     public static Spec defaults() {
       return new Spec(6_000, 1_000, 6, 1, 64, 90, 8, 42);
     }
@@ -157,12 +189,18 @@ public final class LabelledImageShards {
       return train + heldOut;
     }
 
-    /** The first sample index of training shard {@code s} (and, for {@code s == trainShards}, {@code train}). */
+    /**
+     * The first sample index of training shard {@code s} (and, for {@code s == trainShards}, {@code
+     * train}).
+     */
     public int trainShardStart(int s) {
       return (int) ((long) train * s / trainShards);
     }
 
-    /** The first sample index of held-out shard {@code s} (and, for {@code s == heldOutShards}, {@code train + heldOut}). */
+    /**
+     * The first sample index of held-out shard {@code s} (and, for {@code s == heldOutShards},
+     * {@code train + heldOut}).
+     */
     public int heldOutShardStart(int s) {
       return train + (int) ((long) heldOut * s / heldOutShards);
     }
@@ -178,7 +216,13 @@ public final class LabelledImageShards {
    * @param bytesOnDisk total size of the shard files
    * @param generated whether this call wrote them (false: they were already there)
    */
-  public record Shards(Path dir, Spec spec, List<Path> train, List<Path> heldOut, long bytesOnDisk, boolean generated) {
+  public record Shards(
+      Path dir,
+      Spec spec,
+      List<Path> train,
+      List<Path> heldOut,
+      long bytesOnDisk,
+      boolean generated) {
     public Shards {
       train = List.copyOf(train);
       heldOut = List.copyOf(heldOut);
@@ -196,7 +240,8 @@ public final class LabelledImageShards {
   }
 
   /**
-   * An image folder on disk: {@code root/train/<class>/<key>.jpg} and {@code root/heldout/<class>/<key>.jpg}.
+   * An image folder on disk: {@code root/train/<class>/<key>.jpg} and {@code
+   * root/heldout/<class>/<key>.jpg}.
    *
    * @param root its root
    * @param spec what it holds
@@ -205,12 +250,17 @@ public final class LabelledImageShards {
    * @param generated whether this call wrote them
    */
   public record ImageFolder(Path root, Spec spec, long files, long bytesOnDisk, boolean generated) {
-    /** The training images' directory (one sub-directory per class), for DataVec's {@code FileSplit}. */
+    /**
+     * The training images' directory (one sub-directory per class), for DataVec's {@code
+     * FileSplit}.
+     */
     public Path trainDir() {
       return root.resolve(TRAIN);
     }
 
-    /** The held-out images' directory (one sub-directory per class; absent when the spec has none). */
+    /**
+     * The held-out images' directory (one sub-directory per class; absent when the spec has none).
+     */
     public Path heldOutDir() {
       return root.resolve(HELD_OUT);
     }
@@ -223,7 +273,8 @@ public final class LabelledImageShards {
   public static Shards ensure(Path dir, Spec spec) throws IOException {
     Objects.requireNonNull(spec, "spec");
     Files.createDirectories(dir);
-    try (FileChannel lock = FileChannel.open(dir.resolve(LOCK), StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
+    try (FileChannel lock =
+        FileChannel.open(dir.resolve(LOCK), StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
       lock.lock(); // released when the channel closes
       Shards existing = shardsIfComplete(dir, spec);
       return existing != null ? existing : generateShards(dir, spec);
@@ -235,22 +286,30 @@ public final class LabelledImageShards {
    * (for a reader that must not regenerate data, such as a benchmark's child process).
    */
   public static Shards existingShards(Path dir, Spec spec) throws IOException {
-    return Files.isDirectory(dir) ? shardsIfComplete(dir, Objects.requireNonNull(spec, "spec")) : null;
-  }
-
-  /** The complete image folder {@code spec} describes if {@code root} holds it, else null; never writes. */
-  public static ImageFolder existingImageFolder(Path root, Spec spec) throws IOException {
-    return Files.isDirectory(root) ? folderIfComplete(root, Objects.requireNonNull(spec, "spec")) : null;
+    return Files.isDirectory(dir)
+        ? shardsIfComplete(dir, Objects.requireNonNull(spec, "spec"))
+        : null;
   }
 
   /**
-   * Makes sure {@code root} holds the image folder {@code spec} describes (the same JPEG bytes as the
-   * tar shards), generating it unless an identical, complete one is already there.
+   * The complete image folder {@code spec} describes if {@code root} holds it, else null; never
+   * writes.
+   */
+  public static ImageFolder existingImageFolder(Path root, Spec spec) throws IOException {
+    return Files.isDirectory(root)
+        ? folderIfComplete(root, Objects.requireNonNull(spec, "spec"))
+        : null;
+  }
+
+  /**
+   * Makes sure {@code root} holds the image folder {@code spec} describes (the same JPEG bytes as
+   * the tar shards), generating it unless an identical, complete one is already there.
    */
   public static ImageFolder ensureImageFolder(Path root, Spec spec) throws IOException {
     Objects.requireNonNull(spec, "spec");
     Files.createDirectories(root);
-    try (FileChannel lock = FileChannel.open(root.resolve(LOCK), StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
+    try (FileChannel lock =
+        FileChannel.open(root.resolve(LOCK), StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
       lock.lock();
       ImageFolder existing = folderIfComplete(root, spec);
       return existing != null ? existing : generateFolder(root, spec);
@@ -262,14 +321,18 @@ public final class LabelledImageShards {
     return String.format(Locale.ROOT, "%08d", index);
   }
 
-  /** The image-folder directory name of class {@code label}, such as {@code 0-circle}; these sort in label order. */
+  /**
+   * The image-folder directory name of class {@code label}, such as {@code 0-circle}; these sort in
+   * label order.
+   */
   public static String classDirName(int label) {
     return label + "-" + CLASS_NAMES.get(label);
   }
 
   /** The label of sample {@code index}, in {@code [0, CLASSES)}. */
   public static int label(Spec spec, long index) {
-    return (int) Long.remainderUnsigned(mix(spec.seed() * 31 + index + 0x2545F4914F6CDD1DL), CLASSES);
+    return (int)
+        Long.remainderUnsigned(mix(spec.seed() * 31 + index + 0x2545F4914F6CDD1DL), CLASSES);
   }
 
   /** Whether sample {@code index} is a training sample (else a held-out one). */
@@ -277,9 +340,15 @@ public final class LabelledImageShards {
     return index < spec.train();
   }
 
-  /** The image of sample {@code index}, before encoding: {@code TYPE_3BYTE_BGR}, {@code size x size}. */
+  /**
+   * The image of sample {@code index}, before encoding: {@code TYPE_3BYTE_BGR}, {@code size x
+   * size}.
+   */
   public static BufferedImage image(Spec spec, long index) {
-    return draw(spec, label(spec, index), new SplittableRandom(mix(spec.seed() ^ mix(index + 0x632BE59BD9B4E019L))));
+    return draw(
+        spec,
+        label(spec, index),
+        new SplittableRandom(mix(spec.seed() ^ mix(index + 0x632BE59BD9B4E019L))));
   }
 
   /** The JPEG bytes of sample {@code index}. */
@@ -323,12 +392,15 @@ public final class LabelledImageShards {
     return img;
   }
 
-  private static void drawShape(Graphics2D g, int label, double x, double y, double d, SplittableRandom rnd) {
+  private static void drawShape(
+      Graphics2D g, int label, double x, double y, double d, SplittableRandom rnd) {
     switch (label) {
       case 0 -> g.fill(new Ellipse2D.Double(x, y, d, d)); // circle
       case 1 -> { // square
         double side = d * 0.9;
-        g.fill(new java.awt.geom.Rectangle2D.Double(x + (d - side) / 2, y + (d - side) / 2, side, side));
+        g.fill(
+            new java.awt.geom.Rectangle2D.Double(
+                x + (d - side) / 2, y + (d - side) / 2, side, side));
       }
       case 2 -> { // triangle, pointing up or down
         Polygon p = new Polygon();
@@ -343,9 +415,10 @@ public final class LabelledImageShards {
         double period = d / bars;
         for (int i = 0; i < bars; i++) {
           double o = i * period;
-          g.fill(label == 3
-              ? new java.awt.geom.Rectangle2D.Double(x, y + o, d, period / 2)
-              : new java.awt.geom.Rectangle2D.Double(x + o, y, period / 2, d));
+          g.fill(
+              label == 3
+                  ? new java.awt.geom.Rectangle2D.Double(x, y + o, d, period / 2)
+                  : new java.awt.geom.Rectangle2D.Double(x + o, y, period / 2, d));
         }
       }
       case 5 -> { // cross (plus sign)
@@ -361,7 +434,10 @@ public final class LabelledImageShards {
       case 7 -> { // one thick diagonal, either way
         float t = (float) (d * (0.15 + 0.10 * rnd.nextDouble()));
         g.setStroke(new BasicStroke(t, BasicStroke.CAP_BUTT, BasicStroke.JOIN_MITER));
-        g.draw(rnd.nextBoolean() ? new Line2D.Double(x, y, x + d, y + d) : new Line2D.Double(x + d, y, x, y + d));
+        g.draw(
+            rnd.nextBoolean()
+                ? new Line2D.Double(x, y, x + d, y + d)
+                : new Line2D.Double(x + d, y, x, y + d));
       }
       case 8 -> { // checkerboard of 3x3 to 5x5 cells
         int k = 3 + rnd.nextInt(3);
@@ -380,7 +456,8 @@ public final class LabelledImageShards {
         double r = c * (0.22 + 0.10 * rnd.nextDouble());
         for (int i = 0; i < k; i++) {
           for (int j = 0; j < k; j++) {
-            g.fill(new Ellipse2D.Double(x + (i + 0.5) * c - r, y + (j + 0.5) * c - r, 2 * r, 2 * r));
+            g.fill(
+                new Ellipse2D.Double(x + (i + 0.5) * c - r, y + (j + 0.5) * c - r, 2 * r, 2 * r));
           }
         }
       }
@@ -399,7 +476,9 @@ public final class LabelledImageShards {
     }
   }
 
-  /** A standard normal deviate (Box-Muller, one of the pair), from {@code rnd} only: reproducible. */
+  /**
+   * A standard normal deviate (Box-Muller, one of the pair), from {@code rnd} only: reproducible.
+   */
   private static double gaussian(SplittableRandom rnd) {
     double u = 1.0 - rnd.nextDouble(); // (0, 1]
     double v = rnd.nextDouble();
@@ -411,7 +490,9 @@ public final class LabelledImageShards {
   }
 
   private static Color shift(Color c, SplittableRandom rnd, int by) {
-    return new Color(clamp(c.getRed() + rnd.nextInt(-by, by + 1)), clamp(c.getGreen() + rnd.nextInt(-by, by + 1)),
+    return new Color(
+        clamp(c.getRed() + rnd.nextInt(-by, by + 1)),
+        clamp(c.getGreen() + rnd.nextInt(-by, by + 1)),
         clamp(c.getBlue() + rnd.nextInt(-by, by + 1)));
   }
 
@@ -450,10 +531,20 @@ public final class LabelledImageShards {
     List<Path> train = new ArrayList<>();
     List<Path> heldOut = new ArrayList<>();
     for (int s = 0; s < spec.trainShards(); s++) {
-      train.add(writeShard(dir.resolve(shardName(TRAIN, s)), spec, spec.trainShardStart(s), spec.trainShardStart(s + 1)));
+      train.add(
+          writeShard(
+              dir.resolve(shardName(TRAIN, s)),
+              spec,
+              spec.trainShardStart(s),
+              spec.trainShardStart(s + 1)));
     }
     for (int s = 0; s < spec.heldOutShards(); s++) {
-      heldOut.add(writeShard(dir.resolve(shardName(HELD_OUT, s)), spec, spec.heldOutShardStart(s), spec.heldOutShardStart(s + 1)));
+      heldOut.add(
+          writeShard(
+              dir.resolve(shardName(HELD_OUT, s)),
+              spec,
+              spec.heldOutShardStart(s),
+              spec.heldOutShardStart(s + 1)));
     }
     Properties p = specProperties(spec);
     long bytes = 0;
@@ -507,7 +598,8 @@ public final class LabelledImageShards {
 
   private static List<Path> ownShards(Path dir) throws IOException {
     List<Path> out = new ArrayList<>();
-    try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir, "{" + TRAIN + "," + HELD_OUT + "}-[0-9]*" + SHARD_SUFFIX)) {
+    try (DirectoryStream<Path> ds =
+        Files.newDirectoryStream(dir, "{" + TRAIN + "," + HELD_OUT + "}-[0-9]*" + SHARD_SUFFIX)) {
       ds.forEach(out::add);
     } catch (UncheckedIOException e) {
       throw e.getCause();
@@ -537,13 +629,15 @@ public final class LabelledImageShards {
     Properties p = specProperties(spec);
     p.setProperty("files", Integer.toString(spec.total()));
     p.setProperty("bytes", Long.toString(bytes));
-    storeAtomically(root.resolve(FOLDER_MANIFEST), p, "Sluice labelled image folder; delete to regenerate");
+    storeAtomically(
+        root.resolve(FOLDER_MANIFEST), p, "Sluice labelled image folder; delete to regenerate");
     return new ImageFolder(root, spec, spec.total(), bytes, true);
   }
 
   /** Where sample {@code index} lives in an image folder rooted at {@code root}. */
   public static Path imageFile(Path root, Spec spec, long index) {
-    return root.resolve(isTrain(spec, index) ? TRAIN : HELD_OUT).resolve(classDirName(label(spec, index)))
+    return root.resolve(isTrain(spec, index) ? TRAIN : HELD_OUT)
+        .resolve(classDirName(label(spec, index)))
         .resolve(key(index) + "." + IMAGE_EXT);
   }
 
@@ -555,17 +649,20 @@ public final class LabelledImageShards {
     long[] found = new long[2]; // files, bytes
     for (Path dir : List.of(root.resolve(TRAIN), root.resolve(HELD_OUT))) {
       if (Files.isDirectory(dir)) {
-        Files.walkFileTree(dir, new SimpleFileVisitor<>() {
-          @Override
-          public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) {
-            found[0]++;
-            found[1] += attrs.size();
-            return FileVisitResult.CONTINUE;
-          }
-        });
+        Files.walkFileTree(
+            dir,
+            new SimpleFileVisitor<>() {
+              @Override
+              public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) {
+                found[0]++;
+                found[1] += attrs.size();
+                return FileVisitResult.CONTINUE;
+              }
+            });
       }
     }
-    if (!Long.toString(found[0]).equals(p.getProperty("files")) || !Long.toString(found[1]).equals(p.getProperty("bytes"))) {
+    if (!Long.toString(found[0]).equals(p.getProperty("files"))
+        || !Long.toString(found[1]).equals(p.getProperty("bytes"))) {
       return null;
     }
     return new ImageFolder(root, spec, found[0], found[1], false);
@@ -575,22 +672,25 @@ public final class LabelledImageShards {
     if (!Files.exists(dir)) {
       return;
     }
-    Files.walkFileTree(dir, new SimpleFileVisitor<>() {
-      @Override
-      public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
-        Files.delete(file);
-        return FileVisitResult.CONTINUE;
-      }
+    Files.walkFileTree(
+        dir,
+        new SimpleFileVisitor<>() {
+          @Override
+          public FileVisitResult visitFile(Path file, BasicFileAttributes attrs)
+              throws IOException {
+            Files.delete(file);
+            return FileVisitResult.CONTINUE;
+          }
 
-      @Override
-      public FileVisitResult postVisitDirectory(Path d, IOException e) throws IOException {
-        if (e != null) {
-          throw e;
-        }
-        Files.delete(d);
-        return FileVisitResult.CONTINUE;
-      }
-    });
+          @Override
+          public FileVisitResult postVisitDirectory(Path d, IOException e) throws IOException {
+            if (e != null) {
+              throw e;
+            }
+            Files.delete(d);
+            return FileVisitResult.CONTINUE;
+          }
+        });
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -611,7 +711,10 @@ public final class LabelledImageShards {
     return p;
   }
 
-  /** The manifest at {@code file} if it describes {@code spec} (in this generator's format), else null. */
+  /**
+   * The manifest at {@code file} if it describes {@code spec} (in this generator's format), else
+   * null.
+   */
   private static Properties loadManifest(Path file, Spec spec) throws IOException {
     Properties p = new Properties();
     try (InputStream in = Files.newInputStream(file)) {

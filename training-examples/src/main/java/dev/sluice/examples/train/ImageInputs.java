@@ -8,7 +8,10 @@ import dev.sluice.loader.TensorSpec;
 import dev.sluice.sharding.EpochPlan;
 import org.apache.arrow.memory.ArrowBuf;
 
-/** The per-batch steps of the training example between decoding and the model (also used by the benchmarks). */
+/**
+ * The per-batch steps of the training example between decoding and the model (also used by the
+ * benchmarks).
+ */
 public final class ImageInputs {
   private ImageInputs() {}
 
@@ -47,7 +50,10 @@ public final class ImageInputs {
       byte[] row = new byte[w * c];
       long epochSeed = EpochPlan.epochSeed(seed, ctx.epoch());
       for (int r = 0; r < n; r++) {
-        String key = in.hasColumn(Batch.KEY_COLUMN) ? in.getString(Batch.KEY_COLUMN, r) : Integer.toString(r);
+        String key =
+            in.hasColumn(Batch.KEY_COLUMN)
+                ? in.getString(Batch.KEY_COLUMN, r)
+                : Integer.toString(r);
         if (!flips(key, epochSeed)) {
           continue;
         }
@@ -65,7 +71,9 @@ public final class ImageInputs {
       return out;
     }
 
-    /** Whether the sample {@code key} is flipped: the top bit of a well-mixed hash of key and seed. */
+    /**
+     * Whether the sample {@code key} is flipped: the top bit of a well-mixed hash of key and seed.
+     */
     static boolean flips(String key, long epochSeed) {
       long z = key.hashCode() ^ epochSeed;
       z = (z ^ (z >>> 30)) * 0xbf58476d1ce4e5b9L;

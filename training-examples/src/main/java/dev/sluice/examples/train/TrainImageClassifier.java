@@ -14,8 +14,8 @@ import dev.sluice.loader.source.ImageFolderSource;
 import dev.sluice.loader.source.Source;
 import dev.sluice.loader.source.WebDatasetSource;
 import dev.sluice.nd4j.FeatureColumn;
-import dev.sluice.nd4j.Layout;
 import dev.sluice.nd4j.LabelColumn;
+import dev.sluice.nd4j.Layout;
 import dev.sluice.nd4j.PrefetchStats;
 import dev.sluice.nd4j.SluiceDataSetIterator;
 import dev.sluice.sharding.ConsumerPosition;
@@ -23,7 +23,6 @@ import dev.sluice.sharding.EpochPlan;
 import dev.sluice.sharding.RemainderPolicy;
 import dev.sluice.sharding.ShareAssignment;
 import dev.sluice.sharding.StaticAssigner;
-import org.deeplearning4j.util.ModelSerializer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -38,6 +37,7 @@ import org.deeplearning4j.nn.conf.layers.OutputLayer;
 import org.deeplearning4j.nn.conf.layers.SubsamplingLayer;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.nn.weights.WeightInit;
+import org.deeplearning4j.util.ModelSerializer;
 import org.nd4j.evaluation.classification.Evaluation;
 import org.nd4j.linalg.activations.Activation;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -56,14 +56,21 @@ import picocli.CommandLine.Option;
  * <p>With no data given it first generates a labelled dataset of JPEG tar shards (10 classes of
  * shapes and patterns; see {@link LabelledImageShards}).
  */
-@Command(name = "train-image-classifier", mixinStandardHelpOptions = true,
+@Command(
+    name = "train-image-classifier",
+    mixinStandardHelpOptions = true,
     description = "Train a small CNN on images streamed through Sluice.")
 public final class TrainImageClassifier implements Callable<Integer> {
 
-  @Option(names = "--train", description = "Training data: tar shard pattern (e.g. 'data/train-{0000..0009}.tar') or an image folder (one sub-folder per class). Default: generated shards.")
+  @Option(
+      names = "--train",
+      description =
+          "Training data: tar shard pattern (e.g. 'data/train-{0000..0009}.tar') or an image folder (one sub-folder per class). Default: generated shards.")
   String train;
 
-  @Option(names = "--held-out", description = "Held-out data in the same form as --train. Default: generated shards.")
+  @Option(
+      names = "--held-out",
+      description = "Held-out data in the same form as --train. Default: generated shards.")
   String heldOut;
 
   @Option(names = "--work", description = "Where generated data goes. Default: ${DEFAULT-VALUE}")
@@ -75,48 +82,85 @@ public final class TrainImageClassifier implements Callable<Integer> {
   @Option(names = "--batch", description = "Batch size. Default: ${DEFAULT-VALUE}")
   int batch = 64;
 
-  @Option(names = "--size", description = "Model input height and width (images are resized). Default: ${DEFAULT-VALUE}")
+  @Option(
+      names = "--size",
+      description = "Model input height and width (images are resized). Default: ${DEFAULT-VALUE}")
   int size = 32;
 
-  @Option(names = "--channels", description = "Model input channels, 1 or 3 (images are converted). Default: ${DEFAULT-VALUE}")
+  @Option(
+      names = "--channels",
+      description =
+          "Model input channels, 1 or 3 (images are converted). Default: ${DEFAULT-VALUE}")
   int channels = 3;
 
-  @Option(names = "--classes", description = "Classes (with --train; generated data has 10). Default: ${DEFAULT-VALUE}")
+  @Option(
+      names = "--classes",
+      description = "Classes (with --train; generated data has 10). Default: ${DEFAULT-VALUE}")
   int classes = LabelledImageShards.CLASSES;
 
-  @Option(names = "--budget-mib", description = "Loader memory budget in MiB. Default: ${DEFAULT-VALUE}")
+  @Option(
+      names = "--budget-mib",
+      description = "Loader memory budget in MiB. Default: ${DEFAULT-VALUE}")
   long budgetMiB = 256;
 
-  @Option(names = "--decoder", description = "JPEG decoder: NATIVE (OpenCV's imdecode, the faster in benchmarks/RESULTS.md) or JAVA (javax.imageio with the JDK's reader; the same pixels for baseline JPEGs). Default: ${DEFAULT-VALUE}")
+  @Option(
+      names = "--decoder",
+      description =
+          "JPEG decoder: NATIVE (OpenCV's imdecode, the faster in benchmarks/RESULTS.md) or JAVA (javax.imageio with the JDK's reader; the same pixels for baseline JPEGs). Default: ${DEFAULT-VALUE}")
   Decoder decoder = Decoder.NATIVE;
 
   /** The image decoders on offer. */
-  enum Decoder { NATIVE, JAVA }
+  enum Decoder {
+    NATIVE,
+    JAVA
+  }
 
-  @Option(names = "--learning-rate", description = "Adam's learning rate. Default: ${DEFAULT-VALUE}")
+  @Option(
+      names = "--learning-rate",
+      description = "Adam's learning rate. Default: ${DEFAULT-VALUE}")
   double learningRate = 2e-3;
 
-  @Option(names = "--seed", description = "Seed of shuffles, augmentation and weights. Default: ${DEFAULT-VALUE}")
+  @Option(
+      names = "--seed",
+      description = "Seed of shuffles, augmentation and weights. Default: ${DEFAULT-VALUE}")
   long seed = 42;
 
-  @Option(names = "--progress", description = "Loader progress line: AUTO, ON, OFF. Default: ${DEFAULT-VALUE}")
+  @Option(
+      names = "--progress",
+      description = "Loader progress line: AUTO, ON, OFF. Default: ${DEFAULT-VALUE}")
   ExecutionOptions.Progress progress = ExecutionOptions.Progress.OFF;
 
-  @Option(names = "--image-column", description = "The WebDataset entry holding the image (its extension). Default: the first of " + IMAGE_EXTENSIONS_TEXT + " that the shards' samples have.")
+  @Option(
+      names = "--image-column",
+      description =
+          "The WebDataset entry holding the image (its extension). Default: the first of "
+              + IMAGE_EXTENSIONS_TEXT
+              + " that the shards' samples have.")
   String imageColumn;
 
-  @Option(names = "--label-column", description = "The WebDataset entry holding the class index as text (read by ClassLabels). Default: ${DEFAULT-VALUE}")
+  @Option(
+      names = "--label-column",
+      description =
+          "The WebDataset entry holding the class index as text (read by ClassLabels). Default: ${DEFAULT-VALUE}")
   String labelColumn = "cls";
 
-  @Option(names = "--deterministic", description = "Every epoch's batches identical from run to run for the same --seed (order preserved through the pipeline; a slow block then holds back the ones after it).")
+  @Option(
+      names = "--deterministic",
+      description =
+          "Every epoch's batches identical from run to run for the same --seed (order preserved through the pipeline; a slow block then holds back the ones after it).")
   boolean deterministic;
 
   /** The image extensions looked for in shards, in order of preference. */
-  static final List<String> IMAGE_EXTENSIONS = List.of("jpg", "jpeg", "png", "webp", "bmp", "gif", "ppm", "pgm", "tif", "tiff");
+  static final List<String> IMAGE_EXTENSIONS =
+      List.of("jpg", "jpeg", "png", "webp", "bmp", "gif", "ppm", "pgm", "tif", "tiff");
 
-  private static final String IMAGE_EXTENSIONS_TEXT = "jpg, jpeg, png, webp, bmp, gif, ppm, pgm, tif, tiff";
+  private static final String IMAGE_EXTENSIONS_TEXT =
+      "jpg, jpeg, png, webp, bmp, gif, ppm, pgm, tif, tiff";
 
-  @Option(names = "--generate", description = "Images to generate (train and held-out, 6 to 1) when no --train is given. Default: ${DEFAULT-VALUE}")
+  @Option(
+      names = "--generate",
+      description =
+          "Images to generate (train and held-out, 6 to 1) when no --train is given. Default: ${DEFAULT-VALUE}")
   int generate = 7_000;
 
   /**
@@ -130,7 +174,13 @@ public final class TrainImageClassifier implements Callable<Integer> {
    * @param seconds the epoch's training time
    * @param stallShare the share of the epoch the trainer waited for the loader
    */
-  public record EpochResult(int epoch, double loss, double heldOutAccuracy, long heldOutExamples, long images, double seconds,
+  public record EpochResult(
+      int epoch,
+      double loss,
+      double heldOutAccuracy,
+      long heldOutExamples,
+      long images,
+      double seconds,
       double stallShare) {}
 
   private final List<EpochResult> results = new java.util.ArrayList<>();
@@ -140,21 +190,32 @@ public final class TrainImageClassifier implements Callable<Integer> {
     return List.copyOf(results);
   }
 
-  @Option(names = "--checkpoint", description = "Directory to save the model and the loader's position in (ModelSerializer + a versioned position): resumable mid-epoch with --resume. Order within an epoch is then deterministic: shards in an order seeded by the epoch, samples through a seeded local shuffle buffer.")
+  @Option(
+      names = "--checkpoint",
+      description =
+          "Directory to save the model and the loader's position in (ModelSerializer + a versioned position): resumable mid-epoch with --resume. Order within an epoch is then deterministic: shards in an order seeded by the epoch, samples through a seeded local shuffle buffer.")
   Path checkpoint;
 
-  @Option(names = "--checkpoint-every", description = "Batches between checkpoints. Default: ${DEFAULT-VALUE}")
+  @Option(
+      names = "--checkpoint-every",
+      description = "Batches between checkpoints. Default: ${DEFAULT-VALUE}")
   int checkpointEvery = 50;
 
   @Option(names = "--resume", description = "Resume from the checkpoint in --checkpoint.")
   boolean resume;
 
-  @Option(names = "--stop-after-batches", hidden = true, description = "Stop (as if interrupted) after this many batches in all; for tests.")
+  @Option(
+      names = "--stop-after-batches",
+      hidden = true,
+      description = "Stop (as if interrupted) after this many batches in all; for tests.")
   long stopAfterBatches = -1;
 
   /** Runs the command line. */
   public static void main(String[] args) {
-    System.exit(new CommandLine(new TrainImageClassifier()).setCaseInsensitiveEnumValuesAllowed(true).execute(args));
+    System.exit(
+        new CommandLine(new TrainImageClassifier())
+            .setCaseInsensitiveEnumValuesAllowed(true)
+            .execute(args));
   }
 
   @Override
@@ -162,23 +223,34 @@ public final class TrainImageClassifier implements Callable<Integer> {
     if (train == null) {
       int heldOutImages = Math.max(10, generate / 7);
       int trainImages = generate - heldOutImages;
-      LabelledImageShards.Spec spec = LabelledImageShards.Spec.defaults()
-          .withSamples(trainImages, Math.max(1, trainImages / 1000), heldOutImages, 1);
+      LabelledImageShards.Spec spec =
+          LabelledImageShards.Spec.defaults()
+              .withSamples(trainImages, Math.max(1, trainImages / 1000), heldOutImages, 1);
       LabelledImageShards.Shards shards = LabelledImageShards.ensure(work, spec);
       train = shards.trainPattern();
       heldOut = shards.heldOutPattern();
-      System.out.printf(Locale.ROOT, "Data: %d training and %d held-out JPEGs (%dx%d) in %s%n",
-          shards.spec().train(), shards.spec().heldOut(), shards.spec().size(), shards.spec().size(), shards.dir());
+      System.out.printf(
+          Locale.ROOT,
+          "Data: %d training and %d held-out JPEGs (%dx%d) in %s%n",
+          shards.spec().train(),
+          shards.spec().heldOut(),
+          shards.spec().size(),
+          shards.spec().size(),
+          shards.dir());
     }
-    ExecutionOptions options = ExecutionOptions.defaults().withMemoryBudget(budgetMiB << 20).withTargetBlockRows(batch)
-        .withProgress(progress);
+    ExecutionOptions options =
+        ExecutionOptions.defaults()
+            .withMemoryBudget(budgetMiB << 20)
+            .withTargetBlockRows(batch)
+            .withProgress(progress);
     try (Sluice sluice = Sluice.builder().options(options).build()) {
       if (checkpoint != null) {
         return trainResumably(sluice);
       }
       MultiLayerNetwork model = model();
       try (SluiceDataSetIterator trainIt = iterator(sluice, train, true);
-          SluiceDataSetIterator heldOutIt = heldOut == null ? null : iterator(sluice, heldOut, false)) {
+          SluiceDataSetIterator heldOutIt =
+              heldOut == null ? null : iterator(sluice, heldOut, false)) {
         for (int epoch = 1; epoch <= epochs; epoch++) {
           if (epoch > 1) {
             trainIt.reset();
@@ -201,10 +273,19 @@ public final class TrainImageClassifier implements Callable<Integer> {
             accuracy = eval.accuracy();
             evaluated = eval.getNumRowCounter();
           }
-          results.add(new EpochResult(epoch, model.score(), accuracy, evaluated, images, seconds, stall.stallShare()));
-          System.out.printf(Locale.ROOT,
+          results.add(
+              new EpochResult(
+                  epoch, model.score(), accuracy, evaluated, images, seconds, stall.stallShare()));
+          System.out.printf(
+              Locale.ROOT,
               "epoch %d: loss %.4f, held-out accuracy %.3f, %,d images in %.1f s (%.0f images/s), loader stall %.1f%%%n",
-              epoch, model.score(), accuracy, images, seconds, images / seconds, 100 * stall.stallShare());
+              epoch,
+              model.score(),
+              accuracy,
+              images,
+              seconds,
+              images / seconds,
+              100 * stall.stallShare());
         }
       }
     }
@@ -216,14 +297,15 @@ public final class TrainImageClassifier implements Callable<Integer> {
    * an order seeded by (seed, epoch), through a local shuffle buffer seeded by (seed, epoch, rank),
    * deterministic within the epoch; every {@code --checkpoint-every} batches the model
    * (ModelSerializer) and the loader's position (a versioned {@link ConsumerPosition}) are saved
-   * side by side, and {@code --resume} continues the epoch with exactly the samples not yet seen, in
-   * the order they would have come. The shards' sample counts, which positions need, come from a
+   * side by side, and {@code --resume} continues the epoch with exactly the samples not yet seen,
+   * in the order they would have come. The shards' sample counts, which positions need, come from a
    * scan of their tar headers ({@link WebDatasetSource.Builder#countSamples}), not from reading
    * them.
    */
   private int trainResumably(Sluice sluice) throws Exception {
     if (Files.isDirectory(Path.of(train))) {
-      throw new IllegalArgumentException("--checkpoint works with tar shards (--train pattern), not an image folder");
+      throw new IllegalArgumentException(
+          "--checkpoint works with tar shards (--train pattern), not an image folder");
     }
     Files.createDirectories(checkpoint);
     Source source = WebDatasetSource.builder(train).countSamples(true).build();
@@ -233,7 +315,8 @@ public final class TrainImageClassifier implements Callable<Integer> {
     MultiLayerNetwork model;
     ConsumerPosition position = null;
     if (resume) {
-      model = ModelSerializer.restoreMultiLayerNetwork(checkpoint.resolve(MODEL_FILE).toFile(), true);
+      model =
+          ModelSerializer.restoreMultiLayerNetwork(checkpoint.resolve(MODEL_FILE).toFile(), true);
       position = serializer.deserialize(Files.readAllBytes(checkpoint.resolve(POSITION_FILE)));
       System.out.printf(Locale.ROOT, "Resuming epoch %d from %s%n", position.epoch(), checkpoint);
     } else {
@@ -241,27 +324,40 @@ public final class TrainImageClassifier implements Callable<Integer> {
     }
     int first = position == null ? 1 : position.epoch();
     long batches = 0;
-    try (SluiceDataSetIterator heldOutIt = heldOut == null ? null : iterator(sluice, heldOut, false)) {
+    try (SluiceDataSetIterator heldOutIt =
+        heldOut == null ? null : iterator(sluice, heldOut, false)) {
       for (int epoch = first; epoch <= epochs; epoch++) {
-        ShareAssignment plan = StaticAssigner.equal(1, RemainderPolicy.DROP)
-            .assign(EpochPlan.create(source.planSplits(), seed, epoch, true));
+        ShareAssignment plan =
+            StaticAssigner.equal(1, RemainderPolicy.DROP)
+                .assign(EpochPlan.create(source.planSplits(), seed, epoch, true));
         boolean resuming = position != null && position.epoch() == epoch;
         long delivered = resuming ? rowsBefore(plan, position) : 0;
         long before = delivered;
-        Dataset share = resuming ? sluice.resumeShare(source, plan, position, shuffleRows)
-            : sluice.readShare(source, plan, 0, shuffleRows);
+        Dataset share =
+            resuming
+                ? sluice.resumeShare(source, plan, position, shuffleRows)
+                : sluice.readShare(source, plan, 0, shuffleRows);
         position = null;
         long augmentSeed = seed + epoch;
-        Dataset ds = share
-            .mapBatches(ClassLabels.fromIndex(labelColumn, classes), MapOptions.DEFAULT.withName("ClassLabels"))
-            .mapBatches(decoder(image), MapOptions.DEFAULT.withName("Decode"))
-            .mapBatches(() -> new ImageInputs.RandomFlip(augmentSeed), ActorPool.of(1, 2),
-                MapOptions.DEFAULT.withCpus(0.5).withName("Augment"));
+        Dataset ds =
+            share
+                .mapBatches(
+                    ClassLabels.fromIndex(labelColumn, classes),
+                    MapOptions.DEFAULT.withName("ClassLabels"))
+                .mapBatches(decoder(image), MapOptions.DEFAULT.withName("Decode"))
+                .mapBatches(
+                    () -> new ImageInputs.RandomFlip(augmentSeed),
+                    ActorPool.of(1, 2),
+                    MapOptions.DEFAULT.withCpus(0.5).withName("Augment"));
         long t0 = System.nanoTime();
         PrefetchStats stall;
         // The share's order comes from its assignment (seeded by the epoch) and local shuffle.
-        try (SluiceDataSetIterator it = SluiceDataSetIterator.builder(ds, features(), LabelColumn.oneHot(ImageInputs.LABEL, classes))
-            .batchSize(batch).reuseArrays(1).build()) { // each batch is fitted before the next is asked for
+        try (SluiceDataSetIterator it =
+            SluiceDataSetIterator.builder(
+                    ds, features(), LabelColumn.oneHot(ImageInputs.LABEL, classes))
+                .batchSize(batch)
+                .reuseArrays(1)
+                .build()) { // each batch is fitted before the next is asked for
           while (it.hasNext()) {
             var d = it.next();
             model.fit(d);
@@ -272,9 +368,15 @@ public final class TrainImageClassifier implements Callable<Integer> {
             }
             if (stopAfterBatches >= 0 && batches >= stopAfterBatches) {
               save(model, plan.positionAfter(0, delivered), serializer);
-              System.out.printf(Locale.ROOT, "Stopped after %d batches, in epoch %d at row %d of %d%n", batches, epoch,
-                  delivered, plan.share(0).rows());
-              results.add(new EpochResult(epoch, model.score(), Double.NaN, 0, delivered - before, 0, 0));
+              System.out.printf(
+                  Locale.ROOT,
+                  "Stopped after %d batches, in epoch %d at row %d of %d%n",
+                  batches,
+                  epoch,
+                  delivered,
+                  plan.share(0).rows());
+              results.add(
+                  new EpochResult(epoch, model.score(), Double.NaN, 0, delivered - before, 0, 0));
               return 3;
             }
           }
@@ -290,10 +392,25 @@ public final class TrainImageClassifier implements Callable<Integer> {
           accuracy = eval.accuracy();
           evaluated = eval.getNumRowCounter();
         }
-        results.add(new EpochResult(epoch, model.score(), accuracy, evaluated, delivered - before, seconds, stall.stallShare()));
-        System.out.printf(Locale.ROOT,
+        results.add(
+            new EpochResult(
+                epoch,
+                model.score(),
+                accuracy,
+                evaluated,
+                delivered - before,
+                seconds,
+                stall.stallShare()));
+        System.out.printf(
+            Locale.ROOT,
             "epoch %d: loss %.4f, held-out accuracy %.3f, %,d images (%,d of the epoch) in %.1f s, loader stall %.1f%%%n",
-            epoch, model.score(), accuracy, delivered - before, delivered, seconds, 100 * stall.stallShare());
+            epoch,
+            model.score(),
+            accuracy,
+            delivered - before,
+            delivered,
+            seconds,
+            100 * stall.stallShare());
       }
     }
     return 0;
@@ -302,7 +419,9 @@ public final class TrainImageClassifier implements Callable<Integer> {
   static final String MODEL_FILE = "model.zip";
   static final String POSITION_FILE = "position.bin";
 
-  /** Rows of the share delivered before {@code position}: its completed segments plus the offset. */
+  /**
+   * Rows of the share delivered before {@code position}: its completed segments plus the offset.
+   */
   private static long rowsBefore(ShareAssignment plan, ConsumerPosition position) {
     long rows = position.offset();
     List<dev.sluice.sharding.ShareSegment> segments = plan.share(0).segments();
@@ -313,58 +432,93 @@ public final class TrainImageClassifier implements Callable<Integer> {
   }
 
   /** Saves the model and the position side by side, each written to a temporary file and moved. */
-  private void save(MultiLayerNetwork model, ConsumerPosition position, ConsumerPosition.Serializer serializer)
+  private void save(
+      MultiLayerNetwork model, ConsumerPosition position, ConsumerPosition.Serializer serializer)
       throws java.io.IOException {
     Path modelTmp = checkpoint.resolve(MODEL_FILE + ".tmp");
     ModelSerializer.writeModel(model, modelTmp.toFile(), true);
     Path posTmp = checkpoint.resolve(POSITION_FILE + ".tmp");
     Files.write(posTmp, serializer.serialize(position));
-    Files.move(modelTmp, checkpoint.resolve(MODEL_FILE), java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+    Files.move(
+        modelTmp,
+        checkpoint.resolve(MODEL_FILE),
+        java.nio.file.StandardCopyOption.REPLACE_EXISTING,
         java.nio.file.StandardCopyOption.ATOMIC_MOVE);
-    Files.move(posTmp, checkpoint.resolve(POSITION_FILE), java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+    Files.move(
+        posTmp,
+        checkpoint.resolve(POSITION_FILE),
+        java.nio.file.StandardCopyOption.REPLACE_EXISTING,
         java.nio.file.StandardCopyOption.ATOMIC_MOVE);
   }
 
   private FeatureColumn features() {
-    return FeatureColumn.of(ImageInputs.PIXELS).withLayout(Layout.NCHW).withDataType(DataType.FLOAT).withScale(1 / 255.0);
+    return FeatureColumn.of(ImageInputs.PIXELS)
+        .withLayout(Layout.NCHW)
+        .withDataType(DataType.FLOAT)
+        .withScale(1 / 255.0);
   }
 
   /**
-   * The iterator over training or held-out data: an image folder (labels from its class folders)
-   * or WebDataset shards (labels from {@code --label-column}, images from {@code --image-column} or
+   * The iterator over training or held-out data: an image folder (labels from its class folders) or
+   * WebDataset shards (labels from {@code --label-column}, images from {@code --image-column} or
    * the first common image extension found). Training shuffles (files, then a local buffer of 8
    * batches; another order each epoch, seeded by {@code --seed}) and augments; evaluation reads in
    * the dataset's order.
    */
-  private SluiceDataSetIterator iterator(Sluice sluice, String data, boolean training) throws Exception {
+  private SluiceDataSetIterator iterator(Sluice sluice, String data, boolean training)
+      throws Exception {
     Path asPath = Path.of(data);
     Dataset ds;
     if (Files.isDirectory(asPath)) {
       ImageFolderSource folder = ImageFolderSource.of(data);
       if (folder.classNames().size() != classes) {
-        throw new IllegalArgumentException(data + " has " + folder.classNames().size() + " class folders " + folder.classNames()
-            + " but the model has --classes " + classes);
+        throw new IllegalArgumentException(
+            data
+                + " has "
+                + folder.classNames().size()
+                + " class folders "
+                + folder.classNames()
+                + " but the model has --classes "
+                + classes);
       }
-      ds = sluice.read(folder).mapBatches(decoder(ImageFolderSource.IMAGE_COLUMN), MapOptions.DEFAULT.withName("Decode"));
+      ds =
+          sluice
+              .read(folder)
+              .mapBatches(
+                  decoder(ImageFolderSource.IMAGE_COLUMN), MapOptions.DEFAULT.withName("Decode"));
     } else {
       Source shards = WebDatasetSource.of(data);
-      ds = sluice.read(shards)
-          .mapBatches(ClassLabels.fromIndex(labelColumn, classes), MapOptions.DEFAULT.withName("ClassLabels"))
-          .mapBatches(decoder(imageColumn(sluice, shards)), MapOptions.DEFAULT.withName("Decode"));
+      ds =
+          sluice
+              .read(shards)
+              .mapBatches(
+                  ClassLabels.fromIndex(labelColumn, classes),
+                  MapOptions.DEFAULT.withName("ClassLabels"))
+              .mapBatches(
+                  decoder(imageColumn(sluice, shards)), MapOptions.DEFAULT.withName("Decode"));
     }
     if (training) {
       long augmentSeed = seed;
-      ds = ds.mapBatches(() -> new ImageInputs.RandomFlip(augmentSeed), ActorPool.of(1, 2), MapOptions.DEFAULT.withCpus(0.5)
-          .withName("Augment"));
+      ds =
+          ds.mapBatches(
+              () -> new ImageInputs.RandomFlip(augmentSeed),
+              ActorPool.of(1, 2),
+              MapOptions.DEFAULT.withCpus(0.5).withName("Augment"));
     }
-    SluiceDataSetIterator.Builder it = SluiceDataSetIterator.builder(ds,
-            FeatureColumn.of(ImageInputs.PIXELS).withLayout(Layout.NCHW).withDataType(DataType.FLOAT).withScale(1 / 255.0),
-            LabelColumn.oneHot(ImageInputs.LABEL, classes))
-        .batchSize(batch)
-        // fit() and evaluate() use each batch before asking for the next: recycle the arrays, as
-        // DL4J's AsyncDataSetIterator does, instead of allocating 3 MiB or more per batch.
-        .reuseArrays(1)
-        .deterministic(deterministic);
+    SluiceDataSetIterator.Builder it =
+        SluiceDataSetIterator.builder(
+                ds,
+                FeatureColumn.of(ImageInputs.PIXELS)
+                    .withLayout(Layout.NCHW)
+                    .withDataType(DataType.FLOAT)
+                    .withScale(1 / 255.0),
+                LabelColumn.oneHot(ImageInputs.LABEL, classes))
+            .batchSize(batch)
+            // fit() and evaluate() use each batch before asking for the next: recycle the arrays,
+            // as
+            // DL4J's AsyncDataSetIterator does, instead of allocating 3 MiB or more per batch.
+            .reuseArrays(1)
+            .deterministic(deterministic);
     if (training) {
       it.seed(seed).localShuffle(8 * batch, seed);
     } else {
@@ -394,32 +548,52 @@ public final class TrainImageClassifier implements Callable<Integer> {
           return ext;
         }
       }
-      throw new IllegalArgumentException("the samples of " + shards + " have no image entry among " + IMAGE_EXTENSIONS_TEXT
-          + " (their entries: " + columns + "); name it with --image-column");
+      throw new IllegalArgumentException(
+          "the samples of "
+              + shards
+              + " have no image entry among "
+              + IMAGE_EXTENSIONS_TEXT
+              + " (their entries: "
+              + columns
+              + "); name it with --image-column");
     }
   }
 
   private dev.sluice.loader.BatchFunction decoder(String column) {
     return decoder == Decoder.NATIVE
         ? dev.sluice.nd4j.NativeImageDecoder.of(column, ImageInputs.PIXELS, size, size, channels)
-        : ImageDecoder.builder().column(column).output(ImageInputs.PIXELS).size(size, size).channels(channels).build();
+        : ImageDecoder.builder()
+            .column(column)
+            .output(ImageInputs.PIXELS)
+            .size(size, size)
+            .channels(channels)
+            .build();
   }
 
   private MultiLayerNetwork model() {
-    MultiLayerConfiguration conf = new NeuralNetConfiguration.Builder()
-        .seed(seed)
-        .updater(new Adam(learningRate))
-        .weightInit(WeightInit.XAVIER)
-        .list(
-            new ConvolutionLayer.Builder(5, 5).nOut(16).activation(Activation.RELU).build(),
-            new SubsamplingLayer.Builder(SubsamplingLayer.PoolingType.MAX).kernelSize(2, 2).stride(2, 2).build(),
-            new ConvolutionLayer.Builder(3, 3).nOut(32).activation(Activation.RELU).build(),
-            new SubsamplingLayer.Builder(SubsamplingLayer.PoolingType.MAX).kernelSize(2, 2).stride(2, 2).build(),
-            new DenseLayer.Builder().nOut(64).activation(Activation.RELU).build(),
-            new OutputLayer.Builder(LossFunctions.LossFunction.NEGATIVELOGLIKELIHOOD).nOut(classes)
-                .activation(Activation.SOFTMAX).build())
-        .setInputType(InputType.convolutional(size, size, channels))
-        .build();
+    MultiLayerConfiguration conf =
+        new NeuralNetConfiguration.Builder()
+            .seed(seed)
+            .updater(new Adam(learningRate))
+            .weightInit(WeightInit.XAVIER)
+            .list(
+                new ConvolutionLayer.Builder(5, 5).nOut(16).activation(Activation.RELU).build(),
+                new SubsamplingLayer.Builder(SubsamplingLayer.PoolingType.MAX)
+                    .kernelSize(2, 2)
+                    .stride(2, 2)
+                    .build(),
+                new ConvolutionLayer.Builder(3, 3).nOut(32).activation(Activation.RELU).build(),
+                new SubsamplingLayer.Builder(SubsamplingLayer.PoolingType.MAX)
+                    .kernelSize(2, 2)
+                    .stride(2, 2)
+                    .build(),
+                new DenseLayer.Builder().nOut(64).activation(Activation.RELU).build(),
+                new OutputLayer.Builder(LossFunctions.LossFunction.NEGATIVELOGLIKELIHOOD)
+                    .nOut(classes)
+                    .activation(Activation.SOFTMAX)
+                    .build())
+            .setInputType(InputType.convolutional(size, size, channels))
+            .build();
     MultiLayerNetwork net = new MultiLayerNetwork(conf);
     net.init();
     return net;

@@ -15,9 +15,25 @@ class DemoPipelineTest {
   private static String run(Path dir, int expectedExit) {
     ByteArrayOutputStream bytes = new ByteArrayOutputStream();
     PrintStream out = new PrintStream(bytes, true, StandardCharsets.UTF_8);
-    int exit = new CommandLine(new DemoPipeline(out)).execute(
-        "--work-dir", dir.toString(), "--samples", "300", "--shards", "3", "--payload-bytes", "1k",
-        "--budget", "4m", "--block-rows", "16", "--batch-size", "50", "--progress", "OFF");
+    int exit =
+        new CommandLine(new DemoPipeline(out))
+            .execute(
+                "--work-dir",
+                dir.toString(),
+                "--samples",
+                "300",
+                "--shards",
+                "3",
+                "--payload-bytes",
+                "1k",
+                "--budget",
+                "4m",
+                "--block-rows",
+                "16",
+                "--batch-size",
+                "50",
+                "--progress",
+                "OFF");
     String text = bytes.toString(StandardCharsets.UTF_8);
     assertThat(exit).as(text).isEqualTo(expectedExit);
     return text;

@@ -26,8 +26,11 @@ class ExpandDecodeTest {
 
   private static Sluice sluice(long allowance) {
     return Sluice.builder()
-        .options(ExecutionOptions.defaults().withTargetBlockRows(8).withBadRecordAllowance(allowance)
-            .withProgress(ExecutionOptions.Progress.OFF))
+        .options(
+            ExecutionOptions.defaults()
+                .withTargetBlockRows(8)
+                .withBadRecordAllowance(allowance)
+                .withProgress(ExecutionOptions.Progress.OFF))
         .build();
   }
 
@@ -37,7 +40,8 @@ class ExpandDecodeTest {
     ExpandDecode decode = new ExpandDecode(64, 10);
     int rows = 0;
     try (Sluice sluice = sluice(0);
-        BatchIterator it = sluice.read(WebDatasetSource.of(data.pattern())).mapBatches(decode).iterBatches()) {
+        BatchIterator it =
+            sluice.read(WebDatasetSource.of(data.pattern())).mapBatches(decode).iterBatches()) {
       while (it.hasNext()) {
         try (Batch b = it.next()) {
           assertThat(b.schema()).isEqualTo(decode.outputSchema());
@@ -69,7 +73,8 @@ class ExpandDecodeTest {
   }
 
   @Test
-  void aPayloadOfTheWrongSizeFailsNamingTheSampleOrIsSkippedWithinTheAllowance(@TempDir Path dir) throws Exception {
+  void aPayloadOfTheWrongSizeFailsNamingTheSampleOrIsSkippedWithinTheAllowance(@TempDir Path dir)
+      throws Exception {
     Path shard = dir.resolve("bad.tar");
     try (WebDatasetWriter w = WebDatasetWriter.create(shard)) {
       w.write("ok-1", sample(new byte[64], "3"));
@@ -77,16 +82,20 @@ class ExpandDecodeTest {
       w.write("ok-3", sample(new byte[64], "5"));
     }
     try (Sluice sluice = sluice(0)) {
-      Dataset ds = sluice.read(WebDatasetSource.builder(shard.toString()).extensions("bin", "cls").build())
-          .mapBatches(new ExpandDecode(64, 10));
+      Dataset ds =
+          sluice
+              .read(WebDatasetSource.builder(shard.toString()).extensions("bin", "cls").build())
+              .mapBatches(new ExpandDecode(64, 10));
       assertThatThrownBy(ds::count)
           .isInstanceOf(SluiceException.class)
           .hasMessageContaining("short-2")
           .hasMessageContaining("10 bytes, expected 64");
     }
     try (Sluice sluice = sluice(1)) {
-      Dataset ds = sluice.read(WebDatasetSource.builder(shard.toString()).extensions("bin", "cls").build())
-          .mapBatches(new ExpandDecode(64, 10));
+      Dataset ds =
+          sluice
+              .read(WebDatasetSource.builder(shard.toString()).extensions("bin", "cls").build())
+              .mapBatches(new ExpandDecode(64, 10));
       assertThat(ds.count()).isEqualTo(2);
       assertThat(ds.stats().badRecords()).isEqualTo(1);
     }
@@ -96,10 +105,13 @@ class ExpandDecodeTest {
   void checksumAugmentInvertsAndHashesInAnActor(@TempDir Path dir) throws Exception {
     SyntheticShards.Shards data = SyntheticShards.ensure(dir, SPEC);
     try (Sluice sluice = sluice(0);
-        BatchIterator it = sluice.read(WebDatasetSource.of(data.pattern()))
-            .mapBatches(new ExpandDecode(64, 10))
-            .mapBatches(ChecksumAugment::new, ActorPool.fixed(1), MapOptions.DEFAULT.withCpus(0.5))
-            .iterBatches()) {
+        BatchIterator it =
+            sluice
+                .read(WebDatasetSource.of(data.pattern()))
+                .mapBatches(new ExpandDecode(64, 10))
+                .mapBatches(
+                    ChecksumAugment::new, ActorPool.fixed(1), MapOptions.DEFAULT.withCpus(0.5))
+                .iterBatches()) {
       int rows = 0;
       while (it.hasNext()) {
         try (Batch b = it.next()) {

@@ -48,7 +48,8 @@ class SyntheticShardsTest {
     try (FileChannel c = FileChannel.open(fewer.shards().get(1), StandardOpenOption.WRITE)) {
       c.truncate(1024);
     }
-    assertThat(SyntheticShards.ensure(dir, SyntheticShards.Spec.of(50, 2, 100)).generated()).isTrue();
+    assertThat(SyntheticShards.ensure(dir, SyntheticShards.Spec.of(50, 2, 100)).generated())
+        .isTrue();
   }
 
   @Test
@@ -58,7 +59,8 @@ class SyntheticShardsTest {
     SyntheticShards.Shards made = SyntheticShards.ensure(dir, SPEC);
     assertThat(SyntheticShards.existing(dir, SPEC).shards()).isEqualTo(made.shards());
     long modified = Files.getLastModifiedTime(made.shards().get(0)).toMillis();
-    assertThat(SyntheticShards.existing(dir, SyntheticShards.Spec.of(20, 3, 100))).isNull(); // another spec: not there
+    assertThat(SyntheticShards.existing(dir, SyntheticShards.Spec.of(20, 3, 100)))
+        .isNull(); // another spec: not there
     assertThat(SyntheticShards.existing(dir, SPEC)).isNotNull(); // and nothing was overwritten
     assertThat(Files.getLastModifiedTime(made.shards().get(0)).toMillis()).isEqualTo(modified);
   }
@@ -67,15 +69,20 @@ class SyntheticShardsTest {
   void readsBackEverySampleWithItsPayloadAndLabel(@TempDir Path dir) throws Exception {
     SyntheticShards.Shards data = SyntheticShards.ensure(dir, SPEC);
     Set<String> keys = new HashSet<>();
-    try (Sluice sluice = Sluice.builder().options(ExecutionOptions.defaults().withProgress(ExecutionOptions.Progress.OFF)).build();
+    try (Sluice sluice =
+            Sluice.builder()
+                .options(ExecutionOptions.defaults().withProgress(ExecutionOptions.Progress.OFF))
+                .build();
         BatchIterator it = sluice.read(WebDatasetSource.of(data.pattern())).iterBatches()) {
       while (it.hasNext()) {
         try (Batch b = it.next()) {
           for (int r = 0; r < b.rowCount(); r++) {
             String key = b.getString(Batch.KEY_COLUMN, r);
             long i = Long.parseLong(key);
-            assertThat(b.getBytes(SyntheticShards.PAYLOAD_EXT, r)).isEqualTo(SyntheticShards.payload(SPEC, i));
-            assertThat(new String(b.getBytes(SyntheticShards.LABEL_EXT, r), StandardCharsets.US_ASCII))
+            assertThat(b.getBytes(SyntheticShards.PAYLOAD_EXT, r))
+                .isEqualTo(SyntheticShards.payload(SPEC, i));
+            assertThat(
+                    new String(b.getBytes(SyntheticShards.LABEL_EXT, r), StandardCharsets.US_ASCII))
                 .isEqualTo(Integer.toString(SyntheticShards.label(SPEC, i)));
             keys.add(key);
           }
@@ -99,6 +106,7 @@ class SyntheticShardsTest {
   @Test
   void rejectsImpossibleSpecs() {
     assertThatThrownBy(() -> SyntheticShards.Spec.of(2, 3, 10)).hasMessageContaining("shards");
-    assertThatThrownBy(() -> SyntheticShards.Spec.of(10, 1, 0)).hasMessageContaining("payloadBytes");
+    assertThatThrownBy(() -> SyntheticShards.Spec.of(10, 1, 0))
+        .hasMessageContaining("payloadBytes");
   }
 }

@@ -33,13 +33,16 @@ class LabelledImageShardsTest {
     assertThat(first.train()).hasSize(3);
     assertThat(first.heldOut()).hasSize(2);
     for (int i = 0; i < first.train().size(); i++) {
-      assertThat(Files.readAllBytes(second.train().get(i))).isEqualTo(Files.readAllBytes(first.train().get(i)));
+      assertThat(Files.readAllBytes(second.train().get(i)))
+          .isEqualTo(Files.readAllBytes(first.train().get(i)));
     }
     for (int i = 0; i < first.heldOut().size(); i++) {
-      assertThat(Files.readAllBytes(second.heldOut().get(i))).isEqualTo(Files.readAllBytes(first.heldOut().get(i)));
+      assertThat(Files.readAllBytes(second.heldOut().get(i)))
+          .isEqualTo(Files.readAllBytes(first.heldOut().get(i)));
     }
     // Another seed gives other images.
-    assertThat(LabelledImageShards.jpeg(SPEC.withSeed(7), 0)).isNotEqualTo(LabelledImageShards.jpeg(SPEC, 0));
+    assertThat(LabelledImageShards.jpeg(SPEC.withSeed(7), 0))
+        .isNotEqualTo(LabelledImageShards.jpeg(SPEC, 0));
   }
 
   @Test
@@ -73,8 +76,10 @@ class LabelledImageShardsTest {
     assertThat(LabelledImageShards.existingShards(dir, SPEC)).isNull();
     assertThat(LabelledImageShards.existingImageFolder(dir.resolve("folder"), SPEC)).isNull();
     LabelledImageShards.Shards made = LabelledImageShards.ensure(dir, SPEC);
-    LabelledImageShards.ImageFolder folder = LabelledImageShards.ensureImageFolder(dir.resolve("folder"), SPEC);
-    assertThat(LabelledImageShards.existingShards(dir, SPEC).bytesOnDisk()).isEqualTo(made.bytesOnDisk());
+    LabelledImageShards.ImageFolder folder =
+        LabelledImageShards.ensureImageFolder(dir.resolve("folder"), SPEC);
+    assertThat(LabelledImageShards.existingShards(dir, SPEC).bytesOnDisk())
+        .isEqualTo(made.bytesOnDisk());
     assertThat(LabelledImageShards.existingImageFolder(dir.resolve("folder"), SPEC)).isNotNull();
     LabelledImageShards.Spec other = SPEC.withSamples(30, 2, 0, 0);
     assertThat(LabelledImageShards.existingShards(dir, other)).isNull();
@@ -101,19 +106,23 @@ class LabelledImageShardsTest {
     assertThat(smaller.generated()).isTrue();
     assertThat(smaller.heldOut()).isEmpty();
     try (Stream<Path> files = Files.list(dir)) {
-      assertThat(files.filter(f -> f.getFileName().toString().endsWith(".tar")).count()).isEqualTo(2);
+      assertThat(files.filter(f -> f.getFileName().toString().endsWith(".tar")).count())
+          .isEqualTo(2);
     }
   }
 
   @Test
-  void imageFolderHoldsTheSameJpegsUnderClassDirectoriesThatSortInLabelOrder(@TempDir Path root) throws Exception {
+  void imageFolderHoldsTheSameJpegsUnderClassDirectoriesThatSortInLabelOrder(@TempDir Path root)
+      throws Exception {
     LabelledImageShards.ImageFolder folder = LabelledImageShards.ensureImageFolder(root, SPEC);
     assertThat(folder.generated()).isTrue();
     assertThat(folder.files()).isEqualTo(80);
     for (int i = 0; i < SPEC.total(); i++) {
       Path file = LabelledImageShards.imageFile(root, SPEC, i);
-      assertThat(file.getParent().getParent().getFileName().toString()).isEqualTo(i < SPEC.train() ? "train" : "heldout");
-      assertThat(file.getParent().getFileName().toString()).isEqualTo(LabelledImageShards.classDirName(LabelledImageShards.label(SPEC, i)));
+      assertThat(file.getParent().getParent().getFileName().toString())
+          .isEqualTo(i < SPEC.train() ? "train" : "heldout");
+      assertThat(file.getParent().getFileName().toString())
+          .isEqualTo(LabelledImageShards.classDirName(LabelledImageShards.label(SPEC, i)));
       assertThat(Files.readAllBytes(file)).isEqualTo(LabelledImageShards.jpeg(SPEC, i));
     }
     List<String> names = new ArrayList<>();
@@ -132,13 +141,17 @@ class LabelledImageShardsTest {
   private static Map<String, Map<String, byte[]>> readAll(List<Path> shards) throws Exception {
     Map<String, Map<String, byte[]>> out = new LinkedHashMap<>();
     for (Path shard : shards) {
-      try (InputStream in = Files.newInputStream(shard); TarArchiveInputStream tar = new TarArchiveInputStream(in)) {
+      try (InputStream in = Files.newInputStream(shard);
+          TarArchiveInputStream tar = new TarArchiveInputStream(in)) {
         TarArchiveEntry e;
         while ((e = tar.getNextEntry()) != null) {
           String name = e.getName();
           int dot = name.indexOf('.');
-          Map<String, byte[]> fields = out.computeIfAbsent(name.substring(0, dot), k -> new LinkedHashMap<>());
-          assertThat(fields.put(name.substring(dot + 1), tar.readAllBytes())).as("duplicate entry %s", name).isNull();
+          Map<String, byte[]> fields =
+              out.computeIfAbsent(name.substring(0, dot), k -> new LinkedHashMap<>());
+          assertThat(fields.put(name.substring(dot + 1), tar.readAllBytes()))
+              .as("duplicate entry %s", name)
+              .isNull();
         }
       }
     }

@@ -24,7 +24,8 @@ class ImageInputsTest {
     int same = 0;
     for (int i = 0; i < 10_000; i++) {
       String key = String.format("%06d", i);
-      same += ImageInputs.RandomFlip.flips(key, e0) == ImageInputs.RandomFlip.flips(key, e1) ? 1 : 0;
+      same +=
+          ImageInputs.RandomFlip.flips(key, e0) == ImageInputs.RandomFlip.flips(key, e1) ? 1 : 0;
     }
     // Independent halves agree on about half the keys; the old hash (seed added to a product)
     // agreed on nearly all of them from one epoch to the next.

@@ -24,7 +24,8 @@ import picocli.CommandLine;
  * shards. Both must learn as the JPEG shards do (chance is 0.1).
  */
 class TrainOnPngIT {
-  private static final LabelledImageShards.Spec SPEC = LabelledImageShards.Spec.defaults().withSamples(1800, 2, 300, 1);
+  private static final LabelledImageShards.Spec SPEC =
+      LabelledImageShards.Spec.defaults().withSamples(1800, 2, 300, 1);
 
   @TempDir Path work;
 
@@ -52,15 +53,27 @@ class TrainOnPngIT {
   void learnsFromAFolderOfPngsSortedByClass() throws IOException {
     Path root = work.resolve("digits");
     for (int i = 0; i < SPEC.total(); i++) {
-      Path file = root.resolve(LabelledImageShards.isTrain(SPEC, i) ? "train" : "test")
-          .resolve(LabelledImageShards.classDirName(LabelledImageShards.label(SPEC, i)))
-          .resolve(LabelledImageShards.key(i) + ".png");
+      Path file =
+          root.resolve(LabelledImageShards.isTrain(SPEC, i) ? "train" : "test")
+              .resolve(LabelledImageShards.classDirName(LabelledImageShards.label(SPEC, i)))
+              .resolve(LabelledImageShards.key(i) + ".png");
       Files.createDirectories(file.getParent());
       Files.write(file, png(i));
     }
     TrainImageClassifier app = new TrainImageClassifier();
-    int exit = new CommandLine(app).execute("--train", root.resolve("train").toString(), "--held-out",
-        root.resolve("test").toString(), "--epochs", "3", "--batch", "32", "--size", "32");
+    int exit =
+        new CommandLine(app)
+            .execute(
+                "--train",
+                root.resolve("train").toString(),
+                "--held-out",
+                root.resolve("test").toString(),
+                "--epochs",
+                "3",
+                "--batch",
+                "32",
+                "--size",
+                "32");
     assertLearned(app, exit);
   }
 
@@ -72,8 +85,13 @@ class TrainOnPngIT {
     WebDatasetWriter train = null;
     try (WebDatasetWriter heldOut = WebDatasetWriter.create(dir.resolve("val-0000.tar"))) {
       for (int i = 0; i < SPEC.total(); i++) {
-        Map<String, byte[]> sample = Map.of("png", png(i),
-            "cls", Integer.toString(LabelledImageShards.label(SPEC, i)).getBytes(StandardCharsets.UTF_8));
+        Map<String, byte[]> sample =
+            Map.of(
+                "png",
+                png(i),
+                "cls",
+                Integer.toString(LabelledImageShards.label(SPEC, i))
+                    .getBytes(StandardCharsets.UTF_8));
         if (!LabelledImageShards.isTrain(SPEC, i)) {
           heldOut.write(LabelledImageShards.key(i), sample);
           continue;
@@ -93,8 +111,19 @@ class TrainOnPngIT {
     }
     assertThat(WebDatasetSource.of(dir.resolve("train-*.tar").toString()).planSplits()).hasSize(2);
     TrainImageClassifier app = new TrainImageClassifier();
-    int exit = new CommandLine(app).execute("--train", dir.resolve("train-{0000..0001}.tar").toString(), "--held-out",
-        dir.resolve("val-0000.tar").toString(), "--epochs", "3", "--batch", "32", "--size", "32");
+    int exit =
+        new CommandLine(app)
+            .execute(
+                "--train",
+                dir.resolve("train-{0000..0001}.tar").toString(),
+                "--held-out",
+                dir.resolve("val-0000.tar").toString(),
+                "--epochs",
+                "3",
+                "--batch",
+                "32",
+                "--size",
+                "32");
     assertLearned(app, exit);
   }
 }

@@ -18,15 +18,17 @@ public final class FloatConversion {
    * @param in the bytes, from index 0
    * @param out the floats, from index 0 ({@code rows * e} of them)
    * @param hw with {@code hw > 0}, each row is {@code [h, w, c]} with {@code h * w = hw} and goes
-   *     to {@code [c, h, w]} (channels first); with 0, rows stay as stored and the channel of a value
-   *     is its index modulo {@code a.length}
+   *     to {@code [c, h, w]} (channels first); with 0, rows stay as stored and the channel of a
+   *     value is its index modulo {@code a.length}
    * @param a the factor per channel ({@code a.length} channels; one entry for all)
    * @param b the offset per channel (as many as {@code a})
    */
-  public static void bytesToFloats(ByteBuffer in, FloatBuffer out, int rows, int e, int hw, float[] a, float[] b) {
+  public static void bytesToFloats(
+      ByteBuffer in, FloatBuffer out, int rows, int e, int hw, float[] a, float[] b) {
     int c = a.length;
     if (c == 0 || b.length != c) {
-      throw new IllegalArgumentException("need one factor and one offset per channel: " + a.length + ", " + b.length);
+      throw new IllegalArgumentException(
+          "need one factor and one offset per channel: " + a.length + ", " + b.length);
     }
     float[][] value = new float[c][256];
     for (int ch = 0; ch < c; ch++) {
@@ -49,7 +51,8 @@ public final class FloatConversion {
       return;
     }
     if (c != 1 && hw * c != e) {
-      throw new IllegalArgumentException(c + " channels of " + hw + " pixels do not make rows of " + e + " values");
+      throw new IllegalArgumentException(
+          c + " channels of " + hw + " pixels do not make rows of " + e + " values");
     }
     int channels = e / hw;
     for (int r = 0; r < rows; r++) {

@@ -43,7 +43,12 @@ final class ActorPoolOperatorState extends MapOperatorState {
     }
   }
 
-  ActorPoolOperatorState(int index, ActorMapOp op, ExecContext ctx, StreamingExecutor executor, BufferAllocator parent) {
+  ActorPoolOperatorState(
+      int index,
+      ActorMapOp op,
+      ExecContext ctx,
+      StreamingExecutor executor,
+      BufferAllocator parent) {
     super(index, op.name(), List.of(), op.resources(), op.batchSize(), 0, ctx, executor, parent);
     this.op = op;
   }
@@ -65,20 +70,31 @@ final class ActorPoolOperatorState extends MapOperatorState {
     executor.decided("start actor " + name + "-" + id);
     actorsStarted++;
     peakActors = Math.max(peakActors, actors.size());
-    handle.ready().whenComplete((v, e) -> ctx.post().accept(() -> {
-      if (e != null) {
-        executor.fail(new SluiceException("actor constructor failed: " + e, name, null, null, e));
-      } else {
-        a.ready = true;
-        a.idleSince = ctx.clock().getAsLong();
-      }
-    }));
+    handle
+        .ready()
+        .whenComplete(
+            (v, e) ->
+                ctx.post()
+                    .accept(
+                        () -> {
+                          if (e != null) {
+                            executor.fail(
+                                new SluiceException(
+                                    "actor constructor failed: " + e, name, null, null, e));
+                          } else {
+                            a.ready = true;
+                            a.idleSince = ctx.clock().getAsLong();
+                          }
+                        }));
   }
 
   private void stopActor(Actor a) {
     actors.remove(a);
     executor.decided("stop actor " + name + "-" + a.id);
-    a.handle.stop().whenComplete((v, e) -> ctx.post().accept(() -> executor.resources().release(op.resources())));
+    a.handle
+        .stop()
+        .whenComplete(
+            (v, e) -> ctx.post().accept(() -> executor.resources().release(op.resources())));
   }
 
   @Override
@@ -103,7 +119,9 @@ final class ActorPoolOperatorState extends MapOperatorState {
     }
     target = null;
     for (Actor a : actors) {
-      if (a.ready && a.inFlight < op.pool().maxTasksPerActor() && (target == null || a.inFlight < target.inFlight)) {
+      if (a.ready
+          && a.inFlight < op.pool().maxTasksPerActor()
+          && (target == null || a.inFlight < target.inFlight)) {
         target = a;
       }
     }
@@ -150,21 +168,30 @@ final class ActorPoolOperatorState extends MapOperatorState {
   private void startTaskOn(Actor a, long reserve, List<Segment> bundle) {
     long seq = nextActorSeq++;
     // The call runs on the actor's thread, with the actor's own function instance.
-    TaskLauncher onActor = alloc -> a.handle.call(fn ->
-        runMeasured(taskAlloc -> runBundle(List.of(new NamedFunction(name, fn)), bundle, taskAlloc), alloc));
-    launchTask(reserve, onActor, new TaskCompletion() {
-      @Override
-      public void completed(TaskResult r, Batch output) {
-        done(a);
-        outputs.add(seq, 0, output);
-        outputs.finish(seq, 1);
-      }
+    TaskLauncher onActor =
+        alloc ->
+            a.handle.call(
+                fn ->
+                    runMeasured(
+                        taskAlloc ->
+                            runBundle(List.of(new NamedFunction(name, fn)), bundle, taskAlloc),
+                        alloc));
+    launchTask(
+        reserve,
+        onActor,
+        new TaskCompletion() {
+          @Override
+          public void completed(TaskResult r, Batch output) {
+            done(a);
+            outputs.add(seq, 0, output);
+            outputs.finish(seq, 1);
+          }
 
-      @Override
-      public void failed(Throwable cause) {
-        done(a);
-      }
-    });
+          @Override
+          public void failed(Throwable cause) {
+            done(a);
+          }
+        });
   }
 
   private long nextActorSeq;
@@ -176,7 +203,8 @@ final class ActorPoolOperatorState extends MapOperatorState {
       if (actors.size() > op.pool().min()) {
         // Wake the scheduler when this actor may have been idle long enough to stop.
         long nanos = op.pool().idleTimeout().toNanos();
-        ctx.timer().schedule(() -> ctx.post().accept(() -> {}), nanos + 1_000_000, TimeUnit.NANOSECONDS);
+        ctx.timer()
+            .schedule(() -> ctx.post().accept(() -> {}), nanos + 1_000_000, TimeUnit.NANOSECONDS);
       }
     }
   }
@@ -186,7 +214,8 @@ final class ActorPoolOperatorState extends MapOperatorState {
     if (cancelled) {
       return;
     }
-    // Scale up: every ready actor full, input waiting, none starting, room in the pool and resources.
+    // Scale up: every ready actor full, input waiting, none starting, room in the pool and
+    // resources.
     boolean allFull = true;
     for (Actor a : actors) {
       if (!a.ready || a.inFlight < op.pool().maxTasksPerActor()) {
@@ -194,7 +223,10 @@ final class ActorPoolOperatorState extends MapOperatorState {
         break;
       }
     }
-    if (allFull && super.hasWork() && actors.size() < op.pool().max() && !hasPendingStartup()
+    if (allFull
+        && super.hasWork()
+        && actors.size() < op.pool().max()
+        && !hasPendingStartup()
         && executor.fitsLeavingRoomForOthers(this, op.resources())) {
       startActor();
       return;
@@ -209,7 +241,8 @@ final class ActorPoolOperatorState extends MapOperatorState {
       if (actors.size() <= (noMoreInput ? 0 : op.pool().min())) {
         break;
       }
-      if (a.ready && a.inFlight == 0
+      if (a.ready
+          && a.inFlight == 0
           && (noMoreInput || now - a.idleSince >= op.pool().idleTimeout().toNanos())) {
         stopActor(a);
       }

@@ -2,8 +2,8 @@ package dev.sluice.loader.internal.exec;
 
 /**
  * Decides whether an operator may start one more task now. The streaming executor launches a task
- * only when every policy allows it (policies combine by AND). Policies are called on the
- * scheduling thread only, must be fast and must not block.
+ * only when every policy allows it (policies combine by AND). Policies are called on the scheduling
+ * thread only, must be fast and must not block.
  */
 @FunctionalInterface
 public interface BackpressurePolicy {
@@ -44,8 +44,8 @@ public interface BackpressurePolicy {
     boolean estimateKnown();
 
     /**
-     * How many tasks may be in flight before the first completes and the estimate is known: one
-     * for task pools; one per ready actor for actor pools (each holds its call's input anyway).
+     * How many tasks may be in flight before the first completes and the estimate is known: one for
+     * task pools; one per ready actor for actor pools (each holds its call's input anyway).
      */
     default int tasksWhileEstimating() {
       return 1;

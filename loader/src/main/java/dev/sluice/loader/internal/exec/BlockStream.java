@@ -1,9 +1,9 @@
 package dev.sluice.loader.internal.exec;
 
 import dev.sluice.loader.Batch;
-import dev.sluice.loader.SluiceException;
 import dev.sluice.loader.DatasetStats;
 import dev.sluice.loader.Locality;
+import dev.sluice.loader.SluiceException;
 import org.apache.arrow.memory.BufferAllocator;
 
 /**
@@ -25,8 +25,8 @@ public interface BlockStream {
 
   /**
    * Says that the consumer may allocate up to {@code rows} rows in one go (the batch a re-batching
-   * iterator copies rows into), so that the execution keeps room for them within its budget on
-   * top of what the consumer holds. What the consumer holds (blocks, slices of them, copies made
+   * iterator copies rows into), so that the execution keeps room for them within its budget on top
+   * of what the consumer holds. What the consumer holds (blocks, slices of them, copies made
    * before) is counted as it is held. Adds to what was said before.
    */
   default void consumerHolds(long rows) {}
@@ -42,15 +42,24 @@ public interface BlockStream {
    * The error to throw when the consumer cannot copy a batch of {@code batchRows} rows into its
    * allocator: it names the budget, the hard limit and what to change.
    */
-  default SluiceException consumerOutOfMemory(int batchRows, org.apache.arrow.memory.OutOfMemoryException e) {
-    return new SluiceException("the consumer's batch of " + batchRows + " rows does not fit in memory: " + e.getMessage()
-        + ". Lower the batch size or raise the memory budget", e);
+  default SluiceException consumerOutOfMemory(
+      int batchRows, org.apache.arrow.memory.OutOfMemoryException e) {
+    return new SluiceException(
+        "the consumer's batch of "
+            + batchRows
+            + " rows does not fit in memory: "
+            + e.getMessage()
+            + ". Lower the batch size or raise the memory budget",
+        e);
   }
 
   /** Statistics of the execution. */
   DatasetStats stats();
 
-  /** Local and remote deliveries, for a consumer of a streaming split; {@link Locality#NONE} otherwise. */
+  /**
+   * Local and remote deliveries, for a consumer of a streaming split; {@link Locality#NONE}
+   * otherwise.
+   */
   default Locality locality() {
     return Locality.NONE;
   }

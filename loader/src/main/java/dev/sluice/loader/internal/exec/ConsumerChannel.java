@@ -16,7 +16,9 @@ import org.apache.arrow.memory.BufferAllocator;
  */
 final class ConsumerChannel {
   /** Items in the channel besides blocks. */
-  private enum Marker { END }
+  private enum Marker {
+    END
+  }
 
   private record Failure(SluiceException error) {}
 
@@ -27,13 +29,18 @@ final class ConsumerChannel {
   private final BlockingQueue<Object> queue = new LinkedBlockingQueue<>();
   private final AtomicInteger waitingBlocks = new AtomicInteger();
   private final AtomicInteger outstanding = new AtomicInteger();
+
   /** Bytes of delivered blocks not yet closed (they stay in their operator's allocator). */
   private final AtomicLong outstandingBytes = new AtomicLong();
+
   /** Rows the consumers said they may allocate in one go (the batch each re-batches into). */
   private final AtomicLong claimedRows = new AtomicLong();
+
   private final AtomicInteger consumersWaiting = new AtomicInteger();
+
   /** Users of prefetching consumers waiting for a batch (see {@link #userWaiting}). */
   private final AtomicInteger usersWaiting = new AtomicInteger();
+
   private final AtomicLong waitNanos = new AtomicLong();
   private final long startNanos = System.nanoTime();
   private volatile boolean countWaitInTake = true;
@@ -49,7 +56,8 @@ final class ConsumerChannel {
    *     started waiting)
    * @param allClosed called when the last delivered block is closed
    */
-  ConsumerChannel(int capacity, BufferAllocator consumerAllocator, Runnable wake, Runnable allClosed) {
+  ConsumerChannel(
+      int capacity, BufferAllocator consumerAllocator, Runnable wake, Runnable allClosed) {
     if (capacity < 1) {
       throw new IllegalArgumentException("capacity must be >= 1: " + capacity);
     }
@@ -125,8 +133,8 @@ final class ConsumerChannel {
   }
 
   /**
-   * Whether the consumer will free memory or take a block without the scheduler doing anything:
-   * it holds delivered blocks or copies and is not stuck waiting for more. (A prefetching consumer
+   * Whether the consumer will free memory or take a block without the scheduler doing anything: it
+   * holds delivered blocks or copies and is not stuck waiting for more. (A prefetching consumer
    * waits for more while its user still holds a batch: that is not stuck; it is when its user waits
    * too.)
    */
@@ -169,9 +177,9 @@ final class ConsumerChannel {
   }
 
   /**
-   * The memory the consumer side claims: what it holds now (its re-batched copies and the
-   * delivered blocks it has not closed), plus what it said it may allocate in one go, at the bytes
-   * per row delivered so far ({@code perRowBeforeDelivery} before any delivery).
+   * The memory the consumer side claims: what it holds now (its re-batched copies and the delivered
+   * blocks it has not closed), plus what it said it may allocate in one go, at the bytes per row
+   * delivered so far ({@code perRowBeforeDelivery} before any delivery).
    */
   long claim(double perRowBeforeDelivery) {
     long held = consumerAllocator.getAllocatedMemory() + outstandingBytes.get();
@@ -212,8 +220,8 @@ final class ConsumerChannel {
   }
 
   /**
-   * The next block if one waits, else null (also at the end or after a failure, which stay). For
-   * a caller that must not block: a test stepping the execution on its only thread.
+   * The next block if one waits, else null (also at the end or after a failure, which stay). For a
+   * caller that must not block: a test stepping the execution on its only thread.
    */
   Batch poll() {
     if (!(queue.peek() instanceof Batch)) {

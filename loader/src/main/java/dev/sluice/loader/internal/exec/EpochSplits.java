@@ -22,16 +22,19 @@ final class EpochSplits {
   static List<SourceSplit> plan(ReadOp read, int epoch) {
     try {
       OptionalLong fileSeed = read.fileShuffleSeed();
-      List<SourceSplit> splits = fileSeed.isPresent() && read.source() instanceof SupportsFileShuffle files
-          ? files.planSplits(fileSeed.getAsLong(), epoch)
-          : read.source().planSplits();
-      OptionalLong splitSeed = read.splitShuffleSeed().isPresent() ? read.splitShuffleSeed() : fileSeed;
+      List<SourceSplit> splits =
+          fileSeed.isPresent() && read.source() instanceof SupportsFileShuffle files
+              ? files.planSplits(fileSeed.getAsLong(), epoch)
+              : read.source().planSplits();
+      OptionalLong splitSeed =
+          read.splitShuffleSeed().isPresent() ? read.splitShuffleSeed() : fileSeed;
       if (splitSeed.isEmpty()) {
         return splits;
       }
       return EpochPlan.create(splits, splitSeed.getAsLong(), epoch, true).splits();
     } catch (IOException e) {
-      throw new SluiceException("planning splits failed: " + e.getMessage(), read.source().name(), null, null, e);
+      throw new SluiceException(
+          "planning splits failed: " + e.getMessage(), read.source().name(), null, null, e);
     }
   }
 }

@@ -10,8 +10,8 @@ import java.util.function.LongSupplier;
 
 /**
  * What every operator state of one execution shares: the runtime, the options, the bad-record
- * allowance, the way back to the scheduling thread ({@link #post}) and the clock (nanoseconds;
- * a test's manual clock when it steps the scheduler).
+ * allowance, the way back to the scheduling thread ({@link #post}) and the clock (nanoseconds; a
+ * test's manual clock when it steps the scheduler).
  */
 record ExecContext(
     Runtime runtime,

@@ -18,7 +18,13 @@ public interface ExecutionObserver {
       List<OperatorLine> operators) {}
 
   /** One operator's line. */
-  record OperatorLine(String name, int tasksInFlight, int actors, long rowsOut, long queuedBytes, long memoryUsage) {}
+  record OperatorLine(
+      String name,
+      int tasksInFlight,
+      int actors,
+      long rowsOut,
+      long queuedBytes,
+      long memoryUsage) {}
 
   /** Called as the execution progresses (about every 100 ms at most). */
   void update(Snapshot snapshot);
@@ -27,11 +33,12 @@ public interface ExecutionObserver {
   void close();
 
   /** An observer that shows nothing. */
-  ExecutionObserver NONE = new ExecutionObserver() {
-    @Override
-    public void update(Snapshot snapshot) {}
+  ExecutionObserver NONE =
+      new ExecutionObserver() {
+        @Override
+        public void update(Snapshot snapshot) {}
 
-    @Override
-    public void close() {}
-  };
+        @Override
+        public void close() {}
+      };
 }

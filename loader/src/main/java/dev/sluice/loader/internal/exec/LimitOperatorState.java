@@ -12,7 +12,8 @@ import org.apache.arrow.memory.BufferAllocator;
 final class LimitOperatorState extends OperatorState {
   private long remaining;
 
-  LimitOperatorState(int index, long limit, ExecContext ctx, StreamingExecutor executor, BufferAllocator parent) {
+  LimitOperatorState(
+      int index, long limit, ExecContext ctx, StreamingExecutor executor, BufferAllocator parent) {
     super(index, "Limit[" + limit + "]", ctx, executor, parent);
     this.remaining = limit;
   }

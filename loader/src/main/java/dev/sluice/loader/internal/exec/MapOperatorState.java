@@ -20,8 +20,16 @@ class MapOperatorState extends OperatorState {
   final int concurrency;
   private long nextSeq;
 
-  MapOperatorState(int index, String name, List<NamedFunction> chain, Resources resources, int batchSize, int concurrency,
-      ExecContext ctx, StreamingExecutor executor, BufferAllocator parent) {
+  MapOperatorState(
+      int index,
+      String name,
+      List<NamedFunction> chain,
+      Resources resources,
+      int batchSize,
+      int concurrency,
+      ExecContext ctx,
+      StreamingExecutor executor,
+      BufferAllocator parent) {
     super(index, name, ctx, executor, parent);
     this.chain = chain;
     this.resources = resources;
@@ -63,7 +71,9 @@ class MapOperatorState extends OperatorState {
     return head.bytes() * rows / head.rows();
   }
 
-  /** Rows of a bundle without a batch size: sized by output bytes (actor pools take whole blocks). */
+  /**
+   * Rows of a bundle without a batch size: sized by output bytes (actor pools take whole blocks).
+   */
   int bundleRows(int available) {
     return rowsForTarget(available);
   }
@@ -73,7 +83,8 @@ class MapOperatorState extends OperatorState {
     List<Segment> bundle = new ArrayList<>();
     // Without a batch size of the user's, a bundle is (part of) one block, sized by output bytes.
     SharedBlock first = inputQueue.peek();
-    int need = batchSize > 0 ? batchSize : first == null ? 0 : bundleRows(first.rows() - first.offset);
+    int need =
+        batchSize > 0 ? batchSize : first == null ? 0 : bundleRows(first.rows() - first.offset);
     while (need > 0 && !inputQueue.isEmpty()) {
       SharedBlock head = inputQueue.peek();
       int available = head.rows() - head.offset;
@@ -100,26 +111,35 @@ class MapOperatorState extends OperatorState {
     List<Segment> bundle = takeBundle();
     long seq = nextSeq++;
     long reserve = taskMemoryEstimate();
-    startTask(reserve, alloc -> runBundle(chain, bundle, alloc), new TaskCompletion() {
-      @Override
-      public void completed(TaskResult r, Batch output) {
-        outputs.add(seq, 0, output);
-        outputs.finish(seq, 1);
-      }
-    });
+    startTask(
+        reserve,
+        alloc -> runBundle(chain, bundle, alloc),
+        new TaskCompletion() {
+          @Override
+          public void completed(TaskResult r, Batch output) {
+            outputs.add(seq, 0, output);
+            outputs.finish(seq, 1);
+          }
+        });
   }
 
   /** The task body: assemble, run the chain, hand the result to the operator's allocator. */
-  final TaskResult runBundle(List<NamedFunction> chain, List<Segment> bundle, BufferAllocator alloc) throws Exception {
+  final TaskResult runBundle(List<NamedFunction> chain, List<Segment> bundle, BufferAllocator alloc)
+      throws Exception {
     long rows = 0;
     long bytes = 0;
     for (Segment s : bundle) {
       rows += s.rows();
-      bytes += s.whole() ? s.block().bytes() : s.block().bytes() * s.rows() / Math.max(1, s.block().rows());
+      bytes +=
+          s.whole()
+              ? s.block().bytes()
+              : s.block().bytes() * s.rows() / Math.max(1, s.block().rows());
     }
     try {
       TaskBody.Assembled in = TaskBody.assemble(bundle, alloc);
-      Batch out = TaskBody.runChain(chain, in.batch(), in.owned(), alloc, ctx.badRecords(), name, ctx.epoch());
+      Batch out =
+          TaskBody.runChain(
+              chain, in.batch(), in.owned(), alloc, ctx.badRecords(), name, ctx.epoch());
       return new TaskResult(out, rows, bytes, 0, 0, 0, false);
     } finally {
       for (Segment s : bundle) {

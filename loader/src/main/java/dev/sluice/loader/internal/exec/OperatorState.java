@@ -15,9 +15,9 @@ import org.apache.arrow.memory.BufferAllocator;
 import org.slf4j.LoggerFactory;
 
 /**
- * The executor's state of one physical operator: its input queue, its tasks in flight, its
- * finished outputs, its memory estimate and its statistics. Every method runs on the scheduling
- * thread; tasks run elsewhere and come back through {@link ExecContext#post}.
+ * The executor's state of one physical operator: its input queue, its tasks in flight, its finished
+ * outputs, its memory estimate and its statistics. Every method runs on the scheduling thread;
+ * tasks run elsewhere and come back through {@link ExecContext#post}.
  */
 abstract class OperatorState implements BackpressurePolicy.OperatorView {
   private static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
@@ -35,8 +35,10 @@ abstract class OperatorState implements BackpressurePolicy.OperatorView {
   boolean upstreamDone;
   boolean cancelled;
   long estimate = -1;
+
   /** The most output bytes a task produced per input row so far; -1 before any task ended. */
   double bytesOutPerRowIn = -1;
+
   private long nextTaskId;
 
   long tasks;
@@ -62,7 +64,8 @@ abstract class OperatorState implements BackpressurePolicy.OperatorView {
   /** A task in flight: its allocator and the memory reserved for it at launch. */
   record Running(long id, BufferAllocator allocator, long reserve, Resources resources) {}
 
-  OperatorState(int index, String name, ExecContext ctx, StreamingExecutor executor, BufferAllocator parent) {
+  OperatorState(
+      int index, String name, ExecContext ctx, StreamingExecutor executor, BufferAllocator parent) {
     this.index = index;
     this.name = name;
     this.ctx = ctx;
@@ -95,7 +98,10 @@ abstract class OperatorState implements BackpressurePolicy.OperatorView {
 
   /** Whether the operator will produce nothing more (and has handed everything on). */
   boolean isDone() {
-    return (upstreamDone || cancelled) && inputQueue.isEmpty() && running.isEmpty() && outputs.isEmpty();
+    return (upstreamDone || cancelled)
+        && inputQueue.isEmpty()
+        && running.isEmpty()
+        && outputs.isEmpty();
   }
 
   /** Whether a task's output would find room in the output buffer. */
@@ -192,7 +198,8 @@ abstract class OperatorState implements BackpressurePolicy.OperatorView {
    * #onTaskDone} on the scheduling thread.
    */
   final void startTask(long reserve, TaskWork work, TaskCompletion completion) {
-    launchTask(reserve, alloc -> ctx.runtime().submit(name, () -> runMeasured(work, alloc)), completion);
+    launchTask(
+        reserve, alloc -> ctx.runtime().submit(name, () -> runMeasured(work, alloc)), completion);
   }
 
   /**
@@ -203,7 +210,8 @@ abstract class OperatorState implements BackpressurePolicy.OperatorView {
   final void launchTask(long reserve, TaskLauncher launcher, TaskCompletion completion) {
     long id = nextTaskId++;
     Resources res = taskResources();
-    BufferAllocator taskAllocator = allocator.newChildAllocator(name + "-task-" + id, 0, Long.MAX_VALUE);
+    BufferAllocator taskAllocator =
+        allocator.newChildAllocator(name + "-task-" + id, 0, Long.MAX_VALUE);
     running.put(id, new Running(id, taskAllocator, reserve, res));
     executor.resources().acquire(res);
     CompletableFuture<TaskResult> f = launcher.launch(taskAllocator);
@@ -237,13 +245,20 @@ abstract class OperatorState implements BackpressurePolicy.OperatorView {
       long leaked = taskAllocator.getAllocatedMemory();
       closeQuietly(taskAllocator);
       if (leaked != 0) {
-        throw new IllegalStateException("a function kept " + leaked + " bytes of Arrow memory after the task ended");
+        throw new IllegalStateException(
+            "a function kept " + leaked + " bytes of Arrow memory after the task ended");
       }
     } else {
       out.onClose(() -> closeQuietly(taskAllocator));
     }
-    return new TaskResult(out, r.rowsIn(), r.bytesIn(), peak, System.nanoTime() - t0,
-        THREADS.getCurrentThreadCpuTime() - c0, r.exhausted());
+    return new TaskResult(
+        out,
+        r.rowsIn(),
+        r.bytesIn(),
+        peak,
+        System.nanoTime() - t0,
+        THREADS.getCurrentThreadCpuTime() - c0,
+        r.exhausted());
   }
 
   private static void closeQuietly(BufferAllocator a) {
@@ -262,11 +277,21 @@ abstract class OperatorState implements BackpressurePolicy.OperatorView {
       completion.failed(cause);
       org.apache.arrow.memory.OutOfMemoryException oom = MemoryAdvice.find(cause);
       if (oom != null) {
-        executor.fail(MemoryAdvice.forTask(name, cause, oom, ctx.options(), executor.allocatedMemory(), bytesOutPerRowIn,
-            batchSizeSetting()));
+        executor.fail(
+            MemoryAdvice.forTask(
+                name,
+                cause,
+                oom,
+                ctx.options(),
+                executor.allocatedMemory(),
+                bytesOutPerRowIn,
+                batchSizeSetting()));
         return;
       }
-      executor.fail(cause instanceof SluiceException s ? s : new SluiceException("task failed: " + cause, name, null, null, cause));
+      executor.fail(
+          cause instanceof SluiceException s
+              ? s
+              : new SluiceException("task failed: " + cause, name, null, null, cause));
       return;
     }
     tasks++;
@@ -285,7 +310,8 @@ abstract class OperatorState implements BackpressurePolicy.OperatorView {
       bytesOut += out.sizeInBytes();
     }
     if (r.rowsIn() > 0) {
-      bytesOutPerRowIn = Math.max(bytesOutPerRowIn, out == null ? 0 : out.sizeInBytes() / (double) r.rowsIn());
+      bytesOutPerRowIn =
+          Math.max(bytesOutPerRowIn, out == null ? 0 : out.sizeInBytes() / (double) r.rowsIn());
     }
     if (cancelled) {
       if (out != null) {
@@ -298,9 +324,9 @@ abstract class OperatorState implements BackpressurePolicy.OperatorView {
 
   /**
    * How many of {@code available} input rows the next task should take so that its output stays
-   * near {@link dev.sluice.loader.ExecutionOptions#targetOutputBytes()}, from the bytes per input row earlier tasks
-   * produced: one row while nothing is known (a slow start: the function may expand a row a
-   * thousandfold), at least one row, at most all.
+   * near {@link dev.sluice.loader.ExecutionOptions#targetOutputBytes()}, from the bytes per input
+   * row earlier tasks produced: one row while nothing is known (a slow start: the function may
+   * expand a row a thousandfold), at least one row, at most all.
    */
   final int rowsForTarget(int available) {
     if (bytesOutPerRowIn < 0) {
@@ -353,7 +379,11 @@ abstract class OperatorState implements BackpressurePolicy.OperatorView {
     if (estimate >= 0) {
       return estimate;
     }
-    long even = (long) (ctx.options().memoryBudget() * ctx.options().reservedShare() / Math.max(1, executor.taskOperatorCount()));
+    long even =
+        (long)
+            (ctx.options().memoryBudget()
+                * ctx.options().reservedShare()
+                / Math.max(1, executor.taskOperatorCount()));
     return Math.max(provisionalEstimate(), even);
   }
 
@@ -368,9 +398,26 @@ abstract class OperatorState implements BackpressurePolicy.OperatorView {
   }
 
   OperatorStats snapshot(int actorsStarted, int peakActors, int actorsAlive) {
-    long held = backpressureNanos + (heldBackSince >= 0 ? ctx.clock().getAsLong() - heldBackSince : 0);
-    return new OperatorStats(name, tasks, rowsIn, rowsOut, bytesIn, bytesOut, wallNanos, cpuNanos, held,
-        peakQueuedBytes, Math.max(estimate, 0), 0, actorsStarted, peakActors, running.size(), actorsAlive, bytesOutPerRowIn);
+    long held =
+        backpressureNanos + (heldBackSince >= 0 ? ctx.clock().getAsLong() - heldBackSince : 0);
+    return new OperatorStats(
+        name,
+        tasks,
+        rowsIn,
+        rowsOut,
+        bytesIn,
+        bytesOut,
+        wallNanos,
+        cpuNanos,
+        held,
+        peakQueuedBytes,
+        Math.max(estimate, 0),
+        0,
+        actorsStarted,
+        peakActors,
+        running.size(),
+        actorsAlive,
+        bytesOutPerRowIn);
   }
 
   OperatorStats snapshot() {

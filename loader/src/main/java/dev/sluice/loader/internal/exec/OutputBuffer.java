@@ -2,9 +2,7 @@ package dev.sluice.loader.internal.exec;
 
 import dev.sluice.loader.Batch;
 import java.util.ArrayDeque;
-import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 

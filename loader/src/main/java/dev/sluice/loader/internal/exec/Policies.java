@@ -27,20 +27,23 @@ public final class Policies {
    * The memory reservation, in the shape of Ray Data's reservation allocator: {@code reservedShare}
    * of the budget is reserved evenly across operators (each reservation at least one task's
    * estimated peak, so that every operator can always run one task); the rest is shared. An
-   * operator may launch when the task fits in its own reservation, or when the memory it would
-   * take beyond its reservation is free: neither used nor reserved by any operator. So the
-   * invariant {@code consumer + sum(max(usage, reservation)) <= budget} is kept, and an operator's
-   * unused reservation is always there for it: a fast upstream fills only its own reservation and
-   * the free part, never a slow downstream's reservation. Memory an operator's outputs hold counts
-   * against it until their consumer releases them. Always, the whole execution stays within the
-   * budget. While an operator's task size is unknown, it runs one task at a time (one per ready
-   * actor for actor pools).
+   * operator may launch when the task fits in its own reservation, or when the memory it would take
+   * beyond its reservation is free: neither used nor reserved by any operator. So the invariant
+   * {@code consumer + sum(max(usage, reservation)) <= budget} is kept, and an operator's unused
+   * reservation is always there for it: a fast upstream fills only its own reservation and the free
+   * part, never a slow downstream's reservation. Memory an operator's outputs hold counts against
+   * it until their consumer releases them. Always, the whole execution stays within the budget.
+   * While an operator's task size is unknown, it runs one task at a time (one per ready actor for
+   * actor pools).
    */
   public static BackpressurePolicy memoryReservation() {
     return Policies::reservationAllows;
   }
 
-  /** An operator's reservation: its even share, or one task's measured peak if larger (guesses do not count). */
+  /**
+   * An operator's reservation: its even share, or one task's measured peak if larger (guesses do
+   * not count).
+   */
   static long reservation(OperatorView o, long evenShare) {
     return o.estimateKnown() ? Math.max(evenShare, o.taskMemoryEstimate()) : evenShare;
   }

@@ -27,6 +27,7 @@ final class ReadOperatorState extends OperatorState {
   private final ReadOp op;
   private final List<SourceSplit> splits;
   private int nextSplit;
+
   /** Open cursors by plan position; a cursor is either idle (here and not busy) or in a task. */
   private final TreeMap<Integer, Cursor> open = new TreeMap<>();
 
@@ -37,11 +38,13 @@ final class ReadOperatorState extends OperatorState {
     SplitReader reader;
     int blocks;
     boolean busy;
+
     /**
      * With fused functions: the rest of a block whose output would exceed the target, in its own
      * allocator, while tasks take it a part at a time; null when none is left.
      */
     BufferAllocator pendingAllocator;
+
     Batch pending;
     int pendingOffset;
 
@@ -51,7 +54,13 @@ final class ReadOperatorState extends OperatorState {
     }
   }
 
-  ReadOperatorState(int index, ReadOp op, List<SourceSplit> splits, ExecContext ctx, StreamingExecutor executor, BufferAllocator parent) {
+  ReadOperatorState(
+      int index,
+      ReadOp op,
+      List<SourceSplit> splits,
+      ExecContext ctx,
+      StreamingExecutor executor,
+      BufferAllocator parent) {
     super(index, op.name(), ctx, executor, parent);
     this.op = op;
     this.splits = List.copyOf(splits);
@@ -92,7 +101,10 @@ final class ReadOperatorState extends OperatorState {
 
   @Override
   boolean isDone() {
-    return (cancelled || nextSplit >= splits.size()) && open.isEmpty() && running.isEmpty() && outputs.isEmpty();
+    return (cancelled || nextSplit >= splits.size())
+        && open.isEmpty()
+        && running.isEmpty()
+        && outputs.isEmpty();
   }
 
   @Override
@@ -112,27 +124,30 @@ final class ReadOperatorState extends OperatorState {
     Cursor c = cursor;
     c.busy = true;
     int blockNumber = c.blocks++;
-    startTask(taskMemoryEstimate(), alloc -> read(c, alloc), new TaskCompletion() {
-      @Override
-      public void completed(TaskResult r, Batch output) {
-        c.busy = false;
-        if (cancelled) {
-          dropCursor(c);
-          return;
-        }
-        outputs.add(c.position, blockNumber, output);
-        if (r.exhausted()) {
-          open.remove(c.position);
-          outputs.finish(c.position, c.blocks);
-        }
-      }
+    startTask(
+        taskMemoryEstimate(),
+        alloc -> read(c, alloc),
+        new TaskCompletion() {
+          @Override
+          public void completed(TaskResult r, Batch output) {
+            c.busy = false;
+            if (cancelled) {
+              dropCursor(c);
+              return;
+            }
+            outputs.add(c.position, blockNumber, output);
+            if (r.exhausted()) {
+              open.remove(c.position);
+              outputs.finish(c.position, c.blocks);
+            }
+          }
 
-      @Override
-      public void failed(Throwable cause) {
-        c.busy = false;
-        dropCursor(c);
-      }
-    });
+          @Override
+          public void failed(Throwable cause) {
+            c.busy = false;
+            dropCursor(c);
+          }
+        });
   }
 
   private TaskResult read(Cursor c, BufferAllocator alloc) throws Exception {
@@ -150,11 +165,17 @@ final class ReadOperatorState extends OperatorState {
     } catch (SluiceException e) {
       closeReader(c);
       throw e.source() == null
-          ? new SluiceException(e.reason(), e.operator() != null ? e.operator() : name, c.split.describe(), e.entry(), e)
+          ? new SluiceException(
+              e.reason(),
+              e.operator() != null ? e.operator() : name,
+              c.split.describe(),
+              e.entry(),
+              e)
           : e;
     } catch (Exception e) {
       closeReader(c);
-      throw new SluiceException("reading failed: " + e.getMessage(), name, c.split.describe(), null, e);
+      throw new SluiceException(
+          "reading failed: " + e.getMessage(), name, c.split.describe(), null, e);
     }
   }
 
@@ -173,12 +194,14 @@ final class ReadOperatorState extends OperatorState {
       }
       int rows = rowsForTarget(raw.rowCount());
       if (rows >= raw.rowCount()) {
-        Batch out = TaskBody.runChain(op.fused(), raw, true, alloc, ctx.badRecords(), name, ctx.epoch());
+        Batch out =
+            TaskBody.runChain(op.fused(), raw, true, alloc, ctx.badRecords(), name, ctx.epoch());
         return new TaskResult(out, raw.rowCount(), raw.sizeInBytes(), 0, 0, 0, false);
       }
       try {
         if (c.pendingAllocator == null) {
-          c.pendingAllocator = allocator.newChildAllocator(name + "-split-" + c.position, 0, Long.MAX_VALUE);
+          c.pendingAllocator =
+              allocator.newChildAllocator(name + "-split-" + c.position, 0, Long.MAX_VALUE);
         }
         c.pending = raw.slice(c.pendingAllocator, rows, raw.rowCount() - rows);
         c.pendingOffset = 0;
@@ -197,14 +220,15 @@ final class ReadOperatorState extends OperatorState {
     }
     long rows = part.rowCount();
     long bytes = part.sizeInBytes();
-    Batch out = TaskBody.runChain(op.fused(), part, true, alloc, ctx.badRecords(), name, ctx.epoch());
+    Batch out =
+        TaskBody.runChain(op.fused(), part, true, alloc, ctx.badRecords(), name, ctx.epoch());
     return new TaskResult(out, rows, bytes, 0, 0, 0, false);
   }
 
   /**
    * The split's next block as the source reads it, tagged with the split's hosts when the source
-   * gave none (locality metadata for streamingSplit's router); null, with the reader closed, at
-   * the split's end.
+   * gave none (locality metadata for streamingSplit's router); null, with the reader closed, at the
+   * split's end.
    */
   private static Batch nextRaw(Cursor c, BufferAllocator alloc) throws Exception {
     Batch raw = c.reader.next(alloc);

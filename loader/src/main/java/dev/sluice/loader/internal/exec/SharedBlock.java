@@ -4,14 +4,15 @@ import dev.sluice.loader.Batch;
 
 /**
  * A block waiting in an operator's input queue, shared by the queue and by the tasks that read
- * parts of it (when re-batching cuts one block into several bundles). Reference counted: the
- * queue holds one reference until it has handed out every row, each task one until it finishes;
- * the block is closed when the last reference goes. Thread-safe (tasks release on their threads).
+ * parts of it (when re-batching cuts one block into several bundles). Reference counted: the queue
+ * holds one reference until it has handed out every row, each task one until it finishes; the block
+ * is closed when the last reference goes. Thread-safe (tasks release on their threads).
  */
 final class SharedBlock {
   private final Batch batch;
   private final long bytes;
   private int refs = 1;
+
   /** Rows already handed to tasks; only the scheduling thread touches it. */
   int offset;
 

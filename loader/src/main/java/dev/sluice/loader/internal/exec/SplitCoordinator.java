@@ -1,10 +1,10 @@
 package dev.sluice.loader.internal.exec;
 
-import dev.sluice.loader.concurrent.Uninterruptibly;
 import dev.sluice.loader.Batch;
 import dev.sluice.loader.DatasetStats;
 import dev.sluice.loader.Locality;
 import dev.sluice.loader.SluiceException;
+import dev.sluice.loader.concurrent.Uninterruptibly;
 import dev.sluice.sharding.RemainderPolicy;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -20,27 +20,27 @@ import org.slf4j.LoggerFactory;
 /**
  * Splits one execution's output among {@code n} consumers (Ray Data's output splitter).
  *
- * <p><b>Routing.</b> A router thread ({@code sluice-split-router-N}) takes blocks from the execution
- * into a small staging area and hands each to a consumer whose queue has room (at most {@code
- * bufferBlocks} blocks): first to a consumer whose locality hint is among the block's {@linkplain
- * Batch#hosts() hosts} (the one with the fewest rows among those), otherwise, once the staging area
- * is full, the oldest staged block to the consumer with room and the fewest rows. A consumer whose
- * queue runs empty takes a staged block itself (a local one if there is one). So hints are
- * preferences, as in Ray Data: a block never waits for its preferred consumer while another one
- * has room or is idle. Without hints the staging area holds one block, and routing is "fewest rows
- * among those with room". Each consumer counts the blocks it got that were local to it ({@link
- * Locality}).
+ * <p><b>Routing.</b> A router thread ({@code sluice-split-router-N}) takes blocks from the
+ * execution into a small staging area and hands each to a consumer whose queue has room (at most
+ * {@code bufferBlocks} blocks): first to a consumer whose locality hint is among the block's
+ * {@linkplain Batch#hosts() hosts} (the one with the fewest rows among those), otherwise, once the
+ * staging area is full, the oldest staged block to the consumer with room and the fewest rows. A
+ * consumer whose queue runs empty takes a staged block itself (a local one if there is one). So
+ * hints are preferences, as in Ray Data: a block never waits for its preferred consumer while
+ * another one has room or is idle. Without hints the staging area holds one block, and routing is
+ * "fewest rows among those with room". Each consumer counts the blocks it got that were local to it
+ * ({@link Locality}).
  *
- * <p><b>Equal shares.</b> Before the end, a consumer may read only up to the smallest number of rows
- * any open consumer has been given, so a fast consumer runs ahead of the slowest by at most its
- * buffer and waits beyond that; every row above that line is still queued. At the end the queued
- * rows are redistributed so that every open consumer gets exactly its target ({@code R} rows among
- * {@code k} open consumers): {@code floor(R/k)} under {@link RemainderPolicy#DROP} (the {@code R mod
- * k} rows left over are dropped), {@code ceil(R/k)} under {@link RemainderPolicy#PAD} (the missing
- * rows repeat, cyclically, the first rows the split received, copied aside as they passed), and
- * {@code floor(R/k)} or one more under {@link RemainderPolicy#UNEVEN} (every row once). The outcome
- * is logged, never silent. A consumer that stops must close its iterator, which takes it out of
- * the reckoning.
+ * <p><b>Equal shares.</b> Before the end, a consumer may read only up to the smallest number of
+ * rows any open consumer has been given, so a fast consumer runs ahead of the slowest by at most
+ * its buffer and waits beyond that; every row above that line is still queued. At the end the
+ * queued rows are redistributed so that every open consumer gets exactly its target ({@code R} rows
+ * among {@code k} open consumers): {@code floor(R/k)} under {@link RemainderPolicy#DROP} (the
+ * {@code R mod k} rows left over are dropped), {@code ceil(R/k)} under {@link RemainderPolicy#PAD}
+ * (the missing rows repeat, cyclically, the first rows the split received, copied aside as they
+ * passed), and {@code floor(R/k)} or one more under {@link RemainderPolicy#UNEVEN} (every row
+ * once). The outcome is logged, never silent. A consumer that stops must close its iterator, which
+ * takes it out of the reckoning.
  *
  * <p>All shared state is guarded by one lock; consumers and the router wait on it, never sleep. The
  * coordinator owns the execution and closes it when every consumer has closed its end.
@@ -57,8 +57,10 @@ public final class SplitCoordinator {
   private final int stagingCapacity;
   private final Object lock = new Object();
   private final List<Consumer> consumers = new ArrayList<>();
+
   /** Blocks taken from the execution and not yet given to a consumer, oldest first. */
   private final List<Batch> staging = new ArrayList<>();
+
   private final Thread router;
   private boolean ended;
   private SluiceException failure;
@@ -66,10 +68,14 @@ public final class SplitCoordinator {
   private long peakBufferedBytes;
   private int open;
   private boolean executorClosed;
+
   /** Under PAD: a copy of the first rows received (at most n - 1), repeated to pad short shares. */
   private Batch padReserve;
 
-  /** Starts routing the output of a started execution to {@code n} consumers, without hints, dropping the remainder. */
+  /**
+   * Starts routing the output of a started execution to {@code n} consumers, without hints,
+   * dropping the remainder.
+   */
   public SplitCoordinator(StreamingExecutor executor, int n, boolean equal, int bufferBlocks) {
     this(executor, n, equal, RemainderPolicy.DROP, List.of(), bufferBlocks);
   }
@@ -80,14 +86,23 @@ public final class SplitCoordinator {
    * @param policy with {@code equal}, what happens to the rows that do not divide evenly
    * @param localityHints empty, or one host per consumer (null for no preference)
    */
-  public SplitCoordinator(StreamingExecutor executor, int n, boolean equal, RemainderPolicy policy,
-      List<String> localityHints, int bufferBlocks) {
+  public SplitCoordinator(
+      StreamingExecutor executor,
+      int n,
+      boolean equal,
+      RemainderPolicy policy,
+      List<String> localityHints,
+      int bufferBlocks) {
     if (n < 1 || bufferBlocks < 1) {
       throw new IllegalArgumentException("need n >= 1 consumers and bufferBlocks >= 1");
     }
     if (!localityHints.isEmpty() && localityHints.size() != n) {
-      throw new IllegalArgumentException("need one locality hint per consumer: " + n + " consumers, "
-          + localityHints.size() + " hints");
+      throw new IllegalArgumentException(
+          "need one locality hint per consumer: "
+              + n
+              + " consumers, "
+              + localityHints.size()
+              + " hints");
     }
     this.executor = executor;
     this.equal = equal;
@@ -206,7 +221,10 @@ public final class SplitCoordinator {
       Batch b = it.next();
       Consumer target = null;
       for (Consumer c : consumers) {
-        if (!c.closed && c.queue.size() < bufferBlocks && c.isLocal(b) && (target == null || c.assigned < target.assigned)) {
+        if (!c.closed
+            && c.queue.size() < bufferBlocks
+            && c.isLocal(b)
+            && (target == null || c.assigned < target.assigned)) {
           target = c;
         }
       }
@@ -217,11 +235,16 @@ public final class SplitCoordinator {
     }
   }
 
-  /** Gives the oldest staged block to the consumer with room and the fewest rows; false if nobody has room. */
+  /**
+   * Gives the oldest staged block to the consumer with room and the fewest rows; false if nobody
+   * has room.
+   */
   private boolean dispatchOldest() {
     Consumer target = null;
     for (Consumer c : consumers) {
-      if (!c.closed && c.queue.size() < bufferBlocks && (target == null || c.assigned < target.assigned)) {
+      if (!c.closed
+          && c.queue.size() < bufferBlocks
+          && (target == null || c.assigned < target.assigned)) {
         target = c;
       }
     }
@@ -243,7 +266,8 @@ public final class SplitCoordinator {
       padReserve = head;
       return;
     }
-    try (Batch old = padReserve; head) {
+    try (Batch old = padReserve;
+        head) {
       padReserve = Batch.concat(executor.consumerAllocator(), List.of(old, head));
     }
   }
@@ -251,7 +275,8 @@ public final class SplitCoordinator {
   private void finish() {
     synchronized (lock) {
       if (equal) {
-        // Everything goes to a consumer now (its host's if possible), so that the shares can be evened out.
+        // Everything goes to a consumer now (its host's if possible), so that the shares can be
+        // evened out.
         while (!staging.isEmpty()) {
           Batch b = staging.remove(0);
           Consumer target = null;
@@ -288,7 +313,10 @@ public final class SplitCoordinator {
     return c.assigned < than.assigned;
   }
 
-  /** Moves queued rows between open consumers so that each gets exactly its target (equal mode, at the end). */
+  /**
+   * Moves queued rows between open consumers so that each gets exactly its target (equal mode, at
+   * the end).
+   */
   private void rebalance() {
     List<Consumer> live = new ArrayList<>();
     long total = 0;
@@ -310,7 +338,8 @@ public final class SplitCoordinator {
     if (policy == RemainderPolicy.UNEVEN) {
       // The consumers already holding the most rows keep the extra row each: the fewest rows move.
       List<Consumer> byRows = new ArrayList<>(live);
-      byRows.sort(Comparator.comparingLong((Consumer c) -> -c.assigned).thenComparingInt(c -> c.index));
+      byRows.sort(
+          Comparator.comparingLong((Consumer c) -> -c.assigned).thenComparingInt(c -> c.index));
       for (int i = 0; i < extra; i++) {
         byRows.get(i).target = base + 1;
       }
@@ -363,10 +392,18 @@ public final class SplitCoordinator {
       bufferedBytes -= b.sizeInBytes();
       b.close();
     }
-    LOG.info("streamingSplit(equal, {}): {} rows among {} consumers; each gets {}; {} rows moved between consumers, "
-            + "{} rows of the tail dropped, {} rows repeated to pad", policy, total, k,
-        policy == RemainderPolicy.UNEVEN && extra > 0 ? base + " or " + (base + 1) : String.valueOf(live.get(0).target),
-        moved - dropped, dropped, padded);
+    LOG.info(
+        "streamingSplit(equal, {}): {} rows among {} consumers; each gets {}; {} rows moved between consumers, "
+            + "{} rows of the tail dropped, {} rows repeated to pad",
+        policy,
+        total,
+        k,
+        policy == RemainderPolicy.UNEVEN && extra > 0
+            ? base + " or " + (base + 1)
+            : String.valueOf(live.get(0).target),
+        moved - dropped,
+        dropped,
+        padded);
   }
 
   private long minAssigned() {
@@ -411,7 +448,10 @@ public final class SplitCoordinator {
       lock.notifyAll();
     }
 
-    /** Keeps the first {@code target - released} queued rows; the rest goes to {@code surplus}, in order. */
+    /**
+     * Keeps the first {@code target - released} queued rows; the rest goes to {@code surplus}, in
+     * order.
+     */
     void cutTo(long target, ArrayDeque<Batch> surplus, BufferAllocator alloc) {
       long keep = target - released;
       ArrayDeque<Batch> kept = new ArrayDeque<>();
@@ -527,7 +567,8 @@ public final class SplitCoordinator {
     }
 
     @Override
-    public SluiceException consumerOutOfMemory(int batchRows, org.apache.arrow.memory.OutOfMemoryException e) {
+    public SluiceException consumerOutOfMemory(
+        int batchRows, org.apache.arrow.memory.OutOfMemoryException e) {
       return executor.consumerOutOfMemory(batchRows, e);
     }
 
@@ -541,8 +582,16 @@ public final class SplitCoordinator {
         rows = released;
       }
       String mode = (equal ? ", equal " + policy : "") + (hinted ? ", hint " + hint : "");
-      return new DatasetStats(s.plan() + " -> StreamingSplit[" + consumers.size() + mode + "]#" + index,
-          s.operators(), s.wallNanos(), s.firstBatchNanos(), wait, rows, s.memoryBudget(), s.peakMemory(), s.badRecords(),
+      return new DatasetStats(
+          s.plan() + " -> StreamingSplit[" + consumers.size() + mode + "]#" + index,
+          s.operators(),
+          s.wallNanos(),
+          s.firstBatchNanos(),
+          wait,
+          rows,
+          s.memoryBudget(),
+          s.peakMemory(),
+          s.badRecords(),
           s.consumerPeakMemory());
     }
 

@@ -1,12 +1,12 @@
 package dev.sluice.loader.internal.exec;
 
-import dev.sluice.loader.concurrent.Uninterruptibly;
 import dev.sluice.loader.BadRecords;
 import dev.sluice.loader.Batch;
 import dev.sluice.loader.DatasetStats;
 import dev.sluice.loader.ExecutionOptions;
 import dev.sluice.loader.OperatorStats;
 import dev.sluice.loader.SluiceException;
+import dev.sluice.loader.concurrent.Uninterruptibly;
 import dev.sluice.loader.internal.plan.PhysicalOp;
 import dev.sluice.loader.internal.plan.PhysicalOp.ActorMapOp;
 import dev.sluice.loader.internal.plan.PhysicalOp.LimitOp;
@@ -56,6 +56,7 @@ public final class StreamingExecutor implements BlockStream {
   private static final Logger LOG = LoggerFactory.getLogger(StreamingExecutor.class);
   private static final AtomicInteger EXECUTIONS = new AtomicInteger();
   private static final long OBSERVE_EVERY_NANOS = 100_000_000L;
+
   /** Blocks the consumer's channel holds before the last operator keeps them. */
   static final int CHANNEL_BLOCKS = 64;
 
@@ -75,8 +76,10 @@ public final class StreamingExecutor implements BlockStream {
   private final List<OperatorState> ops = new ArrayList<>();
   private final ArrayDeque<Batch> bulkHeld = new ArrayDeque<>();
   private final ScheduledExecutorService timer;
+
   /** The scheduling thread; null when a test steps the execution ({@link #runOnce()}). */
   private final Thread thread;
+
   private final LongSupplier clock;
   private final String id;
   private final BadRecords badRecords;
@@ -105,23 +108,40 @@ public final class StreamingExecutor implements BlockStream {
    * @param storeAllocator the process's block-store allocator; the execution takes a child of it
    * @param observer progress display, closed at the end
    */
-  public StreamingExecutor(List<PhysicalOp> plan, ExecutionOptions options, int epoch, Runtime runtime,
-      BufferAllocator storeAllocator, ExecutionObserver observer) {
+  public StreamingExecutor(
+      List<PhysicalOp> plan,
+      ExecutionOptions options,
+      int epoch,
+      Runtime runtime,
+      BufferAllocator storeAllocator,
+      ExecutionObserver observer) {
     this(plan, options, epoch, runtime, storeAllocator, observer, System::nanoTime, true);
   }
 
   /**
-   * An execution without a scheduling thread, for tests: the test drives it with {@link
-   * #runOnce()} (usually over a runtime whose tasks finish when the test says) and reads each
-   * step's decisions; {@code clock} times actors' idleness and backpressure.
+   * An execution without a scheduling thread, for tests: the test drives it with {@link #runOnce()}
+   * (usually over a runtime whose tasks finish when the test says) and reads each step's decisions;
+   * {@code clock} times actors' idleness and backpressure.
    */
-  static StreamingExecutor stepped(List<PhysicalOp> plan, ExecutionOptions options, Runtime runtime,
-      BufferAllocator storeAllocator, LongSupplier clock) {
-    return new StreamingExecutor(plan, options, 0, runtime, storeAllocator, ExecutionObserver.NONE, clock, false);
+  static StreamingExecutor stepped(
+      List<PhysicalOp> plan,
+      ExecutionOptions options,
+      Runtime runtime,
+      BufferAllocator storeAllocator,
+      LongSupplier clock) {
+    return new StreamingExecutor(
+        plan, options, 0, runtime, storeAllocator, ExecutionObserver.NONE, clock, false);
   }
 
-  private StreamingExecutor(List<PhysicalOp> plan, ExecutionOptions options, int epoch, Runtime runtime,
-      BufferAllocator storeAllocator, ExecutionObserver observer, LongSupplier clock, boolean ownThread) {
+  private StreamingExecutor(
+      List<PhysicalOp> plan,
+      ExecutionOptions options,
+      int epoch,
+      Runtime runtime,
+      BufferAllocator storeAllocator,
+      ExecutionObserver observer,
+      LongSupplier clock,
+      boolean ownThread) {
     if (epoch < 0) {
       throw new IllegalArgumentException("epoch must be >= 0: " + epoch);
     }
@@ -133,18 +153,32 @@ public final class StreamingExecutor implements BlockStream {
     this.clock = clock;
     this.id = "x" + EXECUTIONS.incrementAndGet();
     boolean bulk = options.mode() == ExecutionOptions.Mode.BULK;
-    long hardLimit = bulk ? Long.MAX_VALUE : (long) Math.min(Long.MAX_VALUE / 2, options.memoryBudget() * options.hardLimitFactor());
+    long hardLimit =
+        bulk
+            ? Long.MAX_VALUE
+            : (long)
+                Math.min(Long.MAX_VALUE / 2, options.memoryBudget() * options.hardLimitFactor());
     this.executionAllocator = storeAllocator.newChildAllocator("execution-" + id, 0, hardLimit);
-    this.consumerAllocator = executionAllocator.newChildAllocator("consumer-" + id, 0, Long.MAX_VALUE);
-    this.consumer = new ConsumerChannel(CHANNEL_BLOCKS, consumerAllocator, () -> inbox.add(() -> {}), this::closeAllocatorsIfDone);
+    this.consumerAllocator =
+        executionAllocator.newChildAllocator("consumer-" + id, 0, Long.MAX_VALUE);
+    this.consumer =
+        new ConsumerChannel(
+            CHANNEL_BLOCKS,
+            consumerAllocator,
+            () -> inbox.add(() -> {}),
+            this::closeAllocatorsIfDone);
     this.policies = bulk ? Policies.bulk() : Policies.streamingDefaults();
     this.badRecords = new BadRecords(options.badRecordAllowance());
-    this.resources = new ResourceLedger(options.resources() != null ? options.resources() : runtime.totalResources());
-    this.timer = Executors.newSingleThreadScheduledExecutor(r -> {
-      Thread t = new Thread(r, "sluice-timer-" + id);
-      t.setDaemon(true);
-      return t;
-    });
+    this.resources =
+        new ResourceLedger(
+            options.resources() != null ? options.resources() : runtime.totalResources());
+    this.timer =
+        Executors.newSingleThreadScheduledExecutor(
+            r -> {
+              Thread t = new Thread(r, "sluice-timer-" + id);
+              t.setDaemon(true);
+              return t;
+            });
     this.thread = ownThread ? new Thread(this::loop, "sluice-scheduler-" + id) : null;
     if (thread != null) {
       thread.setDaemon(true);
@@ -153,8 +187,16 @@ public final class StreamingExecutor implements BlockStream {
 
   /** Plans splits, builds operator states, logs the DAG and starts the scheduling thread. */
   public void start() {
-    ExecContext ctx = new ExecContext(runtime, options, badRecords,
-        new ReadContext(options.targetBlockRows(), options.targetBlockBytes(), badRecords), inbox::add, timer, epoch, clock);
+    ExecContext ctx =
+        new ExecContext(
+            runtime,
+            options,
+            badRecords,
+            new ReadContext(options.targetBlockRows(), options.targetBlockBytes(), badRecords),
+            inbox::add,
+            timer,
+            epoch,
+            clock);
     try {
       for (int i = 0; i < plan.size(); i++) {
         ops.add(createState(i, plan.get(i), ctx));
@@ -182,7 +224,16 @@ public final class StreamingExecutor implements BlockStream {
       return new ReadOperatorState(i, r, splits, ctx, this, executionAllocator);
     }
     if (op instanceof TaskMapOp t) {
-      return new MapOperatorState(i, t.name(), t.chain(), t.resources(), t.batchSize(), t.concurrency(), ctx, this, executionAllocator);
+      return new MapOperatorState(
+          i,
+          t.name(),
+          t.chain(),
+          t.resources(),
+          t.batchSize(),
+          t.concurrency(),
+          ctx,
+          this,
+          executionAllocator);
     }
     if (op instanceof ActorMapOp a) {
       return new ActorPoolOperatorState(i, a, ctx, this, executionAllocator);
@@ -198,21 +249,41 @@ public final class StreamingExecutor implements BlockStream {
     Resources actors = Resources.NONE;
     for (PhysicalOp op : plan) {
       if (op instanceof ActorMapOp a) {
-        actors = actors.plus(new Resources(a.resources().cpus() * a.pool().min(), a.resources().gpus() * a.pool().min()));
+        actors =
+            actors.plus(
+                new Resources(
+                    a.resources().cpus() * a.pool().min(), a.resources().gpus() * a.pool().min()));
       }
     }
     for (PhysicalOp op : plan) {
-      Resources need = op instanceof ReadOp r ? r.resources() : op instanceof TaskMapOp t ? t.resources()
-          : op instanceof ActorMapOp a ? a.resources() : Resources.NONE;
+      Resources need =
+          op instanceof ReadOp r
+              ? r.resources()
+              : op instanceof TaskMapOp t
+                  ? t.resources()
+                  : op instanceof ActorMapOp a ? a.resources() : Resources.NONE;
       if (!resources.total().fits(need)) {
-        throw new SluiceException("operator asks for " + need + " per task but the runtime offers " + resources.total(),
-            op.name(), null, null, null);
+        throw new SluiceException(
+            "operator asks for " + need + " per task but the runtime offers " + resources.total(),
+            op.name(),
+            null,
+            null,
+            null);
       }
     }
     Resources oneTask = Resources.cpus(1);
     if (!resources.total().fits(actors.plus(oneTask))) {
-      throw new SluiceException("the actor pools' minimum sizes need " + actors + ", which leaves no room for"
-          + " the other operators' tasks in " + resources.total() + ": lower the pools' min or add resources", null, null, null, null);
+      throw new SluiceException(
+          "the actor pools' minimum sizes need "
+              + actors
+              + ", which leaves no room for"
+              + " the other operators' tasks in "
+              + resources.total()
+              + ": lower the pools' min or add resources",
+          null,
+          null,
+          null,
+          null);
     }
   }
 
@@ -295,9 +366,9 @@ public final class StreamingExecutor implements BlockStream {
   }
 
   /**
-   * Hands released outputs downstream while the next operator accepts them (and the last
-   * operator's to the consumer while its channel has room); what is refused stays where it is and
-   * holds its producer back.
+   * Hands released outputs downstream while the next operator accepts them (and the last operator's
+   * to the consumer while its channel has room); what is refused stays where it is and holds its
+   * producer back.
    */
   private void moveOutputs() {
     boolean bulk = options.mode() == ExecutionOptions.Mode.BULK;
@@ -329,14 +400,18 @@ public final class StreamingExecutor implements BlockStream {
   private void launchEligible() {
     List<OperatorState> taskOps = taskOperators();
     View view = new View(taskOps);
-    for (OperatorState op; (op = Scheduling.selectOperatorToRun(taskOps, policies, view, resources, clock.getAsLong())) != null; ) {
+    for (OperatorState op;
+        (op = Scheduling.selectOperatorToRun(taskOps, policies, view, resources, clock.getAsLong()))
+            != null; ) {
       decided("launch " + op.name);
       op.launch();
     }
   }
 
   private void liveness() {
-    OperatorState op = Scheduling.livenessPick(ops, consumer, resources, options.mode() == ExecutionOptions.Mode.STREAMING);
+    OperatorState op =
+        Scheduling.livenessPick(
+            ops, consumer, resources, options.mode() == ExecutionOptions.Mode.STREAMING);
     if (op != null) {
       LOG.debug("liveness: launching a task of {} within the budget's headroom", op.name);
       decided("liveness " + op.name);
@@ -377,7 +452,8 @@ public final class StreamingExecutor implements BlockStream {
     if (failure != null) {
       return;
     }
-    failure = error instanceof SluiceException s ? s : new SluiceException(String.valueOf(error), error);
+    failure =
+        error instanceof SluiceException s ? s : new SluiceException(String.valueOf(error), error);
     LOG.debug("execution {} failed", id, error);
     bulkHeld.forEach(Batch::close);
     bulkHeld.clear();
@@ -422,7 +498,11 @@ public final class StreamingExecutor implements BlockStream {
   boolean fitsLeavingRoomForOthers(OperatorState asking, Resources r) {
     Resources need = r;
     for (OperatorState op : ops) {
-      if (op != asking && op.runsTasks() && op.resourcesPerTask() && !op.isDone() && op.running.isEmpty()) {
+      if (op != asking
+          && op.runsTasks()
+          && op.resourcesPerTask()
+          && !op.isDone()
+          && op.running.isEmpty()) {
         need = need.plus(op.taskResources());
       }
     }
@@ -459,14 +539,29 @@ public final class StreamingExecutor implements BlockStream {
     List<ExecutionObserver.OperatorLine> lines = new ArrayList<>();
     for (OperatorState op : ops) {
       stats.add(op.snapshot());
-      lines.add(new ExecutionObserver.OperatorLine(op.name, op.running.size(), op.liveActors(), op.rowsOut, op.queuedBytes,
-          op.memoryUsage()));
+      lines.add(
+          new ExecutionObserver.OperatorLine(
+              op.name,
+              op.running.size(),
+              op.liveActors(),
+              op.rowsOut,
+              op.queuedBytes,
+              op.memoryUsage()));
     }
     lastStats = List.copyOf(stats);
     Resources used = resources.used();
     Resources total = resources.total();
-    observer.update(new ExecutionObserver.Snapshot(used.cpus(), total.cpus(), used.gpus(), total.gpus(),
-        executionAllocator.getAllocatedMemory(), options.memoryBudget(), consumer.rowsDelivered(), rowsTotal, lines));
+    observer.update(
+        new ExecutionObserver.Snapshot(
+            used.cpus(),
+            total.cpus(),
+            used.gpus(),
+            total.gpus(),
+            executionAllocator.getAllocatedMemory(),
+            options.memoryBudget(),
+            consumer.rowsDelivered(),
+            rowsTotal,
+            lines));
   }
 
   // ---- the consumer's side (any thread)
@@ -533,8 +628,13 @@ public final class StreamingExecutor implements BlockStream {
   }
 
   @Override
-  public SluiceException consumerOutOfMemory(int batchRows, org.apache.arrow.memory.OutOfMemoryException e) {
-    return MemoryAdvice.forConsumer(batchRows, e, options, executionAllocator.getAllocatedMemory(),
+  public SluiceException consumerOutOfMemory(
+      int batchRows, org.apache.arrow.memory.OutOfMemoryException e) {
+    return MemoryAdvice.forConsumer(
+        batchRows,
+        e,
+        options,
+        executionAllocator.getAllocatedMemory(),
         consumer.bytesPerRowDelivered());
   }
 
@@ -564,7 +664,8 @@ public final class StreamingExecutor implements BlockStream {
     if (thread == null) {
       while (!terminated.isDone()) {
         if (!runOnce().over() && inbox.isEmpty()) {
-          throw new IllegalStateException("execution " + id + " cannot stop: tasks or actors it started still run");
+          throw new IllegalStateException(
+              "execution " + id + " cannot stop: tasks or actors it started still run");
         }
       }
     } else if (!Uninterruptibly.await(terminated, 60, TimeUnit.SECONDS)) {
@@ -613,8 +714,8 @@ public final class StreamingExecutor implements BlockStream {
   }
 
   /**
-   * Statistics now: taken on the scheduling thread while it runs (waiting at most a second for
-   * it), or the final figures once the execution has ended.
+   * Statistics now: taken on the scheduling thread while it runs (waiting at most a second for it),
+   * or the final figures once the execution has ended.
    */
   @Override
   public DatasetStats stats() {
@@ -622,10 +723,11 @@ public final class StreamingExecutor implements BlockStream {
       observe(true); // a stepped execution: the caller is the scheduling thread
     } else if (!terminated.isDone()) {
       CompletableFuture<Void> fresh = new CompletableFuture<>();
-      inbox.add(() -> {
-        observe(true);
-        fresh.complete(null);
-      });
+      inbox.add(
+          () -> {
+            observe(true);
+            fresh.complete(null);
+          });
       try {
         CompletableFuture.anyOf(fresh, terminated).get(1, TimeUnit.SECONDS);
       } catch (InterruptedException e) {
@@ -634,11 +736,20 @@ public final class StreamingExecutor implements BlockStream {
         LOG.debug("stats of execution {} not refreshed", id);
       }
     }
-    // The execution's wall time runs until the consumer is done with it (it may drain after the end).
+    // The execution's wall time runs until the consumer is done with it (it may drain after the
+    // end).
     long end = endNanos < 0 ? System.nanoTime() : Math.max(endNanos, closedNanos);
-    return new DatasetStats(Planner.describe(plan), lastStats, end - startNanos, consumer.firstBlockNanos(),
-        consumer.waitNanos(), consumer.rowsDelivered(), options.memoryBudget(), executionAllocator.getPeakMemoryAllocation(),
-        badRecords.skipped(), consumerAllocator.getPeakMemoryAllocation());
+    return new DatasetStats(
+        Planner.describe(plan),
+        lastStats,
+        end - startNanos,
+        consumer.firstBlockNanos(),
+        consumer.waitNanos(),
+        consumer.rowsDelivered(),
+        options.memoryBudget(),
+        executionAllocator.getPeakMemoryAllocation(),
+        badRecords.skipped(),
+        consumerAllocator.getPeakMemoryAllocation());
   }
 
   /** The execution allocator's peak so far (every block of the execution counts). */

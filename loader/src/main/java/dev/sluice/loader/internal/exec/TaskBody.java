@@ -21,8 +21,14 @@ final class TaskBody {
 
   /** Runs {@code chain} over {@code input}; {@code input} is owned by this call unless shared. */
   static Batch runChain(
-      List<NamedFunction> chain, Batch input, boolean inputOwned, BufferAllocator taskAllocator, BadRecords bad, String opName,
-      int epoch) throws Exception {
+      List<NamedFunction> chain,
+      Batch input,
+      boolean inputOwned,
+      BufferAllocator taskAllocator,
+      BadRecords bad,
+      String opName,
+      int epoch)
+      throws Exception {
     Batch current = input;
     boolean currentOwned = inputOwned;
     for (NamedFunction f : chain) {
@@ -40,11 +46,11 @@ final class TaskBody {
         if (currentOwned) {
           current.close();
         }
-        throw new SluiceException(
-            "function " + f.name() + " failed: " + e, opName, src, null, e);
+        throw new SluiceException("function " + f.name() + " failed: " + e, opName, src, null, e);
       }
       if (next == null) {
-        throw new SluiceException("function " + f.name() + " returned null", opName, null, null, null);
+        throw new SluiceException(
+            "function " + f.name() + " returned null", opName, null, null, null);
       }
       if (next != current) {
         if (next.hosts().isEmpty()) {
@@ -93,6 +99,7 @@ final class TaskBody {
     }
   }
 
-  private record Ctx(BufferAllocator allocator, BadRecords badRecords, String operatorName, int epoch)
+  private record Ctx(
+      BufferAllocator allocator, BadRecords badRecords, String operatorName, int epoch)
       implements BatchContext {}
 }

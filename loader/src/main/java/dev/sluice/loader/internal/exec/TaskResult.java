@@ -14,4 +14,11 @@ import dev.sluice.loader.Batch;
  * @param cpuNanos CPU time of the task's thread
  * @param exhausted for reads: the split has no more data
  */
-record TaskResult(Batch output, long rowsIn, long bytesIn, long peakBytes, long wallNanos, long cpuNanos, boolean exhausted) {}
+record TaskResult(
+    Batch output,
+    long rowsIn,
+    long bytesIn,
+    long peakBytes,
+    long wallNanos,
+    long cpuNanos,
+    boolean exhausted) {}

@@ -28,7 +28,10 @@ public sealed interface LogicalOp {
     }
   }
 
-  /** Permutes the source's files (or, for sources of several samples per file, its splits) each epoch, seeded. */
+  /**
+   * Permutes the source's files (or, for sources of several samples per file, its splits) each
+   * epoch, seeded.
+   */
   record ShuffleFiles(long seed) implements LogicalOp {
     @Override
     public String name() {
@@ -40,7 +43,8 @@ public sealed interface LogicalOp {
   record MapTask(String name, BatchFunction function, MapOptions options) implements LogicalOp {}
 
   /** A stateful function run in a pool of actors, each built once by {@code factory}. */
-  record MapActor(String name, Callable<? extends BatchFunction> factory, ActorPool pool, MapOptions options)
+  record MapActor(
+      String name, Callable<? extends BatchFunction> factory, ActorPool pool, MapOptions options)
       implements LogicalOp {}
 
   /** Keeps the first {@code rows} rows that arrive. */

@@ -20,12 +20,18 @@ public sealed interface PhysicalOp {
    *
    * @param splitShuffleSeed when present, the splits are read in an order permuted by (seed, epoch)
    * @param fileShuffleSeed when present, a source that {@linkplain
-   *     dev.sluice.loader.source.SupportsFileShuffle supports it} permutes its files by (seed, epoch)
-   *     before grouping them into splits; the splits are then permuted too, by this seed unless
-   *     {@code splitShuffleSeed} is present
+   *     dev.sluice.loader.source.SupportsFileShuffle supports it} permutes its files by (seed,
+   *     epoch) before grouping them into splits; the splits are then permuted too, by this seed
+   *     unless {@code splitShuffleSeed} is present
    */
-  record ReadOp(Source source, OptionalLong splitShuffleSeed, OptionalLong fileShuffleSeed, List<NamedFunction> fused,
-      Resources resources, int concurrency) implements PhysicalOp {
+  record ReadOp(
+      Source source,
+      OptionalLong splitShuffleSeed,
+      OptionalLong fileShuffleSeed,
+      List<NamedFunction> fused,
+      Resources resources,
+      int concurrency)
+      implements PhysicalOp {
     @Override
     public String name() {
       return chainName(source.name(), fused);
@@ -42,7 +48,12 @@ public sealed interface PhysicalOp {
   }
 
   /** Runs a stateful function in a pool of actors. */
-  record ActorMapOp(String name, Callable<? extends BatchFunction> factory, ActorPool pool, Resources resources, int batchSize)
+  record ActorMapOp(
+      String name,
+      Callable<? extends BatchFunction> factory,
+      ActorPool pool,
+      Resources resources,
+      int batchSize)
       implements PhysicalOp {}
 
   /** Keeps the first rows that arrive; runs on the scheduling thread (it only slices). */

@@ -4,8 +4,8 @@ import dev.sluice.loader.internal.plan.LogicalOp.Limit;
 import dev.sluice.loader.internal.plan.LogicalOp.MapActor;
 import dev.sluice.loader.internal.plan.LogicalOp.MapTask;
 import dev.sluice.loader.internal.plan.LogicalOp.RandomizeBlockOrder;
-import dev.sluice.loader.internal.plan.LogicalOp.ShuffleFiles;
 import dev.sluice.loader.internal.plan.LogicalOp.Read;
+import dev.sluice.loader.internal.plan.LogicalOp.ShuffleFiles;
 import dev.sluice.loader.internal.plan.PhysicalOp.ActorMapOp;
 import dev.sluice.loader.internal.plan.PhysicalOp.LimitOp;
 import dev.sluice.loader.internal.plan.PhysicalOp.NamedFunction;
@@ -51,18 +51,30 @@ public final class Planner {
             && r.resources().equals(res)
             && m.options().batchSize() == 0
             && m.options().concurrency() == r.concurrency()) {
-          out.set(out.size() - 1, new ReadOp(r.source(), r.splitShuffleSeed(), r.fileShuffleSeed(), append(r.fused(), fn), res,
-              r.concurrency()));
+          out.set(
+              out.size() - 1,
+              new ReadOp(
+                  r.source(),
+                  r.splitShuffleSeed(),
+                  r.fileShuffleSeed(),
+                  append(r.fused(), fn),
+                  res,
+                  r.concurrency()));
         } else if (last instanceof TaskMapOp t
             && t.resources().equals(res)
             && (m.options().batchSize() == 0 || m.options().batchSize() == t.batchSize())
             && m.options().concurrency() == t.concurrency()) {
-          out.set(out.size() - 1, new TaskMapOp(append(t.chain(), fn), res, t.batchSize(), t.concurrency()));
+          out.set(
+              out.size() - 1,
+              new TaskMapOp(append(t.chain(), fn), res, t.batchSize(), t.concurrency()));
         } else {
-          out.add(new TaskMapOp(List.of(fn), res, m.options().batchSize(), m.options().concurrency()));
+          out.add(
+              new TaskMapOp(List.of(fn), res, m.options().batchSize(), m.options().concurrency()));
         }
       } else if (op instanceof MapActor a) {
-        out.add(new ActorMapOp(a.name(), a.factory(), a.pool(), a.options().resources(), a.options().batchSize()));
+        out.add(
+            new ActorMapOp(
+                a.name(), a.factory(), a.pool(), a.options().resources(), a.options().batchSize()));
       } else if (op instanceof Limit l) {
         out.add(new LimitOp(l.rows()));
       } else if (op instanceof Read) {

@@ -28,7 +28,8 @@ import org.junit.jupiter.api.Test;
  * says: each test is a sequence of states and the decisions the next step must take.
  */
 class SchedulerStepTest {
-  private static final ExecutionOptions OPTIONS = ExecutionOptions.defaults().withTargetBlockRows(100);
+  private static final ExecutionOptions OPTIONS =
+      ExecutionOptions.defaults().withTargetBlockRows(100);
 
   private final AtomicLong clock = new AtomicLong();
   private final RootAllocator store = new RootAllocator();
@@ -59,8 +60,13 @@ class SchedulerStepTest {
   }
 
   private static ReadOp read(long rows, int splits) {
-    return new ReadOp(new RangeSource(rows, splits), OptionalLong.empty(), OptionalLong.empty(), List.of(),
-        Resources.cpus(1), 0);
+    return new ReadOp(
+        new RangeSource(rows, splits),
+        OptionalLong.empty(),
+        OptionalLong.empty(),
+        List.of(),
+        Resources.cpus(1),
+        0);
   }
 
   private static TaskMapOp map(String name, double cpus) {
@@ -140,7 +146,9 @@ class SchedulerStepTest {
         break;
       }
       // At most one task at a time (none in a step that delivered a block not yet taken).
-      assertThat(s.decisions()).hasSizeLessThanOrEqualTo(1).allMatch(d -> d.startsWith("liveness "));
+      assertThat(s.decisions())
+          .hasSizeLessThanOrEqualTo(1)
+          .allMatch(d -> d.startsWith("liveness "));
       assertThat(runtime.pendingTasks()).isLessThanOrEqualTo(1);
     }
     assertThat(seen).hasSize(300).doesNotHaveDuplicates();
@@ -151,7 +159,11 @@ class SchedulerStepTest {
     // 64 KiB, half of it reserved evenly: 16 KiB for the read, 16 KiB for A. A's tasks are left
     // waiting, so the read's blocks pile up in A's queue (they count against the read).
     start(OPTIONS.withMemoryBudget(64 << 10), read(20_000, 1), map("A", 0.5));
-    for (int i = 0; i < 1000 && (step().contains("launch ReadRange") || runtime.pendingTaskNames().contains("ReadRange")); i++) {
+    for (int i = 0;
+        i < 1000
+            && (step().contains("launch ReadRange")
+                || runtime.pendingTaskNames().contains("ReadRange"));
+        i++) {
       runtime.runTasks("ReadRange");
     }
     OperatorState read = ex.operators().get(0);
@@ -224,7 +236,8 @@ class SchedulerStepTest {
 
   @Test
   void anIdleActorStopsAfterTheIdleTimeoutWhileInputMayStillCome() {
-    ActorPool pool = ActorPool.of(1, 2).withMaxTasksPerActor(1).withIdleTimeout(Duration.ofSeconds(5));
+    ActorPool pool =
+        ActorPool.of(1, 2).withMaxTasksPerActor(1).withIdleTimeout(Duration.ofSeconds(5));
     start(OPTIONS, read(2000, 20), actors(pool));
     List<String> all = new ArrayList<>();
     for (int i = 0; i < 50 && !all.contains("start actor Pool-1"); i++) {
