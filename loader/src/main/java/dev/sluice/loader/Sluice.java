@@ -2,9 +2,9 @@ package dev.sluice.loader;
 
 import dev.sluice.loader.memory.PageRoundingPolicy;
 import dev.sluice.loader.memory.RecyclingMemory;
+import dev.sluice.loader.runtime.ExecutionRuntime;
 import dev.sluice.loader.runtime.LocalRuntime;
 import dev.sluice.loader.runtime.Resources;
-import dev.sluice.loader.runtime.Runtime;
 import dev.sluice.loader.source.Source;
 import dev.sluice.sharding.ConsumerPosition;
 import dev.sluice.sharding.LocalShuffle;
@@ -37,7 +37,7 @@ import org.apache.arrow.memory.RootAllocator;
 public final class Sluice implements AutoCloseable {
   private final RecyclingMemory recycled;
   private final RootAllocator store;
-  private final Runtime runtime;
+  private final ExecutionRuntime runtime;
   private final boolean ownsRuntime;
   private final ExecutionOptions defaults;
 
@@ -49,7 +49,7 @@ public final class Sluice implements AutoCloseable {
   private Sluice(
       RecyclingMemory recycled,
       RootAllocator store,
-      Runtime runtime,
+      ExecutionRuntime runtime,
       boolean ownsRuntime,
       ExecutionOptions defaults) {
     this.recycled = recycled;
@@ -170,7 +170,7 @@ public final class Sluice implements AutoCloseable {
   }
 
   /** The runtime. */
-  public Runtime runtime() {
+  public ExecutionRuntime runtime() {
     return runtime;
   }
 
@@ -256,7 +256,7 @@ public final class Sluice implements AutoCloseable {
 
   /** Builds a {@link Sluice}. */
   public static final class Builder {
-    private Runtime runtime;
+    private ExecutionRuntime runtime;
     private Resources resources;
     private ExecutionOptions options = ExecutionOptions.defaults();
     private long storeLimit = -1;
@@ -265,7 +265,7 @@ public final class Sluice implements AutoCloseable {
     private Builder() {}
 
     /** Runs on this runtime (not closed by the context). Default: a local runtime. */
-    public Builder runtime(Runtime runtime) {
+    public Builder runtime(ExecutionRuntime runtime) {
       this.runtime = Objects.requireNonNull(runtime);
       return this;
     }
@@ -326,7 +326,7 @@ public final class Sluice implements AutoCloseable {
                   .roundingPolicy(PageRoundingPolicy.INSTANCE)
                   .build());
       boolean owns = runtime == null;
-      Runtime rt =
+      ExecutionRuntime rt =
           runtime != null
               ? runtime
               : resources != null

@@ -10,11 +10,11 @@ import java.util.List;
 import org.apache.arrow.vector.types.pojo.Schema;
 
 /** {@link RangeSource} whose split {@code i} is held on host {@code hosts[i mod hosts.length]}. */
-final class HostedRangeSource implements Source {
+public final class HostedRangeSource implements Source {
   private final RangeSource range;
   private final List<String> hosts;
 
-  HostedRangeSource(long n, int splits, List<String> hosts) {
+  public HostedRangeSource(long n, int splits, List<String> hosts) {
     this.range = new RangeSource(n, splits);
     this.hosts = List.copyOf(hosts);
   }

@@ -1,36 +1,57 @@
 package dev.sluice.loader.runtime;
 
+import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 
 /**
- * Where the streaming executor runs its work: stateless tasks and stateful actors. The local
- * runtime ({@link LocalRuntime}) uses threads of this JVM; the cluster runtime runs them on
- * Hazelcast members.
+ * Where the streaming executor runs its work: stateless tasks and stateful actors, each placed on
+ * one of the runtime's {@link Node nodes}. The local runtime ({@link LocalRuntime}) is one node,
+ * threads of this JVM; the cluster runtime's nodes are Hazelcast members.
  *
- * <p>The executor does its own resource accounting against {@link #totalResources()} and never
- * submits more than fits; a runtime therefore runs what it is given at once. Methods never block
- * the caller: results come back as futures, completed on the runtime's threads. Thread-safe.
+ * <p>The executor does its own resource accounting against each node's resources and never submits
+ * more than fits; a runtime therefore runs what it is given at once. Methods never block the
+ * caller: results come back as futures, completed on the runtime's threads. When a node is lost,
+ * the work on it fails with {@link NodeLostException} and the listeners are told. Thread-safe.
  */
-public interface Runtime extends AutoCloseable {
+public interface ExecutionRuntime extends AutoCloseable {
 
-  /** The logical resources this runtime offers to one execution. */
-  Resources totalResources();
+  /** Told of nodes lost. */
+  @FunctionalInterface
+  interface NodeListener {
+    /** {@code node} is gone (called on any thread); its tasks and actors fail. */
+    void nodeLost(Node node, String reason);
+  }
+
+  /** The nodes work can be placed on now, in a stable order. */
+  List<Node> nodes();
+
+  /** The logical resources of all nodes together. */
+  default Resources totalResources() {
+    Resources sum = Resources.NONE;
+    for (Node n : nodes()) {
+      sum = sum.plus(n.resources());
+    }
+    return sum;
+  }
 
   /**
-   * Runs a task.
+   * Runs a task on {@code node}.
    *
    * @param name a name for the thread and for diagnostics
    * @param task the work; its exception completes the future exceptionally
    */
-  <T> CompletableFuture<T> submit(String name, Callable<T> task);
+  <T> CompletableFuture<T> submit(Node node, String name, Callable<T> task);
 
   /**
-   * Starts an actor: one thread of its own that constructs its state with {@code factory} (once)
-   * and then runs calls one at a time. {@link ActorHandle#ready()} completes when the state is
-   * built (or fails with the constructor's exception).
+   * Starts an actor on {@code node}: one thread of its own that constructs its state with {@code
+   * factory} (once) and then runs calls one at a time. {@link ActorHandle#ready()} completes when
+   * the state is built (or fails with the constructor's exception).
    */
-  <S> ActorHandle<S> startActor(String name, Callable<S> factory);
+  <S> ActorHandle<S> startActor(Node node, String name, Callable<S> factory);
+
+  /** Tells {@code listener} of every node lost from now on, until the returned action is run. */
+  Runnable addNodeListener(NodeListener listener);
 
   /** Stops all threads; tasks and actors still running are interrupted. Idempotent. */
   @Override

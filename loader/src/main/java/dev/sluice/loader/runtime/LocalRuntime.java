@@ -19,11 +19,11 @@ import org.slf4j.LoggerFactory;
  * each actor has a thread of its own ({@code sluice-actor-NAME}). The runtime owns every thread it
  * starts and stops them on {@link #close()}.
  */
-public final class LocalRuntime implements Runtime {
+public final class LocalRuntime implements ExecutionRuntime {
   private static final Logger LOG = LoggerFactory.getLogger(LocalRuntime.class);
   private static final AtomicInteger RUNTIMES = new AtomicInteger();
 
-  private final Resources total;
+  private final Node node;
   private final ExecutorService tasks;
   private final List<LocalActor<?>> actors = new ArrayList<>();
   private final String id;
@@ -31,7 +31,7 @@ public final class LocalRuntime implements Runtime {
 
   /** A runtime offering the given logical resources. */
   public LocalRuntime(Resources total) {
-    this.total = total;
+    this.node = new Node("local", "localhost", total);
     this.id = "r" + RUNTIMES.incrementAndGet();
     AtomicInteger n = new AtomicInteger();
     ThreadFactory factory =
@@ -48,13 +48,15 @@ public final class LocalRuntime implements Runtime {
     return new LocalRuntime(Resources.cpus(java.lang.Runtime.getRuntime().availableProcessors()));
   }
 
+  /** One node, this JVM: {@code local@localhost}, with the resources given. */
   @Override
-  public Resources totalResources() {
-    return total;
+  public List<Node> nodes() {
+    return List.of(node);
   }
 
   @Override
-  public <T> CompletableFuture<T> submit(String name, Callable<T> task) {
+  public <T> CompletableFuture<T> submit(Node node, String name, Callable<T> task) {
+    checkNode(node);
     CompletableFuture<T> f = new CompletableFuture<>();
     tasks.execute(
         () -> {
@@ -68,7 +70,8 @@ public final class LocalRuntime implements Runtime {
   }
 
   @Override
-  public synchronized <S> ActorHandle<S> startActor(String name, Callable<S> factory) {
+  public synchronized <S> ActorHandle<S> startActor(Node node, String name, Callable<S> factory) {
+    checkNode(node);
     if (closed) {
       throw new IllegalStateException("runtime closed");
     }
@@ -76,6 +79,18 @@ public final class LocalRuntime implements Runtime {
     actors.add(actor);
     actor.stopped.whenComplete((v, e) -> forget(actor));
     return actor;
+  }
+
+  /** This JVM is never lost while the runtime is open: nobody is told anything. */
+  @Override
+  public Runnable addNodeListener(NodeListener listener) {
+    return () -> {};
+  }
+
+  private void checkNode(Node n) {
+    if (!node.equals(n)) {
+      throw new IllegalArgumentException("not a node of this runtime: " + n);
+    }
   }
 
   private synchronized void forget(LocalActor<?> actor) {

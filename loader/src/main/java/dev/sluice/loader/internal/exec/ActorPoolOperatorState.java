@@ -8,6 +8,7 @@ import dev.sluice.loader.internal.exec.SharedBlock.Segment;
 import dev.sluice.loader.internal.plan.PhysicalOp.ActorMapOp;
 import dev.sluice.loader.internal.plan.PhysicalOp.NamedFunction;
 import dev.sluice.loader.runtime.ActorHandle;
+import dev.sluice.loader.runtime.Node;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -32,13 +33,15 @@ final class ActorPoolOperatorState extends MapOperatorState {
   private static final class Actor {
     final ActorHandle<BatchFunction> handle;
     final int id;
+    final Node node;
     boolean ready;
     int inFlight;
     long idleSince;
 
-    Actor(ActorHandle<BatchFunction> handle, int id, long now) {
+    Actor(ActorHandle<BatchFunction> handle, int id, Node node, long now) {
       this.handle = handle;
       this.id = id;
+      this.node = node;
       this.idleSince = now;
     }
   }
@@ -63,10 +66,15 @@ final class ActorPoolOperatorState extends MapOperatorState {
   private void startActor() {
     int id = actorSerial++;
     Callable<? extends BatchFunction> factory = op.factory();
-    ActorHandle<BatchFunction> handle = ctx.runtime().startActor(name + "-" + id, factory::call);
-    Actor a = new Actor(handle, id, ctx.clock().getAsLong());
+    Node node = executor.resources().place(op.resources(), List.of());
+    if (node == null) {
+      throw new IllegalStateException(name + ": started an actor that fits no node");
+    }
+    ActorHandle<BatchFunction> handle =
+        ctx.runtime().startActor(node, name + "-" + id, factory::call);
+    Actor a = new Actor(handle, id, node, ctx.clock().getAsLong());
     actors.add(a);
-    executor.resources().acquire(op.resources());
+    executor.resources().acquire(node, op.resources());
     executor.decided("start actor " + name + "-" + id);
     actorsStarted++;
     peakActors = Math.max(peakActors, actors.size());
@@ -94,7 +102,8 @@ final class ActorPoolOperatorState extends MapOperatorState {
     a.handle
         .stop()
         .whenComplete(
-            (v, e) -> ctx.post().accept(() -> executor.resources().release(op.resources())));
+            (v, e) ->
+                ctx.post().accept(() -> executor.resources().release(a.node, op.resources())));
   }
 
   @Override
@@ -178,6 +187,7 @@ final class ActorPoolOperatorState extends MapOperatorState {
                         alloc));
     launchTask(
         reserve,
+        a.node,
         onActor,
         new TaskCompletion() {
           @Override

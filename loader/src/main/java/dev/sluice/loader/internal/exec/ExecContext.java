@@ -2,7 +2,7 @@ package dev.sluice.loader.internal.exec;
 
 import dev.sluice.loader.BadRecords;
 import dev.sluice.loader.ExecutionOptions;
-import dev.sluice.loader.runtime.Runtime;
+import dev.sluice.loader.runtime.ExecutionRuntime;
 import dev.sluice.loader.source.ReadContext;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.function.Consumer;
@@ -14,7 +14,7 @@ import java.util.function.LongSupplier;
  * test's manual clock when it steps the scheduler).
  */
 record ExecContext(
-    Runtime runtime,
+    ExecutionRuntime runtime,
     ExecutionOptions options,
     BadRecords badRecords,
     ReadContext readContext,

@@ -113,6 +113,7 @@ class MapOperatorState extends OperatorState {
     long reserve = taskMemoryEstimate();
     startTask(
         reserve,
+        bundle.isEmpty() ? List.of() : bundle.get(0).block().batch().hosts(),
         alloc -> runBundle(chain, bundle, alloc),
         new TaskCompletion() {
           @Override

@@ -3,10 +3,12 @@ package dev.sluice.loader.internal.exec;
 import dev.sluice.loader.Batch;
 import dev.sluice.loader.OperatorStats;
 import dev.sluice.loader.SluiceException;
+import dev.sluice.loader.runtime.Node;
 import dev.sluice.loader.runtime.Resources;
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
 import java.util.ArrayDeque;
+import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -62,7 +64,8 @@ abstract class OperatorState implements BackpressurePolicy.OperatorView {
   static final int INPUT_BLOCKS = 64;
 
   /** A task in flight: its allocator and the memory reserved for it at launch. */
-  record Running(long id, BufferAllocator allocator, long reserve, Resources resources) {}
+  record Running(
+      long id, BufferAllocator allocator, long reserve, Resources resources, Node node) {}
 
   OperatorState(
       int index, String name, ExecContext ctx, StreamingExecutor executor, BufferAllocator parent) {
@@ -193,27 +196,35 @@ abstract class OperatorState implements BackpressurePolicy.OperatorView {
   }
 
   /**
-   * Runs {@code work} as a task on the runtime's task threads, with a fresh child allocator,
-   * reserving {@code reserve} bytes of the budget for it; the result comes back to {@link
-   * #onTaskDone} on the scheduling thread.
+   * Runs {@code work} as a task on a node of the runtime (one whose host holds {@code hosts}, the
+   * task's input, when it has room), with a fresh child allocator, reserving {@code reserve} bytes
+   * of the budget for it; the result comes back to {@link #onTaskDone} on the scheduling thread.
    */
-  final void startTask(long reserve, TaskWork work, TaskCompletion completion) {
+  final void startTask(
+      long reserve, Collection<String> hosts, TaskWork work, TaskCompletion completion) {
+    Node node = executor.resources().place(taskResources(), hosts);
+    if (node == null) {
+      throw new IllegalStateException(name + ": launched a task that fits no node");
+    }
     launchTask(
-        reserve, alloc -> ctx.runtime().submit(name, () -> runMeasured(work, alloc)), completion);
+        reserve,
+        node,
+        alloc -> ctx.runtime().submit(node, name, () -> runMeasured(work, alloc)),
+        completion);
   }
 
   /**
-   * Runs a task wherever {@code launcher} puts it (an actor pool runs it on an actor, with the
-   * actor's function); the launcher gets the task's fresh allocator and must run the body through
-   * {@link #runMeasured}.
+   * Runs a task on {@code node} wherever {@code launcher} puts it there (an actor pool runs it on
+   * an actor, with the actor's function); the launcher gets the task's fresh allocator and must run
+   * the body through {@link #runMeasured}.
    */
-  final void launchTask(long reserve, TaskLauncher launcher, TaskCompletion completion) {
+  final void launchTask(long reserve, Node node, TaskLauncher launcher, TaskCompletion completion) {
     long id = nextTaskId++;
     Resources res = taskResources();
     BufferAllocator taskAllocator =
         allocator.newChildAllocator(name + "-task-" + id, 0, Long.MAX_VALUE);
-    running.put(id, new Running(id, taskAllocator, reserve, res));
-    executor.resources().acquire(res);
+    running.put(id, new Running(id, taskAllocator, reserve, res, node));
+    executor.resources().acquire(node, res);
     CompletableFuture<TaskResult> f = launcher.launch(taskAllocator);
     f.whenComplete((r, e) -> ctx.post().accept(() -> onTaskDone(id, r, e, completion)));
   }
@@ -271,7 +282,7 @@ abstract class OperatorState implements BackpressurePolicy.OperatorView {
 
   private void onTaskDone(long id, TaskResult r, Throwable e, TaskCompletion completion) {
     Running run = running.remove(id);
-    executor.resources().release(run.resources());
+    executor.resources().release(run.node(), run.resources());
     if (e != null) {
       Throwable cause = e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
       completion.failed(cause);

@@ -126,6 +126,7 @@ final class ReadOperatorState extends OperatorState {
     int blockNumber = c.blocks++;
     startTask(
         taskMemoryEstimate(),
+        c.split.hosts(),
         alloc -> read(c, alloc),
         new TaskCompletion() {
           @Override

@@ -1,42 +1,111 @@
 package dev.sluice.loader.internal.exec;
 
+import dev.sluice.loader.runtime.Node;
 import dev.sluice.loader.runtime.Resources;
+import java.util.Collection;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 
 /**
- * The logical resources of one execution: what the runtime offers and what tasks and actors hold
- * now. The executor never launches what does not fit. Scheduling thread only.
+ * The logical resources of one execution, node by node: what each node offers and what the tasks
+ * and actors placed on it hold now, and where the next one goes. The executor never launches what
+ * fits no node. Scheduling thread only.
  */
 final class ResourceLedger {
-  private final Resources total;
-  private Resources used = Resources.NONE;
+  private final Map<String, Node> nodes = new LinkedHashMap<>();
+  private final Map<String, Resources> used = new LinkedHashMap<>();
 
-  ResourceLedger(Resources total) {
-    this.total = total;
+  ResourceLedger(List<Node> nodes) {
+    if (nodes.isEmpty()) {
+      throw new IllegalArgumentException("the runtime offers no node");
+    }
+    for (Node n : nodes) {
+      if (this.nodes.put(n.id(), n) != null) {
+        throw new IllegalArgumentException("two nodes named " + n.id());
+      }
+      used.put(n.id(), Resources.NONE);
+    }
   }
 
+  /** What all nodes offer together. */
   Resources total() {
-    return total;
+    Resources sum = Resources.NONE;
+    for (Node n : nodes.values()) {
+      sum = sum.plus(n.resources());
+    }
+    return sum;
   }
 
+  /** What tasks and actors hold, on all nodes together. */
   Resources used() {
-    return used;
+    Resources sum = Resources.NONE;
+    for (Resources r : used.values()) {
+      sum = sum.plus(r);
+    }
+    return sum;
   }
 
-  void acquire(Resources r) {
-    used = used.plus(r);
-  }
-
-  void release(Resources r) {
-    used = used.minus(r);
-  }
-
-  /** Whether {@code r} fits in what is free now. */
+  /** Whether {@code r} fits on some node now. */
   boolean fits(Resources r) {
-    return total.minus(used).fits(r);
+    for (Node n : nodes.values()) {
+      if (free(n).fits(r)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * Where a task or an actor asking for {@code r} goes: among the nodes it fits on now, one whose
+   * host holds its input ({@code hosts}) if any, then the one with the most CPUs free (spreading
+   * work), the first in the runtime's order on ties; null when it fits nowhere.
+   */
+  Node place(Resources r, Collection<String> hosts) {
+    Node best = null;
+    boolean bestLocal = false;
+    for (Node n : nodes.values()) {
+      Resources free = free(n);
+      if (!free.fits(r)) {
+        continue;
+      }
+      boolean local = hosts.contains(n.host());
+      if (best == null
+          || (local && !bestLocal)
+          || (local == bestLocal && free.cpus() > free(best).cpus() + 1e-9)) {
+        best = n;
+        bestLocal = local;
+      }
+    }
+    return best;
+  }
+
+  void acquire(Node n, Resources r) {
+    used.computeIfPresent(n.id(), (k, u) -> u.plus(r));
+  }
+
+  void release(Node n, Resources r) {
+    used.computeIfPresent(n.id(), (k, u) -> u.minus(r));
+  }
+
+  /** Forgets a lost node: nothing is placed on it any more, and what it held is gone with it. */
+  void lose(Node n) {
+    nodes.remove(n.id());
+    used.remove(n.id());
+  }
+
+  /** Whether {@code n} is still one of the execution's nodes. */
+  boolean has(Node n) {
+    return nodes.containsKey(n.id());
   }
 
   /** Whether nothing is held (every task and actor has given its resources back). */
   boolean idle() {
-    return used.cpus() < 1e-9 && used.gpus() < 1e-9;
+    Resources u = used();
+    return u.cpus() < 1e-9 && u.gpus() < 1e-9;
+  }
+
+  private Resources free(Node n) {
+    return n.resources().minus(used.get(n.id()));
   }
 }

@@ -13,8 +13,9 @@ import dev.sluice.loader.internal.plan.PhysicalOp.LimitOp;
 import dev.sluice.loader.internal.plan.PhysicalOp.ReadOp;
 import dev.sluice.loader.internal.plan.PhysicalOp.TaskMapOp;
 import dev.sluice.loader.internal.plan.Planner;
+import dev.sluice.loader.runtime.ExecutionRuntime;
+import dev.sluice.loader.runtime.Node;
 import dev.sluice.loader.runtime.Resources;
-import dev.sluice.loader.runtime.Runtime;
 import dev.sluice.loader.source.ReadContext;
 import dev.sluice.sharding.SourceSplit;
 import java.util.ArrayDeque;
@@ -66,7 +67,7 @@ public final class StreamingExecutor implements BlockStream {
   private final List<PhysicalOp> plan;
   private final ExecutionOptions options;
   private final int epoch;
-  private final Runtime runtime;
+  private final ExecutionRuntime runtime;
   private final BufferAllocator executionAllocator;
   private final BufferAllocator consumerAllocator;
   private final List<BackpressurePolicy> policies;
@@ -86,6 +87,10 @@ public final class StreamingExecutor implements BlockStream {
   private final CompletableFuture<Void> terminated = new CompletableFuture<>();
   private final ResourceLedger resources;
   private List<String> decisions = new ArrayList<>();
+
+  /** Stops the runtime telling this execution of lost nodes. */
+  private Runnable stopListening = () -> {};
+
   private SluiceException failure;
   private boolean stopRequested;
   private boolean endDelivered;
@@ -112,7 +117,7 @@ public final class StreamingExecutor implements BlockStream {
       List<PhysicalOp> plan,
       ExecutionOptions options,
       int epoch,
-      Runtime runtime,
+      ExecutionRuntime runtime,
       BufferAllocator storeAllocator,
       ExecutionObserver observer) {
     this(plan, options, epoch, runtime, storeAllocator, observer, System::nanoTime, true);
@@ -126,7 +131,7 @@ public final class StreamingExecutor implements BlockStream {
   static StreamingExecutor stepped(
       List<PhysicalOp> plan,
       ExecutionOptions options,
-      Runtime runtime,
+      ExecutionRuntime runtime,
       BufferAllocator storeAllocator,
       LongSupplier clock) {
     return new StreamingExecutor(
@@ -137,7 +142,7 @@ public final class StreamingExecutor implements BlockStream {
       List<PhysicalOp> plan,
       ExecutionOptions options,
       int epoch,
-      Runtime runtime,
+      ExecutionRuntime runtime,
       BufferAllocator storeAllocator,
       ExecutionObserver observer,
       LongSupplier clock,
@@ -169,9 +174,7 @@ public final class StreamingExecutor implements BlockStream {
             this::closeAllocatorsIfDone);
     this.policies = bulk ? Policies.bulk() : Policies.streamingDefaults();
     this.badRecords = new BadRecords(options.badRecordAllowance());
-    this.resources =
-        new ResourceLedger(
-            options.resources() != null ? options.resources() : runtime.totalResources());
+    this.resources = new ResourceLedger(nodes(runtime, options));
     this.timer =
         Executors.newSingleThreadScheduledExecutor(
             r -> {
@@ -183,6 +186,49 @@ public final class StreamingExecutor implements BlockStream {
     if (thread != null) {
       thread.setDaemon(true);
     }
+  }
+
+  /**
+   * The runtime's nodes; {@link ExecutionOptions#resources()}, when set, stands for the resources
+   * of a runtime of one node.
+   */
+  private static List<Node> nodes(ExecutionRuntime runtime, ExecutionOptions options) {
+    List<Node> nodes = runtime.nodes();
+    if (options.resources() == null) {
+      return nodes;
+    }
+    if (nodes.size() != 1) {
+      throw new IllegalArgumentException(
+          "ExecutionOptions.withResources sets one node's resources; the runtime has "
+              + nodes.size()
+              + " nodes");
+    }
+    Node only = nodes.get(0);
+    return List.of(new Node(only.id(), only.host(), options.resources()));
+  }
+
+  /**
+   * A node is gone, with the blocks it held and the tasks and actors on it (which fail on their
+   * own). Re-running that work from the blocks' lineage is not built yet: the execution fails,
+   * naming the node.
+   */
+  private void nodeLost(Node node, String reason) {
+    if (!resources.has(node)) {
+      return;
+    }
+    resources.lose(node);
+    decided("lost node " + node.id());
+    fail(
+        new SluiceException(
+            "node "
+                + node
+                + " was lost ("
+                + reason
+                + "); the work placed on it is gone and this execution does not re-run it",
+            null,
+            null,
+            null,
+            null));
   }
 
   /** Plans splits, builds operator states, logs the DAG and starts the scheduling thread. */
@@ -207,6 +253,8 @@ public final class StreamingExecutor implements BlockStream {
       throw e;
     }
     LOG.info("Execution {}: {}", id, Planner.describe(plan));
+    stopListening =
+        runtime.addNodeListener((node, reason) -> inbox.add(() -> nodeLost(node, reason)));
     inbox.add(() -> ops.forEach(OperatorState::start));
     if (thread != null) {
       thread.start();
@@ -262,9 +310,13 @@ public final class StreamingExecutor implements BlockStream {
               : op instanceof TaskMapOp t
                   ? t.resources()
                   : op instanceof ActorMapOp a ? a.resources() : Resources.NONE;
-      if (!resources.total().fits(need)) {
+      if (!resources.fits(need)) {
         throw new SluiceException(
-            "operator asks for " + need + " per task but the runtime offers " + resources.total(),
+            "operator asks for "
+                + need
+                + " per task but no node of the runtime offers that (in all: "
+                + resources.total()
+                + ")",
             op.name(),
             null,
             null,
@@ -510,6 +562,7 @@ public final class StreamingExecutor implements BlockStream {
   }
 
   private void finish() {
+    stopListening.run();
     for (OperatorState op : ops) {
       try {
         op.close();

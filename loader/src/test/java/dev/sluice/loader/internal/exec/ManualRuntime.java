@@ -1,14 +1,17 @@
 package dev.sluice.loader.internal.exec;
 
 import dev.sluice.loader.runtime.ActorHandle;
+import dev.sluice.loader.runtime.ExecutionRuntime;
+import dev.sluice.loader.runtime.Node;
+import dev.sluice.loader.runtime.NodeLostException;
 import dev.sluice.loader.runtime.Resources;
-import dev.sluice.loader.runtime.Runtime;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
 import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
+import java.util.function.Consumer;
 
 /**
  * A runtime in which nothing runs until the test says so: tasks and actor calls wait in queues and
@@ -17,30 +20,65 @@ import java.util.concurrent.CompletableFuture;
  * {@code runOnce()}, a test drives an execution one decision at a time. Not thread-safe: one test
  * thread uses it.
  */
-final class ManualRuntime implements Runtime {
-  private final Resources total;
+final class ManualRuntime implements ExecutionRuntime {
+  private final List<Node> nodes;
+  private final List<NodeListener> listeners = new ArrayList<>();
   private final Deque<Task> tasks = new ArrayDeque<>();
   private final List<Actor<?>> actors = new ArrayList<>();
 
+  /** One node, {@code local@localhost}, offering {@code total}. */
   ManualRuntime(Resources total) {
-    this.total = total;
+    this(List.of(new Node("local", "localhost", total)));
+  }
+
+  ManualRuntime(List<Node> nodes) {
+    this.nodes = new ArrayList<>(nodes);
   }
 
   @Override
-  public Resources totalResources() {
-    return total;
+  public List<Node> nodes() {
+    return List.copyOf(nodes);
   }
 
   @Override
-  public <T> CompletableFuture<T> submit(String name, Callable<T> task) {
+  public Runnable addNodeListener(NodeListener listener) {
+    listeners.add(listener);
+    return () -> listeners.remove(listener);
+  }
+
+  /**
+   * Loses {@code node}: its waiting tasks and its actors' calls fail with {@link
+   * NodeLostException}, its actors are gone, and the listeners are told.
+   */
+  void loseNode(Node node, String reason) {
+    nodes.remove(node);
+    NodeLostException lost = new NodeLostException(node, reason);
+    List<Task> gone = tasks.stream().filter(t -> t.node().equals(node)).toList();
+    tasks.removeAll(gone);
+    gone.forEach(t -> t.lost().accept(lost));
+    for (Actor<?> a : new ArrayList<>(actors)) {
+      if (a.node.equals(node)) {
+        a.lose(lost);
+      }
+    }
+    new ArrayList<>(listeners).forEach(l -> l.nodeLost(node, reason));
+  }
+
+  /** The nodes of the tasks waiting, in submission order. */
+  List<String> pendingTaskNodes() {
+    return tasks.stream().map(t -> t.node().id()).toList();
+  }
+
+  @Override
+  public <T> CompletableFuture<T> submit(Node node, String name, Callable<T> task) {
     CompletableFuture<T> f = new CompletableFuture<>();
-    tasks.add(new Task(name, () -> complete(f, task)));
+    tasks.add(new Task(name, node, () -> complete(f, task), f::completeExceptionally));
     return f;
   }
 
   @Override
-  public <S> ActorHandle<S> startActor(String name, Callable<S> factory) {
-    Actor<S> a = new Actor<>(name, factory);
+  public <S> ActorHandle<S> startActor(Node node, String name, Callable<S> factory) {
+    Actor<S> a = new Actor<>(name, node, factory);
     actors.add(a);
     return a;
   }
@@ -101,7 +139,7 @@ final class ManualRuntime implements Runtime {
     }
   }
 
-  private record Task(String name, Runnable body) {}
+  private record Task(String name, Node node, Runnable body, Consumer<Throwable> lost) {}
 
   private static <T> void complete(CompletableFuture<T> f, Callable<T> work) {
     try {
@@ -113,16 +151,28 @@ final class ManualRuntime implements Runtime {
 
   private final class Actor<S> implements ActorHandle<S> {
     private final String name;
+    private final Node node;
     private final Callable<S> factory;
+    private final List<CompletableFuture<?>> pendingCalls = new ArrayList<>();
     private final CompletableFuture<Void> ready = new CompletableFuture<>();
     private final CompletableFuture<Void> stopped = new CompletableFuture<>();
     private final Deque<Runnable> calls = new ArrayDeque<>();
     private S state;
     private boolean stopping;
 
-    Actor(String name, Callable<S> factory) {
+    Actor(String name, Node node, Callable<S> factory) {
       this.name = name;
+      this.node = node;
       this.factory = factory;
+    }
+
+    void lose(NodeLostException lost) {
+      ready.completeExceptionally(lost);
+      calls.clear();
+      pendingCalls.forEach(f -> f.completeExceptionally(lost));
+      pendingCalls.clear();
+      actors.remove(this);
+      stopped.complete(null);
     }
 
     @Override
@@ -136,7 +186,12 @@ final class ManualRuntime implements Runtime {
       if (stopping) {
         f.completeExceptionally(new IllegalStateException("actor " + name + " stopped"));
       } else {
-        calls.add(() -> complete(f, () -> call.apply(state)));
+        pendingCalls.add(f);
+        calls.add(
+            () -> {
+              pendingCalls.remove(f);
+              complete(f, () -> call.apply(state));
+            });
       }
       return f;
     }

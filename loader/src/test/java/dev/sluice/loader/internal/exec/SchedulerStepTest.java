@@ -1,17 +1,21 @@
 package dev.sluice.loader.internal.exec;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.fail;
 
 import dev.sluice.loader.ActorPool;
 import dev.sluice.loader.Batch;
 import dev.sluice.loader.BatchFunction;
 import dev.sluice.loader.ExecutionOptions;
+import dev.sluice.loader.HostedRangeSource;
+import dev.sluice.loader.SluiceException;
 import dev.sluice.loader.internal.plan.PhysicalOp;
 import dev.sluice.loader.internal.plan.PhysicalOp.ActorMapOp;
 import dev.sluice.loader.internal.plan.PhysicalOp.NamedFunction;
 import dev.sluice.loader.internal.plan.PhysicalOp.ReadOp;
 import dev.sluice.loader.internal.plan.PhysicalOp.TaskMapOp;
+import dev.sluice.loader.runtime.Node;
 import dev.sluice.loader.runtime.Resources;
 import dev.sluice.loader.source.RangeSource;
 import java.time.Duration;
@@ -33,7 +37,7 @@ class SchedulerStepTest {
 
   private final AtomicLong clock = new AtomicLong();
   private final RootAllocator store = new RootAllocator();
-  private final ManualRuntime runtime = new ManualRuntime(Resources.cpus(2));
+  private ManualRuntime runtime = new ManualRuntime(Resources.cpus(2));
   private final List<Long> seen = new ArrayList<>();
   private StreamingExecutor ex;
 
@@ -268,5 +272,62 @@ class SchedulerStepTest {
     assertThat(pooled.liveActors()).isEqualTo(1);
     runToEnd();
     assertThat(seen).hasSize(2000).doesNotHaveDuplicates();
+  }
+
+  private static final Node A = new Node("a", "h1", Resources.cpus(1));
+  private static final Node B = new Node("b", "h2", Resources.cpus(1));
+
+  private static ReadOp hostedRead(long rows, int splits, String... hosts) {
+    return new ReadOp(
+        new HostedRangeSource(rows, splits, List.of(hosts)),
+        OptionalLong.empty(),
+        OptionalLong.empty(),
+        List.of(),
+        Resources.cpus(1),
+        0);
+  }
+
+  @Test
+  void aReadTaskGoesToTheNodeThatHoldsItsSplitWhileItHasRoom() {
+    runtime.close();
+    runtime = new ManualRuntime(List.of(A, B));
+    // Split 0 on h2 (node b), split 1 on h1 (node a), two blocks each.
+    start(OPTIONS, hostedRead(400, 2, "h2", "h1"));
+    assertThat(step()).containsExactly("launch ReadHostedRange");
+    assertThat(runtime.pendingTaskNodes()).containsExactly("b");
+    runtime.runTasks();
+    // Split 0's next block on b, split 1's first on a.
+    assertThat(step()).containsExactly("launch ReadHostedRange", "launch ReadHostedRange");
+    assertThat(runtime.pendingTaskNodes()).containsExactly("b", "a");
+    runToEnd();
+    assertThat(seen).hasSize(400).doesNotHaveDuplicates();
+  }
+
+  @Test
+  void aTaskGoesElsewhereWhenTheNodeHoldingItsInputIsFull() {
+    runtime.close();
+    runtime = new ManualRuntime(List.of(A, B));
+    start(OPTIONS, hostedRead(600, 3, "h1"));
+    assertThat(step()).containsExactly("launch ReadHostedRange");
+    assertThat(runtime.pendingTaskNodes()).containsExactly("a");
+    runtime.runTasks();
+    assertThat(step()).containsExactly("launch ReadHostedRange", "launch ReadHostedRange");
+    assertThat(runtime.pendingTaskNodes()).containsExactly("a", "b");
+    runToEnd();
+    assertThat(seen).hasSize(600).doesNotHaveDuplicates();
+  }
+
+  @Test
+  void aLostNodeFailsTheExecutionWithAnErrorNamingIt() {
+    runtime.close();
+    runtime = new ManualRuntime(List.of(A, B));
+    start(OPTIONS, hostedRead(400, 2, "h2", "h1"));
+    assertThat(step()).containsExactly("launch ReadHostedRange");
+    runtime.loseNode(B, "killed by the test");
+    assertThat(step()).contains("lost node b");
+    assertThatThrownBy(ex::take)
+        .isInstanceOf(SluiceException.class)
+        .hasMessageContaining("b@h2")
+        .hasMessageContaining("killed by the test");
   }
 }
