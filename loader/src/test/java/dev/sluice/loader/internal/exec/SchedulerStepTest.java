@@ -277,6 +277,12 @@ class SchedulerStepTest {
   private static final Node A = new Node("a", "h1", Resources.cpus(1));
   private static final Node B = new Node("b", "h2", Resources.cpus(1));
 
+  /** Replaces the one-node runtime with one of {@code nodes}. */
+  private void useNodes(Node... nodes) {
+    runtime.close();
+    runtime = new ManualRuntime(List.of(nodes));
+  }
+
   private static ReadOp hostedRead(long rows, int splits, String... hosts) {
     return new ReadOp(
         new HostedRangeSource(rows, splits, List.of(hosts)),
@@ -289,8 +295,7 @@ class SchedulerStepTest {
 
   @Test
   void aReadTaskGoesToTheNodeThatHoldsItsSplitWhileItHasRoom() {
-    runtime.close();
-    runtime = new ManualRuntime(List.of(A, B));
+    useNodes(A, B);
     // Split 0 on h2 (node b), split 1 on h1 (node a), two blocks each.
     start(OPTIONS, hostedRead(400, 2, "h2", "h1"));
     assertThat(step()).containsExactly("launch ReadHostedRange");
@@ -305,8 +310,7 @@ class SchedulerStepTest {
 
   @Test
   void aTaskGoesElsewhereWhenTheNodeHoldingItsInputIsFull() {
-    runtime.close();
-    runtime = new ManualRuntime(List.of(A, B));
+    useNodes(A, B);
     start(OPTIONS, hostedRead(600, 3, "h1"));
     assertThat(step()).containsExactly("launch ReadHostedRange");
     assertThat(runtime.pendingTaskNodes()).containsExactly("a");
@@ -319,8 +323,7 @@ class SchedulerStepTest {
 
   @Test
   void aLostNodeFailsTheExecutionWithAnErrorNamingIt() {
-    runtime.close();
-    runtime = new ManualRuntime(List.of(A, B));
+    useNodes(A, B);
     start(OPTIONS, hostedRead(400, 2, "h2", "h1"));
     assertThat(step()).containsExactly("launch ReadHostedRange");
     runtime.loseNode(B, "killed by the test");
