@@ -10,11 +10,13 @@ import org.apache.arrow.memory.BufferAllocator;
  * at the limit is copied.
  */
 final class LimitOperatorState extends OperatorState {
+  private final long limit;
   private long remaining;
 
   LimitOperatorState(
       int index, long limit, ExecContext ctx, StreamingExecutor executor, BufferAllocator parent) {
     super(index, "Limit[" + limit + "]", ctx, executor, parent);
+    this.limit = limit;
     this.remaining = limit;
   }
 
@@ -39,6 +41,11 @@ final class LimitOperatorState extends OperatorState {
     if (remaining == 0) {
       executor.cancelUpstreamOf(index);
     }
+  }
+
+  @Override
+  long plannedRows(long upstream) {
+    return upstream < 0 ? -1 : Math.min(upstream, limit);
   }
 
   @Override

@@ -121,6 +121,14 @@ abstract class OperatorState implements BackpressurePolicy.OperatorView {
     return inputQueue.size() < INPUT_BLOCKS || queuedRows < batchSizeSetting();
   }
 
+  /**
+   * The rows the plan delivers up to this operator, from what it delivers up to the one before
+   * ({@code upstream}, -1 when unknown): the same for most operators.
+   */
+  long plannedRows(long upstream) {
+    return upstream;
+  }
+
   /** Whether the operator runs tasks (a limit works on the scheduling thread). */
   boolean runsTasks() {
     return true;

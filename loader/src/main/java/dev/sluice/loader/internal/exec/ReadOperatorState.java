@@ -94,6 +94,19 @@ final class ReadOperatorState extends OperatorState {
     return op.resources();
   }
 
+  /** The splits' estimated rows, or -1 when one of them does not know. */
+  @Override
+  long plannedRows(long upstream) {
+    long rows = 0;
+    for (SourceSplit s : splits) {
+      if (s.estimatedRows() < 0) {
+        return -1;
+      }
+      rows += s.estimatedRows();
+    }
+    return rows;
+  }
+
   @Override
   long provisionalEstimate() {
     return ctx.options().targetBlockBytes();

@@ -8,16 +8,12 @@ import dev.sluice.loader.OperatorStats;
 import dev.sluice.loader.SluiceException;
 import dev.sluice.loader.concurrent.Uninterruptibly;
 import dev.sluice.loader.internal.plan.PhysicalOp;
-import dev.sluice.loader.internal.plan.PhysicalOp.ActorMapOp;
 import dev.sluice.loader.internal.plan.PhysicalOp.LimitOp;
-import dev.sluice.loader.internal.plan.PhysicalOp.ReadOp;
-import dev.sluice.loader.internal.plan.PhysicalOp.TaskMapOp;
 import dev.sluice.loader.internal.plan.Planner;
 import dev.sluice.loader.runtime.ExecutionRuntime;
 import dev.sluice.loader.runtime.Node;
 import dev.sluice.loader.runtime.Resources;
 import dev.sluice.loader.source.ReadContext;
-import dev.sluice.sharding.SourceSplit;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
@@ -94,7 +90,10 @@ public final class StreamingExecutor implements BlockStream {
   private SluiceException failure;
   private boolean stopRequested;
   private boolean endDelivered;
+
+  /** Rows the plan will deliver, or -1 when unknown (the progress line's total). */
   private long rowsTotal = -1;
+
   private final long startNanos = System.nanoTime();
   private volatile long endNanos = -1;
   private volatile long closedNanos = -1;
@@ -174,7 +173,7 @@ public final class StreamingExecutor implements BlockStream {
             this::closeAllocatorsIfDone);
     this.policies = bulk ? Policies.bulk() : Policies.streamingDefaults();
     this.badRecords = new BadRecords(options.badRecordAllowance());
-    this.resources = new ResourceLedger(nodes(runtime, options));
+    this.resources = new ResourceLedger(ExecutionPlanning.nodes(runtime, options));
     this.timer =
         Executors.newSingleThreadScheduledExecutor(
             r -> {
@@ -186,25 +185,6 @@ public final class StreamingExecutor implements BlockStream {
     if (thread != null) {
       thread.setDaemon(true);
     }
-  }
-
-  /**
-   * The runtime's nodes; {@link ExecutionOptions#resources()}, when set, stands for the resources
-   * of a runtime of one node.
-   */
-  private static List<Node> nodes(ExecutionRuntime runtime, ExecutionOptions options) {
-    List<Node> nodes = runtime.nodes();
-    if (options.resources() == null) {
-      return nodes;
-    }
-    if (nodes.size() != 1) {
-      throw new IllegalArgumentException(
-          "ExecutionOptions.withResources sets one node's resources; the runtime has "
-              + nodes.size()
-              + " nodes");
-    }
-    Node only = nodes.get(0);
-    return List.of(new Node(only.id(), only.host(), options.resources()));
   }
 
   /**
@@ -245,9 +225,12 @@ public final class StreamingExecutor implements BlockStream {
             clock);
     try {
       for (int i = 0; i < plan.size(); i++) {
-        ops.add(createState(i, plan.get(i), ctx));
+        OperatorState state =
+            ExecutionPlanning.createState(i, plan.get(i), ctx, this, executionAllocator);
+        ops.add(state);
+        rowsTotal = state.plannedRows(rowsTotal);
       }
-      checkResources();
+      ExecutionPlanning.checkResources(plan, resources);
     } catch (RuntimeException e) {
       releaseAfterFailedStart();
       throw e;
@@ -258,84 +241,6 @@ public final class StreamingExecutor implements BlockStream {
     inbox.add(() -> ops.forEach(OperatorState::start));
     if (thread != null) {
       thread.start();
-    }
-  }
-
-  private OperatorState createState(int i, PhysicalOp op, ExecContext ctx) {
-    if (op instanceof ReadOp r) {
-      List<SourceSplit> splits = EpochSplits.plan(r, epoch);
-      long rows = 0;
-      for (SourceSplit s : splits) {
-        rows = (rows < 0 || s.estimatedRows() < 0) ? -1 : rows + s.estimatedRows();
-      }
-      rowsTotal = rows;
-      return new ReadOperatorState(i, r, splits, ctx, this, executionAllocator);
-    }
-    if (op instanceof TaskMapOp t) {
-      return new MapOperatorState(
-          i,
-          t.name(),
-          t.chain(),
-          t.resources(),
-          t.batchSize(),
-          t.concurrency(),
-          ctx,
-          this,
-          executionAllocator);
-    }
-    if (op instanceof ActorMapOp a) {
-      return new ActorPoolOperatorState(i, a, ctx, this, executionAllocator);
-    }
-    if (op instanceof LimitOp l) {
-      rowsTotal = rowsTotal < 0 ? -1 : Math.min(rowsTotal, l.rows());
-      return new LimitOperatorState(i, l.rows(), ctx, this, executionAllocator);
-    }
-    throw new IllegalArgumentException("unknown operator " + op);
-  }
-
-  private void checkResources() {
-    Resources actors = Resources.NONE;
-    for (PhysicalOp op : plan) {
-      if (op instanceof ActorMapOp a) {
-        actors =
-            actors.plus(
-                new Resources(
-                    a.resources().cpus() * a.pool().min(), a.resources().gpus() * a.pool().min()));
-      }
-    }
-    for (PhysicalOp op : plan) {
-      Resources need =
-          op instanceof ReadOp r
-              ? r.resources()
-              : op instanceof TaskMapOp t
-                  ? t.resources()
-                  : op instanceof ActorMapOp a ? a.resources() : Resources.NONE;
-      if (!resources.fits(need)) {
-        throw new SluiceException(
-            "operator asks for "
-                + need
-                + " per task but no node of the runtime offers that (in all: "
-                + resources.total()
-                + ")",
-            op.name(),
-            null,
-            null,
-            null);
-      }
-    }
-    Resources oneTask = Resources.cpus(1);
-    if (!resources.total().fits(actors.plus(oneTask))) {
-      throw new SluiceException(
-          "the actor pools' minimum sizes need "
-              + actors
-              + ", which leaves no room for"
-              + " the other operators' tasks in "
-              + resources.total()
-              + ": lower the pools' min or add resources",
-          null,
-          null,
-          null,
-          null);
     }
   }
 
@@ -451,7 +356,9 @@ public final class StreamingExecutor implements BlockStream {
 
   private void launchEligible() {
     List<OperatorState> taskOps = taskOperators();
-    View view = new View(taskOps);
+    PolicyView view =
+        new PolicyView(
+            options, taskOps, () -> Math.max(0, consumerClaim() - consumer.outstandingBytes()));
     for (OperatorState op;
         (op = Scheduling.selectOperatorToRun(taskOps, policies, view, resources, clock.getAsLong()))
             != null; ) {
@@ -814,49 +721,5 @@ public final class StreamingExecutor implements BlockStream {
   /** The scheduling thread's name, for tests that check threads end. */
   public String threadName() {
     return thread == null ? "(stepped by the caller)" : thread.getName();
-  }
-
-  /** What the policies see of the execution. */
-  private final class View implements BackpressurePolicy.ExecutionView {
-    private final List<OperatorState> taskOps;
-
-    View(List<OperatorState> taskOps) {
-      this.taskOps = taskOps;
-    }
-
-    /**
-     * The budget the policies plan with: the configured one less a headroom of one task (the
-     * largest measured), which the liveness rule may use when nothing else can run. So even a
-     * liveness launch keeps the execution within the configured budget.
-     */
-    @Override
-    public long memoryBudget() {
-      long largestTask = 0;
-      for (OperatorState op : taskOps) {
-        if (op.estimateKnown()) {
-          largestTask = Math.max(largestTask, op.estimate);
-        }
-      }
-      return Math.max(options.memoryBudget() / 2, options.memoryBudget() - largestTask);
-    }
-
-    @Override
-    public List<? extends BackpressurePolicy.OperatorView> operators() {
-      return taskOps;
-    }
-
-    /**
-     * The consumer side's claim beyond what the operators' usage already counts (delivered blocks
-     * stay in the last operator's allocator until closed).
-     */
-    @Override
-    public long consumerMemoryUsage() {
-      return Math.max(0, consumerClaim() - consumer.outstandingBytes());
-    }
-
-    @Override
-    public double reservedShare() {
-      return options.reservedShare();
-    }
   }
 }
