@@ -10,16 +10,16 @@ import java.util.List;
 import java.util.OptionalLong;
 
 /**
- * The splits one epoch of a read visits, in the order it visits them: the source's files permuted
- * by (seed, epoch) when the read shuffles files and the source supports it, then the splits in the
- * order of sharding's {@link EpochPlan} for (seed, epoch) when the read shuffles. Depends on
- * nothing but the source's listing, the seeds and the epoch, so every execution of the same epoch
- * reads the same splits in the same order, whatever its threads do.
+ * The plan of one epoch of a read (its splits, in the order they are handed out): the source's
+ * files permuted by (seed, epoch) when the read shuffles files and the source supports it, then the
+ * splits in the order of sharding's {@link EpochPlan} for (seed, epoch) when the read shuffles.
+ * Depends on nothing but the source's listing, the seeds and the epoch, so every execution of the
+ * same epoch reads the same splits in the same order, whatever its threads do.
  */
 final class EpochSplits {
   private EpochSplits() {}
 
-  static List<SourceSplit> plan(ReadOp read, int epoch) {
+  static EpochPlan plan(ReadOp read, int epoch) {
     try {
       OptionalLong fileSeed = read.fileShuffleSeed();
       List<SourceSplit> splits =
@@ -28,10 +28,7 @@ final class EpochSplits {
               : read.source().planSplits();
       OptionalLong splitSeed =
           read.splitShuffleSeed().isPresent() ? read.splitShuffleSeed() : fileSeed;
-      if (splitSeed.isEmpty()) {
-        return splits;
-      }
-      return EpochPlan.create(splits, splitSeed.getAsLong(), epoch, true).splits();
+      return EpochPlan.create(splits, splitSeed.orElse(0), epoch, splitSeed.isPresent());
     } catch (IOException e) {
       throw new SluiceException(
           "planning splits failed: " + e.getMessage(), read.source().name(), null, null, e);

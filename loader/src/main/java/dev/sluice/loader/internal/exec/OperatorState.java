@@ -214,6 +214,11 @@ abstract class OperatorState implements BackpressurePolicy.OperatorView {
     if (node == null) {
       throw new IllegalStateException(name + ": launched a task that fits no node");
     }
+    startTaskOn(node, reserve, work, completion);
+  }
+
+  /** Runs {@code work} as a task on {@code node} (see {@link #startTask}). */
+  final void startTaskOn(Node node, long reserve, TaskWork work, TaskCompletion completion) {
     launchTask(
         reserve,
         node,

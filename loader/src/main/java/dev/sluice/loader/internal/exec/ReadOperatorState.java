@@ -3,12 +3,19 @@ package dev.sluice.loader.internal.exec;
 import dev.sluice.loader.Batch;
 import dev.sluice.loader.SluiceException;
 import dev.sluice.loader.internal.plan.PhysicalOp.ReadOp;
+import dev.sluice.loader.runtime.Node;
 import dev.sluice.loader.runtime.Resources;
 import dev.sluice.loader.source.SplitReader;
+import dev.sluice.sharding.EpochPlan;
 import dev.sluice.sharding.SourceSplit;
+import dev.sluice.sharding.SplitEnumerator;
+import dev.sluice.sharding.SplitLease;
+import dev.sluice.sharding.SplitResponse;
 import java.io.IOException;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.TreeMap;
 import org.apache.arrow.memory.BufferAllocator;
 import org.slf4j.Logger;
@@ -18,23 +25,34 @@ import org.slf4j.LoggerFactory;
  * Reads the splits of a source. Each task reads the next block of one split (opening its reader on
  * first use) and runs the fused functions over it, so a split streams through in blocks and one
  * task never holds more than a block. At most one task works on a split at a time; several splits
- * are read at once. In ordered mode splits are opened in plan order and outputs keyed (split
- * position, block number).
+ * are read at once.
+ *
+ * <p>Splits come from sharding's {@link SplitEnumerator} over the epoch's {@link EpochPlan}: a node
+ * with room asks for one (each node is a consumer of the enumerator) and gets a split held on its
+ * host if there is one, else the next in plan order; the split's reader then stays on that node
+ * (every task of the split runs there, as a reader is a live object of one process), and the lease
+ * is completed when the split ends. Outputs are keyed (split position in the plan, block number),
+ * so that ordered mode hands them on in plan order.
  */
 final class ReadOperatorState extends OperatorState {
   private static final Logger LOG = LoggerFactory.getLogger(ReadOperatorState.class);
 
   private final ReadOp op;
-  private final List<SourceSplit> splits;
-  private int nextSplit;
+  private final EpochPlan plan;
+  private final SplitEnumerator enumerator;
+
+  /** Each node's consumer id at the enumerator, in the order nodes first asked. */
+  private final Map<String, Integer> consumerIds = new HashMap<>();
 
   /** Open cursors by plan position; a cursor is either idle (here and not busy) or in a task. */
   private final TreeMap<Integer, Cursor> open = new TreeMap<>();
 
-  /** One split being read. Mutated by the one task that holds it, handed over through events. */
+  /** One split being read, on one node. Mutated by the one task that holds it. */
   private static final class Cursor {
     final int position;
     final SourceSplit split;
+    final SplitLease lease;
+    final Node node;
     SplitReader reader;
     int blocks;
     boolean busy;
@@ -48,23 +66,39 @@ final class ReadOperatorState extends OperatorState {
     Batch pending;
     int pendingOffset;
 
-    Cursor(int position, SourceSplit split) {
-      this.position = position;
-      this.split = split;
+    Cursor(SplitLease lease, Node node) {
+      this.position = lease.planPosition();
+      this.split = lease.split();
+      this.lease = lease;
+      this.node = node;
     }
   }
 
   ReadOperatorState(
       int index,
       ReadOp op,
-      List<SourceSplit> splits,
+      EpochPlan plan,
       ExecContext ctx,
       StreamingExecutor executor,
       BufferAllocator parent) {
     super(index, op.name(), ctx, executor, parent);
     this.op = op;
-    this.splits = List.copyOf(splits);
+    this.plan = plan;
+    this.enumerator = new SplitEnumerator(plan);
     this.upstreamDone = true;
+  }
+
+  /**
+   * An idle split whose node has room for a task (lowest position first: keeps ordered mode
+   * moving), or null.
+   */
+  private Cursor idleCursorWithRoom() {
+    for (Cursor c : open.values()) {
+      if (!c.busy && executor.resources().fitsOn(c.node, op.resources())) {
+        return c;
+      }
+    }
+    return null;
   }
 
   @Override
@@ -72,12 +106,17 @@ final class ReadOperatorState extends OperatorState {
     if (cancelled) {
       return false;
     }
-    for (Cursor c : open.values()) {
-      if (!c.busy) {
-        return true;
-      }
+    if (idleCursorWithRoom() != null) {
+      return true;
     }
-    return nextSplit < splits.size() && open.size() < maxOpenSplits();
+    return enumerator.freeSplits() > 0 && open.size() < maxOpenSplits();
+  }
+
+  /** The splits being read, by plan position, and the node each one's reader is on (for tests). */
+  Map<Integer, String> openSplitNodes() {
+    Map<Integer, String> out = new TreeMap<>();
+    open.forEach((position, c) -> out.put(position, c.node.id()));
+    return out;
   }
 
   private int maxOpenSplits() {
@@ -98,7 +137,7 @@ final class ReadOperatorState extends OperatorState {
   @Override
   long plannedRows(long upstream) {
     long rows = 0;
-    for (SourceSplit s : splits) {
+    for (SourceSplit s : plan.splits()) {
       if (s.estimatedRows() < 0) {
         return -1;
       }
@@ -114,7 +153,7 @@ final class ReadOperatorState extends OperatorState {
 
   @Override
   boolean isDone() {
-    return (cancelled || nextSplit >= splits.size())
+    return (cancelled || enumerator.freeSplits() == 0)
         && open.isEmpty()
         && running.isEmpty()
         && outputs.isEmpty();
@@ -122,24 +161,24 @@ final class ReadOperatorState extends OperatorState {
 
   @Override
   void launch() {
-    Cursor cursor = null;
-    for (Cursor c : open.values()) { // lowest position first: keeps ordered mode moving
-      if (!c.busy) {
-        cursor = c;
-        break;
-      }
-    }
+    Cursor cursor = idleCursorWithRoom();
     if (cursor == null) {
-      cursor = new Cursor(nextSplit, splits.get(nextSplit));
-      nextSplit++;
+      Node node = executor.resources().place(op.resources(), List.of());
+      SplitResponse response =
+          enumerator.handleSplitRequest(
+              consumerIds.computeIfAbsent(node.id(), k -> consumerIds.size()), node.host());
+      if (!(response instanceof SplitLease lease)) {
+        throw new IllegalStateException(name + ": no split for a launch: " + response);
+      }
+      cursor = new Cursor(lease, node);
       open.put(cursor.position, cursor);
     }
     Cursor c = cursor;
     c.busy = true;
     int blockNumber = c.blocks++;
-    startTask(
+    startTaskOn(
+        c.node,
         taskMemoryEstimate(),
-        c.split.hosts(),
         alloc -> read(c, alloc),
         new TaskCompletion() {
           @Override
@@ -152,6 +191,7 @@ final class ReadOperatorState extends OperatorState {
             outputs.add(c.position, blockNumber, output);
             if (r.exhausted()) {
               open.remove(c.position);
+              enumerator.complete(c.lease);
               outputs.finish(c.position, c.blocks);
             }
           }

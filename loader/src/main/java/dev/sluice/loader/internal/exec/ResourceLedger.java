@@ -56,6 +56,11 @@ final class ResourceLedger {
     return false;
   }
 
+  /** Whether {@code r} fits on {@code n} now (false for a node lost). */
+  boolean fitsOn(Node n, Resources r) {
+    return nodes.containsKey(n.id()) && free(n).fits(r);
+  }
+
   /**
    * Where a task or an actor asking for {@code r} goes: among the nodes it fits on now, one whose
    * host holds its input ({@code hosts}) if any, then the one with the most CPUs free (spreading

@@ -2,6 +2,7 @@ package dev.sluice.loader.internal.exec;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.entry;
 import static org.assertj.core.api.Assertions.fail;
 
 import dev.sluice.loader.ActorPool;
@@ -294,31 +295,56 @@ class SchedulerStepTest {
   }
 
   @Test
-  void aReadTaskGoesToTheNodeThatHoldsItsSplitWhileItHasRoom() {
+  void aNodeWithRoomLeasesASplitHeldOnItsHostAndTheSplitsTasksStayThere() {
     useNodes(A, B);
     // Split 0 on h2 (node b), split 1 on h1 (node a), two blocks each.
     start(OPTIONS, hostedRead(400, 2, "h2", "h1"));
+    ReadOperatorState read = (ReadOperatorState) ex.operators().get(0);
+    // a (first of two equally free nodes) asks and gets split 1, held on its host, not split 0.
     assertThat(step()).containsExactly("launch ReadHostedRange");
-    assertThat(runtime.pendingTaskNodes()).containsExactly("b");
+    assertThat(read.openSplitNodes()).containsExactly(entry(1, "a"));
+    assertThat(runtime.pendingTaskNodes()).containsExactly("a");
     runtime.runTasks();
-    // Split 0's next block on b, split 1's first on a.
+    // Split 1's next block stays on a; b asks and gets split 0, held on its host.
     assertThat(step()).containsExactly("launch ReadHostedRange", "launch ReadHostedRange");
-    assertThat(runtime.pendingTaskNodes()).containsExactly("b", "a");
+    assertThat(read.openSplitNodes()).containsExactly(entry(0, "b"), entry(1, "a"));
+    assertThat(runtime.pendingTaskNodes()).containsExactly("a", "b");
     runToEnd();
     assertThat(seen).hasSize(400).doesNotHaveDuplicates();
   }
 
   @Test
-  void aTaskGoesElsewhereWhenTheNodeHoldingItsInputIsFull() {
+  void aNodeWithNoSplitOnItsHostTakesTheNextInPlanOrder() {
     useNodes(A, B);
+    // Every split on h1 (node a).
     start(OPTIONS, hostedRead(600, 3, "h1"));
+    ReadOperatorState read = (ReadOperatorState) ex.operators().get(0);
     assertThat(step()).containsExactly("launch ReadHostedRange");
     assertThat(runtime.pendingTaskNodes()).containsExactly("a");
     runtime.runTasks();
+    // Split 0 goes on on a (full then); b has no split of its own host and reads split 1.
     assertThat(step()).containsExactly("launch ReadHostedRange", "launch ReadHostedRange");
+    assertThat(read.openSplitNodes()).containsExactly(entry(0, "a"), entry(1, "b"));
     assertThat(runtime.pendingTaskNodes()).containsExactly("a", "b");
     runToEnd();
     assertThat(seen).hasSize(600).doesNotHaveDuplicates();
+  }
+
+  @Test
+  void aMapTaskGoesToTheNodeOnTheHostOfItsInputBlock() {
+    useNodes(A, B);
+    // One split, held on h2; a asks first and reads it (it holds none of its own host).
+    start(OPTIONS, hostedRead(200, 1, "h2"), map("M", 0.5));
+    assertThat(step()).containsExactly("launch ReadHostedRange");
+    assertThat(runtime.pendingTaskNodes()).containsExactly("a");
+    runtime.runTasks();
+    // The block carries its split's host, h2: M's task goes to b, though a has room too; the
+    // split's next block is read on a, where its reader is.
+    assertThat(step()).containsExactly("launch M", "launch ReadHostedRange");
+    assertThat(runtime.pendingTaskNames()).containsExactly("M", "ReadHostedRange");
+    assertThat(runtime.pendingTaskNodes()).containsExactly("b", "a");
+    runToEnd();
+    assertThat(seen).hasSize(200).doesNotHaveDuplicates();
   }
 
   @Test
