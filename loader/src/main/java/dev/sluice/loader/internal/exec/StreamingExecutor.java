@@ -4,7 +4,6 @@ import dev.sluice.loader.BadRecords;
 import dev.sluice.loader.Batch;
 import dev.sluice.loader.DatasetStats;
 import dev.sluice.loader.ExecutionOptions;
-import dev.sluice.loader.OperatorStats;
 import dev.sluice.loader.SluiceException;
 import dev.sluice.loader.concurrent.Uninterruptibly;
 import dev.sluice.loader.internal.plan.PhysicalOp;
@@ -52,7 +51,6 @@ import org.slf4j.LoggerFactory;
 public final class StreamingExecutor implements BlockStream {
   private static final Logger LOG = LoggerFactory.getLogger(StreamingExecutor.class);
   private static final AtomicInteger EXECUTIONS = new AtomicInteger();
-  private static final long OBSERVE_EVERY_NANOS = 100_000_000L;
 
   /** Blocks the consumer's channel holds before the last operator keeps them. */
   static final int CHANNEL_BLOCKS = 64;
@@ -97,8 +95,7 @@ public final class StreamingExecutor implements BlockStream {
   private final long startNanos = System.nanoTime();
   private volatile long endNanos = -1;
   private volatile long closedNanos = -1;
-  private volatile List<OperatorStats> lastStats = List.of();
-  private long lastObserved;
+  private final ExecutionProgress progress;
   private boolean allocatorsClosed;
   private boolean closeRequested;
 
@@ -174,6 +171,9 @@ public final class StreamingExecutor implements BlockStream {
     this.policies = bulk ? Policies.bulk() : Policies.streamingDefaults();
     this.badRecords = new BadRecords(options.badRecordAllowance());
     this.resources = new ResourceLedger(ExecutionPlanning.nodes(runtime, options));
+    this.progress =
+        new ExecutionProgress(
+            ops, resources, executionAllocator, options, consumer, observer, () -> rowsTotal);
     this.timer =
         Executors.newSingleThreadScheduledExecutor(
             r -> {
@@ -305,7 +305,7 @@ public final class StreamingExecutor implements BlockStream {
     }
     launchEligible();
     liveness();
-    observe(false);
+    progress.observe(false);
     if (ops.get(ops.size() - 1).isDone() && bulkHeld.isEmpty()) {
       deliverEnd();
       return quiescent();
@@ -477,7 +477,7 @@ public final class StreamingExecutor implements BlockStream {
         LOG.warn("closing operator {} failed", op.name, e);
       }
     }
-    observe(true);
+    progress.observe(true);
     observer.close();
     timer.shutdownNow();
     // Stopped by the consumer (or over): nothing more will come.
@@ -487,41 +487,6 @@ public final class StreamingExecutor implements BlockStream {
     }
     terminated.complete(null);
     closeAllocatorsIfDone();
-  }
-
-  private void observe(boolean force) {
-    long now = System.nanoTime();
-    if (!force && now - lastObserved < OBSERVE_EVERY_NANOS) {
-      return;
-    }
-    lastObserved = now;
-    List<OperatorStats> stats = new ArrayList<>();
-    List<ExecutionObserver.OperatorLine> lines = new ArrayList<>();
-    for (OperatorState op : ops) {
-      stats.add(op.snapshot());
-      lines.add(
-          new ExecutionObserver.OperatorLine(
-              op.name,
-              op.running.size(),
-              op.liveActors(),
-              op.rowsOut,
-              op.queuedBytes,
-              op.memoryUsage()));
-    }
-    lastStats = List.copyOf(stats);
-    Resources used = resources.used();
-    Resources total = resources.total();
-    observer.update(
-        new ExecutionObserver.Snapshot(
-            used.cpus(),
-            total.cpus(),
-            used.gpus(),
-            total.gpus(),
-            executionAllocator.getAllocatedMemory(),
-            options.memoryBudget(),
-            consumer.rowsDelivered(),
-            rowsTotal,
-            lines));
   }
 
   // ---- the consumer's side (any thread)
@@ -680,12 +645,12 @@ public final class StreamingExecutor implements BlockStream {
   @Override
   public DatasetStats stats() {
     if (thread == null && !terminated.isDone()) {
-      observe(true); // a stepped execution: the caller is the scheduling thread
+      progress.observe(true); // a stepped execution: the caller is the scheduling thread
     } else if (!terminated.isDone()) {
       CompletableFuture<Void> fresh = new CompletableFuture<>();
       inbox.add(
           () -> {
-            observe(true);
+            progress.observe(true);
             fresh.complete(null);
           });
       try {
@@ -701,7 +666,7 @@ public final class StreamingExecutor implements BlockStream {
     long end = endNanos < 0 ? System.nanoTime() : Math.max(endNanos, closedNanos);
     return new DatasetStats(
         Planner.describe(plan),
-        lastStats,
+        progress.lastStats(),
         end - startNanos,
         consumer.firstBlockNanos(),
         consumer.waitNanos(),

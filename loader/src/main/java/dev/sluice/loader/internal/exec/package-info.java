@@ -1,0 +1,28 @@
+/**
+ * The streaming executor (internal: no compatibility promise). How it is cut:
+ *
+ * <ul>
+ *   <li>{@link dev.sluice.loader.internal.exec.StreamingExecutor}: an execution's life (start, the
+ *       scheduling thread or a test's {@code runOnce()}, failure, close) and its consumer end;
+ *   <li>{@link dev.sluice.loader.internal.exec.ExecutionPlanning}: what is decided once (nodes, one
+ *       operator state per operator, whether the resource requests can be met);
+ *   <li>{@link dev.sluice.loader.internal.exec.Scheduling}: the decisions of a step, as functions
+ *       of the state (which operator launches next, liveness);
+ *   <li>{@link dev.sluice.loader.internal.exec.Policies}: the backpressure policies (concurrency
+ *       caps and the memory reservation), over a {@link
+ *       dev.sluice.loader.internal.exec.PolicyView};
+ *   <li>{@link dev.sluice.loader.internal.exec.ResourceLedger}: CPUs and GPUs node by node, and
+ *       where the next task or actor goes (locality first);
+ *   <li>{@link dev.sluice.loader.internal.exec.ConsumerChannel}: the bounded hand-over to the
+ *       consumer and the memory the consumer side claims;
+ *   <li>operator states ({@code ReadOperatorState} leasing splits from sharding's {@code
+ *       SplitEnumerator}, {@code MapOperatorState}, {@code ActorPoolOperatorState}, {@code
+ *       LimitOperatorState}): queues, tasks in flight, bounded output buffers, statistics;
+ *   <li>{@link dev.sluice.loader.internal.exec.ExecutionProgress}: statistics and the progress
+ *       display.
+ * </ul>
+ *
+ * <p>Every state above is touched by the scheduling thread only; tasks and actors run on the
+ * runtime's threads and come back through the executor's inbox.
+ */
+package dev.sluice.loader.internal.exec;
