@@ -69,7 +69,15 @@ final class ConsumerChannel {
 
   // ---- the scheduling thread
 
-  /** Delivers a block unless the channel is full (then it stays with its operator). */
+  /** Whether {@link #offer} would take a block now. */
+  boolean hasRoom() {
+    return !closed && waitingBlocks.get() < capacity;
+  }
+
+  /**
+   * Delivers a block unless the channel is full or has ended (then it stays with the caller). Once
+   * delivered, the block is the consumer's: it may be taken and closed at once.
+   */
   boolean offer(Batch b) {
     if (closed || waitingBlocks.get() >= capacity) {
       return false;
@@ -125,11 +133,6 @@ final class ConsumerChannel {
         return;
       }
     }
-  }
-
-  /** Whether a block waits for the consumer. */
-  boolean hasWaitingBlocks() {
-    return waitingBlocks.get() > 0;
   }
 
   /**
@@ -232,11 +235,6 @@ final class ConsumerChannel {
       wake.run();
     }
     return b;
-  }
-
-  /** Whether the end or a failure has been delivered. */
-  boolean closed() {
-    return closed;
   }
 
   void addWait(long nanos) {

@@ -342,15 +342,26 @@ public final class StreamingExecutor implements BlockStream {
           bulkHeld.add(b);
         }
       } else {
-        while (op.outputs.peekReady() != null && consumer.offer(op.outputs.peekReady())) {
-          op.outputs.pollReady();
+        // Taken from the buffer before it is offered: once in the channel, the consumer may take
+        // and close it at once.
+        while (op.outputs.peekReady() != null && consumer.hasRoom()) {
+          deliver(op.outputs.pollReady());
         }
       }
     }
     if (bulk && ops.get(ops.size() - 1).isDone()) {
-      while (!bulkHeld.isEmpty() && consumer.offer(bulkHeld.peek())) {
-        bulkHeld.poll();
+      while (!bulkHeld.isEmpty() && consumer.hasRoom()) {
+        deliver(bulkHeld.poll());
       }
+    }
+  }
+
+  /**
+   * Hands a block to the consumer's channel, which has room; closes it if the channel has ended.
+   */
+  private void deliver(Batch b) {
+    if (!consumer.offer(b)) {
+      b.close();
     }
   }
 
@@ -561,11 +572,6 @@ public final class StreamingExecutor implements BlockStream {
         options,
         executionAllocator.getAllocatedMemory(),
         consumer.bytesPerRowDelivered());
-  }
-
-  /** The consumer side's peak of re-batched copies (its own allocator). */
-  long consumerPeak() {
-    return consumerAllocator.getPeakMemoryAllocation();
   }
 
   /**
