@@ -209,9 +209,7 @@ final class ConsumerChannel {
       waitNanos.addAndGet(System.nanoTime() - t0);
     }
     if (o instanceof Batch b) {
-      if (waitingBlocks.getAndDecrement() == capacity) {
-        wake.run(); // the channel had been full: more may be delivered now
-      }
+      tookBlock();
       return b;
     }
     // The end and failures stay in the channel so that every later call sees them too.
@@ -231,10 +229,15 @@ final class ConsumerChannel {
       return null;
     }
     Batch b = (Batch) queue.poll();
-    if (waitingBlocks.getAndDecrement() == capacity) {
-      wake.run();
-    }
+    tookBlock();
     return b;
+  }
+
+  /** Counts a block taken; wakes the scheduler if the channel had been full. */
+  private void tookBlock() {
+    if (waitingBlocks.getAndDecrement() == capacity) {
+      wake.run(); // more may be delivered now
+    }
   }
 
   void addWait(long nanos) {

@@ -55,8 +55,9 @@ public final class Policies {
     List<? extends OperatorView> ops = exec.operators();
     long budget = exec.memoryBudget();
     long evenShare = ops.isEmpty() ? budget : (long) (budget * exec.reservedShare() / ops.size());
-    long total = exec.consumerMemoryUsage();
-    long claimed = exec.consumerMemoryUsage();
+    long consumer = exec.consumerMemoryUsage();
+    long total = consumer;
+    long claimed = consumer;
     long ownReservation = 0;
     long ownUsage = 0;
     for (OperatorView o : ops) {

@@ -69,6 +69,10 @@ public final class StreamingExecutor implements BlockStream {
   private final BlockingQueue<Runnable> inbox = new LinkedBlockingQueue<>();
   private final ConsumerChannel consumer;
   private final List<OperatorState> ops = new ArrayList<>();
+
+  /** The operators that run tasks (all but limits), upstream first; set at start. */
+  private List<OperatorState> taskOps = List.of();
+
   private final ArrayDeque<Batch> bulkHeld = new ArrayDeque<>();
   private final ScheduledExecutorService timer;
 
@@ -231,6 +235,7 @@ public final class StreamingExecutor implements BlockStream {
         rowsTotal = state.plannedRows(rowsTotal);
       }
       ExecutionPlanning.checkResources(plan, resources);
+      taskOps = ops.stream().filter(OperatorState::runsTasks).toList();
     } catch (RuntimeException e) {
       releaseAfterFailedStart();
       throw e;
@@ -366,7 +371,6 @@ public final class StreamingExecutor implements BlockStream {
   }
 
   private void launchEligible() {
-    List<OperatorState> taskOps = taskOperators();
     PolicyView view =
         new PolicyView(
             options, taskOps, () -> Math.max(0, consumerClaim() - consumer.outstandingBytes()));
@@ -397,16 +401,6 @@ public final class StreamingExecutor implements BlockStream {
       }
     }
     return n;
-  }
-
-  private List<OperatorState> taskOperators() {
-    List<OperatorState> out = new ArrayList<>();
-    for (OperatorState op : ops) {
-      if (op.runsTasks()) {
-        out.add(op);
-      }
-    }
-    return out;
   }
 
   private void deliverEnd() {
@@ -553,7 +547,6 @@ public final class StreamingExecutor implements BlockStream {
    * at the bytes per row of the last task operator's outputs.
    */
   long consumerClaim() {
-    List<OperatorState> taskOps = taskOperators();
     OperatorState last = taskOps.get(taskOps.size() - 1);
     return consumer.claim(last.rowsOut > 0 ? last.bytesOut / (double) last.rowsOut : 0);
   }
