@@ -1,5 +1,6 @@
 package dev.sluice.loader;
 
+import dev.sluice.loader.internal.batch.BatchHosts;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
@@ -53,6 +54,10 @@ public final class Batch implements AutoCloseable {
   /** Column holding the file a sample came from (WebDataset's {@code __url__}). */
   public static final String URL_COLUMN = "__url__";
 
+  static {
+    BatchHosts.register((batch, hosts) -> batch.hosts = List.copyOf(hosts));
+  }
+
   private final VectorSchemaRoot root;
   private final List<String> sources;
   private List<String> hosts = List.of();
@@ -88,17 +93,14 @@ public final class Batch implements AutoCloseable {
   /**
    * The hosts that hold the data these rows were read from (the {@linkplain
    * dev.sluice.sharding.SourceSplit#hosts() hosts of their split}), or empty when unknown or when
-   * any host is as good as another. Locality metadata: the read sets it, {@link #slice}, {@link
-   * #select}, {@link #concat} (the union) and {@link #transferTo} carry it over, and the executor
-   * carries it from a function's input to its output; {@code streamingSplit} routes by it.
+   * any host is as good as another. Locality metadata: inside an execution it travels on the
+   * block's reference (from the split to every block made from it); the executor writes it onto a
+   * batch it hands to a consumer, and {@link #slice}, {@link #select}, {@link #concat} (the union)
+   * and {@link #transferTo} carry it over; {@code streamingSplit} routes by it. A batch a function
+   * makes names no hosts.
    */
   public List<String> hosts() {
     return hosts;
-  }
-
-  /** Sets {@link #hosts()} (by whoever produces the batch, before handing it on). */
-  public void setHosts(List<String> hosts) {
-    this.hosts = List.copyOf(hosts);
   }
 
   /** Whether the batch has a column of that name. */

@@ -202,7 +202,7 @@ class BatchCopyTest {
       int from = random.nextInt(n);
       int length = random.nextInt(n - from + 1);
       Batch source = rows(a, 100, n);
-      source.setHosts(List.of("host-a"));
+      dev.sluice.loader.internal.batch.BatchHosts.set(source, List.of("host-a"));
       long before = a.getAllocatedMemory();
       Batch slice = source.sliceShared(a, from, length);
       // no copy of the tensor data: the slice reads the source's own memory

@@ -1,6 +1,5 @@
 package dev.sluice.loader.internal.exec;
 
-import dev.sluice.loader.Batch;
 import dev.sluice.loader.BatchFunction;
 import dev.sluice.loader.OperatorStats;
 import dev.sluice.loader.SluiceException;
@@ -8,6 +7,8 @@ import dev.sluice.loader.internal.exec.SharedBlock.Segment;
 import dev.sluice.loader.internal.plan.PhysicalOp.ActorMapOp;
 import dev.sluice.loader.internal.plan.PhysicalOp.NamedFunction;
 import dev.sluice.loader.runtime.ActorHandle;
+import dev.sluice.loader.runtime.BlockRef;
+import dev.sluice.loader.runtime.Lineage;
 import dev.sluice.loader.runtime.Node;
 import java.util.ArrayList;
 import java.util.List;
@@ -191,7 +192,17 @@ final class ActorPoolOperatorState extends MapOperatorState {
         onActor,
         new TaskCompletion() {
           @Override
-          public void completed(TaskResult r, Batch output) {
+          public Lineage lineage(TaskResult r) {
+            return derivedFrom(bundle);
+          }
+
+          @Override
+          public List<String> hosts() {
+            return hostsOf(bundle);
+          }
+
+          @Override
+          public void completed(TaskResult r, BlockRef output) {
             done(a);
             outputs.add(seq, 0, output);
             outputs.finish(seq, 1);
@@ -294,7 +305,7 @@ final class ActorPoolOperatorState extends MapOperatorState {
 
   /**
    * Whole blocks: an actor's calls are not cut by output bytes (a model's first call would get one
-   * row, and a slice of a block keeps the whole block's hosts).
+   * row).
    */
   @Override
   int bundleRows(int available) {

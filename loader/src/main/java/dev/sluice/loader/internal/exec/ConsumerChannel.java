@@ -2,17 +2,23 @@ package dev.sluice.loader.internal.exec;
 
 import dev.sluice.loader.Batch;
 import dev.sluice.loader.SluiceException;
+import dev.sluice.loader.internal.batch.BatchHosts;
+import dev.sluice.loader.runtime.BlockRef;
+import dev.sluice.loader.runtime.BlockStore;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Function;
 import org.apache.arrow.memory.BufferAllocator;
 
 /**
- * The consumer's end of one execution: a bounded channel of delivered blocks (offer returns false
- * when it holds {@code capacity} blocks, and the block stays with its operator, whose memory still
- * counts it), then the end or the failure; and what the consumer holds and says it will allocate,
- * which the scheduler plans for. The scheduling thread offers; any thread takes and closes.
+ * The consumer's end of one execution: a bounded channel of references to delivered blocks (offer
+ * returns false when it holds {@code capacity} blocks, and the block stays with its operator, whose
+ * memory still counts it), then the end or the failure; a block leaves its store when the consumer
+ * takes it, with its reference's hosts written on it; and what the consumer holds and says it will
+ * allocate, which the scheduler plans for. The scheduling thread offers; any thread takes and
+ * closes.
  */
 final class ConsumerChannel {
   /** Items in the channel besides blocks. */
@@ -23,6 +29,7 @@ final class ConsumerChannel {
   private record Failure(SluiceException error) {}
 
   private final int capacity;
+  private final Function<String, BlockStore> stores;
   private final BufferAllocator consumerAllocator;
   private final Runnable wake;
   private final Runnable allClosed;
@@ -51,17 +58,23 @@ final class ConsumerChannel {
 
   /**
    * @param capacity blocks the channel holds before {@link #offer} refuses
+   * @param stores the block store of each node, by node id
    * @param consumerAllocator where the consumer re-batches
    * @param wake wakes the scheduler (the consumer took a block from a full channel, closed one, or
    *     started waiting)
    * @param allClosed called when the last delivered block is closed
    */
   ConsumerChannel(
-      int capacity, BufferAllocator consumerAllocator, Runnable wake, Runnable allClosed) {
+      int capacity,
+      Function<String, BlockStore> stores,
+      BufferAllocator consumerAllocator,
+      Runnable wake,
+      Runnable allClosed) {
     if (capacity < 1) {
       throw new IllegalArgumentException("capacity must be >= 1: " + capacity);
     }
     this.capacity = capacity;
+    this.stores = stores;
     this.consumerAllocator = consumerAllocator;
     this.wake = wake;
     this.allClosed = allClosed;
@@ -78,22 +91,33 @@ final class ConsumerChannel {
    * Delivers a block unless the channel is full or has ended (then it stays with the caller). Once
    * delivered, the block is the consumer's: it may be taken and closed at once.
    */
-  boolean offer(Batch b) {
+  boolean offer(BlockRef ref) {
     if (closed || waitingBlocks.get() >= capacity) {
       return false;
     }
     if (firstBlockNanos < 0) {
       firstBlockNanos = System.nanoTime() - startNanos;
     }
-    rowsDelivered += b.rowCount();
-    long bytes = b.sizeInBytes();
+    rowsDelivered += ref.rows();
+    long bytes = ref.bytes();
     bytesDelivered += bytes;
     outstanding.incrementAndGet();
     outstandingBytes.addAndGet(bytes);
-    b.onClose(() -> closedOne(bytes));
+    // Not yet visible to the consumer: the hook is set on the scheduling thread.
+    stores.apply(ref.owner()).get(ref).onClose(() -> closedOne(bytes));
     waitingBlocks.incrementAndGet();
-    queue.add(b);
+    queue.add(ref);
     return true;
+  }
+
+  /** A delivered block, taken out of its store, and its reference (its name and origin). */
+  record Delivered(BlockRef ref, Batch batch) {}
+
+  /** Takes a delivered block out of its store, for the consumer, with its hosts. */
+  private Delivered open(BlockRef ref) {
+    Batch b = stores.apply(ref.owner()).take(ref);
+    BatchHosts.set(b, ref.hosts());
+    return new Delivered(ref, b);
   }
 
   private void closedOne(long bytes) {
@@ -125,9 +149,9 @@ final class ConsumerChannel {
   /** Closes the blocks no consumer took. */
   void closeWaiting() {
     for (Object o; (o = queue.poll()) != null; ) {
-      if (o instanceof Batch b) {
+      if (o instanceof BlockRef ref) {
         waitingBlocks.decrementAndGet();
-        b.close();
+        stores.apply(ref.owner()).release(ref);
       } else {
         queue.add(o); // the end or the failure stays
         return;
@@ -193,7 +217,7 @@ final class ConsumerChannel {
   // ---- the consumer (any thread)
 
   /** The next block, waiting for it; null at the end. Throws the execution's failure. */
-  Batch take() throws InterruptedException {
+  Delivered take() throws InterruptedException {
     long t0 = System.nanoTime();
     Object o = queue.poll();
     if (o == null) {
@@ -208,9 +232,9 @@ final class ConsumerChannel {
     if (countWaitInTake) {
       waitNanos.addAndGet(System.nanoTime() - t0);
     }
-    if (o instanceof Batch b) {
+    if (o instanceof BlockRef ref) {
       tookBlock();
-      return b;
+      return open(ref);
     }
     // The end and failures stay in the channel so that every later call sees them too.
     queue.add(o);
@@ -224,13 +248,13 @@ final class ConsumerChannel {
    * The next block if one waits, else null (also at the end or after a failure, which stay). For a
    * caller that must not block: a test stepping the execution on its only thread.
    */
-  Batch poll() {
-    if (!(queue.peek() instanceof Batch)) {
+  Delivered poll() {
+    if (!(queue.peek() instanceof BlockRef)) {
       return null;
     }
-    Batch b = (Batch) queue.poll();
+    BlockRef ref = (BlockRef) queue.poll();
     tookBlock();
-    return b;
+    return open(ref);
   }
 
   /** Counts a block taken; wakes the scheduler if the channel had been full. */

@@ -1,7 +1,11 @@
 package dev.sluice.loader.internal.exec;
 
 import dev.sluice.loader.Batch;
+import dev.sluice.loader.runtime.BlockRef;
+import dev.sluice.loader.runtime.BlockStore;
+import dev.sluice.loader.runtime.Lineage;
 import dev.sluice.loader.runtime.Resources;
+import java.util.List;
 import org.apache.arrow.memory.BufferAllocator;
 
 /**
@@ -21,22 +25,28 @@ final class LimitOperatorState extends OperatorState {
   }
 
   @Override
-  void addInput(Batch batch) {
+  void addInput(BlockRef ref) {
     if (remaining == 0 || cancelled) {
-      batch.close();
+      executor.release(ref);
       return;
     }
-    rowsIn += batch.rowCount();
-    if (batch.rowCount() <= remaining) {
-      remaining -= batch.rowCount();
-      rowsOut += batch.rowCount();
-      outputs.add(0, 0, batch);
+    rowsIn += ref.rows();
+    if (ref.rows() <= remaining) {
+      remaining -= ref.rows();
+      rowsOut += ref.rows();
+      outputs.add(0, 0, ref);
     } else {
-      Batch cut = batch.slice(allocator, 0, (int) remaining);
-      batch.close();
-      rowsOut += cut.rowCount();
+      // The cut is made where the block is, and named by the rows it keeps.
+      BlockStore store = executor.store(ref.owner());
+      int keep = (int) remaining;
+      Batch cut = store.get(ref).slice(allocator, 0, keep);
+      store.release(ref);
+      rowsOut += keep;
       remaining = 0;
-      outputs.add(0, 0, cut);
+      Lineage lineage =
+          new Lineage.Derived(
+              index, name, List.of(new Lineage.Slice(ref.lineage(), 0, keep, ref.rows())));
+      outputs.add(0, 0, store.put(cut, lineage, ref.hosts()));
     }
     if (remaining == 0) {
       executor.cancelUpstreamOf(index);

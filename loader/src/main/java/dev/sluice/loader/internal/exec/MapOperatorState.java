@@ -3,6 +3,8 @@ package dev.sluice.loader.internal.exec;
 import dev.sluice.loader.Batch;
 import dev.sluice.loader.internal.exec.SharedBlock.Segment;
 import dev.sluice.loader.internal.plan.PhysicalOp.NamedFunction;
+import dev.sluice.loader.runtime.BlockRef;
+import dev.sluice.loader.runtime.Lineage;
 import dev.sluice.loader.runtime.Resources;
 import java.util.ArrayList;
 import java.util.List;
@@ -113,11 +115,21 @@ class MapOperatorState extends OperatorState {
     long reserve = taskMemoryEstimate();
     startTask(
         reserve,
-        bundle.isEmpty() ? List.of() : bundle.get(0).block().batch().hosts(),
+        hostsOf(bundle),
         alloc -> runBundle(chain, bundle, alloc),
         new TaskCompletion() {
           @Override
-          public void completed(TaskResult r, Batch output) {
+          public Lineage lineage(TaskResult r) {
+            return derivedFrom(bundle);
+          }
+
+          @Override
+          public List<String> hosts() {
+            return hostsOf(bundle);
+          }
+
+          @Override
+          public void completed(TaskResult r, BlockRef output) {
             outputs.add(seq, 0, output);
             outputs.finish(seq, 1);
           }

@@ -3,6 +3,8 @@ package dev.sluice.loader.internal.exec;
 import dev.sluice.loader.Batch;
 import dev.sluice.loader.OperatorStats;
 import dev.sluice.loader.SluiceException;
+import dev.sluice.loader.runtime.BlockRef;
+import dev.sluice.loader.runtime.Lineage;
 import dev.sluice.loader.runtime.Node;
 import dev.sluice.loader.runtime.Resources;
 import java.lang.management.ManagementFactory;
@@ -10,6 +12,8 @@ import java.lang.management.ThreadMXBean;
 import java.util.ArrayDeque;
 import java.util.Collection;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -173,13 +177,13 @@ abstract class OperatorState implements BackpressurePolicy.OperatorView {
     return false;
   }
 
-  /** Accepts one block from upstream (ownership passes to this operator's queue). */
-  void addInput(Batch batch) {
-    if (cancelled || batch.rowCount() == 0) {
-      batch.close();
+  /** Accepts one block from upstream (its reference passes to this operator's queue). */
+  void addInput(BlockRef ref) {
+    if (cancelled || ref.rows() == 0) {
+      executor.release(ref);
       return;
     }
-    SharedBlock b = new SharedBlock(batch);
+    SharedBlock b = new SharedBlock(ref, executor.store(ref.owner()));
     inputQueue.add(b);
     queuedBytes += b.bytes();
     queuedRows += b.rows();
@@ -195,7 +199,7 @@ abstract class OperatorState implements BackpressurePolicy.OperatorView {
     inputQueue.clear();
     queuedBytes = 0;
     queuedRows = 0;
-    outputs.closeAll();
+    outputs.releaseAll(executor::release);
   }
 
   /** Closes what the operator still holds; called once every task has finished. */
@@ -343,7 +347,33 @@ abstract class OperatorState implements BackpressurePolicy.OperatorView {
       }
       out = null;
     }
-    completion.completed(r, out);
+    // Named by what made it, then kept in the store of the node that made it.
+    BlockRef ref =
+        out == null
+            ? null
+            : executor.store(run.node().id()).put(out, completion.lineage(r), completion.hosts());
+    completion.completed(r, ref);
+  }
+
+  /** The hosts of a task's input blocks, in order and without repeats: its output's hosts. */
+  static List<String> hostsOf(List<SharedBlock.Segment> segments) {
+    if (segments.size() == 1) {
+      return segments.get(0).block().ref().hosts();
+    }
+    LinkedHashSet<String> hosts = new LinkedHashSet<>();
+    for (SharedBlock.Segment s : segments) {
+      hosts.addAll(s.block().ref().hosts());
+    }
+    return List.copyOf(hosts);
+  }
+
+  /** The lineage of a task's output made from {@code segments} by this operator. */
+  final Lineage derivedFrom(List<SharedBlock.Segment> segments) {
+    List<Lineage.Slice> slices = new java.util.ArrayList<>(segments.size());
+    for (SharedBlock.Segment s : segments) {
+      slices.add(s.slice());
+    }
+    return new Lineage.Derived(index, name, slices);
   }
 
   /**
@@ -353,15 +383,20 @@ abstract class OperatorState implements BackpressurePolicy.OperatorView {
    * expand a row a thousandfold), at least one row, at most all.
    */
   final int rowsForTarget(int available) {
-    if (bytesOutPerRowIn < 0) {
+    return rowsForTarget(available, bytesOutPerRowIn);
+  }
+
+  /** As {@link #rowsForTarget(int)}, from {@code bytesPerRow} (-1: nothing known yet). */
+  final int rowsForTarget(int available, double bytesPerRow) {
+    if (bytesPerRow < 0) {
       return Math.min(available, 1);
     }
-    if (bytesOutPerRowIn == 0) {
+    if (bytesPerRow == 0) {
       return available;
     }
     // Up to a quarter over the target, so that rows of exactly target / n bytes (plus a few bytes
     // of other columns) still make blocks of n rows.
-    double rows = ctx.options().targetOutputBytes() * 1.25 / bytesOutPerRowIn;
+    double rows = ctx.options().targetOutputBytes() * 1.25 / bytesPerRow;
     return (int) Math.max(1, Math.min(available, rows));
   }
 
@@ -456,8 +491,20 @@ abstract class OperatorState implements BackpressurePolicy.OperatorView {
 
   /** What to do on the scheduling thread when a task ends. */
   interface TaskCompletion {
-    /** The task succeeded; {@code output} (maybe null) now belongs to the callee. */
-    void completed(TaskResult result, Batch output);
+    /**
+     * The name of the task's output, called once the task ended with one, before {@link
+     * #completed}.
+     */
+    Lineage lineage(TaskResult result);
+
+    /** The hosts the task's output was read from (its input's). */
+    List<String> hosts();
+
+    /**
+     * The task succeeded; {@code output} (maybe null), in the store of the task's node, now belongs
+     * to the callee.
+     */
+    void completed(TaskResult result, BlockRef output);
 
     /** The task failed (the executor fails the execution right after). */
     default void failed(Throwable cause) {}

@@ -1,21 +1,23 @@
 package dev.sluice.loader.internal.exec;
 
-import dev.sluice.loader.Batch;
+import dev.sluice.loader.runtime.BlockRef;
 import java.util.ArrayDeque;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.function.Consumer;
 
 /**
- * An operator's finished outputs, waiting to be handed downstream. Outputs are keyed by (major,
- * minor): a read uses (split position in the plan, block number in the split), a map (task number,
- * 0). In ordered mode outputs are released strictly in key order, a major being complete once its
- * producer said how many minors it has; unordered mode releases at once. Scheduling thread only.
+ * An operator's finished outputs, by reference, waiting to be handed downstream. Outputs are keyed
+ * by (major, minor): a read uses (split position in the plan, block number in the split), a map
+ * (task number, 0). In ordered mode outputs are released strictly in key order, a major being
+ * complete once its producer said how many minors it has; unordered mode releases at once. Bytes
+ * held are counted from the references. Scheduling thread only.
  */
 final class OutputBuffer {
   private final boolean ordered;
-  private final ArrayDeque<Batch> ready = new ArrayDeque<>();
-  private final Map<Long, TreeMap<Integer, Batch>> pending = new HashMap<>();
+  private final ArrayDeque<BlockRef> ready = new ArrayDeque<>();
+  private final Map<Long, TreeMap<Integer, BlockRef>> pending = new HashMap<>();
   private final Map<Long, Integer> finishedCounts = new HashMap<>();
   private long nextMajor;
   private int nextMinor;
@@ -25,18 +27,18 @@ final class OutputBuffer {
     this.ordered = ordered;
   }
 
-  /** Adds one output (a batch, or null for "nothing at this key but the key is used"). */
-  void add(long major, int minor, Batch batch) {
+  /** Adds one output (a block, or null for "nothing at this key but the key is used"). */
+  void add(long major, int minor, BlockRef batch) {
     if (!ordered) {
       if (batch != null) {
         ready.add(batch);
-        bytes += batch.sizeInBytes();
+        bytes += batch.bytes();
       }
       return;
     }
     pending.computeIfAbsent(major, k -> new TreeMap<>()).put(minor, batch);
     if (batch != null) {
-      bytes += batch.sizeInBytes();
+      bytes += batch.bytes();
     }
     drain();
   }
@@ -51,9 +53,9 @@ final class OutputBuffer {
 
   private void drain() {
     while (true) {
-      TreeMap<Integer, Batch> m = pending.get(nextMajor);
+      TreeMap<Integer, BlockRef> m = pending.get(nextMajor);
       if (m != null && m.containsKey(nextMinor)) {
-        Batch b = m.remove(nextMinor);
+        BlockRef b = m.remove(nextMinor);
         if (b != null) {
           ready.add(b);
         }
@@ -73,15 +75,15 @@ final class OutputBuffer {
   }
 
   /** The next output that may be released, left in place; null when none. */
-  Batch peekReady() {
+  BlockRef peekReady() {
     return ready.peek();
   }
 
   /** Takes the next output that may be released; null when none. */
-  Batch pollReady() {
-    Batch b = ready.poll();
+  BlockRef pollReady() {
+    BlockRef b = ready.poll();
     if (b != null) {
-      bytes -= b.sizeInBytes();
+      bytes -= b.bytes();
     }
     return b;
   }
@@ -96,8 +98,8 @@ final class OutputBuffer {
     if (!ready.isEmpty()) {
       return false;
     }
-    for (TreeMap<Integer, Batch> m : pending.values()) {
-      for (Batch b : m.values()) {
+    for (TreeMap<Integer, BlockRef> m : pending.values()) {
+      for (BlockRef b : m.values()) {
         if (b != null) {
           return false;
         }
@@ -111,14 +113,14 @@ final class OutputBuffer {
     return bytes;
   }
 
-  /** Closes everything held (on cancellation). */
-  void closeAll() {
-    ready.forEach(Batch::close);
+  /** Releases everything held (on cancellation) through {@code release}. */
+  void releaseAll(Consumer<BlockRef> release) {
+    ready.forEach(release);
     ready.clear();
-    for (TreeMap<Integer, Batch> m : pending.values()) {
-      for (Batch b : m.values()) {
+    for (TreeMap<Integer, BlockRef> m : pending.values()) {
+      for (BlockRef b : m.values()) {
         if (b != null) {
-          b.close();
+          release.accept(b);
         }
       }
     }

@@ -3,6 +3,8 @@ package dev.sluice.loader.internal.exec;
 import dev.sluice.loader.Batch;
 import dev.sluice.loader.SluiceException;
 import dev.sluice.loader.internal.plan.PhysicalOp.ReadOp;
+import dev.sluice.loader.runtime.BlockRef;
+import dev.sluice.loader.runtime.Lineage;
 import dev.sluice.loader.runtime.Node;
 import dev.sluice.loader.runtime.Resources;
 import dev.sluice.loader.source.SplitReader;
@@ -32,7 +34,10 @@ import org.slf4j.LoggerFactory;
  * host if there is one, else the next in plan order; the split's reader then stays on that node
  * (every task of the split runs there, as a reader is a live object of one process), and the lease
  * is completed when the split ends. Outputs are keyed (split position in the plan, block number),
- * so that ordered mode hands them on in plan order.
+ * so that ordered mode hands them on in plan order, and named by {@link Lineage.Read} (split,
+ * attempt, block number, rows of the split). With fused functions, a split is cut into blocks by
+ * what its own earlier blocks taught (output bytes per row), never by what other splits' tasks
+ * happened to finish first, so a split read again is cut, and named, the same way.
  */
 final class ReadOperatorState extends OperatorState {
   private static final Logger LOG = LoggerFactory.getLogger(ReadOperatorState.class);
@@ -56,6 +61,12 @@ final class ReadOperatorState extends OperatorState {
     SplitReader reader;
     int blocks;
     boolean busy;
+
+    /** Rows of the split read by the tasks that ended (where the next block starts). */
+    long rowsRead;
+
+    /** The most output bytes per input row of this split's blocks so far; -1 before the first. */
+    double bytesOutPerRow = -1;
 
     /**
      * With fused functions: the rest of a block whose output would exceed the target, in its own
@@ -182,8 +193,26 @@ final class ReadOperatorState extends OperatorState {
         alloc -> read(c, alloc),
         new TaskCompletion() {
           @Override
-          public void completed(TaskResult r, Batch output) {
+          public Lineage lineage(TaskResult r) {
+            return new Lineage.Read(
+                index,
+                name,
+                c.split.index(),
+                c.lease.attempt(),
+                blockNumber,
+                c.rowsRead,
+                c.rowsRead + r.rowsIn());
+          }
+
+          @Override
+          public List<String> hosts() {
+            return c.split.hosts();
+          }
+
+          @Override
+          public void completed(TaskResult r, BlockRef output) {
             c.busy = false;
+            c.rowsRead += r.rowsIn();
             if (cancelled) {
               dropCursor(c);
               return;
@@ -246,11 +275,14 @@ final class ReadOperatorState extends OperatorState {
       if (raw == null) {
         return new TaskResult(null, 0, 0, 0, 0, 0, true);
       }
-      int rows = rowsForTarget(raw.rowCount());
+      int rows = rowsForTarget(raw.rowCount(), c.bytesOutPerRow);
       if (rows >= raw.rowCount()) {
+        int in = raw.rowCount();
+        long inBytes = raw.sizeInBytes();
         Batch out =
             TaskBody.runChain(op.fused(), raw, true, alloc, ctx.badRecords(), name, ctx.epoch());
-        return new TaskResult(out, raw.rowCount(), raw.sizeInBytes(), 0, 0, 0, false);
+        learn(c, out, in);
+        return new TaskResult(out, in, inBytes, 0, 0, 0, false);
       }
       try {
         if (c.pendingAllocator == null) {
@@ -265,7 +297,7 @@ final class ReadOperatorState extends OperatorState {
       }
     } else {
       Batch block = c.pending;
-      int rows = rowsForTarget(block.rowCount() - c.pendingOffset);
+      int rows = rowsForTarget(block.rowCount() - c.pendingOffset, c.bytesOutPerRow);
       part = block.slice(alloc, c.pendingOffset, rows);
       c.pendingOffset += rows;
       if (c.pendingOffset == block.rowCount()) {
@@ -276,22 +308,23 @@ final class ReadOperatorState extends OperatorState {
     long bytes = part.sizeInBytes();
     Batch out =
         TaskBody.runChain(op.fused(), part, true, alloc, ctx.badRecords(), name, ctx.epoch());
+    learn(c, out, rows);
     return new TaskResult(out, rows, bytes, 0, 0, 0, false);
   }
 
-  /**
-   * The split's next block as the source reads it, tagged with the split's hosts when the source
-   * gave none (locality metadata for streamingSplit's router); null, with the reader closed, at the
-   * split's end.
-   */
+  /** Updates the split's own output bytes per input row, which cuts its next blocks. */
+  private static void learn(Cursor c, Batch out, long rowsIn) {
+    if (rowsIn > 0) {
+      double perRow = out == null ? 0 : out.sizeInBytes() / (double) rowsIn;
+      c.bytesOutPerRow = Math.max(c.bytesOutPerRow, perRow);
+    }
+  }
+
+  /** The split's next block as the source reads it; null, with the reader closed, at its end. */
   private static Batch nextRaw(Cursor c, BufferAllocator alloc) throws Exception {
     Batch raw = c.reader.next(alloc);
     if (raw == null) {
       closeReader(c);
-      return null;
-    }
-    if (raw.hosts().isEmpty()) {
-      raw.setHosts(c.split.hosts());
     }
     return raw;
   }

@@ -1,36 +1,45 @@
 package dev.sluice.loader.internal.exec;
 
 import dev.sluice.loader.Batch;
+import dev.sluice.loader.runtime.BlockRef;
+import dev.sluice.loader.runtime.BlockStore;
+import dev.sluice.loader.runtime.Lineage;
 
 /**
  * A block waiting in an operator's input queue, shared by the queue and by the tasks that read
  * parts of it (when re-batching cuts one block into several bundles). Reference counted: the queue
  * holds one reference until it has handed out every row, each task one until it finishes; the block
- * is closed when the last reference goes. Thread-safe (tasks release on their threads).
+ * is released from its store when the last reference goes. Thread-safe (tasks release on their
+ * threads).
  */
 final class SharedBlock {
-  private final Batch batch;
-  private final long bytes;
+  private final BlockRef ref;
+  private final BlockStore store;
   private int refs = 1;
 
   /** Rows already handed to tasks; only the scheduling thread touches it. */
   int offset;
 
-  SharedBlock(Batch batch) {
-    this.batch = batch;
-    this.bytes = batch.sizeInBytes();
+  SharedBlock(BlockRef ref, BlockStore store) {
+    this.ref = ref;
+    this.store = store;
   }
 
+  BlockRef ref() {
+    return ref;
+  }
+
+  /** The block's rows, read from its store (by a task that holds a reference). */
   Batch batch() {
-    return batch;
+    return store.get(ref);
   }
 
   int rows() {
-    return batch.rowCount();
+    return ref.rows();
   }
 
   long bytes() {
-    return bytes;
+    return ref.bytes();
   }
 
   synchronized void retain() {
@@ -42,7 +51,7 @@ final class SharedBlock {
 
   synchronized void release() {
     if (--refs == 0) {
-      batch.close();
+      store.release(ref);
     } else if (refs < 0) {
       throw new IllegalStateException("block released twice");
     }
@@ -56,6 +65,11 @@ final class SharedBlock {
 
     boolean whole() {
       return from == 0 && to == block.rows();
+    }
+
+    /** The range as lineage (what the task's output was made from). */
+    Lineage.Slice slice() {
+      return new Lineage.Slice(block.ref().lineage(), from, to, block.rows());
     }
   }
 }

@@ -9,13 +9,17 @@ import dev.sluice.loader.concurrent.Uninterruptibly;
 import dev.sluice.loader.internal.plan.PhysicalOp;
 import dev.sluice.loader.internal.plan.PhysicalOp.LimitOp;
 import dev.sluice.loader.internal.plan.Planner;
+import dev.sluice.loader.runtime.BlockRef;
+import dev.sluice.loader.runtime.BlockStore;
 import dev.sluice.loader.runtime.ExecutionRuntime;
 import dev.sluice.loader.runtime.Node;
 import dev.sluice.loader.runtime.Resources;
 import dev.sluice.loader.source.ReadContext;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executors;
@@ -73,7 +77,11 @@ public final class StreamingExecutor implements BlockStream {
   /** The operators that run tasks (all but limits), upstream first; set at start. */
   private List<OperatorState> taskOps = List.of();
 
-  private final ArrayDeque<Batch> bulkHeld = new ArrayDeque<>();
+  private final ArrayDeque<BlockRef> bulkHeld = new ArrayDeque<>();
+
+  /** Each node's block store, by node id: where the blocks made on the node are held. */
+  private final Map<String, BlockStore> stores;
+
   private final ScheduledExecutorService timer;
 
   /** The scheduling thread; null when a test steps the execution ({@link #runOnce()}). */
@@ -166,15 +174,22 @@ public final class StreamingExecutor implements BlockStream {
     this.executionAllocator = storeAllocator.newChildAllocator("execution-" + id, 0, hardLimit);
     this.consumerAllocator =
         executionAllocator.newChildAllocator("consumer-" + id, 0, Long.MAX_VALUE);
+    List<Node> nodes = ExecutionPlanning.nodes(runtime, options);
+    Map<String, BlockStore> byNode = new LinkedHashMap<>();
+    for (Node n : nodes) {
+      byNode.put(n.id(), new BlockStore(n.id()));
+    }
+    this.stores = Map.copyOf(byNode);
     this.consumer =
         new ConsumerChannel(
             CHANNEL_BLOCKS,
+            this::store,
             consumerAllocator,
             () -> inbox.add(() -> {}),
             this::closeAllocatorsIfDone);
     this.policies = bulk ? Policies.bulk() : Policies.streamingDefaults();
     this.badRecords = new BadRecords(options.badRecordAllowance());
-    this.resources = new ResourceLedger(ExecutionPlanning.nodes(runtime, options));
+    this.resources = new ResourceLedger(nodes);
     this.progress =
         new ExecutionProgress(
             ops, resources, executionAllocator, options, consumer, observer, () -> rowsTotal);
@@ -201,7 +216,8 @@ public final class StreamingExecutor implements BlockStream {
       return;
     }
     resources.lose(node);
-    decided("lost node " + node.id());
+    int dropped = store(node.id()).lose();
+    decided("lost node " + node.id() + " with " + dropped + " blocks");
     fail(
         new SluiceException(
             "node "
@@ -343,7 +359,7 @@ public final class StreamingExecutor implements BlockStream {
         }
         next.upstreamDone = op.isDone();
       } else if (bulk) {
-        for (Batch b; (b = op.outputs.pollReady()) != null; ) {
+        for (BlockRef b; (b = op.outputs.pollReady()) != null; ) {
           bulkHeld.add(b);
         }
       } else {
@@ -364,10 +380,24 @@ public final class StreamingExecutor implements BlockStream {
   /**
    * Hands a block to the consumer's channel, which has room; closes it if the channel has ended.
    */
-  private void deliver(Batch b) {
+  private void deliver(BlockRef b) {
     if (!consumer.offer(b)) {
-      b.close();
+      release(b);
     }
+  }
+
+  /** The block store of node {@code nodeId}. */
+  BlockStore store(String nodeId) {
+    BlockStore s = stores.get(nodeId);
+    if (s == null) {
+      throw new IllegalArgumentException("no node " + nodeId + " in this execution");
+    }
+    return s;
+  }
+
+  /** Releases a block nobody will read (its store closes it). */
+  void release(BlockRef ref) {
+    store(ref.owner()).release(ref);
   }
 
   private void launchEligible() {
@@ -419,7 +449,7 @@ public final class StreamingExecutor implements BlockStream {
     failure =
         error instanceof SluiceException s ? s : new SluiceException(String.valueOf(error), error);
     LOG.debug("execution {} failed", id, error);
-    bulkHeld.forEach(Batch::close);
+    bulkHeld.forEach(this::release);
     bulkHeld.clear();
     endNanos = System.nanoTime();
     consumer.fail(failure);
@@ -502,11 +532,26 @@ public final class StreamingExecutor implements BlockStream {
    */
   @Override
   public Batch take() throws InterruptedException {
+    ConsumerChannel.Delivered d = consumer.take();
+    return d == null ? null : d.batch();
+  }
+
+  /**
+   * As {@link #take()}, with the block's reference: its name (lineage), the node that made it and
+   * the hosts its rows came from.
+   */
+  ConsumerChannel.Delivered takeDelivered() throws InterruptedException {
     return consumer.take();
   }
 
   /** The next block if one waits, else null; never blocks (for a test stepping the execution). */
   Batch poll() {
+    ConsumerChannel.Delivered d = consumer.poll();
+    return d == null ? null : d.batch();
+  }
+
+  /** As {@link #poll()}, with the block's reference. */
+  ConsumerChannel.Delivered pollDelivered() {
     return consumer.poll();
   }
 
@@ -610,6 +655,12 @@ public final class StreamingExecutor implements BlockStream {
     }
     allocatorsClosed = true;
     try {
+      for (BlockStore store : stores.values()) {
+        if (store.size() > 0) {
+          throw new IllegalStateException(
+              store.size() + " blocks of node " + store.owner() + " were never released");
+        }
+      }
       for (OperatorState op : ops) {
         op.allocator.close();
       }

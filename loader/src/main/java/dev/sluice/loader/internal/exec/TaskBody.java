@@ -53,9 +53,6 @@ final class TaskBody {
             "function " + f.name() + " returned null", opName, null, null, null);
       }
       if (next != current) {
-        if (next.hosts().isEmpty()) {
-          next.setHosts(current.hosts()); // a function's output keeps its input's locality
-        }
         if (currentOwned) {
           current.close();
         }

@@ -5,6 +5,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.sluice.loader.Batch;
 import dev.sluice.loader.BatchBuilder;
 import dev.sluice.loader.Columns;
+import dev.sluice.loader.runtime.BlockRef;
+import dev.sluice.loader.runtime.BlockStore;
+import dev.sluice.loader.runtime.Lineage;
 import java.util.ArrayList;
 import java.util.List;
 import org.apache.arrow.memory.RootAllocator;
@@ -14,19 +17,22 @@ import org.junit.jupiter.api.Test;
 class OutputBufferTest {
   private static final Schema SCHEMA = new Schema(List.of(Columns.int64("id")));
 
-  private static Batch batch(RootAllocator a, long id) {
+  private final BlockStore store = new BlockStore("n0");
+
+  private BlockRef batch(RootAllocator a, long id) {
     try (BatchBuilder b = BatchBuilder.create(a, SCHEMA, 1)) {
       b.setLong("id", 0, id);
-      return b.build(1);
+      return store.put(b.build(1), new Lineage.Read(0, "Read", 0, 0, id, id, id + 1), List.of());
     }
   }
 
   /** Takes every released output, in order; returns their ids. */
-  private static List<Long> ids(OutputBuffer buffer) {
+  private List<Long> ids(OutputBuffer buffer) {
     List<Long> out = new ArrayList<>();
-    for (Batch b; (b = buffer.pollReady()) != null; ) {
-      out.add(b.getLong("id", 0));
-      b.close();
+    for (BlockRef r; (r = buffer.pollReady()) != null; ) {
+      try (Batch b = store.take(r)) {
+        out.add(b.getLong("id", 0));
+      }
     }
     return out;
   }
@@ -52,7 +58,7 @@ class OutputBufferTest {
   }
 
   @Test
-  void unorderedReleasesAtOnceAndCloseAllFreesEverything() {
+  void unorderedReleasesAtOnceAndReleaseAllFreesEverything() {
     try (RootAllocator a = new RootAllocator()) {
       OutputBuffer out = new OutputBuffer(false);
       out.add(5, 0, batch(a, 5));
@@ -60,13 +66,15 @@ class OutputBufferTest {
       assertThat(ids(out)).containsExactly(5L, 1L);
       out.add(7, 0, batch(a, 7));
       assertThat(out.readyCount()).isEqualTo(1);
-      assertThat(out.peekReady().getLong("id", 0)).isEqualTo(7L);
+      assertThat(store.get(out.peekReady()).getLong("id", 0)).isEqualTo(7L);
+      assertThat(out.bytes()).isEqualTo(out.peekReady().bytes()).isEqualTo(store.bytes());
       assertThat(out.readyCount()).isEqualTo(1);
-      out.closeAll();
+      out.releaseAll(store::release);
       assertThat(out.readyCount()).isZero();
       OutputBuffer ordered = new OutputBuffer(true);
       ordered.add(3, 0, batch(a, 3));
-      ordered.closeAll();
+      ordered.releaseAll(store::release);
+      assertThat(store.size()).isZero();
       assertThat(a.getAllocatedMemory()).isZero();
     }
   }

@@ -1,0 +1,19 @@
+package dev.sluice.loader.runtime;
+
+/** A block that is no longer where its reference says: its node was lost, or it was released. */
+public final class BlockLostException extends IllegalStateException {
+  private final transient BlockRef ref;
+
+  BlockLostException(BlockRef ref, boolean nodeLost) {
+    super(
+        (nodeLost ? "the block was lost with node " + ref.owner() : "the block is not held")
+            + ": "
+            + ref);
+    this.ref = ref;
+  }
+
+  /** The reference whose block is gone. */
+  public BlockRef ref() {
+    return ref;
+  }
+}
