@@ -74,7 +74,9 @@ public record ExecutionOptions(
    * The output size one task of a map (without a batch size of its own) or of a read with fused
    * functions aims at: an eighth of the budget. Such an operator learns the bytes its tasks produce
    * per input row and cuts its input so that one task's output stays near this, however much the
-   * functions expand the data (the first task takes one row, to learn from).
+   * functions expand the data (the first task takes one row, to learn from). A read learns per
+   * split, from the split's own blocks, so that a split is always cut the same way and its blocks
+   * keep their names ({@link dev.sluice.loader.runtime.Lineage}) when it is read again.
    */
   public long targetOutputBytes() {
     return Math.max(1, memoryBudget / 8);
