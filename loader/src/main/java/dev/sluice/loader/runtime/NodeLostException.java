@@ -5,10 +5,17 @@ public final class NodeLostException extends RuntimeException {
   private static final long serialVersionUID = 1L;
 
   private final transient Node node;
+  private final String reason;
 
   public NodeLostException(Node node, String reason) {
     super("node " + node + " was lost: " + reason);
     this.node = node;
+    this.reason = reason;
+  }
+
+  /** Why the node was lost, as the runtime said. */
+  public String reason() {
+    return reason;
   }
 
   /** The node lost. */

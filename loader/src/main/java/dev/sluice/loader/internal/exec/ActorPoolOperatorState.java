@@ -1,5 +1,6 @@
 package dev.sluice.loader.internal.exec;
 
+import dev.sluice.loader.Batch;
 import dev.sluice.loader.BatchFunction;
 import dev.sluice.loader.OperatorStats;
 import dev.sluice.loader.SluiceException;
@@ -86,7 +87,9 @@ final class ActorPoolOperatorState extends MapOperatorState {
                 ctx.post()
                     .accept(
                         () -> {
-                          if (e != null) {
+                          if (e != null && lostWithNode(e)) {
+                            actors.remove(a); // the pool starts another on a node left
+                          } else if (e != null) {
                             executor.fail(
                                 new SluiceException(
                                     "actor constructor failed: " + e, name, null, null, e));
@@ -95,6 +98,44 @@ final class ActorPoolOperatorState extends MapOperatorState {
                             a.idleSince = ctx.clock().getAsLong();
                           }
                         }));
+  }
+
+  private static boolean lostWithNode(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof dev.sluice.loader.runtime.NodeLostException) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Actors on a lost node are gone; their calls fail and run again on other actors. */
+  @Override
+  void nodeLost(Node node) {
+    actors.removeIf(a -> a.node.id().equals(node.id()));
+    if (target != null && target.node.id().equals(node.id())) {
+      target = null;
+    }
+  }
+
+  /** A block an actor made cannot be made again without an actor: the executor fails instead. */
+  @Override
+  boolean remakes() {
+    return false;
+  }
+
+  @Override
+  Batch remakeFrom(Batch input, BufferAllocator alloc) {
+    input.close();
+    throw new SluiceException(
+        "a block made by the actor pool "
+            + name
+            + " was lost with its node, and making it again needs one of the pool's actors,"
+            + " which this executor does not do yet",
+        name,
+        null,
+        null,
+        null);
   }
 
   private void stopActor(Actor a) {
@@ -169,14 +210,15 @@ final class ActorPoolOperatorState extends MapOperatorState {
   void launch() {
     Actor a = target;
     target = null;
-    List<Segment> bundle = takeBundle();
+    Retry retry = retries.poll();
+    List<Segment> bundle = retry != null ? retry.bundle() : takeBundle();
+    long seq = retry != null ? retry.seq() : nextActorSeq++;
     a.inFlight++;
     long reserve = taskMemoryEstimate();
-    startTaskOn(a, reserve, bundle);
+    startTaskOn(a, reserve, bundle, seq);
   }
 
-  private void startTaskOn(Actor a, long reserve, List<Segment> bundle) {
-    long seq = nextActorSeq++;
+  private void startTaskOn(Actor a, long reserve, List<Segment> bundle, long seq) {
     // The call runs on the actor's thread, with the actor's own function instance.
     TaskLauncher onActor =
         alloc ->
@@ -212,6 +254,12 @@ final class ActorPoolOperatorState extends MapOperatorState {
           public void failed(Throwable cause) {
             done(a);
           }
+
+          @Override
+          public boolean lost(Throwable cause) {
+            done(a);
+            return retry(seq, bundle);
+          }
         });
   }
 
@@ -233,6 +281,13 @@ final class ActorPoolOperatorState extends MapOperatorState {
   @Override
   void maintain() {
     if (cancelled) {
+      return;
+    }
+    // Below the minimum after a node loss: start one where it fits.
+    if (actors.size() < op.pool().min()
+        && executor.resources().fits(op.resources())
+        && !upstreamDoneAndDrained()) {
+      startActor();
       return;
     }
     // Scale up: every ready actor full, input waiting, none starting, room in the pool and
@@ -283,6 +338,10 @@ final class ActorPoolOperatorState extends MapOperatorState {
   @Override
   boolean isDone() {
     return super.isDone() && actors.isEmpty();
+  }
+
+  private boolean upstreamDoneAndDrained() {
+    return upstreamDone && inputQueue.isEmpty() && retries.isEmpty() && running.isEmpty();
   }
 
   @Override

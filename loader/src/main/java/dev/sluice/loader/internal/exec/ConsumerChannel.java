@@ -4,12 +4,10 @@ import dev.sluice.loader.Batch;
 import dev.sluice.loader.SluiceException;
 import dev.sluice.loader.internal.batch.BatchHosts;
 import dev.sluice.loader.runtime.BlockRef;
-import dev.sluice.loader.runtime.BlockStore;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.function.Function;
 import org.apache.arrow.memory.BufferAllocator;
 
 /**
@@ -29,7 +27,7 @@ final class ConsumerChannel {
   private record Failure(SluiceException error) {}
 
   private final int capacity;
-  private final Function<String, BlockStore> stores;
+  private final BlockDirectory blocks;
   private final BufferAllocator consumerAllocator;
   private final Runnable wake;
   private final Runnable allClosed;
@@ -58,7 +56,7 @@ final class ConsumerChannel {
 
   /**
    * @param capacity blocks the channel holds before {@link #offer} refuses
-   * @param stores the block store of each node, by node id
+   * @param blocks where delivered blocks are held
    * @param consumerAllocator where the consumer re-batches
    * @param wake wakes the scheduler (the consumer took a block from a full channel, closed one, or
    *     started waiting)
@@ -66,7 +64,7 @@ final class ConsumerChannel {
    */
   ConsumerChannel(
       int capacity,
-      Function<String, BlockStore> stores,
+      BlockDirectory blocks,
       BufferAllocator consumerAllocator,
       Runnable wake,
       Runnable allClosed) {
@@ -74,7 +72,7 @@ final class ConsumerChannel {
       throw new IllegalArgumentException("capacity must be >= 1: " + capacity);
     }
     this.capacity = capacity;
-    this.stores = stores;
+    this.blocks = blocks;
     this.consumerAllocator = consumerAllocator;
     this.wake = wake;
     this.allClosed = allClosed;
@@ -103,8 +101,6 @@ final class ConsumerChannel {
     bytesDelivered += bytes;
     outstanding.incrementAndGet();
     outstandingBytes.addAndGet(bytes);
-    // Not yet visible to the consumer: the hook is set on the scheduling thread.
-    stores.apply(ref.owner()).get(ref).onClose(() -> closedOne(bytes));
     waitingBlocks.incrementAndGet();
     queue.add(ref);
     return true;
@@ -113,10 +109,15 @@ final class ConsumerChannel {
   /** A delivered block, taken out of its store, and its reference (its name and origin). */
   record Delivered(BlockRef ref, Batch batch) {}
 
-  /** Takes a delivered block out of its store, for the consumer, with its hosts. */
+  /**
+   * Takes a delivered block out of its store, for the consumer, with its hosts; counted as held
+   * until the consumer closes it.
+   */
   private Delivered open(BlockRef ref) {
-    Batch b = stores.apply(ref.owner()).take(ref);
+    Batch b = blocks.take(ref);
     BatchHosts.set(b, ref.hosts());
+    long bytes = ref.bytes();
+    b.onClose(() -> closedOne(bytes));
     return new Delivered(ref, b);
   }
 
@@ -151,7 +152,8 @@ final class ConsumerChannel {
     for (Object o; (o = queue.poll()) != null; ) {
       if (o instanceof BlockRef ref) {
         waitingBlocks.decrementAndGet();
-        stores.apply(ref.owner()).release(ref);
+        blocks.release(ref);
+        closedOne(ref.bytes());
       } else {
         queue.add(o); // the end or the failure stays
         return;
@@ -172,6 +174,17 @@ final class ConsumerChannel {
     boolean holds = outstanding.get() > 0 || consumerAllocator.getAllocatedMemory() > 0;
     boolean stuck = consumersWaiting.get() > 0 && (countWaitInTake || usersWaiting.get() > 0);
     return holds && !stuck;
+  }
+
+  /** References to the blocks delivered and not yet taken, in order (a snapshot). */
+  java.util.List<BlockRef> waitingRefs() {
+    java.util.List<BlockRef> refs = new java.util.ArrayList<>();
+    for (Object o : queue) {
+      if (o instanceof BlockRef r) {
+        refs.add(r);
+      }
+    }
+    return refs;
   }
 
   /** Delivered blocks not yet closed. */
@@ -229,12 +242,18 @@ final class ConsumerChannel {
         consumersWaiting.decrementAndGet();
       }
     }
-    if (countWaitInTake) {
-      waitNanos.addAndGet(System.nanoTime() - t0);
-    }
-    if (o instanceof BlockRef ref) {
-      tookBlock();
-      return open(ref);
+    try {
+      if (o instanceof BlockRef ref) {
+        tookBlock();
+        if (!blocks.ready(ref)) {
+          awaitRemade(ref);
+        }
+        return open(ref);
+      }
+    } finally {
+      if (countWaitInTake) {
+        waitNanos.addAndGet(System.nanoTime() - t0);
+      }
     }
     // The end and failures stay in the channel so that every later call sees them too.
     queue.add(o);
@@ -244,12 +263,27 @@ final class ConsumerChannel {
     return null;
   }
 
+  /** Waits, in the block's turn, for a block lost with its node to be made again. */
+  private void awaitRemade(BlockRef ref) throws InterruptedException {
+    consumersWaiting.incrementAndGet();
+    wake.run();
+    try {
+      blocks.awaitReady(ref);
+    } catch (InterruptedException | RuntimeException e) {
+      blocks.release(ref);
+      closedOne(ref.bytes());
+      throw e;
+    } finally {
+      consumersWaiting.decrementAndGet();
+    }
+  }
+
   /**
    * The next block if one waits, else null (also at the end or after a failure, which stay). For a
    * caller that must not block: a test stepping the execution on its only thread.
    */
   Delivered poll() {
-    if (!(queue.peek() instanceof BlockRef)) {
+    if (!(queue.peek() instanceof BlockRef head) || !blocks.ready(head)) {
       return null;
     }
     BlockRef ref = (BlockRef) queue.poll();

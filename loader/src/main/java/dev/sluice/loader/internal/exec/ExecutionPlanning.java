@@ -11,6 +11,7 @@ import dev.sluice.loader.runtime.ExecutionRuntime;
 import dev.sluice.loader.runtime.Node;
 import dev.sluice.loader.runtime.Resources;
 import java.util.List;
+import java.util.function.Predicate;
 import org.apache.arrow.memory.BufferAllocator;
 
 /**
@@ -72,10 +73,26 @@ final class ExecutionPlanning {
   }
 
   /**
-   * Fails, naming the operator, when one task of it fits no node, or when the actor pools' minimum
-   * sizes leave no room for one more task.
+   * Fails when the runtime cannot run the plan: an operator asks for more per task than any node
+   * offers, or the actor pools' minimum sizes leave no room for one more task.
    */
   static void checkResources(List<PhysicalOp> plan, ResourceLedger resources) {
+    String problem = resourceProblem(plan, resources, resources::fits);
+    if (problem != null) {
+      throw new SluiceException(problem, null, null, null, null);
+    }
+  }
+
+  /**
+   * Why the nodes left cannot run the plan (after a node was lost), judged by what they offer
+   * rather than what is free now; null when they can.
+   */
+  static String resourcesLeftProblem(List<PhysicalOp> plan, ResourceLedger resources) {
+    return resourceProblem(plan, resources, resources::canEverFit);
+  }
+
+  private static String resourceProblem(
+      List<PhysicalOp> plan, ResourceLedger resources, Predicate<Resources> fits) {
     Resources actors = Resources.NONE;
     for (PhysicalOp op : plan) {
       if (op instanceof ActorMapOp a) {
@@ -92,32 +109,24 @@ final class ExecutionPlanning {
               : op instanceof TaskMapOp t
                   ? t.resources()
                   : op instanceof ActorMapOp a ? a.resources() : Resources.NONE;
-      if (!resources.fits(need)) {
-        throw new SluiceException(
-            "operator asks for "
-                + need
-                + " per task but no node of the runtime offers that (in all: "
-                + resources.total()
-                + ")",
-            op.name(),
-            null,
-            null,
-            null);
+      if (!fits.test(need)) {
+        return op.name()
+            + " asks for "
+            + need
+            + " per task but no node of the runtime offers that (in all: "
+            + resources.total()
+            + ")";
       }
     }
     Resources oneTask = Resources.cpus(1);
     if (!resources.total().fits(actors.plus(oneTask))) {
-      throw new SluiceException(
-          "the actor pools' minimum sizes need "
-              + actors
-              + ", which leaves no room for"
-              + " the other operators' tasks in "
-              + resources.total()
-              + ": lower the pools' min or add resources",
-          null,
-          null,
-          null,
-          null);
+      return "the actor pools' minimum sizes need "
+          + actors
+          + ", which leaves no room for"
+          + " the other operators' tasks in "
+          + resources.total()
+          + ": lower the pools' min or add resources";
     }
+    return null;
   }
 }

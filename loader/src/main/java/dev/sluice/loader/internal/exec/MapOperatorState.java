@@ -3,6 +3,7 @@ package dev.sluice.loader.internal.exec;
 import dev.sluice.loader.Batch;
 import dev.sluice.loader.internal.exec.SharedBlock.Segment;
 import dev.sluice.loader.internal.plan.PhysicalOp.NamedFunction;
+import dev.sluice.loader.runtime.BlockLostException;
 import dev.sluice.loader.runtime.BlockRef;
 import dev.sluice.loader.runtime.Lineage;
 import dev.sluice.loader.runtime.Resources;
@@ -21,6 +22,21 @@ class MapOperatorState extends OperatorState {
   final int batchSize;
   final int concurrency;
   private long nextSeq;
+
+  /** A task lost with a node, to run again with the same input and output key. */
+  record Retry(long seq, List<Segment> bundle) {
+    boolean ready() {
+      for (Segment s : bundle) {
+        if (!s.block().ready()) {
+          return false;
+        }
+      }
+      return true;
+    }
+  }
+
+  /** Tasks lost with a node, run again before new bundles. */
+  final java.util.ArrayDeque<Retry> retries = new java.util.ArrayDeque<>();
 
   MapOperatorState(
       int index,
@@ -46,10 +62,80 @@ class MapOperatorState extends OperatorState {
 
   @Override
   boolean hasWork() {
-    if (cancelled || inputQueue.isEmpty()) {
+    if (cancelled) {
       return false;
     }
-    return batchSize == 0 || queuedRows >= batchSize || upstreamDone;
+    if (!remakeQueue.isEmpty()) {
+      return true;
+    }
+    if (!retries.isEmpty()) {
+      return retries.peek().ready();
+    }
+    if (inputQueue.isEmpty()) {
+      return false;
+    }
+    return (batchSize == 0 || queuedRows >= batchSize || upstreamDone) && nextBundleReady();
+  }
+
+  /** Whether the blocks the next bundle takes can be read (none is lost and being made again). */
+  private boolean nextBundleReady() {
+    int need = batchSize > 0 ? batchSize : 1;
+    for (SharedBlock b : inputQueue) {
+      if (!b.ready()) {
+        return false;
+      }
+      need -= b.rows() - b.offset;
+      if (need <= 0) {
+        return true;
+      }
+    }
+    return true;
+  }
+
+  @Override
+  boolean isDone() {
+    return super.isDone() && retries.isEmpty();
+  }
+
+  @Override
+  boolean remakes() {
+    return true;
+  }
+
+  @Override
+  Batch remakeFrom(Batch input, BufferAllocator alloc) throws Exception {
+    return TaskBody.runChain(chain, input, true, alloc, ctx.badRecords(), name, ctx.epoch());
+  }
+
+  @Override
+  List<BlockRef> heldRefs() {
+    List<BlockRef> refs = super.heldRefs();
+    for (Retry r : retries) {
+      for (Segment s : r.bundle()) {
+        refs.add(s.block().ref());
+      }
+    }
+    return refs;
+  }
+
+  @Override
+  void cancel() {
+    super.cancel();
+    remakeQueue.clear();
+    for (Retry r; (r = retries.poll()) != null; ) {
+      for (Segment s : r.bundle()) {
+        s.block().release();
+      }
+    }
+  }
+
+  /** Queues a lost task's bundle to run again, having its lost inputs made again. */
+  final boolean retry(long seq, List<Segment> bundle) {
+    retries.add(new Retry(seq, bundle));
+    for (Segment s : bundle) {
+      executor.remakeIfLost(s.block().ref());
+    }
+    return true;
   }
 
   @Override
@@ -110,8 +196,13 @@ class MapOperatorState extends OperatorState {
 
   @Override
   void launch() {
-    List<Segment> bundle = takeBundle();
-    long seq = nextSeq++;
+    if (!remakeQueue.isEmpty()) {
+      launchRemake();
+      return;
+    }
+    Retry retry = retries.poll();
+    List<Segment> bundle = retry != null ? retry.bundle() : takeBundle();
+    long seq = retry != null ? retry.seq() : nextSeq++;
     long reserve = taskMemoryEstimate();
     startTask(
         reserve,
@@ -133,6 +224,11 @@ class MapOperatorState extends OperatorState {
             outputs.add(seq, 0, output);
             outputs.finish(seq, 1);
           }
+
+          @Override
+          public boolean lost(Throwable cause) {
+            return retry(seq, bundle);
+          }
         });
   }
 
@@ -148,15 +244,21 @@ class MapOperatorState extends OperatorState {
               ? s.block().bytes()
               : s.block().bytes() * s.rows() / Math.max(1, s.block().rows());
     }
+    boolean keepInputs = false;
     try {
       TaskBody.Assembled in = TaskBody.assemble(bundle, alloc);
       Batch out =
           TaskBody.runChain(
               chain, in.batch(), in.owned(), alloc, ctx.badRecords(), name, ctx.epoch());
       return new TaskResult(out, rows, bytes, 0, 0, 0, false);
+    } catch (BlockLostException e) {
+      keepInputs = true; // an input was lost with its node: the task runs again when it is back
+      throw e;
     } finally {
-      for (Segment s : bundle) {
-        s.block().release();
+      if (!keepInputs) {
+        for (Segment s : bundle) {
+          s.block().release();
+        }
       }
     }
   }

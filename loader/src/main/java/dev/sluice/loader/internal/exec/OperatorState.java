@@ -3,9 +3,11 @@ package dev.sluice.loader.internal.exec;
 import dev.sluice.loader.Batch;
 import dev.sluice.loader.OperatorStats;
 import dev.sluice.loader.SluiceException;
+import dev.sluice.loader.runtime.BlockLostException;
 import dev.sluice.loader.runtime.BlockRef;
 import dev.sluice.loader.runtime.Lineage;
 import dev.sluice.loader.runtime.Node;
+import dev.sluice.loader.runtime.NodeLostException;
 import dev.sluice.loader.runtime.Resources;
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
@@ -36,6 +38,10 @@ abstract class OperatorState implements BackpressurePolicy.OperatorView {
   final OutputBuffer outputs;
   final ArrayDeque<SharedBlock> inputQueue = new ArrayDeque<>();
   final Map<Long, Running> running = new LinkedHashMap<>();
+
+  /** Lost blocks this operator is to make again from their lineage (see {@link #remakes()}). */
+  final ArrayDeque<BlockRef> remakeQueue = new ArrayDeque<>();
+
   long queuedBytes;
   long queuedRows;
   boolean upstreamDone;
@@ -108,7 +114,103 @@ abstract class OperatorState implements BackpressurePolicy.OperatorView {
     return (upstreamDone || cancelled)
         && inputQueue.isEmpty()
         && running.isEmpty()
+        && remakeQueue.isEmpty()
         && outputs.isEmpty();
+  }
+
+  // ---- node loss
+
+  /** Whether the operator makes lost blocks again (a read's, a task map's, a limit's upstream). */
+  boolean remakes() {
+    return false;
+  }
+
+  /** Queues a lost block to be made again by one of this operator's tasks. */
+  final void queueRemake(BlockRef lost) {
+    remakeQueue.add(lost);
+  }
+
+  /** Forgets what was on a lost node (a read's cursors, a pool's actors). */
+  void nodeLost(Node node) {}
+
+  /** Every block reference the operator holds: queued inputs, finished outputs. */
+  List<BlockRef> heldRefs() {
+    List<BlockRef> refs = new java.util.ArrayList<>();
+    for (SharedBlock b : inputQueue) {
+      refs.add(b.ref());
+    }
+    refs.addAll(outputs.refs());
+    return refs;
+  }
+
+  /** Makes a read's block again (reads only). */
+  Batch remakeRead(Lineage.Read lineage, BufferAllocator alloc) throws Exception {
+    throw new IllegalStateException(name + " reads no split: " + lineage);
+  }
+
+  /**
+   * Makes this operator's block again from its input, made again (owned by this call): runs the
+   * operator's functions; a limit's cut is its input.
+   */
+  Batch remakeFrom(Batch input, BufferAllocator alloc) throws Exception {
+    return input;
+  }
+
+  /** Launches a task that makes the next queued lost block again, under its name. */
+  final void launchRemake() {
+    BlockRef lost = remakeQueue.poll();
+    startTask(
+        taskMemoryEstimate(),
+        lost.hosts(),
+        alloc -> new TaskResult(executor.remake(lost.lineage(), alloc), 0, 0, 0, 0, 0, false),
+        new TaskCompletion() {
+          @Override
+          public Lineage lineage(TaskResult r) {
+            return lost.lineage();
+          }
+
+          @Override
+          public List<String> hosts() {
+            return lost.hosts();
+          }
+
+          @Override
+          public boolean counts() {
+            return false;
+          }
+
+          @Override
+          public void completed(TaskResult r, BlockRef output) {
+            if (output == null) {
+              return; // cancelled
+            }
+            if (output.rows() != lost.rows()) {
+              executor.release(output);
+              executor.fail(
+                  new SluiceException(
+                      "made again, "
+                          + lost.lineage()
+                          + " has "
+                          + output.rows()
+                          + " rows, not "
+                          + lost.rows()
+                          + ": a function is not deterministic",
+                      name,
+                      null,
+                      null,
+                      null));
+              return;
+            }
+            executor.decided("remade " + lost.lineage().dedupKey() + " on " + output.owner());
+            executor.remade(lost, output);
+          }
+
+          @Override
+          public boolean lost(Throwable cause) {
+            queueRemake(lost);
+            return true;
+          }
+        });
   }
 
   /** Whether a task's output would find room in the output buffer. */
@@ -183,7 +285,7 @@ abstract class OperatorState implements BackpressurePolicy.OperatorView {
       executor.release(ref);
       return;
     }
-    SharedBlock b = new SharedBlock(ref, executor.store(ref.owner()));
+    SharedBlock b = new SharedBlock(ref, executor.blocks());
     inputQueue.add(b);
     queuedBytes += b.bytes();
     queuedRows += b.rows();
@@ -302,6 +404,9 @@ abstract class OperatorState implements BackpressurePolicy.OperatorView {
     executor.resources().release(run.node(), run.resources());
     if (e != null) {
       Throwable cause = e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
+      if (!cancelled && lostWork(cause, run, completion)) {
+        return;
+      }
       completion.failed(cause);
       org.apache.arrow.memory.OutOfMemoryException oom = MemoryAdvice.find(cause);
       if (oom != null) {
@@ -320,6 +425,21 @@ abstract class OperatorState implements BackpressurePolicy.OperatorView {
           cause instanceof SluiceException s
               ? s
               : new SluiceException("task failed: " + cause, name, null, null, cause));
+      return;
+    }
+    if (!completion.counts()) {
+      Batch out = r.output();
+      if (cancelled && out != null) {
+        out.close();
+        out = null;
+      }
+      completion.completed(
+          r,
+          out == null
+              ? null
+              : executor
+                  .store(run.node().id())
+                  .put(out, completion.lineage(r), completion.hosts()));
       return;
     }
     tasks++;
@@ -353,6 +473,37 @@ abstract class OperatorState implements BackpressurePolicy.OperatorView {
             ? null
             : executor.store(run.node().id()).put(out, completion.lineage(r), completion.hosts());
     completion.completed(r, ref);
+  }
+
+  /**
+   * Whether a task failed because its node, or a node holding its input, was lost; then the loss is
+   * handled (the executor may hear of it here first) and the task is run again or given up by its
+   * completion.
+   */
+  private boolean lostWork(Throwable cause, Running run, TaskCompletion completion) {
+    NodeLostException nodeLost = find(cause, NodeLostException.class);
+    BlockLostException blockLost = find(cause, BlockLostException.class);
+    if (nodeLost == null && blockLost == null) {
+      return false;
+    }
+    closeQuietly(run.allocator()); // the body may never have run
+    if (nodeLost != null) {
+      executor.nodeLost(nodeLost.node(), nodeLost.reason());
+    }
+    if (executor.failed()) {
+      return false;
+    }
+    executor.decided("retry a task of " + name + " lost with " + run.node().id());
+    return completion.lost(cause);
+  }
+
+  private static <T extends Throwable> T find(Throwable e, Class<T> type) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (type.isInstance(t)) {
+        return type.cast(t);
+      }
+    }
+    return null;
   }
 
   /** The hosts of a task's input blocks, in order and without repeats: its output's hosts. */
@@ -505,6 +656,19 @@ abstract class OperatorState implements BackpressurePolicy.OperatorView {
      * to the callee.
      */
     void completed(TaskResult result, BlockRef output);
+
+    /** Whether the task counts in the operator's statistics (a block made again does not). */
+    default boolean counts() {
+      return true;
+    }
+
+    /**
+     * The task was lost with a node (its own, or one holding its input); returns whether it will be
+     * run again (else the execution fails).
+     */
+    default boolean lost(Throwable cause) {
+      return false;
+    }
 
     /** The task failed (the executor fails the execution right after). */
     default void failed(Throwable cause) {}

@@ -108,6 +108,19 @@ final class OutputBuffer {
     return true;
   }
 
+  /** Every reference held, released or waiting for order. */
+  java.util.List<BlockRef> refs() {
+    java.util.List<BlockRef> refs = new java.util.ArrayList<>(ready);
+    for (TreeMap<Integer, BlockRef> m : pending.values()) {
+      for (BlockRef b : m.values()) {
+        if (b != null) {
+          refs.add(b);
+        }
+      }
+    }
+    return refs;
+  }
+
   /** Bytes held. */
   long bytes() {
     return bytes;

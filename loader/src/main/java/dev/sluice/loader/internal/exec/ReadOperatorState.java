@@ -52,6 +52,15 @@ final class ReadOperatorState extends OperatorState {
   /** Open cursors by plan position; a cursor is either idle (here and not busy) or in a task. */
   private final TreeMap<Integer, Cursor> open = new TreeMap<>();
 
+  /** Where the reader of a split lost with its node stood, by plan position, until re-leased. */
+  private final Map<Integer, Resume> resumes = new HashMap<>();
+
+  /** The state of a split's reading that outlives its reader (kept on the scheduling side). */
+  private record Resume(long rowsRead, int blocks, double bytesOutPerRow) {}
+
+  /** The source's splits by their index (for blocks made again from their lineage). */
+  private final Map<Integer, SourceSplit> splitsByIndex = new HashMap<>();
+
   /** One split being read, on one node. Mutated by the one task that holds it. */
   private static final class Cursor {
     final int position;
@@ -67,6 +76,9 @@ final class ReadOperatorState extends OperatorState {
 
     /** The most output bytes per input row of this split's blocks so far; -1 before the first. */
     double bytesOutPerRow = -1;
+
+    /** Lost with its node: its lease was given back; a task still out on it is dropped. */
+    boolean lost;
 
     /**
      * With fused functions: the rest of a block whose output would exceed the target, in its own
@@ -97,6 +109,9 @@ final class ReadOperatorState extends OperatorState {
     this.plan = plan;
     this.enumerator = new SplitEnumerator(plan);
     this.upstreamDone = true;
+    for (SourceSplit s : plan.splits()) {
+      splitsByIndex.put(s.index(), s);
+    }
   }
 
   /**
@@ -117,7 +132,7 @@ final class ReadOperatorState extends OperatorState {
     if (cancelled) {
       return false;
     }
-    if (idleCursorWithRoom() != null) {
+    if (!remakeQueue.isEmpty() || idleCursorWithRoom() != null) {
       return true;
     }
     return enumerator.freeSplits() > 0 && open.size() < maxOpenSplits();
@@ -167,11 +182,57 @@ final class ReadOperatorState extends OperatorState {
     return (cancelled || enumerator.freeSplits() == 0)
         && open.isEmpty()
         && running.isEmpty()
+        && remakeQueue.isEmpty()
         && outputs.isEmpty();
   }
 
   @Override
+  boolean remakes() {
+    return true;
+  }
+
+  @Override
+  Batch remakeRead(Lineage.Read lineage, BufferAllocator alloc) throws Exception {
+    SourceSplit split = splitsByIndex.get(lineage.split());
+    if (split == null) {
+      throw new IllegalStateException(name + " has no split " + lineage.split());
+    }
+    return ReadReplay.remake(
+        op, split, lineage, ctx.readContext(), ctx.badRecords(), ctx.epoch(), alloc);
+  }
+
+  /**
+   * The splits read on a lost node go back to the enumerator (a new lease, attempt one higher, on
+   * another node); the next reader starts where the lost one stood: at the rows its finished tasks
+   * had read, under the next block number, cutting as it did.
+   */
+  @Override
+  void nodeLost(Node node) {
+    for (Cursor c : new ArrayList<>(open.values())) {
+      if (!c.node.id().equals(node.id())) {
+        continue;
+      }
+      open.remove(c.position);
+      c.lost = true;
+      resumes.put(c.position, new Resume(c.rowsRead, c.blocks, c.bytesOutPerRow));
+      if (!c.busy) {
+        closeReader(c);
+      }
+      executor.decided(
+          "give back split " + c.split.index() + " from row " + c.rowsRead + " of " + node.id());
+    }
+    Integer consumer = consumerIds.get(node.id());
+    if (consumer != null) {
+      enumerator.addSplitsBack(consumer);
+    }
+  }
+
+  @Override
   void launch() {
+    if (!remakeQueue.isEmpty()) {
+      launchRemake();
+      return;
+    }
     Cursor cursor = idleCursorWithRoom();
     if (cursor == null) {
       Node node = executor.resources().place(op.resources(), List.of());
@@ -182,6 +243,12 @@ final class ReadOperatorState extends OperatorState {
         throw new IllegalStateException(name + ": no split for a launch: " + response);
       }
       cursor = new Cursor(lease, node);
+      Resume resume = resumes.remove(lease.planPosition());
+      if (resume != null) {
+        cursor.rowsRead = resume.rowsRead();
+        cursor.blocks = resume.blocks();
+        cursor.bytesOutPerRow = resume.bytesOutPerRow();
+      }
       open.put(cursor.position, cursor);
     }
     Cursor c = cursor;
@@ -212,6 +279,14 @@ final class ReadOperatorState extends OperatorState {
           @Override
           public void completed(TaskResult r, BlockRef output) {
             c.busy = false;
+            if (c.lost) {
+              // Done on a node declared lost: the split is being read again from before this.
+              closeReader(c);
+              if (output != null) {
+                executor.release(output);
+              }
+              return;
+            }
             c.rowsRead += r.rowsIn();
             if (cancelled) {
               dropCursor(c);
@@ -230,6 +305,17 @@ final class ReadOperatorState extends OperatorState {
             c.busy = false;
             dropCursor(c);
           }
+
+          @Override
+          public boolean lost(Throwable cause) {
+            c.busy = false;
+            closeReader(c);
+            if (!c.lost) {
+              // The task failed with a node that still serves: read the block again elsewhere.
+              nodeLost(c.node);
+            }
+            return true;
+          }
         });
   }
 
@@ -237,6 +323,9 @@ final class ReadOperatorState extends OperatorState {
     try {
       if (c.reader == null) {
         c.reader = op.source().open(c.split, ctx.readContext());
+        if (c.rowsRead > 0) {
+          skipTo(c, alloc);
+        }
       }
       if (op.fused().isEmpty()) {
         Batch raw = nextRaw(c, alloc);
@@ -317,6 +406,52 @@ final class ReadOperatorState extends OperatorState {
     if (rowsIn > 0) {
       double perRow = out == null ? 0 : out.sizeInBytes() / (double) rowsIn;
       c.bytesOutPerRow = Math.max(c.bytesOutPerRow, perRow);
+    }
+  }
+
+  /**
+   * Moves a reader opened for a split taken over from a lost node to where the lost reader stood:
+   * past the rows read, keeping the rest of a source block that was being cut, as the lost cursor
+   * kept it.
+   */
+  private void skipTo(Cursor c, BufferAllocator alloc) throws Exception {
+    long row = 0;
+    while (row < c.rowsRead) {
+      Batch raw = c.reader.next(alloc);
+      if (raw == null) {
+        throw new IllegalStateException(
+            c.split.describe()
+                + " ends at row "
+                + row
+                + ", before row "
+                + c.rowsRead
+                + " where it was left");
+      }
+      long end = row + raw.rowCount();
+      if (end <= c.rowsRead) {
+        raw.close();
+        row = end;
+        continue;
+      }
+      int offset = (int) (c.rowsRead - row);
+      try {
+        if (op.fused().isEmpty()) {
+          throw new IllegalStateException(
+              c.split.describe()
+                  + " was left at row "
+                  + c.rowsRead
+                  + ", inside a block of the source");
+        }
+        if (c.pendingAllocator == null) {
+          c.pendingAllocator =
+              allocator.newChildAllocator(name + "-split-" + c.position, 0, Long.MAX_VALUE);
+        }
+        c.pending = raw.slice(c.pendingAllocator, offset, raw.rowCount() - offset);
+        c.pendingOffset = 0;
+      } finally {
+        raw.close();
+      }
+      row = c.rowsRead;
     }
   }
 

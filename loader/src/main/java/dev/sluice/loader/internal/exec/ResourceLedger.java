@@ -99,6 +99,16 @@ final class ResourceLedger {
     used.remove(n.id());
   }
 
+  /** Whether some node left offers {@code r} at all (free or not). */
+  boolean canEverFit(Resources r) {
+    for (Node n : nodes.values()) {
+      if (n.resources().fits(r)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   /** Whether {@code n} is still one of the execution's nodes. */
   boolean has(Node n) {
     return nodes.containsKey(n.id());

@@ -2,7 +2,6 @@ package dev.sluice.loader.internal.exec;
 
 import dev.sluice.loader.Batch;
 import dev.sluice.loader.runtime.BlockRef;
-import dev.sluice.loader.runtime.BlockStore;
 import dev.sluice.loader.runtime.Lineage;
 
 /**
@@ -14,15 +13,15 @@ import dev.sluice.loader.runtime.Lineage;
  */
 final class SharedBlock {
   private final BlockRef ref;
-  private final BlockStore store;
+  private final BlockDirectory blocks;
   private int refs = 1;
 
   /** Rows already handed to tasks; only the scheduling thread touches it. */
   int offset;
 
-  SharedBlock(BlockRef ref, BlockStore store) {
+  SharedBlock(BlockRef ref, BlockDirectory blocks) {
     this.ref = ref;
-    this.store = store;
+    this.blocks = blocks;
   }
 
   BlockRef ref() {
@@ -31,7 +30,12 @@ final class SharedBlock {
 
   /** The block's rows, read from its store (by a task that holds a reference). */
   Batch batch() {
-    return store.get(ref);
+    return blocks.get(ref);
+  }
+
+  /** Whether the block can be read now (not lost and waiting to be made again). */
+  boolean ready() {
+    return blocks.ready(ref);
   }
 
   int rows() {
@@ -51,7 +55,7 @@ final class SharedBlock {
 
   synchronized void release() {
     if (--refs == 0) {
-      store.release(ref);
+      blocks.release(ref);
     } else if (refs < 0) {
       throw new IllegalStateException("block released twice");
     }

@@ -79,8 +79,11 @@ public final class StreamingExecutor implements BlockStream {
 
   private final ArrayDeque<BlockRef> bulkHeld = new ArrayDeque<>();
 
-  /** Each node's block store, by node id: where the blocks made on the node are held. */
-  private final Map<String, BlockStore> stores;
+  /** Each node's block store, and the blocks made again in place of lost ones. */
+  private final BlockDirectory blocks;
+
+  /** Lost blocks being made again (their current references), so that each is made once. */
+  private final java.util.Set<BlockRef> remaking = new java.util.HashSet<>();
 
   private final ScheduledExecutorService timer;
 
@@ -179,11 +182,11 @@ public final class StreamingExecutor implements BlockStream {
     for (Node n : nodes) {
       byNode.put(n.id(), new BlockStore(n.id()));
     }
-    this.stores = Map.copyOf(byNode);
+    this.blocks = new BlockDirectory(byNode);
     this.consumer =
         new ConsumerChannel(
             CHANNEL_BLOCKS,
-            this::store,
+            blocks,
             consumerAllocator,
             () -> inbox.add(() -> {}),
             this::closeAllocatorsIfDone);
@@ -208,27 +211,87 @@ public final class StreamingExecutor implements BlockStream {
 
   /**
    * A node is gone, with the blocks it held and the tasks and actors on it (which fail on their
-   * own). Re-running that work from the blocks' lineage is not built yet: the execution fails,
-   * naming the node.
+   * own, and are run again elsewhere). Its splits are given back to the enumerator (read again,
+   * under a new attempt, from the row where the lost reader stood) and every block it held that
+   * some holder still references is made again from its lineage on another node, under the same
+   * name, so the consumer sees every row once. Idempotent: a task failing with the node may report
+   * the loss before the runtime does.
    */
-  private void nodeLost(Node node, String reason) {
-    if (!resources.has(node)) {
+  void nodeLost(Node node, String reason) {
+    if (!resources.has(node) || failure != null) {
       return;
     }
     resources.lose(node);
-    int dropped = store(node.id()).lose();
+    int dropped = blocks.store(node.id()).lose();
     decided("lost node " + node.id() + " with " + dropped + " blocks");
-    fail(
-        new SluiceException(
-            "node "
-                + node
-                + " was lost ("
-                + reason
-                + "); the work placed on it is gone and this execution does not re-run it",
-            null,
-            null,
-            null,
-            null));
+    String problem = ExecutionPlanning.resourcesLeftProblem(plan, resources);
+    if (problem != null) {
+      fail(lostError(node, reason, problem));
+      return;
+    }
+    for (OperatorState op : ops) {
+      op.nodeLost(node);
+    }
+    for (OperatorState op : ops) {
+      op.heldRefs().forEach(this::remakeIfLost);
+    }
+    bulkHeld.forEach(this::remakeIfLost);
+    consumer.waitingRefs().forEach(this::remakeIfLost);
+  }
+
+  private static SluiceException lostError(Node node, String reason, String why) {
+    return new SluiceException(
+        "node " + node + " was lost (" + reason + "); the nodes left cannot run the plan: " + why,
+        null,
+        null,
+        null,
+        null);
+  }
+
+  /**
+   * Has {@code ref}'s block made again from its lineage if it is lost (once, however many holders
+   * ask): by the operator that made it, or, for a limit's cut, by the nearest task operator
+   * upstream.
+   */
+  void remakeIfLost(BlockRef ref) {
+    if (blocks.ready(ref) || !remaking.add(blocks.current(ref))) {
+      return;
+    }
+    int i = ref.lineage().operator();
+    while (i > 0 && !ops.get(i).runsTasks()) {
+      i--;
+    }
+    OperatorState remaker = ops.get(i);
+    if (!remaker.remakes()) {
+      fail(
+          new SluiceException(
+              "a block made by "
+                  + ops.get(ref.lineage().operator()).name
+                  + " was lost with node "
+                  + ref.owner()
+                  + ", and making it again needs one of the pool's actors, which this executor"
+                  + " does not do yet: "
+                  + ref.lineage(),
+              ops.get(ref.lineage().operator()).name,
+              null,
+              null,
+              null));
+      return;
+    }
+    decided("remake " + ref.lineage().dedupKey() + " by " + remaker.name);
+    remaker.queueRemake(ref);
+  }
+
+  /** A lost block was made again: its holders now read {@code remade}. */
+  void remade(BlockRef lost, BlockRef remade) {
+    remaking.remove(blocks.current(lost));
+    blocks.succeed(lost, remade);
+  }
+
+  /** Makes a block again from its lineage, on a task's thread (see {@link Remake}). */
+  Batch remake(dev.sluice.loader.runtime.Lineage lineage, BufferAllocator allocator)
+      throws Exception {
+    return Remake.of(lineage, ops, allocator);
   }
 
   /** Plans splits, builds operator states, logs the DAG and starts the scheduling thread. */
@@ -354,7 +417,10 @@ public final class StreamingExecutor implements BlockStream {
       OperatorState op = ops.get(i);
       if (i + 1 < ops.size()) {
         OperatorState next = ops.get(i + 1);
-        while (op.outputs.peekReady() != null && next.acceptsInput()) {
+        // A limit cuts blocks on this thread: it takes none that is lost and being made again.
+        while (op.outputs.peekReady() != null
+            && next.acceptsInput()
+            && (next.runsTasks() || blocks.ready(op.outputs.peekReady()))) {
           next.addInput(op.outputs.pollReady());
         }
         next.upstreamDone = op.isDone();
@@ -388,16 +454,17 @@ public final class StreamingExecutor implements BlockStream {
 
   /** The block store of node {@code nodeId}. */
   BlockStore store(String nodeId) {
-    BlockStore s = stores.get(nodeId);
-    if (s == null) {
-      throw new IllegalArgumentException("no node " + nodeId + " in this execution");
-    }
-    return s;
+    return blocks.store(nodeId);
+  }
+
+  /** Where blocks are found, also after their node was lost. */
+  BlockDirectory blocks() {
+    return blocks;
   }
 
   /** Releases a block nobody will read (its store closes it). */
   void release(BlockRef ref) {
-    store(ref.owner()).release(ref);
+    blocks.release(ref);
   }
 
   private void launchEligible() {
@@ -441,6 +508,11 @@ public final class StreamingExecutor implements BlockStream {
     }
   }
 
+  /** Whether the execution has failed. */
+  boolean failed() {
+    return failure != null;
+  }
+
   /** Fails the execution (first failure wins): everything stops, the consumer sees the error. */
   void fail(Throwable error) {
     if (failure != null) {
@@ -452,6 +524,7 @@ public final class StreamingExecutor implements BlockStream {
     bulkHeld.forEach(this::release);
     bulkHeld.clear();
     endNanos = System.nanoTime();
+    blocks.fail(failure);
     consumer.fail(failure);
   }
 
@@ -655,7 +728,7 @@ public final class StreamingExecutor implements BlockStream {
     }
     allocatorsClosed = true;
     try {
-      for (BlockStore store : stores.values()) {
+      for (BlockStore store : blocks.stores()) {
         if (store.size() > 0) {
           throw new IllegalStateException(
               store.size() + " blocks of node " + store.owner() + " were never released");

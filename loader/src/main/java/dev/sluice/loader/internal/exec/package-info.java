@@ -18,9 +18,18 @@
  *   <li>operator states ({@code ReadOperatorState} leasing splits from sharding's {@code
  *       SplitEnumerator}, {@code MapOperatorState}, {@code ActorPoolOperatorState}, {@code
  *       LimitOperatorState}): queues, tasks in flight, bounded output buffers, statistics;
+ *   <li>{@link dev.sluice.loader.internal.exec.BlockDirectory}: every node's {@link
+ *       dev.sluice.loader.runtime.BlockStore}, and the blocks made again in place of those lost
+ *       with a node; {@link dev.sluice.loader.internal.exec.Remake} and {@link
+ *       dev.sluice.loader.internal.exec.ReadReplay} make a block again from its {@link
+ *       dev.sluice.loader.runtime.Lineage};
  *   <li>{@link dev.sluice.loader.internal.exec.ExecutionProgress}: statistics and the progress
  *       display.
  * </ul>
+ *
+ * <p>Blocks move as {@link dev.sluice.loader.runtime.BlockRef references}; a block's memory stays
+ * in the allocator of the task that made it, held by its node's store, until the last reference is
+ * released or a consumer takes it.
  *
  * <p>Every state above is touched by the scheduling thread only; tasks and actors run on the
  * runtime's threads and come back through the executor's inbox.

@@ -1,7 +1,6 @@
 package dev.sluice.loader.internal.exec;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.entry;
 import static org.assertj.core.api.Assertions.fail;
 
@@ -10,7 +9,6 @@ import dev.sluice.loader.Batch;
 import dev.sluice.loader.BatchFunction;
 import dev.sluice.loader.ExecutionOptions;
 import dev.sluice.loader.HostedRangeSource;
-import dev.sluice.loader.SluiceException;
 import dev.sluice.loader.internal.plan.PhysicalOp;
 import dev.sluice.loader.internal.plan.PhysicalOp.ActorMapOp;
 import dev.sluice.loader.internal.plan.PhysicalOp.NamedFunction;
@@ -345,18 +343,5 @@ class SchedulerStepTest {
     assertThat(runtime.pendingTaskNodes()).containsExactly("b", "a");
     runToEnd();
     assertThat(seen).hasSize(200).doesNotHaveDuplicates();
-  }
-
-  @Test
-  void aLostNodeFailsTheExecutionWithAnErrorNamingIt() {
-    useNodes(A, B);
-    start(OPTIONS, hostedRead(400, 2, "h2", "h1"));
-    assertThat(step()).containsExactly("launch ReadHostedRange");
-    runtime.loseNode(B, "killed by the test");
-    assertThat(step()).anyMatch(d -> d.startsWith("lost node b"));
-    assertThatThrownBy(ex::take)
-        .isInstanceOf(SluiceException.class)
-        .hasMessageContaining("b@h2")
-        .hasMessageContaining("killed by the test");
   }
 }

@@ -1,0 +1,287 @@
+package dev.sluice.loader.internal.exec;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.fail;
+
+import dev.sluice.loader.ActorPool;
+import dev.sluice.loader.Batch;
+import dev.sluice.loader.BatchBuilder;
+import dev.sluice.loader.BatchFunction;
+import dev.sluice.loader.Columns;
+import dev.sluice.loader.ElementType;
+import dev.sluice.loader.ExecutionOptions;
+import dev.sluice.loader.HostedRangeSource;
+import dev.sluice.loader.SluiceException;
+import dev.sluice.loader.internal.plan.PhysicalOp;
+import dev.sluice.loader.internal.plan.PhysicalOp.ActorMapOp;
+import dev.sluice.loader.internal.plan.PhysicalOp.NamedFunction;
+import dev.sluice.loader.internal.plan.PhysicalOp.ReadOp;
+import dev.sluice.loader.internal.plan.PhysicalOp.TaskMapOp;
+import dev.sluice.loader.runtime.Lineage;
+import dev.sluice.loader.runtime.Node;
+import dev.sluice.loader.runtime.Resources;
+import dev.sluice.loader.source.RangeSource;
+import java.io.ByteArrayOutputStream;
+import java.nio.channels.Channels;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.OptionalLong;
+import java.util.TreeMap;
+import java.util.concurrent.atomic.AtomicLong;
+import org.apache.arrow.memory.ArrowBuf;
+import org.apache.arrow.memory.RootAllocator;
+import org.apache.arrow.vector.ipc.ArrowStreamWriter;
+import org.apache.arrow.vector.types.pojo.Schema;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A node lost mid-execution, in the manual runtime: its splits are read again elsewhere from where
+ * its readers stood, the blocks it held are made again from their lineage under the same names, its
+ * tasks and actor calls run again on other nodes, and the consumer sees every row once.
+ */
+class NodeLossTest {
+  private static final ExecutionOptions OPTIONS =
+      ExecutionOptions.defaults().withTargetBlockRows(100);
+
+  private static final Node A = new Node("a", "h1", Resources.cpus(2));
+  private static final Node B = new Node("b", "h2", Resources.cpus(2));
+
+  private final AtomicLong clock = new AtomicLong();
+  private final RootAllocator store = new RootAllocator();
+  private ManualRuntime runtime = new ManualRuntime(List.of(A, B));
+  private final List<Long> seen = new ArrayList<>();
+  private final List<String> decisions = new ArrayList<>();
+
+  /** Every delivered block by name (attempt aside), with its lineage and IPC bytes. */
+  private final Map<String, Delivery> delivered = new TreeMap<>();
+
+  private StreamingExecutor ex;
+
+  private record Delivery(Lineage lineage, byte[] bytes) {}
+
+  @AfterEach
+  void stopEverything() {
+    try {
+      if (ex != null) {
+        ex.requestStop();
+        for (int i = 0; !ex.isTerminated(); i++) {
+          if (i == 1000) {
+            fail("the execution did not stop");
+          }
+          ex.runOnce();
+          takeAll();
+          runtime.runTasks();
+          runtime.runActors();
+        }
+        ex.close();
+      }
+    } finally {
+      runtime.close();
+      store.close(); // fails the test if any block is still open
+    }
+  }
+
+  private void start(ExecutionOptions options, PhysicalOp... plan) {
+    ex = StreamingExecutor.stepped(List.of(plan), options, runtime, store, clock::get);
+    ex.start();
+  }
+
+  private List<String> step() {
+    List<String> d = ex.runOnce().decisions();
+    decisions.addAll(d);
+    return d;
+  }
+
+  /** Takes every block delivered and ready, recording its rows, name and bytes. */
+  private void takeAll() {
+    for (ConsumerChannel.Delivered d; (d = ex.pollDelivered()) != null; ) {
+      try (Batch b = d.batch()) {
+        for (int i = 0; i < b.rowCount(); i++) {
+          seen.add(b.getLong(RangeSource.COLUMN, i));
+        }
+        Delivery previous =
+            delivered.put(d.ref().lineage().dedupKey(), new Delivery(d.ref().lineage(), ipc(b)));
+        assertThat(previous).as("delivered twice: %s", d.ref().lineage()).isNull();
+      }
+    }
+  }
+
+  private static byte[] ipc(Batch b) {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    try (ArrowStreamWriter w = new ArrowStreamWriter(b.root(), null, Channels.newChannel(out))) {
+      w.start();
+      w.writeBatch();
+      w.end();
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+    return out.toByteArray();
+  }
+
+  /** Runs {@code rounds} rounds of: a step, the tasks and actor calls it started. */
+  private void rounds(int rounds, boolean take) {
+    for (int i = 0; i < rounds; i++) {
+      step();
+      if (take) {
+        takeAll();
+      }
+      runtime.runTasks();
+      runtime.runActors();
+    }
+  }
+
+  private void runToEnd() {
+    for (int i = 0; i < 10_000; i++) {
+      StreamingExecutor.Step step = ex.runOnce();
+      decisions.addAll(step.decisions());
+      boolean over = step.over();
+      takeAll();
+      if (over) {
+        return;
+      }
+      runtime.runTasks();
+      runtime.runActors();
+    }
+    fail(
+        "the execution did not end: "
+            + decisions.subList(Math.max(0, decisions.size() - 30), decisions.size()));
+  }
+
+  private static ReadOp read(long rows, int splits, List<NamedFunction> fused) {
+    return new ReadOp(
+        new HostedRangeSource(rows, splits, List.of("h1", "h2")),
+        OptionalLong.empty(),
+        OptionalLong.empty(),
+        fused,
+        Resources.cpus(1),
+        0);
+  }
+
+  private static TaskMapOp map(String name, double cpus) {
+    return new TaskMapOp(List.of(new NamedFunction(name, (b, c) -> b)), Resources.cpus(cpus), 0, 0);
+  }
+
+  @Test
+  void theLostNodesSplitsAreReadAgainAndItsBlocksMadeAgainSoEveryRowArrivesOnce() {
+    start(OPTIONS, read(1_200, 4, List.of()), map("M", 0.5));
+    rounds(4, false); // blocks pile up in the consumer's channel, on both nodes
+    runtime.loseNode(B, "killed by the test");
+    List<String> first = step();
+    assertThat(first).anyMatch(d -> d.matches("lost node b with [1-9][0-9]* blocks"));
+    assertThat(first).anyMatch(d -> d.startsWith("give back split"));
+    assertThat(first).anyMatch(d -> d.startsWith("remake "));
+    runToEnd();
+    assertThat(decisions).anyMatch(d -> d.startsWith("remade ") && d.endsWith(" on a"));
+    assertThat(seen).hasSize(1_200).doesNotHaveDuplicates();
+    // Splits given back were leased again, under a higher attempt.
+    assertThat(delivered.values())
+        .anyMatch(
+            d ->
+                d.lineage() instanceof Lineage.Derived m
+                    && m.inputs().get(0).block() instanceof Lineage.Read r
+                    && r.attempt() == 1);
+  }
+
+  /** Each id becomes a row of 1,000 bytes, every one a function of the id. */
+  private static final BatchFunction EXPAND =
+      (in, ctx) -> {
+        int n = in.rowCount();
+        Schema schema =
+            new Schema(
+                List.of(
+                    Columns.int64(RangeSource.COLUMN),
+                    Columns.tensor("payload", ElementType.UINT8, 1000)));
+        try (BatchBuilder b =
+            BatchBuilder.createUninitialized(ctx.allocator(), schema, n, 0, in.sources())) {
+          ArrowBuf data = b.tensorData("payload");
+          for (int i = 0; i < n; i++) {
+            long id = in.getLong(RangeSource.COLUMN, i);
+            b.setLong(RangeSource.COLUMN, i, id);
+            for (int j = 0; j < 1000; j++) {
+              data.setByte((long) i * 1000 + j, (byte) (id * 31 + j));
+            }
+          }
+          return b.build(n);
+        }
+      };
+
+  /** 320 KiB: tasks aim at 40 KiB, so the source's blocks of 100 rows are cut. */
+  private static final ExecutionOptions CUTTING = OPTIONS.withMemoryBudget(320L << 10);
+
+  @Test
+  void aSplitCutMidBlockIsTakenUpWhereItsReaderStoodAndGivesTheSameBlocksByName() {
+    List<NamedFunction> fused = List.of(new NamedFunction("Expand", EXPAND));
+    // Without a loss: the blocks, by name.
+    start(CUTTING, read(1_200, 4, fused));
+    runToEnd();
+    Map<String, Delivery> expected = new TreeMap<>(delivered);
+    ex.close();
+    delivered.clear();
+    seen.clear();
+    runtime.close();
+    runtime = new ManualRuntime(List.of(A, B));
+    // With b lost while its readers stand inside cut source blocks.
+    start(CUTTING, read(1_200, 4, fused));
+    rounds(5, true);
+    runtime.loseNode(B, "killed by the test");
+    runToEnd();
+    assertThat(decisions).anyMatch(d -> d.matches("give back split \\d+ from row [1-9]\\d* of b"));
+    assertThat(seen).hasSize(1_200).doesNotHaveDuplicates();
+    assertThat(delivered.keySet()).isEqualTo(expected.keySet());
+    for (String name : expected.keySet()) {
+      assertThat(delivered.get(name).bytes()).as(name).isEqualTo(expected.get(name).bytes());
+    }
+    assertThat(delivered.values())
+        .anyMatch(d -> d.lineage() instanceof Lineage.Read r && r.attempt() == 1);
+  }
+
+  @Test
+  void anActorCallLostWithItsNodeRunsAgainOnAnActorStartedElsewhere() {
+    ActorMapOp pooled =
+        new ActorMapOp(
+            "Pool",
+            () -> (b, c) -> b,
+            ActorPool.of(1, 1).withIdleTimeout(Duration.ofSeconds(5)),
+            Resources.cpus(1),
+            0);
+    // b has the most CPUs free: the actor starts there.
+    Node bigB = new Node("b", "h2", Resources.cpus(3));
+    runtime.close();
+    runtime = new ManualRuntime(List.of(new Node("a", "h1", Resources.cpus(2)), bigB));
+    start(OPTIONS, read(600, 2, List.of()), pooled);
+    ActorPoolOperatorState pool = (ActorPoolOperatorState) ex.operators().get(1);
+    assertThat(step()).contains("start actor Pool-0");
+    runtime.runTasks(); // the reads' first blocks
+    step();
+    runtime.runActors(); // constructs the actor; no call queued yet
+    step();
+    assertThat(pool.tasksInFlight()).as("%s", decisions).isPositive();
+    runtime.loseNode(bigB, "killed by the test"); // the call never ran
+    runToEnd();
+    assertThat(decisions).anyMatch(d -> d.startsWith("retry a task of Pool lost with b"));
+    assertThat(decisions).contains("start actor Pool-1");
+    assertThat(seen).hasSize(600).doesNotHaveDuplicates();
+  }
+
+  @Test
+  void aLostNodeFailsTheExecutionWhenNoNodeLeftOffersWhatAnOperatorAsks() {
+    Node small = new Node("a", "h1", Resources.cpus(1));
+    Node big = new Node("b", "h2", Resources.cpus(4));
+    runtime.close();
+    runtime = new ManualRuntime(List.of(small, big));
+    start(OPTIONS, read(400, 2, List.of()), map("Big", 2));
+    step();
+    runtime.loseNode(big, "killed by the test");
+    assertThat(step()).anyMatch(d -> d.startsWith("lost node b"));
+    assertThat(ex.failed()).as("%s", decisions).isTrue(); // so take() cannot wait
+    assertThatThrownBy(ex::take)
+        .isInstanceOf(SluiceException.class)
+        .hasMessageContaining("b@h2")
+        .hasMessageContaining("killed by the test")
+        .hasMessageContaining("the nodes left cannot run the plan: Big asks for 2.0 CPU");
+  }
+}
