@@ -1,6 +1,5 @@
 package dev.sluice.loader.internal.exec;
 
-import dev.sluice.loader.Batch;
 import dev.sluice.loader.BatchFunction;
 import dev.sluice.loader.OperatorStats;
 import dev.sluice.loader.SluiceException;
@@ -124,20 +123,6 @@ final class ActorPoolOperatorState extends MapOperatorState {
     return false;
   }
 
-  @Override
-  Batch remakeFrom(Batch input, BufferAllocator alloc) {
-    input.close();
-    throw new SluiceException(
-        "a block made by the actor pool "
-            + name
-            + " was lost with its node, and making it again needs one of the pool's actors,"
-            + " which this executor does not do yet",
-        name,
-        null,
-        null,
-        null);
-  }
-
   private void stopActor(Actor a) {
     actors.remove(a);
     executor.decided("stop actor " + name + "-" + a.id);
@@ -221,13 +206,16 @@ final class ActorPoolOperatorState extends MapOperatorState {
   private void startTaskOn(Actor a, long reserve, List<Segment> bundle, long seq) {
     // The call runs on the actor's thread, with the actor's own function instance.
     TaskLauncher onActor =
-        alloc ->
-            a.handle.call(
-                fn ->
-                    runMeasured(
-                        taskAlloc ->
-                            runBundle(List.of(new NamedFunction(name, fn)), bundle, taskAlloc),
-                        alloc));
+        alloc -> {
+          NodeWorker worker = executor.worker(a.node);
+          return a.handle.call(
+              fn ->
+                  runMeasured(
+                      (w, taskAlloc) ->
+                          runBundle(List.of(new NamedFunction(name, fn)), bundle, w, taskAlloc),
+                      worker,
+                      alloc));
+        };
     launchTask(
         reserve,
         a.node,

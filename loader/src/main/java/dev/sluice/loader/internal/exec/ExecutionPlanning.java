@@ -7,10 +7,14 @@ import dev.sluice.loader.internal.plan.PhysicalOp.ActorMapOp;
 import dev.sluice.loader.internal.plan.PhysicalOp.LimitOp;
 import dev.sluice.loader.internal.plan.PhysicalOp.ReadOp;
 import dev.sluice.loader.internal.plan.PhysicalOp.TaskMapOp;
+import dev.sluice.loader.runtime.BlockStore;
 import dev.sluice.loader.runtime.ExecutionRuntime;
 import dev.sluice.loader.runtime.Node;
 import dev.sluice.loader.runtime.Resources;
+import dev.sluice.sharding.SourceSplit;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.function.Predicate;
 import org.apache.arrow.memory.BufferAllocator;
 
@@ -38,6 +42,31 @@ final class ExecutionPlanning {
     }
     Node only = nodes.get(0);
     return List.of(new Node(only.id(), only.host(), options.resources()));
+  }
+
+  /** An empty block store for each node, in one directory. */
+  static BlockDirectory blocks(List<Node> nodes) {
+    Map<String, BlockStore> stores = new LinkedHashMap<>();
+    for (Node n : nodes) {
+      stores.put(n.id(), new BlockStore(n.id()));
+    }
+    return new BlockDirectory(stores);
+  }
+
+  /** A worker for each node of {@code blocks}, over the plan and its operator states. */
+  static Map<String, NodeWorker> workers(
+      List<PhysicalOp> plan, List<OperatorState> ops, ExecContext ctx, BlockDirectory blocks) {
+    Map<Integer, SourceSplit> splits =
+        ops.get(0) instanceof ReadOperatorState read ? read.splitsByIndex() : Map.of();
+    List<String> names = ops.stream().map(op -> op.name).toList();
+    Map<String, NodeWorker> workers = new LinkedHashMap<>();
+    for (BlockStore store : blocks.stores()) {
+      workers.put(
+          store.owner(),
+          new NodeWorker(
+              store.owner(), plan, names, ctx, blocks, splits, i -> ops.get(i).allocator));
+    }
+    return workers;
   }
 
   /** The state of operator {@code i}, its outputs in a child of {@code allocator}. */

@@ -7,6 +7,7 @@ import dev.sluice.loader.runtime.BlockLostException;
 import dev.sluice.loader.runtime.BlockRef;
 import dev.sluice.loader.runtime.Lineage;
 import dev.sluice.loader.runtime.Resources;
+import dev.sluice.loader.runtime.TaskSpec;
 import java.util.ArrayList;
 import java.util.List;
 import org.apache.arrow.memory.BufferAllocator;
@@ -100,11 +101,6 @@ class MapOperatorState extends OperatorState {
   @Override
   boolean remakes() {
     return true;
-  }
-
-  @Override
-  Batch remakeFrom(Batch input, BufferAllocator alloc) throws Exception {
-    return TaskBody.runChain(chain, input, true, alloc, ctx.badRecords(), name, ctx.epoch());
   }
 
   @Override
@@ -207,7 +203,7 @@ class MapOperatorState extends OperatorState {
     startTask(
         reserve,
         hostsOf(bundle),
-        alloc -> runBundle(chain, bundle, alloc),
+        (worker, alloc) -> runBundle(chain, bundle, worker, alloc),
         new TaskCompletion() {
           @Override
           public Lineage lineage(TaskResult r) {
@@ -232,24 +228,27 @@ class MapOperatorState extends OperatorState {
         });
   }
 
-  /** The task body: assemble, run the chain, hand the result to the operator's allocator. */
-  final TaskResult runBundle(List<NamedFunction> chain, List<Segment> bundle, BufferAllocator alloc)
+  /**
+   * The task body, run on the node with its worker: the bundle as a task spec (operator and input
+   * rows), assembled and run through {@code chain}; the inputs are released once read.
+   */
+  final TaskResult runBundle(
+      List<NamedFunction> chain, List<Segment> bundle, NodeWorker worker, BufferAllocator alloc)
       throws Exception {
     long rows = 0;
     long bytes = 0;
+    List<TaskSpec.Input> inputs = new ArrayList<>(bundle.size());
     for (Segment s : bundle) {
       rows += s.rows();
       bytes +=
           s.whole()
               ? s.block().bytes()
               : s.block().bytes() * s.rows() / Math.max(1, s.block().rows());
+      inputs.add(new TaskSpec.Input(s.block().ref(), s.from(), s.to()));
     }
     boolean keepInputs = false;
     try {
-      TaskBody.Assembled in = TaskBody.assemble(bundle, alloc);
-      Batch out =
-          TaskBody.runChain(
-              chain, in.batch(), in.owned(), alloc, ctx.badRecords(), name, ctx.epoch());
+      Batch out = worker.map(new TaskSpec.MapBundle(index, inputs), chain, alloc);
       return new TaskResult(out, rows, bytes, 0, 0, 0, false);
     } catch (BlockLostException e) {
       keepInputs = true; // an input was lost with its node: the task runs again when it is back

@@ -9,6 +9,7 @@ import dev.sluice.loader.runtime.Lineage;
 import dev.sluice.loader.runtime.Node;
 import dev.sluice.loader.runtime.NodeLostException;
 import dev.sluice.loader.runtime.Resources;
+import dev.sluice.loader.runtime.TaskSpec;
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
 import java.util.ArrayDeque;
@@ -143,26 +144,21 @@ abstract class OperatorState implements BackpressurePolicy.OperatorView {
     return refs;
   }
 
-  /** Makes a read's block again (reads only). */
-  Batch remakeRead(Lineage.Read lineage, BufferAllocator alloc) throws Exception {
-    throw new IllegalStateException(name + " reads no split: " + lineage);
-  }
-
-  /**
-   * Makes this operator's block again from its input, made again (owned by this call): runs the
-   * operator's functions; a limit's cut is its input.
-   */
-  Batch remakeFrom(Batch input, BufferAllocator alloc) throws Exception {
-    return input;
-  }
-
   /** Launches a task that makes the next queued lost block again, under its name. */
   final void launchRemake() {
     BlockRef lost = remakeQueue.poll();
     startTask(
         taskMemoryEstimate(),
         lost.hosts(),
-        alloc -> new TaskResult(executor.remake(lost.lineage(), alloc), 0, 0, 0, 0, 0, false),
+        (worker, alloc) ->
+            new TaskResult(
+                worker.remake(new TaskSpec.Remake(index, lost.lineage()), alloc),
+                0,
+                0,
+                0,
+                0,
+                0,
+                false),
         new TaskCompletion() {
           @Override
           public Lineage lineage(TaskResult r) {
@@ -316,7 +312,7 @@ abstract class OperatorState implements BackpressurePolicy.OperatorView {
    */
   final void startTask(
       long reserve, Collection<String> hosts, TaskWork work, TaskCompletion completion) {
-    Node node = executor.resources().place(taskResources(), hosts);
+    Node node = executor.resources().place(taskResources(), hosts, reserve);
     if (node == null) {
       throw new IllegalStateException(name + ": launched a task that fits no node");
     }
@@ -328,7 +324,10 @@ abstract class OperatorState implements BackpressurePolicy.OperatorView {
     launchTask(
         reserve,
         node,
-        alloc -> ctx.runtime().submit(node, name, () -> runMeasured(work, alloc)),
+        alloc -> {
+          NodeWorker worker = executor.worker(node);
+          return ctx.runtime().submit(node, name, () -> runMeasured(work, worker, alloc));
+        },
         completion);
   }
 
@@ -359,12 +358,13 @@ abstract class OperatorState implements BackpressurePolicy.OperatorView {
    * memory is never counted twice) and the allocator is closed when the output is closed; with no
    * output, it is closed at once, and memory still held then is a leak in a function.
    */
-  static TaskResult runMeasured(TaskWork work, BufferAllocator taskAllocator) throws Exception {
+  static TaskResult runMeasured(TaskWork work, NodeWorker worker, BufferAllocator taskAllocator)
+      throws Exception {
     long t0 = System.nanoTime();
     long c0 = THREADS.getCurrentThreadCpuTime();
     TaskResult r;
     try {
-      r = work.run(taskAllocator);
+      r = work.run(worker, taskAllocator);
     } catch (Exception | Error e) {
       closeQuietly(taskAllocator);
       throw e;
@@ -539,6 +539,11 @@ abstract class OperatorState implements BackpressurePolicy.OperatorView {
 
   /** As {@link #rowsForTarget(int)}, from {@code bytesPerRow} (-1: nothing known yet). */
   final int rowsForTarget(int available, double bytesPerRow) {
+    return rowsForTarget(available, bytesPerRow, ctx.options().targetOutputBytes());
+  }
+
+  /** As {@link #rowsForTarget(int)}, from {@code bytesPerRow} and the output target. */
+  static int rowsForTarget(int available, double bytesPerRow, long targetOutputBytes) {
     if (bytesPerRow < 0) {
       return Math.min(available, 1);
     }
@@ -547,7 +552,7 @@ abstract class OperatorState implements BackpressurePolicy.OperatorView {
     }
     // Up to a quarter over the target, so that rows of exactly target / n bytes (plus a few bytes
     // of other columns) still make blocks of n rows.
-    double rows = ctx.options().targetOutputBytes() * 1.25 / bytesPerRow;
+    double rows = targetOutputBytes * 1.25 / bytesPerRow;
     return (int) Math.max(1, Math.min(available, rows));
   }
 
@@ -634,10 +639,13 @@ abstract class OperatorState implements BackpressurePolicy.OperatorView {
     return snapshot(0, 0, 0);
   }
 
-  /** The body of a task, run on a worker (or actor) thread with the task's allocator. */
+  /**
+   * The body of a task, run on a worker (or actor) thread of its node with the node's worker and
+   * the task's allocator.
+   */
   @FunctionalInterface
   interface TaskWork {
-    TaskResult run(BufferAllocator taskAllocator) throws Exception;
+    TaskResult run(NodeWorker worker, BufferAllocator taskAllocator) throws Exception;
   }
 
   /** What to do on the scheduling thread when a task ends. */

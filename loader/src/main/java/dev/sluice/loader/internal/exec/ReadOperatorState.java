@@ -1,19 +1,16 @@
 package dev.sluice.loader.internal.exec;
 
-import dev.sluice.loader.Batch;
-import dev.sluice.loader.SluiceException;
 import dev.sluice.loader.internal.plan.PhysicalOp.ReadOp;
 import dev.sluice.loader.runtime.BlockRef;
 import dev.sluice.loader.runtime.Lineage;
 import dev.sluice.loader.runtime.Node;
 import dev.sluice.loader.runtime.Resources;
-import dev.sluice.loader.source.SplitReader;
+import dev.sluice.loader.runtime.TaskSpec;
 import dev.sluice.sharding.EpochPlan;
 import dev.sluice.sharding.SourceSplit;
 import dev.sluice.sharding.SplitEnumerator;
 import dev.sluice.sharding.SplitLease;
 import dev.sluice.sharding.SplitResponse;
-import java.io.IOException;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -67,7 +64,6 @@ final class ReadOperatorState extends OperatorState {
     final SourceSplit split;
     final SplitLease lease;
     final Node node;
-    SplitReader reader;
     int blocks;
     boolean busy;
 
@@ -79,15 +75,6 @@ final class ReadOperatorState extends OperatorState {
 
     /** Lost with its node: its lease was given back; a task still out on it is dropped. */
     boolean lost;
-
-    /**
-     * With fused functions: the rest of a block whose output would exceed the target, in its own
-     * allocator, while tasks take it a part at a time; null when none is left.
-     */
-    BufferAllocator pendingAllocator;
-
-    Batch pending;
-    int pendingOffset;
 
     Cursor(SplitLease lease, Node node) {
       this.position = lease.planPosition();
@@ -136,6 +123,11 @@ final class ReadOperatorState extends OperatorState {
       return true;
     }
     return enumerator.freeSplits() > 0 && open.size() < maxOpenSplits();
+  }
+
+  /** The source's splits by their index (what a node's worker reads by). */
+  Map<Integer, SourceSplit> splitsByIndex() {
+    return Map.copyOf(splitsByIndex);
   }
 
   /** The splits being read, by plan position, and the node each one's reader is on (for tests). */
@@ -191,16 +183,6 @@ final class ReadOperatorState extends OperatorState {
     return true;
   }
 
-  @Override
-  Batch remakeRead(Lineage.Read lineage, BufferAllocator alloc) throws Exception {
-    SourceSplit split = splitsByIndex.get(lineage.split());
-    if (split == null) {
-      throw new IllegalStateException(name + " has no split " + lineage.split());
-    }
-    return ReadReplay.remake(
-        op, split, lineage, ctx.readContext(), ctx.badRecords(), ctx.epoch(), alloc);
-  }
-
   /**
    * The splits read on a lost node go back to the enumerator (a new lease, attempt one higher, on
    * another node); the next reader starts where the lost one stood: at the rows its finished tasks
@@ -235,7 +217,7 @@ final class ReadOperatorState extends OperatorState {
     }
     Cursor cursor = idleCursorWithRoom();
     if (cursor == null) {
-      Node node = executor.resources().place(op.resources(), List.of());
+      Node node = executor.resources().place(op.resources(), List.of(), taskMemoryEstimate());
       SplitResponse response =
           enumerator.handleSplitRequest(
               consumerIds.computeIfAbsent(node.id(), k -> consumerIds.size()), node.host());
@@ -254,10 +236,13 @@ final class ReadOperatorState extends OperatorState {
     Cursor c = cursor;
     c.busy = true;
     int blockNumber = c.blocks++;
+    TaskSpec.ReadBlock spec =
+        new TaskSpec.ReadBlock(
+            index, c.split.index(), c.lease.attempt(), blockNumber, c.rowsRead, c.bytesOutPerRow);
     startTaskOn(
         c.node,
         taskMemoryEstimate(),
-        alloc -> read(c, alloc),
+        (worker, alloc) -> worker.read(spec, alloc),
         new TaskCompletion() {
           @Override
           public Lineage lineage(TaskResult r) {
@@ -288,6 +273,11 @@ final class ReadOperatorState extends OperatorState {
               return;
             }
             c.rowsRead += r.rowsIn();
+            if (!op.fused().isEmpty() && r.rowsIn() > 0) {
+              // The split's own output bytes per row, which cuts its next blocks.
+              double perRow = output == null ? 0 : output.bytes() / (double) r.rowsIn();
+              c.bytesOutPerRow = Math.max(c.bytesOutPerRow, perRow);
+            }
             if (cancelled) {
               dropCursor(c);
               return;
@@ -319,172 +309,9 @@ final class ReadOperatorState extends OperatorState {
         });
   }
 
-  private TaskResult read(Cursor c, BufferAllocator alloc) throws Exception {
-    try {
-      if (c.reader == null) {
-        c.reader = op.source().open(c.split, ctx.readContext());
-        if (c.rowsRead > 0) {
-          skipTo(c, alloc);
-        }
-      }
-      if (op.fused().isEmpty()) {
-        Batch raw = nextRaw(c, alloc);
-        return raw == null
-            ? new TaskResult(null, 0, 0, 0, 0, 0, true)
-            : new TaskResult(raw, raw.rowCount(), raw.sizeInBytes(), 0, 0, 0, false);
-      }
-      return readFused(c, alloc);
-    } catch (SluiceException e) {
-      closeReader(c);
-      throw e.source() == null
-          ? new SluiceException(
-              e.reason(),
-              e.operator() != null ? e.operator() : name,
-              c.split.describe(),
-              e.entry(),
-              e)
-          : e;
-    } catch (Exception e) {
-      closeReader(c);
-      throw new SluiceException(
-          "reading failed: " + e.getMessage(), name, c.split.describe(), null, e);
-    }
-  }
-
-  /**
-   * A task of a read with fused functions: the next block through the functions when its output
-   * fits the target (read in the task's allocator and handed to the functions as it is, as a read
-   * without cutting does), else as many rows as fit, the rest kept in the cursor (its own
-   * allocator; a copy of input rows, small next to the output) for the next tasks.
-   */
-  private TaskResult readFused(Cursor c, BufferAllocator alloc) throws Exception {
-    Batch part;
-    if (c.pending == null) {
-      Batch raw = nextRaw(c, alloc);
-      if (raw == null) {
-        return new TaskResult(null, 0, 0, 0, 0, 0, true);
-      }
-      int rows = rowsForTarget(raw.rowCount(), c.bytesOutPerRow);
-      if (rows >= raw.rowCount()) {
-        int in = raw.rowCount();
-        long inBytes = raw.sizeInBytes();
-        Batch out =
-            TaskBody.runChain(op.fused(), raw, true, alloc, ctx.badRecords(), name, ctx.epoch());
-        learn(c, out, in);
-        return new TaskResult(out, in, inBytes, 0, 0, 0, false);
-      }
-      try {
-        if (c.pendingAllocator == null) {
-          c.pendingAllocator =
-              allocator.newChildAllocator(name + "-split-" + c.position, 0, Long.MAX_VALUE);
-        }
-        c.pending = raw.slice(c.pendingAllocator, rows, raw.rowCount() - rows);
-        c.pendingOffset = 0;
-        part = raw.slice(alloc, 0, rows);
-      } finally {
-        raw.close();
-      }
-    } else {
-      Batch block = c.pending;
-      int rows = rowsForTarget(block.rowCount() - c.pendingOffset, c.bytesOutPerRow);
-      part = block.slice(alloc, c.pendingOffset, rows);
-      c.pendingOffset += rows;
-      if (c.pendingOffset == block.rowCount()) {
-        closePending(c);
-      }
-    }
-    long rows = part.rowCount();
-    long bytes = part.sizeInBytes();
-    Batch out =
-        TaskBody.runChain(op.fused(), part, true, alloc, ctx.badRecords(), name, ctx.epoch());
-    learn(c, out, rows);
-    return new TaskResult(out, rows, bytes, 0, 0, 0, false);
-  }
-
-  /** Updates the split's own output bytes per input row, which cuts its next blocks. */
-  private static void learn(Cursor c, Batch out, long rowsIn) {
-    if (rowsIn > 0) {
-      double perRow = out == null ? 0 : out.sizeInBytes() / (double) rowsIn;
-      c.bytesOutPerRow = Math.max(c.bytesOutPerRow, perRow);
-    }
-  }
-
-  /**
-   * Moves a reader opened for a split taken over from a lost node to where the lost reader stood:
-   * past the rows read, keeping the rest of a source block that was being cut, as the lost cursor
-   * kept it.
-   */
-  private void skipTo(Cursor c, BufferAllocator alloc) throws Exception {
-    long row = 0;
-    while (row < c.rowsRead) {
-      Batch raw = c.reader.next(alloc);
-      if (raw == null) {
-        throw new IllegalStateException(
-            c.split.describe()
-                + " ends at row "
-                + row
-                + ", before row "
-                + c.rowsRead
-                + " where it was left");
-      }
-      long end = row + raw.rowCount();
-      if (end <= c.rowsRead) {
-        raw.close();
-        row = end;
-        continue;
-      }
-      int offset = (int) (c.rowsRead - row);
-      try {
-        if (op.fused().isEmpty()) {
-          throw new IllegalStateException(
-              c.split.describe()
-                  + " was left at row "
-                  + c.rowsRead
-                  + ", inside a block of the source");
-        }
-        if (c.pendingAllocator == null) {
-          c.pendingAllocator =
-              allocator.newChildAllocator(name + "-split-" + c.position, 0, Long.MAX_VALUE);
-        }
-        c.pending = raw.slice(c.pendingAllocator, offset, raw.rowCount() - offset);
-        c.pendingOffset = 0;
-      } finally {
-        raw.close();
-      }
-      row = c.rowsRead;
-    }
-  }
-
-  /** The split's next block as the source reads it; null, with the reader closed, at its end. */
-  private static Batch nextRaw(Cursor c, BufferAllocator alloc) throws Exception {
-    Batch raw = c.reader.next(alloc);
-    if (raw == null) {
-      closeReader(c);
-    }
-    return raw;
-  }
-
-  private static void closePending(Cursor c) {
-    if (c.pending != null) {
-      c.pending.close();
-      c.pending = null;
-    }
-  }
-
-  private static void closeReader(Cursor c) {
-    closePending(c);
-    if (c.pendingAllocator != null) {
-      c.pendingAllocator.close();
-      c.pendingAllocator = null;
-    }
-    if (c.reader != null) {
-      try {
-        c.reader.close();
-      } catch (IOException | RuntimeException e) {
-        LOG.warn("closing the reader of {} failed", c.split.describe(), e);
-      }
-      c.reader = null;
-    }
+  /** Closes the split's reader on its node (when no task holds it). */
+  private void closeReader(Cursor c) {
+    executor.worker(c.node).closeReader(c.split.index());
   }
 
   @Override

@@ -6,6 +6,7 @@ import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.ToLongFunction;
 
 /**
  * The logical resources of one execution, node by node: what each node offers and what the tasks
@@ -15,8 +16,19 @@ import java.util.Map;
 final class ResourceLedger {
   private final Map<String, Node> nodes = new LinkedHashMap<>();
   private final Map<String, Resources> used = new LinkedHashMap<>();
+  private final ToLongFunction<String> memoryInUse;
 
+  /** A ledger that knows nothing of the nodes' memory in use (every node's is free). */
   ResourceLedger(List<Node> nodes) {
+    this(nodes, id -> 0);
+  }
+
+  /**
+   * @param nodes the runtime's nodes
+   * @param memoryInUse the bytes a node holds now (blocks in its store, tasks' reserves), by id
+   */
+  ResourceLedger(List<Node> nodes, ToLongFunction<String> memoryInUse) {
+    this.memoryInUse = memoryInUse;
     if (nodes.isEmpty()) {
       throw new IllegalArgumentException("the runtime offers no node");
     }
@@ -62,27 +74,57 @@ final class ResourceLedger {
   }
 
   /**
-   * Where a task or an actor asking for {@code r} goes: among the nodes it fits on now, one whose
-   * host holds its input ({@code hosts}) if any, then the one with the most CPUs free (spreading
-   * work), the first in the runtime's order on ties; null when it fits nowhere.
+   * Where a task or an actor asking for {@code r} and {@code memory} bytes goes: among the nodes
+   * its CPUs and GPUs fit on now, first those with that much memory free (see {@link #freeMemory}),
+   * then one whose host holds its input ({@code hosts}), then the one with the most CPUs free
+   * (spreading work), then the most memory free, the first in the runtime's order on ties; null
+   * when it fits nowhere. A node short of memory is still chosen when every node is: the
+   * execution's memory budget, not placement, is the bound.
    */
-  Node place(Resources r, Collection<String> hosts) {
+  Node place(Resources r, Collection<String> hosts, long memory) {
     Node best = null;
+    boolean bestRoom = false;
     boolean bestLocal = false;
+    long bestMemory = 0;
     for (Node n : nodes.values()) {
       Resources free = free(n);
       if (!free.fits(r)) {
         continue;
       }
+      long freeMemory = freeMemory(n);
+      boolean room = freeMemory >= memory;
       boolean local = hosts.contains(n.host());
-      if (best == null
-          || (local && !bestLocal)
-          || (local == bestLocal && free.cpus() > free(best).cpus() + 1e-9)) {
+      int cmp;
+      if (best == null) {
+        cmp = 1;
+      } else if (room != bestRoom) {
+        cmp = room ? 1 : -1;
+      } else if (local != bestLocal) {
+        cmp = local ? 1 : -1;
+      } else {
+        double cpus = free.cpus() - free(best).cpus();
+        cmp = cpus > 1e-9 ? 1 : cpus < -1e-9 ? -1 : Long.compare(freeMemory, bestMemory);
+      }
+      if (cmp > 0) {
         best = n;
+        bestRoom = room;
         bestLocal = local;
+        bestMemory = freeMemory;
       }
     }
     return best;
+  }
+
+  /** As {@link #place(Resources, Collection, long)} for work that needs no memory of its own. */
+  Node place(Resources r, Collection<String> hosts) {
+    return place(r, hosts, 0);
+  }
+
+  /** The bytes {@code n} has free of its memory budget (blocks held and tasks' reserves used). */
+  long freeMemory(Node n) {
+    return n.memoryBudget() == Long.MAX_VALUE
+        ? Long.MAX_VALUE
+        : n.memoryBudget() - memoryInUse.applyAsLong(n.id());
   }
 
   void acquire(Node n, Resources r) {

@@ -1,15 +1,97 @@
 package dev.sluice.loader.internal.exec;
 
+import dev.sluice.loader.runtime.BlockRef;
+import dev.sluice.loader.runtime.Resources;
+import java.util.ArrayDeque;
 import java.util.List;
 
 /**
- * The scheduler's decisions, as small functions of the execution's state that return what to do (in
- * the shape of Ray Data's {@code streaming_executor_state.py}): which operator launches a task
- * next, and which one runs a task anyway when the pipeline would otherwise stall. They change
- * nothing but the operators' held-back clocks (statistics); the executor applies the decisions.
+ * The scheduler's step, as small functions of the execution's state (in the shape of Ray Data's
+ * {@code streaming_executor_state.py}): move finished outputs downstream as far as queues accept
+ * them ({@link #moveOutputs}, the one function that changes the topology), then decide which
+ * operator launches a task next and which one runs a task anyway when the pipeline would otherwise
+ * stall. The deciding functions change nothing but the operators' held-back clocks (statistics);
+ * the executor applies the decisions.
  */
 final class Scheduling {
   private Scheduling() {}
+
+  /**
+   * Hands released outputs downstream while the next operator accepts them (and the last operator's
+   * to the consumer while its channel has room, or, in bulk mode, into {@code bulkHeld} until the
+   * last operator is done); what is refused stays where it is and holds its producer back.
+   */
+  static void moveOutputs(
+      List<OperatorState> ops,
+      ConsumerChannel consumer,
+      ArrayDeque<BlockRef> bulkHeld,
+      boolean bulk,
+      BlockDirectory blocks) {
+    for (int i = 0; i < ops.size(); i++) {
+      OperatorState op = ops.get(i);
+      if (i + 1 < ops.size()) {
+        OperatorState next = ops.get(i + 1);
+        // A limit cuts blocks on this thread: it takes none that is lost and being made again.
+        while (op.outputs.peekReady() != null
+            && next.acceptsInput()
+            && (next.runsTasks() || blocks.ready(op.outputs.peekReady()))) {
+          next.addInput(op.outputs.pollReady());
+        }
+        next.upstreamDone = op.isDone();
+      } else if (bulk) {
+        for (BlockRef b; (b = op.outputs.pollReady()) != null; ) {
+          bulkHeld.add(b);
+        }
+      } else {
+        // Taken from the buffer before it is offered: once in the channel, the consumer may take
+        // and close it at once.
+        while (op.outputs.peekReady() != null && consumer.hasRoom()) {
+          deliver(op.outputs.pollReady(), consumer, blocks);
+        }
+      }
+    }
+    if (bulk && ops.get(ops.size() - 1).isDone()) {
+      while (!bulkHeld.isEmpty() && consumer.hasRoom()) {
+        deliver(bulkHeld.poll(), consumer, blocks);
+      }
+    }
+  }
+
+  /** Hands a block to the consumer's channel, which has room; releases it if the channel ended. */
+  private static void deliver(BlockRef b, ConsumerChannel consumer, BlockDirectory blocks) {
+    if (!consumer.offer(b)) {
+      blocks.release(b);
+    }
+  }
+
+  /** Whether no task runs, no actor lives and no resource is held. */
+  static boolean quiescent(List<OperatorState> ops, ResourceLedger resources) {
+    for (OperatorState op : ops) {
+      if (!op.running.isEmpty() || op.liveActors() > 0) {
+        return false;
+      }
+    }
+    return resources.idle();
+  }
+
+  /**
+   * Whether {@code r} fits while still leaving room for one task of every other unfinished task
+   * operator, so that a growing actor pool never takes the resources its own upstream needs.
+   */
+  static boolean fitsLeavingRoomForOthers(
+      List<OperatorState> ops, OperatorState asking, Resources r, ResourceLedger resources) {
+    Resources need = r;
+    for (OperatorState op : ops) {
+      if (op != asking
+          && op.runsTasks()
+          && op.resourcesPerTask()
+          && !op.isDone()
+          && op.running.isEmpty()) {
+        need = need.plus(op.taskResources());
+      }
+    }
+    return resources.fits(need);
+  }
 
   /**
    * The operator to launch one task of now, or null: among the task operators that have work, room

@@ -17,7 +17,6 @@ import dev.sluice.loader.runtime.Resources;
 import dev.sluice.loader.source.ReadContext;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.BlockingQueue;
@@ -82,8 +81,11 @@ public final class StreamingExecutor implements BlockStream {
   /** Each node's block store, and the blocks made again in place of lost ones. */
   private final BlockDirectory blocks;
 
-  /** Lost blocks being made again (their current references), so that each is made once. */
-  private final java.util.Set<BlockRef> remaking = new java.util.HashSet<>();
+  /** Each node's worker, by node id: what runs task specs there; set at start. */
+  private final Map<String, NodeWorker> workers = new java.util.HashMap<>();
+
+  /** What happens when a node is lost. */
+  private final NodeLossRecovery recovery;
 
   private final ScheduledExecutorService timer;
 
@@ -178,11 +180,7 @@ public final class StreamingExecutor implements BlockStream {
     this.consumerAllocator =
         executionAllocator.newChildAllocator("consumer-" + id, 0, Long.MAX_VALUE);
     List<Node> nodes = ExecutionPlanning.nodes(runtime, options);
-    Map<String, BlockStore> byNode = new LinkedHashMap<>();
-    for (Node n : nodes) {
-      byNode.put(n.id(), new BlockStore(n.id()));
-    }
-    this.blocks = new BlockDirectory(byNode);
+    this.blocks = ExecutionPlanning.blocks(nodes);
     this.consumer =
         new ConsumerChannel(
             CHANNEL_BLOCKS,
@@ -192,7 +190,8 @@ public final class StreamingExecutor implements BlockStream {
             this::closeAllocatorsIfDone);
     this.policies = bulk ? Policies.bulk() : Policies.streamingDefaults();
     this.badRecords = new BadRecords(options.badRecordAllowance());
-    this.resources = new ResourceLedger(nodes);
+    this.resources = new ResourceLedger(nodes, this::memoryInUse);
+    this.recovery = new NodeLossRecovery(this, this.plan, ops, resources, blocks, workers);
     this.progress =
         new ExecutionProgress(
             ops, resources, executionAllocator, options, consumer, observer, () -> rowsTotal);
@@ -209,89 +208,25 @@ public final class StreamingExecutor implements BlockStream {
     }
   }
 
-  /**
-   * A node is gone, with the blocks it held and the tasks and actors on it (which fail on their
-   * own, and are run again elsewhere). Its splits are given back to the enumerator (read again,
-   * under a new attempt, from the row where the lost reader stood) and every block it held that
-   * some holder still references is made again from its lineage on another node, under the same
-   * name, so the consumer sees every row once. Idempotent: a task failing with the node may report
-   * the loss before the runtime does.
-   */
+  /** A node is gone: see {@link NodeLossRecovery}. */
   void nodeLost(Node node, String reason) {
-    if (!resources.has(node) || failure != null) {
-      return;
-    }
-    resources.lose(node);
-    int dropped = blocks.store(node.id()).lose();
-    decided("lost node " + node.id() + " with " + dropped + " blocks");
-    String problem = ExecutionPlanning.resourcesLeftProblem(plan, resources);
-    if (problem != null) {
-      fail(lostError(node, reason, problem));
-      return;
-    }
-    for (OperatorState op : ops) {
-      op.nodeLost(node);
-    }
-    for (OperatorState op : ops) {
-      op.heldRefs().forEach(this::remakeIfLost);
-    }
-    bulkHeld.forEach(this::remakeIfLost);
-    consumer.waitingRefs().forEach(this::remakeIfLost);
+    List<BlockRef> heldElsewhere = new ArrayList<>(bulkHeld);
+    heldElsewhere.addAll(consumer.waitingRefs());
+    recovery.nodeLost(node, reason, heldElsewhere);
   }
 
-  private static SluiceException lostError(Node node, String reason, String why) {
-    return new SluiceException(
-        "node " + node + " was lost (" + reason + "); the nodes left cannot run the plan: " + why,
-        null,
-        null,
-        null,
-        null);
-  }
-
-  /**
-   * Has {@code ref}'s block made again from its lineage if it is lost (once, however many holders
-   * ask): by the operator that made it, or, for a limit's cut, by the nearest task operator
-   * upstream.
-   */
+  /** Has a lost block made again (see {@link NodeLossRecovery#remakeIfLost}). */
   void remakeIfLost(BlockRef ref) {
-    if (blocks.ready(ref) || !remaking.add(blocks.current(ref))) {
-      return;
-    }
-    int i = ref.lineage().operator();
-    while (i > 0 && !ops.get(i).runsTasks()) {
-      i--;
-    }
-    OperatorState remaker = ops.get(i);
-    if (!remaker.remakes()) {
-      fail(
-          new SluiceException(
-              "a block made by "
-                  + ops.get(ref.lineage().operator()).name
-                  + " was lost with node "
-                  + ref.owner()
-                  + ", and making it again needs one of the pool's actors, which this executor"
-                  + " does not do yet: "
-                  + ref.lineage(),
-              ops.get(ref.lineage().operator()).name,
-              null,
-              null,
-              null));
-      return;
-    }
-    decided("remake " + ref.lineage().dedupKey() + " by " + remaker.name);
-    remaker.queueRemake(ref);
+    recovery.remakeIfLost(ref);
   }
 
   /** A lost block was made again: its holders now read {@code remade}. */
   void remade(BlockRef lost, BlockRef remade) {
-    remaking.remove(blocks.current(lost));
-    blocks.succeed(lost, remade);
+    recovery.remade(lost, remade);
   }
 
-  /** Makes a block again from its lineage, on a task's thread (see {@link Remake}). */
-  Batch remake(dev.sluice.loader.runtime.Lineage lineage, BufferAllocator allocator)
-      throws Exception {
-    return Remake.of(lineage, ops, allocator);
+  private long memoryInUse(String nodeId) {
+    return recovery.memoryInUse(nodeId);
   }
 
   /** Plans splits, builds operator states, logs the DAG and starts the scheduling thread. */
@@ -315,6 +250,7 @@ public final class StreamingExecutor implements BlockStream {
       }
       ExecutionPlanning.checkResources(plan, resources);
       taskOps = ops.stream().filter(OperatorState::runsTasks).toList();
+      workers.putAll(ExecutionPlanning.workers(plan, ops, ctx, blocks));
     } catch (RuntimeException e) {
       releaseAfterFailedStart();
       throw e;
@@ -383,7 +319,8 @@ public final class StreamingExecutor implements BlockStream {
       }
       return quiescent();
     }
-    moveOutputs();
+    Scheduling.moveOutputs(
+        ops, consumer, bulkHeld, options.mode() == ExecutionOptions.Mode.BULK, blocks);
     for (OperatorState op : ops) {
       op.maintain();
     }
@@ -397,59 +334,13 @@ public final class StreamingExecutor implements BlockStream {
     return false;
   }
 
-  private boolean quiescent() {
-    for (OperatorState op : ops) {
-      if (!op.running.isEmpty() || op.liveActors() > 0) {
-        return false;
-      }
+  /** The worker of {@code node}. */
+  NodeWorker worker(Node node) {
+    NodeWorker w = workers.get(node.id());
+    if (w == null) {
+      throw new IllegalArgumentException("no node " + node.id() + " in this execution");
     }
-    return resources.idle();
-  }
-
-  /**
-   * Hands released outputs downstream while the next operator accepts them (and the last operator's
-   * to the consumer while its channel has room); what is refused stays where it is and holds its
-   * producer back.
-   */
-  private void moveOutputs() {
-    boolean bulk = options.mode() == ExecutionOptions.Mode.BULK;
-    for (int i = 0; i < ops.size(); i++) {
-      OperatorState op = ops.get(i);
-      if (i + 1 < ops.size()) {
-        OperatorState next = ops.get(i + 1);
-        // A limit cuts blocks on this thread: it takes none that is lost and being made again.
-        while (op.outputs.peekReady() != null
-            && next.acceptsInput()
-            && (next.runsTasks() || blocks.ready(op.outputs.peekReady()))) {
-          next.addInput(op.outputs.pollReady());
-        }
-        next.upstreamDone = op.isDone();
-      } else if (bulk) {
-        for (BlockRef b; (b = op.outputs.pollReady()) != null; ) {
-          bulkHeld.add(b);
-        }
-      } else {
-        // Taken from the buffer before it is offered: once in the channel, the consumer may take
-        // and close it at once.
-        while (op.outputs.peekReady() != null && consumer.hasRoom()) {
-          deliver(op.outputs.pollReady());
-        }
-      }
-    }
-    if (bulk && ops.get(ops.size() - 1).isDone()) {
-      while (!bulkHeld.isEmpty() && consumer.hasRoom()) {
-        deliver(bulkHeld.poll());
-      }
-    }
-  }
-
-  /**
-   * Hands a block to the consumer's channel, which has room; closes it if the channel has ended.
-   */
-  private void deliver(BlockRef b) {
-    if (!consumer.offer(b)) {
-      release(b);
-    }
+    return w;
   }
 
   /** The block store of node {@code nodeId}. */
@@ -465,6 +356,10 @@ public final class StreamingExecutor implements BlockStream {
   /** Releases a block nobody will read (its store closes it). */
   void release(BlockRef ref) {
     blocks.release(ref);
+  }
+
+  private boolean quiescent() {
+    return Scheduling.quiescent(ops, resources);
   }
 
   private void launchEligible() {
@@ -558,22 +453,9 @@ public final class StreamingExecutor implements BlockStream {
     return resources;
   }
 
-  /**
-   * Whether {@code r} fits while still leaving room for one task of every other unfinished task
-   * operator, so that a growing actor pool never takes the resources its own upstream needs.
-   */
+  /** See {@link Scheduling#fitsLeavingRoomForOthers}. */
   boolean fitsLeavingRoomForOthers(OperatorState asking, Resources r) {
-    Resources need = r;
-    for (OperatorState op : ops) {
-      if (op != asking
-          && op.runsTasks()
-          && op.resourcesPerTask()
-          && !op.isDone()
-          && op.running.isEmpty()) {
-        need = need.plus(op.taskResources());
-      }
-    }
-    return resources.fits(need);
+    return Scheduling.fitsLeavingRoomForOthers(ops, asking, r, resources);
   }
 
   private void finish() {
@@ -584,6 +466,9 @@ public final class StreamingExecutor implements BlockStream {
       } catch (RuntimeException e) {
         LOG.warn("closing operator {} failed", op.name, e);
       }
+    }
+    if (quiescent()) {
+      workers.values().forEach(NodeWorker::closeAll); // no task reads any more
     }
     progress.observe(true);
     observer.close();

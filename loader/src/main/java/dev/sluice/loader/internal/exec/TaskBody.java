@@ -4,8 +4,8 @@ import dev.sluice.loader.BadRecords;
 import dev.sluice.loader.Batch;
 import dev.sluice.loader.BatchContext;
 import dev.sluice.loader.SluiceException;
-import dev.sluice.loader.internal.exec.SharedBlock.Segment;
 import dev.sluice.loader.internal.plan.PhysicalOp.NamedFunction;
+import dev.sluice.loader.runtime.TaskSpec;
 import java.util.ArrayList;
 import java.util.List;
 import org.apache.arrow.memory.BufferAllocator;
@@ -70,22 +70,25 @@ final class TaskBody {
   /** A task's input: the batch and whether the task owns it (else it belongs to a shared block). */
   record Assembled(Batch batch, boolean owned) {}
 
-  /** Makes one batch of a bundle of segments; no copy when the bundle is one whole block. */
-  static Assembled assemble(List<Segment> segments, BufferAllocator taskAllocator) {
-    if (segments.size() == 1) {
-      Segment s = segments.get(0);
+  /** Makes one batch of a task's inputs; no copy when the input is one whole block. */
+  static Assembled assemble(
+      List<TaskSpec.Input> inputs, BlockDirectory blocks, BufferAllocator taskAllocator) {
+    if (inputs.size() == 1) {
+      TaskSpec.Input s = inputs.get(0);
+      Batch block = blocks.get(s.block());
       return s.whole()
-          ? new Assembled(s.block().batch(), false)
-          : new Assembled(s.block().batch().slice(taskAllocator, s.from(), s.rows()), true);
+          ? new Assembled(block, false)
+          : new Assembled(block.slice(taskAllocator, s.from(), s.rows()), true);
     }
     List<Batch> temps = new ArrayList<>();
     try {
       List<Batch> views = new ArrayList<>();
-      for (Segment s : segments) {
+      for (TaskSpec.Input s : inputs) {
+        Batch block = blocks.get(s.block());
         if (s.whole()) {
-          views.add(s.block().batch());
+          views.add(block);
         } else {
-          Batch t = s.block().batch().slice(taskAllocator, s.from(), s.rows());
+          Batch t = block.slice(taskAllocator, s.from(), s.rows());
           temps.add(t);
           views.add(t);
         }

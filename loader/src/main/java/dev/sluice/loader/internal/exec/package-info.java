@@ -18,11 +18,13 @@
  *   <li>operator states ({@code ReadOperatorState} leasing splits from sharding's {@code
  *       SplitEnumerator}, {@code MapOperatorState}, {@code ActorPoolOperatorState}, {@code
  *       LimitOperatorState}): queues, tasks in flight, bounded output buffers, statistics;
+ *   <li>{@link dev.sluice.loader.internal.exec.NodeWorker}: what runs on a node: it carries out
+ *       {@link dev.sluice.loader.runtime.TaskSpec task specs} (data: operator index, split and row,
+ *       block references) against the plan, and keeps the readers of the splits leased to its node;
  *   <li>{@link dev.sluice.loader.internal.exec.BlockDirectory}: every node's {@link
  *       dev.sluice.loader.runtime.BlockStore}, and the blocks made again in place of those lost
- *       with a node; {@link dev.sluice.loader.internal.exec.Remake} and {@link
- *       dev.sluice.loader.internal.exec.ReadReplay} make a block again from its {@link
- *       dev.sluice.loader.runtime.Lineage};
+ *       with a node; a node's worker (with {@link dev.sluice.loader.internal.exec.ReadReplay})
+ *       makes a block again from its {@link dev.sluice.loader.runtime.Lineage};
  *   <li>{@link dev.sluice.loader.internal.exec.ExecutionProgress}: statistics and the progress
  *       display.
  * </ul>

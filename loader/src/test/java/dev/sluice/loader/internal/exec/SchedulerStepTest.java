@@ -212,6 +212,37 @@ class SchedulerStepTest {
     assertThat(seen).hasSize(blocks * 100 - 100).doesNotHaveDuplicates();
   }
 
+  @Test
+  void aFullInputQueueRefusesBlocksAndTheReadStopsWhenItsBufferIsFullToo() {
+    // M runs one task at a time, and the test does not run it: its queue fills, then the read's
+    // buffer, then nothing launches although resources and memory would allow.
+    TaskMapOp m =
+        new TaskMapOp(List.of(new NamedFunction("M", (b, c) -> b)), Resources.cpus(0.5), 0, 1);
+    int blocks = OperatorState.INPUT_BLOCKS + OperatorState.OUTPUT_BLOCKS + 20;
+    start(OPTIONS, read(blocks * 100L, blocks), m);
+    OperatorState read = ex.operators().get(0);
+    OperatorState map = ex.operators().get(1);
+    for (int i = 0; i < 1000 && !step().isEmpty(); i++) {
+      runtime.runTasks("ReadRange");
+    }
+    assertThat(map.tasksInFlight()).isEqualTo(1);
+    assertThat(map.inputQueue).hasSize(OperatorState.INPUT_BLOCKS);
+    assertThat(map.acceptsInput()).isFalse();
+    assertThat(read.outputs.readyCount()).isEqualTo(OperatorState.OUTPUT_BLOCKS);
+    assertThat(read.hasWork()).isTrue();
+    assertThat(step()).isEmpty();
+    // M's task ends and M takes its next bundle; the next step moves one of the read's blocks into
+    // the place freed in M's queue, which frees a place in the read's buffer for one more task.
+    runtime.runTasks("M");
+    assertThat(step()).containsExactly("launch M");
+    assertThat(map.inputQueue).hasSize(OperatorState.INPUT_BLOCKS - 1);
+    assertThat(step()).containsExactly("launch ReadRange");
+    assertThat(map.inputQueue).hasSize(OperatorState.INPUT_BLOCKS);
+    assertThat(read.outputs.readyCount()).isEqualTo(OperatorState.OUTPUT_BLOCKS - 1);
+    runToEnd();
+    assertThat(seen).hasSize(blocks * 100).doesNotHaveDuplicates();
+  }
+
   private static ActorMapOp actors(ActorPool pool) {
     BatchFunction identity = (b, c) -> b;
     return new ActorMapOp("Pool", () -> identity, pool, Resources.cpus(0.5), 0);

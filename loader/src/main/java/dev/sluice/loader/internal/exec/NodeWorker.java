@@ -1,0 +1,379 @@
+package dev.sluice.loader.internal.exec;
+
+import dev.sluice.loader.Batch;
+import dev.sluice.loader.SluiceException;
+import dev.sluice.loader.internal.plan.PhysicalOp;
+import dev.sluice.loader.internal.plan.PhysicalOp.ActorMapOp;
+import dev.sluice.loader.internal.plan.PhysicalOp.NamedFunction;
+import dev.sluice.loader.internal.plan.PhysicalOp.ReadOp;
+import dev.sluice.loader.internal.plan.PhysicalOp.TaskMapOp;
+import dev.sluice.loader.runtime.Lineage;
+import dev.sluice.loader.runtime.TaskSpec;
+import dev.sluice.loader.source.SplitReader;
+import dev.sluice.sharding.SourceSplit;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.IntFunction;
+import org.apache.arrow.memory.BufferAllocator;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * What runs on one node: it carries out {@link TaskSpec task specs} against the plan as built on
+ * this node (sources and functions named by operator index), reads input blocks through the block
+ * directory, and keeps the readers of the splits leased to this node open between their blocks (a
+ * reader is a live object of one process; the scheduler only knows where a split stands). The
+ * scheduler calls it through the runtime; a cluster member will run the same class on the specs it
+ * receives. Thread-safe: different splits' readers are used by different tasks at once, one task at
+ * a time per split.
+ */
+final class NodeWorker {
+  private static final Logger LOG = LoggerFactory.getLogger(NodeWorker.class);
+
+  private final String nodeId;
+  private final List<PhysicalOp> plan;
+  private final List<String> names;
+  private final ExecContext ctx;
+  private final BlockDirectory blocks;
+  private final Map<Integer, SourceSplit> splits;
+  private final IntFunction<BufferAllocator> operatorAllocator;
+
+  /** Open readers by split index. */
+  private final Map<Integer, OpenSplit> readers = new ConcurrentHashMap<>();
+
+  /** A split's reader on this node, and the rest of a source block being cut. */
+  private static final class OpenSplit {
+    final SourceSplit split;
+    final int attempt;
+    SplitReader reader;
+
+    /** The split's row the next block starts at. */
+    long position;
+
+    BufferAllocator pendingAllocator;
+    Batch pending;
+    int pendingOffset;
+
+    OpenSplit(SourceSplit split, int attempt) {
+      this.split = split;
+      this.attempt = attempt;
+    }
+  }
+
+  /**
+   * @param nodeId the node
+   * @param plan the physical plan, as built on this node
+   * @param names each operator's name (its state's), by index
+   * @param ctx the execution's options, contexts and epoch
+   * @param blocks where input blocks are read
+   * @param splits the read's splits by index
+   * @param operatorAllocator each operator's allocator, by index (a cut block's rest is kept in a
+   *     child of the read's)
+   */
+  NodeWorker(
+      String nodeId,
+      List<PhysicalOp> plan,
+      List<String> names,
+      ExecContext ctx,
+      BlockDirectory blocks,
+      Map<Integer, SourceSplit> splits,
+      IntFunction<BufferAllocator> operatorAllocator) {
+    this.nodeId = nodeId;
+    this.plan = List.copyOf(plan);
+    this.names = List.copyOf(names);
+    this.ctx = ctx;
+    this.blocks = blocks;
+    this.splits = Map.copyOf(splits);
+    this.operatorAllocator = operatorAllocator;
+  }
+
+  // ---- reads
+
+  /** Reads the block {@code spec} names; the output stays in {@code alloc}. */
+  TaskResult read(TaskSpec.ReadBlock spec, BufferAllocator alloc) throws Exception {
+    ReadOp op = (ReadOp) plan.get(spec.operator());
+    String name = names.get(spec.operator());
+    OpenSplit s = readers.get(spec.split());
+    if (s != null && (s.attempt != spec.attempt() || s.position != spec.fromRow())) {
+      closeReader(spec.split()); // another lease's, or left elsewhere: start again
+      s = null;
+    }
+    if (s == null) {
+      SourceSplit split = splits.get(spec.split());
+      if (split == null) {
+        throw new IllegalStateException(name + " has no split " + spec.split());
+      }
+      s = new OpenSplit(split, spec.attempt());
+      readers.put(spec.split(), s);
+    }
+    try {
+      if (s.reader == null) {
+        s.reader = op.source().open(s.split, ctx.readContext());
+        if (spec.fromRow() > 0) {
+          skipTo(op, s, spec.operator(), spec.fromRow(), alloc);
+        }
+      }
+      TaskResult r = op.fused().isEmpty() ? readRaw(s, alloc) : readFused(op, name, s, spec, alloc);
+      s.position += r.rowsIn();
+      if (r.exhausted()) {
+        closeReader(spec.split());
+      }
+      return r;
+    } catch (SluiceException e) {
+      closeReader(spec.split());
+      throw e.source() == null
+          ? new SluiceException(
+              e.reason(),
+              e.operator() != null ? e.operator() : name,
+              s.split.describe(),
+              e.entry(),
+              e)
+          : e;
+    } catch (Exception e) {
+      closeReader(spec.split());
+      throw new SluiceException(
+          "reading failed: " + e.getMessage(), name, s.split.describe(), null, e);
+    }
+  }
+
+  private static TaskResult readRaw(OpenSplit s, BufferAllocator alloc) throws IOException {
+    Batch raw = s.reader.next(alloc);
+    return raw == null
+        ? new TaskResult(null, 0, 0, 0, 0, 0, true)
+        : new TaskResult(raw, raw.rowCount(), raw.sizeInBytes(), 0, 0, 0, false);
+  }
+
+  /**
+   * A read with fused functions: the next source block through the functions when its output fits
+   * the target (handed to the functions as it is), else as many rows as fit, the rest kept (its own
+   * allocator; a copy of input rows, small next to the output) for the next tasks.
+   */
+  private TaskResult readFused(
+      ReadOp op, String name, OpenSplit s, TaskSpec.ReadBlock spec, BufferAllocator alloc)
+      throws Exception {
+    long target = ctx.options().targetOutputBytes();
+    Batch part;
+    if (s.pending == null) {
+      Batch raw = s.reader.next(alloc);
+      if (raw == null) {
+        return new TaskResult(null, 0, 0, 0, 0, 0, true);
+      }
+      int rows = OperatorState.rowsForTarget(raw.rowCount(), spec.bytesOutPerRow(), target);
+      if (rows >= raw.rowCount()) {
+        int in = raw.rowCount();
+        long inBytes = raw.sizeInBytes();
+        Batch out =
+            TaskBody.runChain(op.fused(), raw, true, alloc, ctx.badRecords(), name, ctx.epoch());
+        return new TaskResult(out, in, inBytes, 0, 0, 0, false);
+      }
+      try {
+        keepRest(s, spec.operator(), raw, rows);
+        part = raw.slice(alloc, 0, rows);
+      } finally {
+        raw.close();
+      }
+    } else {
+      Batch block = s.pending;
+      int rows =
+          OperatorState.rowsForTarget(
+              block.rowCount() - s.pendingOffset, spec.bytesOutPerRow(), target);
+      part = block.slice(alloc, s.pendingOffset, rows);
+      s.pendingOffset += rows;
+      if (s.pendingOffset == block.rowCount()) {
+        closePending(s);
+      }
+    }
+    long rows = part.rowCount();
+    long bytes = part.sizeInBytes();
+    Batch out =
+        TaskBody.runChain(op.fused(), part, true, alloc, ctx.badRecords(), name, ctx.epoch());
+    return new TaskResult(out, rows, bytes, 0, 0, 0, false);
+  }
+
+  /** Keeps rows {@code from..} of {@code raw} for the split's next tasks. */
+  private void keepRest(OpenSplit s, int operator, Batch raw, int from) {
+    if (s.pendingAllocator == null) {
+      s.pendingAllocator =
+          operatorAllocator
+              .apply(operator)
+              .newChildAllocator(
+                  names.get(operator) + "-split-" + s.split.index() + "@" + nodeId,
+                  0,
+                  Long.MAX_VALUE);
+    }
+    s.pending = raw.slice(s.pendingAllocator, from, raw.rowCount() - from);
+    s.pendingOffset = 0;
+  }
+
+  /**
+   * Moves a reader opened for a split taken over from another node to where that node's reader
+   * stood: past {@code row} rows, keeping the rest of a source block that was being cut, as the
+   * other reader kept it.
+   */
+  private void skipTo(ReadOp op, OpenSplit s, int operator, long row, BufferAllocator alloc)
+      throws Exception {
+    long at = 0;
+    while (at < row) {
+      Batch raw = s.reader.next(alloc);
+      if (raw == null) {
+        throw new IllegalStateException(
+            s.split.describe()
+                + " ends at row "
+                + at
+                + ", before row "
+                + row
+                + " where it was left");
+      }
+      long end = at + raw.rowCount();
+      if (end <= row) {
+        raw.close();
+        at = end;
+        continue;
+      }
+      try {
+        if (op.fused().isEmpty()) {
+          throw new IllegalStateException(
+              s.split.describe() + " was left at row " + row + ", inside a block of the source");
+        }
+        keepRest(s, operator, raw, (int) (row - at));
+      } finally {
+        raw.close();
+      }
+      at = row;
+    }
+    s.position = row;
+  }
+
+  /** Closes the reader of split {@code split} if this node has one open. */
+  void closeReader(int split) {
+    OpenSplit s = readers.remove(split);
+    if (s == null) {
+      return;
+    }
+    closePending(s);
+    if (s.pendingAllocator != null) {
+      s.pendingAllocator.close();
+      s.pendingAllocator = null;
+    }
+    if (s.reader != null) {
+      try {
+        s.reader.close();
+      } catch (IOException | RuntimeException e) {
+        LOG.warn("closing the reader of {} failed", s.split.describe(), e);
+      }
+      s.reader = null;
+    }
+  }
+
+  /** Closes every reader (the execution ends, or the node was lost). */
+  void closeAll() {
+    for (Integer split : List.copyOf(readers.keySet())) {
+      closeReader(split);
+    }
+  }
+
+  private static void closePending(OpenSplit s) {
+    if (s.pending != null) {
+      s.pending.close();
+      s.pending = null;
+    }
+  }
+
+  // ---- maps
+
+  /**
+   * Runs {@code chain} (a task map's, or an actor's own function) over the rows {@code spec} names;
+   * the output stays in {@code alloc}.
+   */
+  Batch map(TaskSpec.MapBundle spec, List<NamedFunction> chain, BufferAllocator alloc)
+      throws Exception {
+    TaskBody.Assembled in = TaskBody.assemble(spec.inputs(), blocks, alloc);
+    return TaskBody.runChain(
+        chain,
+        in.batch(),
+        in.owned(),
+        alloc,
+        ctx.badRecords(),
+        names.get(spec.operator()),
+        ctx.epoch());
+  }
+
+  /** The functions of a task map, by operator index. */
+  List<NamedFunction> chain(int operator) {
+    return ((TaskMapOp) plan.get(operator)).chain();
+  }
+
+  // ---- blocks made again
+
+  /** Makes the block {@code spec} names again from its lineage. */
+  Batch remake(TaskSpec.Remake spec, BufferAllocator alloc) throws Exception {
+    return remake(spec.lineage(), alloc);
+  }
+
+  /**
+   * A read's block by reading its rows again; any other block by making its inputs again (they were
+   * released once used), cutting the recorded slices and running the operator's functions.
+   */
+  private Batch remake(Lineage lineage, BufferAllocator alloc) throws Exception {
+    PhysicalOp producer = plan.get(lineage.operator());
+    String name = names.get(lineage.operator());
+    if (lineage instanceof Lineage.Read read) {
+      SourceSplit split = splits.get(read.split());
+      if (split == null) {
+        throw new IllegalStateException(name + " has no split " + read.split());
+      }
+      return ReadReplay.remake(
+          (ReadOp) producer, split, read, ctx.readContext(), ctx.badRecords(), ctx.epoch(), alloc);
+    }
+    if (producer instanceof ActorMapOp) {
+      throw new SluiceException(
+          "a block made by the actor pool "
+              + name
+              + " was lost with its node, and making it again needs one of the pool's actors,"
+              + " which this executor does not do yet: "
+              + lineage,
+          name,
+          null,
+          null,
+          null);
+    }
+    List<Batch> parts = new ArrayList<>();
+    try {
+      for (Lineage.Slice s : ((Lineage.Derived) lineage).inputs()) {
+        Batch in = remake(s.block(), alloc);
+        if (in.rowCount() != s.rows()) {
+          int rows = in.rowCount();
+          in.close();
+          throw new IllegalStateException(
+              "made again, "
+                  + s.block()
+                  + " has "
+                  + rows
+                  + " rows, not "
+                  + s.rows()
+                  + ": a function upstream is not deterministic");
+        }
+        if (s.whole()) {
+          parts.add(in);
+        } else {
+          try {
+            parts.add(in.slice(alloc, s.from(), s.to() - s.from()));
+          } finally {
+            in.close();
+          }
+        }
+      }
+      Batch input = parts.size() == 1 ? parts.remove(0) : Batch.concat(alloc, parts);
+      if (producer instanceof TaskMapOp t) {
+        return TaskBody.runChain(
+            t.chain(), input, true, alloc, ctx.badRecords(), name, ctx.epoch());
+      }
+      return input; // a limit's cut is its input's rows
+    } finally {
+      parts.forEach(Batch::close);
+    }
+  }
+}
