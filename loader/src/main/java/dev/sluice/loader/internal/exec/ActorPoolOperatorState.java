@@ -8,7 +8,6 @@ import dev.sluice.loader.internal.plan.PhysicalOp.ActorMapOp;
 import dev.sluice.loader.internal.plan.PhysicalOp.NamedFunction;
 import dev.sluice.loader.runtime.ActorHandle;
 import dev.sluice.loader.runtime.BlockRef;
-import dev.sluice.loader.runtime.Lineage;
 import dev.sluice.loader.runtime.Node;
 import java.util.ArrayList;
 import java.util.List;
@@ -220,22 +219,11 @@ final class ActorPoolOperatorState extends MapOperatorState {
         reserve,
         a.node,
         onActor,
-        new TaskCompletion() {
-          @Override
-          public Lineage lineage(TaskResult r) {
-            return derivedFrom(bundle);
-          }
-
-          @Override
-          public List<String> hosts() {
-            return hostsOf(bundle);
-          }
-
+        new BundleCompletion(seq, bundle) {
           @Override
           public void completed(TaskResult r, BlockRef output) {
             done(a);
-            outputs.add(seq, 0, output);
-            outputs.finish(seq, 1);
+            super.completed(r, output);
           }
 
           @Override
@@ -246,7 +234,7 @@ final class ActorPoolOperatorState extends MapOperatorState {
           @Override
           public boolean lost(Throwable cause) {
             done(a);
-            return retry(seq, bundle);
+            return super.lost(cause);
           }
         });
   }

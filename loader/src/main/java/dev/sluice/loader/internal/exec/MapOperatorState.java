@@ -204,28 +204,42 @@ class MapOperatorState extends OperatorState {
         reserve,
         hostsOf(bundle),
         (worker, alloc) -> runBundle(chain, bundle, worker, alloc),
-        new TaskCompletion() {
-          @Override
-          public Lineage lineage(TaskResult r) {
-            return derivedFrom(bundle);
-          }
+        new BundleCompletion(seq, bundle));
+  }
 
-          @Override
-          public List<String> hosts() {
-            return hostsOf(bundle);
-          }
+  /**
+   * The end of a task over a bundle: its output is named by the bundle's slices and keyed by the
+   * task's sequence number; a task lost with a node runs again with the same bundle.
+   */
+  class BundleCompletion implements TaskCompletion {
+    private final long seq;
+    private final List<Segment> bundle;
 
-          @Override
-          public void completed(TaskResult r, BlockRef output) {
-            outputs.add(seq, 0, output);
-            outputs.finish(seq, 1);
-          }
+    BundleCompletion(long seq, List<Segment> bundle) {
+      this.seq = seq;
+      this.bundle = bundle;
+    }
 
-          @Override
-          public boolean lost(Throwable cause) {
-            return retry(seq, bundle);
-          }
-        });
+    @Override
+    public Lineage lineage(TaskResult r) {
+      return derivedFrom(bundle);
+    }
+
+    @Override
+    public List<String> hosts() {
+      return hostsOf(bundle);
+    }
+
+    @Override
+    public void completed(TaskResult r, BlockRef output) {
+      outputs.add(seq, 0, output);
+      outputs.finish(seq, 1);
+    }
+
+    @Override
+    public boolean lost(Throwable cause) {
+      return retry(seq, bundle);
+    }
   }
 
   /**

@@ -47,8 +47,11 @@ class LineageTest {
 
   private static final RangeSource SOURCE = new RangeSource(3_000, 6);
 
-  /** Each id becomes a row of {@code ROW_BYTES} bytes, every one a function of the id. */
-  private static final BatchFunction EXPAND =
+  /**
+   * Each id becomes a row of {@code ROW_BYTES} bytes, every one a function of the id (also used by
+   * {@link NodeLossTest}).
+   */
+  static final BatchFunction EXPAND =
       (in, ctx) -> {
         int n = in.rowCount();
         Schema schema =

@@ -6,10 +6,6 @@ import static org.assertj.core.api.Assertions.fail;
 
 import dev.sluice.loader.ActorPool;
 import dev.sluice.loader.Batch;
-import dev.sluice.loader.BatchBuilder;
-import dev.sluice.loader.BatchFunction;
-import dev.sluice.loader.Columns;
-import dev.sluice.loader.ElementType;
 import dev.sluice.loader.ExecutionOptions;
 import dev.sluice.loader.HostedRangeSource;
 import dev.sluice.loader.SluiceException;
@@ -31,10 +27,8 @@ import java.util.Map;
 import java.util.OptionalLong;
 import java.util.TreeMap;
 import java.util.concurrent.atomic.AtomicLong;
-import org.apache.arrow.memory.ArrowBuf;
 import org.apache.arrow.memory.RootAllocator;
 import org.apache.arrow.vector.ipc.ArrowStreamWriter;
-import org.apache.arrow.vector.types.pojo.Schema;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -186,35 +180,12 @@ class NodeLossTest {
                     && r.attempt() == 1);
   }
 
-  /** Each id becomes a row of 1,000 bytes, every one a function of the id. */
-  private static final BatchFunction EXPAND =
-      (in, ctx) -> {
-        int n = in.rowCount();
-        Schema schema =
-            new Schema(
-                List.of(
-                    Columns.int64(RangeSource.COLUMN),
-                    Columns.tensor("payload", ElementType.UINT8, 1000)));
-        try (BatchBuilder b =
-            BatchBuilder.createUninitialized(ctx.allocator(), schema, n, 0, in.sources())) {
-          ArrowBuf data = b.tensorData("payload");
-          for (int i = 0; i < n; i++) {
-            long id = in.getLong(RangeSource.COLUMN, i);
-            b.setLong(RangeSource.COLUMN, i, id);
-            for (int j = 0; j < 1000; j++) {
-              data.setByte((long) i * 1000 + j, (byte) (id * 31 + j));
-            }
-          }
-          return b.build(n);
-        }
-      };
-
   /** 320 KiB: tasks aim at 40 KiB, so the source's blocks of 100 rows are cut. */
   private static final ExecutionOptions CUTTING = OPTIONS.withMemoryBudget(320L << 10);
 
   @Test
   void aSplitCutMidBlockIsTakenUpWhereItsReaderStoodAndGivesTheSameBlocksByName() {
-    List<NamedFunction> fused = List.of(new NamedFunction("Expand", EXPAND));
+    List<NamedFunction> fused = List.of(new NamedFunction("Expand", LineageTest.EXPAND));
     // Without a loss: the blocks, by name.
     start(CUTTING, read(1_200, 4, fused));
     runToEnd();
