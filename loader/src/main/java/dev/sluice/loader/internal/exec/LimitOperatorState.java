@@ -60,7 +60,7 @@ final class LimitOperatorState extends OperatorState {
 
   @Override
   boolean acceptsInput() {
-    return outputs.readyCount() < OUTPUT_BLOCKS;
+    return !boundedBuffers || outputs.readyCount() < OUTPUT_BLOCKS;
   }
 
   @Override

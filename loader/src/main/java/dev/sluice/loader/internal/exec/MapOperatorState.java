@@ -234,6 +234,10 @@ class MapOperatorState extends OperatorState {
     public void completed(TaskResult r, BlockRef output) {
       outputs.add(seq, 0, output);
       outputs.finish(seq, 1);
+      if (output != null && !executor.blocks().ready(output)) {
+        // Made on a node lost before it ended (the loss was heard first): made again by lineage.
+        executor.remakeIfLost(output);
+      }
     }
 
     @Override

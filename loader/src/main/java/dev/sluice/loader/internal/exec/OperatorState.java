@@ -74,6 +74,9 @@ abstract class OperatorState implements BackpressurePolicy.OperatorView {
   /** Blocks an input queue takes before upstream keeps them (unless a batch needs more rows). */
   static final int INPUT_BLOCKS = 64;
 
+  /** Whether the block-count bounds apply (streaming; bulk mode holds everything by definition). */
+  final boolean boundedBuffers;
+
   /** A task in flight: its allocator and the memory reserved for it at launch. */
   record Running(
       long id, BufferAllocator allocator, long reserve, Resources resources, Node node) {}
@@ -86,6 +89,7 @@ abstract class OperatorState implements BackpressurePolicy.OperatorView {
     this.executor = executor;
     this.allocator = parent.newChildAllocator("op" + index + "-" + name, 0, Long.MAX_VALUE);
     this.outputs = new OutputBuffer(ctx.options().preserveOrder() && keysOutputs());
+    this.boundedBuffers = ctx.options().mode() == dev.sluice.loader.ExecutionOptions.Mode.STREAMING;
   }
 
   /** The batch size the user set for the operator's functions; 0 when none. */
@@ -197,6 +201,10 @@ abstract class OperatorState implements BackpressurePolicy.OperatorView {
                       null));
               return;
             }
+            if (!executor.blocks().ready(output)) {
+              queueRemake(lost); // its node was lost too before the task ended
+              return;
+            }
             executor.decided("remade " + lost.lineage().dedupKey() + " on " + output.owner());
             executor.remade(lost, output);
           }
@@ -209,9 +217,12 @@ abstract class OperatorState implements BackpressurePolicy.OperatorView {
         });
   }
 
-  /** Whether a task's output would find room in the output buffer. */
+  /**
+   * Whether a task's output would find room in the output buffer. Bulk mode has no block bounds: it
+   * holds everything an operator makes until the operator is done, by definition.
+   */
   boolean outputHasRoom() {
-    return outputs.readyCount() + running.size() < OUTPUT_BLOCKS;
+    return !boundedBuffers || outputs.readyCount() + running.size() < OUTPUT_BLOCKS;
   }
 
   /**
@@ -220,7 +231,7 @@ abstract class OperatorState implements BackpressurePolicy.OperatorView {
    * batch needs.
    */
   boolean acceptsInput() {
-    return inputQueue.size() < INPUT_BLOCKS || queuedRows < batchSizeSetting();
+    return !boundedBuffers || inputQueue.size() < INPUT_BLOCKS || queuedRows < batchSizeSetting();
   }
 
   /**

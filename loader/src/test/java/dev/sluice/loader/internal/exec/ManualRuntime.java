@@ -64,6 +64,16 @@ final class ManualRuntime implements ExecutionRuntime {
     new ArrayList<>(listeners).forEach(l -> l.nodeLost(node, reason));
   }
 
+  /**
+   * Tells the listeners that {@code node} is lost but leaves its waiting tasks to run, and succeed,
+   * when the test runs them: a loss heard before the work on the node ended, as a cluster may see
+   * it.
+   */
+  void loseNodeBeforeItsTasksEnd(Node node, String reason) {
+    nodes.remove(node);
+    new ArrayList<>(listeners).forEach(l -> l.nodeLost(node, reason));
+  }
+
   /** The nodes of the tasks waiting, in submission order. */
   List<String> pendingTaskNodes() {
     return tasks.stream().map(t -> t.node().id()).toList();

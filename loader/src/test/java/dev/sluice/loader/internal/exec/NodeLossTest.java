@@ -180,6 +180,18 @@ class NodeLossTest {
                     && r.attempt() == 1);
   }
 
+  @Test
+  void workThatEndsOnANodeAlreadyGivenUpIsNotKeptAndEveryRowStillArrivesOnce() {
+    start(OPTIONS, read(1_200, 4, List.of()), map("M", 0.5));
+    rounds(3, false);
+    step(); // launches tasks on both nodes, which have not run yet
+    assertThat(runtime.pendingTaskNodes()).contains("b");
+    runtime.loseNodeBeforeItsTasksEnd(B, "killed by the test");
+    assertThat(step()).anyMatch(d -> d.startsWith("lost node b"));
+    runToEnd(); // b's tasks run now and end well: their outputs are dropped or made again
+    assertThat(seen).hasSize(1_200).doesNotHaveDuplicates();
+  }
+
   /** 320 KiB: tasks aim at 40 KiB, so the source's blocks of 100 rows are cut. */
   private static final ExecutionOptions CUTTING = OPTIONS.withMemoryBudget(320L << 10);
 

@@ -243,6 +243,28 @@ class SchedulerStepTest {
     assertThat(seen).hasSize(blocks * 100).doesNotHaveDuplicates();
   }
 
+  @Test
+  void bulkModeHoldsEveryBlockOfAStageWithoutTheStreamingBlockBounds() {
+    // More blocks than the read's buffer and the map's queue hold in streaming mode: in bulk mode
+    // the read must still finish before the map starts (it used to stall here).
+    int blocks = OperatorState.INPUT_BLOCKS + OperatorState.OUTPUT_BLOCKS + 20;
+    start(OPTIONS.withMode(ExecutionOptions.Mode.BULK), read(blocks * 100L, blocks), map("M", 0.5));
+    List<String> decisions = new ArrayList<>();
+    for (int i = 0; i < 10_000; i++) {
+      StreamingExecutor.Step step = ex.runOnce();
+      decisions.addAll(step.decisions());
+      takeAll();
+      if (step.over()) {
+        break;
+      }
+      runtime.runTasks();
+    }
+    assertThat(seen).hasSize(blocks * 100).doesNotHaveDuplicates();
+    assertThat(decisions.lastIndexOf("launch ReadRange"))
+        .as("every read before the first map task")
+        .isLessThan(decisions.indexOf("launch M"));
+  }
+
   private static ActorMapOp actors(ActorPool pool) {
     BatchFunction identity = (b, c) -> b;
     return new ActorMapOp("Pool", () -> identity, pool, Resources.cpus(0.5), 0);
