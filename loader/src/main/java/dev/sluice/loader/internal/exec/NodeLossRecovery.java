@@ -101,20 +101,8 @@ final class NodeLossRecovery {
     }
     OperatorState remaker = ops.get(i);
     if (!remaker.remakes()) {
-      String maker = ops.get(ref.lineage().operator()).name;
       executor.fail(
-          new SluiceException(
-              "a block made by "
-                  + maker
-                  + " was lost with node "
-                  + ref.owner()
-                  + ", and making it again needs one of the pool's actors, which this executor"
-                  + " does not do yet: "
-                  + ref.lineage(),
-              maker,
-              null,
-              null,
-              null));
+          NodeWorker.actorBlockLost(ops.get(ref.lineage().operator()).name, ref.lineage()));
       return;
     }
     executor.decided("remake " + ref.lineage().dedupKey() + " by " + remaker.name);

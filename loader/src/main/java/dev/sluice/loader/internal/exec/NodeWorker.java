@@ -308,6 +308,23 @@ final class NodeWorker {
 
   // ---- blocks made again
 
+  /**
+   * The error for a lost block that an actor pool made: making it again needs one of the pool's
+   * actors, which the executor does not do (the execution fails instead of hanging).
+   */
+  static SluiceException actorBlockLost(String pool, Lineage lineage) {
+    return new SluiceException(
+        "a block made by the actor pool "
+            + pool
+            + " was lost with its node, and making it again needs one of the pool's actors,"
+            + " which this executor does not do yet: "
+            + lineage,
+        pool,
+        null,
+        null,
+        null);
+  }
+
   /** Makes the block {@code spec} names again from its lineage. */
   Batch remake(TaskSpec.Remake spec, BufferAllocator alloc) throws Exception {
     return remake(spec.lineage(), alloc);
@@ -329,16 +346,7 @@ final class NodeWorker {
           (ReadOp) producer, split, read, ctx.readContext(), ctx.badRecords(), ctx.epoch(), alloc);
     }
     if (producer instanceof ActorMapOp) {
-      throw new SluiceException(
-          "a block made by the actor pool "
-              + name
-              + " was lost with its node, and making it again needs one of the pool's actors,"
-              + " which this executor does not do yet: "
-              + lineage,
-          name,
-          null,
-          null,
-          null);
+      throw actorBlockLost(name, lineage);
     }
     List<Batch> parts = new ArrayList<>();
     try {

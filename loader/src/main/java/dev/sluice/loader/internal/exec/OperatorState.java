@@ -181,17 +181,20 @@ abstract class OperatorState implements BackpressurePolicy.OperatorView {
 
           @Override
           public void completed(TaskResult r, BlockRef output) {
-            if (output == null) {
-              return; // cancelled
+            int rows = output == null ? 0 : output.rows();
+            if (cancelled) {
+              return; // nothing was kept
             }
-            if (output.rows() != lost.rows()) {
-              executor.release(output);
+            if (rows != lost.rows()) {
+              if (output != null) {
+                executor.release(output);
+              }
               executor.fail(
                   new SluiceException(
                       "made again, "
                           + lost.lineage()
                           + " has "
-                          + output.rows()
+                          + rows
                           + " rows, not "
                           + lost.rows()
                           + ": a function is not deterministic",
@@ -438,44 +441,29 @@ abstract class OperatorState implements BackpressurePolicy.OperatorView {
               : new SluiceException("task failed: " + cause, name, null, null, cause));
       return;
     }
-    if (!completion.counts()) {
-      Batch out = r.output();
-      if (cancelled && out != null) {
-        out.close();
-        out = null;
-      }
-      completion.completed(
-          r,
-          out == null
-              ? null
-              : executor
-                  .store(run.node().id())
-                  .put(out, completion.lineage(r), completion.hosts()));
-      return;
-    }
-    tasks++;
-    rowsIn += r.rowsIn();
-    bytesIn += r.bytesIn();
-    wallNanos += r.wallNanos();
-    cpuNanos += r.cpuNanos();
-    estimate = Math.max(estimate, r.peakBytes());
     Batch out = r.output();
     if (out != null && out.rowCount() == 0) {
       out.close();
       out = null;
     }
-    if (out != null) {
-      rowsOut += out.rowCount();
-      bytesOut += out.sizeInBytes();
-    }
-    if (r.rowsIn() > 0) {
-      bytesOutPerRowIn =
-          Math.max(bytesOutPerRowIn, out == null ? 0 : out.sizeInBytes() / (double) r.rowsIn());
-    }
-    if (cancelled) {
+    if (completion.counts()) {
+      tasks++;
+      rowsIn += r.rowsIn();
+      bytesIn += r.bytesIn();
+      wallNanos += r.wallNanos();
+      cpuNanos += r.cpuNanos();
+      estimate = Math.max(estimate, r.peakBytes());
       if (out != null) {
-        out.close();
+        rowsOut += out.rowCount();
+        bytesOut += out.sizeInBytes();
       }
+      if (r.rowsIn() > 0) {
+        bytesOutPerRowIn =
+            Math.max(bytesOutPerRowIn, out == null ? 0 : out.sizeInBytes() / (double) r.rowsIn());
+      }
+    }
+    if (cancelled && out != null) {
+      out.close();
       out = null;
     }
     // Named by what made it, then kept in the store of the node that made it.
