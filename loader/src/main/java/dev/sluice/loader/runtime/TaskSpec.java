@@ -74,6 +74,12 @@ public sealed interface TaskSpec {
    *
    * @param operator the operator that makes it again
    * @param lineage the block's name
+   * @param hosts the hosts the lost block's rows were read from (the block made again has the same)
    */
-  record Remake(int operator, Lineage lineage) implements TaskSpec {}
+  record Remake(int operator, Lineage lineage, List<String> hosts) implements TaskSpec {
+    public Remake {
+      Objects.requireNonNull(lineage, "lineage");
+      hosts = List.copyOf(hosts);
+    }
+  }
 }

@@ -1,17 +1,16 @@
 package dev.sluice.loader.internal.exec;
 
-import dev.sluice.loader.BatchFunction;
 import dev.sluice.loader.OperatorStats;
 import dev.sluice.loader.SluiceException;
 import dev.sluice.loader.internal.exec.SharedBlock.Segment;
 import dev.sluice.loader.internal.plan.PhysicalOp.ActorMapOp;
-import dev.sluice.loader.internal.plan.PhysicalOp.NamedFunction;
-import dev.sluice.loader.runtime.ActorHandle;
 import dev.sluice.loader.runtime.BlockRef;
 import dev.sluice.loader.runtime.Node;
+import dev.sluice.loader.runtime.NodeAgent;
+import dev.sluice.loader.runtime.TaskOutcome;
+import dev.sluice.loader.runtime.TaskSpec;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import org.apache.arrow.memory.BufferAllocator;
 
@@ -31,14 +30,14 @@ final class ActorPoolOperatorState extends MapOperatorState {
   private Actor target;
 
   private static final class Actor {
-    final ActorHandle<BatchFunction> handle;
+    final NodeAgent.Actor handle;
     final int id;
     final Node node;
     boolean ready;
     int inFlight;
     long idleSince;
 
-    Actor(ActorHandle<BatchFunction> handle, int id, Node node, long now) {
+    Actor(NodeAgent.Actor handle, int id, Node node, long now) {
       this.handle = handle;
       this.id = id;
       this.node = node;
@@ -65,13 +64,11 @@ final class ActorPoolOperatorState extends MapOperatorState {
 
   private void startActor() {
     int id = actorSerial++;
-    Callable<? extends BatchFunction> factory = op.factory();
     Node node = executor.resources().place(op.resources(), List.of());
     if (node == null) {
       throw new IllegalStateException(name + ": started an actor that fits no node");
     }
-    ActorHandle<BatchFunction> handle =
-        ctx.runtime().startActor(node, name + "-" + id, factory::call);
+    NodeAgent.Actor handle = executor.agent(node).startActor(index, name + "-" + id);
     Actor a = new Actor(handle, id, node, ctx.clock().getAsLong());
     actors.add(a);
     executor.resources().acquire(node, op.resources());
@@ -204,24 +201,15 @@ final class ActorPoolOperatorState extends MapOperatorState {
 
   private void startTaskOn(Actor a, long reserve, List<Segment> bundle, long seq) {
     // The call runs on the actor's thread, with the actor's own function instance.
-    TaskLauncher onActor =
-        alloc -> {
-          NodeWorker worker = executor.worker(a.node);
-          return a.handle.call(
-              fn ->
-                  runMeasured(
-                      (w, taskAlloc) ->
-                          runBundle(List.of(new NamedFunction(name, fn)), bundle, w, taskAlloc),
-                      worker,
-                      alloc));
-        };
+    TaskSpec.MapBundle spec = specOf(bundle);
+    TaskLauncher onActor = () -> releasingInputs(bundle, a.handle.call(spec));
     launchTask(
         reserve,
         a.node,
         onActor,
         new BundleCompletion(seq, bundle) {
           @Override
-          public void completed(TaskResult r, BlockRef output) {
+          public void completed(TaskOutcome r, BlockRef output) {
             done(a);
             super.completed(r, output);
           }

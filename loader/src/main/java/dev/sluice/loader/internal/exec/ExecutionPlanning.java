@@ -10,6 +10,7 @@ import dev.sluice.loader.internal.plan.PhysicalOp.TaskMapOp;
 import dev.sluice.loader.runtime.BlockStore;
 import dev.sluice.loader.runtime.ExecutionRuntime;
 import dev.sluice.loader.runtime.Node;
+import dev.sluice.loader.runtime.NodeAgent;
 import dev.sluice.loader.runtime.Resources;
 import dev.sluice.sharding.SourceSplit;
 import java.util.LinkedHashMap;
@@ -53,20 +54,31 @@ final class ExecutionPlanning {
     return new BlockDirectory(stores);
   }
 
-  /** A worker for each node of {@code blocks}, over the plan and its operator states. */
-  static Map<String, NodeWorker> workers(
+  /**
+   * An agent for each node of {@code blocks}, running its tasks and actors in this process on the
+   * runtime's threads, over the plan and its operator states.
+   */
+  static Map<String, NodeAgent> agents(
       List<PhysicalOp> plan, List<OperatorState> ops, ExecContext ctx, BlockDirectory blocks) {
     Map<Integer, SourceSplit> splits =
         ops.get(0) instanceof ReadOperatorState read ? read.splitsByIndex() : Map.of();
     List<String> names = ops.stream().map(op -> op.name).toList();
-    Map<String, NodeWorker> workers = new LinkedHashMap<>();
-    for (BlockStore store : blocks.stores()) {
-      workers.put(
-          store.owner(),
-          new NodeWorker(
-              store.owner(), plan, names, ctx, blocks, splits, i -> ops.get(i).allocator));
+    Map<String, Node> nodes = new LinkedHashMap<>();
+    for (Node n : ctx.runtime().nodes()) {
+      nodes.put(n.id(), n);
     }
-    return workers;
+    Map<String, NodeAgent> agents = new LinkedHashMap<>();
+    for (BlockStore store : blocks.stores()) {
+      String id = store.owner();
+      NodeWorker worker =
+          new NodeWorker(id, plan, names, ctx, blocks, splits, i -> ops.get(i).allocator);
+      Node node = nodes.get(id);
+      agents.put(
+          id,
+          new LocalNodeAgent(
+              node, ctx.runtime(), worker, store, plan, names, i -> ops.get(i).allocator));
+    }
+    return agents;
   }
 
   /** The state of operator {@code i}, its outputs in a child of {@code allocator}. */

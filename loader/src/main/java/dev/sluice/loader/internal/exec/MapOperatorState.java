@@ -1,15 +1,18 @@
 package dev.sluice.loader.internal.exec;
 
-import dev.sluice.loader.Batch;
 import dev.sluice.loader.internal.exec.SharedBlock.Segment;
 import dev.sluice.loader.internal.plan.PhysicalOp.NamedFunction;
 import dev.sluice.loader.runtime.BlockLostException;
 import dev.sluice.loader.runtime.BlockRef;
-import dev.sluice.loader.runtime.Lineage;
+import dev.sluice.loader.runtime.Node;
+import dev.sluice.loader.runtime.NodeAgent;
+import dev.sluice.loader.runtime.NodeLostException;
 import dev.sluice.loader.runtime.Resources;
+import dev.sluice.loader.runtime.TaskOutcome;
 import dev.sluice.loader.runtime.TaskSpec;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import org.apache.arrow.memory.BufferAllocator;
 
 /**
@@ -200,10 +203,16 @@ class MapOperatorState extends OperatorState {
     List<Segment> bundle = retry != null ? retry.bundle() : takeBundle();
     long seq = retry != null ? retry.seq() : nextSeq++;
     long reserve = taskMemoryEstimate();
-    startTask(
+    TaskSpec.MapBundle spec = specOf(bundle);
+    Node node =
+        executor.resources().place(taskResources(), NodeWorker.hostsOf(spec.inputs()), reserve);
+    if (node == null) {
+      throw new IllegalStateException(name + ": launched a task that fits no node");
+    }
+    launchTask(
         reserve,
-        hostsOf(bundle),
-        (worker, alloc) -> runBundle(chain, bundle, worker, alloc),
+        node,
+        () -> releasingInputs(bundle, executor.agent(node).run(spec)),
         new BundleCompletion(seq, bundle));
   }
 
@@ -221,17 +230,7 @@ class MapOperatorState extends OperatorState {
     }
 
     @Override
-    public Lineage lineage(TaskResult r) {
-      return derivedFrom(bundle);
-    }
-
-    @Override
-    public List<String> hosts() {
-      return hostsOf(bundle);
-    }
-
-    @Override
-    public void completed(TaskResult r, BlockRef output) {
+    public void completed(TaskOutcome r, BlockRef output) {
       outputs.add(seq, 0, output);
       outputs.finish(seq, 1);
       if (output != null && !executor.blocks().ready(output)) {
@@ -246,37 +245,51 @@ class MapOperatorState extends OperatorState {
     }
   }
 
-  /**
-   * The task body, run on the node with its worker: the bundle as a task spec (operator and input
-   * rows), assembled and run through {@code chain}; the inputs are released once read.
-   */
-  final TaskResult runBundle(
-      List<NamedFunction> chain, List<Segment> bundle, NodeWorker worker, BufferAllocator alloc)
-      throws Exception {
-    long rows = 0;
-    long bytes = 0;
+  /** The bundle as a task spec: the operator and the rows of each input block. */
+  final TaskSpec.MapBundle specOf(List<Segment> bundle) {
     List<TaskSpec.Input> inputs = new ArrayList<>(bundle.size());
     for (Segment s : bundle) {
-      rows += s.rows();
-      bytes +=
-          s.whole()
-              ? s.block().bytes()
-              : s.block().bytes() * s.rows() / Math.max(1, s.block().rows());
       inputs.add(new TaskSpec.Input(s.block().ref(), s.from(), s.to()));
     }
-    boolean keepInputs = false;
-    try {
-      Batch out = worker.map(new TaskSpec.MapBundle(index, inputs), chain, alloc);
-      return new TaskResult(out, rows, bytes, 0, 0, 0, false);
-    } catch (BlockLostException e) {
-      keepInputs = true; // an input was lost with its node: the task runs again when it is back
-      throw e;
-    } finally {
-      if (!keepInputs) {
-        for (Segment s : bundle) {
-          s.block().release();
-        }
+    return new TaskSpec.MapBundle(index, inputs);
+  }
+
+  /**
+   * {@code task}, with the bundle's inputs released as soon as it ends (on the node's thread, so
+   * that their memory comes back before the scheduler hears of the end), unless the task was lost
+   * with a node (its own, or one holding an input): then it runs again with the same inputs.
+   */
+  static NodeAgent.Task releasingInputs(List<Segment> bundle, NodeAgent.Task task) {
+    // The outcome is seen only after the release (whenComplete's future completes after it).
+    CompletableFuture<TaskOutcome> released =
+        task.outcome()
+            .whenComplete(
+                (r, e) -> {
+                  if (e == null || !lost(e)) {
+                    for (Segment s : bundle) {
+                      s.block().release();
+                    }
+                  }
+                });
+    return new NodeAgent.Task() {
+      @Override
+      public CompletableFuture<TaskOutcome> outcome() {
+        return released;
+      }
+
+      @Override
+      public long allocatedBytes() {
+        return task.allocatedBytes();
+      }
+    };
+  }
+
+  private static boolean lost(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof BlockLostException || t instanceof NodeLostException) {
+        return true;
       }
     }
+    return false;
   }
 }

@@ -4,6 +4,7 @@ import dev.sluice.loader.SluiceException;
 import dev.sluice.loader.internal.plan.PhysicalOp;
 import dev.sluice.loader.runtime.BlockRef;
 import dev.sluice.loader.runtime.Node;
+import dev.sluice.loader.runtime.NodeAgent;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -22,14 +23,14 @@ final class NodeLossRecovery {
   private final List<OperatorState> ops;
   private final ResourceLedger resources;
   private final BlockDirectory blocks;
-  private final Map<String, NodeWorker> workers;
+  private final Map<String, NodeAgent> agents;
 
   /** Lost blocks being made again (their current references), so that each is made once. */
   private final Set<BlockRef> remaking = new HashSet<>();
 
   /**
    * @param ops the operator states, filled at start (read when a node is lost)
-   * @param workers each node's worker, filled at start
+   * @param agents each node's agent, filled at start
    */
   NodeLossRecovery(
       StreamingExecutor executor,
@@ -37,13 +38,13 @@ final class NodeLossRecovery {
       List<OperatorState> ops,
       ResourceLedger resources,
       BlockDirectory blocks,
-      Map<String, NodeWorker> workers) {
+      Map<String, NodeAgent> agents) {
     this.executor = executor;
     this.plan = plan;
     this.ops = ops;
     this.resources = resources;
     this.blocks = blocks;
-    this.workers = workers;
+    this.agents = agents;
   }
 
   /**
@@ -79,7 +80,7 @@ final class NodeLossRecovery {
     for (OperatorState op : ops) {
       op.nodeLost(node);
     }
-    workers.get(node.id()).closeAll(); // its readers are gone with it
+    agents.get(node.id()).closeReaders(); // its readers are gone with it
     for (OperatorState op : ops) {
       op.heldRefs().forEach(this::remakeIfLost);
     }

@@ -90,6 +90,73 @@ final class NodeWorker {
     this.operatorAllocator = operatorAllocator;
   }
 
+  // ---- tasks
+
+  /** Runs a task spec of a task (not an actor's call); the output stays in {@code alloc}. */
+  TaskResult run(TaskSpec spec, BufferAllocator alloc) throws Exception {
+    if (spec instanceof TaskSpec.ReadBlock read) {
+      return read(read, alloc);
+    }
+    if (spec instanceof TaskSpec.MapBundle map) {
+      return mapTask(map, chain(map.operator()), alloc);
+    }
+    TaskSpec.Remake remake = (TaskSpec.Remake) spec;
+    return new TaskResult(remake(remake, alloc), 0, 0, 0, 0, 0, false);
+  }
+
+  /**
+   * The name of a task's output: a read's block by its split, attempt, sequence and rows; a map's
+   * by the slices it read; a block made again by the name it had.
+   */
+  Lineage lineage(TaskSpec spec, TaskResult r) {
+    String name = names.get(spec.operator());
+    if (spec instanceof TaskSpec.ReadBlock read) {
+      return new Lineage.Read(
+          read.operator(),
+          name,
+          read.split(),
+          read.attempt(),
+          read.sequence(),
+          read.fromRow(),
+          read.fromRow() + r.rowsIn());
+    }
+    if (spec instanceof TaskSpec.MapBundle map) {
+      List<Lineage.Slice> slices = new ArrayList<>(map.inputs().size());
+      for (TaskSpec.Input in : map.inputs()) {
+        slices.add(new Lineage.Slice(in.block().lineage(), in.from(), in.to(), in.block().rows()));
+      }
+      return new Lineage.Derived(map.operator(), name, slices);
+    }
+    return ((TaskSpec.Remake) spec).lineage();
+  }
+
+  /**
+   * The hosts a task's output was read from: a split's, the inputs' (in order, without repeats), or
+   * those of the block made again.
+   */
+  List<String> hosts(TaskSpec spec) {
+    if (spec instanceof TaskSpec.ReadBlock read) {
+      SourceSplit split = splits.get(read.split());
+      return split == null ? List.of() : split.hosts();
+    }
+    if (spec instanceof TaskSpec.MapBundle map) {
+      return hostsOf(map.inputs());
+    }
+    return ((TaskSpec.Remake) spec).hosts();
+  }
+
+  /** The hosts of a task's input blocks, in order and without repeats: its output's hosts. */
+  static List<String> hostsOf(List<TaskSpec.Input> inputs) {
+    if (inputs.size() == 1) {
+      return inputs.get(0).block().hosts();
+    }
+    java.util.LinkedHashSet<String> hosts = new java.util.LinkedHashSet<>();
+    for (TaskSpec.Input in : inputs) {
+      hosts.addAll(in.block().hosts());
+    }
+    return List.copyOf(hosts);
+  }
+
   // ---- reads
 
   /** Reads the block {@code spec} names; the output stays in {@code alloc}. */
@@ -299,6 +366,24 @@ final class NodeWorker {
         ctx.badRecords(),
         names.get(spec.operator()),
         ctx.epoch());
+  }
+
+  /**
+   * Runs {@code chain} over the rows {@code spec} names, counting them (a task map's task, an
+   * actor's call).
+   */
+  TaskResult mapTask(TaskSpec.MapBundle spec, List<NamedFunction> chain, BufferAllocator alloc)
+      throws Exception {
+    long rows = 0;
+    long bytes = 0;
+    for (TaskSpec.Input in : spec.inputs()) {
+      rows += in.rows();
+      bytes +=
+          in.whole()
+              ? in.block().bytes()
+              : in.block().bytes() * in.rows() / Math.max(1, in.block().rows());
+    }
+    return new TaskResult(map(spec, chain, alloc), rows, bytes, 0, 0, 0, false);
   }
 
   /** The functions of a task map, by operator index. */

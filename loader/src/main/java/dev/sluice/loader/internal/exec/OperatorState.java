@@ -1,27 +1,23 @@
 package dev.sluice.loader.internal.exec;
 
-import dev.sluice.loader.Batch;
 import dev.sluice.loader.OperatorStats;
 import dev.sluice.loader.SluiceException;
 import dev.sluice.loader.runtime.BlockLostException;
 import dev.sluice.loader.runtime.BlockRef;
-import dev.sluice.loader.runtime.Lineage;
 import dev.sluice.loader.runtime.Node;
+import dev.sluice.loader.runtime.NodeAgent;
 import dev.sluice.loader.runtime.NodeLostException;
 import dev.sluice.loader.runtime.Resources;
+import dev.sluice.loader.runtime.TaskOutcome;
 import dev.sluice.loader.runtime.TaskSpec;
-import java.lang.management.ManagementFactory;
-import java.lang.management.ThreadMXBean;
 import java.util.ArrayDeque;
 import java.util.Collection;
 import java.util.LinkedHashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.function.LongSupplier;
 import org.apache.arrow.memory.BufferAllocator;
-import org.slf4j.LoggerFactory;
 
 /**
  * The executor's state of one physical operator: its input queue, its tasks in flight, its finished
@@ -29,7 +25,6 @@ import org.slf4j.LoggerFactory;
  * tasks run elsewhere and come back through {@link ExecContext#post}.
  */
 abstract class OperatorState implements BackpressurePolicy.OperatorView {
-  private static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
 
   final int index;
   final String name;
@@ -77,9 +72,8 @@ abstract class OperatorState implements BackpressurePolicy.OperatorView {
   /** Whether the block-count bounds apply (streaming; bulk mode holds everything by definition). */
   final boolean boundedBuffers;
 
-  /** A task in flight: its allocator and the memory reserved for it at launch. */
-  record Running(
-      long id, BufferAllocator allocator, long reserve, Resources resources, Node node) {}
+  /** A task in flight: where it runs, and the memory and resources reserved for it at launch. */
+  record Running(long id, long reserve, Resources resources, Node node, LongSupplier allocated) {}
 
   OperatorState(
       int index, String name, ExecContext ctx, StreamingExecutor executor, BufferAllocator parent) {
@@ -154,33 +148,15 @@ abstract class OperatorState implements BackpressurePolicy.OperatorView {
     startTask(
         taskMemoryEstimate(),
         lost.hosts(),
-        (worker, alloc) ->
-            new TaskResult(
-                worker.remake(new TaskSpec.Remake(index, lost.lineage()), alloc),
-                0,
-                0,
-                0,
-                0,
-                0,
-                false),
+        new TaskSpec.Remake(index, lost.lineage(), lost.hosts()),
         new TaskCompletion() {
-          @Override
-          public Lineage lineage(TaskResult r) {
-            return lost.lineage();
-          }
-
-          @Override
-          public List<String> hosts() {
-            return lost.hosts();
-          }
-
           @Override
           public boolean counts() {
             return false;
           }
 
           @Override
-          public void completed(TaskResult r, BlockRef output) {
+          public void completed(TaskOutcome r, BlockRef output) {
             int rows = output == null ? 0 : output.rows();
             if (cancelled) {
               return; // nothing was kept
@@ -320,100 +296,45 @@ abstract class OperatorState implements BackpressurePolicy.OperatorView {
   }
 
   /**
-   * Runs {@code work} as a task on a node of the runtime (one whose host holds {@code hosts}, the
-   * task's input, when it has room), with a fresh child allocator, reserving {@code reserve} bytes
-   * of the budget for it; the result comes back to {@link #onTaskDone} on the scheduling thread.
+   * Runs {@code spec} as a task on a node of the runtime (one whose host holds {@code hosts}, the
+   * task's input, when it has room), reserving {@code reserve} bytes of the budget for it; the
+   * outcome comes back to {@link #onTaskDone} on the scheduling thread.
    */
   final void startTask(
-      long reserve, Collection<String> hosts, TaskWork work, TaskCompletion completion) {
+      long reserve, Collection<String> hosts, TaskSpec spec, TaskCompletion completion) {
     Node node = executor.resources().place(taskResources(), hosts, reserve);
     if (node == null) {
       throw new IllegalStateException(name + ": launched a task that fits no node");
     }
-    startTaskOn(node, reserve, work, completion);
+    startTaskOn(node, reserve, spec, completion);
   }
 
-  /** Runs {@code work} as a task on {@code node} (see {@link #startTask}). */
-  final void startTaskOn(Node node, long reserve, TaskWork work, TaskCompletion completion) {
-    launchTask(
-        reserve,
-        node,
-        alloc -> {
-          NodeWorker worker = executor.worker(node);
-          return ctx.runtime().submit(node, name, () -> runMeasured(work, worker, alloc));
-        },
-        completion);
+  /** Runs {@code spec} as a task on {@code node} (see {@link #startTask}). */
+  final void startTaskOn(Node node, long reserve, TaskSpec spec, TaskCompletion completion) {
+    launchTask(reserve, node, () -> executor.agent(node).run(spec), completion);
   }
 
   /**
    * Runs a task on {@code node} wherever {@code launcher} puts it there (an actor pool runs it on
-   * an actor, with the actor's function); the launcher gets the task's fresh allocator and must run
-   * the body through {@link #runMeasured}.
+   * one of its actors).
    */
   final void launchTask(long reserve, Node node, TaskLauncher launcher, TaskCompletion completion) {
     long id = nextTaskId++;
     Resources res = taskResources();
-    BufferAllocator taskAllocator =
-        allocator.newChildAllocator(name + "-task-" + id, 0, Long.MAX_VALUE);
-    running.put(id, new Running(id, taskAllocator, reserve, res, node));
     executor.resources().acquire(node, res);
-    CompletableFuture<TaskResult> f = launcher.launch(taskAllocator);
-    f.whenComplete((r, e) -> ctx.post().accept(() -> onTaskDone(id, r, e, completion)));
+    NodeAgent.Task task = launcher.launch();
+    running.put(id, new Running(id, reserve, res, node, task::allocatedBytes));
+    task.outcome()
+        .whenComplete((r, e) -> ctx.post().accept(() -> onTaskDone(id, r, e, completion)));
   }
 
-  /** Starts a task body with its allocator; see {@link #launchTask}. */
+  /** Starts a task on its node; see {@link #launchTask}. */
   @FunctionalInterface
   interface TaskLauncher {
-    CompletableFuture<TaskResult> launch(BufferAllocator taskAllocator);
+    NodeAgent.Task launch();
   }
 
-  /**
-   * Runs a task body with its own allocator. The output stays in that allocator (no transfer, so
-   * memory is never counted twice) and the allocator is closed when the output is closed; with no
-   * output, it is closed at once, and memory still held then is a leak in a function.
-   */
-  static TaskResult runMeasured(TaskWork work, NodeWorker worker, BufferAllocator taskAllocator)
-      throws Exception {
-    long t0 = System.nanoTime();
-    long c0 = THREADS.getCurrentThreadCpuTime();
-    TaskResult r;
-    try {
-      r = work.run(worker, taskAllocator);
-    } catch (Exception | Error e) {
-      closeQuietly(taskAllocator);
-      throw e;
-    }
-    long peak = taskAllocator.getPeakMemoryAllocation();
-    Batch out = r.output();
-    if (out == null) {
-      long leaked = taskAllocator.getAllocatedMemory();
-      closeQuietly(taskAllocator);
-      if (leaked != 0) {
-        throw new IllegalStateException(
-            "a function kept " + leaked + " bytes of Arrow memory after the task ended");
-      }
-    } else {
-      out.onClose(() -> closeQuietly(taskAllocator));
-    }
-    return new TaskResult(
-        out,
-        r.rowsIn(),
-        r.bytesIn(),
-        peak,
-        System.nanoTime() - t0,
-        THREADS.getCurrentThreadCpuTime() - c0,
-        r.exhausted());
-  }
-
-  private static void closeQuietly(BufferAllocator a) {
-    try {
-      a.close();
-    } catch (RuntimeException leak) {
-      LoggerFactory.getLogger(OperatorState.class).error("{}", leak.getMessage());
-    }
-  }
-
-  private void onTaskDone(long id, TaskResult r, Throwable e, TaskCompletion completion) {
+  private void onTaskDone(long id, TaskOutcome r, Throwable e, TaskCompletion completion) {
     Running run = running.remove(id);
     executor.resources().release(run.node(), run.resources());
     if (e != null) {
@@ -441,11 +362,7 @@ abstract class OperatorState implements BackpressurePolicy.OperatorView {
               : new SluiceException("task failed: " + cause, name, null, null, cause));
       return;
     }
-    Batch out = r.output();
-    if (out != null && out.rowCount() == 0) {
-      out.close();
-      out = null;
-    }
+    BlockRef ref = r.output();
     if (completion.counts()) {
       tasks++;
       rowsIn += r.rowsIn();
@@ -453,24 +370,19 @@ abstract class OperatorState implements BackpressurePolicy.OperatorView {
       wallNanos += r.wallNanos();
       cpuNanos += r.cpuNanos();
       estimate = Math.max(estimate, r.peakBytes());
-      if (out != null) {
-        rowsOut += out.rowCount();
-        bytesOut += out.sizeInBytes();
+      if (ref != null) {
+        rowsOut += ref.rows();
+        bytesOut += ref.bytes();
       }
       if (r.rowsIn() > 0) {
         bytesOutPerRowIn =
-            Math.max(bytesOutPerRowIn, out == null ? 0 : out.sizeInBytes() / (double) r.rowsIn());
+            Math.max(bytesOutPerRowIn, ref == null ? 0 : ref.bytes() / (double) r.rowsIn());
       }
     }
-    if (cancelled && out != null) {
-      out.close();
-      out = null;
+    if (cancelled && ref != null) {
+      executor.release(ref);
+      ref = null;
     }
-    // Named by what made it, then kept in the store of the node that made it.
-    BlockRef ref =
-        out == null
-            ? null
-            : executor.store(run.node().id()).put(out, completion.lineage(r), completion.hosts());
     completion.completed(r, ref);
   }
 
@@ -485,7 +397,6 @@ abstract class OperatorState implements BackpressurePolicy.OperatorView {
     if (nodeLost == null && blockLost == null) {
       return false;
     }
-    closeQuietly(run.allocator()); // the body may never have run
     if (nodeLost != null) {
       executor.nodeLost(nodeLost.node(), nodeLost.reason());
     }
@@ -503,27 +414,6 @@ abstract class OperatorState implements BackpressurePolicy.OperatorView {
       }
     }
     return null;
-  }
-
-  /** The hosts of a task's input blocks, in order and without repeats: its output's hosts. */
-  static List<String> hostsOf(List<SharedBlock.Segment> segments) {
-    if (segments.size() == 1) {
-      return segments.get(0).block().ref().hosts();
-    }
-    LinkedHashSet<String> hosts = new LinkedHashSet<>();
-    for (SharedBlock.Segment s : segments) {
-      hosts.addAll(s.block().ref().hosts());
-    }
-    return List.copyOf(hosts);
-  }
-
-  /** The lineage of a task's output made from {@code segments} by this operator. */
-  final Lineage derivedFrom(List<SharedBlock.Segment> segments) {
-    List<Lineage.Slice> slices = new java.util.ArrayList<>(segments.size());
-    for (SharedBlock.Segment s : segments) {
-      slices.add(s.slice());
-    }
-    return new Lineage.Derived(index, name, slices);
   }
 
   /**
@@ -578,7 +468,8 @@ abstract class OperatorState implements BackpressurePolicy.OperatorView {
     // allocation landing in between is counted twice (safe), never missed.
     long unallocatedReserves = 0;
     for (Running r : running.values()) {
-      unallocatedReserves += Math.max(0, r.reserve() - r.allocator().getAllocatedMemory());
+      long allocated = r.allocated().getAsLong();
+      unallocatedReserves += allocated < 0 ? r.reserve() : Math.max(0, r.reserve() - allocated);
     }
     return allocator.getAllocatedMemory() + unallocatedReserves;
   }
@@ -638,31 +529,13 @@ abstract class OperatorState implements BackpressurePolicy.OperatorView {
     return snapshot(0, 0, 0);
   }
 
-  /**
-   * The body of a task, run on a worker (or actor) thread of its node with the node's worker and
-   * the task's allocator.
-   */
-  @FunctionalInterface
-  interface TaskWork {
-    TaskResult run(NodeWorker worker, BufferAllocator taskAllocator) throws Exception;
-  }
-
   /** What to do on the scheduling thread when a task ends. */
   interface TaskCompletion {
-    /**
-     * The name of the task's output, called once the task ended with one, before {@link
-     * #completed}.
-     */
-    Lineage lineage(TaskResult result);
-
-    /** The hosts the task's output was read from (its input's). */
-    List<String> hosts();
-
     /**
      * The task succeeded; {@code output} (maybe null), in the store of the task's node, now belongs
      * to the callee.
      */
-    void completed(TaskResult result, BlockRef output);
+    void completed(TaskOutcome result, BlockRef output);
 
     /** Whether the task counts in the operator's statistics (a block made again does not). */
     default boolean counts() {

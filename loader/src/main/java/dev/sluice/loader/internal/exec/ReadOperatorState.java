@@ -5,6 +5,7 @@ import dev.sluice.loader.runtime.BlockRef;
 import dev.sluice.loader.runtime.Lineage;
 import dev.sluice.loader.runtime.Node;
 import dev.sluice.loader.runtime.Resources;
+import dev.sluice.loader.runtime.TaskOutcome;
 import dev.sluice.loader.runtime.TaskSpec;
 import dev.sluice.sharding.EpochPlan;
 import dev.sluice.sharding.SourceSplit;
@@ -242,27 +243,10 @@ final class ReadOperatorState extends OperatorState {
     startTaskOn(
         c.node,
         taskMemoryEstimate(),
-        (worker, alloc) -> worker.read(spec, alloc),
+        spec,
         new TaskCompletion() {
           @Override
-          public Lineage lineage(TaskResult r) {
-            return new Lineage.Read(
-                index,
-                name,
-                c.split.index(),
-                c.lease.attempt(),
-                blockNumber,
-                c.rowsRead,
-                c.rowsRead + r.rowsIn());
-          }
-
-          @Override
-          public List<String> hosts() {
-            return c.split.hosts();
-          }
-
-          @Override
-          public void completed(TaskResult r, BlockRef output) {
+          public void completed(TaskOutcome r, BlockRef output) {
             c.busy = false;
             if (c.lost) {
               // Done on a node declared lost: the split is being read again from before this.
@@ -311,7 +295,7 @@ final class ReadOperatorState extends OperatorState {
 
   /** Closes the split's reader on its node (when no task holds it). */
   private void closeReader(Cursor c) {
-    executor.worker(c.node).closeReader(c.split.index());
+    executor.agent(c.node).closeReader(c.split.index());
   }
 
   @Override

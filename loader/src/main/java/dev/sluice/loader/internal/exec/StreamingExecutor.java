@@ -13,6 +13,7 @@ import dev.sluice.loader.runtime.BlockRef;
 import dev.sluice.loader.runtime.BlockStore;
 import dev.sluice.loader.runtime.ExecutionRuntime;
 import dev.sluice.loader.runtime.Node;
+import dev.sluice.loader.runtime.NodeAgent;
 import dev.sluice.loader.runtime.Resources;
 import dev.sluice.loader.source.ReadContext;
 import java.util.ArrayDeque;
@@ -81,8 +82,8 @@ public final class StreamingExecutor implements BlockStream {
   /** Each node's block store, and the blocks made again in place of lost ones. */
   private final BlockDirectory blocks;
 
-  /** Each node's worker, by node id: what runs task specs there; set at start. */
-  private final Map<String, NodeWorker> workers = new java.util.HashMap<>();
+  /** Each node's agent, by node id: what runs task specs and actors there; set at start. */
+  private final Map<String, NodeAgent> agents = new java.util.HashMap<>();
 
   /** What happens when a node is lost. */
   private final NodeLossRecovery recovery;
@@ -191,7 +192,7 @@ public final class StreamingExecutor implements BlockStream {
     this.policies = bulk ? Policies.bulk() : Policies.streamingDefaults();
     this.badRecords = new BadRecords(options.badRecordAllowance());
     this.resources = new ResourceLedger(nodes, this::memoryInUse);
-    this.recovery = new NodeLossRecovery(this, this.plan, ops, resources, blocks, workers);
+    this.recovery = new NodeLossRecovery(this, this.plan, ops, resources, blocks, agents);
     this.progress =
         new ExecutionProgress(
             ops, resources, executionAllocator, options, consumer, observer, () -> rowsTotal);
@@ -250,7 +251,7 @@ public final class StreamingExecutor implements BlockStream {
       }
       ExecutionPlanning.checkResources(plan, resources);
       taskOps = ops.stream().filter(OperatorState::runsTasks).toList();
-      workers.putAll(ExecutionPlanning.workers(plan, ops, ctx, blocks));
+      agents.putAll(ExecutionPlanning.agents(plan, ops, ctx, blocks));
     } catch (RuntimeException e) {
       releaseAfterFailedStart();
       throw e;
@@ -334,13 +335,13 @@ public final class StreamingExecutor implements BlockStream {
     return false;
   }
 
-  /** The worker of {@code node}. */
-  NodeWorker worker(Node node) {
-    NodeWorker w = workers.get(node.id());
-    if (w == null) {
+  /** The agent of {@code node}. */
+  NodeAgent agent(Node node) {
+    NodeAgent a = agents.get(node.id());
+    if (a == null) {
       throw new IllegalArgumentException("no node " + node.id() + " in this execution");
     }
-    return w;
+    return a;
   }
 
   /** The block store of node {@code nodeId}. */
@@ -468,7 +469,7 @@ public final class StreamingExecutor implements BlockStream {
       }
     }
     if (quiescent()) {
-      workers.values().forEach(NodeWorker::closeAll); // no task reads any more
+      agents.values().forEach(NodeAgent::closeReaders); // no task reads any more
     }
     progress.observe(true);
     observer.close();

@@ -3,8 +3,9 @@ package dev.sluice.loader.internal.exec;
 import dev.sluice.loader.Batch;
 
 /**
- * What a task hands back to the scheduling thread. The output (if any) is already owned by the
- * operator's allocator.
+ * What a task's body hands back on its node, before its output goes into the node's store (the
+ * scheduler then gets a {@link dev.sluice.loader.runtime.TaskOutcome}). The output (if any) is in
+ * the task's allocator.
  *
  * @param output the produced batch, or null (nothing, or an empty result)
  * @param rowsIn rows consumed

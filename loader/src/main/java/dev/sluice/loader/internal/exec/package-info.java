@@ -18,9 +18,13 @@
  *   <li>operator states ({@code ReadOperatorState} leasing splits from sharding's {@code
  *       SplitEnumerator}, {@code MapOperatorState}, {@code ActorPoolOperatorState}, {@code
  *       LimitOperatorState}): queues, tasks in flight, bounded output buffers, statistics;
- *   <li>{@link dev.sluice.loader.internal.exec.NodeWorker}: what runs on a node: it carries out
- *       {@link dev.sluice.loader.runtime.TaskSpec task specs} (data: operator index, split and row,
- *       block references) against the plan, and keeps the readers of the splits leased to its node;
+ *   <li>{@link dev.sluice.loader.runtime.NodeAgent}: all the scheduler asks of a node, as data
+ *       (task specs in, block references and outcomes back), so that a node may be another process;
+ *       {@link dev.sluice.loader.internal.exec.LocalNodeAgent} runs a node's tasks and actors on
+ *       this process's threads with a {@link dev.sluice.loader.internal.exec.NodeWorker}, which
+ *       carries out {@link dev.sluice.loader.runtime.TaskSpec task specs} (operator index, split
+ *       and row, block references) against the plan, names each output by its lineage, and keeps
+ *       the readers of the splits leased to its node;
  *   <li>{@link dev.sluice.loader.internal.exec.BlockDirectory}: every node's {@link
  *       dev.sluice.loader.runtime.BlockStore}, and the blocks made again in place of those lost
  *       with a node; a node's worker (with {@link dev.sluice.loader.internal.exec.ReadReplay})
