@@ -2,6 +2,7 @@ package dev.sluice.loader;
 
 import dev.sluice.loader.internal.exec.ExecutionObserver;
 import dev.sluice.loader.internal.exec.StreamingExecutor;
+import dev.sluice.loader.internal.plan.FunctionIdentity;
 import dev.sluice.loader.internal.plan.LogicalOp;
 import dev.sluice.loader.internal.plan.PhysicalOp;
 import dev.sluice.loader.internal.plan.Planner;
@@ -35,6 +36,10 @@ import java.util.function.Supplier;
 public final class Dataset {
   private static final AtomicInteger ITERATIONS = new AtomicInteger();
 
+  static {
+    dev.sluice.loader.internal.plan.DatasetPlans.register(ds -> Planner.plan(ds.ops));
+  }
+
   private final Sluice sluice;
   private final List<LogicalOp> ops;
   private final ExecutionOptions options;
@@ -56,6 +61,12 @@ public final class Dataset {
 
   private volatile dev.sluice.loader.internal.exec.SplitCoordinator lastSplit;
 
+  /**
+   * The definition that built this dataset as it is (null when built otherwise, or transformed
+   * after): what lets a cluster's workers build the same plan.
+   */
+  private final PipelineRef definition;
+
   /** The latest execution of a dataset and of those read the same way. */
   private static final class ExecutionRecord {
     volatile StreamingExecutor lastExecution;
@@ -67,8 +78,10 @@ public final class Dataset {
       ExecutionOptions options,
       ShareShuffle shareShuffle,
       int epoch,
-      ExecutionRecord record) {
+      ExecutionRecord record,
+      PipelineRef definition) {
     this.record = record;
+    this.definition = definition;
     this.sluice = sluice;
     this.ops = List.copyOf(ops);
     this.options = options;
@@ -83,7 +96,8 @@ public final class Dataset {
         sluice.defaultOptions(),
         null,
         0,
-        new ExecutionRecord());
+        new ExecutionRecord(),
+        null);
   }
 
   private Dataset with(LogicalOp op) {
@@ -92,12 +106,19 @@ public final class Dataset {
     boolean sameRows =
         op instanceof LogicalOp.ShuffleFiles || op instanceof LogicalOp.RandomizeBlockOrder;
     return new Dataset(
-        sluice, next, options, shareShuffle, epoch, sameRows ? record : new ExecutionRecord());
+        sluice,
+        next,
+        options,
+        shareShuffle,
+        epoch,
+        sameRows ? record : new ExecutionRecord(),
+        null);
   }
 
   /** The same dataset executed with other options. */
   public Dataset withOptions(ExecutionOptions options) {
-    return new Dataset(sluice, ops, Objects.requireNonNull(options), shareShuffle, epoch, record);
+    return new Dataset(
+        sluice, ops, Objects.requireNonNull(options), shareShuffle, epoch, record, definition);
   }
 
   /** The execution options. */
@@ -129,14 +150,8 @@ public final class Dataset {
   public Dataset mapBatches(
       Class<? extends BatchFunction> type, ActorPool pool, MapOptions options) {
     Objects.requireNonNull(type);
-    Callable<BatchFunction> factory =
-        () -> {
-          Constructor<? extends BatchFunction> c = type.getDeclaredConstructor();
-          c.setAccessible(true);
-          return c.newInstance();
-        };
     String name = options.name() != null ? options.name() : type.getSimpleName();
-    return with(new LogicalOp.MapActor(name, factory, pool, options));
+    return with(new LogicalOp.MapActor(name, new ClassFactory(type), pool, options));
   }
 
   /** Applies a stateful function in a pool of actors, each instance built by {@code factory}. */
@@ -144,7 +159,37 @@ public final class Dataset {
       Supplier<? extends BatchFunction> factory, ActorPool pool, MapOptions options) {
     Objects.requireNonNull(factory);
     String name = options.name() != null ? options.name() : "Actor";
-    return with(new LogicalOp.MapActor(name, factory::get, pool, options));
+    return with(new LogicalOp.MapActor(name, new SupplierFactory(factory), pool, options));
+  }
+
+  /** An actor's function built with its class's no-argument constructor; known by the class. */
+  private record ClassFactory(Class<? extends BatchFunction> type)
+      implements Callable<BatchFunction>, FunctionIdentity {
+    @Override
+    public BatchFunction call() throws Exception {
+      Constructor<? extends BatchFunction> c = type.getDeclaredConstructor();
+      c.setAccessible(true);
+      return c.newInstance();
+    }
+
+    @Override
+    public Class<?> identity() {
+      return type;
+    }
+  }
+
+  /** An actor's function built by the user's supplier; known by the supplier's class. */
+  private record SupplierFactory(Supplier<? extends BatchFunction> supplier)
+      implements Callable<BatchFunction>, FunctionIdentity {
+    @Override
+    public BatchFunction call() {
+      return supplier.get();
+    }
+
+    @Override
+    public Class<?> identity() {
+      return supplier.getClass();
+    }
   }
 
   /** Keeps the rows for which {@code predicate} holds (a stateless map, fused like one). */
@@ -235,12 +280,29 @@ public final class Dataset {
     if (epoch < 0) {
       throw new IllegalArgumentException("epoch must be >= 0: " + epoch);
     }
-    return new Dataset(sluice, ops, options, shareShuffle, epoch, record);
+    return new Dataset(sluice, ops, options, shareShuffle, epoch, record, definition);
   }
 
   /** The epoch this dataset's executions run as (0 unless {@link #forEpoch} said otherwise). */
   public int epoch() {
     return epoch;
+  }
+
+  /**
+   * The same dataset, known to be what {@code definition} builds (see {@link Sluice#pipeline(Class,
+   * java.util.Map)}).
+   */
+  Dataset builtBy(PipelineRef definition) {
+    return new Dataset(
+        sluice, ops, options, shareShuffle, epoch, record, Objects.requireNonNull(definition));
+  }
+
+  /**
+   * The definition that built this dataset as it is, if any: a dataset transformed after its
+   * definition built it has none, since the workers of a cluster could not build it.
+   */
+  public java.util.Optional<PipelineRef> definition() {
+    return java.util.Optional.ofNullable(definition);
   }
 
   /** The physical plan in one line, fusion applied. */
@@ -253,7 +315,7 @@ public final class Dataset {
    * Sluice#readShare}).
    */
   Dataset withShareShuffle(ShareShuffle shuffle) {
-    return new Dataset(sluice, ops, options, shuffle, epoch, record);
+    return new Dataset(sluice, ops, options, shuffle, epoch, record, definition);
   }
 
   /**
@@ -455,7 +517,8 @@ public final class Dataset {
             options,
             null,
             0,
-            new ExecutionRecord());
+            new ExecutionRecord(),
+            null);
     return new MaterializedDataset(ds, held, alloc);
   }
 

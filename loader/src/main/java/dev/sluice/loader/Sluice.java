@@ -71,6 +71,31 @@ public final class Sluice implements AutoCloseable {
     return builder().build();
   }
 
+  /**
+   * The dataset a {@link PipelineDefinition} builds with {@code parameters}: the way to write a
+   * pipeline that also runs on a cluster, whose workers build the same dataset by the definition's
+   * name. In one JVM it is the same as calling {@code build} yourself.
+   *
+   * @throws IllegalArgumentException when the definition cannot be made (see {@link
+   *     PipelineRef#instantiate})
+   */
+  public Dataset pipeline(
+      Class<? extends PipelineDefinition> definition, java.util.Map<String, String> parameters) {
+    return pipeline(PipelineRef.of(definition, parameters), definition.getClassLoader());
+  }
+
+  /**
+   * The dataset the named definition builds, its class loaded through {@code loader} (a worker
+   * builds a trainer's pipeline so).
+   */
+  public Dataset pipeline(PipelineRef ref, ClassLoader loader) {
+    Dataset ds = ref.instantiate(loader).build(this, ref.parameters());
+    if (ds == null) {
+      throw new IllegalStateException("pipeline definition " + ref.className() + " built null");
+    }
+    return ds.builtBy(ref);
+  }
+
   /** A dataset that reads {@code source}. Lazy: nothing is read until consumed. */
   public Dataset read(Source source) {
     return Dataset.read(this, source);
