@@ -4,7 +4,11 @@ package dev.sluice.loader.runtime;
 public final class BlockLostException extends IllegalStateException {
   private final transient BlockRef ref;
 
-  BlockLostException(BlockRef ref, boolean nodeLost) {
+  /**
+   * @param ref the block's reference
+   * @param nodeLost whether its node is gone (else the block was released, or never held)
+   */
+  public BlockLostException(BlockRef ref, boolean nodeLost) {
     super(
         (nodeLost ? "the block was lost with node " + ref.owner() : "the block is not held")
             + ": "

@@ -31,7 +31,15 @@ public final class LocalRuntime implements ExecutionRuntime {
 
   /** A runtime offering the given logical resources. */
   public LocalRuntime(Resources total) {
-    this.node = new Node("local", "localhost", total);
+    this(new Node("local", "localhost", total));
+  }
+
+  /**
+   * A runtime whose one node is {@code node}: a cluster worker runs the tasks the scheduler sends
+   * it on such a runtime, as its own node.
+   */
+  public LocalRuntime(Node node) {
+    this.node = java.util.Objects.requireNonNull(node, "node");
     this.id = "r" + RUNTIMES.incrementAndGet();
     AtomicInteger n = new AtomicInteger();
     ThreadFactory factory =

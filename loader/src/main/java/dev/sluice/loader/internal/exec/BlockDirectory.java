@@ -16,7 +16,7 @@ import java.util.concurrent.ConcurrentHashMap;
  * not yet made again is not {@link #ready}: tasks are not launched on it, and a consumer taking it
  * waits. Thread-safe.
  */
-final class BlockDirectory {
+final class BlockDirectory implements InputBlocks {
   private final Map<String, BlockStore> stores;
   private final Map<Key, BlockRef> successors = new ConcurrentHashMap<>();
 
@@ -67,6 +67,12 @@ final class BlockDirectory {
   boolean ready(BlockRef ref) {
     BlockRef c = current(ref);
     return store(c.owner()).contains(c);
+  }
+
+  /** Every block is in a store of this process: read in place. */
+  @Override
+  public Opened open(BlockRef ref, org.apache.arrow.memory.BufferAllocator taskAllocator) {
+    return new Opened(get(ref), false);
   }
 
   /** Reads the block (see {@link BlockStore#get}). */

@@ -23,12 +23,12 @@ import org.slf4j.LoggerFactory;
 
 /**
  * What runs on one node: it carries out {@link TaskSpec task specs} against the plan as built on
- * this node (sources and functions named by operator index), reads input blocks through the block
- * directory, and keeps the readers of the splits leased to this node open between their blocks (a
- * reader is a live object of one process; the scheduler only knows where a split stands). The
- * scheduler calls it through the runtime; a cluster member will run the same class on the specs it
- * receives. Thread-safe: different splits' readers are used by different tasks at once, one task at
- * a time per split.
+ * this node (sources and functions named by operator index), reads input blocks through {@link
+ * InputBlocks} (in place when this process holds them), and keeps the readers of the splits leased
+ * to this node open between their blocks (a reader is a live object of one process; the scheduler
+ * only knows where a split stands). The scheduler calls it through the runtime; a cluster member
+ * will run the same class on the specs it receives. Thread-safe: different splits' readers are used
+ * by different tasks at once, one task at a time per split.
  */
 final class NodeWorker {
   private static final Logger LOG = LoggerFactory.getLogger(NodeWorker.class);
@@ -37,7 +37,7 @@ final class NodeWorker {
   private final List<PhysicalOp> plan;
   private final List<String> names;
   private final ExecContext ctx;
-  private final BlockDirectory blocks;
+  private final InputBlocks blocks;
   private final Map<Integer, SourceSplit> splits;
   private final IntFunction<BufferAllocator> operatorAllocator;
 
@@ -78,7 +78,7 @@ final class NodeWorker {
       List<PhysicalOp> plan,
       List<String> names,
       ExecContext ctx,
-      BlockDirectory blocks,
+      InputBlocks blocks,
       Map<Integer, SourceSplit> splits,
       IntFunction<BufferAllocator> operatorAllocator) {
     this.nodeId = nodeId;

@@ -70,28 +70,34 @@ final class TaskBody {
   /** A task's input: the batch and whether the task owns it (else it belongs to a shared block). */
   record Assembled(Batch batch, boolean owned) {}
 
-  /** Makes one batch of a task's inputs; no copy when the input is one whole block. */
+  /**
+   * Makes one batch of a task's inputs; no copy when the input is one whole block of this process.
+   */
   static Assembled assemble(
-      List<TaskSpec.Input> inputs, BlockDirectory blocks, BufferAllocator taskAllocator) {
-    if (inputs.size() == 1) {
-      TaskSpec.Input s = inputs.get(0);
-      Batch block = blocks.get(s.block());
-      return s.whole()
-          ? new Assembled(block, false)
-          : new Assembled(block.slice(taskAllocator, s.from(), s.rows()), true);
-    }
+      List<TaskSpec.Input> inputs, InputBlocks blocks, BufferAllocator taskAllocator) {
     List<Batch> temps = new ArrayList<>();
     try {
-      List<Batch> views = new ArrayList<>();
+      List<Batch> views = new ArrayList<>(inputs.size());
+      boolean owned = false;
       for (TaskSpec.Input s : inputs) {
-        Batch block = blocks.get(s.block());
+        InputBlocks.Opened block = blocks.open(s.block(), taskAllocator);
+        if (block.owned()) {
+          temps.add(block.batch());
+        }
         if (s.whole()) {
-          views.add(block);
+          views.add(block.batch());
+          owned = block.owned();
         } else {
-          Batch t = block.slice(taskAllocator, s.from(), s.rows());
+          Batch t = block.batch().slice(taskAllocator, s.from(), s.rows());
           temps.add(t);
           views.add(t);
+          owned = true;
         }
+      }
+      if (views.size() == 1) {
+        Batch only = views.get(0);
+        temps.remove(only); // handed on, with its ownership
+        return new Assembled(only, owned);
       }
       return new Assembled(Batch.concat(taskAllocator, views), true);
     } finally {
