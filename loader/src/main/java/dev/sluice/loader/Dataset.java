@@ -470,7 +470,8 @@ public final class Dataset {
     List<PhysicalOp> plan = Planner.plan(ops);
     ExecutionObserver observer = ProgressLine.forOptions(options, Planner.describe(plan));
     StreamingExecutor ex =
-        new StreamingExecutor(plan, options, epoch, sluice.runtime(), sluice.allocator(), observer);
+        new StreamingExecutor(
+            plan, definition, options, epoch, sluice.runtime(), sluice.allocator(), observer);
     ex.start();
     record.lastExecution = ex;
     return ex;

@@ -14,13 +14,13 @@ import java.util.concurrent.atomic.AtomicLong;
  * allocator tree remains the accounting, and {@link #bytes()} is the same memory counted from the
  * references. Thread-safe: tasks read their inputs on their own threads, consumers take on theirs.
  */
-public final class BlockStore {
+public final class BlockStore implements NodeBlocks {
   private final String owner;
   private final AtomicLong nextId = new AtomicLong();
   private final AtomicLong bytes = new AtomicLong();
   private final Map<Long, Held> blocks = new ConcurrentHashMap<>();
 
-  private record Held(Batch batch, long bytes) {}
+  private record Held(Batch batch, long bytes, int operator) {}
 
   private volatile boolean lost;
 
@@ -32,6 +32,7 @@ public final class BlockStore {
   }
 
   /** The id of the node the store belongs to. */
+  @Override
   public String owner() {
     return owner;
   }
@@ -55,7 +56,7 @@ public final class BlockStore {
       batch.close();
       return ref; // the node is gone: the block is lost as soon as it is made
     }
-    blocks.put(ref.id(), new Held(batch, ref.bytes()));
+    blocks.put(ref.id(), new Held(batch, ref.bytes(), lineage.operator()));
     bytes.addAndGet(ref.bytes());
     return ref;
   }
@@ -94,6 +95,7 @@ public final class BlockStore {
    *
    * @throws IllegalStateException when the block was released before
    */
+  @Override
   public void release(BlockRef ref) {
     Held h = blocks.remove(checkOwner(ref).id());
     if (h == null) {
@@ -106,17 +108,43 @@ public final class BlockStore {
     h.batch().close();
   }
 
+  /** A block this store holds already (it was put here): nothing to do. */
+  @Override
+  public void arrived(BlockRef ref) {
+    checkOwner(ref);
+  }
+
+  /** The stored block itself: in this process no copy is needed ({@code into} is not used). */
+  @Override
+  public Batch take(BlockRef ref, org.apache.arrow.memory.BufferAllocator into) {
+    return take(ref);
+  }
+
+  @Override
+  public long bytesOf(int operator) {
+    long sum = 0;
+    for (Held h : blocks.values()) {
+      if (h.operator() == operator) {
+        sum += h.bytes();
+      }
+    }
+    return sum;
+  }
+
   /** Whether the store still holds the block. */
+  @Override
   public boolean contains(BlockRef ref) {
     return ref.owner().equals(owner) && blocks.containsKey(ref.id());
   }
 
   /** Bytes of the blocks held, counted from their references. */
+  @Override
   public long bytes() {
     return bytes.get();
   }
 
   /** Blocks held. */
+  @Override
   public int size() {
     return blocks.size();
   }
@@ -125,12 +153,14 @@ public final class BlockStore {
    * The node is gone: every block held is closed (its memory freed) and later puts close theirs at
    * once. Returns how many blocks were dropped.
    */
+  @Override
   public int lose() {
     lost = true;
     return closeAll();
   }
 
   /** Closes every block held (the execution ends or was cancelled); returns how many. */
+  @Override
   public int closeAll() {
     List<Batch> dropped = new ArrayList<>();
     for (Long id : List.copyOf(blocks.keySet())) {

@@ -50,6 +50,43 @@ public interface ExecutionRuntime extends AutoCloseable {
    */
   <S> ActorHandle<S> startActor(Node node, String name, Callable<S> factory);
 
+  /**
+   * A node's half of an execution, when the node is another process: its agent (task specs and
+   * actors, by message) and the scheduler's account of its blocks. Null (the default) when the node
+   * runs in this process: the executor then runs its tasks on this runtime's threads itself.
+   *
+   * @param node one of {@link #nodes()}
+   * @param execution what the node builds its half from
+   * @throws dev.sluice.loader.SluiceException when the node cannot take part (it cannot build the
+   *     pipeline, or builds another plan)
+   */
+  default RemoteNode openRemote(Node node, RemoteExecution execution) {
+    return null;
+  }
+
+  /**
+   * Whether {@code node} is another process (its half of an execution is opened by {@link
+   * #openRemote}).
+   */
+  default boolean isRemote(Node node) {
+    return false;
+  }
+
+  /** A node's half of an execution in another process. */
+  interface RemoteNode {
+    /** Runs the node's tasks and actors. */
+    NodeAgent agent();
+
+    /** The scheduler's account of the blocks the node holds. */
+    NodeBlocks blocks();
+
+    /**
+     * The execution is over (or failed): the node drops what it still holds of it. No answer is
+     * awaited.
+     */
+    void close();
+  }
+
   /** Tells {@code listener} of every node lost from now on, until the returned action is run. */
   Runnable addNodeListener(NodeListener listener);
 

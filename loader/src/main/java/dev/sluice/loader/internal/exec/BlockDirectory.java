@@ -4,6 +4,7 @@ import dev.sluice.loader.Batch;
 import dev.sluice.loader.SluiceException;
 import dev.sluice.loader.runtime.BlockRef;
 import dev.sluice.loader.runtime.BlockStore;
+import dev.sluice.loader.runtime.NodeBlocks;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -17,7 +18,7 @@ import java.util.concurrent.ConcurrentHashMap;
  * waits. Thread-safe.
  */
 final class BlockDirectory implements InputBlocks {
-  private final Map<String, BlockStore> stores;
+  private final Map<String, NodeBlocks> stores;
   private final Map<Key, BlockRef> successors = new ConcurrentHashMap<>();
 
   /** Lost blocks released before they were made again: made again, they are released at once. */
@@ -34,22 +35,41 @@ final class BlockDirectory implements InputBlocks {
   /**
    * @param stores each node's store, by node id
    */
-  BlockDirectory(Map<String, BlockStore> stores) {
+  BlockDirectory(Map<String, ? extends NodeBlocks> stores) {
     this.stores = Map.copyOf(stores);
   }
 
-  /** The store of node {@code nodeId}. */
-  BlockStore store(String nodeId) {
-    BlockStore s = stores.get(nodeId);
+  /** The blocks of node {@code nodeId}. */
+  NodeBlocks store(String nodeId) {
+    NodeBlocks s = stores.get(nodeId);
     if (s == null) {
       throw new IllegalArgumentException("no node " + nodeId + " in this execution");
     }
     return s;
   }
 
-  /** Every store. */
-  Iterable<BlockStore> stores() {
+  /** Every node's blocks. */
+  Iterable<NodeBlocks> stores() {
     return stores.values();
+  }
+
+  /** A task's output reached the scheduler: its node's account counts it (see NodeBlocks). */
+  void arrived(BlockRef ref) {
+    store(ref.owner()).arrived(ref);
+  }
+
+  /**
+   * Bytes held in other processes of the blocks operator {@code operator} made (those of this
+   * process are in the operator's allocator).
+   */
+  long remoteBytesOf(int operator) {
+    long sum = 0;
+    for (NodeBlocks b : stores.values()) {
+      if (!(b instanceof BlockStore)) {
+        sum += b.bytesOf(operator);
+      }
+    }
+    return sum;
   }
 
   /**
@@ -69,22 +89,28 @@ final class BlockDirectory implements InputBlocks {
     return store(c.owner()).contains(c);
   }
 
-  /** Every block is in a store of this process: read in place. */
+  /** A task of this process reads its inputs in place (they are all in stores of this process). */
   @Override
   public Opened open(BlockRef ref, org.apache.arrow.memory.BufferAllocator taskAllocator) {
     return new Opened(get(ref), false);
   }
 
-  /** Reads the block (see {@link BlockStore#get}). */
+  /** Reads a block held in this process (see {@link BlockStore#get}). */
   Batch get(BlockRef ref) {
     BlockRef c = current(ref);
-    return store(c.owner()).get(c);
+    if (!(store(c.owner()) instanceof BlockStore local)) {
+      throw new IllegalStateException("node " + c.owner() + " is another process: " + c);
+    }
+    return local.get(c);
   }
 
-  /** Takes the block out of its store for the caller (see {@link BlockStore#take}). */
-  Batch take(BlockRef ref) {
+  /**
+   * Takes the block out of its node for a consumer (see {@link NodeBlocks#take}): itself in this
+   * process, a copy in {@code into} from another.
+   */
+  Batch take(BlockRef ref, org.apache.arrow.memory.BufferAllocator into) {
     BlockRef c = current(ref);
-    Batch b = store(c.owner()).take(c);
+    Batch b = store(c.owner()).take(c, into);
     forget(ref);
     return b;
   }

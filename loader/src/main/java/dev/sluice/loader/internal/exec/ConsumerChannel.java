@@ -114,7 +114,7 @@ final class ConsumerChannel {
    * until the consumer closes it.
    */
   private Delivered open(BlockRef ref) {
-    Batch b = blocks.take(ref);
+    Batch b = blocks.take(ref, consumerAllocator);
     BatchHosts.set(b, ref.hosts());
     long bytes = ref.bytes();
     b.onClose(() -> closedOne(bytes));

@@ -1,16 +1,20 @@
 package dev.sluice.loader.internal.exec;
 
 import dev.sluice.loader.ExecutionOptions;
+import dev.sluice.loader.PipelineRef;
 import dev.sluice.loader.SluiceException;
 import dev.sluice.loader.internal.plan.PhysicalOp;
 import dev.sluice.loader.internal.plan.PhysicalOp.ActorMapOp;
 import dev.sluice.loader.internal.plan.PhysicalOp.LimitOp;
 import dev.sluice.loader.internal.plan.PhysicalOp.ReadOp;
 import dev.sluice.loader.internal.plan.PhysicalOp.TaskMapOp;
+import dev.sluice.loader.internal.plan.PlanFingerprint;
 import dev.sluice.loader.runtime.BlockStore;
 import dev.sluice.loader.runtime.ExecutionRuntime;
 import dev.sluice.loader.runtime.Node;
 import dev.sluice.loader.runtime.NodeAgent;
+import dev.sluice.loader.runtime.NodeBlocks;
+import dev.sluice.loader.runtime.RemoteExecution;
 import dev.sluice.loader.runtime.Resources;
 import dev.sluice.sharding.SourceSplit;
 import java.util.LinkedHashMap;
@@ -45,21 +49,74 @@ final class ExecutionPlanning {
     return List.of(new Node(only.id(), only.host(), options.resources()));
   }
 
-  /** An empty block store for each node, in one directory. */
-  static BlockDirectory blocks(List<Node> nodes) {
-    Map<String, BlockStore> stores = new LinkedHashMap<>();
+  /**
+   * Opens the half of the execution of each node that is another process (see {@link
+   * ExecutionRuntime#openRemote}); closes those opened when one fails.
+   *
+   * @throws SluiceException when a node is remote and the dataset has no definition to build there
+   */
+  static Map<String, ExecutionRuntime.RemoteNode> openRemotes(
+      ExecutionRuntime runtime,
+      List<Node> nodes,
+      List<PhysicalOp> plan,
+      PipelineRef definition,
+      int epoch,
+      ExecutionOptions options,
+      String executionId) {
+    Map<String, ExecutionRuntime.RemoteNode> remotes = new LinkedHashMap<>();
+    try {
+      for (Node n : nodes) {
+        if (!runtime.isRemote(n)) {
+          continue;
+        }
+        if (definition == null) {
+          throw new SluiceException(
+              "this dataset would run on "
+                  + n
+                  + ", another process, which builds the pipeline itself: build the dataset with"
+                  + " Sluice.pipeline(YourDefinition.class, parameters) (see PipelineDefinition);"
+                  + " it was built otherwise, or transformed after its definition built it",
+              (Throwable) null);
+        }
+        RemoteExecution ex =
+            new RemoteExecution(
+                executionId, definition, epoch, options, PlanFingerprint.of(plan).lines());
+        ExecutionRuntime.RemoteNode r = runtime.openRemote(n, ex);
+        if (r == null) {
+          throw new IllegalStateException("the runtime opened nothing on remote node " + n);
+        }
+        remotes.put(n.id(), r);
+      }
+    } catch (RuntimeException e) {
+      remotes.values().forEach(ExecutionRuntime.RemoteNode::close);
+      throw e;
+    }
+    return remotes;
+  }
+
+  /**
+   * Each node's blocks, in one directory: a remote node's account, an empty store for a node of
+   * this process.
+   */
+  static BlockDirectory blocks(List<Node> nodes, Map<String, ExecutionRuntime.RemoteNode> remotes) {
+    Map<String, NodeBlocks> stores = new LinkedHashMap<>();
     for (Node n : nodes) {
-      stores.put(n.id(), new BlockStore(n.id()));
+      ExecutionRuntime.RemoteNode r = remotes.get(n.id());
+      stores.put(n.id(), r != null ? r.blocks() : new BlockStore(n.id()));
     }
     return new BlockDirectory(stores);
   }
 
   /**
-   * An agent for each node of {@code blocks}, running its tasks and actors in this process on the
-   * runtime's threads, over the plan and its operator states.
+   * An agent for each node of {@code blocks}: a remote node's own, or one running the node's tasks
+   * and actors in this process on the runtime's threads, over the plan and its operator states.
    */
   static Map<String, NodeAgent> agents(
-      List<PhysicalOp> plan, List<OperatorState> ops, ExecContext ctx, BlockDirectory blocks) {
+      List<PhysicalOp> plan,
+      List<OperatorState> ops,
+      ExecContext ctx,
+      BlockDirectory blocks,
+      Map<String, ExecutionRuntime.RemoteNode> remotes) {
     Map<Integer, SourceSplit> splits =
         ops.get(0) instanceof ReadOperatorState read ? read.splitsByIndex() : Map.of();
     List<String> names = ops.stream().map(op -> op.name).toList();
@@ -68,15 +125,25 @@ final class ExecutionPlanning {
       nodes.put(n.id(), n);
     }
     Map<String, NodeAgent> agents = new LinkedHashMap<>();
-    for (BlockStore store : blocks.stores()) {
-      String id = store.owner();
+    for (NodeBlocks nodeBlocks : blocks.stores()) {
+      String id = nodeBlocks.owner();
+      ExecutionRuntime.RemoteNode remote = remotes.get(id);
+      if (remote != null) {
+        agents.put(id, remote.agent());
+        continue;
+      }
       NodeWorker worker =
           new NodeWorker(id, plan, names, ctx, blocks, splits, i -> ops.get(i).allocator);
-      Node node = nodes.get(id);
       agents.put(
           id,
           new LocalNodeAgent(
-              node, ctx.runtime(), worker, store, plan, names, i -> ops.get(i).allocator));
+              nodes.get(id),
+              ctx.runtime(),
+              worker,
+              (BlockStore) nodeBlocks,
+              plan,
+              names,
+              i -> ops.get(i).allocator));
     }
     return agents;
   }

@@ -1,6 +1,7 @@
 package dev.sluice.loader.internal.exec;
 
 import dev.sluice.loader.Batch;
+import dev.sluice.loader.SluiceException;
 import dev.sluice.loader.runtime.BlockRef;
 import dev.sluice.loader.runtime.BlockStore;
 import dev.sluice.loader.runtime.Lineage;
@@ -37,7 +38,16 @@ final class LimitOperatorState extends OperatorState {
       outputs.add(0, 0, ref);
     } else {
       // The cut is made where the block is, and named by the rows it keeps.
-      BlockStore store = executor.store(ref.owner());
+      if (!(executor.store(ref.owner()) instanceof BlockStore store)) {
+        throw new SluiceException(
+            "a limit that cuts a block held by another process is not supported yet: "
+                + ref
+                + " (limit the rows in the pipeline definition instead, or take fewer batches)",
+            name,
+            null,
+            null,
+            null);
+      }
       int keep = (int) remaining;
       Batch cut = store.get(ref).slice(allocator, 0, keep);
       store.release(ref);

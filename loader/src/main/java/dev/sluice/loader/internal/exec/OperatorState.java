@@ -363,6 +363,9 @@ abstract class OperatorState implements BackpressurePolicy.OperatorView {
       return;
     }
     BlockRef ref = r.output();
+    if (ref != null) {
+      executor.blocks().arrived(ref);
+    }
     if (completion.counts()) {
       tasks++;
       rowsIn += r.rowsIn();
@@ -471,7 +474,10 @@ abstract class OperatorState implements BackpressurePolicy.OperatorView {
       long allocated = r.allocated().getAsLong();
       unallocatedReserves += allocated < 0 ? r.reserve() : Math.max(0, r.reserve() - allocated);
     }
-    return allocator.getAllocatedMemory() + unallocatedReserves;
+    // Blocks this operator made in other processes are counted from their references.
+    return allocator.getAllocatedMemory()
+        + executor.blocks().remoteBytesOf(index)
+        + unallocatedReserves;
   }
 
   /**

@@ -4,16 +4,17 @@ import dev.sluice.loader.BadRecords;
 import dev.sluice.loader.Batch;
 import dev.sluice.loader.DatasetStats;
 import dev.sluice.loader.ExecutionOptions;
+import dev.sluice.loader.PipelineRef;
 import dev.sluice.loader.SluiceException;
 import dev.sluice.loader.concurrent.Uninterruptibly;
 import dev.sluice.loader.internal.plan.PhysicalOp;
 import dev.sluice.loader.internal.plan.PhysicalOp.LimitOp;
 import dev.sluice.loader.internal.plan.Planner;
 import dev.sluice.loader.runtime.BlockRef;
-import dev.sluice.loader.runtime.BlockStore;
 import dev.sluice.loader.runtime.ExecutionRuntime;
 import dev.sluice.loader.runtime.Node;
 import dev.sluice.loader.runtime.NodeAgent;
+import dev.sluice.loader.runtime.NodeBlocks;
 import dev.sluice.loader.runtime.Resources;
 import dev.sluice.loader.source.ReadContext;
 import java.util.ArrayDeque;
@@ -82,6 +83,9 @@ public final class StreamingExecutor implements BlockStream {
   /** Each node's block store, and the blocks made again in place of lost ones. */
   private final BlockDirectory blocks;
 
+  /** The nodes that are other processes: their halves of this execution, by node id. */
+  private final Map<String, ExecutionRuntime.RemoteNode> remotes;
+
   /** Each node's agent, by node id: what runs task specs and actors there; set at start. */
   private final Map<String, NodeAgent> agents = new java.util.HashMap<>();
 
@@ -134,7 +138,34 @@ public final class StreamingExecutor implements BlockStream {
       ExecutionRuntime runtime,
       BufferAllocator storeAllocator,
       ExecutionObserver observer) {
-    this(plan, options, epoch, runtime, storeAllocator, observer, System::nanoTime, true);
+    this(plan, null, options, epoch, runtime, storeAllocator, observer);
+  }
+
+  /**
+   * As {@link #StreamingExecutor(List, ExecutionOptions, int, ExecutionRuntime, BufferAllocator,
+   * ExecutionObserver)}, for a plan that {@code definition} builds: the runtime's nodes that are
+   * other processes build it themselves (see {@link ExecutionRuntime#openRemote}).
+   *
+   * @param definition what built the plan, or null (then every node must be in this process)
+   */
+  public StreamingExecutor(
+      List<PhysicalOp> plan,
+      PipelineRef definition,
+      ExecutionOptions options,
+      int epoch,
+      ExecutionRuntime runtime,
+      BufferAllocator storeAllocator,
+      ExecutionObserver observer) {
+    this(
+        plan,
+        definition,
+        options,
+        epoch,
+        runtime,
+        storeAllocator,
+        observer,
+        System::nanoTime,
+        true);
   }
 
   /**
@@ -149,11 +180,12 @@ public final class StreamingExecutor implements BlockStream {
       BufferAllocator storeAllocator,
       LongSupplier clock) {
     return new StreamingExecutor(
-        plan, options, 0, runtime, storeAllocator, ExecutionObserver.NONE, clock, false);
+        plan, null, options, 0, runtime, storeAllocator, ExecutionObserver.NONE, clock, false);
   }
 
   private StreamingExecutor(
       List<PhysicalOp> plan,
+      PipelineRef definition,
       ExecutionOptions options,
       int epoch,
       ExecutionRuntime runtime,
@@ -181,7 +213,15 @@ public final class StreamingExecutor implements BlockStream {
     this.consumerAllocator =
         executionAllocator.newChildAllocator("consumer-" + id, 0, Long.MAX_VALUE);
     List<Node> nodes = ExecutionPlanning.nodes(runtime, options);
-    this.blocks = ExecutionPlanning.blocks(nodes);
+    try {
+      this.remotes =
+          ExecutionPlanning.openRemotes(runtime, nodes, this.plan, definition, epoch, options, id);
+    } catch (RuntimeException e) {
+      consumerAllocator.close();
+      executionAllocator.close();
+      throw e;
+    }
+    this.blocks = ExecutionPlanning.blocks(nodes, remotes);
     this.consumer =
         new ConsumerChannel(
             CHANNEL_BLOCKS,
@@ -251,7 +291,7 @@ public final class StreamingExecutor implements BlockStream {
       }
       ExecutionPlanning.checkResources(plan, resources);
       taskOps = ops.stream().filter(OperatorState::runsTasks).toList();
-      agents.putAll(ExecutionPlanning.agents(plan, ops, ctx, blocks));
+      agents.putAll(ExecutionPlanning.agents(plan, ops, ctx, blocks, remotes));
     } catch (RuntimeException e) {
       releaseAfterFailedStart();
       throw e;
@@ -344,8 +384,8 @@ public final class StreamingExecutor implements BlockStream {
     return a;
   }
 
-  /** The block store of node {@code nodeId}. */
-  BlockStore store(String nodeId) {
+  /** The blocks of node {@code nodeId}. */
+  NodeBlocks store(String nodeId) {
     return blocks.store(nodeId);
   }
 
@@ -471,6 +511,7 @@ public final class StreamingExecutor implements BlockStream {
     if (quiescent()) {
       agents.values().forEach(NodeAgent::closeReaders); // no task reads any more
     }
+    remotes.values().forEach(ExecutionRuntime.RemoteNode::close);
     progress.observe(true);
     observer.close();
     timer.shutdownNow();
@@ -614,7 +655,7 @@ public final class StreamingExecutor implements BlockStream {
     }
     allocatorsClosed = true;
     try {
-      for (BlockStore store : blocks.stores()) {
+      for (NodeBlocks store : blocks.stores()) {
         if (store.size() > 0) {
           throw new IllegalStateException(
               store.size() + " blocks of node " + store.owner() + " were never released");
@@ -633,6 +674,7 @@ public final class StreamingExecutor implements BlockStream {
 
   private void releaseAfterFailedStart() {
     ops.forEach(OperatorState::close);
+    remotes.values().forEach(ExecutionRuntime.RemoteNode::close);
     for (OperatorState op : ops) {
       op.allocator.close();
     }

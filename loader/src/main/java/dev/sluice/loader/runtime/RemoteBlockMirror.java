@@ -1,0 +1,156 @@
+package dev.sluice.loader.runtime;
+
+import dev.sluice.loader.Batch;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicLongArray;
+import org.apache.arrow.memory.BufferAllocator;
+
+/**
+ * The scheduler's account of the blocks a node in another process holds: the references it has seen
+ * arrive and not yet released or taken, with their bytes (in all, and by the operator that made
+ * them, which is what the memory budget is checked against), so that nothing about memory needs a
+ * round trip. Taking and releasing go to the node through {@link Transfer}. Thread-safe.
+ */
+public final class RemoteBlockMirror implements NodeBlocks {
+
+  /** How blocks leave the node. */
+  public interface Transfer {
+    /**
+     * Moves the block into {@code into} and has the node drop it.
+     *
+     * @throws BlockLostException when the node no longer holds it
+     */
+    Batch take(BlockRef ref, BufferAllocator into);
+
+    /** Has the node drop the block (no answer awaited). */
+    void release(BlockRef ref);
+
+    /** Has the node drop every block of the execution (no answer awaited). */
+    void releaseAll();
+  }
+
+  private final String owner;
+  private final Transfer transfer;
+  private final Map<Long, BlockRef> held = new ConcurrentHashMap<>();
+  private final AtomicLong bytes = new AtomicLong();
+  private final AtomicLongArray bytesByOperator;
+  private volatile boolean lost;
+
+  /**
+   * @param owner the node's id
+   * @param operators the plan's operators (bytes are counted per operator)
+   * @param transfer how blocks leave the node
+   */
+  public RemoteBlockMirror(String owner, int operators, Transfer transfer) {
+    this.owner = owner;
+    this.transfer = transfer;
+    this.bytesByOperator = new AtomicLongArray(operators);
+  }
+
+  @Override
+  public String owner() {
+    return owner;
+  }
+
+  @Override
+  public void arrived(BlockRef ref) {
+    check(ref);
+    if (lost) {
+      return; // made on a node already given up: gone with it
+    }
+    if (held.putIfAbsent(ref.id(), ref) == null) {
+      count(ref, 1);
+    }
+  }
+
+  @Override
+  public boolean contains(BlockRef ref) {
+    return ref.owner().equals(owner) && held.containsKey(ref.id());
+  }
+
+  @Override
+  public Batch take(BlockRef ref, BufferAllocator into) {
+    check(ref);
+    BlockRef r = held.remove(ref.id());
+    if (r == null) {
+      throw new BlockLostException(ref, lost);
+    }
+    count(r, -1);
+    return transfer.take(r, into);
+  }
+
+  @Override
+  public void release(BlockRef ref) {
+    check(ref);
+    BlockRef r = held.remove(ref.id());
+    if (r == null) {
+      if (lost) {
+        return;
+      }
+      throw new IllegalStateException("released twice: " + ref);
+    }
+    count(r, -1);
+    transfer.release(r);
+  }
+
+  @Override
+  public long bytes() {
+    return bytes.get();
+  }
+
+  @Override
+  public long bytesOf(int operator) {
+    return bytesByOperator.get(operator);
+  }
+
+  @Override
+  public int size() {
+    return held.size();
+  }
+
+  @Override
+  public int lose() {
+    lost = true;
+    return forgetAll();
+  }
+
+  @Override
+  public int closeAll() {
+    int n = forgetAll();
+    if (!lost) {
+      transfer.releaseAll();
+    }
+    return n;
+  }
+
+  private int forgetAll() {
+    int n = 0;
+    for (Long id : java.util.List.copyOf(held.keySet())) {
+      BlockRef r = held.remove(id);
+      if (r != null) {
+        count(r, -1);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  private void count(BlockRef ref, int sign) {
+    bytes.addAndGet(sign * ref.bytes());
+    bytesByOperator.addAndGet(ref.lineage().operator(), sign * ref.bytes());
+  }
+
+  private void check(BlockRef ref) {
+    if (!ref.owner().equals(owner)) {
+      throw new IllegalArgumentException(
+          "the block is held by node " + ref.owner() + ", not " + owner + ": " + ref);
+    }
+  }
+
+  @Override
+  public String toString() {
+    return "blocks of " + owner + " (" + held.size() + ", " + bytes.get() + " B)";
+  }
+}
