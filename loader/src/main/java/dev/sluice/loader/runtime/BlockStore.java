@@ -16,7 +16,7 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 public final class BlockStore implements NodeBlocks {
   private final String owner;
-  private final AtomicLong nextId = new AtomicLong();
+  private final AtomicLong nextId;
   private final AtomicLong bytes = new AtomicLong();
   private final Map<Long, Held> blocks = new ConcurrentHashMap<>();
 
@@ -28,7 +28,20 @@ public final class BlockStore implements NodeBlocks {
    * @param owner the id of the node the store belongs to
    */
   public BlockStore(String owner) {
+    this(owner, new AtomicLong());
+  }
+
+  /**
+   * A store whose block ids come from {@code ids}, shared by the stores of one process so that an
+   * id names one block in the process whatever execution made it (the transport serves blocks by
+   * id).
+   *
+   * @param owner the id of the node the store belongs to
+   * @param ids where block ids come from
+   */
+  public BlockStore(String owner, AtomicLong ids) {
     this.owner = owner;
+    this.nextId = ids;
   }
 
   /** The id of the node the store belongs to. */
@@ -73,6 +86,29 @@ public final class BlockStore implements NodeBlocks {
       throw new BlockLostException(ref, lost);
     }
     return h.batch();
+  }
+
+  /**
+   * The block with id {@code id}, still owned by the store (see {@link #get(BlockRef)}), or null
+   * when the store does not hold it: for a transport serving blocks by id.
+   */
+  public Batch getById(long id) {
+    Held h = blocks.get(id);
+    return h == null ? null : h.batch();
+  }
+
+  /**
+   * Removes and closes the block with id {@code id} if the store holds it (a transport sent it to a
+   * consumer that took it); returns whether it did.
+   */
+  public boolean releaseById(long id) {
+    Held h = blocks.remove(id);
+    if (h == null) {
+      return false;
+    }
+    bytes.addAndGet(-h.bytes());
+    h.batch().close();
+    return true;
   }
 
   /**

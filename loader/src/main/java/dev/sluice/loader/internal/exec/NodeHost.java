@@ -50,6 +50,8 @@ public final class NodeHost implements AutoCloseable {
    * @param runtime whose threads run the node's tasks and actors (not owned)
    * @param parent the worker's allocator; the host takes a child of it
    * @param remote where blocks held by other nodes are fetched (into the task's allocator)
+   * @param blockIds where the ids of the blocks the node makes come from (shared by the process's
+   *     hosts, so that an id names one block in the process)
    */
   public NodeHost(
       Dataset dataset,
@@ -58,11 +60,12 @@ public final class NodeHost implements AutoCloseable {
       Node node,
       ExecutionRuntime runtime,
       BufferAllocator parent,
-      RemoteBlocks remote) {
+      RemoteBlocks remote,
+      java.util.concurrent.atomic.AtomicLong blockIds) {
     this.node = node;
     this.plan = DatasetPlans.plan(dataset);
     this.fingerprint = PlanFingerprint.of(plan);
-    this.store = new BlockStore(node.id());
+    this.store = new BlockStore(node.id(), blockIds);
     this.badRecords = new BadRecords(options.badRecordAllowance());
     Map<Integer, SourceSplit> splits = new HashMap<>();
     if (plan.get(0) instanceof ReadOp read) {

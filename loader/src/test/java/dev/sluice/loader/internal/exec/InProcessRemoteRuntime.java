@@ -37,6 +37,8 @@ public final class InProcessRemoteRuntime implements ExecutionRuntime {
   private final Map<String, NodeHost> hosts = new ConcurrentHashMap<>();
   private final Map<String, Long> peaks = new ConcurrentHashMap<>();
   private final Sluice builder;
+  private final java.util.concurrent.atomic.AtomicLong blockIds =
+      new java.util.concurrent.atomic.AtomicLong();
 
   /** A definition parameter every node overrides, to make its plan differ (or not). */
   private volatile Map<String, String> overrides = Map.of();
@@ -89,7 +91,8 @@ public final class InProcessRemoteRuntime implements ExecutionRuntime {
             node,
             threads.get(node.id()),
             memory.get(node.id()),
-            this::fetch);
+            this::fetch,
+            blockIds);
     String mismatch = host.fingerprint().firstDifference(new PlanFingerprint(ex.fingerprint()));
     if (mismatch != null) {
       host.close();

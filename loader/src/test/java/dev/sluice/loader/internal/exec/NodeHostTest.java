@@ -31,6 +31,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import org.apache.arrow.memory.RootAllocator;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -102,7 +103,8 @@ class NodeHostTest {
     Node node = new Node(id, "h-" + id, Resources.cpus(2), 64L << 20);
     LocalRuntime runtime = new LocalRuntime(node);
     toClose.add(runtime);
-    NodeHost host = new NodeHost(dataset(), 0, OPTIONS, node, runtime, root, remote);
+    NodeHost host =
+        new NodeHost(dataset(), 0, OPTIONS, node, runtime, root, remote, new AtomicLong());
     toClose.add(host);
     return host;
   }
