@@ -18,7 +18,6 @@ import org.apache.arrow.vector.VectorSchemaRoot;
 import org.apache.arrow.vector.compression.NoCompressionCodec;
 import org.apache.arrow.vector.ipc.message.ArrowFieldNode;
 import org.apache.arrow.vector.ipc.message.ArrowRecordBatch;
-import org.apache.arrow.vector.ipc.message.MessageSerializer;
 import org.apache.arrow.vector.types.pojo.Schema;
 
 /**
@@ -58,14 +57,14 @@ final class IncomingBlock implements AutoCloseable {
       List<String> sources) {
 
     /**
-     * Reads the metadata section of a block frame.
+     * Reads the metadata section of a block frame, its schema through the connection's cache.
      *
      * @throws IOException when it cannot be read, or describes a body this transport never sends
      *     (compressed, overlapping buffers)
      */
-    static Meta read(ByteBuf meta) throws IOException {
+    static Meta read(ByteBuf meta, SchemaCache schemas) throws IOException {
       try {
-        Schema schema = MessageSerializer.deserializeSchema(message(meta, MessageHeader.Schema));
+        Schema schema = schemas.schemaOf(messageBytes(meta));
         Message batchMessage = message(meta, MessageHeader.RecordBatch);
         RecordBatch rb = (RecordBatch) batchMessage.header(new RecordBatch());
         if (rb.compression() != null) {
@@ -124,15 +123,20 @@ final class IncomingBlock implements AutoCloseable {
       }
     }
 
-    // One length-prefixed flatbuffer Message of the expected header type.
-    private static Message message(ByteBuf meta, byte headerType) throws IOException {
+    // The bytes of one length-prefixed flatbuffer Message.
+    private static byte[] messageBytes(ByteBuf meta) throws IOException {
       int len = meta.readInt();
       if (len < 0 || len > meta.readableBytes()) {
         throw new IOException("bad message length " + len);
       }
       byte[] bytes = new byte[len];
       meta.readBytes(bytes);
-      Message m = Message.getRootAsMessage(ByteBuffer.wrap(bytes));
+      return bytes;
+    }
+
+    // One length-prefixed flatbuffer Message of the expected header type.
+    private static Message message(ByteBuf meta, byte headerType) throws IOException {
+      Message m = Message.getRootAsMessage(ByteBuffer.wrap(messageBytes(meta)));
       if (m.headerType() != headerType) {
         throw new IOException(
             "expected an Arrow message of type "

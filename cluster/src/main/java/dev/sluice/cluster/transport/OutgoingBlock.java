@@ -46,11 +46,13 @@ final class OutgoingBlock implements AutoCloseable {
 
   /**
    * Encodes {@code block} as the answer to request {@code requestId}. The block stays its owner's;
-   * its buffers are retained until {@link #close()}.
+   * its buffers are retained until {@link #close()}. The schema's bytes come from {@code schemas}
+   * (the connection's last schema).
    *
    * @throws IllegalArgumentException when the block cannot be sent (a dictionary-encoded column)
    */
-  static OutgoingBlock encode(ByteBufAllocator alloc, long requestId, Batch block) {
+  static OutgoingBlock encode(
+      ByteBufAllocator alloc, long requestId, Batch block, SchemaCache schemas) {
     Schema schema = block.schema();
     for (Field f : schema.getFields()) {
       checkNoDictionary(f);
@@ -58,7 +60,7 @@ final class OutgoingBlock implements AutoCloseable {
     ArrowRecordBatch batch = new VectorUnloader(block.root()).getRecordBatch();
     ByteBuf header = null;
     try {
-      byte[] schemaBytes = bytes(MessageSerializer.serializeMetadata(schema, IpcOption.DEFAULT));
+      byte[] schemaBytes = schemas.bytesOf(schema);
       byte[] batchBytes = bytes(MessageSerializer.serializeMetadata(batch, IpcOption.DEFAULT));
       List<byte[]> sources = new ArrayList<>();
       int metaLength = 4 + schemaBytes.length + 4 + batchBytes.length + 4;

@@ -33,6 +33,7 @@ final class RequestHandler extends ChannelInboundHandlerAdapter {
 
   private final BlockSource source;
   private ByteBuf requests; // bytes of requests not yet whole
+  private final SchemaCache schemas = new SchemaCache();
   private final Map<Long, TakeInFlight> takes = new HashMap<>(); // by request id
 
   RequestHandler(BlockSource source) {
@@ -164,7 +165,7 @@ final class RequestHandler extends ChannelInboundHandlerAdapter {
     }
     OutgoingBlock out;
     try {
-      out = OutgoingBlock.encode(ctx.alloc(), requestId, block);
+      out = OutgoingBlock.encode(ctx.alloc(), requestId, block, schemas);
     } catch (RuntimeException e) {
       sent(blockId, false);
       answerError(

@@ -55,6 +55,7 @@ final class ResponseDecoder extends ChannelInboundHandlerAdapter {
   private PendingFetch current; // the fetch the frame answers, null when nobody waits for it
   private IncomingBlock incoming;
   private ScheduledFuture<?> timeoutCheck;
+  private final SchemaCache schemas = new SchemaCache();
 
   /**
    * @param connection the connection whose fetches the frames answer
@@ -221,7 +222,7 @@ final class ResponseDecoder extends ChannelInboundHandlerAdapter {
   private void startBody(ChannelHandlerContext ctx) {
     IncomingBlock.Meta meta;
     try {
-      meta = IncomingBlock.Meta.read(gathered);
+      meta = IncomingBlock.Meta.read(gathered, schemas);
       if (meta.bodyLength() != bodyLength) {
         throw new IOException(
             "the frame's body is " + bodyLength + " bytes, the batch's " + meta.bodyLength());

@@ -161,6 +161,29 @@ class NettyBlockTransportTest {
   }
 
   @Test
+  void blocksOfDifferentSchemasAlternateOnOneConnection() throws Exception {
+    source.put(1, TestBatches.mixed(serverMemory, 1, 4));
+    source.put(2, TestBatches.tensor4k(serverMemory, 2, 8));
+    var server = transport("server", source);
+    var client = transport("client", BlockSource.none());
+    List<CompletableFuture<Batch>> fetches = new ArrayList<>();
+    for (int i = 0; i < 6; i++) {
+      fetches.add(client.fetch(server.address(), 1 + i % 2, false, clientMemory));
+    }
+    for (int i = 0; i < 6; i++) {
+      try (Batch b = get(fetches.get(i))) {
+        if (i % 2 == 0) {
+          assertMixed(b, 1, 4);
+        } else {
+          assertThat(b.columnNames()).containsExactly("x");
+          assertThat(b.getBytes("x", 7)[1]).isEqualTo((byte) (2 + 7 + 1));
+        }
+      }
+    }
+    assertThat(server.acceptedConnections()).isEqualTo(1);
+  }
+
+  @Test
   void takeAndKeepReachTheSource() throws Exception {
     source.put(7, TestBatches.mixed(serverMemory, 7, 4));
     var server = transport("server", source);
@@ -372,7 +395,8 @@ class NettyBlockTransportTest {
               try (BufferAllocator a = new RootAllocator();
                   Batch b = TestBatches.tensor4k(a, 0, 1024);
                   OutgoingBlock block =
-                      OutgoingBlock.encode(UnpooledByteBufAllocator.DEFAULT, firstId, b)) {
+                      OutgoingBlock.encode(
+                          UnpooledByteBufAllocator.DEFAULT, firstId, b, new SchemaCache())) {
                 write(out, block.header());
                 ByteBuf half = block.body().get(block.body().size() - 1);
                 out.write(bytes(half.slice(0, half.readableBytes() / 2)));
