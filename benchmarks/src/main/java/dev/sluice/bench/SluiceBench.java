@@ -14,6 +14,7 @@ import picocli.CommandLine.Command;
  * <pre>
  * ./mvnw -B -q -pl benchmarks exec:exec -Dbench.args="streaming-vs-bulk --size quick"
  * ./mvnw -B -q -pl benchmarks exec:exec -Dbench.args="executor-overhead --size quick --runs 5"
+ * ./mvnw -B -q -pl benchmarks exec:exec -Dbench.args="transport --size full --runs 5"
  * </pre>
  *
  * <p>Exit codes: 0 on success, 1 when a run failed, 2 for bad arguments.
@@ -27,7 +28,8 @@ import picocli.CommandLine.Command;
       ExecutorOverhead.class,
       SplitBench.class,
       ConversionJmh.class,
-      LoaderVsDataVec.class
+      LoaderVsDataVec.class,
+      TransportBench.class
     })
 public final class SluiceBench implements Runnable {
 

@@ -80,6 +80,47 @@ class SluiceBenchIT {
   }
 
   @Test
+  void transportWritesResults(@TempDir Path dir) throws Exception {
+    String[] engines = {"socket", "netty", "flight", "hazelcast"};
+    assertThat(
+            bench(
+                "transport",
+                "--runs",
+                "1",
+                "--warmup-mib",
+                "8",
+                "--measure-mib",
+                "16",
+                "--engines",
+                String.join(",", engines),
+                "--child-heap",
+                "512m",
+                "--out",
+                dir.resolve("results").toString(),
+                "--work",
+                dir.resolve("work").toString()))
+        .isZero();
+    JsonNode json =
+        new ObjectMapper().readTree(dir.resolve("results/transport-quick.json").toFile());
+    assertThat(json.at("/runs").size()).isEqualTo(engines.length);
+    for (JsonNode run : json.at("/runs")) {
+      assertThat(run.at("/blocks").asLong()).as(run.toString()).isEqualTo(4); // 16 MiB of 4 MiB
+      assertThat(run.at("/bytes").asLong()).isEqualTo(16L << 20);
+      assertThat(run.at("/receiverCpuSeconds").asDouble()).isPositive();
+      assertThat(run.at("/senderCpuSeconds").asDouble()).isPositive();
+    }
+    for (String e : engines) {
+      assertThat(json.at("/summary/gbPerSecond/" + e + "/median").asDouble()).as(e).isPositive();
+    }
+    for (String e : new String[] {"netty", "flight", "hazelcast"}) {
+      assertThat(json.at("/summary/ratioToSocket/" + e + "/median").asDouble()).as(e).isPositive();
+    }
+    assertThat(json.at("/engines/netty").asText()).contains("NettyBlockTransport");
+    assertThat(json.at("/target/engine").asText()).isEqualTo("netty");
+    assertThat(Files.size(dir.resolve("results/transport-quick.png"))).isPositive();
+  }
+
+  @Test
   void loaderVsDataVecWritesResults(@TempDir Path dir) throws Exception {
     String[] cases = {
       "datavec",
