@@ -4,14 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowableOfType;
 import static org.awaitility.Awaitility.await;
 
-import dev.sluice.loader.runtime.Node;
 import dev.sluice.loader.runtime.Resources;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.time.Duration;
-import java.util.List;
-import java.util.concurrent.CopyOnWriteArrayList;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -83,14 +80,7 @@ class BadConfigurationIT {
     SluiceMember worker =
         members.start(members.worker("127.0.0.2", "h2", Resources.cpus(1), 64 * MIB));
     SluiceMember trainer = members.start(members.trainer("127.0.0.1", worker.self().address()));
-    List<Node> joined = new CopyOnWriteArrayList<>();
-    trainer.addListener(
-        new ClusterListener() {
-          @Override
-          public void workerJoined(Node node) {
-            joined.add(node);
-          }
-        });
+    RecordingListener events = RecordingListener.on(trainer);
 
     long startNanos = System.nanoTime();
     ClusterException e =
@@ -116,7 +106,7 @@ class BadConfigurationIT {
     await()
         .atMost(Duration.ofSeconds(15))
         .until(() -> trainer.hazelcast().getCluster().getMembers().size() == 2);
-    assertThat(joined).isEmpty();
+    assertThat(events.joined).isEmpty();
     assertThat(trainer.awaitWorkers(1, AWAIT)).containsExactly(worker.self().toNode());
     assertThat(worker.members()).extracting(MemberInfo::id).contains(trainer.self().id());
     assertThat(worker.isRunning()).isTrue();

@@ -1,5 +1,6 @@
 package dev.sluice.cluster;
 
+import static dev.sluice.cluster.RecordingListener.next;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
@@ -10,9 +11,6 @@ import dev.sluice.loader.runtime.Resources;
 import java.io.Serializable;
 import java.time.Duration;
 import java.util.List;
-import java.util.Optional;
-import java.util.concurrent.BlockingQueue;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -110,39 +108,25 @@ class MembershipIT {
 
   @Test
   void aWorkerClosingIsSeenAsAWorkerLost() throws InterruptedException {
-    BlockingQueue<Node> lost = new LinkedBlockingQueue<>();
-    trainer.addListener(
-        new ClusterListener() {
-          @Override
-          public void workerLost(Node worker) {
-            lost.add(worker);
-          }
-        });
+    RecordingListener events = RecordingListener.on(trainer);
     Node h3 = w3.self().toNode();
     long start = System.nanoTime();
     w3.close();
-    assertThat(lost.poll(WAIT.toSeconds(), TimeUnit.SECONDS)).isEqualTo(h3);
+    assertThat(next(events.lost, WAIT)).isEqualTo(h3);
     long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
     System.out.println("a worker's clean leave was heard by the trainer in " + millis + " ms");
     assertThat(trainer.workers()).containsExactly(w2.self().toNode());
     await().atMost(WAIT).until(() -> w2.workers().size() == 1);
-    assertThat(lost).isEmpty();
+    assertThat(events.lost).isEmpty();
   }
 
   @Test
   void aWorkerJoiningIsHeardAndAwaited() throws InterruptedException {
-    BlockingQueue<Node> joined = new LinkedBlockingQueue<>();
-    trainer.addListener(
-        new ClusterListener() {
-          @Override
-          public void workerJoined(Node worker) {
-            joined.add(worker);
-          }
-        });
+    RecordingListener events = RecordingListener.on(trainer);
     SluiceMember w4 =
         members.start(
             members.worker("127.0.0.4", "h4", Resources.cpus(1), 64 * MIB, w2.self().address()));
-    assertThat(joined.poll(WAIT.toSeconds(), TimeUnit.SECONDS)).isEqualTo(w4.self().toNode());
+    assertThat(next(events.joined, WAIT)).isEqualTo(w4.self().toNode());
     assertThat(trainer.awaitWorkers(3, WAIT)).last().isEqualTo(w4.self().toNode());
   }
 
@@ -151,21 +135,12 @@ class MembershipIT {
     SluiceMember t2 =
         members.start(members.trainer("127.0.0.5", w2.self().address()).memberName("t2"));
     assertThat(t2.coordinator()).map(MemberInfo::id).contains(trainer.self().id());
-    BlockingQueue<Optional<MemberInfo>> changes = new LinkedBlockingQueue<>();
-    w2.addListener(
-        new ClusterListener() {
-          @Override
-          public void coordinatorChanged(Optional<MemberInfo> coordinator) {
-            changes.add(coordinator);
-          }
-        });
+    RecordingListener events = RecordingListener.on(w2);
     trainer.close();
-    assertThat(changes.poll(WAIT.toSeconds(), TimeUnit.SECONDS))
-        .map(MemberInfo::id)
-        .contains(t2.self().id());
+    assertThat(next(events.coordinators, WAIT)).map(MemberInfo::id).contains(t2.self().id());
     await().atMost(WAIT).until(t2::isCoordinator);
     t2.close();
-    assertThat(changes.poll(WAIT.toSeconds(), TimeUnit.SECONDS)).isEmpty();
+    assertThat(next(events.coordinators, WAIT)).isEmpty();
     assertThat(w2.coordinator()).isEmpty();
   }
 

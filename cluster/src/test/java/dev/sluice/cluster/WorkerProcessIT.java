@@ -1,5 +1,6 @@
 package dev.sluice.cluster;
 
+import static dev.sluice.cluster.RecordingListener.next;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assumptions.assumeThat;
 
@@ -51,11 +52,7 @@ class WorkerProcessIT {
 
   @Test
   void aWorkerFromTheClassPathJoinsAndLeavesCleanlyOnSigterm() throws Exception {
-    List<String> command = new ArrayList<>(javaWithFlags());
-    command.add("-cp");
-    command.add(System.getProperty("java.class.path"));
-    command.add(WorkerMain.class.getName());
-    joinsAndLeavesOnSigterm(command);
+    joinsAndLeavesOnSigterm(fromClassPath());
   }
 
   @Test
@@ -70,10 +67,7 @@ class WorkerProcessIT {
   @Test
   void aWorkerLeftAloneWarnsNamingTheAddresses() throws Exception {
     String nobody = "127.0.0.9:" + closedPort();
-    List<String> command = new ArrayList<>(javaWithFlags());
-    command.add("-cp");
-    command.add(System.getProperty("java.class.path"));
-    command.add(WorkerMain.class.getName());
+    List<String> command = fromClassPath();
     command.addAll(workerArgs(nobody));
     try (Child worker = new Child(command)) {
       String line = worker.awaitLine(JOINED.asPredicate(), WAIT);
@@ -90,25 +84,15 @@ class WorkerProcessIT {
   @Test
   void aKilledWorkerIsLostWithinTheFailureDetectionTime() throws Exception {
     SluiceMember trainer = members.start(members.trainer("127.0.0.1"));
-    BlockingQueue<Node> lost = new LinkedBlockingQueue<>();
-    trainer.addListener(
-        new ClusterListener() {
-          @Override
-          public void workerLost(Node worker) {
-            lost.add(worker);
-          }
-        });
-    List<String> command = new ArrayList<>(javaWithFlags());
-    command.add("-cp");
-    command.add(System.getProperty("java.class.path"));
-    command.add(WorkerMain.class.getName());
+    RecordingListener events = RecordingListener.on(trainer);
+    List<String> command = fromClassPath();
     command.addAll(workerArgs(trainer.self().address()));
     try (Child worker = new Child(command)) {
       worker.awaitLine(JOINED.asPredicate(), WAIT);
       Node node = trainer.awaitWorkers(1, WAIT).get(0);
       long killNanos = System.nanoTime();
       worker.process.toHandle().destroyForcibly(); // SIGKILL: no hook, no goodbye
-      assertThat(lost.poll(WAIT.toSeconds(), TimeUnit.SECONDS)).isEqualTo(node);
+      assertThat(next(events.lost, WAIT)).isEqualTo(node);
       Duration took = Duration.ofNanos(System.nanoTime() - killNanos);
       System.out.printf(
           "the trainer lost the killed worker %d ms after SIGKILL%n", took.toMillis());
@@ -119,14 +103,7 @@ class WorkerProcessIT {
 
   private void joinsAndLeavesOnSigterm(List<String> command) throws Exception {
     SluiceMember trainer = members.start(members.trainer("127.0.0.1"));
-    BlockingQueue<Node> lost = new LinkedBlockingQueue<>();
-    trainer.addListener(
-        new ClusterListener() {
-          @Override
-          public void workerLost(Node worker) {
-            lost.add(worker);
-          }
-        });
+    RecordingListener events = RecordingListener.on(trainer);
     command.addAll(workerArgs(trainer.self().address()));
     long startNanos = System.nanoTime();
     try (Child worker = new Child(command)) {
@@ -152,7 +129,7 @@ class WorkerProcessIT {
       long stopNanos = System.nanoTime();
       // SIGTERM. (Process.destroy() would also close our end of the output, losing the last line.)
       worker.process.toHandle().destroy();
-      assertThat(lost.poll(WAIT.toSeconds(), TimeUnit.SECONDS)).isEqualTo(expected);
+      assertThat(next(events.lost, WAIT)).isEqualTo(expected);
       System.out.printf(
           "the trainer heard the worker leave %d ms after SIGTERM%n",
           TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - stopNanos));
@@ -190,6 +167,15 @@ class WorkerProcessIT {
         Long.toString(TestMembers.MAX_NO_HEARTBEAT.toSeconds()),
         "--join-timeout",
         Long.toString(TestMembers.JOIN_TIMEOUT.toSeconds()));
+  }
+
+  // sluice-worker run from the test's class path (WorkerMain as the main class).
+  private static List<String> fromClassPath() {
+    List<String> command = javaWithFlags();
+    command.add("-cp");
+    command.add(System.getProperty("java.class.path"));
+    command.add(WorkerMain.class.getName());
+    return command;
   }
 
   private static String java() {
