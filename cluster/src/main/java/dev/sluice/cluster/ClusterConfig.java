@@ -26,9 +26,12 @@ import java.util.concurrent.atomic.AtomicInteger;
  *
  * <p>Failure detection and the join timeouts default to Hazelcast's production values; tests use
  * short ones. What a bad configuration does, measured with Hazelcast 5.7 on loopback: a member
- * whose addresses are unreachable, or reachable but of another cluster name, does not fail; it
- * forms a cluster of its own after about {@link Builder#joinTimeout} (Hazelcast cannot tell "wrong"
- * from "first"). {@link SluiceMember#awaitWorkers} is where that becomes an error.
+ * whose addresses refuse connections, or answer with another cluster name, does not fail; Hazelcast
+ * gives up on each such address and the member forms a cluster of its own, in about a second
+ * whatever the join timeout (Hazelcast cannot tell "wrong" from "first"). An address that does not
+ * answer at all (a firewall dropping packets) is waited for up to about {@link Builder#joinTimeout}
+ * (not measured: loopback always answers). {@link SluiceMember#awaitWorkers} is where a member left
+ * alone becomes an error.
  */
 public final class ClusterConfig {
   /** The cluster name when none is given. */
@@ -427,8 +430,9 @@ public final class ClusterConfig {
     }
 
     /**
-     * How long each join attempt waits for the listed members, whole seconds (default 5 s): about
-     * how long a member whose addresses are wrong takes to start alone.
+     * How long each join attempt waits for the listed members to answer, whole seconds (default 5
+     * s; Hazelcast's TCP/IP connection timeout). An address that refuses, or answers with another
+     * cluster name, is given up at once; one that does not answer is waited for this long.
      */
     public Builder joinTimeout(Duration timeout) {
       this.joinTimeout = timeout;

@@ -148,9 +148,10 @@ public final class SluiceMember implements AutoCloseable {
     }
     if (!elsewhere.isEmpty()) {
       log.warn(
-          "{} is alone in cluster '{}': no member answered at {} within the join timeout ({} s)."
-              + " If other members are running, check that they are reachable from {} and use the"
-              + " cluster name '{}'. (The first member of a cluster is alone until others join it.)",
+          "{} is alone in cluster '{}': no member of it answered at {} (refused, no answer within"
+              + " the join timeout of {} s, or another cluster name). If other members are running,"
+              + " check that they are reachable from {} and use the cluster name '{}'. (The first"
+              + " member of a cluster is alone until others join it.)",
           self.describe(),
           config.clusterName(),
           String.join(", ", elsewhere),

@@ -149,8 +149,8 @@ public final class WorkerMain implements Callable<Integer> {
       names = "--join-timeout",
       paramLabel = "SECONDS",
       description =
-          "Seconds each join attempt waits for the members listed before starting alone."
-              + " Default: ${DEFAULT-VALUE}")
+          "Seconds each join attempt waits for a listed member that does not answer (one that"
+              + " refuses is given up at once). Default: ${DEFAULT-VALUE}")
   long joinTimeoutSeconds = ClusterConfig.DEFAULT_JOIN_TIMEOUT.toSeconds();
 
   private final AtomicBoolean leaving = new AtomicBoolean();

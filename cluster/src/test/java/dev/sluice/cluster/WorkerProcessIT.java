@@ -77,7 +77,7 @@ class WorkerProcessIT {
               l ->
                   assertThat(l)
                       .contains("is alone in cluster '" + members.clusterName() + "'")
-                      .contains("no member answered at " + nobody));
+                      .contains("no member of it answered at " + nobody));
     }
   }
 
