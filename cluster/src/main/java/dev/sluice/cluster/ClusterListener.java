@@ -1,0 +1,32 @@
+package dev.sluice.cluster;
+
+import dev.sluice.loader.runtime.Node;
+import java.util.Optional;
+
+/**
+ * Told of changes to the cluster as a {@link SluiceMember} sees them. Called on a Hazelcast event
+ * thread, one event at a time and in the order the membership changed; an implementation must
+ * return quickly and never block (hand long work to a thread of its own). An exception it throws is
+ * logged and does not stop other listeners.
+ *
+ * <p>Only members of this member's Sluice version count: a member of another version is never
+ * reported joined (it leaves on its own, see {@link SluiceMember}).
+ */
+public interface ClusterListener {
+  /** A worker joined; it is in {@link SluiceMember#workers()} from now on. */
+  default void workerJoined(Node worker) {}
+
+  /**
+   * A worker left, cleanly or not (Hazelcast tells the two apart only in its logs): its blocks and
+   * running work are gone with it.
+   */
+  default void workerLost(Node worker) {}
+
+  /**
+   * The coordinator changed: a trainer joined before any other, the coordinator left and the next
+   * oldest trainer (or none) takes over, or the named one came or went.
+   *
+   * @param coordinator the new coordinator, or empty when there is none
+   */
+  default void coordinatorChanged(Optional<MemberInfo> coordinator) {}
+}

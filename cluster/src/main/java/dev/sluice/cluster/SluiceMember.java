@@ -1,0 +1,480 @@
+package dev.sluice.cluster;
+
+import com.hazelcast.cluster.InitialMembershipEvent;
+import com.hazelcast.cluster.InitialMembershipListener;
+import com.hazelcast.cluster.Member;
+import com.hazelcast.cluster.MembershipEvent;
+import com.hazelcast.core.Hazelcast;
+import com.hazelcast.core.HazelcastInstance;
+import com.hazelcast.core.LifecycleEvent.LifecycleState;
+import dev.sluice.loader.runtime.Node;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * This JVM's membership of a Sluice cluster: an embedded Hazelcast member, started by {@link
+ * #start}, left cleanly by {@link #close}. Whoever starts it owns it and must close it (Hazelcast's
+ * own shutdown hook is off, so a JVM exit without {@code close} looks to the others like a crash).
+ *
+ * <p>It keeps a view of the cluster: the Sluice members of its own version, oldest first (the order
+ * Hazelcast gives every member alike, so every member sees the same order); {@link #workers()} are
+ * the workers among them as executor {@link Node}s, {@link #coordinator()} the oldest trainer or
+ * the one named. {@link ClusterListener}s hear of workers joined and lost and of coordinator
+ * changes; the coordinator is derived again on every change.
+ *
+ * <p>Versions: Hazelcast 5.7 cannot refuse a joining member for an application reason, so the check
+ * runs after the join. A member that finds another Sluice version among the members it joined
+ * leaves at once and {@link #start} throws, naming them; the members already there log an error
+ * naming it and never count it (it is in no view, and no listener hears of it).
+ *
+ * <p>Thread-safe. Events reach listeners on Hazelcast's event thread.
+ */
+public final class SluiceMember implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(SluiceMember.class);
+
+  private final ClusterConfig config;
+  private final HazelcastInstance hazelcast;
+  private final MemberInfo self;
+  private final List<ClusterListener> listeners = new CopyOnWriteArrayList<>();
+  private final CountDownLatch down = new CountDownLatch(1);
+  private final ReentrantLock lock = new ReentrantLock();
+  private final Condition changed = lock.newCondition();
+  private View view; // guarded by lock
+  private boolean closed; // guarded by lock
+
+  private SluiceMember(ClusterConfig config, HazelcastInstance hazelcast) {
+    this.config = config;
+    this.hazelcast = hazelcast;
+    this.self = MemberInfo.of(hazelcast.getCluster().getLocalMember());
+    this.view = View.of(hazelcast.getCluster().getMembers(), config);
+    hazelcast
+        .getLifecycleService()
+        .addLifecycleListener(
+            e -> {
+              if (e.getState() == LifecycleState.SHUTDOWN) {
+                stopped();
+              }
+            });
+    hazelcast.getCluster().addMembershipListener(new Membership());
+  }
+
+  /**
+   * Starts a member and joins the cluster: returns once Hazelcast has joined the members listed or,
+   * when none answers within the join timeout, formed a cluster of its own (the first member of a
+   * cluster does that legitimately; a member given addresses that ends up alone logs a warning
+   * naming them).
+   *
+   * @throws ClusterException when Hazelcast cannot start (the port is taken, the address is not
+   *     this machine's), or when a member of another Sluice version is in the cluster joined: the
+   *     member has then left again, and the message names those members and both versions
+   */
+  public static SluiceMember start(ClusterConfig config) {
+    HazelcastInstance hz;
+    try {
+      hz = Hazelcast.newHazelcastInstance(config.toHazelcastConfig());
+    } catch (ClusterException e) {
+      throw e;
+    } catch (RuntimeException e) {
+      throw new ClusterException("cannot start the Sluice member (" + config + "): " + e, e);
+    }
+    try {
+      refuseOtherVersions(hz, config);
+      SluiceMember member = new SluiceMember(config, hz);
+      member.warnIfAlone();
+      log.debug("joined: {}", member.self);
+      return member;
+    } catch (RuntimeException | Error e) {
+      hz.shutdown();
+      throw e;
+    }
+  }
+
+  private static void refuseOtherVersions(HazelcastInstance hz, ClusterConfig config) {
+    List<String> others = new ArrayList<>();
+    for (Member m : hz.getCluster().getMembers()) {
+      String version = m.getAttribute(MemberInfo.VERSION);
+      if (!m.localMember() && !config.sluiceVersion().equals(version)) {
+        others.add(
+            describe(m) + " runs Sluice " + (version == null ? "(none: not Sluice)" : version));
+      }
+    }
+    if (!others.isEmpty()) {
+      throw new ClusterException(
+          "this member ("
+              + describe(hz.getCluster().getLocalMember())
+              + ") runs Sluice "
+              + config.sluiceVersion()
+              + " but cluster '"
+              + config.clusterName()
+              + "' has members of another version: "
+              + String.join("; ", others)
+              + ". It left the cluster again: start every member with the same Sluice version.");
+    }
+  }
+
+  /** A member for messages, whether or not it is a Sluice member. */
+  private static String describe(Member m) {
+    try {
+      return MemberInfo.of(m).describe();
+    } catch (ClusterException e) {
+      return "member " + m.getUuid() + " at " + MemberInfo.addressOf(m);
+    }
+  }
+
+  private void warnIfAlone() {
+    if (hazelcast.getCluster().getMembers().size() > 1) {
+      return;
+    }
+    List<String> elsewhere = new ArrayList<>();
+    for (String address : config.members()) {
+      if (!isSelf(address)) {
+        elsewhere.add(address);
+      }
+    }
+    if (!elsewhere.isEmpty()) {
+      log.warn(
+          "{} is alone in cluster '{}': no member of it answered at {} (refused, no answer within"
+              + " the join timeout of {} s, or another cluster name). If other members are running,"
+              + " check that they are reachable from {} and use the cluster name '{}'. (The first"
+              + " member of a cluster is alone until others join it.)",
+          self.describe(),
+          config.clusterName(),
+          String.join(", ", elsewhere),
+          config.joinTimeout().toSeconds(),
+          config.bindAddress(),
+          config.clusterName());
+    }
+  }
+
+  // Whether a configured address is this member's own (the same list on every machine names it).
+  private boolean isSelf(String address) {
+    String host = address;
+    int port = -1;
+    int colon = address.lastIndexOf(':');
+    if (colon > 0 && address.indexOf(':') == colon) {
+      host = address.substring(0, colon);
+      port = Integer.parseInt(address.substring(colon + 1));
+    }
+    var own = hazelcast.getCluster().getLocalMember().getAddress();
+    try {
+      String ip = InetAddress.getByName(host).getHostAddress();
+      return ip.equals(own.getInetAddress().getHostAddress())
+          && (port == -1 || port == own.getPort());
+    } catch (UnknownHostException e) {
+      return false;
+    }
+  }
+
+  /** The configuration it was started with. */
+  public ClusterConfig config() {
+    return config;
+  }
+
+  /** This member. */
+  public MemberInfo self() {
+    return self;
+  }
+
+  /** The embedded Hazelcast instance, for Sluice's cluster runtime; never shut it down directly. */
+  public HazelcastInstance hazelcast() {
+    return hazelcast;
+  }
+
+  /** The Sluice members of this version, this one included, oldest first. */
+  public List<MemberInfo> members() {
+    lock.lock();
+    try {
+      return view.members;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * The workers as executor nodes (id: the member's UUID; host: its host label), oldest first: a
+   * stable order, the same on every member.
+   */
+  public List<Node> workers() {
+    lock.lock();
+    try {
+      return view.workers();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** The coordinating trainer: the one named in the configuration, else the oldest; or none. */
+  public Optional<MemberInfo> coordinator() {
+    lock.lock();
+    try {
+      return view.coordinator;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Whether this member is the coordinator. */
+  public boolean isCoordinator() {
+    return coordinator().map(c -> c.id().equals(self.id())).orElse(false);
+  }
+
+  /**
+   * Waits until at least {@code n} workers are members, and returns them all.
+   *
+   * @throws ClusterException when they are not there within {@code timeout}, or the member stopped:
+   *     the message names the cluster name, the addresses this member tried, the members it does
+   *     see, and the likely causes
+   */
+  public List<Node> awaitWorkers(int n, Duration timeout) throws InterruptedException {
+    if (n < 0) {
+      throw new IllegalArgumentException("workers to await must be >= 0: " + n);
+    }
+    long start = System.nanoTime();
+    long left = timeout.toNanos();
+    lock.lock();
+    try {
+      while (view.workers().size() < n) {
+        if (closed) {
+          throw new ClusterException(
+              "cluster '" + config.clusterName() + "': this member stopped while awaiting workers");
+        }
+        if (left <= 0) {
+          throw new ClusterException(
+              missingWorkers(n, Duration.ofNanos(System.nanoTime() - start)));
+        }
+        left = changed.awaitNanos(left);
+      }
+      return view.workers();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  // Guarded by lock.
+  private String missingWorkers(int n, Duration waited) {
+    StringBuilder sb = new StringBuilder();
+    sb.append("cluster '")
+        .append(config.clusterName())
+        .append("': ")
+        .append(view.workers().size())
+        .append(" of ")
+        .append(n)
+        .append(" workers after ")
+        .append(String.format("%.1f s", waited.toMillis() / 1000.0))
+        .append(". This member: ")
+        .append(self)
+        .append(". Addresses tried: ")
+        .append(
+            config.members().isEmpty()
+                ? "none (started without addresses to join: workers must join it)"
+                : String.join(", ", config.members()))
+        .append(". Members seen: ");
+    List<String> seen = new ArrayList<>();
+    view.members.forEach(m -> seen.add(m.toString()));
+    seen.addAll(view.ignored);
+    sb.append(String.join("; ", seen))
+        .append(". Likely causes: the workers use another cluster name (this one is '")
+        .append(config.clusterName())
+        .append("'); an address above is wrong or unreachable from ")
+        .append(config.bindAddress())
+        .append(" (check each sluice-worker's --bind and --port, and firewalls); the workers run")
+        .append(" another Sluice version than ")
+        .append(config.sluiceVersion())
+        .append(" (they leave and say so in their logs); or they have not been started.");
+    return sb.toString();
+  }
+
+  /**
+   * Tells {@code listener} of changes from now on, until the returned action is run. It hears of no
+   * member already there: read {@link #workers()} after adding it.
+   */
+  public Runnable addListener(ClusterListener listener) {
+    listeners.add(listener);
+    return () -> listeners.remove(listener);
+  }
+
+  /** Whether the member is still in the cluster (not closed, Hazelcast not stopped). */
+  public boolean isRunning() {
+    return down.getCount() > 0;
+  }
+
+  /** Waits until the member has stopped: closed, or Hazelcast stopped by itself. */
+  public void awaitStopped() throws InterruptedException {
+    down.await();
+  }
+
+  /** {@link #awaitStopped()}, bounded; whether it stopped. */
+  public boolean awaitStopped(Duration timeout) throws InterruptedException {
+    return down.await(timeout.toNanos(), TimeUnit.NANOSECONDS);
+  }
+
+  /**
+   * Leaves the cluster cleanly ({@code HazelcastInstance.shutdown()}: the others are told at once,
+   * and no failure detection is needed); waits until it is done. Idempotent.
+   */
+  @Override
+  public void close() {
+    lock.lock();
+    try {
+      if (closed) {
+        return;
+      }
+      closed = true;
+      changed.signalAll();
+    } finally {
+      lock.unlock();
+    }
+    try {
+      hazelcast.shutdown();
+    } finally {
+      stopped();
+    }
+  }
+
+  private void stopped() {
+    lock.lock();
+    try {
+      closed = true;
+      changed.signalAll();
+    } finally {
+      lock.unlock();
+    }
+    down.countDown();
+  }
+
+  // Takes the members Hazelcast reports after a change, and tells the listeners what changed.
+  private void update(Collection<Member> members) {
+    View before;
+    View after;
+    lock.lock();
+    try {
+      before = view;
+      after = View.of(members, config);
+      view = after;
+      changed.signalAll();
+    } finally {
+      lock.unlock();
+    }
+    Set<UUID> had = new HashSet<>();
+    before.members.forEach(m -> had.add(m.id()));
+    Set<UUID> has = new HashSet<>();
+    after.members.forEach(m -> has.add(m.id()));
+    for (MemberInfo m : before.members) {
+      if (m.role() == Role.WORKER && !has.contains(m.id())) {
+        tell(l -> l.workerLost(m.toNode()), "workerLost " + m);
+      }
+    }
+    for (MemberInfo m : after.members) {
+      if (m.role() == Role.WORKER && !had.contains(m.id())) {
+        tell(l -> l.workerJoined(m.toNode()), "workerJoined " + m);
+      }
+    }
+    if (!before.coordinator.equals(after.coordinator)) {
+      log.info(
+          "cluster '{}': coordinator is now {}",
+          config.clusterName(),
+          after.coordinator.map(MemberInfo::describe).orElse("none"));
+      tell(l -> l.coordinatorChanged(after.coordinator), "coordinatorChanged");
+    }
+  }
+
+  private void tell(java.util.function.Consumer<ClusterListener> event, String what) {
+    for (ClusterListener l : listeners) {
+      try {
+        event.accept(l);
+      } catch (RuntimeException e) {
+        log.error("cluster listener {} failed on {}", l, what, e);
+      }
+    }
+  }
+
+  /** Hazelcast's membership events, turned into the view's changes. */
+  private final class Membership implements InitialMembershipListener {
+    @Override
+    public void init(InitialMembershipEvent event) {
+      update(event.getMembers());
+    }
+
+    @Override
+    public void memberAdded(MembershipEvent event) {
+      Member m = event.getMember();
+      String version = m.getAttribute(MemberInfo.VERSION);
+      if (!config.sluiceVersion().equals(version)) {
+        log.error(
+            "{} joined cluster '{}' running Sluice {}, but this member ({}) runs Sluice {}: it is"
+                + " not counted, and it leaves by itself. Start every member with the same Sluice"
+                + " version.",
+            describe(m),
+            config.clusterName(),
+            version == null ? "(none: not a Sluice member)" : version,
+            self.describe(),
+            config.sluiceVersion());
+      }
+      update(event.getMembers());
+    }
+
+    @Override
+    public void memberRemoved(MembershipEvent event) {
+      update(event.getMembers());
+    }
+  }
+
+  /**
+   * The members at one moment: those of this Sluice version (oldest first), a description of every
+   * other member, and the coordinator derived from them.
+   */
+  private record View(
+      List<MemberInfo> members, List<String> ignored, Optional<MemberInfo> coordinator) {
+    static View of(Collection<Member> all, ClusterConfig config) {
+      List<MemberInfo> members = new ArrayList<>();
+      List<String> ignored = new ArrayList<>();
+      for (Member m : all) {
+        String version = m.getAttribute(MemberInfo.VERSION);
+        if (!config.sluiceVersion().equals(version)) {
+          ignored.add(
+              describe(m) + ", Sluice " + (version == null ? "(none: not Sluice)" : version));
+          continue;
+        }
+        try {
+          members.add(MemberInfo.of(m));
+        } catch (ClusterException e) {
+          ignored.add(e.getMessage());
+        }
+      }
+      Optional<MemberInfo> coordinator = Optional.empty();
+      for (MemberInfo m : members) {
+        if (m.role() == Role.TRAINER
+            && (config.coordinator() == null || config.coordinator().equals(m.name()))) {
+          coordinator = Optional.of(m);
+          break;
+        }
+      }
+      return new View(List.copyOf(members), List.copyOf(ignored), coordinator);
+    }
+
+    List<Node> workers() {
+      List<Node> workers = new ArrayList<>();
+      for (MemberInfo m : members) {
+        if (m.role() == Role.WORKER) {
+          workers.add(m.toNode());
+        }
+      }
+      return List.copyOf(workers);
+    }
+  }
+}

@@ -1,0 +1,76 @@
+package dev.sluice.cluster;
+
+import dev.sluice.loader.runtime.Resources;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+
+/**
+ * Starts in-JVM members of one test cluster (a cluster name of its own, ports the system picks,
+ * test timings: heartbeats every second, failure detection after 5 s, joins given up after 1 s) and
+ * closes every one it started, the youngest first, however the test ended.
+ */
+final class TestMembers implements AutoCloseable {
+  static final Duration HEARTBEAT = Duration.ofSeconds(1);
+  static final Duration MAX_NO_HEARTBEAT = Duration.ofSeconds(5);
+  static final Duration JOIN_TIMEOUT = Duration.ofSeconds(1);
+
+  private final String clusterName = "sluice-it-" + UUID.randomUUID().toString().substring(0, 8);
+  private final List<SluiceMember> started = new ArrayList<>();
+
+  String clusterName() {
+    return clusterName;
+  }
+
+  /** A worker's configuration on {@code bind}, labelled {@code host}, joining {@code join}. */
+  ClusterConfig.Builder worker(
+      String bind, String host, Resources resources, long budget, String... join) {
+    return timings(ClusterConfig.worker())
+        .bindAddress(bind)
+        .hostLabel(host)
+        .resources(resources)
+        .memoryBudget(budget)
+        .members(join);
+  }
+
+  /** A trainer's configuration on {@code bind}, joining {@code join}. */
+  ClusterConfig.Builder trainer(String bind, String... join) {
+    return timings(ClusterConfig.trainer()).bindAddress(bind).members(join);
+  }
+
+  private ClusterConfig.Builder timings(ClusterConfig.Builder b) {
+    return b.clusterName(clusterName)
+        .port(0)
+        .heartbeatInterval(HEARTBEAT)
+        .maxNoHeartbeat(MAX_NO_HEARTBEAT)
+        .joinTimeout(JOIN_TIMEOUT);
+  }
+
+  /** Starts a member, to be closed by {@link #close()}. */
+  SluiceMember start(ClusterConfig.Builder config) {
+    SluiceMember m = SluiceMember.start(config.build());
+    started.add(m);
+    return m;
+  }
+
+  @Override
+  public void close() {
+    RuntimeException first = null;
+    for (int i = started.size() - 1; i >= 0; i--) {
+      try {
+        started.get(i).close();
+      } catch (RuntimeException e) {
+        if (first == null) {
+          first = e;
+        } else {
+          first.addSuppressed(e);
+        }
+      }
+    }
+    started.clear();
+    if (first != null) {
+      throw first;
+    }
+  }
+}

@@ -1,0 +1,286 @@
+package dev.sluice.cluster;
+
+import static dev.sluice.cluster.RecordingListener.next;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assumptions.assumeThat;
+
+import dev.sluice.loader.runtime.Node;
+import dev.sluice.loader.runtime.Resources;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.lang.management.ManagementFactory;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * {@code sluice-worker} as it is used: a JVM of its own on 127.0.0.2, started from the test's class
+ * path and from the runnable jar, joining a trainer in this JVM; stopped by SIGTERM, it leaves the
+ * cluster cleanly.
+ */
+@Timeout(60)
+class WorkerProcessIT {
+  private static final Duration WAIT = Duration.ofSeconds(30);
+  private static final Pattern JOINED =
+      Pattern.compile(
+          "sluice-worker joined cluster '(.+)' as worker ([0-9a-f-]{36}) at (\\S+) \\(host (\\S+)\\):"
+              + " .*; (\\d+) members? \\(started in .*\\)");
+  private static final long MIB = 1L << 20;
+
+  private final TestMembers members = new TestMembers();
+
+  @AfterEach
+  void stop() {
+    members.close();
+  }
+
+  @Test
+  void aWorkerFromTheClassPathJoinsAndLeavesCleanlyOnSigterm() throws Exception {
+    joinsAndLeavesOnSigterm(fromClassPath());
+  }
+
+  @Test
+  void theRunnableJarJoinsAndLeavesCleanlyOnSigterm() throws Exception {
+    Path jar = Path.of("target", "sluice-worker.jar");
+    assumeThat(Files.exists(jar)).as("built by `package` (before failsafe runs)").isTrue();
+    // No JVM flags: the jar's manifest opens what Arrow and Hazelcast need.
+    List<String> command = new ArrayList<>(List.of(java(), "-Xmx256m", "-jar", jar.toString()));
+    joinsAndLeavesOnSigterm(command);
+  }
+
+  @Test
+  void aWorkerLeftAloneWarnsNamingTheAddresses() throws Exception {
+    String nobody = "127.0.0.9:" + closedPort();
+    List<String> command = fromClassPath();
+    command.addAll(workerArgs(nobody));
+    try (Child worker = new Child(command)) {
+      String line = worker.awaitLine(JOINED.asPredicate(), WAIT);
+      assertThat(line).contains("; 1 member (");
+      assertThat(worker.lines())
+          .anySatisfy(
+              l ->
+                  assertThat(l)
+                      .contains("is alone in cluster '" + members.clusterName() + "'")
+                      .contains("no member of it answered at " + nobody));
+    }
+  }
+
+  @Test
+  void aKilledWorkerIsLostWithinTheFailureDetectionTime() throws Exception {
+    SluiceMember trainer = members.start(members.trainer("127.0.0.1"));
+    RecordingListener events = RecordingListener.on(trainer);
+    List<String> command = fromClassPath();
+    command.addAll(workerArgs(trainer.self().address()));
+    try (Child worker = new Child(command)) {
+      worker.awaitLine(JOINED.asPredicate(), WAIT);
+      Node node = trainer.awaitWorkers(1, WAIT).get(0);
+      long killNanos = System.nanoTime();
+      worker.process.toHandle().destroyForcibly(); // SIGKILL: no hook, no goodbye
+      assertThat(next(events.lost, WAIT)).isEqualTo(node);
+      Duration took = Duration.ofNanos(System.nanoTime() - killNanos);
+      System.out.printf(
+          "the trainer lost the killed worker %d ms after SIGKILL%n", took.toMillis());
+      assertThat(took).isLessThan(TestMembers.MAX_NO_HEARTBEAT.plusSeconds(3));
+      assertThat(worker.lines()).noneMatch(l -> l.startsWith("sluice-worker left"));
+    }
+  }
+
+  private void joinsAndLeavesOnSigterm(List<String> command) throws Exception {
+    SluiceMember trainer = members.start(members.trainer("127.0.0.1"));
+    RecordingListener events = RecordingListener.on(trainer);
+    command.addAll(workerArgs(trainer.self().address()));
+    long startNanos = System.nanoTime();
+    try (Child worker = new Child(command)) {
+      Matcher joined = JOINED.matcher(worker.awaitLine(JOINED.asPredicate(), WAIT));
+      assertThat(joined.find()).isTrue();
+      System.out.printf(
+          "the worker process printed its joined line %d ms after it was launched%n",
+          TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - startNanos));
+      assertThat(joined.group(1)).isEqualTo(members.clusterName());
+      String id = joined.group(2);
+      assertThat(joined.group(3)).startsWith("127.0.0.2:");
+      assertThat(joined.group(4)).isEqualTo("h2");
+      assertThat(joined.group(5)).isEqualTo("2");
+
+      Node expected = new Node(id, "h2", new Resources(2, 0), 512 * MIB);
+      assertThat(trainer.awaitWorkers(1, WAIT)).containsExactly(expected);
+      assertThat(trainer.members())
+          .filteredOn(m -> m.role() == Role.WORKER)
+          .singleElement()
+          .extracting(MemberInfo::transport)
+          .isEqualTo("127.0.0.2:7001");
+
+      long stopNanos = System.nanoTime();
+      // SIGTERM. (Process.destroy() would also close our end of the output, losing the last line.)
+      worker.process.toHandle().destroy();
+      assertThat(next(events.lost, WAIT)).isEqualTo(expected);
+      System.out.printf(
+          "the trainer heard the worker leave %d ms after SIGTERM%n",
+          TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - stopNanos));
+      assertThat(worker.awaitLine(l -> l.startsWith("sluice-worker left cluster"), WAIT))
+          .contains(id);
+      assertThat(worker.process.waitFor(WAIT.toSeconds(), TimeUnit.SECONDS)).isTrue();
+      assertThat(worker.process.exitValue()).as("ended by SIGTERM").isEqualTo(143);
+      assertThat(trainer.workers()).isEmpty();
+    }
+  }
+
+  private List<String> workerArgs(String join) {
+    return List.of(
+        "--cluster-name",
+        members.clusterName(),
+        "--members",
+        join,
+        "--bind",
+        "127.0.0.2",
+        "--port",
+        "0",
+        "--host",
+        "h2",
+        "--cpus",
+        "2",
+        "--gpus",
+        "0",
+        "--memory",
+        "512m",
+        "--transport",
+        "127.0.0.2:7001",
+        "--heartbeat-interval",
+        Long.toString(TestMembers.HEARTBEAT.toSeconds()),
+        "--max-no-heartbeat",
+        Long.toString(TestMembers.MAX_NO_HEARTBEAT.toSeconds()),
+        "--join-timeout",
+        Long.toString(TestMembers.JOIN_TIMEOUT.toSeconds()));
+  }
+
+  // sluice-worker run from the test's class path (WorkerMain as the main class).
+  private static List<String> fromClassPath() {
+    List<String> command = javaWithFlags();
+    command.add("-cp");
+    command.add(System.getProperty("java.class.path"));
+    command.add(WorkerMain.class.getName());
+    return command;
+  }
+
+  private static String java() {
+    return Path.of(System.getProperty("java.home"), "bin", "java").toString();
+  }
+
+  // The flags Arrow and Hazelcast need: from the build (failsafe passes the root pom's
+  // sluice.jvm.flags), else those this JVM was started with.
+  private static List<String> javaWithFlags() {
+    List<String> command = new ArrayList<>(List.of(java(), "-Xmx256m"));
+    String flags = System.getProperty("sluice.jvm.flags");
+    if (flags != null && !flags.isBlank()) {
+      command.addAll(Arrays.asList(flags.trim().split("\\s+")));
+    } else {
+      for (String a : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
+        if (a.startsWith("--add-")) {
+          command.add(a);
+        }
+      }
+    }
+    return command;
+  }
+
+  private static int closedPort() throws IOException {
+    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getByName("127.0.0.9"))) {
+      return s.getLocalPort();
+    }
+  }
+
+  /**
+   * A child JVM whose output (stdout and stderr together) a thread of the test reads line by line
+   * into a queue, echoing it to the test's log. Closing destroys the process (forcibly after a
+   * bounded wait) and joins the reader.
+   */
+  private static final class Child implements AutoCloseable {
+    final Process process;
+    private final BlockingQueue<String> unread = new LinkedBlockingQueue<>();
+    private final List<String> read = new ArrayList<>();
+    private final Thread reader;
+
+    Child(List<String> command) throws IOException {
+      System.out.println("starting: " + String.join(" ", command));
+      process = new ProcessBuilder(command).redirectErrorStream(true).start();
+      process.getOutputStream().close();
+      reader =
+          new Thread(
+              () -> {
+                try (BufferedReader in =
+                    new BufferedReader(
+                        new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
+                  for (String line = in.readLine(); line != null; line = in.readLine()) {
+                    System.out.println("[worker] " + line);
+                    unread.add(line);
+                  }
+                } catch (IOException e) {
+                  // The stream was closed by destroy(): nothing more to read.
+                }
+              },
+              "worker-output-" + UUID.randomUUID().toString().substring(0, 8));
+      reader.setDaemon(true);
+      reader.start();
+    }
+
+    /** The first line from now on that {@code match} accepts; fails after {@code timeout}. */
+    String awaitLine(java.util.function.Predicate<String> match, Duration timeout)
+        throws InterruptedException {
+      long deadline = System.nanoTime() + timeout.toNanos();
+      while (true) {
+        long left = deadline - System.nanoTime();
+        String line = left > 0 ? unread.poll(left, TimeUnit.NANOSECONDS) : null;
+        if (line == null) {
+          throw new AssertionError(
+              "no such line from the worker within "
+                  + timeout
+                  + " (alive: "
+                  + process.isAlive()
+                  + "); it printed: "
+                  + read);
+        }
+        read.add(line);
+        if (match.test(line)) {
+          return line;
+        }
+      }
+    }
+
+    /** The lines read so far. */
+    List<String> lines() {
+      return List.copyOf(read);
+    }
+
+    @Override
+    public void close() {
+      try {
+        if (process.isAlive()) {
+          process.destroy();
+          if (!process.waitFor(10, TimeUnit.SECONDS)) {
+            process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+          }
+        }
+        reader.join(TimeUnit.SECONDS.toMillis(10));
+      } catch (InterruptedException e) {
+        process.destroyForcibly();
+        Thread.currentThread().interrupt();
+      }
+    }
+  }
+}
