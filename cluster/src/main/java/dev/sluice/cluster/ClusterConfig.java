@@ -34,6 +34,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  * alone becomes an error.
  */
 public final class ClusterConfig {
+  /** Threads of the executor the scheduler's calls run on, on each member. */
+  static final int EXECUTOR_THREADS = 64;
+
   /** The cluster name when none is given. */
   public static final String DEFAULT_CLUSTER_NAME = "sluice";
 
@@ -274,6 +277,10 @@ public final class ClusterConfig {
     }
 
     SluiceSerialization.configure(c.getSerializationConfig());
+    // The scheduler's calls: a worker's call waits for its task or actor call to end, so the pool
+    // is as large as the tasks, actor calls and opens that may be in flight on one worker.
+    c.getExecutorConfig(dev.sluice.cluster.exec.ClusterRuntime.EXECUTOR)
+        .setPoolSize(EXECUTOR_THREADS);
     return c;
   }
 

@@ -37,6 +37,10 @@ public final class SluiceSerialization {
       config.addSerializerConfig(
           new SerializerConfig().setTypeClass(s.type()).setImplementation(s));
     }
+    // The scheduler's calls to workers: fields in Sluice's own wire forms (WorkerCalls).
+    config.addDataSerializableFactory(
+        dev.sluice.cluster.exec.WorkerCalls.FACTORY_ID,
+        dev.sluice.cluster.exec.WorkerCalls.factory());
     config.setJavaSerializationFilterConfig(
         new JavaSerializationFilterConfig()
             .setDefaultsDisabled(true)

@@ -1,0 +1,107 @@
+package dev.sluice.cluster.exec;
+
+import dev.sluice.cluster.ClusterConfig;
+import dev.sluice.cluster.ClusterException;
+import dev.sluice.cluster.Role;
+import dev.sluice.cluster.SluiceMember;
+import dev.sluice.cluster.transport.NettyBlockTransport;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+
+/**
+ * A worker of a Sluice cluster in this process: its {@link WorkerService} (the executions' halves
+ * it runs), its block transport bound to the member's address (the port given in the
+ * configuration's transport address, or one the system picks) and its member, which advertises the
+ * transport's address. What {@code sluice-worker} runs; tests start several in one JVM on different
+ * loopback addresses.
+ */
+public final class SluiceWorker implements AutoCloseable {
+  private final WorkerService service;
+  private final NettyBlockTransport transport;
+  private final SluiceMember member;
+
+  private SluiceWorker(WorkerService service, NettyBlockTransport transport, SluiceMember member) {
+    this.service = service;
+    this.transport = transport;
+    this.member = member;
+  }
+
+  /**
+   * Starts the transport, joins the cluster and starts serving.
+   *
+   * @param config a worker's configuration; its transport address, when set, names the port
+   * @param pipelines where pipeline definitions are loaded from
+   * @throws ClusterException when the member cannot start or join (see {@link SluiceMember#start})
+   */
+  public static SluiceWorker start(ClusterConfig config, ClassLoader pipelines) {
+    if (config.role() != Role.WORKER) {
+      throw new IllegalArgumentException("not a worker's configuration: " + config);
+    }
+    WorkerService service = new WorkerService(config.memoryBudget(), pipelines);
+    NettyBlockTransport transport;
+    try {
+      transport =
+          NettyBlockTransport.builder(service)
+              .bindAddress(InetAddress.getByName(config.bindAddress()))
+              .port(portOf(config.transport()))
+              .name("worker")
+              .build();
+    } catch (UnknownHostException | RuntimeException e) {
+      service.close();
+      throw new ClusterException("cannot start the worker's block transport: " + e, e);
+    }
+    SluiceMember member;
+    try {
+      member =
+          SluiceMember.start(
+              config.toBuilder()
+                  .transport(config.bindAddress() + ":" + transport.address().getPort())
+                  .build());
+    } catch (RuntimeException e) {
+      transport.close();
+      service.close();
+      throw e;
+    }
+    service.attach(member.hazelcast(), transport, member.self().toNode());
+    return new SluiceWorker(service, transport, member);
+  }
+
+  private static int portOf(String hostPort) {
+    if (hostPort == null) {
+      return 0;
+    }
+    return Integer.parseInt(hostPort.substring(hostPort.lastIndexOf(':') + 1));
+  }
+
+  /** The member. */
+  public SluiceMember member() {
+    return member;
+  }
+
+  /** What the worker runs. */
+  public WorkerService service() {
+    return service;
+  }
+
+  /** The block transport's address. */
+  public java.net.InetSocketAddress transportAddress() {
+    return transport.address();
+  }
+
+  /**
+   * Leaves the cluster (cleanly: no new call arrives), then closes what executions are still open,
+   * the transport and the memory.
+   */
+  @Override
+  public void close() {
+    try {
+      member.close();
+    } finally {
+      try {
+        service.close();
+      } finally {
+        transport.close();
+      }
+    }
+  }
+}

@@ -1,0 +1,82 @@
+package dev.sluice.cluster;
+
+import dev.sluice.loader.ActorPool;
+import dev.sluice.loader.Batch;
+import dev.sluice.loader.BatchBuilder;
+import dev.sluice.loader.BatchContext;
+import dev.sluice.loader.BatchFunction;
+import dev.sluice.loader.Columns;
+import dev.sluice.loader.Dataset;
+import dev.sluice.loader.ElementType;
+import dev.sluice.loader.MapOptions;
+import dev.sluice.loader.PipelineDefinition;
+import dev.sluice.loader.Sluice;
+import dev.sluice.loader.source.RangeSource;
+import java.util.List;
+import java.util.Map;
+import org.apache.arrow.memory.ArrowBuf;
+import org.apache.arrow.vector.types.pojo.Schema;
+
+/** Pipelines the cluster tests run: built by every member from their definitions. */
+public final class TestPipelines {
+  private TestPipelines() {}
+
+  /**
+   * {@code rows} ids in {@code splits} splits, each expanded to an {@code id} and a {@code payload}
+   * of {@code bytes} bytes (a function of the id) in stateless tasks, then handed on by an actor
+   * pool of one or two actors: decoding that expands the data, as images do.
+   */
+  public static final class Expanding implements PipelineDefinition {
+    @Override
+    public Dataset build(Sluice sluice, Map<String, String> p) {
+      int bytes = Integer.parseInt(p.get("bytes"));
+      return sluice
+          .range(Long.parseLong(p.get("rows")), Integer.parseInt(p.get("splits")))
+          .mapBatches(new Expand(bytes), MapOptions.DEFAULT.withName("Decode").withCpus(0.5))
+          .mapBatches(
+              Pass.class, ActorPool.of(1, 2), MapOptions.DEFAULT.withName("Model").withCpus(0.25));
+    }
+  }
+
+  /** The expected payload byte {@code j} of row {@code id}. */
+  public static byte payloadByte(long id, int j) {
+    return (byte) (id * 31 + j);
+  }
+
+  /** Expands each id into a row of {@code bytes} payload bytes. */
+  public static final class Expand implements BatchFunction {
+    private final int bytes;
+
+    Expand(int bytes) {
+      this.bytes = bytes;
+    }
+
+    @Override
+    public Batch apply(Batch in, BatchContext ctx) {
+      int n = in.rowCount();
+      Schema schema =
+          new Schema(
+              List.of(Columns.int64("id"), Columns.tensor("payload", ElementType.UINT8, bytes)));
+      try (BatchBuilder b =
+          BatchBuilder.createUninitialized(ctx.allocator(), schema, n, 0, in.sources())) {
+        ArrowBuf data = b.tensorData("payload");
+        for (int i = 0; i < n; i++) {
+          long id = in.getLong(RangeSource.COLUMN, i);
+          b.setLong("id", i, id);
+          for (int j = 0; j < bytes; j++) {
+            data.setByte((long) i * bytes + j, payloadByte(id, j));
+          }
+        }
+        return b.build(n);
+      }
+    }
+  }
+
+  /** An actor's function that hands its input on. */
+  public static final class Pass implements BatchFunction {
+    @Override
+    public Batch apply(Batch in, BatchContext ctx) {
+      return in;
+    }
+  }
+}
