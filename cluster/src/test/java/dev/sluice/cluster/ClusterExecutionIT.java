@@ -1,6 +1,7 @@
 package dev.sluice.cluster;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import dev.sluice.cluster.exec.ClusterRuntime;
@@ -13,6 +14,7 @@ import dev.sluice.loader.Dataset;
 import dev.sluice.loader.DatasetStats;
 import dev.sluice.loader.ExecutionOptions;
 import dev.sluice.loader.Sluice;
+import dev.sluice.loader.SluiceException;
 import dev.sluice.loader.runtime.Resources;
 import java.net.InetAddress;
 import java.time.Duration;
@@ -126,6 +128,35 @@ class ClusterExecutionIT {
           .isPositive()
           .isLessThanOrEqualTo(BUDGET);
       // The execution is closed on every worker, its memory returned.
+      await()
+          .atMost(Duration.ofSeconds(10))
+          .untilAsserted(
+              () -> {
+                assertThat(w.service().openExecutions()).isZero();
+                assertThat(w.service().allocatedMemory()).isZero();
+              });
+    }
+    assertThat(sluice.allocator().getAllocatedMemory()).isZero();
+  }
+
+  @Test
+  void aCorruptRecordOnAWorkerFailsTheTrainersNextNamingFileAndEntry() {
+    Dataset ds =
+        sluice.pipeline(TestPipelines.Corrupt.class, Map.of("rows", "5000", "bad", "3333"));
+    assertThatThrownBy(
+            () -> {
+              try (BatchIterator it = ds.iterBatches()) {
+                while (it.hasNext()) {
+                  it.next().close();
+                }
+              }
+            })
+        .isInstanceOf(SluiceException.class)
+        .hasMessageContaining("truncated PNG")
+        .hasMessageContaining("shards/train-0007.tar")
+        .hasMessageContaining("sample-3333.png")
+        .hasMessageContaining("Decode");
+    for (SluiceWorker w : List.of(w2, w3)) {
       await()
           .atMost(Duration.ofSeconds(10))
           .untilAsserted(

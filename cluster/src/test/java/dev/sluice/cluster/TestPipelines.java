@@ -38,6 +38,35 @@ public final class TestPipelines {
     }
   }
 
+  /**
+   * {@code rows} ids through a decoder that finds row {@code bad} corrupt, as a decoder finds a
+   * truncated image: the error names the file and the entry.
+   */
+  public static final class Corrupt implements PipelineDefinition {
+    @Override
+    public Dataset build(Sluice sluice, Map<String, String> p) {
+      long bad = Long.parseLong(p.get("bad"));
+      BatchFunction decode =
+          (in, ctx) -> {
+            for (int i = 0; i < in.rowCount(); i++) {
+              long id = in.getLong(RangeSource.COLUMN, i);
+              if (id == bad) {
+                throw new dev.sluice.loader.SluiceException(
+                    "truncated PNG: the data ends inside chunk IDAT",
+                    null,
+                    "shards/train-0007.tar",
+                    "sample-" + id + ".png",
+                    null);
+              }
+            }
+            return in;
+          };
+      return sluice
+          .range(Long.parseLong(p.get("rows")), 4)
+          .mapBatches(decode, MapOptions.DEFAULT.withName("Decode").withCpus(0.5));
+    }
+  }
+
   /** The expected payload byte {@code j} of row {@code id}. */
   public static byte payloadByte(long id, int j) {
     return (byte) (id * 31 + j);

@@ -73,7 +73,13 @@ abstract class OperatorState implements BackpressurePolicy.OperatorView {
   final boolean boundedBuffers;
 
   /** A task in flight: where it runs, and the memory and resources reserved for it at launch. */
-  record Running(long id, long reserve, Resources resources, Node node, LongSupplier allocated) {}
+  record Running(
+      long id,
+      long reserve,
+      Resources resources,
+      Node node,
+      LongSupplier allocated,
+      boolean remote) {}
 
   OperatorState(
       int index, String name, ExecContext ctx, StreamingExecutor executor, BufferAllocator parent) {
@@ -323,7 +329,8 @@ abstract class OperatorState implements BackpressurePolicy.OperatorView {
     Resources res = taskResources();
     executor.resources().acquire(node, res);
     NodeAgent.Task task = launcher.launch();
-    running.put(id, new Running(id, reserve, res, node, task::allocatedBytes));
+    running.put(
+        id, new Running(id, reserve, res, node, task::allocatedBytes, executor.isRemote(node)));
     task.outcome()
         .whenComplete((r, e) -> ctx.post().accept(() -> onTaskDone(id, r, e, completion)));
   }
@@ -472,7 +479,12 @@ abstract class OperatorState implements BackpressurePolicy.OperatorView {
     long unallocatedReserves = 0;
     for (Running r : running.values()) {
       long allocated = r.allocated().getAsLong();
-      unallocatedReserves += allocated < 0 ? r.reserve() : Math.max(0, r.reserve() - allocated);
+      if (r.remote()) {
+        // Nothing of it is in this process's allocators: its reserve, or more if it says so.
+        unallocatedReserves += Math.max(r.reserve(), allocated);
+      } else {
+        unallocatedReserves += Math.max(0, r.reserve() - allocated);
+      }
     }
     // Blocks this operator made in other processes are counted from their references.
     return allocator.getAllocatedMemory()

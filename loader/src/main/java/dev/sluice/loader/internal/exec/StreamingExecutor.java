@@ -119,6 +119,7 @@ public final class StreamingExecutor implements BlockStream {
   private volatile long closedNanos = -1;
   private final ExecutionProgress progress;
   private boolean allocatorsClosed;
+  private boolean remotesClosed;
   private boolean closeRequested;
 
   /**
@@ -375,6 +376,11 @@ public final class StreamingExecutor implements BlockStream {
     return false;
   }
 
+  /** Whether {@code node} is another process. */
+  boolean isRemote(Node node) {
+    return remotes.containsKey(node.id());
+  }
+
   /** The agent of {@code node}. */
   NodeAgent agent(Node node) {
     NodeAgent a = agents.get(node.id());
@@ -511,7 +517,6 @@ public final class StreamingExecutor implements BlockStream {
     if (quiescent()) {
       agents.values().forEach(NodeAgent::closeReaders); // no task reads any more
     }
-    remotes.values().forEach(ExecutionRuntime.RemoteNode::close);
     progress.observe(true);
     observer.close();
     timer.shutdownNow();
@@ -643,6 +648,9 @@ public final class StreamingExecutor implements BlockStream {
       LOG.error("execution {} did not stop within 60 s", id);
     }
     consumer.closeWaiting();
+    // Only now is no block of the nodes in other processes to be taken any more: they may drop
+    // what they hold of the execution (the scheduler's end comes before the consumer's).
+    closeRemotes();
     synchronized (this) {
       closeRequested = true;
     }
@@ -672,9 +680,16 @@ public final class StreamingExecutor implements BlockStream {
     }
   }
 
+  private synchronized void closeRemotes() {
+    if (!remotesClosed) {
+      remotesClosed = true;
+      remotes.values().forEach(ExecutionRuntime.RemoteNode::close);
+    }
+  }
+
   private void releaseAfterFailedStart() {
     ops.forEach(OperatorState::close);
-    remotes.values().forEach(ExecutionRuntime.RemoteNode::close);
+    closeRemotes();
     for (OperatorState op : ops) {
       op.allocator.close();
     }

@@ -40,7 +40,10 @@ final class TaskBody {
         if (currentOwned) {
           current.close();
         }
-        throw e;
+        // A function's own error names the file and entry; the operator is known here.
+        throw e.operator() != null
+            ? e
+            : new SluiceException(e.reason(), opName, e.source(), e.entry(), e);
       } catch (Exception | Error e) {
         String src = current.sources().isEmpty() ? null : String.join(", ", current.sources());
         if (currentOwned) {
