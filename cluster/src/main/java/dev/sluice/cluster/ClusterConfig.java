@@ -189,7 +189,10 @@ public final class ClusterConfig {
     return memberName;
   }
 
-  /** The name of the trainer that coordinates, or null: the oldest trainer does. */
+  /**
+   * The name of the trainer that coordinates, or null: the one the oldest member naming one names,
+   * else the oldest trainer.
+   */
   public String coordinator() {
     return coordinator;
   }
@@ -274,6 +277,9 @@ public final class ClusterConfig {
     }
     if (memberName != null) {
       attributes.setAttribute(MemberInfo.NAME, memberName);
+    }
+    if (coordinator != null) {
+      attributes.setAttribute(MemberInfo.COORDINATOR, coordinator);
     }
 
     SluiceSerialization.configure(c.getSerializationConfig());
@@ -411,7 +417,9 @@ public final class ClusterConfig {
 
     /**
      * The name of the trainer that coordinates; while no trainer of that name is a member there is
-     * no coordinator. Default: none named, the oldest trainer coordinates.
+     * no coordinator. The name is advertised ({@code sluice.coordinator}), so that members not told
+     * (workers, say) follow it too: a member not told takes the name of the oldest member carrying
+     * one. Default: none named, the oldest trainer coordinates.
      */
     public Builder coordinator(String name) {
       this.coordinator = name;

@@ -57,6 +57,12 @@ public record MemberInfo(
   /** Attribute: the member's name; absent when it has none. */
   public static final String NAME = "sluice.name";
 
+  /**
+   * Attribute: the name of the trainer this member was told coordinates; absent when it was told
+   * none. Members not told follow the oldest member that carries one.
+   */
+  public static final String COORDINATOR = "sluice.coordinator";
+
   public MemberInfo {
     Objects.requireNonNull(id, "id");
     Objects.requireNonNull(address, "address");

@@ -34,8 +34,9 @@ import org.slf4j.LoggerFactory;
  * <p>It keeps a view of the cluster: the Sluice members of its own version, oldest first (the order
  * Hazelcast gives every member alike, so every member sees the same order); {@link #workers()} are
  * the workers among them as executor {@link Node}s, {@link #coordinator()} the oldest trainer or
- * the one named. {@link ClusterListener}s hear of workers joined and lost and of coordinator
- * changes; the coordinator is derived again on every change.
+ * the one named (in this member's configuration, else by the oldest member that names one). {@link
+ * ClusterListener}s hear of workers joined and lost and of coordinator changes; the coordinator is
+ * derived again on every change.
  *
  * <p>Versions: Hazelcast 5.7 cannot refuse a joining member for an application reason, so the check
  * runs after the join. A member that finds another Sluice version among the members it joined
@@ -218,7 +219,10 @@ public final class SluiceMember implements AutoCloseable {
     }
   }
 
-  /** The coordinating trainer: the one named in the configuration, else the oldest; or none. */
+  /**
+   * The coordinating trainer: the one named in this member's configuration, else the one the oldest
+   * member naming one names, else the oldest trainer; or none.
+   */
   public Optional<MemberInfo> coordinator() {
     lock.lock();
     try {
@@ -443,6 +447,7 @@ public final class SluiceMember implements AutoCloseable {
     static View of(Collection<Member> all, ClusterConfig config) {
       List<MemberInfo> members = new ArrayList<>();
       List<String> ignored = new ArrayList<>();
+      String named = config.coordinator();
       for (Member m : all) {
         String version = m.getAttribute(MemberInfo.VERSION);
         if (!config.sluiceVersion().equals(version)) {
@@ -454,12 +459,15 @@ public final class SluiceMember implements AutoCloseable {
           members.add(MemberInfo.of(m));
         } catch (ClusterException e) {
           ignored.add(e.getMessage());
+          continue;
+        }
+        if (named == null) {
+          named = m.getAttribute(MemberInfo.COORDINATOR); // the oldest that names one
         }
       }
       Optional<MemberInfo> coordinator = Optional.empty();
       for (MemberInfo m : members) {
-        if (m.role() == Role.TRAINER
-            && (config.coordinator() == null || config.coordinator().equals(m.name()))) {
+        if (m.role() == Role.TRAINER && (named == null || named.equals(m.name()))) {
           coordinator = Optional.of(m);
           break;
         }

@@ -77,7 +77,8 @@ class ClusterConfigTest {
         .containsEntry(MemberInfo.MEMORY, Long.toString(1L << 30))
         .containsEntry(MemberInfo.TRANSPORT, "127.0.0.2:7000")
         .containsEntry(MemberInfo.VERSION, SluiceVersion.current())
-        .doesNotContainKey(MemberInfo.NAME);
+        .doesNotContainKey(MemberInfo.NAME)
+        .doesNotContainKey(MemberInfo.COORDINATOR);
     assertThat(hz.getSerializationConfig().getSerializerConfigs())
         .anySatisfy(
             s -> {
@@ -96,6 +97,7 @@ class ClusterConfigTest {
         ClusterConfig.trainer()
             .resources(new Resources(0, 2))
             .memberName("t1")
+            .coordinator("t1")
             .build()
             .toHazelcastConfig();
     assertThat(hz.isLiteMember()).isTrue();
@@ -103,6 +105,7 @@ class ClusterConfigTest {
         .containsEntry(MemberInfo.ROLE, "trainer")
         .containsEntry(MemberInfo.GPUS, "2.0")
         .containsEntry(MemberInfo.NAME, "t1")
+        .containsEntry(MemberInfo.COORDINATOR, "t1")
         .doesNotContainKey(MemberInfo.MEMORY)
         .doesNotContainKey(MemberInfo.TRANSPORT);
     assertThat(hz.getNetworkConfig().isPortAutoIncrement()).isTrue();
