@@ -1,5 +1,6 @@
 package dev.sluice.cluster;
 
+import dev.sluice.cluster.exec.SluiceWorker;
 import dev.sluice.loader.runtime.Resources;
 import java.io.File;
 import java.io.IOException;
@@ -118,10 +119,12 @@ public final class WorkerMain implements Callable<Integer> {
   String host;
 
   @Option(
-      names = "--transport",
-      paramLabel = "HOST:PORT",
-      description = "The data plane's address, advertised to the other members. Default: none")
-  String transport;
+      names = "--data-port",
+      paramLabel = "PORT",
+      description =
+          "The port of the data plane (blocks between processes), on the --bind address; 0: one"
+              + " the system picks. Advertised to the other members. Default: 0")
+  int dataPort;
 
   @Option(
       names = "--classpath",
@@ -184,21 +187,22 @@ public final class WorkerMain implements Callable<Integer> {
     ClusterConfig config = config();
     userClasses = openClasspath();
     long started = System.nanoTime();
-    SluiceMember member;
+    SluiceWorker worker;
     try {
-      member = SluiceMember.start(config);
+      worker = SluiceWorker.start(config, userClasses);
     } catch (ClusterException e) {
       err.println("sluice-worker: " + e.getMessage());
       err.flush();
       closeUserClasses();
       return 1;
     }
+    SluiceMember member = worker.member();
     Duration took = Duration.ofNanos(System.nanoTime() - started);
     Thread hook =
         new Thread(
             () -> {
               leaving.set(true);
-              member.close();
+              worker.close();
               closeUserClasses();
               out.println(
                   "sluice-worker left cluster '"
@@ -218,7 +222,8 @@ public final class WorkerMain implements Callable<Integer> {
             + config.clusterName()
             + "' as "
             + member.self().describe()
-            + (config.transport() == null ? "" : ", transport " + config.transport())
+            + ", transport "
+            + member.self().transport()
             + "; "
             + size
             + (size == 1 ? " member" : " members")
@@ -233,6 +238,7 @@ public final class WorkerMain implements Callable<Integer> {
     } catch (IllegalStateException shuttingDown) {
       return 0;
     }
+    worker.close();
     closeUserClasses();
     err.println("sluice-worker: the member stopped by itself (see the log above)");
     err.flush();
@@ -250,7 +256,7 @@ public final class WorkerMain implements Callable<Integer> {
               .portCount(portCount)
               .resources(new Resources(cpus, gpus))
               .memoryBudget(memory)
-              .transport(transport)
+              .transport(dataPort == 0 ? null : bind + ":" + dataPort)
               .heartbeatInterval(Duration.ofSeconds(heartbeatSeconds))
               .maxNoHeartbeat(Duration.ofSeconds(maxNoHeartbeatSeconds))
               .joinTimeout(Duration.ofSeconds(joinTimeoutSeconds));

@@ -37,7 +37,7 @@ class WorkerMainTest {
             "--gpus",
             "--memory",
             "--host",
-            "--transport",
+            "--data-port",
             "--classpath",
             "--heartbeat-interval",
             "--max-no-heartbeat",

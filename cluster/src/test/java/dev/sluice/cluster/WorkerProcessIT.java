@@ -124,7 +124,9 @@ class WorkerProcessIT {
           .filteredOn(m -> m.role() == Role.WORKER)
           .singleElement()
           .extracting(MemberInfo::transport)
-          .isEqualTo("127.0.0.2:7001");
+          .asString()
+          .startsWith("127.0.0.2:")
+          .isNotEqualTo("127.0.0.2:0");
 
       long stopNanos = System.nanoTime();
       // SIGTERM. (Process.destroy() would also close our end of the output, losing the last line.)
@@ -159,8 +161,6 @@ class WorkerProcessIT {
         "0",
         "--memory",
         "512m",
-        "--transport",
-        "127.0.0.2:7001",
         "--heartbeat-interval",
         Long.toString(TestMembers.HEARTBEAT.toSeconds()),
         "--max-no-heartbeat",
