@@ -105,6 +105,15 @@ public final class Dataset {
     next.add(op);
     boolean sameRows =
         op instanceof LogicalOp.ShuffleFiles || op instanceof LogicalOp.RandomizeBlockOrder;
+    // A change of read order is one every member can make the same way: the definition holds.
+    PipelineRef still =
+        definition == null
+            ? null
+            : op instanceof LogicalOp.ShuffleFiles f
+                ? definition.thenShuffleFiles(f.seed())
+                : op instanceof LogicalOp.RandomizeBlockOrder r
+                    ? definition.thenRandomizeBlockOrder(r.seed())
+                    : null;
     return new Dataset(
         sluice,
         next,
@@ -112,7 +121,7 @@ public final class Dataset {
         shareShuffle,
         epoch,
         sameRows ? record : new ExecutionRecord(),
-        null);
+        still);
   }
 
   /** The same dataset executed with other options. */

@@ -93,7 +93,8 @@ public final class Sluice implements AutoCloseable {
     if (ds == null) {
       throw new IllegalStateException("pipeline definition " + ref.className() + " built null");
     }
-    return ds.builtBy(ref);
+    PipelineRef built = new PipelineRef(ref.className(), ref.parameters());
+    return ref.reorder(ds.builtBy(built));
   }
 
   /** A dataset that reads {@code source}. Lazy: nothing is read until consumed. */

@@ -103,6 +103,23 @@ class PipelineDefinitionTest {
   }
 
   @Test
+  void aChangeOfReadOrderKeepsTheDefinitionAndIsMadeAgainByName() {
+    try (Sluice s = sluice()) {
+      Dataset ds =
+          s.pipeline(Pipeline.class, Map.of("rows", "100")).shuffleFiles(7).randomizeBlockOrder(9);
+      PipelineRef ref = ds.definition().orElseThrow();
+      assertThat(ref.reorders()).containsExactly("shuffleFiles:7", "randomizeBlockOrder:9");
+      Dataset again = s.pipeline(ref, getClass().getClassLoader());
+      assertThat(again.definition()).contains(ref);
+      assertThat(fingerprint(again)).isEqualTo(fingerprint(ds));
+      assertThat(fingerprint(again))
+          .isNotEqualTo(fingerprint(s.pipeline(Pipeline.class, Map.of("rows", "100"))));
+      assertThatThrownBy(() -> new PipelineRef("x.P", Map.of(), List.of("filter:1")))
+          .hasMessageContaining("not a read-order change: filter:1");
+    }
+  }
+
+  @Test
   void definitionsThatCannotBeMadeAreNamed() {
     ClassLoader cl = getClass().getClassLoader();
     try (Sluice s = sluice()) {

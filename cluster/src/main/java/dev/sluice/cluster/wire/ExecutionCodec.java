@@ -49,6 +49,10 @@ public final class ExecutionCodec {
       out.writeUTF(e.getKey());
       writeLongString(out, e.getValue());
     }
+    out.writeInt(ex.definition().reorders().size());
+    for (String r : ex.definition().reorders()) {
+      out.writeUTF(r);
+    }
     out.writeInt(ex.epoch());
     writeOptions(out, ex.options());
     out.writeInt(ex.fingerprint().size());
@@ -68,6 +72,11 @@ public final class ExecutionCodec {
       for (int i = 0; i < n; i++) {
         params.put(in.readUTF(), readLongString(in));
       }
+      int reorderCount = length(in);
+      List<String> reorders = new ArrayList<>(reorderCount);
+      for (int i = 0; i < reorderCount; i++) {
+        reorders.add(in.readUTF());
+      }
       int epoch = in.readInt();
       ExecutionOptions options = readOptions(in);
       int lines = length(in);
@@ -76,7 +85,7 @@ public final class ExecutionCodec {
         fingerprint.add(readLongString(in));
       }
       return new RemoteExecution(
-          id, new PipelineRef(className, params), epoch, options, fingerprint);
+          id, new PipelineRef(className, params, reorders), epoch, options, fingerprint);
     } catch (IllegalArgumentException | NullPointerException e) {
       throw new IOException("a malformed execution: " + e.getMessage(), e);
     }

@@ -35,7 +35,10 @@ class ExecutionCodecTest {
     RemoteExecution ex =
         new RemoteExecution(
             "t1/x7",
-            new PipelineRef("com.example.Train", Map.of("shards", longPath, "rows", "5")),
+            new PipelineRef(
+                "com.example.Train",
+                Map.of("shards", longPath, "rows", "5"),
+                List.of("shuffleFiles:42", "randomizeBlockOrder:-7")),
             3,
             options,
             List.of("Read ReadRange", "ActorPool Model factory=a.B pool=ActorPool[...]"));
