@@ -10,7 +10,6 @@ import dev.sluice.loader.ExecutionOptions;
 import dev.sluice.loader.ImageDecoder;
 import dev.sluice.loader.MapOptions;
 import dev.sluice.loader.Sluice;
-import dev.sluice.loader.source.ImageFolderSource;
 import dev.sluice.loader.source.Source;
 import dev.sluice.loader.source.WebDatasetSource;
 import dev.sluice.nd4j.FeatureColumn;
@@ -150,6 +149,39 @@ public final class TrainImageClassifier implements Callable<Integer> {
           "Every epoch's batches identical from run to run for the same --seed (order preserved through the pipeline; a slow block then holds back the ones after it).")
   boolean deterministic;
 
+  @Option(
+      names = "--workers",
+      description =
+          "Run the loader on N local worker processes (each a JVM on its own loopback address, as"
+              + " sluice-worker runs on other machines) and train through them. Default: none (one"
+              + " JVM)")
+  int workers;
+
+  @Option(
+      names = "--worker-cpus",
+      description =
+          "Logical CPUs each local worker offers (with --workers). Default: ${DEFAULT-VALUE}")
+  double workerCpus = 1;
+
+  @Option(
+      names = "--cluster-members",
+      split = ",",
+      paramLabel = "HOST:PORT",
+      description =
+          "Join the cluster of these members (workers started with sluice-worker) as a trainer and"
+              + " run the loader on its workers.")
+  List<String> clusterMembers;
+
+  @Option(
+      names = "--cluster-name",
+      description = "The cluster's name (with --cluster-members). Default: ${DEFAULT-VALUE}")
+  String clusterName = "sluice";
+
+  @Option(
+      names = "--bind",
+      description = "The trainer's address in the cluster. Default: ${DEFAULT-VALUE}")
+  String bind = "127.0.0.1";
+
   /** The image extensions looked for in shards, in order of preference. */
   static final List<String> IMAGE_EXTENSIONS =
       List.of("jpg", "jpeg", "png", "webp", "bmp", "gif", "ppm", "pgm", "tif", "tiff");
@@ -212,6 +244,10 @@ public final class TrainImageClassifier implements Callable<Integer> {
 
   /** Runs the command line. */
   public static void main(String[] args) {
+    // A cluster member's Hazelcast logs at INFO drown the epochs' lines: warnings only, unless set.
+    if (System.getProperty("org.slf4j.simpleLogger.log.com.hazelcast") == null) {
+      System.setProperty("org.slf4j.simpleLogger.log.com.hazelcast", "warn");
+    }
     System.exit(
         new CommandLine(new TrainImageClassifier())
             .setCaseInsensitiveEnumValuesAllowed(true)
@@ -243,10 +279,61 @@ public final class TrainImageClassifier implements Callable<Integer> {
             .withMemoryBudget(budgetMiB << 20)
             .withTargetBlockRows(batch)
             .withProgress(progress);
+    if (workers > 0 || clusterMembers != null) {
+      if (checkpoint != null) {
+        throw new IllegalArgumentException("--checkpoint does not run on a cluster yet");
+      }
+      return trainOnCluster(options);
+    }
     try (Sluice sluice = Sluice.builder().options(options).build()) {
       if (checkpoint != null) {
         return trainResumably(sluice);
       }
+      return train(sluice);
+    }
+  }
+
+  /**
+   * Trains with the loader's tasks on a cluster's workers: local worker processes ({@code
+   * --workers}) or those of the cluster joined ({@code --cluster-members}); this JVM is the trainer
+   * (a lite member: the scheduler and the prefetch queue, no task).
+   */
+  private int trainOnCluster(ExecutionOptions options) throws Exception {
+    String name =
+        workers > 0
+            ? "sluice-local-" + java.util.UUID.randomUUID().toString().substring(0, 8)
+            : clusterName;
+    try (dev.sluice.cluster.exec.LocalWorkers local =
+        workers > 0
+            ? dev.sluice.cluster.exec.LocalWorkers.start(
+                workers, name, workerCpus, budgetMiB << 20, "1g", java.time.Duration.ofSeconds(60))
+            : null) {
+      List<String> join = local != null ? local.addresses() : clusterMembers;
+      dev.sluice.cluster.ClusterConfig config =
+          dev.sluice.cluster.ClusterConfig.trainer()
+              .clusterName(name)
+              .members(join)
+              .bindAddress(bind)
+              .port(0)
+              .build();
+      try (dev.sluice.cluster.exec.ClusterTrainer cluster =
+              dev.sluice.cluster.exec.ClusterTrainer.start(config);
+          Sluice sluice = Sluice.builder().runtime(cluster.runtime()).options(options).build()) {
+        int expected = Math.max(1, workers);
+        List<dev.sluice.loader.runtime.Node> nodes =
+            cluster.awaitWorkers(expected, java.time.Duration.ofSeconds(60));
+        System.out.printf(Locale.ROOT, "Cluster '%s': %d workers%n", name, nodes.size());
+        for (dev.sluice.loader.runtime.Node n : nodes) {
+          System.out.println("  worker " + n);
+        }
+        return train(sluice);
+      }
+    }
+  }
+
+  /** Trains for {@code --epochs} through {@code sluice}, printing each epoch's figures. */
+  private int train(Sluice sluice) throws Exception {
+    {
       MultiLayerNetwork model = model();
       try (SluiceDataSetIterator trainIt = iterator(sluice, train, true);
           SluiceDataSetIterator heldOutIt =
@@ -467,44 +554,20 @@ public final class TrainImageClassifier implements Callable<Integer> {
    */
   private SluiceDataSetIterator iterator(Sluice sluice, String data, boolean training)
       throws Exception {
-    Path asPath = Path.of(data);
-    Dataset ds;
-    if (Files.isDirectory(asPath)) {
-      ImageFolderSource folder = ImageFolderSource.of(data);
-      if (folder.classNames().size() != classes) {
-        throw new IllegalArgumentException(
-            data
-                + " has "
-                + folder.classNames().size()
-                + " class folders "
-                + folder.classNames()
-                + " but the model has --classes "
-                + classes);
-      }
-      ds =
-          sluice
-              .read(folder)
-              .mapBatches(
-                  decoder(ImageFolderSource.IMAGE_COLUMN), MapOptions.DEFAULT.withName("Decode"));
-    } else {
-      Source shards = WebDatasetSource.of(data);
-      ds =
-          sluice
-              .read(shards)
-              .mapBatches(
-                  ClassLabels.fromIndex(labelColumn, classes),
-                  MapOptions.DEFAULT.withName("ClassLabels"))
-              .mapBatches(
-                  decoder(imageColumn(sluice, shards)), MapOptions.DEFAULT.withName("Decode"));
+    // The pipeline is a definition (ImagePipeline), so that a cluster's workers build it too.
+    java.util.Map<String, String> params = new java.util.HashMap<>();
+    params.put("data", data);
+    params.put("training", Boolean.toString(training));
+    params.put("classes", Integer.toString(classes));
+    params.put("size", Integer.toString(size));
+    params.put("channels", Integer.toString(channels));
+    params.put("decoder", decoder.name());
+    params.put("seed", Long.toString(seed));
+    if (!Files.isDirectory(Path.of(data))) {
+      params.put("image-column", imageColumn(sluice, WebDatasetSource.of(data)));
+      params.put("label-column", labelColumn);
     }
-    if (training) {
-      long augmentSeed = seed;
-      ds =
-          ds.mapBatches(
-              () -> new ImageInputs.RandomFlip(augmentSeed),
-              ActorPool.of(1, 2),
-              MapOptions.DEFAULT.withCpus(0.5).withName("Augment"));
-    }
+    Dataset ds = sluice.pipeline(ImagePipeline.class, params);
     SluiceDataSetIterator.Builder it =
         SluiceDataSetIterator.builder(
                 ds,
@@ -535,7 +598,16 @@ public final class TrainImageClassifier implements Callable<Integer> {
     if (imageColumn != null) {
       return imageColumn;
     }
-    try (BatchIterator it = sluice.read(shards).limit(1).iterBatches()) {
+    // Probed in this JVM (on a cluster, the trainer's own context runs definitions only).
+    try (Sluice local =
+            Sluice.builder()
+                .resources(new dev.sluice.loader.runtime.Resources(1, 0))
+                .options(
+                    ExecutionOptions.defaults()
+                        .withMemoryBudget(64L << 20)
+                        .withProgress(ExecutionOptions.Progress.OFF))
+                .build();
+        BatchIterator it = local.read(shards).limit(1).iterBatches()) {
       if (!it.hasNext()) {
         throw new IllegalArgumentException("no samples in " + shards);
       }

@@ -1,0 +1,225 @@
+package dev.sluice.cluster.exec;
+
+import dev.sluice.cluster.ClusterException;
+import dev.sluice.cluster.WorkerMain;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.UncheckedIOException;
+import java.lang.management.ManagementFactory;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Worker processes on this machine, as {@code sluice-worker} runs on other machines: each a JVM of
+ * its own with this JVM's class path and flags, bound to a loopback address of its own (127.0.0.2,
+ * 127.0.0.3, ...) and labelled as a host of its own, so that a program (the main job's {@code
+ * --workers N}, a benchmark, a test) can try the cluster without machines. The first worker starts
+ * a cluster, the others join it; their output is echoed with a prefix. Closing sends SIGTERM (they
+ * leave the cluster cleanly), waits, then kills what is left: every process started is stopped.
+ */
+public final class LocalWorkers implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(LocalWorkers.class);
+  private static final Pattern JOINED =
+      Pattern.compile("sluice-worker joined cluster '.+' as worker \\S+ at (\\S+) \\(host ");
+
+  private final List<Process> processes = new ArrayList<>();
+  private final List<Thread> readers = new ArrayList<>();
+  private final List<String> addresses = new ArrayList<>();
+
+  private LocalWorkers() {}
+
+  /**
+   * Starts {@code n} workers of cluster {@code clusterName} and waits until each has joined.
+   *
+   * @param n how many
+   * @param clusterName the cluster's name
+   * @param cpus logical CPUs each offers
+   * @param memoryBudget bytes each holds at most
+   * @param heap each JVM's maximum heap ({@code -Xmx} syntax)
+   * @param timeout how long each may take to join
+   * @throws ClusterException when one does not join in time or exits (naming it and what it
+   *     printed); those started are stopped
+   */
+  public static LocalWorkers start(
+      int n, String clusterName, double cpus, long memoryBudget, String heap, Duration timeout) {
+    LocalWorkers w = new LocalWorkers();
+    try {
+      for (int i = 0; i < n; i++) {
+        String bind = "127.0.0." + (2 + i);
+        List<String> command = command(heap);
+        command.addAll(
+            List.of(
+                "--cluster-name",
+                clusterName,
+                "--bind",
+                bind,
+                "--port",
+                "0",
+                "--host",
+                "worker-" + (i + 1),
+                "--cpus",
+                String.format(Locale.ROOT, "%.2f", cpus),
+                "--memory",
+                Long.toString(memoryBudget),
+                "--heartbeat-interval",
+                "1",
+                "--max-no-heartbeat",
+                "10",
+                "--join-timeout",
+                "5"));
+        if (!w.addresses.isEmpty()) {
+          command.add("--members");
+          command.add(w.addresses.get(0));
+        }
+        w.addresses.add(w.startOne(i + 1, command, timeout));
+      }
+      return w;
+    } catch (RuntimeException e) {
+      w.close();
+      throw e;
+    }
+  }
+
+  /**
+   * The member addresses ({@code host:port}) of the workers, in start order: a trainer joins them.
+   */
+  public List<String> addresses() {
+    return List.copyOf(addresses);
+  }
+
+  /** The workers' process ids. */
+  public List<Long> pids() {
+    return processes.stream().map(Process::pid).toList();
+  }
+
+  private String startOne(int number, List<String> command, Duration timeout) {
+    Process p;
+    try {
+      p = new ProcessBuilder(command).redirectErrorStream(true).start();
+      p.getOutputStream().close();
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot start worker " + number + ": " + command, e);
+    }
+    processes.add(p);
+    CompletableFuture<String> joined = new CompletableFuture<>();
+    List<String> printed = java.util.Collections.synchronizedList(new ArrayList<>());
+    Thread reader =
+        new Thread(
+            () -> {
+              try (BufferedReader in =
+                  new BufferedReader(
+                      new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+                for (String line = in.readLine(); line != null; line = in.readLine()) {
+                  System.out.println("[worker-" + number + "] " + line);
+                  if (printed.size() < 200) {
+                    printed.add(line);
+                  }
+                  Matcher m = JOINED.matcher(line);
+                  if (m.find()) {
+                    joined.complete(m.group(1));
+                  }
+                }
+              } catch (IOException e) {
+                // The process is gone and its output with it.
+              }
+              joined.completeExceptionally(
+                  new ClusterException(
+                      "worker "
+                          + number
+                          + " exited ("
+                          + exitOf(p)
+                          + ") before joining; it printed: "
+                          + printed,
+                      null));
+            },
+            "sluice-local-worker-" + number + "-output");
+    reader.setDaemon(true);
+    reader.start();
+    readers.add(reader);
+    try {
+      return joined.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new ClusterException("interrupted while worker " + number + " started", e);
+    } catch (TimeoutException e) {
+      throw new ClusterException(
+          "worker " + number + " did not join within " + timeout + "; it printed: " + printed, e);
+    } catch (ExecutionException e) {
+      throw e.getCause() instanceof ClusterException c
+          ? c
+          : new ClusterException("worker " + number + " failed: " + e.getCause(), e.getCause());
+    }
+  }
+
+  private static String exitOf(Process p) {
+    try {
+      return p.waitFor(1, TimeUnit.SECONDS) ? "exit " + p.exitValue() : "still running";
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return "unknown";
+    }
+  }
+
+  /** This JVM's java, flags (the add-opens Arrow and Hazelcast need) and class path. */
+  private static List<String> command(String heap) {
+    List<String> c = new ArrayList<>();
+    c.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    c.add("-Xmx" + heap);
+    for (String a : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
+      if (a.startsWith("--add-") || a.startsWith("-Djavacpp.") || a.startsWith("-Dorg.bytedeco")) {
+        c.add(a);
+      }
+    }
+    c.add("-cp");
+    c.add(System.getProperty("java.class.path"));
+    c.add(WorkerMain.class.getName());
+    return c;
+  }
+
+  /**
+   * SIGTERM to each worker in turn, the youngest first (each leaves cleanly, handing its partitions
+   * to those still there: stopped all at once, they would wait for each other), a bounded wait,
+   * then SIGKILL to what is left.
+   */
+  @Override
+  public void close() {
+    for (int i = processes.size() - 1; i >= 0; i--) {
+      Process p = processes.get(i);
+      // SIGTERM through the handle: Process.destroy() would also close our end of its output, and
+      // its last lines (that it left the cluster) would be lost.
+      p.toHandle().destroy();
+      try {
+        if (!p.waitFor(20, TimeUnit.SECONDS)) {
+          LOG.warn("worker process {} did not stop within 20 s of SIGTERM: killed", p.pid());
+          p.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        processes.forEach(Process::destroyForcibly);
+        break;
+      }
+    }
+    for (Thread t : readers) {
+      try {
+        t.join(TimeUnit.SECONDS.toMillis(5));
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+    processes.clear();
+    readers.clear();
+  }
+}
