@@ -149,12 +149,21 @@ final class ActorPoolOperatorState extends MapOperatorState {
     if (!super.hasWork()) {
       return false;
     }
+    // Locality first: an actor on the node that holds the next input block, when one has room,
+    // so that the block is read in place instead of crossing the network; then the least busy.
+    String holder = inputQueue.isEmpty() ? null : inputQueue.peek().ref().owner();
     target = null;
+    boolean targetLocal = false;
     for (Actor a : actors) {
-      if (a.ready
-          && a.inFlight < op.pool().maxTasksPerActor()
-          && (target == null || a.inFlight < target.inFlight)) {
+      if (!a.ready || a.inFlight >= op.pool().maxTasksPerActor()) {
+        continue;
+      }
+      boolean local = a.node.id().equals(holder);
+      if (target == null
+          || (local && !targetLocal)
+          || (local == targetLocal && a.inFlight < target.inFlight)) {
         target = a;
+        targetLocal = local;
       }
     }
     return target != null;

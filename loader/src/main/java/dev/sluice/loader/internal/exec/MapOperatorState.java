@@ -204,8 +204,7 @@ class MapOperatorState extends OperatorState {
     long seq = retry != null ? retry.seq() : nextSeq++;
     long reserve = taskMemoryEstimate();
     TaskSpec.MapBundle spec = specOf(bundle);
-    Node node =
-        executor.resources().place(taskResources(), NodeWorker.hostsOf(spec.inputs()), reserve);
+    Node node = place(spec, reserve);
     if (node == null) {
       throw new IllegalStateException(name + ": launched a task that fits no node");
     }
@@ -243,6 +242,25 @@ class MapOperatorState extends OperatorState {
     public boolean lost(Throwable cause) {
       return retry(seq, bundle);
     }
+  }
+
+  /**
+   * Where a task over {@code spec} runs: on a node holding its inputs when one has room (they are
+   * read in place there, not moved over the network), else by the hosts its data was read from.
+   */
+  final Node place(TaskSpec.MapBundle spec, long reserve) {
+    java.util.Set<String> holders = new java.util.LinkedHashSet<>();
+    for (TaskSpec.Input in : spec.inputs()) {
+      String h = executor.resources().hostOf(in.block().owner());
+      if (h != null) {
+        holders.add(h);
+      }
+    }
+    Node n = executor.resources().place(taskResources(), holders, reserve);
+    if (n != null && !holders.contains(n.host())) {
+      n = executor.resources().place(taskResources(), NodeWorker.hostsOf(spec.inputs()), reserve);
+    }
+    return n;
   }
 
   /** The bundle as a task spec: the operator and the rows of each input block. */

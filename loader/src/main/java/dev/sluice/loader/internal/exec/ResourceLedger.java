@@ -58,6 +58,12 @@ final class ResourceLedger {
     return sum;
   }
 
+  /** The host of node {@code nodeId}, or null when it is not (or no longer) a node here. */
+  String hostOf(String nodeId) {
+    Node n = nodes.get(nodeId);
+    return n == null ? null : n.host();
+  }
+
   /** Whether {@code r} fits on some node now. */
   boolean fits(Resources r) {
     for (Node n : nodes.values()) {

@@ -74,6 +74,17 @@ final class ManualRuntime implements ExecutionRuntime {
     new ArrayList<>(listeners).forEach(l -> l.nodeLost(node, reason));
   }
 
+  /** The nodes of the actors with calls waiting, one entry per call. */
+  List<String> pendingCallNodes() {
+    List<String> nodesOfCalls = new ArrayList<>();
+    for (Actor<?> a : actors) {
+      for (int i = 0; i < a.calls.size(); i++) {
+        nodesOfCalls.add(a.node.id());
+      }
+    }
+    return nodesOfCalls;
+  }
+
   /** The nodes of the tasks waiting, in submission order. */
   List<String> pendingTaskNodes() {
     return tasks.stream().map(t -> t.node().id()).toList();
@@ -105,6 +116,14 @@ final class ManualRuntime implements ExecutionRuntime {
       tasks.poll().body().run();
     }
     return n;
+  }
+
+  /** Runs the tasks submitted so far on node {@code nodeId}, leaving the others. */
+  int runTasksOn(String nodeId) {
+    List<Task> mine = tasks.stream().filter(t -> t.node().id().equals(nodeId)).toList();
+    tasks.removeAll(mine);
+    mine.forEach(t -> t.body().run());
+    return mine.size();
   }
 
   /** Runs the tasks submitted so far under {@code name} (an operator's), leaving the others. */

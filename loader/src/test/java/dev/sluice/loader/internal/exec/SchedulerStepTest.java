@@ -346,6 +346,28 @@ class SchedulerStepTest {
   }
 
   @Test
+  void aBlockGoesToAnActorOnTheNodeHoldingItWhenOneHasRoom() {
+    useNodes(new Node("a", "h1", Resources.cpus(1.5)), new Node("b", "h2", Resources.cpus(2)));
+    start(OPTIONS, read(200, 1), actors(ActorPool.of(2, 2).withMaxTasksPerActor(2)));
+    // Pool-0 goes to b (most CPUs free), Pool-1 to a; then the read to b (most CPUs left).
+    assertThat(step())
+        .containsExactly("start actor Pool-0", "start actor Pool-1", "launch ReadRange");
+    assertThat(runtime.pendingTaskNodes()).containsExactly("b");
+    runtime.runActors();
+    runtime.runTasks();
+    // The first block, on b, goes to Pool-0 there; the split's next block is read on b too.
+    assertThat(step()).containsExactly("launch Pool", "launch ReadRange");
+    assertThat(runtime.pendingCallNodes()).containsExactly("b");
+    runtime.runTasks();
+    // The second block, on b: Pool-0 has room for a second call, and takes it rather than idle
+    // Pool-1 on a, to which the block would have to move.
+    assertThat(step()).contains("launch Pool");
+    assertThat(runtime.pendingCallNodes()).containsExactly("b", "b");
+    runToEnd();
+    assertThat(seen).hasSize(200).doesNotHaveDuplicates();
+  }
+
+  @Test
   void aNodeWithRoomLeasesASplitHeldOnItsHostAndTheSplitsTasksStayThere() {
     useNodes(A, B);
     // Split 0 on h2 (node b), split 1 on h1 (node a), two blocks each.
@@ -382,18 +404,18 @@ class SchedulerStepTest {
   }
 
   @Test
-  void aMapTaskGoesToTheNodeOnTheHostOfItsInputBlock() {
+  void aMapTaskGoesToTheNodeHoldingItsInputBlock() {
     useNodes(A, B);
     // One split, held on h2; a asks first and reads it (it holds none of its own host).
     start(OPTIONS, hostedRead(200, 1, "h2"), map("M", 0.5));
     assertThat(step()).containsExactly("launch ReadHostedRange");
     assertThat(runtime.pendingTaskNodes()).containsExactly("a");
     runtime.runTasks();
-    // The block carries its split's host, h2: M's task goes to b, though a has room too; the
-    // split's next block is read on a, where its reader is.
-    assertThat(step()).containsExactly("launch M", "launch ReadHostedRange");
-    assertThat(runtime.pendingTaskNames()).containsExactly("M", "ReadHostedRange");
-    assertThat(runtime.pendingTaskNodes()).containsExactly("b", "a");
+    // The block is held on a: M's task goes there and reads it in place (in a cluster it would
+    // otherwise cross the network), though b, on the split's host, has room too; the split's next
+    // block waits for a, where its reader is.
+    assertThat(step()).containsExactly("launch M");
+    assertThat(runtime.pendingTaskNodes()).containsExactly("a");
     runToEnd();
     assertThat(seen).hasSize(200).doesNotHaveDuplicates();
   }
