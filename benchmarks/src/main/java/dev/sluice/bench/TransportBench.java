@@ -440,8 +440,7 @@ final class TransportBench implements Callable<Integer> {
         png,
         String.format(
             Locale.ROOT,
-            "Transport: %d x %d B blocks between two JVMs, %d MiB measured after %d MiB warm-up, %d"
-                + " runs (%s)",
+            "Transport: %d x %d B blocks, %d MiB measured after %d MiB of warm-up, %d runs (%s)",
             rows,
             rowBytes,
             measureBlocks() * blockBytes() >> 20,
