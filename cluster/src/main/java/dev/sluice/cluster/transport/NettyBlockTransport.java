@@ -61,7 +61,9 @@ import org.slf4j.LoggerFactory;
  * <p>Threads: a fixed number of I/O threads ({@link Builder#ioThreads}, named {@code
  * sluice-transport-<name>-io-<n>}) serve the server and every connection; they are started by
  * {@link Builder#build()} and have ended when {@link #close()} returns (unless close is called on
- * one of them, from a fetch's callback: then they end just after).
+ * one of them, from a fetch's callback: then they end just after). Stopping them wakes Netty's own
+ * {@code globalEventExecutor} thread, shared by every Netty user of the JVM, which delivers the
+ * loops' termination and ends by itself a second later.
  */
 public final class NettyBlockTransport implements BlockTransport {
   private static final Logger LOG = LoggerFactory.getLogger(NettyBlockTransport.class);
