@@ -3,6 +3,8 @@ package dev.sluice.bench;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.sluice.bench.TransportEngines.Engine;
 import dev.sluice.bench.TransportEngines.Options;
+import dev.sluice.loader.memory.PageRoundingPolicy;
+import dev.sluice.loader.memory.RecyclingMemory;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.lang.management.ManagementFactory;
@@ -202,7 +204,15 @@ final class TransportBench implements Callable<Integer> {
     long warm = warmupBlocks();
     long measured = measureBlocks();
     Map<String, Object> result = new LinkedHashMap<>();
-    try (BufferAllocator alloc = new RootAllocator();
+    // The receiver allocates as a Sluice trainer's store does: memory of released blocks is
+    // reused (recycled) instead of fresh pages that the kernel maps and zeroes on first touch.
+    try (RecyclingMemory recycled = RecyclingMemory.withCapacity(256L << 20);
+        BufferAllocator alloc =
+            new RootAllocator(
+                RootAllocator.configBuilder()
+                    .allocationManagerFactory(recycled)
+                    .roundingPolicy(PageRoundingPolicy.INSTANCE)
+                    .build());
         TransportEngines.Session session =
             TransportEngines.openSession(e, peer, warm + measured, options(), alloc)) {
       long w0 = System.nanoTime();
@@ -430,8 +440,7 @@ final class TransportBench implements Callable<Integer> {
         png,
         String.format(
             Locale.ROOT,
-            "Transport: %d x %d B blocks between two JVMs, %d MiB measured after %d MiB warm-up, %d"
-                + " runs (%s)",
+            "Transport: %d x %d B blocks, %d MiB measured after %d MiB of warm-up, %d runs (%s)",
             rows,
             rowBytes,
             measureBlocks() * blockBytes() >> 20,

@@ -106,8 +106,10 @@ class SluiceBenchIT {
     for (JsonNode run : json.at("/runs")) {
       assertThat(run.at("/blocks").asLong()).as(run.toString()).isEqualTo(4); // 16 MiB of 4 MiB
       assertThat(run.at("/bytes").asLong()).isEqualTo(16L << 20);
-      assertThat(run.at("/receiverCpuSeconds").asDouble()).isPositive();
-      assertThat(run.at("/senderCpuSeconds").asDouble()).isPositive();
+      // Process CPU time ticks by 10 ms: a 16 MiB phase may read 0 on one side.
+      assertThat(run.at("/receiverCpuSeconds").asDouble()).isGreaterThanOrEqualTo(0);
+      assertThat(run.at("/senderCpuSeconds").asDouble()).isGreaterThanOrEqualTo(0);
+      assertThat(run.at("/seconds").asDouble()).isPositive();
     }
     for (String e : engines) {
       assertThat(json.at("/summary/gbPerSecond/" + e + "/median").asDouble()).as(e).isPositive();

@@ -49,7 +49,11 @@ public interface BlockTransport extends AutoCloseable {
    *     (so a take never loses a block in flight; a connection lost between the hand-over and the
    *     owner hearing of it leaves the block both delivered and kept, which consumers resolve by
    *     dropping duplicates by name)
-   * @param into where the received block's memory is allocated
+   * @param into where the received block's memory is allocated. Give it an allocator that reuses
+   *     the memory of released blocks (as a Sluice store's does, through {@code RecyclingMemory}):
+   *     with fresh memory from the C library every block's pages are mapped and zeroed by the
+   *     kernel on first touch, which cost the receiver about as much CPU as the transfer itself in
+   *     the {@code transport} benchmark
    */
   CompletableFuture<Batch> fetch(
       InetSocketAddress owner, long blockId, boolean take, BufferAllocator into);

@@ -2,6 +2,7 @@ package dev.sluice.cluster.transport;
 
 import dev.sluice.loader.Batch;
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
@@ -21,8 +22,9 @@ import org.apache.arrow.vector.ipc.message.ArrowRecordBatch;
 import org.apache.arrow.vector.types.pojo.Schema;
 
 /**
- * A block being received: its metadata read, its body streaming in straight into Arrow buffers of
- * the receiving allocator (the one copy there is, from the socket's read buffer).
+ * A block being received: its metadata read, its body streaming into Arrow buffers of the receiving
+ * allocator, by socket reads straight into them ({@link #readTarget}) or, for what comes in with
+ * other bytes, by a copy from the read buffer.
  *
  * <p>Each Arrow buffer of the block gets an allocation of its own rather than one allocation for
  * the whole body: Arrow rounds an allocation up to a power of two, and a 4 MiB tensor column plus
@@ -196,8 +198,38 @@ final class IncomingBlock implements AutoCloseable {
     return position;
   }
 
-  /** Copies as much of the body as {@code in} holds (up to its end) into the block's buffers. */
-  void consume(ByteBuf in) {
+  /**
+   * A buffer over the Arrow memory the next body bytes belong in, for a socket read to land there
+   * ({@link BodyReadAllocator}): empty, writable up to {@code maxBytes} or the end of the Arrow
+   * buffer, whichever comes first; it owns nothing (releasing it frees nothing). Null when the next
+   * bytes are padding or fewer than {@code minBytes} remain in the Arrow buffer.
+   */
+  ByteBuf readTarget(int minBytes, int maxBytes) {
+    long[] offsets = meta.offsets();
+    long[] lengths = meta.lengths();
+    int s = segment;
+    while (s < offsets.length && position >= offsets[s] + lengths[s]) {
+      s++;
+    }
+    if (s == offsets.length || position < offsets[s]) {
+      return null;
+    }
+    long left = offsets[s] + lengths[s] - position;
+    if (left < minBytes) {
+      return null;
+    }
+    int n = (int) Math.min(left, maxBytes);
+    return Unpooled.wrappedBuffer(buffers[s].nioBuffer(position - offsets[s], n)).clear();
+  }
+
+  /**
+   * Takes as much of the body as {@code in} holds (up to its end) into the block's buffers: bytes
+   * that a read put in place already ({@link #readTarget}) are only counted, others are copied.
+   *
+   * @return the bytes that were in place
+   */
+  long consume(ByteBuf in) {
+    long inPlace = 0;
     long[] offsets = meta.offsets();
     long[] lengths = meta.lengths();
     while (in.isReadable() && position < meta.bodyLength()) {
@@ -215,14 +247,18 @@ final class IncomingBlock implements AutoCloseable {
       long into = position - offsets[segment];
       int n = (int) Math.min(in.readableBytes(), lengths[segment] - into);
       ArrowBuf to = buffers[segment];
-      if (in.hasMemoryAddress()) {
-        MemoryUtil.copyMemory(in.memoryAddress() + in.readerIndex(), to.memoryAddress() + into, n);
+      long target = to.memoryAddress() + into;
+      if (in.hasMemoryAddress() && in.memoryAddress() + in.readerIndex() == target) {
+        inPlace += n;
+      } else if (in.hasMemoryAddress()) {
+        MemoryUtil.copyMemory(in.memoryAddress() + in.readerIndex(), target, n);
       } else {
         in.getBytes(in.readerIndex(), to.nioBuffer(into, n));
       }
       in.skipBytes(n);
       position += n;
     }
+    return inPlace;
   }
 
   /**

@@ -10,6 +10,7 @@ import io.netty.util.concurrent.ScheduledFuture;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.LongAdder;
 import org.apache.arrow.memory.OutOfMemoryException;
 
 /**
@@ -17,10 +18,11 @@ import org.apache.arrow.memory.OutOfMemoryException;
  * stream in and completes the fetches they answer.
  *
  * <p>A block's body is never gathered in Netty buffers: once its metadata is read, its Arrow
- * buffers are allocated in the fetch's allocator and every read's bytes are copied straight into
- * them ({@link IncomingBlock}). When the allocator cannot hold the block, the fetch fails at once
- * and the body's bytes are skipped as they come, so the connection stays usable for the fetches
- * after it. Only frame headers, metadata and error texts are gathered (small).
+ * buffers are allocated in the fetch's allocator and the socket reads straight into them ({@link
+ * #bodyTarget}, {@link BodyReadAllocator}); body bytes that arrive with other bytes in one read are
+ * copied into them ({@link IncomingBlock}). When the allocator cannot hold the block, the fetch
+ * fails at once and the body's bytes are skipped as they come, so the connection stays usable for
+ * the fetches after it. Only frame headers, metadata and error texts are gathered (small).
  *
  * <p>Frames this version cannot read (another protocol, another version, a frame of an unknown
  * kind) lose the connection: every fetch on it fails with {@link Reason#PROTOCOL} and the reason. A
@@ -44,6 +46,8 @@ final class ResponseDecoder extends ChannelInboundHandlerAdapter {
 
   private final PeerConnection connection;
   private final long responseTimeoutNanos;
+  private final LongAdder bytesInPlace;
+  private final LongAdder bytesCopied;
 
   private State state = State.HEADER;
   private ByteBuf gathered; // header, metadata or error text being gathered
@@ -60,9 +64,17 @@ final class ResponseDecoder extends ChannelInboundHandlerAdapter {
   /**
    * @param connection the connection whose fetches the frames answer
    * @param responseTimeoutNanos how long fetches may wait without a byte from the peer
+   * @param bytesInPlace counts body bytes a socket read put where they belong
+   * @param bytesCopied counts body bytes copied from a read buffer
    */
-  ResponseDecoder(PeerConnection connection, long responseTimeoutNanos) {
+  ResponseDecoder(
+      PeerConnection connection,
+      long responseTimeoutNanos,
+      LongAdder bytesInPlace,
+      LongAdder bytesCopied) {
     this.connection = connection;
+    this.bytesInPlace = bytesInPlace;
+    this.bytesCopied = bytesCopied;
     this.responseTimeoutNanos = responseTimeoutNanos;
   }
 
@@ -164,7 +176,10 @@ final class ResponseDecoder extends ChannelInboundHandlerAdapter {
         }
       }
       case BODY -> {
-        incoming.consume(in);
+        int before = in.readableBytes();
+        long inPlace = incoming.consume(in);
+        bytesInPlace.add(inPlace);
+        bytesCopied.add(before - in.readableBytes() - inPlace);
         if (incoming.remaining() == 0) {
           finishBody(ctx);
         }
@@ -200,6 +215,21 @@ final class ResponseDecoder extends ChannelInboundHandlerAdapter {
       }
       default -> throw new IllegalStateException(String.valueOf(state));
     }
+  }
+
+  /** Bytes of an Arrow buffer left below which a read goes through a Netty buffer after all. */
+  static final int MIN_DIRECT_READ = 16 << 10;
+
+  /**
+   * Where the next socket read should land ({@link BodyReadAllocator}): inside the Arrow buffer of
+   * the body being received, when one is and enough of its current buffer is left; else null.
+   *
+   * @param maxBytes the most the read may take
+   */
+  ByteBuf bodyTarget(int maxBytes) {
+    return state == State.BODY && incoming != null
+        ? incoming.readTarget(MIN_DIRECT_READ, maxBytes)
+        : null;
   }
 
   /** Gathers up to {@link #wanted} bytes; true once they are all there. */
