@@ -106,9 +106,9 @@ class SluiceBenchIT {
     for (JsonNode run : json.at("/runs")) {
       assertThat(run.at("/blocks").asLong()).as(run.toString()).isEqualTo(4); // 16 MiB of 4 MiB
       assertThat(run.at("/bytes").asLong()).isEqualTo(16L << 20);
-      // Process CPU time ticks by 10 ms: a 16 MiB phase may read 0 on one side.
-      assertThat(run.at("/receiverCpuSeconds").asDouble()).isGreaterThanOrEqualTo(0);
-      assertThat(run.at("/senderCpuSeconds").asDouble()).isGreaterThanOrEqualTo(0);
+      // Both sides' CPU is recorded (it may read 0 on so short a phase: it ticks by 10 ms).
+      assertThat(run.at("/receiverCpuSeconds").isNumber()).as("receiver CPU recorded").isTrue();
+      assertThat(run.at("/senderCpuSeconds").isNumber()).as("sender CPU recorded").isTrue();
       assertThat(run.at("/seconds").asDouble()).isPositive();
     }
     for (String e : engines) {
