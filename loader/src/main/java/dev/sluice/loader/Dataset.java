@@ -61,6 +61,9 @@ public final class Dataset {
 
   private volatile dev.sluice.loader.internal.exec.SplitCoordinator lastSplit;
 
+  /** Calls of {@link #streamingShare} so far: the k-th joins the k-th split of this plan. */
+  private final AtomicInteger shareCalls = new AtomicInteger();
+
   /**
    * The definition that built this dataset as it is (null when built otherwise, or transformed
    * after): what lets a cluster's workers build the same plan.
@@ -414,6 +417,103 @@ public final class Dataset {
     }
     lastSplit = coordinator;
     return out;
+  }
+
+  /**
+   * This process's share of a streaming split among {@code n} consumers in {@code n} processes: the
+   * trainers of a cluster, each calling this with its own {@code index} once per epoch, on a
+   * dataset built from the same definition ({@link Sluice#pipeline(Class, java.util.Map)}). It is
+   * {@link #streamingSplit(int, SplitOptions)} across processes: one execution, run by the host
+   * (the cluster's coordinator trainer), whose blocks go to the consumers as {@code split} says
+   * (disjoint shares; equal ones by choice, the remainder dropped, padded or left uneven, always
+   * logged; a slow consumer holds back only its own queue, or, with equal shares, the others by at
+   * most their buffers). The other trainers take their blocks straight from the workers that made
+   * them, at most {@code split.bufferBlocks()} ahead. Without hints, each consumer is given the
+   * blocks read on its own host first. The {@code k}-th call on this dataset joins the {@code k}-th
+   * split of this plan: every trainer calls once per epoch.
+   *
+   * <p>There is no barrier to hang on: the host starts the epoch's split when its own trainer asks
+   * for it, and a trainer that asks first waits for that at most {@code attachTimeout}, then fails
+   * naming the host. A consumer that stops early must close its iterator.
+   *
+   * @throws IllegalStateException when the runtime is not shared by several processes (in one
+   *     process, use {@link #streamingSplit(int, SplitOptions)})
+   * @throws SluiceException when the host does not start the split within {@code attachTimeout}, or
+   *     runs another plan (the message names the first difference)
+   */
+  public BatchIterator streamingShare(
+      int n, int index, SplitOptions split, java.time.Duration attachTimeout) {
+    if (index < 0 || index >= n) {
+      throw new IllegalArgumentException("index " + index + " is not among " + n + " consumers");
+    }
+    if (shareShuffle != null) {
+      throw new IllegalStateException(
+          "a shuffled share is iterated by its one consumer; streamingShare does not apply");
+    }
+    dev.sluice.loader.runtime.SplitExchange exchange = sluice.runtime().splitExchange();
+    if (exchange == null) {
+      throw new IllegalStateException(
+          "streamingShare needs a runtime shared by several processes (a cluster trainer's);"
+              + " in one process, use streamingSplit");
+    }
+    if (!split.localityHints().isEmpty() && split.localityHints().size() != n) {
+      throw new IllegalArgumentException(
+          "need one locality hint per consumer: "
+              + n
+              + " consumers, "
+              + split.localityHints().size()
+              + " hints");
+    }
+    List<PhysicalOp> plan = Planner.plan(ops);
+    List<String> fingerprint = dev.sluice.loader.internal.plan.PlanFingerprint.of(plan).lines();
+    String key =
+        dev.sluice.loader.internal.plan.PlanFingerprint.of(plan).hash()
+            + "/epoch-"
+            + epoch
+            + "/n-"
+            + n
+            + "/"
+            + shareCalls.getAndIncrement();
+    String name = "StreamingShare[" + n + "]#" + index;
+    IterOptions iter = forThisEpoch(split.iterOptions());
+    String id = ITERATIONS.incrementAndGet() + "-" + index;
+    if (exchange.hostsSplits()) {
+      StreamingExecutor ex = start();
+      dev.sluice.loader.internal.exec.SplitCoordinator coordinator =
+          new dev.sluice.loader.internal.exec.SplitCoordinator(
+              ex,
+              n,
+              split.equal(),
+              split.remainder(),
+              split.localityHints(),
+              split.bufferBlocks(),
+              true);
+      coordinator.learnHost(index, exchange.hostLabel());
+      Runnable withdraw = exchange.host(key, coordinator.hosted(fingerprint));
+      coordinator.onClosed(withdraw);
+      lastSplit = coordinator;
+      return new BatchIterator(
+          coordinator.consumer(index), iter, null, id, options.preserveOrder());
+    }
+    dev.sluice.loader.runtime.SplitExchange.SplitShare share =
+        exchange.attach(key, index, fingerprint, attachTimeout);
+    org.apache.arrow.memory.BufferAllocator alloc;
+    try {
+      // The blocks this trainer takes and its batches: bounded as an execution's memory is.
+      long limit =
+          (long) Math.min(Long.MAX_VALUE / 2, options.memoryBudget() * options.hardLimitFactor());
+      alloc = sluice.allocator().newChildAllocator("share-" + id, 0, limit);
+    } catch (RuntimeException e) {
+      share.close();
+      throw e;
+    }
+    return new BatchIterator(
+        new dev.sluice.loader.internal.exec.RemoteShareStream(
+            share, alloc, split.bufferBlocks(), exchange.hostLabel(), name),
+        iter,
+        null,
+        id,
+        options.preserveOrder());
   }
 
   /**

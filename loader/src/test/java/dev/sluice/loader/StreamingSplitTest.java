@@ -233,4 +233,19 @@ class StreamingSplitTest {
       assertThat(s.allocator().getAllocatedMemory()).isZero();
     }
   }
+
+  @Test
+  void aShareAcrossProcessesNeedsARuntimeSharedByThem() {
+    try (Sluice s = sluice()) {
+      Dataset ds = s.range(1_000, 4);
+      org.assertj.core.api.Assertions.assertThatThrownBy(
+              () -> ds.streamingShare(2, 0, SplitOptions.unequal(), Duration.ofSeconds(1)))
+          .isInstanceOf(IllegalStateException.class)
+          .hasMessageContaining("in one process, use streamingSplit");
+      org.assertj.core.api.Assertions.assertThatThrownBy(
+              () -> ds.streamingShare(2, 2, SplitOptions.unequal(), Duration.ofSeconds(1)))
+          .isInstanceOf(IllegalArgumentException.class)
+          .hasMessageContaining("index 2 is not among 2 consumers");
+    }
+  }
 }

@@ -62,6 +62,7 @@ public final class ClusterRuntime implements ExecutionRuntime {
   private final BlockTransport transport;
   private final Duration openTimeout;
   private final Duration takeTimeout;
+  private volatile ClusterSplitExchange exchange;
 
   /**
    * @param member this trainer's member of the cluster
@@ -83,6 +84,20 @@ public final class ClusterRuntime implements ExecutionRuntime {
     this.transport = transport;
     this.openTimeout = openTimeout;
     this.takeTimeout = takeTimeout;
+  }
+
+  /** Shares streaming splits with the other trainers (set by {@link ClusterTrainer}). */
+  void exchange(ClusterSplitExchange exchange) {
+    this.exchange = exchange;
+  }
+
+  /**
+   * The trainers' split exchange (the coordinator hosts; the others attach), or null for a runtime
+   * made without a {@link ClusterTrainer}.
+   */
+  @Override
+  public dev.sluice.loader.runtime.SplitExchange splitExchange() {
+    return exchange;
   }
 
   /** The workers now, in the same stable order on every member. */

@@ -30,11 +30,15 @@ public final class ClusterTrainer implements AutoCloseable {
   private final SluiceMember member;
   private final NettyBlockTransport transport;
   private final ClusterRuntime runtime;
+  private final ClusterSplitExchange exchange;
 
-  private ClusterTrainer(SluiceMember member, NettyBlockTransport transport) {
+  private ClusterTrainer(
+      SluiceMember member, NettyBlockTransport transport, ClusterSplitExchange exchange) {
     this.member = member;
     this.transport = transport;
+    this.exchange = exchange;
     this.runtime = new ClusterRuntime(member, transport);
+    runtime.exchange(exchange);
   }
 
   /**
@@ -47,10 +51,11 @@ public final class ClusterTrainer implements AutoCloseable {
     if (config.role() != Role.TRAINER) {
       throw new IllegalArgumentException("not a trainer's configuration: " + config);
     }
+    SharedSource shared = new SharedSource();
     NettyBlockTransport transport;
     try {
       transport =
-          NettyBlockTransport.builder(BlockSource.none())
+          NettyBlockTransport.builder(shared)
               .bindAddress(InetAddress.getByName(config.bindAddress()))
               .port(0)
               .name("trainer")
@@ -58,11 +63,38 @@ public final class ClusterTrainer implements AutoCloseable {
     } catch (UnknownHostException | RuntimeException e) {
       throw new ClusterException("cannot start the trainer's block transport: " + e, e);
     }
+    SluiceMember member;
     try {
-      return new ClusterTrainer(SluiceMember.start(config), transport);
+      member = SluiceMember.start(config);
     } catch (RuntimeException e) {
       transport.close();
       throw e;
+    }
+    ClusterSplitExchange exchange = new ClusterSplitExchange(member, Duration.ofSeconds(120));
+    shared.exchange = exchange;
+    exchange.start(transport);
+    return new ClusterTrainer(member, transport, exchange);
+  }
+
+  /**
+   * The trainer's transport serves the rows its split exchange holds (made before the exchange,
+   * which needs the member, which needs the transport's address).
+   */
+  private static final class SharedSource implements BlockSource {
+    volatile ClusterSplitExchange exchange;
+
+    @Override
+    public dev.sluice.loader.Batch get(long blockId) {
+      ClusterSplitExchange x = exchange;
+      return x == null ? BlockSource.none().get(blockId) : x.get(blockId);
+    }
+
+    @Override
+    public void sent(long blockId, boolean take) {
+      ClusterSplitExchange x = exchange;
+      if (x != null) {
+        x.sent(blockId, take);
+      }
     }
   }
 
@@ -84,10 +116,11 @@ public final class ClusterTrainer implements AutoCloseable {
     return member.awaitWorkers(n, timeout);
   }
 
-  /** Leaves the cluster, then closes the transport. */
+  /** Leaves the cluster, then closes the transport and what the split exchange held. */
   @Override
   public void close() {
     try {
+      exchange.close();
       member.close();
     } finally {
       transport.close();

@@ -48,6 +48,9 @@ public final class WorkerCalls {
           case CLOSE_READER -> new CloseReader();
           case RELEASE -> new Release();
           case CLOSE -> new Close();
+          case ShareCalls.ATTACH -> new ShareCalls.Attach();
+          case ShareCalls.NEXT -> new ShareCalls.Next();
+          case ShareCalls.CLOSE -> new ShareCalls.Close();
           default -> null;
         };
   }

@@ -65,6 +65,14 @@ public interface ExecutionRuntime extends AutoCloseable {
   }
 
   /**
+   * Where streaming splits are shared with consumers in other processes, or null (the default) when
+   * this runtime's consumers are all in this process.
+   */
+  default SplitExchange splitExchange() {
+    return null;
+  }
+
+  /**
    * Whether {@code node} is another process (its half of an execution is opened by {@link
    * #openRemote}).
    */

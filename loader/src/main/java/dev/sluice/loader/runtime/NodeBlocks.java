@@ -32,6 +32,18 @@ public interface NodeBlocks {
   Batch take(BlockRef ref, BufferAllocator into);
 
   /**
+   * The block was taken from the node by a consumer in another process (through the node's own
+   * transport): it is forgotten here, with nothing sent to the node, which dropped it when it was
+   * taken. Only a node of another process can hand a block off.
+   *
+   * @throws UnsupportedOperationException for a node of this process
+   */
+  default void handedOff(BlockRef ref) {
+    throw new UnsupportedOperationException(
+        "a block of this process is not handed off to another: " + ref);
+  }
+
+  /**
    * The block's last reader is done: the node drops it. A block of a lost node is gone already;
    * releasing it is allowed.
    */

@@ -82,6 +82,17 @@ public final class RemoteBlockMirror implements NodeBlocks {
   }
 
   @Override
+  public void handedOff(BlockRef ref) {
+    check(ref);
+    BlockRef r = held.remove(ref.id());
+    if (r != null) {
+      count(r, -1);
+    } else if (!lost) {
+      throw new IllegalStateException("handed off, but not held: " + ref);
+    }
+  }
+
+  @Override
   public void release(BlockRef ref) {
     check(ref);
     BlockRef r = held.remove(ref.id());

@@ -115,6 +115,23 @@ final class BlockDirectory implements InputBlocks {
     return b;
   }
 
+  /**
+   * The block, wherever it now lives, was taken from its node by a consumer in another process:
+   * forgotten without a word to the node (see {@link NodeBlocks#handedOff}).
+   */
+  void handedOff(BlockRef ref) {
+    synchronized (this) {
+      BlockRef c = current(ref);
+      store(c.owner()).handedOff(c);
+      forget(ref);
+    }
+  }
+
+  /** Whether the block, wherever it now lives, is held by another process. */
+  boolean isRemote(BlockRef ref) {
+    return !(store(current(ref).owner()) instanceof BlockStore);
+  }
+
   /** Releases the block, wherever it now lives (a lost block is gone already). */
   void release(BlockRef ref) {
     synchronized (this) {

@@ -231,6 +231,17 @@ final class ConsumerChannel {
 
   /** The next block, waiting for it; null at the end. Throws the execution's failure. */
   Delivered take() throws InterruptedException {
+    BlockRef ref = takeRef();
+    return ref == null ? null : open(ref);
+  }
+
+  /**
+   * The next delivered block's reference, waiting for it and, if it was lost with its node, for it
+   * to be made again; null at the end. Throws the execution's failure. The block stays in its
+   * store, delivered: the caller {@linkplain #openRef opens} it, {@linkplain #handedOff hands it
+   * off} or {@linkplain #releaseRef releases} it.
+   */
+  BlockRef takeRef() throws InterruptedException {
     long t0 = System.nanoTime();
     Object o = queue.poll();
     if (o == null) {
@@ -248,7 +259,7 @@ final class ConsumerChannel {
         if (!blocks.ready(ref)) {
           awaitRemade(ref);
         }
-        return open(ref);
+        return ref;
       }
     } finally {
       if (countWaitInTake) {
@@ -261,6 +272,26 @@ final class ConsumerChannel {
       throw SluiceException.rethrown(f.error());
     }
     return null;
+  }
+
+  /** Takes a block whose reference {@link #takeRef} gave out of its store, for the consumer. */
+  Delivered openRef(BlockRef ref) {
+    return open(ref);
+  }
+
+  /**
+   * A block whose reference {@link #takeRef} gave was taken from its node by a consumer in another
+   * process: it is forgotten here without a word to the node, and no longer counts as held.
+   */
+  void handedOff(BlockRef ref) {
+    blocks.handedOff(ref);
+    closedOne(ref.bytes());
+  }
+
+  /** A block whose reference {@link #takeRef} gave is not wanted after all: its node drops it. */
+  void releaseRef(BlockRef ref) {
+    blocks.release(ref);
+    closedOne(ref.bytes());
   }
 
   /** Waits, in the block's turn, for a block lost with its node to be made again. */

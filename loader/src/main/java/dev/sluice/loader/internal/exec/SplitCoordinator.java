@@ -5,12 +5,17 @@ import dev.sluice.loader.DatasetStats;
 import dev.sluice.loader.Locality;
 import dev.sluice.loader.SluiceException;
 import dev.sluice.loader.concurrent.Uninterruptibly;
+import dev.sluice.loader.runtime.BlockRef;
+import dev.sluice.loader.runtime.SplitExchange;
 import dev.sluice.sharding.RemainderPolicy;
+import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.HashMap;
 import java.util.Iterator;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.arrow.memory.BufferAllocator;
@@ -52,14 +57,30 @@ public final class SplitCoordinator {
   private final StreamingExecutor executor;
   private final boolean equal;
   private final RemainderPolicy policy;
-  private final boolean hinted;
+  private boolean hinted;
+
+  /** Whether the hints were given (else a shared split learns them as consumers attach). */
+  private final boolean givenHints;
+
+  /** Run once the execution is closed (the last consumer closed). */
+  private volatile Runnable onClosed = () -> {};
+
   private final int bufferBlocks;
   private final int stagingCapacity;
   private final Object lock = new Object();
   private final List<Consumer> consumers = new ArrayList<>();
 
   /** Blocks taken from the execution and not yet given to a consumer, oldest first. */
-  private final List<Batch> staging = new ArrayList<>();
+  private final List<Item> staging = new ArrayList<>();
+
+  /**
+   * Whether the blocks stay in their makers' stores until a consumer takes them (a split shared
+   * with consumers of other processes, which take their blocks straight from the makers), rather
+   * than being taken out by the router.
+   */
+  private final boolean shared;
+
+  private long pieces;
 
   private final Thread router;
   private boolean ended;
@@ -71,6 +92,63 @@ public final class SplitCoordinator {
 
   /** Under PAD: a copy of the first rows received (at most n - 1), repeated to pad short shares. */
   private Batch padReserve;
+
+  /**
+   * A block on its way to a consumer: still in its maker's store ({@code ref}, in a shared split)
+   * or held here ({@code batch}).
+   */
+  private final class Item {
+    BlockRef ref;
+    Batch batch;
+    final int rows;
+    final List<String> hosts;
+
+    Item(BlockRef ref) {
+      this.ref = ref;
+      this.rows = ref.rows();
+      this.hosts = ref.hosts();
+    }
+
+    Item(Batch batch) {
+      this.batch = batch;
+      this.rows = batch.rowCount();
+      this.hosts = batch.hosts();
+    }
+
+    long bytes() {
+      return ref != null ? ref.bytes() : batch.sizeInBytes();
+    }
+
+    /** The rows themselves, taken out of the maker's store if still there (counted as held). */
+    Batch rows() {
+      if (ref != null) {
+        long before = ref.bytes();
+        batch = executor.open(ref);
+        ref = null;
+        bufferedBytes += batch.sizeInBytes() - before;
+      }
+      return batch;
+    }
+
+    /** The rows of an item no longer buffered (given to a consumer): taken out of the store. */
+    Batch open() {
+      if (ref != null) {
+        batch = executor.open(ref);
+        ref = null;
+      }
+      return batch;
+    }
+
+    /** Drops the block unread. */
+    void discard() {
+      if (ref != null) {
+        executor.releaseRef(ref);
+        ref = null;
+      } else {
+        batch.close();
+      }
+    }
+  }
 
   /**
    * Starts routing the output of a started execution to {@code n} consumers, without hints,
@@ -93,6 +171,22 @@ public final class SplitCoordinator {
       RemainderPolicy policy,
       List<String> localityHints,
       int bufferBlocks) {
+    this(executor, n, equal, policy, localityHints, bufferBlocks, false);
+  }
+
+  /**
+   * Starts routing the output of a started execution to {@code n} consumers, some of which may be
+   * in other processes ({@code shared}: blocks stay with their makers until taken, and {@link
+   * #hosted} serves the remote consumers).
+   */
+  public SplitCoordinator(
+      StreamingExecutor executor,
+      int n,
+      boolean equal,
+      RemainderPolicy policy,
+      List<String> localityHints,
+      int bufferBlocks,
+      boolean shared) {
     if (n < 1 || bufferBlocks < 1) {
       throw new IllegalArgumentException("need n >= 1 consumers and bufferBlocks >= 1");
     }
@@ -108,6 +202,7 @@ public final class SplitCoordinator {
     this.equal = equal;
     this.policy = Objects.requireNonNull(policy, "policy");
     this.bufferBlocks = bufferBlocks;
+    this.shared = shared;
     boolean anyHint = false;
     for (int i = 0; i < n; i++) {
       String hint = localityHints.isEmpty() ? null : localityHints.get(i);
@@ -116,12 +211,33 @@ public final class SplitCoordinator {
       consumers.add(new Consumer(i, hint));
     }
     this.hinted = anyHint;
+    this.givenHints = anyHint;
     // With hints, a few blocks may wait for their host's consumer to make room: one per consumer.
-    this.stagingCapacity = anyHint ? n : 1;
+    // A shared split learns its consumers' hosts as they attach.
+    this.stagingCapacity = anyHint || shared ? n : 1;
     this.open = n;
     this.router = new Thread(this::route, "sluice-split-router-" + SPLITS.incrementAndGet());
     this.router.setDaemon(true);
     this.router.start();
+  }
+
+  /**
+   * Sets consumer {@code i}'s host, unless the split was given hints: the blocks read there go to
+   * it first.
+   */
+  public void learnHost(int i, String host) {
+    if (givenHints || host == null || host.isEmpty()) {
+      return;
+    }
+    synchronized (lock) {
+      consumers.get(i).hint = host;
+      hinted = true;
+    }
+  }
+
+  /** Runs {@code action} once the execution is closed (after the last consumer closed). */
+  public void onClosed(Runnable action) {
+    this.onClosed = action;
   }
 
   /** Consumer {@code i}'s end. */
@@ -155,12 +271,19 @@ public final class SplitCoordinator {
   private void route() {
     try {
       while (true) {
-        Batch b = executor.take();
-        if (b == null) {
+        Item item;
+        if (shared) {
+          BlockRef ref = executor.takeRef();
+          item = ref == null ? null : new Item(ref);
+        } else {
+          Batch b = executor.take();
+          item = b == null ? null : new Item(b);
+        }
+        if (item == null) {
           finish();
           return;
         }
-        if (!stage(b)) {
+        if (!stage(item)) {
           return;
         }
       }
@@ -183,19 +306,20 @@ public final class SplitCoordinator {
    * Stages a block and dispatches what can go; waits while the staging area is full and nobody has
    * room. False when every consumer has gone.
    */
-  private boolean stage(Batch b) throws InterruptedException {
+  private boolean stage(Item b) throws InterruptedException {
     synchronized (lock) {
       if (open == 0) {
-        b.close();
+        b.discard();
         return false;
       }
-      if (b.rowCount() == 0) {
-        b.close();
+      if (b.rows == 0) {
+        b.discard();
         return true;
       }
-      keepForPadding(b);
       staging.add(b);
-      bufferedBytes += b.sizeInBytes();
+      bufferedBytes += b.bytes();
+      peakBufferedBytes = Math.max(peakBufferedBytes, bufferedBytes);
+      keepForPadding(b);
       peakBufferedBytes = Math.max(peakBufferedBytes, bufferedBytes);
       while (true) {
         if (open == 0) {
@@ -217,8 +341,8 @@ public final class SplitCoordinator {
     if (!hinted) {
       return;
     }
-    for (Iterator<Batch> it = staging.iterator(); it.hasNext(); ) {
-      Batch b = it.next();
+    for (Iterator<Item> it = staging.iterator(); it.hasNext(); ) {
+      Item b = it.next();
       Consumer target = null;
       for (Consumer c : consumers) {
         if (!c.closed
@@ -255,12 +379,13 @@ public final class SplitCoordinator {
     return true;
   }
 
-  private void keepForPadding(Batch b) {
+  private void keepForPadding(Item item) {
     int want = consumers.size() - 1;
     int have = padReserve == null ? 0 : padReserve.rowCount();
     if (!equal || policy != RemainderPolicy.PAD || have >= want) {
       return;
     }
+    Batch b = item.rows();
     Batch head = b.slice(executor.consumerAllocator(), 0, Math.min(want - have, b.rowCount()));
     if (padReserve == null) {
       padReserve = head;
@@ -278,7 +403,7 @@ public final class SplitCoordinator {
         // Everything goes to a consumer now (its host's if possible), so that the shares can be
         // evened out.
         while (!staging.isEmpty()) {
-          Batch b = staging.remove(0);
+          Item b = staging.remove(0);
           Consumer target = null;
           for (Consumer c : consumers) {
             if (!c.closed && (target == null || better(c, target, b))) {
@@ -286,8 +411,8 @@ public final class SplitCoordinator {
             }
           }
           if (target == null) {
-            bufferedBytes -= b.sizeInBytes();
-            b.close();
+            bufferedBytes -= b.bytes();
+            b.discard();
           } else {
             target.enqueue(b);
           }
@@ -305,7 +430,7 @@ public final class SplitCoordinator {
     }
   }
 
-  private static boolean better(Consumer c, Consumer than, Batch b) {
+  private static boolean better(Consumer c, Consumer than, SplitCoordinator.Item b) {
     boolean local = c.isLocal(b);
     if (local != than.isLocal(b)) {
       return local;
@@ -345,7 +470,7 @@ public final class SplitCoordinator {
       }
     }
     BufferAllocator alloc = executor.consumerAllocator();
-    ArrayDeque<Batch> surplus = new ArrayDeque<>();
+    ArrayDeque<Item> surplus = new ArrayDeque<>();
     long moved = 0;
     for (Consumer c : live) {
       if (c.assigned > c.target) {
@@ -358,18 +483,19 @@ public final class SplitCoordinator {
     for (Consumer c : live) {
       long need = c.target - c.assigned;
       while (need > 0 && !surplus.isEmpty()) {
-        Batch head = surplus.poll();
-        bufferedBytes -= head.sizeInBytes();
-        if (head.rowCount() <= need) {
+        Item head = surplus.poll();
+        if (head.rows <= need) {
           c.enqueue(head);
-          need -= head.rowCount();
+          need -= head.rows;
         } else {
-          try (head) {
-            Batch part = head.slice(alloc, 0, (int) need);
-            Batch rest = head.slice(alloc, (int) need, head.rowCount() - (int) need);
+          Batch whole = head.rows();
+          bufferedBytes -= whole.sizeInBytes();
+          try (whole) {
+            Batch part = whole.slice(alloc, 0, (int) need);
+            Batch rest = whole.slice(alloc, (int) need, whole.rowCount() - (int) need);
             bufferedBytes += part.sizeInBytes() + rest.sizeInBytes();
-            surplus.addFirst(rest);
-            c.enqueue(part);
+            surplus.addFirst(new Item(rest));
+            c.enqueue(new Item(part));
             need = 0;
           }
         }
@@ -382,15 +508,15 @@ public final class SplitCoordinator {
         }
         Batch pad = padReserve.select(alloc, rows);
         bufferedBytes += pad.sizeInBytes();
-        c.enqueue(pad);
+        c.enqueue(new Item(pad));
         padded += need;
       }
     }
     long dropped = 0;
-    for (Batch b : surplus) {
-      dropped += b.rowCount();
-      bufferedBytes -= b.sizeInBytes();
-      b.close();
+    for (Item b : surplus) {
+      dropped += b.rows;
+      bufferedBytes -= b.bytes();
+      b.discard();
     }
     LOG.info(
         "streamingSplit(equal, {}): {} rows among {} consumers; each gets {}; {} rows moved between consumers, "
@@ -416,11 +542,78 @@ public final class SplitCoordinator {
     return min == Long.MAX_VALUE ? 0 : min;
   }
 
+  /**
+   * This split as the {@link SplitExchange} serves it to consumers of other processes (a split
+   * started {@code shared}).
+   *
+   * @param fingerprint the plan's fingerprint lines, which an attaching consumer's must equal
+   */
+  public SplitExchange.HostedSplit hosted(List<String> fingerprint) {
+    if (!shared) {
+      throw new IllegalStateException("this split keeps its blocks in this process");
+    }
+    List<String> lines = List.copyOf(fingerprint);
+    return new SplitExchange.HostedSplit() {
+      @Override
+      public List<String> fingerprint() {
+        return lines;
+      }
+
+      @Override
+      public int consumers() {
+        return consumers.size();
+      }
+
+      @Override
+      public String plan() {
+        return executor.stats().plan();
+      }
+
+      @Override
+      public long memoryBudget() {
+        return executor.stats().memoryBudget();
+      }
+
+      @Override
+      public void attached(int consumer, String host) {
+        synchronized (lock) {
+          Consumer c = consumers.get(consumer);
+          if (c.attached) {
+            throw new IllegalStateException(
+                "consumer " + consumer + " of this split is attached already");
+          }
+          c.attached = true;
+        }
+        learnHost(consumer, host);
+      }
+
+      @Override
+      public SplitExchange.Poll next(int consumer, long[] acknowledged, int max, Duration wait)
+          throws InterruptedException {
+        return consumers.get(consumer).poll(acknowledged, max, wait);
+      }
+
+      @Override
+      public void close(int consumer, long[] acknowledged) {
+        Consumer c = consumers.get(consumer);
+        synchronized (lock) {
+          c.settle(acknowledged);
+        }
+        c.close();
+      }
+    };
+  }
+
   /** One consumer's end: its queue and counts. */
   private final class Consumer implements BlockStream {
     final int index;
-    final String hint;
-    ArrayDeque<Batch> queue = new ArrayDeque<>();
+    String hint;
+    boolean attached;
+    ArrayDeque<Item> queue = new ArrayDeque<>();
+
+    /** Blocks given to this consumer in another process and not yet acknowledged, by piece id. */
+    final Map<Long, Item> given = new HashMap<>();
+
     long assigned;
     long released;
     long target;
@@ -437,14 +630,14 @@ public final class SplitCoordinator {
       this.hint = hint;
     }
 
-    boolean isLocal(Batch b) {
-      return hint != null && b.hosts().contains(hint);
+    boolean isLocal(Item b) {
+      return hint != null && b.hosts.contains(hint);
     }
 
     /** Takes a block into the queue (its bytes are already counted as buffered). */
-    void enqueue(Batch b) {
+    void enqueue(Item b) {
       queue.add(b);
-      assigned += b.rowCount();
+      assigned += b.rows;
       lock.notifyAll();
     }
 
@@ -452,23 +645,24 @@ public final class SplitCoordinator {
      * Keeps the first {@code target - released} queued rows; the rest goes to {@code surplus}, in
      * order.
      */
-    void cutTo(long target, ArrayDeque<Batch> surplus, BufferAllocator alloc) {
+    void cutTo(long target, ArrayDeque<Item> surplus, BufferAllocator alloc) {
       long keep = target - released;
-      ArrayDeque<Batch> kept = new ArrayDeque<>();
+      ArrayDeque<Item> kept = new ArrayDeque<>();
       long rows = 0;
-      for (Batch b : queue) {
-        if (rows + b.rowCount() <= keep) {
+      for (Item b : queue) {
+        if (rows + b.rows <= keep) {
           kept.add(b);
-          rows += b.rowCount();
+          rows += b.rows;
         } else if (rows < keep) {
           int head = (int) (keep - rows);
-          try (b) {
-            bufferedBytes -= b.sizeInBytes();
-            Batch first = b.slice(alloc, 0, head);
-            Batch rest = b.slice(alloc, head, b.rowCount() - head);
+          Batch whole = b.rows();
+          try (whole) {
+            bufferedBytes -= whole.sizeInBytes();
+            Batch first = whole.slice(alloc, 0, head);
+            Batch rest = whole.slice(alloc, head, whole.rowCount() - head);
             bufferedBytes += first.sizeInBytes() + rest.sizeInBytes();
-            kept.add(first);
-            surplus.add(rest);
+            kept.add(new Item(first));
+            surplus.add(new Item(rest));
           }
           rows = keep;
         } else {
@@ -482,38 +676,64 @@ public final class SplitCoordinator {
     @Override
     public Batch take() throws InterruptedException {
       long t0 = System.nanoTime();
+      Item item;
       try {
         synchronized (lock) {
-          while (true) {
-            if (failure != null) {
-              throw SluiceException.rethrown(failure);
-            }
-            if (closed) {
-              return null;
-            }
-            if (queue.isEmpty() && !staging.isEmpty()) {
-              enqueue(takeStaged());
-            }
-            Batch head = queue.peek();
-            if (head != null) {
-              if (!equal || ended || head.rowCount() <= minAssigned() - released) {
-                return pop();
-              }
-            } else if (ended) {
-              return null;
-            }
-            lock.wait();
+          item = awaitHead(Long.MAX_VALUE);
+          if (item == null) {
+            return null;
           }
+          pop();
         }
       } finally {
         if (!waitOutside) {
           waitNanos += System.nanoTime() - t0;
         }
       }
+      return item.open();
+    }
+
+    /**
+     * Waits, under the lock, until the head of the queue may go to this consumer; null at the end
+     * (or when {@code deadline}, in {@link System#nanoTime()}, has passed: see {@link #ended}).
+     */
+    private Item awaitHead(long deadline) throws InterruptedException {
+      while (true) {
+        if (failure != null) {
+          throw SluiceException.rethrown(failure);
+        }
+        if (closed) {
+          return null;
+        }
+        if (queue.isEmpty() && !staging.isEmpty()) {
+          enqueue(takeStaged());
+        }
+        Item head = queue.peek();
+        if (head != null) {
+          if (!equal || ended || head.rows <= minAssigned() - released) {
+            return head;
+          }
+        } else if (ended) {
+          return null;
+        }
+        long left = deadline - System.nanoTime();
+        if (deadline == Long.MAX_VALUE) {
+          lock.wait();
+        } else if (left > 0) {
+          lock.wait(Math.max(1, left / 1_000_000));
+        } else {
+          return null;
+        }
+      }
+    }
+
+    /** Whether this consumer has nothing more coming. */
+    private boolean ended() {
+      return closed || (ended && queue.isEmpty() && (equal || staging.isEmpty()));
     }
 
     /** A staged block for an idle consumer: a local one if there is one, else the oldest. */
-    private Batch takeStaged() {
+    private Item takeStaged() {
       for (int i = 0; i < staging.size(); i++) {
         if (isLocal(staging.get(i))) {
           return staging.remove(i);
@@ -522,19 +742,63 @@ public final class SplitCoordinator {
       return staging.remove(0);
     }
 
-    private Batch pop() {
-      Batch b = queue.poll();
-      released += b.rowCount();
-      bufferedBytes -= b.sizeInBytes();
+    /** Takes the head off the queue and counts it as this consumer's. */
+    private Item pop() {
+      Item b = queue.poll();
+      released += b.rows;
+      bufferedBytes -= b.bytes();
       if (isLocal(b)) {
         localBlocks++;
-        localRows += b.rowCount();
+        localRows += b.rows;
       } else {
         remoteBlocks++;
-        remoteRows += b.rowCount();
+        remoteRows += b.rows;
       }
       lock.notifyAll();
       return b;
+    }
+
+    /** For a consumer of another process: see {@link SplitExchange.HostedSplit#next}. */
+    SplitExchange.Poll poll(long[] acknowledged, int max, Duration wait)
+        throws InterruptedException {
+      List<SplitExchange.Piece> out = new ArrayList<>();
+      long deadline = System.nanoTime() + wait.toNanos();
+      synchronized (lock) {
+        settle(acknowledged);
+        while (out.size() < max) {
+          Item head = awaitHead(out.isEmpty() ? deadline : System.nanoTime());
+          if (head == null) {
+            break;
+          }
+          pop();
+          if (head.ref != null && !executor.isRemote(head.ref)) {
+            head.open(); // held by this process: served from here
+          }
+          long id = ++pieces;
+          if (head.ref != null) {
+            given.put(id, head);
+            out.add(
+                new SplitExchange.Piece(
+                    id, executor.where(head.ref), null, head.rows, head.ref.bytes(), head.hosts));
+          } else {
+            // Rows held here: the exchange serves them and closes them once taken.
+            out.add(
+                new SplitExchange.Piece(
+                    id, null, head.batch, head.rows, head.batch.sizeInBytes(), head.hosts));
+          }
+        }
+        return new SplitExchange.Poll(out, ended());
+      }
+    }
+
+    /** The blocks given to this consumer in another process that it took (under the lock). */
+    void settle(long[] acknowledged) {
+      for (long id : acknowledged) {
+        Item item = given.remove(id);
+        if (item != null) {
+          executor.handedOff(item.ref);
+        }
+      }
     }
 
     @Override
@@ -608,11 +872,15 @@ public final class SplitCoordinator {
           return;
         }
         closed = true;
-        for (Batch b : queue) {
-          bufferedBytes -= b.sizeInBytes();
-          b.close();
+        for (Item b : queue) {
+          bufferedBytes -= b.bytes();
+          b.discard();
         }
         queue.clear();
+        for (Item b : given.values()) {
+          b.discard(); // given to a consumer of another process, which did not take it
+        }
+        given.clear();
         open--;
         last = open == 0 && !executorClosed;
         if (last) {
@@ -624,9 +892,9 @@ public final class SplitCoordinator {
         router.interrupt();
         Uninterruptibly.join(router); // it moves batches until it ends
         synchronized (lock) {
-          for (Batch b : staging) {
-            bufferedBytes -= b.sizeInBytes();
-            b.close();
+          for (Item b : staging) {
+            bufferedBytes -= b.bytes();
+            b.discard();
           }
           staging.clear();
           if (padReserve != null) {
@@ -634,7 +902,11 @@ public final class SplitCoordinator {
             padReserve = null;
           }
         }
-        executor.close();
+        try {
+          executor.close();
+        } finally {
+          onClosed.run();
+        }
       }
     }
   }

@@ -549,6 +549,39 @@ public final class StreamingExecutor implements BlockStream {
     return consumer.take();
   }
 
+  /**
+   * The next delivered block's reference, the block left in its store; null at the end (see {@link
+   * ConsumerChannel#takeRef}). For a streaming split whose consumers are in other processes.
+   */
+  BlockRef takeRef() throws InterruptedException {
+    return consumer.takeRef();
+  }
+
+  /** Takes a block {@link #takeRef} gave out of its store, for a consumer of this process. */
+  Batch open(BlockRef ref) {
+    return consumer.openRef(ref).batch();
+  }
+
+  /** A block {@link #takeRef} gave was taken by a consumer in another process. */
+  void handedOff(BlockRef ref) {
+    consumer.handedOff(ref);
+  }
+
+  /** A block {@link #takeRef} gave is dropped unread. */
+  void releaseRef(BlockRef ref) {
+    consumer.releaseRef(ref);
+  }
+
+  /** The reference a block {@link #takeRef} gave now lives under (made again, if it was lost). */
+  BlockRef where(BlockRef ref) {
+    return blocks.current(ref);
+  }
+
+  /** Whether a block {@link #takeRef} gave is held by a node in another process. */
+  boolean isRemote(BlockRef ref) {
+    return blocks.isRemote(ref);
+  }
+
   /** The next block if one waits, else null; never blocks (for a test stepping the execution). */
   Batch poll() {
     ConsumerChannel.Delivered d = consumer.poll();
