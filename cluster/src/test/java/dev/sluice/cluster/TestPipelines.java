@@ -67,6 +67,70 @@ public final class TestPipelines {
     }
   }
 
+  /**
+   * {@code rows} ids in {@code splits} splits held alternately on the hosts named in {@code hosts}
+   * (comma-separated), each expanded to a payload of {@code bytes} bytes in stateless tasks.
+   */
+  public static final class HostedExpanding implements PipelineDefinition {
+    @Override
+    public Dataset build(Sluice sluice, Map<String, String> p) {
+      return sluice
+          .read(
+              new HostedRange(
+                  Long.parseLong(p.get("rows")),
+                  Integer.parseInt(p.get("splits")),
+                  List.of(p.get("hosts").split(","))))
+          .mapBatches(
+              new Expand(Integer.parseInt(p.get("bytes"))),
+              MapOptions.DEFAULT.withName("Decode").withCpus(0.5));
+    }
+  }
+
+  /** {@link RangeSource} whose split {@code i} is held on host {@code hosts[i mod hosts.size]}. */
+  public static final class HostedRange implements dev.sluice.loader.source.Source {
+    private final RangeSource range;
+    private final List<String> hosts;
+
+    HostedRange(long n, int splits, List<String> hosts) {
+      this.range = new RangeSource(n, splits);
+      this.hosts = List.copyOf(hosts);
+    }
+
+    @Override
+    public String name() {
+      return "ReadHostedRange";
+    }
+
+    @Override
+    public Schema schema() {
+      return range.schema();
+    }
+
+    @Override
+    public List<dev.sluice.sharding.SourceSplit> planSplits() {
+      List<dev.sluice.sharding.SourceSplit> out = new java.util.ArrayList<>();
+      for (dev.sluice.sharding.SourceSplit s : range.planSplits()) {
+        out.add(
+            new dev.sluice.sharding.SourceSplit(
+                s.sourceId(),
+                s.index(),
+                s.paths(),
+                s.start(),
+                s.end(),
+                s.estimatedRows(),
+                s.estimatedBytes(),
+                List.of(hosts.get(s.index() % hosts.size()))));
+      }
+      return out;
+    }
+
+    @Override
+    public dev.sluice.loader.source.SplitReader open(
+        dev.sluice.sharding.SourceSplit split, dev.sluice.loader.source.ReadContext context) {
+      return range.open(split, context);
+    }
+  }
+
   /** The expected payload byte {@code j} of row {@code id}. */
   public static byte payloadByte(long id, int j) {
     return (byte) (id * 31 + j);

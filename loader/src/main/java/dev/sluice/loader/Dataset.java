@@ -509,7 +509,7 @@ public final class Dataset {
     }
     return new BatchIterator(
         new dev.sluice.loader.internal.exec.RemoteShareStream(
-            share, alloc, split.bufferBlocks(), exchange.hostLabel(), name),
+            share, alloc, split.bufferBlocks(), name),
         iter,
         null,
         id,

@@ -169,7 +169,14 @@ public final class ClusterSplitExchange implements SplitExchange, BlockSource {
 
   /** A piece as it goes on the wire. */
   record WirePiece(
-      long id, String address, int port, long blockId, int rows, long bytes, List<String> hosts)
+      long id,
+      String address,
+      int port,
+      long blockId,
+      int rows,
+      long bytes,
+      List<String> hosts,
+      boolean local)
       implements RemotePiece {}
 
   /** What a poll gave, on the wire. */
@@ -200,7 +207,8 @@ public final class ClusterSplitExchange implements SplitExchange, BlockSource {
                 piece.ref().id(),
                 piece.rows(),
                 piece.bytes(),
-                piece.hosts()));
+                piece.hosts(),
+                piece.local()));
       } else {
         long id = servedIds.incrementAndGet();
         served.put(id, new Served(key, index, piece.batch()));
@@ -213,7 +221,8 @@ public final class ClusterSplitExchange implements SplitExchange, BlockSource {
                 id,
                 piece.rows(),
                 piece.bytes(),
-                piece.hosts()));
+                piece.hosts(),
+                piece.local()));
       }
     }
     return new WirePoll(out, p.ended());

@@ -175,6 +175,7 @@ final class ShareCalls {
               for (String h : w.hosts()) {
                 out.writeUTF(h);
               }
+              out.writeBoolean(w.local());
             }
           });
     }
@@ -215,8 +216,10 @@ final class ShareCalls {
       for (int j = 0; j < h; j++) {
         hosts.add(in.readUTF());
       }
+      boolean local = in.readBoolean();
       pieces.add(
-          new ClusterSplitExchange.WirePiece(id, address, port, blockId, rows, bytes, hosts));
+          new ClusterSplitExchange.WirePiece(
+              id, address, port, blockId, rows, bytes, hosts, local));
     }
     return new ClusterSplitExchange.WirePoll(pieces, ended);
   }

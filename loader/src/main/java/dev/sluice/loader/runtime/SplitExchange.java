@@ -51,8 +51,11 @@ public interface SplitExchange {
    * closes once taken.
    *
    * @param id the piece's number within its split, by which the consumer acknowledges it
+   * @param hosts the hosts its rows were read from
+   * @param local whether it was read or made on the consumer's host
    */
-  record Piece(long id, BlockRef ref, Batch batch, int rows, long bytes, List<String> hosts) {
+  record Piece(
+      long id, BlockRef ref, Batch batch, int rows, long bytes, List<String> hosts, boolean local) {
     public Piece {
       if ((ref == null) == (batch == null)) {
         throw new IllegalArgumentException("a piece is either a reference or rows held here");
@@ -139,6 +142,10 @@ public interface SplitExchange {
 
     long bytes();
 
+    /** The hosts its rows were read from. */
     List<String> hosts();
+
+    /** Whether it was read or made on this consumer's host. */
+    boolean local();
   }
 }

@@ -27,7 +27,6 @@ public final class RemoteShareStream implements BlockStream {
   private final SplitExchange.SplitShare share;
   private final BufferAllocator allocator;
   private final int bufferBlocks;
-  private final String host;
   private final String name;
   private final ArrayDeque<SplitExchange.RemotePiece> pending = new ArrayDeque<>();
   private final long startNanos = System.nanoTime();
@@ -47,22 +46,16 @@ public final class RemoteShareStream implements BlockStream {
    * @param allocator where taken blocks and the consumer's batches are allocated (owned: closed
    *     with this stream)
    * @param bufferBlocks blocks asked for at a time
-   * @param host this process's host, for the locality counts (null for none)
    * @param name how the statistics name this consumer
    */
   public RemoteShareStream(
-      SplitExchange.SplitShare share,
-      BufferAllocator allocator,
-      int bufferBlocks,
-      String host,
-      String name) {
+      SplitExchange.SplitShare share, BufferAllocator allocator, int bufferBlocks, String name) {
     if (bufferBlocks < 1) {
       throw new IllegalArgumentException("bufferBlocks must be >= 1: " + bufferBlocks);
     }
     this.share = share;
     this.allocator = allocator;
     this.bufferBlocks = bufferBlocks;
-    this.host = host;
     this.name = name;
   }
 
@@ -101,7 +94,7 @@ public final class RemoteShareStream implements BlockStream {
       firstNanos = System.nanoTime() - startNanos;
     }
     rows += p.rows();
-    if (host != null && p.hosts().contains(host)) {
+    if (p.local()) {
       localBlocks++;
       localRows += p.rows();
     } else {

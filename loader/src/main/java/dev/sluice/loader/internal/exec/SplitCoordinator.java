@@ -103,10 +103,18 @@ public final class SplitCoordinator {
     final int rows;
     final List<String> hosts;
 
+    /** A block left with its maker: local to the hosts its rows were read from and its maker's. */
     Item(BlockRef ref) {
       this.ref = ref;
       this.rows = ref.rows();
-      this.hosts = ref.hosts();
+      String maker = executor.resources().hostOf(ref.owner());
+      if (maker == null || ref.hosts().contains(maker)) {
+        this.hosts = ref.hosts();
+      } else {
+        List<String> h = new ArrayList<>(ref.hosts());
+        h.add(maker);
+        this.hosts = List.copyOf(h);
+      }
     }
 
     Item(Batch batch) {
@@ -779,12 +787,24 @@ public final class SplitCoordinator {
             given.put(id, head);
             out.add(
                 new SplitExchange.Piece(
-                    id, executor.where(head.ref), null, head.rows, head.ref.bytes(), head.hosts));
+                    id,
+                    executor.where(head.ref),
+                    null,
+                    head.rows,
+                    head.ref.bytes(),
+                    head.ref.hosts(),
+                    isLocal(head)));
           } else {
             // Rows held here: the exchange serves them and closes them once taken.
             out.add(
                 new SplitExchange.Piece(
-                    id, null, head.batch, head.rows, head.batch.sizeInBytes(), head.hosts));
+                    id,
+                    null,
+                    head.batch,
+                    head.rows,
+                    head.batch.sizeInBytes(),
+                    head.batch.hosts(),
+                    isLocal(head)));
           }
         }
         return new SplitExchange.Poll(out, ended());
