@@ -8,13 +8,17 @@ import java.util.Locale;
  * Prints {@link MemberStats} as a table, one line per member:
  *
  * <pre>
- * member    role     host        cpu s  cpu%  memory now / peak / budget    sent: blocks, bytes   received: blocks, bytes  local / moved           stall
- * 3f1c9a2e  trainer  127.0.0.1     4.1   35%   8.0 MiB / 24.0 MiB / 256 MiB       0         0 B       612     71.7 MiB      0 B / 71.7 MiB       4.2%
- * 9d02bb17  worker   worker-1      9.8   81%  12.1 MiB / 61.2 MiB / 256 MiB     306    35.9 MiB         0          0 B      0 B / 35.9 MiB
+ * member    role     host         cpu s  cpu%  memory now / peak / budget       sent #        sent  recv #    received  local / moved            stall
+ * 0ef1cc4e  trainer  h2             3.2   48%  0 B / 1.0 MiB / 16.0 MiB              0         0 B      65    62.5 MiB  29.6 MiB / 32.9 MiB      4.2%
+ * d698c2e3  worker   h2             6.3   43%  0 B / 10.0 MiB / 16.0 MiB            39    31.5 MiB       7     3.0 MiB  29.6 MiB / 4.8 MiB
+ * 9dc6851f  worker   h3          no figures: no answer within 5000 ms
  * </pre>
  *
- * CPU% is the share of the member's CPUs over the interval since the previous collection; stall is
- * the share of the epoch the trainer waited for data, when given.
+ * <p>The member is the first 8 digits of its id. Bytes are the blocks' Arrow body bytes; local /
+ * moved splits what the member sent and received by whether the other end was on its host.
+ *
+ * <p>CPU% is the share of the member's CPUs over the interval since the previous collection; stall
+ * is the share of the epoch the trainer waited for data, when given.
  */
 public final class MemberStatsTable {
   private static final String ROW =

@@ -85,7 +85,8 @@ final class MemberStatsCollector {
         out.add(MemberStats.unanswered(w, "interrupted while waiting for its answer"));
       } catch (ExecutionException | java.io.IOException | RuntimeException x) {
         Throwable c = x instanceof ExecutionException && x.getCause() != null ? x.getCause() : x;
-        out.add(MemberStats.unanswered(w, "its answer failed: " + c));
+        String why = c.getMessage() != null ? c.getMessage() : c.toString();
+        out.add(MemberStats.unanswered(w, "its answer failed: " + why));
       }
     }
     return out;
