@@ -31,11 +31,11 @@ import org.apache.arrow.memory.BufferAllocator;
  * }</pre>
  */
 public final class ClusterTrainer implements AutoCloseable {
+  private final MemberSampler sampler = new MemberSampler();
+  private final MemberStatsCollector stats = new MemberStatsCollector();
   private final SluiceMember member;
   private final NettyBlockTransport transport;
   private final ClusterRuntime runtime;
-  private final MemberSampler sampler = new MemberSampler();
-  private final MemberStatsCollector stats = new MemberStatsCollector();
 
   private ClusterTrainer(SluiceMember member, NettyBlockTransport transport) {
     this.member = member;
@@ -83,14 +83,6 @@ public final class ClusterTrainer implements AutoCloseable {
   }
 
   /**
-   * Waits until at least {@code n} workers are in the cluster (see {@link
-   * SluiceMember#awaitWorkers}).
-   */
-  public List<Node> awaitWorkers(int n, Duration timeout) throws InterruptedException {
-    return member.awaitWorkers(n, timeout);
-  }
-
-  /**
    * Every member's figures now ({@link MemberStats}; {@link MemberStatsTable} prints them): this
    * trainer's first, its memory that of {@code sluice}'s block store against its budget, then each
    * worker's, asked with one call each, all at once. A worker that has not answered within {@code
@@ -112,6 +104,14 @@ public final class ClusterTrainer implements AutoCloseable {
             memory.getPeakMemoryAllocation(),
             sluice.defaultOptions().memoryBudget());
     return stats.collect(member, self, timeout);
+  }
+
+  /**
+   * Waits until at least {@code n} workers are in the cluster (see {@link
+   * SluiceMember#awaitWorkers}).
+   */
+  public List<Node> awaitWorkers(int n, Duration timeout) throws InterruptedException {
+    return member.awaitWorkers(n, timeout);
   }
 
   /** Leaves the cluster, then closes the transport. */

@@ -42,6 +42,7 @@ public final class WorkerCalls {
   public static DataSerializableFactory factory() {
     return id ->
         switch (id) {
+          case STATS -> new Stats();
           case OPEN -> new Open();
           case RUN -> new Run();
           case START_ACTOR -> new StartActor();
@@ -50,7 +51,6 @@ public final class WorkerCalls {
           case CLOSE_READER -> new CloseReader();
           case RELEASE -> new Release();
           case CLOSE -> new Close();
-          case STATS -> new Stats();
           default -> null;
         };
   }
