@@ -22,13 +22,13 @@ final class TrafficCounters {
     final LongAdder bytes = new LongAdder();
 
     void add(long n) {
-      bytes.add(n);
       blocks.increment();
+      bytes.add(n);
     }
 
     Flow flow() {
-      // Bytes first: a block counted between the two reads shows in its count and not its bytes,
-      // never the other way round (no bytes without a block).
+      // Read in the reverse order of the adds: a block counted meanwhile may show in the count
+      // without its bytes, not its bytes without the block.
       long b = bytes.sum();
       return new Flow(blocks.sum(), b);
     }
