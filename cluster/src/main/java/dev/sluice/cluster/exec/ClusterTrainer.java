@@ -2,15 +2,19 @@ package dev.sluice.cluster.exec;
 
 import dev.sluice.cluster.ClusterConfig;
 import dev.sluice.cluster.ClusterException;
+import dev.sluice.cluster.MemberStats;
+import dev.sluice.cluster.MemberStatsTable;
 import dev.sluice.cluster.Role;
 import dev.sluice.cluster.SluiceMember;
 import dev.sluice.cluster.transport.BlockSource;
 import dev.sluice.cluster.transport.NettyBlockTransport;
+import dev.sluice.loader.Sluice;
 import dev.sluice.loader.runtime.Node;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.time.Duration;
 import java.util.List;
+import org.apache.arrow.memory.BufferAllocator;
 
 /**
  * A trainer's membership of a Sluice cluster: its member (a lite member: it holds no data and runs
@@ -27,6 +31,8 @@ import java.util.List;
  * }</pre>
  */
 public final class ClusterTrainer implements AutoCloseable {
+  private final MemberSampler sampler = new MemberSampler();
+  private final MemberStatsCollector stats = new MemberStatsCollector();
   private final SluiceMember member;
   private final NettyBlockTransport transport;
   private final ClusterRuntime runtime;
@@ -106,6 +112,30 @@ public final class ClusterTrainer implements AutoCloseable {
   /** The member. */
   public SluiceMember member() {
     return member;
+  }
+
+  /**
+   * Every member's figures now ({@link MemberStats}; {@link MemberStatsTable} prints them): this
+   * trainer's first, its memory that of {@code sluice}'s block store against its budget, then each
+   * worker's, asked with one call each, all at once. A worker that has not answered within {@code
+   * timeout} (or whose call failed) is in the list {@linkplain MemberStats#unanswered unanswered}:
+   * this returns within about {@code timeout}. CPU shares are over the interval since the previous
+   * call. Thread-safe; calls run one at a time.
+   *
+   * @param sluice the context this trainer's datasets run in
+   * @param timeout how long the workers together may take to answer
+   */
+  public List<MemberStats> memberStats(Sluice sluice, Duration timeout) {
+    BufferAllocator memory = sluice.allocator();
+    MemberStats self =
+        sampler.sample(
+            member.self(),
+            member.members(),
+            transport.traffic(),
+            memory.getAllocatedMemory(),
+            memory.getPeakMemoryAllocation(),
+            sluice.defaultOptions().memoryBudget());
+    return stats.collect(member, self, timeout);
   }
 
   /**

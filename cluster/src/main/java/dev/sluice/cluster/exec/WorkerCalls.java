@@ -7,6 +7,7 @@ import com.hazelcast.nio.ObjectDataOutput;
 import com.hazelcast.nio.serialization.DataSerializableFactory;
 import com.hazelcast.nio.serialization.IdentifiedDataSerializable;
 import dev.sluice.cluster.wire.ExecutionCodec;
+import dev.sluice.cluster.wire.MemberStatsCodec;
 import dev.sluice.cluster.wire.SpecCodec;
 import dev.sluice.loader.runtime.RemoteExecution;
 import dev.sluice.loader.runtime.TaskSpec;
@@ -33,6 +34,7 @@ public final class WorkerCalls {
   private static final int CLOSE_READER = 6;
   private static final int RELEASE = 7;
   private static final int CLOSE = 8;
+  private static final int STATS = 9;
 
   private WorkerCalls() {}
 
@@ -40,6 +42,7 @@ public final class WorkerCalls {
   public static DataSerializableFactory factory() {
     return id ->
         switch (id) {
+          case STATS -> new Stats();
           case OPEN -> new Open();
           case RUN -> new Run();
           case START_ACTOR -> new StartActor();
@@ -375,6 +378,27 @@ public final class WorkerCalls {
     @Override
     public int getClassId() {
       return CLOSE;
+    }
+  }
+
+  /**
+   * Asks a worker for its {@link dev.sluice.cluster.MemberStats}, about no execution (the id is
+   * empty); answers with them in the {@link MemberStatsCodec} form.
+   */
+  static final class Stats extends Call {
+    Stats() {
+      this.execution = "";
+    }
+
+    @Override
+    byte[] handle(WorkerService s) {
+      var stats = s.stats();
+      return ExecutionCodec.ok(out -> MemberStatsCodec.write(out, stats));
+    }
+
+    @Override
+    public int getClassId() {
+      return STATS;
     }
   }
 }

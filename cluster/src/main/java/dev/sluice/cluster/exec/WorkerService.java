@@ -2,10 +2,14 @@ package dev.sluice.cluster.exec;
 
 import com.hazelcast.cluster.Member;
 import com.hazelcast.core.HazelcastInstance;
+import dev.sluice.cluster.ClusterException;
 import dev.sluice.cluster.MemberInfo;
+import dev.sluice.cluster.MemberStats;
 import dev.sluice.cluster.transport.BlockSource;
 import dev.sluice.cluster.transport.BlockTransport;
 import dev.sluice.cluster.transport.BlockTransportException;
+import dev.sluice.cluster.transport.CountsTraffic;
+import dev.sluice.cluster.transport.TransportTraffic;
 import dev.sluice.loader.Batch;
 import dev.sluice.loader.Dataset;
 import dev.sluice.loader.Sluice;
@@ -21,6 +25,7 @@ import dev.sluice.loader.runtime.RemoteExecution;
 import dev.sluice.loader.runtime.TaskOutcome;
 import dev.sluice.loader.runtime.TaskSpec;
 import java.net.InetSocketAddress;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.NoSuchElementException;
@@ -58,6 +63,7 @@ public final class WorkerService implements BlockSource, AutoCloseable {
   private final ClassLoader pipelines;
   private final RootAllocator memory;
   private final AtomicLong blockIds = new AtomicLong();
+  private final MemberSampler sampler = new MemberSampler();
   private final Map<String, Execution> executions = new ConcurrentHashMap<>();
   private volatile HazelcastInstance hazelcast;
   private volatile BlockTransport transport;
@@ -131,6 +137,36 @@ public final class WorkerService implements BlockSource, AutoCloseable {
   /** The most bytes the worker held at once. */
   public long peakMemory() {
     return memory.getPeakMemoryAllocation();
+  }
+
+  /**
+   * This worker's figures now: its process's CPU since the service started, its memory against its
+   * budget (every execution's blocks and tasks), and what its transport moved, per peer.
+   *
+   * @throws IllegalStateException before {@link #attach}
+   */
+  public MemberStats stats() {
+    HazelcastInstance hz = hazelcast;
+    if (hz == null) {
+      throw new IllegalStateException("the worker service is not attached to its member yet");
+    }
+    List<MemberInfo> members = new ArrayList<>();
+    for (Member m : hz.getCluster().getMembers()) {
+      try {
+        members.add(MemberInfo.of(m));
+      } catch (ClusterException notSluice) {
+        // not a Sluice member: it moves no block
+      }
+    }
+    TransportTraffic traffic =
+        transport instanceof CountsTraffic c ? c.traffic() : TransportTraffic.NONE;
+    return sampler.sample(
+        MemberInfo.of(hz.getCluster().getLocalMember()),
+        members,
+        traffic,
+        memory.getAllocatedMemory(),
+        memory.getPeakMemoryAllocation(),
+        memoryBudget);
   }
 
   /** Executions open here. */

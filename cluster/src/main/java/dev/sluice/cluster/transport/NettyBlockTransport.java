@@ -65,7 +65,7 @@ import org.slf4j.LoggerFactory;
  * {@code globalEventExecutor} thread, shared by every Netty user of the JVM, which delivers the
  * loops' termination and ends by itself a second later.
  */
-public final class NettyBlockTransport implements BlockTransport {
+public final class NettyBlockTransport implements BlockTransport, CountsTraffic {
   private static final Logger LOG = LoggerFactory.getLogger(NettyBlockTransport.class);
   private static final AtomicInteger INSTANCES = new AtomicInteger();
   private static final long CLOSE_WAIT_MILLIS = 10_000;
@@ -83,10 +83,13 @@ public final class NettyBlockTransport implements BlockTransport {
   private final AtomicInteger accepted = new AtomicInteger();
   private final LongAdder bodyBytesInPlace = new LongAdder();
   private final LongAdder bodyBytesCopied = new LongAdder();
+  private final TrafficCounters traffic = new TrafficCounters();
+  private final InetAddress bindAddress;
 
   private NettyBlockTransport(Builder b) {
     this.name = b.name != null ? b.name : Integer.toString(INSTANCES.incrementAndGet());
     this.epoll = b.epoll && Epoll.isAvailable();
+    this.bindAddress = b.bindAddress;
     this.threads = new TransportThreads(name);
     IoHandlerFactory io = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
     this.group = new MultiThreadIoEventLoopGroup(b.ioThreads, threads, io);
@@ -111,7 +114,7 @@ public final class NettyBlockTransport implements BlockTransport {
                     PeerConnection c = ch.attr(ResponseDecoder.CONNECTION).get();
                     var decoder =
                         new ResponseDecoder(
-                            c, responseTimeoutNanos, bodyBytesInPlace, bodyBytesCopied);
+                            c, responseTimeoutNanos, bodyBytesInPlace, bodyBytesCopied, traffic);
                     // Reads up to 1 MiB (Netty's default stops at 64 KiB), and bodies read
                     // straight into their Arrow buffers.
                     ch.config()
@@ -137,7 +140,7 @@ public final class NettyBlockTransport implements BlockTransport {
                     @Override
                     protected void initChannel(Channel ch) {
                       accepted.incrementAndGet();
-                      ch.pipeline().addLast(new RequestHandler(source));
+                      ch.pipeline().addLast(new RequestHandler(source, traffic));
                     }
                   })
               .bind(b.bindAddress, b.port)
@@ -198,13 +201,39 @@ public final class NettyBlockTransport implements BlockTransport {
             (peer, old) ->
                 old != null && !old.isDown()
                     ? old
-                    : new PeerConnection(peer, client, this::forget, closed::get));
+                    : new PeerConnection(peer, clientFor(peer), this::forget, closed::get));
     c.send(fetch);
     if (closed.get()) {
       // close() may have swept the connections before this one was made: nothing else fails it.
       c.fail(fetch.requestId(), Reason.CLOSED, "the transport was closed", null);
     }
     return result;
+  }
+
+  /**
+   * The bootstrap of a connection to {@code peer}: from the bind address when it is a specific one
+   * that can reach the peer (both loopback, or neither), so that the peer's server sees this
+   * member's address and counts its traffic by it ({@link TransportTraffic}); on loopback the
+   * kernel would otherwise pick 127.0.0.1 for every member. Elsewhere the kernel picks.
+   */
+  private Bootstrap clientFor(InetSocketAddress peer) {
+    InetAddress to = peer.getAddress();
+    if (bindAddress.isAnyLocalAddress()
+        || to == null
+        || to.isLoopbackAddress() != bindAddress.isLoopbackAddress()
+        || to.getAddress().length != bindAddress.getAddress().length) {
+      return client;
+    }
+    return client.clone().localAddress(new InetSocketAddress(bindAddress, 0));
+  }
+
+  /**
+   * Blocks and body bytes sent and received since the transport started, per peer (see {@link
+   * TransportTraffic}).
+   */
+  @Override
+  public TransportTraffic traffic() {
+    return traffic.snapshot();
   }
 
   /** Connections the server has accepted since it started (a figure for tests and metrics). */

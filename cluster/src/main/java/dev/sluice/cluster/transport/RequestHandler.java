@@ -6,6 +6,8 @@ import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelPromise;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -32,12 +34,23 @@ final class RequestHandler extends ChannelInboundHandlerAdapter {
   private static final Logger LOG = LoggerFactory.getLogger(RequestHandler.class);
 
   private final BlockSource source;
+  private final TrafficCounters traffic;
+  private InetAddress client; // the peer's IP address, the key of its traffic
   private ByteBuf requests; // bytes of requests not yet whole
   private final SchemaCache schemas = new SchemaCache();
   private final Map<Long, TakeInFlight> takes = new HashMap<>(); // by request id
 
-  RequestHandler(BlockSource source) {
+  RequestHandler(BlockSource source, TrafficCounters traffic) {
     this.source = source;
+    this.traffic = traffic;
+  }
+
+  @Override
+  public void channelActive(ChannelHandlerContext ctx) throws Exception {
+    if (ctx.channel().remoteAddress() instanceof InetSocketAddress a) {
+      client = a.getAddress();
+    }
+    super.channelActive(ctx);
   }
 
   @Override
@@ -174,6 +187,11 @@ final class RequestHandler extends ChannelInboundHandlerAdapter {
     }
     ChannelPromise written = ctx.newPromise();
     List<ByteBuf> body = out.body();
+    long bodyBytes = 0;
+    for (ByteBuf piece : body) {
+      bodyBytes += piece.readableBytes();
+    }
+    long counted = bodyBytes;
     if (body.isEmpty()) {
       ctx.write(out.header(), written);
     } else {
@@ -191,6 +209,9 @@ final class RequestHandler extends ChannelInboundHandlerAdapter {
     written.addListener(
         f -> {
           out.close();
+          if (f.isSuccess() && client != null) {
+            traffic.sent(client, counted);
+          }
           if (t == null) {
             sent(blockId, false);
           } else {

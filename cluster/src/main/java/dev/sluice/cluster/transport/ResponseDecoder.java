@@ -48,6 +48,7 @@ final class ResponseDecoder extends ChannelInboundHandlerAdapter {
   private final long responseTimeoutNanos;
   private final LongAdder bytesInPlace;
   private final LongAdder bytesCopied;
+  private final TrafficCounters traffic;
 
   private State state = State.HEADER;
   private ByteBuf gathered; // header, metadata or error text being gathered
@@ -66,13 +67,16 @@ final class ResponseDecoder extends ChannelInboundHandlerAdapter {
    * @param responseTimeoutNanos how long fetches may wait without a byte from the peer
    * @param bytesInPlace counts body bytes a socket read put where they belong
    * @param bytesCopied counts body bytes copied from a read buffer
+   * @param traffic counts the blocks whose bodies arrived in full, by peer
    */
   ResponseDecoder(
       PeerConnection connection,
       long responseTimeoutNanos,
       LongAdder bytesInPlace,
-      LongAdder bytesCopied) {
+      LongAdder bytesCopied,
+      TrafficCounters traffic) {
     this.connection = connection;
+    this.traffic = traffic;
     this.bytesInPlace = bytesInPlace;
     this.bytesCopied = bytesCopied;
     this.responseTimeoutNanos = responseTimeoutNanos;
@@ -189,6 +193,7 @@ final class ResponseDecoder extends ChannelInboundHandlerAdapter {
         in.skipBytes(n);
         skipLeft -= n;
         if (skipLeft == 0) {
+          traffic.received(connection.peer(), bodyLength); // crossed, though nobody took it
           next(State.HEADER, WireFormat.PRELUDE_BYTES);
         }
       }
@@ -310,12 +315,16 @@ final class ResponseDecoder extends ChannelInboundHandlerAdapter {
 
   private void skipBody() {
     skipLeft = bodyLength;
+    if (skipLeft == 0) {
+      traffic.received(connection.peer(), 0);
+    }
     next(skipLeft == 0 ? State.HEADER : State.SKIP, WireFormat.PRELUDE_BYTES);
   }
 
   private void finishBody(ChannelHandlerContext ctx) {
     IncomingBlock block = incoming;
     incoming = null;
+    traffic.received(connection.peer(), bodyLength);
     Batch batch;
     try {
       batch = block.toBatch();

@@ -23,12 +23,14 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.memory.RootAllocator;
+import org.apache.arrow.vector.VectorUnloader;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -548,6 +550,80 @@ class NettyBlockTransportTest {
         .isInstanceOf(java.io.UncheckedIOException.class)
         .hasMessageContaining("cannot listen on")
         .hasMessageContaining(":" + server.address().getPort());
+  }
+
+  private static long bodyBytes(Batch b) {
+    try (var rb = new VectorUnloader(b.root()).getRecordBatch()) {
+      return rb.computeBodyLength();
+    }
+  }
+
+  @Test
+  void trafficIsCountedPerPeerOnBothSidesFromEachClientsOwnAddress() throws Exception {
+    source.put(1, TestBatches.tensor4k(serverMemory, 1, 64));
+    source.put(2, TestBatches.mixed(serverMemory, 2, 5));
+    long big = bodyBytes(source.blocks.get(1L));
+    long small = bodyBytes(source.blocks.get(2L));
+    var server = transport("server", source); // on 127.0.0.1
+    var a =
+        transport(
+            NettyBlockTransport.builder(BlockSource.none())
+                .name("client-a")
+                .bindAddress(InetAddress.getByName("127.0.0.2")));
+    var b =
+        transport(
+            NettyBlockTransport.builder(BlockSource.none())
+                .name("client-b")
+                .bindAddress(InetAddress.getByName("127.0.0.3")));
+    TransportTraffic before = server.traffic();
+    for (int i = 0; i < 3; i++) {
+      get(a.fetch(server.address(), 1, false, clientMemory)).close();
+    }
+    get(b.fetch(server.address(), 2, false, clientMemory)).close();
+
+    var ip2 = InetAddress.getByName("127.0.0.2");
+    var ip3 = InetAddress.getByName("127.0.0.3");
+    assertThat(a.traffic().receivedFrom())
+        .containsExactly(Map.entry(server.address(), new TransportTraffic.Flow(3, 3 * big)));
+    assertThat(b.traffic().receivedFrom())
+        .containsExactly(Map.entry(server.address(), new TransportTraffic.Flow(1, small)));
+    assertThat(a.traffic().sentTo()).isEmpty();
+    // The server counts once a write has completed, which may follow the client's read.
+    await()
+        .atMost(Duration.ofSeconds(TIMEOUT_S))
+        .untilAsserted(
+            () ->
+                assertThat(server.traffic().sentTo())
+                    .containsOnly(
+                        Map.entry(ip2, new TransportTraffic.Flow(3, 3 * big)),
+                        Map.entry(ip3, new TransportTraffic.Flow(1, small))));
+    assertThat(server.traffic().sent()).isEqualTo(new TransportTraffic.Flow(4, 3 * big + small));
+    assertThat(server.traffic().receivedFrom()).isEmpty();
+    assertThat(before.sentTo()).as("a snapshot does not change").isEmpty();
+    assertThatThrownBy(() -> before.sentTo().put(ip2, TransportTraffic.Flow.ZERO))
+        .isInstanceOf(UnsupportedOperationException.class);
+  }
+
+  @Test
+  void aBlockTheCallerCannotHoldStillCountsAsMovedOnBothSides() throws Exception {
+    source.put(1, TestBatches.tensor4k(serverMemory, 1, 1024));
+    long big = bodyBytes(source.blocks.get(1L));
+    var server = transport("server", source);
+    var client = transport("client", BlockSource.none());
+    try (BufferAllocator small = root.newChildAllocator("small-queue", 0, 1 << 20)) {
+      assertThat(failure(client.fetch(server.address(), 1, false, small)).reason())
+          .isEqualTo(Reason.MEMORY);
+    }
+    // The body crossed the connection (and was skipped): the network carried it.
+    var expected = new TransportTraffic.Flow(1, big);
+    await()
+        .atMost(Duration.ofSeconds(TIMEOUT_S))
+        .untilAsserted(
+            () -> {
+              assertThat(client.traffic().received()).isEqualTo(expected);
+              assertThat(server.traffic().sent()).isEqualTo(expected);
+            });
+    assertThat(big).isGreaterThan(4L << 20);
   }
 
   // --- a fake peer on a plain socket, for what a real transport never sends ---

@@ -50,7 +50,9 @@ import picocli.CommandLine.Option;
  * Trains a small CNN with DL4J on images streamed through Sluice: read tar shards (or an image
  * folder), decode JPEGs in stateless tasks, augment in an actor pool, and feed {@code
  * MultiLayerNetwork.fit} through a {@link SluiceDataSetIterator}. Prints per epoch the loss,
- * held-out accuracy, throughput and the loader's stall share.
+ * held-out accuracy, throughput and the loader's stall share; on a cluster, also each member's
+ * figures (CPU, memory against its budget, blocks and bytes sent and received, bytes kept on a host
+ * against moved between hosts).
  *
  * <p>With no data given it first generates a labelled dataset of JPEG tar shards (10 classes of
  * shapes and patterns; see {@link LabelledImageShards}).
@@ -217,6 +219,9 @@ public final class TrainImageClassifier implements Callable<Integer> {
 
   private final List<EpochResult> results = new java.util.ArrayList<>();
 
+  /** The cluster trained through, while training on one: its members' figures follow each epoch. */
+  private dev.sluice.cluster.exec.ClusterTrainer cluster;
+
   /** The epochs run so far. */
   public List<EpochResult> results() {
     return List.copyOf(results);
@@ -326,7 +331,12 @@ public final class TrainImageClassifier implements Callable<Integer> {
         for (dev.sluice.loader.runtime.Node n : nodes) {
           System.out.println("  worker " + n);
         }
-        return train(sluice);
+        this.cluster = cluster;
+        try {
+          return train(sluice);
+        } finally {
+          this.cluster = null;
+        }
       }
     }
   }
@@ -373,6 +383,12 @@ public final class TrainImageClassifier implements Callable<Integer> {
               seconds,
               images / seconds,
               100 * stall.stallShare());
+          if (cluster != null) {
+            System.out.println(
+                dev.sluice.cluster.MemberStatsTable.format(
+                    cluster.memberStats(sluice, java.time.Duration.ofSeconds(10)),
+                    stall.stallShare()));
+          }
         }
       }
     }

@@ -80,5 +80,18 @@ class ClusterTrainIT {
         .anyMatch(l -> l.startsWith("[worker-2] sluice-worker left cluster"));
     // 600 training images (6 of 7 generated) went through the workers into the model.
     assertThat(lines).anyMatch(l -> l.matches("epoch 1: loss \\d+\\.\\d+, .* 600 images in .*"));
+    // After the epoch, the members' figures: the trainer's line with its stall share, then each
+    // worker's, every one answered, and the workers' blocks reached the trainer.
+    int header =
+        lines.indexOf(
+            lines.stream().filter(l -> l.startsWith("member ")).findFirst().orElseThrow());
+    assertThat(lines.get(header)).contains("cpu%", "local / moved").endsWith("stall");
+    List<String> rows = lines.subList(header + 1, header + 4);
+    assertThat(rows.get(0)).matches("[0-9a-f]{8}  trainer  .*\\d+\\.\\d%");
+    assertThat(rows.subList(1, 3))
+        .allMatch(l -> l.matches("[0-9a-f]{8}  worker   worker-[12] .*"), "a worker's line")
+        .noneMatch(l -> l.contains("no figures"));
+    // The trainer (host 127.0.0.1) shares no host with a worker: all it received was moved.
+    assertThat(rows.get(0)).matches(".*  0 B / \\d+\\.\\d MiB +\\d+\\.\\d%");
   }
 }
