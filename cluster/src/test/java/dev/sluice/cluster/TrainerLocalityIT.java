@@ -43,6 +43,7 @@ class TrainerLocalityIT {
   private final TestMembers members = new TestMembers();
   private final List<AutoCloseable> started = new ArrayList<>();
   private final List<Sluice> trainers = new ArrayList<>();
+  private final List<ClusterTrainer> clusterTrainers = new ArrayList<>();
   private static final AtomicInteger THREADS = new AtomicInteger();
   private final ExecutorService threads =
       Executors.newFixedThreadPool(
@@ -63,6 +64,7 @@ class TrainerLocalityIT {
           ClusterTrainer.start(
               members.trainer("127.0.0." + host, join).hostLabel("h" + host).build());
       started.add(t);
+      clusterTrainers.add(t);
       t.awaitWorkers(2, Duration.ofSeconds(30));
       trainers.add(
           Sluice.builder()
@@ -142,6 +144,23 @@ class TrainerLocalityIT {
       Locality l = s.locality();
       // Without locality, half the blocks would come from the other host.
       assertThat(l.localRows()).as("%s", l).isGreaterThanOrEqualTo(3 * l.remoteRows());
+    }
+    // The same from the transports' byte counters: what each trainer received from its own host
+    // (the worker there) against what came from the other.
+    for (int i = 0; i < 2; i++) {
+      MemberStats self =
+          clusterTrainers.get(i).memberStats(trainers.get(i), Duration.ofSeconds(10)).get(0);
+      long local = 0;
+      long moved = 0;
+      for (MemberStats.PeerTraffic p : self.peers()) {
+        if (p.local()) {
+          local += p.received().bytes();
+        } else {
+          moved += p.received().bytes();
+        }
+      }
+      assertThat(local).as("%s", self).isPositive().isGreaterThanOrEqualTo(3 * moved);
+      assertThat(local + moved).isGreaterThanOrEqualTo(ROWS / 2 * ROW_BYTES);
     }
   }
 }
