@@ -1,7 +1,11 @@
 package dev.sluice.nd4j;
 
+import dev.sluice.loader.BatchIterator;
 import dev.sluice.loader.Dataset;
 import dev.sluice.loader.IterOptions;
+import dev.sluice.loader.SplitOptions;
+import java.time.Duration;
+import java.util.function.BiFunction;
 
 /**
  * The settings the DL4J iterators share: batch size, prefetch depth, shuffling (files, local
@@ -24,6 +28,10 @@ public abstract class IteratorBuilder<B extends IteratorBuilder<B>> {
   boolean dropLast;
   int reuseAfter;
   boolean shareBatchMemory;
+  int shareOf;
+  int shareIndex;
+  SplitOptions shareSplit;
+  Duration shareAttachTimeout;
 
   IteratorBuilder() {}
 
@@ -175,6 +183,39 @@ public abstract class IteratorBuilder<B extends IteratorBuilder<B>> {
       throw new IllegalStateException(
           "shareBatchMemory needs reuseArrays(n >= 1): a shared batch is freed n calls of next() later");
     }
+  }
+
+  /**
+   * Makes this iterator trainer {@code index}'s share of every epoch, split among {@code n}
+   * trainers in {@code n} processes of a cluster ({@link Dataset#streamingShare}): each epoch is
+   * one execution, hosted by the coordinator trainer, whose blocks go to the trainers as {@code
+   * split} says (its iteration options are this builder's). Every trainer builds its iterator from
+   * the same definition and the same seed, and runs the same number of epochs. Off by default (the
+   * iterator executes the whole dataset itself).
+   *
+   * @param attachTimeout how long a trainer waits for the coordinator to start an epoch
+   */
+  public B streamingShare(int n, int index, SplitOptions split, Duration attachTimeout) {
+    if (n < 1 || index < 0 || index >= n) {
+      throw new IllegalArgumentException("trainer " + index + " is not among " + n);
+    }
+    this.shareOf = n;
+    this.shareIndex = index;
+    this.shareSplit = java.util.Objects.requireNonNull(split, "split");
+    this.shareAttachTimeout = java.util.Objects.requireNonNull(attachTimeout, "attachTimeout");
+    return self();
+  }
+
+  /** How an epoch's batches are opened: the whole dataset, or this trainer's share of it. */
+  BiFunction<Dataset, IterOptions, BatchIterator> opener() {
+    if (shareOf == 0) {
+      return Dataset::iterBatches;
+    }
+    int n = shareOf;
+    int index = shareIndex;
+    SplitOptions split = shareSplit;
+    Duration wait = shareAttachTimeout;
+    return (ds, options) -> ds.streamingShare(n, index, split.withIterOptions(options), wait);
   }
 
   /** The dataset the epochs execute: shuffled and ordered as these settings say. */

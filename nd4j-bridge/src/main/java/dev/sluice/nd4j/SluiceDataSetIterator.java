@@ -71,7 +71,8 @@ public final class SluiceDataSetIterator implements DataSetIterator, AutoCloseab
             Examples.DATA_SET,
             b.prefetch,
             b.reuseAfter,
-            b.shareBatchMemory);
+            b.shareBatchMemory,
+            b.opener());
   }
 
   /**

@@ -44,7 +44,8 @@ public final class SluiceMultiDataSetIterator implements MultiDataSetIterator, A
             Examples.MULTI_DATA_SET,
             b.prefetch,
             b.reuseAfter,
-            b.shareBatchMemory);
+            b.shareBatchMemory,
+            b.opener());
   }
 
   /**

@@ -61,6 +61,7 @@ public final class EpochRunner<T> implements AutoCloseable {
         return ArrayAllocator.DETACHED.allocate(type, shape);
       };
 
+  private final java.util.function.BiFunction<Dataset, IterOptions, BatchIterator> open;
   private Prefetcher<Held<T>> current;
   private int epoch = -1;
   private boolean epochPending = true;
@@ -86,6 +87,7 @@ public final class EpochRunner<T> implements AutoCloseable {
    *     arrays {@code k} calls of {@code next} after it was handed out (see the class comment)
    * @param shareBatches whether an item may share its batch's memory (held as long as its arrays
    *     would be); needs {@code reuseAfter > 0}
+   * @param open opens an epoch's batches ({@code Dataset::iterBatches}, or a trainer's share)
    */
   public EpochRunner(
       Dataset dataset,
@@ -95,7 +97,8 @@ public final class EpochRunner<T> implements AutoCloseable {
       Examples<T> examples,
       int capacity,
       int reuseAfter,
-      boolean shareBatches) {
+      boolean shareBatches,
+      java.util.function.BiFunction<Dataset, IterOptions, BatchIterator> open) {
     if (reuseAfter < 0) {
       throw new IllegalArgumentException("reuseAfter must be >= 0: " + reuseAfter);
     }
@@ -103,6 +106,7 @@ public final class EpochRunner<T> implements AutoCloseable {
       throw new IllegalArgumentException("sharing batches needs reuseAfter > 0");
     }
     this.dataset = dataset;
+    this.open = open;
     this.baseOptions = options.withPrefetchBatches(0);
     this.reshuffleEachEpoch = reshuffleEachEpoch;
     this.convert = convert;
@@ -219,7 +223,7 @@ public final class EpochRunner<T> implements AutoCloseable {
   private void produce(
       Dataset data, IterOptions options, Integer device, Prefetcher.Output<Held<T>> out) {
     Nd4j.getAffinityManager().unsafeSetDevice(device);
-    BatchIterator it = data.iterBatches(options);
+    BatchIterator it = open.apply(data, options);
     try {
       while (it.hasNext()) {
         Held<T> item;
