@@ -488,6 +488,9 @@ public final class Dataset {
               split.localityHints(),
               split.bufferBlocks(),
               true);
+      if (!options.locality()) {
+        coordinator.ignoreHosts();
+      }
       coordinator.learnHost(index, exchange.hostLabel());
       Runnable withdraw = exchange.host(key, coordinator.hosted(fingerprint));
       coordinator.onClosed(withdraw);

@@ -20,6 +20,7 @@ import dev.sluice.loader.runtime.Resources;
  * @param resources logical resources to use, or null for all the runtime offers
  * @param progress when to draw the progress line on stderr
  * @param operatorProgress whether to draw one bar per operator too
+ * @param locality whether placement follows where the data is (see {@link #withLocality})
  */
 public record ExecutionOptions(
     long memoryBudget,
@@ -32,7 +33,8 @@ public record ExecutionOptions(
     long targetBlockBytes,
     Resources resources,
     Progress progress,
-    boolean operatorProgress) {
+    boolean operatorProgress,
+    boolean locality) {
 
   /** Execution mode. */
   public enum Mode {
@@ -87,7 +89,18 @@ public record ExecutionOptions(
    */
   public static ExecutionOptions defaults() {
     return new ExecutionOptions(
-        512L << 20, 0.5, 2.0, Mode.STREAMING, false, 0, 256, 16L << 20, null, Progress.AUTO, false);
+        512L << 20,
+        0.5,
+        2.0,
+        Mode.STREAMING,
+        false,
+        0,
+        256,
+        16L << 20,
+        null,
+        Progress.AUTO,
+        false,
+        true);
   }
 
   public ExecutionOptions withMemoryBudget(long bytes) {
@@ -102,7 +115,8 @@ public record ExecutionOptions(
         targetBlockBytes,
         resources,
         progress,
-        operatorProgress);
+        operatorProgress,
+        locality);
   }
 
   public ExecutionOptions withReservedShare(double share) {
@@ -117,7 +131,8 @@ public record ExecutionOptions(
         targetBlockBytes,
         resources,
         progress,
-        operatorProgress);
+        operatorProgress,
+        locality);
   }
 
   public ExecutionOptions withHardLimitFactor(double factor) {
@@ -132,7 +147,8 @@ public record ExecutionOptions(
         targetBlockBytes,
         resources,
         progress,
-        operatorProgress);
+        operatorProgress,
+        locality);
   }
 
   public ExecutionOptions withMode(Mode mode) {
@@ -147,7 +163,8 @@ public record ExecutionOptions(
         targetBlockBytes,
         resources,
         progress,
-        operatorProgress);
+        operatorProgress,
+        locality);
   }
 
   public ExecutionOptions withPreserveOrder(boolean preserve) {
@@ -162,7 +179,8 @@ public record ExecutionOptions(
         targetBlockBytes,
         resources,
         progress,
-        operatorProgress);
+        operatorProgress,
+        locality);
   }
 
   public ExecutionOptions withBadRecordAllowance(long allowance) {
@@ -177,7 +195,8 @@ public record ExecutionOptions(
         targetBlockBytes,
         resources,
         progress,
-        operatorProgress);
+        operatorProgress,
+        locality);
   }
 
   public ExecutionOptions withTargetBlockRows(int rows) {
@@ -192,7 +211,8 @@ public record ExecutionOptions(
         targetBlockBytes,
         resources,
         progress,
-        operatorProgress);
+        operatorProgress,
+        locality);
   }
 
   public ExecutionOptions withTargetBlockBytes(long bytes) {
@@ -207,7 +227,8 @@ public record ExecutionOptions(
         bytes,
         resources,
         progress,
-        operatorProgress);
+        operatorProgress,
+        locality);
   }
 
   public ExecutionOptions withResources(Resources resources) {
@@ -222,7 +243,8 @@ public record ExecutionOptions(
         targetBlockBytes,
         resources,
         progress,
-        operatorProgress);
+        operatorProgress,
+        locality);
   }
 
   public ExecutionOptions withProgress(Progress progress) {
@@ -237,7 +259,8 @@ public record ExecutionOptions(
         targetBlockBytes,
         resources,
         progress,
-        operatorProgress);
+        operatorProgress,
+        locality);
   }
 
   public ExecutionOptions withOperatorProgress(boolean on) {
@@ -252,6 +275,29 @@ public record ExecutionOptions(
         targetBlockBytes,
         resources,
         progress,
+        on,
+        locality);
+  }
+
+  /**
+   * With locality routing on (the default) or off: reads go preferably to the nodes on their
+   * splits' hosts, tasks to the nodes holding their inputs, blocks to the actors beside them and to
+   * the consumers on their hosts. Off, placement ignores where data is (for measuring what locality
+   * saves: the {@code locality} benchmark).
+   */
+  public ExecutionOptions withLocality(boolean on) {
+    return new ExecutionOptions(
+        memoryBudget,
+        reservedShare,
+        hardLimitFactor,
+        mode,
+        preserveOrder,
+        badRecordAllowance,
+        targetBlockRows,
+        targetBlockBytes,
+        resources,
+        progress,
+        operatorProgress,
         on);
   }
 }

@@ -105,6 +105,7 @@ public final class ExecutionCodec {
       out.writeDouble(o.resources().cpus());
       out.writeDouble(o.resources().gpus());
     }
+    out.writeBoolean(o.locality());
   }
 
   private static ExecutionOptions readOptions(DataInput in) throws IOException {
@@ -120,6 +121,7 @@ public final class ExecutionCodec {
     int rows = in.readInt();
     long bytes = in.readLong();
     Resources resources = in.readBoolean() ? new Resources(in.readDouble(), in.readDouble()) : null;
+    boolean locality = in.readBoolean();
     // A worker draws no progress line: the trainer's is the execution's.
     return new ExecutionOptions(
         budget,
@@ -132,7 +134,8 @@ public final class ExecutionCodec {
         bytes,
         resources,
         ExecutionOptions.Progress.OFF,
-        false);
+        false,
+        locality);
   }
 
   // ---- replies

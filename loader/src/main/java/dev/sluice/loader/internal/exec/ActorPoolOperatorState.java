@@ -151,7 +151,8 @@ final class ActorPoolOperatorState extends MapOperatorState {
     }
     // Locality first: an actor on the node that holds the next input block, when one has room,
     // so that the block is read in place instead of crossing the network; then the least busy.
-    String holder = inputQueue.isEmpty() ? null : inputQueue.peek().ref().owner();
+    String holder =
+        inputQueue.isEmpty() || !ctx.options().locality() ? null : inputQueue.peek().ref().owner();
     target = null;
     boolean targetLocal = false;
     for (Actor a : actors) {

@@ -249,6 +249,9 @@ class MapOperatorState extends OperatorState {
    * read in place there, not moved over the network), else by the hosts its data was read from.
    */
   final Node place(TaskSpec.MapBundle spec, long reserve) {
+    if (!ctx.options().locality()) {
+      return executor.resources().place(taskResources(), List.of(), reserve);
+    }
     java.util.Set<String> holders = new java.util.LinkedHashSet<>();
     for (TaskSpec.Input in : spec.inputs()) {
       String h = executor.resources().hostOf(in.block().owner());

@@ -221,7 +221,8 @@ final class ReadOperatorState extends OperatorState {
       Node node = executor.resources().place(op.resources(), List.of(), taskMemoryEstimate());
       SplitResponse response =
           enumerator.handleSplitRequest(
-              consumerIds.computeIfAbsent(node.id(), k -> consumerIds.size()), node.host());
+              consumerIds.computeIfAbsent(node.id(), k -> consumerIds.size()),
+              ctx.options().locality() ? node.host() : null);
       if (!(response instanceof SplitLease lease)) {
         throw new IllegalStateException(name + ": no split for a launch: " + response);
       }

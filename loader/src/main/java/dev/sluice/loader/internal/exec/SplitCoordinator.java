@@ -62,6 +62,14 @@ public final class SplitCoordinator {
   /** Whether the hints were given (else a shared split learns them as consumers attach). */
   private final boolean givenHints;
 
+  /** Whether consumers' hosts are learned as they attach (locality routing on). */
+  private volatile boolean learnHosts = true;
+
+  /** Ignores the consumers' hosts from now on (locality routing off); given hints still hold. */
+  public void ignoreHosts() {
+    learnHosts = false;
+  }
+
   /** Run once the execution is closed (the last consumer closed). */
   private volatile Runnable onClosed = () -> {};
 
@@ -234,7 +242,7 @@ public final class SplitCoordinator {
    * it first.
    */
   public void learnHost(int i, String host) {
-    if (givenHints || host == null || host.isEmpty()) {
+    if (givenHints || !learnHosts || host == null || host.isEmpty()) {
       return;
     }
     synchronized (lock) {

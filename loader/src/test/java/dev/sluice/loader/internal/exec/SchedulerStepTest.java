@@ -419,4 +419,36 @@ class SchedulerStepTest {
     runToEnd();
     assertThat(seen).hasSize(200).doesNotHaveDuplicates();
   }
+
+  @Test
+  void withLocalityOffSplitsGoInPlanOrderAndTasksWhereThereIsMostRoom() {
+    useNodes(A, B);
+    // Split 0 on h2 (node b), split 1 on h1 (node a), as above; placement ignores hosts now.
+    start(OPTIONS.withLocality(false), hostedRead(400, 2, "h2", "h1"));
+    ReadOperatorState read = (ReadOperatorState) ex.operators().get(0);
+    // a asks first and gets split 0, the first in plan order, though split 1 is held on its host.
+    assertThat(step()).containsExactly("launch ReadHostedRange");
+    assertThat(read.openSplitNodes()).containsExactly(entry(0, "a"));
+    runToEnd();
+    assertThat(seen).hasSize(400).doesNotHaveDuplicates();
+  }
+
+  @Test
+  void withLocalityOffAMapTaskGoesWhereThereIsMostRoomNotToItsInput() {
+    // Equal CPUs and budgets: the node holding fewer bytes has the more room.
+    useNodes(
+        new Node("a", "h1", Resources.cpus(1), 1L << 30),
+        new Node("b", "h2", Resources.cpus(1), 1L << 30));
+    start(OPTIONS.withLocality(false), hostedRead(100, 1, "h1"), map("M", 0.5));
+    assertThat(step()).containsExactly("launch ReadHostedRange");
+    assertThat(runtime.pendingTaskNodes()).containsExactly("a");
+    runtime.runTasks();
+    // The split's one block is held on a; M's task goes to b, with as many CPUs free and more
+    // memory (with locality, it would go to a, the holder: see aMapTaskGoesToTheNodeHolding...).
+    // (The split's reader stays on a, where its end is read.)
+    assertThat(step()).containsExactly("launch M", "launch ReadHostedRange");
+    assertThat(runtime.pendingTaskNodes()).containsExactlyInAnyOrder("b", "a");
+    runToEnd();
+    assertThat(seen).hasSize(100).doesNotHaveDuplicates();
+  }
 }
