@@ -140,6 +140,20 @@ class ClusterExecutionIT {
   }
 
   @Test
+  void aWorkerListingOtherSplitsThanTheTrainerRefusesTheExecution() {
+    TestPipelines.GrowingListing.LISTINGS.set(0);
+    Dataset ds = sluice.pipeline(TestPipelines.GrowingListing.class, Map.of());
+    // The trainer lists 4 splits; the workers, listing after it, 5.
+    assertThatThrownBy(ds::count)
+        .isInstanceOf(SluiceException.class)
+        .hasMessageContaining("lists other splits")
+        .hasMessageContaining("5 splits")
+        .hasMessageContaining("4 splits")
+        .hasMessageContaining("GrowingListing");
+    assertThat(sluice.allocator().getAllocatedMemory()).isZero();
+  }
+
+  @Test
   void aCorruptRecordOnAWorkerFailsTheTrainersNextNamingFileAndEntry() {
     Dataset ds =
         sluice.pipeline(TestPipelines.Corrupt.class, Map.of("rows", "5000", "bad", "3333"));

@@ -131,6 +131,48 @@ public final class TestPipelines {
     }
   }
 
+  /**
+   * A range whose listing grows by one split after its first: as files appearing while a job
+   * starts, so that the members that list later see other splits than the first.
+   */
+  public static final class GrowingListing implements PipelineDefinition {
+    /** Listings so far, in this JVM. */
+    public static final java.util.concurrent.atomic.AtomicInteger LISTINGS =
+        new java.util.concurrent.atomic.AtomicInteger();
+
+    @Override
+    public Dataset build(Sluice sluice, Map<String, String> p) {
+      return sluice.read(new Growing());
+    }
+  }
+
+  /** See {@link GrowingListing}. */
+  public static final class Growing implements dev.sluice.loader.source.Source {
+    private final RangeSource four = new RangeSource(400, 4);
+    private final RangeSource five = new RangeSource(500, 5);
+
+    @Override
+    public String name() {
+      return "ReadGrowing";
+    }
+
+    @Override
+    public Schema schema() {
+      return four.schema();
+    }
+
+    @Override
+    public List<dev.sluice.sharding.SourceSplit> planSplits() {
+      return GrowingListing.LISTINGS.getAndIncrement() == 0 ? four.planSplits() : five.planSplits();
+    }
+
+    @Override
+    public dev.sluice.loader.source.SplitReader open(
+        dev.sluice.sharding.SourceSplit split, dev.sluice.loader.source.ReadContext context) {
+      return five.open(split, context);
+    }
+  }
+
   /** The expected payload byte {@code j} of row {@code id}. */
   public static byte payloadByte(long id, int j) {
     return (byte) (id * 31 + j);

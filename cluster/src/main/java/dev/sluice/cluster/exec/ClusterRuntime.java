@@ -120,7 +120,8 @@ public final class ClusterRuntime implements ExecutionRuntime {
             execution.definition(),
             execution.epoch(),
             execution.options(),
-            execution.fingerprint());
+            execution.fingerprint(),
+            execution.splits());
     Member target = memberOf(node);
     try {
       call(node, target, new WorkerCalls.Open(ex), in -> null)

@@ -203,6 +203,21 @@ public final class WorkerService implements BlockSource, AutoCloseable {
               + mismatch,
           (Throwable) null);
     }
+    if (!host.splitPlan().equals(ex.splits())) {
+      host.close();
+      throw new SluiceException(
+          "worker "
+              + self
+              + " lists other splits for "
+              + ex.definition()
+              + " than the trainer: "
+              + host.splitPlan()
+              + " here, "
+              + ex.splits()
+              + " on the trainer. Every member must see the same files (a missing mount, another"
+              + " copy of the data?)",
+          (Throwable) null);
+    }
     executions.put(ex.id(), new Execution(host, new ConcurrentHashMap<>()));
     LOG.debug("execution {} open on {}: plan {}", ex.id(), self, host.fingerprint().hash());
   }

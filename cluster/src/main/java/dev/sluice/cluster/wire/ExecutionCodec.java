@@ -59,6 +59,7 @@ public final class ExecutionCodec {
     for (String line : ex.fingerprint()) {
       writeLongString(out, line);
     }
+    out.writeUTF(ex.splits());
   }
 
   /** Reads an execution written by {@link #writeExecution}. */
@@ -84,8 +85,9 @@ public final class ExecutionCodec {
       for (int i = 0; i < lines; i++) {
         fingerprint.add(readLongString(in));
       }
+      String splits = in.readUTF();
       return new RemoteExecution(
-          id, new PipelineRef(className, params, reorders), epoch, options, fingerprint);
+          id, new PipelineRef(className, params, reorders), epoch, options, fingerprint, splits);
     } catch (IllegalArgumentException | NullPointerException e) {
       throw new IOException("a malformed execution: " + e.getMessage(), e);
     }

@@ -41,7 +41,8 @@ class ExecutionCodecTest {
                 List.of("shuffleFiles:42", "randomizeBlockOrder:-7")),
             3,
             options,
-            List.of("Read ReadRange", "ActorPool Model factory=a.B pool=ActorPool[...]"));
+            List.of("Read ReadRange", "ActorPool Model factory=a.B pool=ActorPool[...]"),
+            "12 splits, 0123456789abcdef");
     ByteArrayOutputStream b = new ByteArrayOutputStream();
     try (DataOutputStream out = new DataOutputStream(b)) {
       ExecutionCodec.writeExecution(out, ex);
@@ -53,6 +54,7 @@ class ExecutionCodecTest {
     assertThat(back.definition()).isEqualTo(ex.definition());
     assertThat(back.epoch()).isEqualTo(3);
     assertThat(back.fingerprint()).isEqualTo(ex.fingerprint());
+    assertThat(back.splits()).isEqualTo("12 splits, 0123456789abcdef");
     // Every option but the progress display (a worker draws none) crosses.
     assertThat(back.options())
         .isEqualTo(options.withProgress(ExecutionOptions.Progress.OFF).withOperatorProgress(false));

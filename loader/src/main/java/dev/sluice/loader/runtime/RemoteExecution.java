@@ -15,17 +15,23 @@ import java.util.Objects;
  * @param epoch the epoch
  * @param options the execution's options
  * @param fingerprint the plan's fingerprint lines (one per operator) as the scheduler built it
+ * @param splits the epoch's split plan as the scheduler listed it ({@code "<count> splits,
+ *     <digest>"} of every split's index, paths and rows; empty without a read), which the node's
+ *     must equal: a worker that lists other files (a missing mount, a stale copy) would read other
+ *     data under the same split numbers
  */
 public record RemoteExecution(
     String id,
     PipelineRef definition,
     int epoch,
     ExecutionOptions options,
-    List<String> fingerprint) {
+    List<String> fingerprint,
+    String splits) {
   public RemoteExecution {
     Objects.requireNonNull(id, "id");
     Objects.requireNonNull(definition, "definition");
     Objects.requireNonNull(options, "options");
+    Objects.requireNonNull(splits, "splits");
     fingerprint = List.copyOf(fingerprint);
   }
 }

@@ -19,6 +19,31 @@ import java.util.OptionalLong;
 final class EpochSplits {
   private EpochSplits() {}
 
+  /**
+   * The plan's splits in a few words: their count and a digest of each one's index, source, paths
+   * and row range, in plan order; equal in every process that lists the same files.
+   */
+  static String describe(EpochPlan plan) {
+    java.security.MessageDigest md;
+    try {
+      md = java.security.MessageDigest.getInstance("SHA-256");
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+    for (SourceSplit s : plan.splits()) {
+      StringBuilder b = new StringBuilder();
+      b.append(s.index()).append('|').append(s.sourceId()).append('|');
+      for (String p : s.paths()) {
+        b.append(p).append(',');
+      }
+      b.append('|').append(s.start()).append('-').append(s.end()).append('\n');
+      md.update(b.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    }
+    return plan.splits().size()
+        + " splits, "
+        + java.util.HexFormat.of().formatHex(md.digest(), 0, 8);
+  }
+
   static EpochPlan plan(ReadOp read, int epoch) {
     try {
       OptionalLong fileSeed = read.fileShuffleSeed();

@@ -62,7 +62,8 @@ final class ExecutionPlanning {
       PipelineRef definition,
       int epoch,
       ExecutionOptions options,
-      String executionId) {
+      String executionId,
+      String splits) {
     Map<String, ExecutionRuntime.RemoteNode> remotes = new LinkedHashMap<>();
     try {
       for (Node n : nodes) {
@@ -80,7 +81,7 @@ final class ExecutionPlanning {
         }
         RemoteExecution ex =
             new RemoteExecution(
-                executionId, definition, epoch, options, PlanFingerprint.of(plan).lines());
+                executionId, definition, epoch, options, PlanFingerprint.of(plan).lines(), splits);
         ExecutionRuntime.RemoteNode r = runtime.openRemote(n, ex);
         if (r == null) {
           throw new IllegalStateException("the runtime opened nothing on remote node " + n);
@@ -156,8 +157,14 @@ final class ExecutionPlanning {
       StreamingExecutor executor,
       BufferAllocator allocator) {
     if (op instanceof ReadOp r) {
+      dev.sluice.sharding.EpochPlan listed = executor == null ? null : executor.readPlan();
       return new ReadOperatorState(
-          i, r, EpochSplits.plan(r, ctx.epoch()), ctx, executor, allocator);
+          i,
+          r,
+          listed != null ? listed : EpochSplits.plan(r, ctx.epoch()),
+          ctx,
+          executor,
+          allocator);
     }
     if (op instanceof TaskMapOp t) {
       return new MapOperatorState(

@@ -36,6 +36,7 @@ public final class NodeHost implements AutoCloseable {
   private final Node node;
   private final List<PhysicalOp> plan;
   private final PlanFingerprint fingerprint;
+  private final String splitPlan;
   private final BufferAllocator allocator;
   private final List<BufferAllocator> operatorAllocators = new ArrayList<>();
   private final BlockStore store;
@@ -69,9 +70,13 @@ public final class NodeHost implements AutoCloseable {
     this.badRecords = new BadRecords(options.badRecordAllowance());
     Map<Integer, SourceSplit> splits = new HashMap<>();
     if (plan.get(0) instanceof ReadOp read) {
-      for (SourceSplit s : EpochSplits.plan(read, epoch).splits()) {
+      dev.sluice.sharding.EpochPlan listed = EpochSplits.plan(read, epoch);
+      this.splitPlan = EpochSplits.describe(listed);
+      for (SourceSplit s : listed.splits()) {
         splits.put(s.index(), s);
       }
+    } else {
+      this.splitPlan = "";
     }
     this.allocator = parent.newChildAllocator("node-" + node.id(), 0, Long.MAX_VALUE);
     List<String> names = new ArrayList<>(plan.size());
@@ -118,6 +123,14 @@ public final class NodeHost implements AutoCloseable {
   /** The node. */
   public Node node() {
     return node;
+  }
+
+  /**
+   * The epoch's splits as listed here ({@code "<count> splits, <digest>"}, empty without a read):
+   * they must be the trainer's.
+   */
+  public String splitPlan() {
+    return splitPlan;
   }
 
   /** The plan's fingerprint here: the trainer compares it with its own before any task runs. */

@@ -83,6 +83,9 @@ public final class StreamingExecutor implements BlockStream {
   /** Each node's block store, and the blocks made again in place of lost ones. */
   private final BlockDirectory blocks;
 
+  /** The epoch's splits, when the plan reads a source (null otherwise). */
+  private final dev.sluice.sharding.EpochPlan readPlan;
+
   /** The nodes that are other processes: their halves of this execution, by node id. */
   private final Map<String, ExecutionRuntime.RemoteNode> remotes;
 
@@ -215,8 +218,19 @@ public final class StreamingExecutor implements BlockStream {
         executionAllocator.newChildAllocator("consumer-" + id, 0, Long.MAX_VALUE);
     List<Node> nodes = ExecutionPlanning.nodes(runtime, options);
     try {
+      // The epoch's splits, listed once: the read leases them, and remote nodes check theirs.
+      this.readPlan =
+          this.plan.get(0) instanceof PhysicalOp.ReadOp r ? EpochSplits.plan(r, epoch) : null;
       this.remotes =
-          ExecutionPlanning.openRemotes(runtime, nodes, this.plan, definition, epoch, options, id);
+          ExecutionPlanning.openRemotes(
+              runtime,
+              nodes,
+              this.plan,
+              definition,
+              epoch,
+              options,
+              id,
+              readPlan == null ? "" : EpochSplits.describe(readPlan));
     } catch (RuntimeException e) {
       consumerAllocator.close();
       executionAllocator.close();
@@ -570,6 +584,11 @@ public final class StreamingExecutor implements BlockStream {
   /** A block {@link #takeRef} gave is dropped unread. */
   void releaseRef(BlockRef ref) {
     consumer.releaseRef(ref);
+  }
+
+  /** The epoch's splits as this execution listed them (null when the plan reads none). */
+  dev.sluice.sharding.EpochPlan readPlan() {
+    return readPlan;
   }
 
   /** The reference a block {@link #takeRef} gave now lives under (made again, if it was lost). */
