@@ -151,21 +151,28 @@ final class ActorPoolOperatorState extends MapOperatorState {
     }
     // Locality first: an actor on the node that holds the next input block, when one has room,
     // so that the block is read in place instead of crossing the network; then the least busy.
+    // When the holder's actors are all full, the block crosses to another node's actor only if
+    // that one is idle: to a busy one it would cross to wait as long as it waits here.
     String holder =
         inputQueue.isEmpty() || !ctx.options().locality() ? null : inputQueue.peek().ref().owner();
     target = null;
     boolean targetLocal = false;
+    boolean localFull = false;
     for (Actor a : actors) {
+      boolean local = a.node.id().equals(holder);
       if (!a.ready || a.inFlight >= op.pool().maxTasksPerActor()) {
+        localFull |= local && a.ready;
         continue;
       }
-      boolean local = a.node.id().equals(holder);
       if (target == null
           || (local && !targetLocal)
           || (local == targetLocal && a.inFlight < target.inFlight)) {
         target = a;
         targetLocal = local;
       }
+    }
+    if (target != null && !targetLocal && localFull && target.inFlight > 0) {
+      target = null; // the holder's actor frees a slot as soon as the other would
     }
     return target != null;
   }

@@ -451,4 +451,33 @@ class SchedulerStepTest {
     runToEnd();
     assertThat(seen).hasSize(100).doesNotHaveDuplicates();
   }
+
+  @Test
+  void aBlockWaitsForItsHoldersBusyActorRatherThanCrossToAnotherBusyOne() {
+    useNodes(new Node("a", "h1", Resources.cpus(1.5)), new Node("b", "h2", Resources.cpus(2)));
+    start(OPTIONS, read(1_200, 1), actors(ActorPool.of(2, 2).withMaxTasksPerActor(2)));
+    // Pool-0 on b, Pool-1 on a; the split read on b: every block is held on b.
+    assertThat(step())
+        .containsExactly("start actor Pool-0", "start actor Pool-1", "launch ReadRange");
+    runtime.runActors();
+    // While the pool learns its output size, its first calls go to Pool-0, beside the blocks.
+    for (int i = 0; i < 3; i++) {
+      runtime.runTasks("ReadRange");
+      step();
+    }
+    assertThat(runtime.pendingCallNodes()).containsOnly("b");
+    runtime.runActors();
+    takeAll();
+    // Blocks keep coming from b and no call ends: Pool-0 fills up (two calls), one block crosses
+    // to Pool-1 while it is idle, and the next wait for Pool-0 rather than cross to Pool-1, busy.
+    for (int i = 0; i < 6; i++) {
+      step();
+      takeAll();
+      runtime.runTasks("ReadRange");
+    }
+    step();
+    assertThat(runtime.pendingCallNodes()).containsExactlyInAnyOrder("b", "b", "a");
+    runToEnd();
+    assertThat(seen).hasSize(1_200).doesNotHaveDuplicates();
+  }
 }
