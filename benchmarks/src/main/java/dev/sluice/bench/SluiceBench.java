@@ -29,7 +29,8 @@ import picocli.CommandLine.Command;
       SplitBench.class,
       ConversionJmh.class,
       LoaderVsDataVec.class,
-      TransportBench.class
+      TransportBench.class,
+      LocalityBench.class
     })
 public final class SluiceBench implements Runnable {
 
