@@ -15,6 +15,7 @@ import picocli.CommandLine.Command;
  * ./mvnw -B -q -pl benchmarks exec:exec -Dbench.args="streaming-vs-bulk --size quick"
  * ./mvnw -B -q -pl benchmarks exec:exec -Dbench.args="executor-overhead --size quick --runs 5"
  * ./mvnw -B -q -pl benchmarks exec:exec -Dbench.args="transport --size full --runs 5"
+ * ./mvnw -B -q -pl benchmarks exec:exec -Dbench.args="scaling --size full --runs 5"
  * </pre>
  *
  * <p>Exit codes: 0 on success, 1 when a run failed, 2 for bad arguments.
@@ -29,7 +30,8 @@ import picocli.CommandLine.Command;
       SplitBench.class,
       ConversionJmh.class,
       LoaderVsDataVec.class,
-      TransportBench.class
+      TransportBench.class,
+      ScalingBench.class
     })
 public final class SluiceBench implements Runnable {
 
@@ -41,7 +43,6 @@ public final class SluiceBench implements Runnable {
 
   @Override
   public void run() {
-    throw new CommandLine.ParameterException(
-        new CommandLine(this), "name a scenario: streaming-vs-bulk or executor-overhead");
+    throw new CommandLine.ParameterException(new CommandLine(this), "name a scenario (see --help)");
   }
 }
