@@ -36,28 +36,31 @@ import picocli.CommandLine.Option;
  * per block, fused by the planner into one task per block. N workers offer N times the slots, so
  * the ideal is N times the throughput of one worker; the efficiency at N is throughput(N) / (N x
  * throughput(1)) of the same run. Runs interleave the worker counts (rotated from run to run), and
- * every (N, run) is a fresh trainer JVM with fresh workers, which warms up on a shorter execution
- * of the same pipeline before the measured one.
+ * every (N, run) is a fresh trainer JVM with fresh workers, which first consumes a warm-up
+ * execution of the same pipeline (half as many blocks at the full size: the JIT of nine fresh JVMs
+ * is still compiling for seconds) and then the measured one.
  *
  * <p>Why a sleep, and why 50 ms of it: this machine has two cores, so real work in eight workers
  * would measure the cores, not the runtime. A sleep holds a task slot without a core, as a decoder
  * holds one while it works, and leaves the cores to what is measured: the scheduler, Hazelcast's
  * calls, the block transport. 50 ms stands for a block of about 90 JPEGs decoded at the 1,800
- * images/s per core measured here, a realistic block; it is a few hundred times the runtime's
- * expected cost per block (a task call and a fetch: some hundreds of microseconds), so that at 8
- * workers x 4 slots (640 blocks/s) the runtime's work stays a fraction of the two cores and the
- * sleep dominates each block's time. Blocks are small (64 rows of three 8-byte columns), so that
- * moving them costs next to nothing: the figures are the runtime's per-block cost, not bandwidth.
- * The number of blocks grows with N ({@code --blocks-per-slot} x slots), so that every N runs about
- * equally long (blocks per slot x delay) and start-up and tail weigh alike.
+ * images/s per core measured here, a realistic block, and is long next to what the runtime was
+ * meant to cost per block (a task call and a fetch, hundreds of microseconds). Note what follows
+ * from the two cores: all processes share them, so at 8 workers x 4 slots (640 blocks/s ideal) the
+ * runtime's CPU per block, trainer and workers together, must stay under about 3 ms (2 cores / 640
+ * blocks/s) or the machine, not the design, caps the throughput; {@code machineCpuShare} and the
+ * CPU per block by thread group say which it was. Blocks are small (64 rows of three 8-byte
+ * columns), so that moving them costs next to nothing: the figures are the runtime's per-block
+ * cost, not bandwidth. The number of blocks grows with N ({@code --blocks-per-slot} x slots), so
+ * that every N runs about equally long (blocks per slot x delay) and start-up and tail weigh alike.
  *
- * <p>Scheduling cost per block, measured three ways over the measured execution: the trainer
- * process's CPU time per block (every thread: the scheduler, Hazelcast's I/O, the consumer's
- * fetches, GC), the scheduling thread's own CPU time per block, and the slot time lost per block:
- * (wall x slots - blocks x delay) / blocks, the time each block held (or left idle) a slot beyond
- * its work: dispatch and completion latency, ramp-up and tail. The workers' CPU time per block and
- * the share of the machine's cores all processes used are recorded beside them, to tell a saturated
- * machine from a slow runtime.
+ * <p>Scheduling cost per block, measured over the measured execution: the trainer process's CPU
+ * time per block (every thread), the scheduling thread's own CPU time per block, the CPU time per
+ * block of the trainer's and of the workers' threads by group ({@link ThreadCpu}: scheduler,
+ * Hazelcast, transport, tasks, consumer, JIT, GC), and the slot time lost per block: (wall x slots
+ * - blocks x delay) / blocks, the time each block held (or left idle) a slot beyond its work:
+ * dispatch and completion latency, ramp-up and tail. The share of the machine's cores all processes
+ * used is recorded beside them, to tell a saturated machine from a slow runtime.
  */
 @Command(
     name = "scaling",
@@ -95,12 +98,12 @@ final class ScalingBench implements Callable<Integer> {
   @Option(
       names = "--blocks-per-slot",
       description =
-          "Measured blocks per slot (N x slots x this in all). Default: 40 (quick), 200 (full)")
+          "Measured blocks per slot (N x slots x this in all). Default: 40 (quick), 400 (full)")
   Integer blocksPerSlot;
 
   @Option(
       names = "--warmup-blocks-per-slot",
-      description = "Blocks per slot of the warm-up execution. Default: 10 (quick), 40 (full)")
+      description = "Blocks per slot of the warm-up execution. Default: 20 (quick), 200 (full)")
   Integer warmupBlocksPerSlot;
 
   @Option(names = "--block-rows", description = "Rows per block. Default: ${DEFAULT-VALUE}")
@@ -153,6 +156,9 @@ final class ScalingBench implements Callable<Integer> {
    * @param schedulerCpuMicrosPerBlock the scheduling thread's CPU time per block
    * @param workerCpuMicrosPerBlock the workers' CPU time (all N processes) over the measured
    *     execution per block
+   * @param trainerCpuMicrosPerBlockByThread the trainer's CPU time per block by thread group
+   *     ({@link ThreadCpu}: scheduler, hazelcast, transport, main (the consumer), jit, gc, ...)
+   * @param workerCpuMicrosPerBlockByThread the workers' CPU time per block by thread group
    * @param machineCpuShare (trainer + workers CPU time) / (wall x cores): near 1, the machine was
    *     saturated
    * @param peakMemoryBytes the trainer's execution allocator peak (within the budget)
@@ -177,6 +183,8 @@ final class ScalingBench implements Callable<Integer> {
       double trainerCpuMicrosPerBlock,
       double schedulerCpuMicrosPerBlock,
       double workerCpuMicrosPerBlock,
+      Map<String, Double> trainerCpuMicrosPerBlockByThread,
+      Map<String, Double> workerCpuMicrosPerBlockByThread,
       double machineCpuShare,
       long peakMemoryBytes,
       double workersStartSeconds,
@@ -201,6 +209,8 @@ final class ScalingBench implements Callable<Integer> {
           trainerCpuMicrosPerBlock,
           schedulerCpuMicrosPerBlock,
           workerCpuMicrosPerBlock,
+          trainerCpuMicrosPerBlockByThread,
+          workerCpuMicrosPerBlockByThread,
           machineCpuShare,
           peakMemoryBytes,
           workersStartSeconds,
@@ -247,13 +257,13 @@ final class ScalingBench implements Callable<Integer> {
   }
 
   private int blocksPerSlot() {
-    return blocksPerSlot != null ? blocksPerSlot : common.size == BenchSize.QUICK ? 40 : 200;
+    return blocksPerSlot != null ? blocksPerSlot : common.size == BenchSize.QUICK ? 40 : 400;
   }
 
   private int warmupBlocksPerSlot() {
     return warmupBlocksPerSlot != null
         ? warmupBlocksPerSlot
-        : common.size == BenchSize.QUICK ? 10 : 40;
+        : common.size == BenchSize.QUICK ? 20 : 200;
   }
 
   private long delayMicros() {
@@ -352,6 +362,8 @@ final class ScalingBench implements Callable<Integer> {
                 m.trainerCpuNanos() / 1e9 * perBlock,
                 m.schedulerCpuNanos() / 1e9 * perBlock,
                 m.workerCpuNanos() / 1e9 * perBlock,
+                perBlock(m.trainerCpuNanosByThread(), perBlock),
+                perBlock(m.workerCpuNanosByThread(), perBlock),
                 (m.trainerCpuNanos() + m.workerCpuNanos())
                     / (m.wallNanos() * (double) Runtime.getRuntime().availableProcessors()),
                 m.stats().peakMemory(),
@@ -379,6 +391,8 @@ final class ScalingBench implements Callable<Integer> {
       long trainerCpuNanos,
       long schedulerCpuNanos,
       long workerCpuNanos,
+      Map<String, Double> trainerCpuNanosByThread,
+      Map<String, Double> workerCpuNanosByThread,
       DatasetStats stats) {}
 
   /**
@@ -393,6 +407,10 @@ final class ScalingBench implements Callable<Integer> {
             ScalingPipeline.class,
             ScalingPipeline.parameters(blocks * blockRows, splits, delayMicros()));
     ThreadMXBean threads = ManagementFactory.getThreadMXBean();
+    ThreadCpu trainerThreads = ThreadCpu.of(List.of(ProcessHandle.current().pid()));
+    ThreadCpu trainerThreads0 = trainerThreads.copy();
+    ThreadCpu workerThreads = ThreadCpu.of(pids);
+    ThreadCpu workerThreads0 = workerThreads.copy();
     long workerCpu0 = cpuNanosOf(pids);
     long cpu0 = processCpuNanos();
     long t0 = System.nanoTime();
@@ -417,13 +435,28 @@ final class ScalingBench implements Callable<Integer> {
         if (c >= 0) {
           schedulerCpu = c;
         }
+        if (count % 256 == 1) {
+          trainerThreads.refresh(); // the execution's own threads, before they end
+        }
       }
       stats = it.stats();
     }
     long wall = System.nanoTime() - t0;
     long cpu = processCpuNanos() - cpu0;
     long workerCpu = cpuNanosOf(pids) - workerCpu0;
-    return new Measured(count, rows, wall, first, cpu, schedulerCpu, workerCpu, stats);
+    trainerThreads.refresh();
+    workerThreads.refresh();
+    return new Measured(
+        count,
+        rows,
+        wall,
+        first,
+        cpu,
+        schedulerCpu,
+        workerCpu,
+        trainerThreads.nanosSince(trainerThreads0),
+        workerThreads.nanosSince(workerThreads0),
+        stats);
   }
 
   /** The id of the (one live) execution's scheduling thread, or -1. */
@@ -453,6 +486,13 @@ final class ScalingBench implements Callable<Integer> {
                   () -> new IllegalStateException("no CPU time for worker process " + pid));
     }
     return sum;
+  }
+
+  /** Nanoseconds by group as microseconds per block ({@code perBlock} = 1e6 / blocks). */
+  private static Map<String, Double> perBlock(Map<String, Double> nanos, double perBlock) {
+    Map<String, Double> out = new LinkedHashMap<>();
+    nanos.forEach((g, v) -> out.put(g, v / 1e9 * perBlock));
+    return out;
   }
 
   private static double loadAverage() {
@@ -531,8 +571,8 @@ final class ScalingBench implements Callable<Integer> {
         System.out.printf(
             Locale.ROOT,
             "  run %d %2d workers: %7.1f blocks/s (ideal %7.1f)%s, slot time lost %6.0f us/block,"
-                + " trainer CPU %5.0f us/block (scheduler %4.0f), workers CPU %5.0f us/block,"
-                + " machine CPU %.0f%%%n",
+                + " trainer CPU %5.0f us/block (scheduler %4.0f, jit %4.0f), workers CPU %5.0f"
+                + " us/block (jit %4.0f), machine CPU %.0f%%%n",
             r,
             count,
             done.blocksPerSecond(),
@@ -541,7 +581,9 @@ final class ScalingBench implements Callable<Integer> {
             done.slotMicrosLostPerBlock(),
             done.trainerCpuMicrosPerBlock(),
             done.schedulerCpuMicrosPerBlock(),
+            done.trainerCpuMicrosPerBlockByThread().get("jit"),
             done.workerCpuMicrosPerBlock(),
+            done.workerCpuMicrosPerBlockByThread().get("jit"),
             100 * done.machineCpuShare());
       }
     }
@@ -562,6 +604,18 @@ final class ScalingBench implements Callable<Integer> {
     metric(summaries, runs, labels, "trainerCpuMicrosPerBlock", Run::trainerCpuMicrosPerBlock);
     metric(summaries, runs, labels, "schedulerCpuMicrosPerBlock", Run::schedulerCpuMicrosPerBlock);
     metric(summaries, runs, labels, "workerCpuMicrosPerBlock", Run::workerCpuMicrosPerBlock);
+    metric(
+        summaries,
+        runs,
+        labels,
+        "trainerCpuMicrosPerBlockWithoutJit",
+        r -> r.trainerCpuMicrosPerBlock() - r.trainerCpuMicrosPerBlockByThread().get("jit"));
+    metric(
+        summaries,
+        runs,
+        labels,
+        "workerCpuMicrosPerBlockWithoutJit",
+        r -> r.workerCpuMicrosPerBlock() - r.workerCpuMicrosPerBlockByThread().get("jit"));
     metric(summaries, runs, labels, "machineCpuShare", Run::machineCpuShare);
     metric(summaries, runs, labels, "wallSeconds", Run::wallSeconds);
 
@@ -600,6 +654,21 @@ final class ScalingBench implements Callable<Integer> {
         "workerCpuMicrosPerBlock",
         "the N worker processes' CPU time over the measured execution / blocks (the sleep uses"
             + " none)");
+    definitions.put(
+        "trainerCpuMicrosPerBlockByThread",
+        "the trainer's CPU time per block by thread group, from /proc/<pid>/task/*/stat (10 ms"
+            + " ticks): scheduler (sluice-scheduler), hazelcast (hz.*), transport (block fetches),"
+            + " main (the consumer), jit (compiler threads), gc, other; threads that began and"
+            + " ended between two readings are missed");
+    definitions.put(
+        "workerCpuMicrosPerBlockByThread",
+        "the same for the N workers together; tasks = the sluice-task threads running the"
+            + " pipeline's functions");
+    definitions.put(
+        "trainerCpuMicrosPerBlockWithoutJit",
+        "trainerCpuMicrosPerBlock less its jit group: the steady-state cost once compiled");
+    definitions.put(
+        "workerCpuMicrosPerBlockWithoutJit", "workerCpuMicrosPerBlock less its jit group");
     definitions.put(
         "machineCpuShare",
         "(trainer + workers CPU time) / (wallSeconds x cores): near 1, the machine was the limit");
