@@ -126,6 +126,13 @@ final class ScalingBench implements Callable<Integer> {
       description = "-Xmx of each worker process. Default: ${DEFAULT-VALUE}")
   String workerHeap = "256m";
 
+  @Option(
+      names = "--idle-seconds",
+      description =
+          "An idle interval before the measured execution, whose CPU time is the processes'"
+              + " background. Default: ${DEFAULT-VALUE}")
+  double idleSeconds = 2;
+
   @Option(names = "--child", hidden = true, description = "Run one measurement in this JVM.")
   boolean child;
 
@@ -161,6 +168,9 @@ final class ScalingBench implements Callable<Integer> {
    * @param workerCpuMicrosPerBlockByThread the workers' CPU time per block by thread group
    * @param machineCpuShare (trainer + workers CPU time) / (wall x cores): near 1, the machine was
    *     saturated
+   * @param trainerIdleCpuMillisPerSecond the trainer's CPU time per second of an idle interval
+   *     before the measured execution (its background)
+   * @param workersIdleCpuMillisPerSecond the same for the N workers together
    * @param peakMemoryBytes the trainer's execution allocator peak (within the budget)
    * @param workersStartSeconds how long starting and joining the N workers took
    * @param loadAverage the 1-minute load average when the run began
@@ -186,6 +196,8 @@ final class ScalingBench implements Callable<Integer> {
       Map<String, Double> trainerCpuMicrosPerBlockByThread,
       Map<String, Double> workerCpuMicrosPerBlockByThread,
       double machineCpuShare,
+      double trainerIdleCpuMillisPerSecond,
+      double workersIdleCpuMillisPerSecond,
       long peakMemoryBytes,
       double workersStartSeconds,
       double loadAverage,
@@ -212,6 +224,8 @@ final class ScalingBench implements Callable<Integer> {
           trainerCpuMicrosPerBlockByThread,
           workerCpuMicrosPerBlockByThread,
           machineCpuShare,
+          trainerIdleCpuMillisPerSecond,
+          workersIdleCpuMillisPerSecond,
           peakMemoryBytes,
           workersStartSeconds,
           loadAverage,
@@ -227,7 +241,8 @@ final class ScalingBench implements Callable<Integer> {
         || splitsPerSlot < 1
         || budgetMiB < 1
         || blocksPerSlot() < 1
-        || warmupBlocksPerSlot() < 0) {
+        || warmupBlocksPerSlot() < 0
+        || idleSeconds < 0) {
       throw new IllegalArgumentException(
           "--slots, --block-rows, --splits-per-slot, --budget-mib and --blocks-per-slot must be"
               + " >= 1, --delay-ms and --warmup-blocks-per-slot >= 0");
@@ -314,6 +329,15 @@ final class ScalingBench implements Callable<Integer> {
           System.err.printf(
               Locale.ROOT, "warm-up: %d blocks in %.2f s%n", warm.blocks(), warm.wallNanos() / 1e9);
         }
+        // The processes' background (heartbeats, metrics, the JIT finishing): CPU time over an
+        // interval with nothing to do. A measurement interval, not a wait for anything.
+        long idleTrainer0 = processCpuNanos();
+        long idleWorkers0 = cpuNanosOf(pids);
+        long idle0 = System.nanoTime();
+        Thread.sleep(Math.round(idleSeconds * 1000));
+        double idleWall = (System.nanoTime() - idle0) / 1e9;
+        double trainerIdle = (processCpuNanos() - idleTrainer0) / 1e6 / idleWall;
+        double workersIdle = (cpuNanosOf(pids) - idleWorkers0) / 1e6 / idleWall;
         long sourceBlocks = (long) totalSlots * blocksPerSlot();
         Measured m = consume(sluice, sourceBlocks, pids);
         System.err.println(m.stats().format());
@@ -362,10 +386,12 @@ final class ScalingBench implements Callable<Integer> {
                 m.trainerCpuNanos() / 1e9 * perBlock,
                 m.schedulerCpuNanos() / 1e9 * perBlock,
                 m.workerCpuNanos() / 1e9 * perBlock,
-                perBlock(m.trainerCpuNanosByThread(), perBlock),
-                perBlock(m.workerCpuNanosByThread(), perBlock),
+                perBlock(m.trainerCpuNanosByThread(), m.trainerCpuNanos(), perBlock),
+                perBlock(m.workerCpuNanosByThread(), m.workerCpuNanos(), perBlock),
                 (m.trainerCpuNanos() + m.workerCpuNanos())
                     / (m.wallNanos() * (double) Runtime.getRuntime().availableProcessors()),
+                trainerIdle,
+                workersIdle,
                 m.stats().peakMemory(),
                 workersStart,
                 load,
@@ -488,10 +514,19 @@ final class ScalingBench implements Callable<Integer> {
     return sum;
   }
 
-  /** Nanoseconds by group as microseconds per block ({@code perBlock} = 1e6 / blocks). */
-  private static Map<String, Double> perBlock(Map<String, Double> nanos, double perBlock) {
+  /**
+   * Nanoseconds by group as microseconds per block ({@code perBlock} = 1e6 / blocks), with what the
+   * groups miss of the processes' total as {@code unattributed}.
+   */
+  private static Map<String, Double> perBlock(
+      Map<String, Double> nanos, long totalNanos, double perBlock) {
     Map<String, Double> out = new LinkedHashMap<>();
-    nanos.forEach((g, v) -> out.put(g, v / 1e9 * perBlock));
+    double sum = 0;
+    for (Map.Entry<String, Double> e : nanos.entrySet()) {
+      out.put(e.getKey(), e.getValue() / 1e9 * perBlock);
+      sum += e.getValue();
+    }
+    out.put("unattributed", (totalNanos - sum) / 1e9 * perBlock);
     return out;
   }
 
@@ -550,7 +585,9 @@ final class ScalingBench implements Callable<Integer> {
                 "--budget-mib",
                 Long.toString(budgetMiB),
                 "--worker-heap",
-                workerHeap);
+                workerHeap,
+                "--idle-seconds",
+                Double.toString(idleSeconds));
         Path log =
             common
                 .work
@@ -616,6 +653,12 @@ final class ScalingBench implements Callable<Integer> {
         labels,
         "workerCpuMicrosPerBlockWithoutJit",
         r -> r.workerCpuMicrosPerBlock() - r.workerCpuMicrosPerBlockByThread().get("jit"));
+    metric(
+        summaries,
+        runs,
+        labels,
+        "workerIdleCpuMicrosPerBlock",
+        r -> r.workersIdleCpuMillisPerSecond() * 1e3 * r.wallSeconds() / r.blocks());
     metric(summaries, runs, labels, "machineCpuShare", Run::machineCpuShare);
     metric(summaries, runs, labels, "wallSeconds", Run::wallSeconds);
 
@@ -658,8 +701,8 @@ final class ScalingBench implements Callable<Integer> {
         "trainerCpuMicrosPerBlockByThread",
         "the trainer's CPU time per block by thread group, from /proc/<pid>/task/*/stat (10 ms"
             + " ticks): scheduler (sluice-scheduler), hazelcast (hz.*), transport (block fetches),"
-            + " main (the consumer), jit (compiler threads), gc, other; threads that began and"
-            + " ended between two readings are missed");
+            + " main (the consumer), jit (compiler threads), gc, other; unattributed: the process"
+            + " total less the groups (threads that began and ended between two readings, ticks)");
     definitions.put(
         "workerCpuMicrosPerBlockByThread",
         "the same for the N workers together; tasks = the sluice-task threads running the"
@@ -669,6 +712,11 @@ final class ScalingBench implements Callable<Integer> {
         "trainerCpuMicrosPerBlock less its jit group: the steady-state cost once compiled");
     definitions.put(
         "workerCpuMicrosPerBlockWithoutJit", "workerCpuMicrosPerBlock less its jit group");
+    definitions.put(
+        "workerIdleCpuMicrosPerBlock",
+        "workersIdleCpuMillisPerSecond (the N workers' CPU time per second of an idle interval"
+            + " before the measured execution) x wallSeconds / blocks: the part of"
+            + " workerCpuMicrosPerBlock the workers would have spent with nothing to do");
     definitions.put(
         "machineCpuShare",
         "(trainer + workers CPU time) / (wallSeconds x cores): near 1, the machine was the limit");
