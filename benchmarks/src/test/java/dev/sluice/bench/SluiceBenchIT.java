@@ -223,6 +223,8 @@ class SluiceBenchIT {
                 Integer.toString(blocksPerSlot),
                 "--warmup-blocks-per-slot",
                 "2",
+                "--idle-seconds",
+                "0.5",
                 "--budget-mib",
                 "16",
                 "--worker-heap",
@@ -257,6 +259,7 @@ class SluiceBenchIT {
       assertThat(run.at("/workerCpuMicrosPerBlock").asDouble()).isPositive();
       assertThat(run.at("/trainerCpuMicrosPerBlockByThread/scheduler").isNumber()).isTrue();
       assertThat(run.at("/workerCpuMicrosPerBlockByThread/tasks").isNumber()).isTrue();
+      assertThat(run.at("/workersIdleCpuMillisPerSecond").asDouble()).isNotNegative();
       assertThat(run.at("/peakMemoryBytes").asLong()).isPositive().isLessThanOrEqualTo(16L << 20);
       assertThat(run.at("/plan").asText()).contains("ReadRange->Parse->Work->Label");
       // Every worker process the run started is gone.
