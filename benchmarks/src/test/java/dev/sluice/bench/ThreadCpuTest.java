@@ -1,8 +1,11 @@
 package dev.sluice.bench;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.lang.management.ManagementFactory;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
@@ -25,6 +28,7 @@ class ThreadCpuTest {
 
   @Test
   void countsTheCpuOfAThreadThatHasEnded() throws Exception {
+    assumeTrue(Files.isDirectory(Path.of("/proc/self/task")), "Linux's /proc");
     ThreadCpu cpu = ThreadCpu.of(List.of(ProcessHandle.current().pid()));
     ThreadCpu before = cpu.copy();
     CountDownLatch burnt = new CountDownLatch(1);
