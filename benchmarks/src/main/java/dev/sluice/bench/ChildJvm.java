@@ -90,6 +90,9 @@ final class ChildJvm {
       }
     } finally {
       if (p.isAlive()) {
+        // A child that started processes of its own (the scaling benchmark's workers) is stopped
+        // with them.
+        p.descendants().forEach(ProcessHandle::destroyForcibly);
         p.destroyForcibly();
         p.waitFor();
       }

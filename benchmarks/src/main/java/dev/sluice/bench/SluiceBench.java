@@ -15,6 +15,7 @@ import picocli.CommandLine.Command;
  * ./mvnw -B -q -pl benchmarks exec:exec -Dbench.args="streaming-vs-bulk --size quick"
  * ./mvnw -B -q -pl benchmarks exec:exec -Dbench.args="executor-overhead --size quick --runs 5"
  * ./mvnw -B -q -pl benchmarks exec:exec -Dbench.args="transport --size full --runs 5"
+ * ./mvnw -B -q -pl benchmarks exec:exec -Dbench.args="scaling --size full --runs 5"
  * </pre>
  *
  * <p>Exit codes: 0 on success, 1 when a run failed, 2 for bad arguments.
@@ -30,6 +31,7 @@ import picocli.CommandLine.Command;
       ConversionJmh.class,
       LoaderVsDataVec.class,
       TransportBench.class,
+      ScalingBench.class,
       LocalityBench.class
     })
 public final class SluiceBench implements Runnable {
@@ -42,7 +44,6 @@ public final class SluiceBench implements Runnable {
 
   @Override
   public void run() {
-    throw new CommandLine.ParameterException(
-        new CommandLine(this), "name a scenario: streaming-vs-bulk or executor-overhead");
+    throw new CommandLine.ParameterException(new CommandLine(this), "name a scenario (see --help)");
   }
 }

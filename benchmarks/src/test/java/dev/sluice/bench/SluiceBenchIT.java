@@ -1,6 +1,7 @@
 package dev.sluice.bench;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -200,5 +201,83 @@ class SluiceBenchIT {
           .isPositive();
     }
     assertThat(Files.size(dir.resolve("results/loader-vs-datavec-quick.png"))).isPositive();
+  }
+
+  @Test
+  void scalingWritesResultsAndStopsItsWorkers(@TempDir Path dir) throws Exception {
+    int slots = 2;
+    int blocksPerSlot = 10;
+    double delayMs = 20;
+    assertThat(
+            bench(
+                "scaling",
+                "--runs",
+                "1",
+                "--workers",
+                "1,2",
+                "--slots",
+                Integer.toString(slots),
+                "--delay-ms",
+                Double.toString(delayMs),
+                "--blocks-per-slot",
+                Integer.toString(blocksPerSlot),
+                "--warmup-blocks-per-slot",
+                "2",
+                "--idle-seconds",
+                "0.5",
+                "--budget-mib",
+                "16",
+                "--worker-heap",
+                "192m",
+                "--child-heap",
+                "384m",
+                "--out",
+                dir.resolve("results").toString(),
+                "--work",
+                dir.resolve("work").toString()))
+        .isZero();
+    JsonNode json = new ObjectMapper().readTree(dir.resolve("results/scaling-quick.json").toFile());
+    assertThat(json.at("/runs").size()).isEqualTo(2);
+    for (JsonNode run : json.at("/runs")) {
+      int n = run.at("/workers").asInt();
+      int runSlots = n * slots;
+      assertThat(run.at("/slots").asInt()).isEqualTo(runSlots);
+      // Every source row once; a fused read cuts one row off each split first: up to a block more
+      // per split (one split per slot here).
+      assertThat(run.at("/rows").asLong()).isEqualTo((long) runSlots * blocksPerSlot * 64);
+      long blocks = run.at("/blocks").asLong();
+      assertThat(blocks)
+          .isBetween((long) runSlots * blocksPerSlot, (long) runSlots * (blocksPerSlot + 1));
+      // Every block slept the delay in one of the slots: the wall time cannot beat the ideal.
+      double ideal = blocks * delayMs / 1000 / runSlots;
+      assertThat(run.at("/idealWallSeconds").asDouble()).isCloseTo(ideal, within(1e-9));
+      assertThat(run.at("/wallSeconds").asDouble())
+          .as(run.toString())
+          .isGreaterThanOrEqualTo(ideal);
+      assertThat(run.at("/slotUtilisation").asDouble()).isBetween(0.0, 1.0);
+      assertThat(run.at("/trainerCpuMicrosPerBlock").asDouble()).isPositive();
+      assertThat(run.at("/workerCpuMicrosPerBlock").asDouble()).isPositive();
+      assertThat(run.at("/trainerCpuMicrosPerBlockByThread/scheduler").isNumber()).isTrue();
+      assertThat(run.at("/workerCpuMicrosPerBlockByThread/tasks").isNumber()).isTrue();
+      assertThat(run.at("/workersIdleCpuMillisPerSecond").asDouble()).isNotNegative();
+      assertThat(run.at("/peakMemoryBytes").asLong()).isPositive().isLessThanOrEqualTo(16L << 20);
+      assertThat(run.at("/plan").asText()).contains("ReadRange->Parse->Work->Label");
+      // Every worker process the run started is gone.
+      assertThat(run.at("/workerPids").size()).isEqualTo(n);
+      for (JsonNode pid : run.at("/workerPids")) {
+        assertThat(ProcessHandle.of(pid.asLong()).map(ProcessHandle::isAlive).orElse(false))
+            .as("worker process %d still runs", pid.asLong())
+            .isFalse();
+      }
+    }
+    // One worker is its own reference; two are compared with it (sane, not a target here).
+    assertThat(json.at("/summary/efficiency/1 worker/median").asDouble()).isEqualTo(1.0);
+    assertThat(json.at("/summary/efficiency/2 workers/median").asDouble()).isBetween(0.2, 1.5);
+    assertThat(json.at("/summary/blocksPerSecond/2 workers/median").asDouble()).isPositive();
+    assertThat(json.at("/definitions/slotMicrosLostPerBlock").asText()).contains("slots");
+    assertThat(json.at("/target/met").isNull()).isTrue(); // not measured at 8 workers
+    assertThat(json.at("/command").asText())
+        .contains("scaling --size quick --runs 1 --workers 1,2");
+    assertThat(Files.size(dir.resolve("results/scaling-quick.png"))).isPositive();
   }
 }
