@@ -86,21 +86,33 @@ public final class SluiceMember implements AutoCloseable {
    */
   public static SluiceMember start(ClusterConfig config) {
     HazelcastInstance hz;
+    dev.sluice.cluster.internal.HazelcastCallbacks.acquire();
     try {
       hz = Hazelcast.newHazelcastInstance(config.toHazelcastConfig());
     } catch (ClusterException e) {
+      dev.sluice.cluster.internal.HazelcastCallbacks.release();
       throw e;
     } catch (RuntimeException e) {
+      dev.sluice.cluster.internal.HazelcastCallbacks.release();
       throw new ClusterException("cannot start the Sluice member (" + config + "): " + e, e);
     }
+    SluiceMember member = null;
     try {
       refuseOtherVersions(hz, config);
-      SluiceMember member = new SluiceMember(config, hz);
+      member = new SluiceMember(config, hz);
       member.warnIfAlone();
       log.debug("joined: {}", member.self);
       return member;
     } catch (RuntimeException | Error e) {
-      hz.shutdown();
+      try {
+        hz.shutdown();
+      } finally {
+        if (member == null) {
+          dev.sluice.cluster.internal.HazelcastCallbacks.release();
+        } else {
+          member.stopped(); // once, whether the shutdown told it or not
+        }
+      }
       throw e;
     }
   }
@@ -350,7 +362,16 @@ public final class SluiceMember implements AutoCloseable {
     }
   }
 
+  /**
+   * This member's share of {@link dev.sluice.cluster.internal.HazelcastCallbacks}, given back once.
+   */
+  private final java.util.concurrent.atomic.AtomicBoolean callbacksReleased =
+      new java.util.concurrent.atomic.AtomicBoolean();
+
   private void stopped() {
+    if (callbacksReleased.compareAndSet(false, true)) {
+      dev.sluice.cluster.internal.HazelcastCallbacks.release();
+    }
     lock.lock();
     try {
       closed = true;
