@@ -396,6 +396,20 @@ final class LocalityBench implements Callable<Integer> {
     result.put("summary", summaries);
     result.put("ratios", ratios);
     result.put("movedOffOverOnPerRun", Summary.of(perRun));
+    result.put(
+        "command",
+        String.format(
+            Locale.ROOT,
+            "./mvnw -B -q -pl benchmarks exec:exec -Dbench.args=\"%s --size %s --runs %d --rows %d"
+                + " --row-kib %d --splits %d --block-rows %d --budget-mib %d\"",
+            NAME,
+            common.size.label(),
+            common.runs(),
+            rows(),
+            rowKib,
+            splits,
+            blockRows,
+            budgetMiB));
     result.put("runs", runs);
     Path jsonFile = common.out.resolve(NAME + "-" + common.size.label() + ".json");
     ResultFile.write(jsonFile, result);

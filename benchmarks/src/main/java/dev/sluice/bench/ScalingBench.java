@@ -40,19 +40,22 @@ import picocli.CommandLine.Option;
  * execution of the same pipeline (half as many blocks at the full size: the JIT of nine fresh JVMs
  * is still compiling for seconds) and then the measured one.
  *
- * <p>Why a sleep, and why 50 ms of it: this machine has two cores, so real work in eight workers
+ * <p>Why a sleep, and why 200 ms of it: this machine has two cores, so real work in eight workers
  * would measure the cores, not the runtime. A sleep holds a task slot without a core, as a decoder
  * holds one while it works, and leaves the cores to what is measured: the scheduler, Hazelcast's
- * calls, the block transport. 50 ms stands for a block of about 90 JPEGs decoded at the 1,800
- * images/s per core measured here, a realistic block, and is long next to what the runtime was
- * meant to cost per block (a task call and a fetch, hundreds of microseconds). Note what follows
- * from the two cores: all processes share them, so at 8 workers x 4 slots (640 blocks/s ideal) the
- * runtime's CPU per block, trainer and workers together, must stay under about 3 ms (2 cores / 640
- * blocks/s) or the machine, not the design, caps the throughput; {@code machineCpuShare} and the
- * CPU per block by thread group say which it was. Blocks are small (64 rows of three 8-byte
- * columns), so that moving them costs next to nothing: the figures are the runtime's per-block
- * cost, not bandwidth. The number of blocks grows with N ({@code --blocks-per-slot} x slots), so
- * that every N runs about equally long (blocks per slot x delay) and start-up and tail weigh alike.
+ * calls, the block transport. 200 ms stands for a block of about 360 JPEGs decoded at the 1,800
+ * images/s per core measured here (a block of 256 images of 224 x 224 takes about 140 ms), and is
+ * long next to what the runtime costs per block. What follows from the two cores: all nine
+ * processes share them, so at 8 workers x 4 slots (160 blocks/s ideal) the runtime's CPU per block,
+ * trainer and workers together, must stay under about 12 ms (2 cores / 160 blocks/s) or the
+ * machine, not the design, caps the throughput. A shorter delay measures the machine: at 50 ms (640
+ * blocks/s ideal) the budget is about 3 ms per block, less than the nine JVMs spend (about 4-5 ms,
+ * most of it the JIT of fresh JVMs), which capped 8 workers at 0.5-0.6 efficiency in trial runs.
+ * {@code machineCpuShare} and the CPU per block by thread group say which it was. Blocks are small
+ * (64 rows of three 8-byte columns), so that moving them costs next to nothing: the figures are the
+ * runtime's per-block cost, not bandwidth. The number of blocks grows with N ({@code
+ * --blocks-per-slot} x slots), so that every N runs about equally long (blocks per slot x delay)
+ * and start-up and tail weigh alike.
  *
  * <p>Scheduling cost per block, measured over the measured execution: the trainer process's CPU
  * time per block (every thread), the scheduling thread's own CPU time per block, the CPU time per
@@ -93,17 +96,17 @@ final class ScalingBench implements Callable<Integer> {
   @Option(
       names = "--delay-ms",
       description = "The simulated work per block, in ms. Default: ${DEFAULT-VALUE}")
-  double delayMs = 50;
+  double delayMs = 200;
 
   @Option(
       names = "--blocks-per-slot",
       description =
-          "Measured blocks per slot (N x slots x this in all). Default: 40 (quick), 400 (full)")
+          "Measured blocks per slot (N x slots x this in all). Default: 10 (quick), 100 (full)")
   Integer blocksPerSlot;
 
   @Option(
       names = "--warmup-blocks-per-slot",
-      description = "Blocks per slot of the warm-up execution. Default: 20 (quick), 200 (full)")
+      description = "Blocks per slot of the warm-up execution. Default: 5 (quick), 50 (full)")
   Integer warmupBlocksPerSlot;
 
   @Option(names = "--block-rows", description = "Rows per block. Default: ${DEFAULT-VALUE}")
@@ -272,13 +275,13 @@ final class ScalingBench implements Callable<Integer> {
   }
 
   private int blocksPerSlot() {
-    return blocksPerSlot != null ? blocksPerSlot : common.size == BenchSize.QUICK ? 40 : 400;
+    return blocksPerSlot != null ? blocksPerSlot : common.size == BenchSize.QUICK ? 10 : 100;
   }
 
   private int warmupBlocksPerSlot() {
     return warmupBlocksPerSlot != null
         ? warmupBlocksPerSlot
-        : common.size == BenchSize.QUICK ? 20 : 200;
+        : common.size == BenchSize.QUICK ? 5 : 50;
   }
 
   private long delayMicros() {

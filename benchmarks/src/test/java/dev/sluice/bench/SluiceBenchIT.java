@@ -280,4 +280,59 @@ class SluiceBenchIT {
         .contains("scaling --size quick --runs 1 --workers 1,2");
     assertThat(Files.size(dir.resolve("results/scaling-quick.png"))).isPositive();
   }
+
+  @Test
+  void localityMeasuresBytesMovedWithRoutingOnAndOff(@TempDir Path dir) throws Exception {
+    int rows = 400;
+    int rowKib = 8;
+    assertThat(
+            bench(
+                "locality",
+                "--runs",
+                "1",
+                "--rows",
+                Integer.toString(rows),
+                "--row-kib",
+                Integer.toString(rowKib),
+                "--splits",
+                "8",
+                "--block-rows",
+                "20",
+                "--budget-mib",
+                "16",
+                "--child-heap",
+                "384m",
+                "--out",
+                dir.resolve("results").toString(),
+                "--work",
+                dir.resolve("work").toString()))
+        .isZero();
+    JsonNode json =
+        new ObjectMapper().readTree(dir.resolve("results/locality-quick.json").toFile());
+    assertThat(json.at("/runs").size()).isEqualTo(2);
+    java.util.Set<String> modes = new java.util.HashSet<>();
+    for (JsonNode run : json.at("/runs")) {
+      modes.add(run.at("/mode").asText());
+      assertThat(run.at("/rows").asLong()).isEqualTo(rows);
+      long consumed = run.at("/consumedBytes").asLong();
+      assertThat(consumed).isEqualTo((long) rows * rowKib * 1024);
+      long moved = run.at("/movedBytes").asLong();
+      long local = run.at("/localBytes").asLong();
+      // Every decoded row reached the trainer through a transport: from its own host or not.
+      assertThat(moved + local).as(run.toString()).isGreaterThanOrEqualTo(consumed);
+      long toTrainer = run.at("/toTrainerMovedBytes").asLong();
+      assertThat(toTrainer).isNotNegative().isLessThanOrEqualTo(moved);
+      assertThat(run.at("/betweenWorkersMovedBytes").asLong()).isEqualTo(moved - toTrainer);
+      assertThat(run.at("/movedShare").asDouble())
+          .isCloseTo(moved / (double) consumed, within(1e-9));
+      assertThat(run.at("/workerPeakBytes").size()).isEqualTo(2);
+      for (JsonNode peak : run.at("/workerPeakBytes")) {
+        assertThat(peak.asLong()).isPositive().isLessThanOrEqualTo(16L << 20);
+      }
+    }
+    assertThat(modes).containsExactlyInAnyOrder("on", "off");
+    assertThat(json.at("/ratios").size()).isEqualTo(2);
+    assertThat(json.at("/command").asText()).contains("locality --size quick --runs 1");
+    assertThat(Files.size(dir.resolve("results/locality-quick.png"))).isPositive();
+  }
 }
