@@ -1,6 +1,7 @@
 package dev.sluice.cluster;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import dev.sluice.cluster.exec.ClusterTrainer;
@@ -11,6 +12,7 @@ import dev.sluice.loader.Dataset;
 import dev.sluice.loader.DatasetStats;
 import dev.sluice.loader.ExecutionOptions;
 import dev.sluice.loader.Sluice;
+import dev.sluice.loader.SluiceException;
 import dev.sluice.loader.SplitOptions;
 import dev.sluice.loader.runtime.Resources;
 import dev.sluice.sharding.RemainderPolicy;
@@ -231,6 +233,30 @@ class TwoTrainersIT {
     assertThat(a.rows() + b.rows()).isEqualTo(ROWS);
     // The stalled one got its first block, what its queue and its credit held, and nothing more.
     assertThat(b.rows()).isLessThanOrEqualTo(6 * 64L);
+    assertWorkersWithinBudgetAndClean();
+  }
+
+  @Test
+  void aTrainerThatNeverAttachesFailsTheSplitForTheOthersNamingIt() throws Exception {
+    SplitOptions split = SplitOptions.equal(RemainderPolicy.DROP).withBufferBlocks(2);
+    Dataset first = dataset(trainers.get(0));
+    // Trainer 1 never asks for its share: trainer 0 (the host) must not wait for it without end.
+    Future<Share> alone =
+        threads.submit(
+            () -> read(first.streamingShare(2, 0, split, Duration.ofSeconds(3)), null, null));
+    assertThatThrownBy(() -> alone.get(60, TimeUnit.SECONDS))
+        .hasCauseInstanceOf(SluiceException.class)
+        .hasMessageContaining("consumer [1] of 2")
+        .hasMessageContaining("did not attach within PT3S");
+    // A latecomer gets the same error, and every member is clean afterwards.
+    Dataset second = dataset(trainers.get(1));
+    assertThatThrownBy(
+            () -> {
+              try (BatchIterator it = second.streamingShare(2, 1, split, Duration.ofSeconds(3))) {
+                it.hasNext();
+              }
+            })
+        .isInstanceOf(SluiceException.class);
     assertWorkersWithinBudgetAndClean();
   }
 

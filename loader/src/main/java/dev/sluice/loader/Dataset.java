@@ -434,7 +434,9 @@ public final class Dataset {
    *
    * <p>There is no barrier to hang on: the host starts the epoch's split when its own trainer asks
    * for it, and a trainer that asks first waits for that at most {@code attachTimeout}, then fails
-   * naming the host. A consumer that stops early must close its iterator.
+   * naming the host; a trainer that has not attached {@code attachTimeout} after the host started
+   * fails the split for every trainer, with an error naming its index. A consumer that stops early
+   * must close its iterator.
    *
    * @throws IllegalStateException when the runtime is not shared by several processes (in one
    *     process, use {@link #streamingSplit(int, SplitOptions)})
@@ -492,6 +494,7 @@ public final class Dataset {
         coordinator.ignoreHosts();
       }
       coordinator.learnHost(index, exchange.hostLabel());
+      coordinator.expectAttached(index, attachTimeout);
       Runnable withdraw = exchange.host(key, coordinator.hosted(fingerprint));
       coordinator.onClosed(withdraw);
       lastSplit = coordinator;

@@ -52,7 +52,7 @@ public interface SplitExchange {
    *
    * @param id the piece's number within its split, by which the consumer acknowledges it
    * @param hosts the hosts its rows were read from
-   * @param local whether it was read or made on the consumer's host
+   * @param local whether it was made on the consumer's host (read there, when its maker is unknown)
    */
   record Piece(
       long id, BlockRef ref, Batch batch, int rows, long bytes, List<String> hosts, boolean local) {
@@ -145,7 +145,7 @@ public interface SplitExchange {
     /** The hosts its rows were read from. */
     List<String> hosts();
 
-    /** Whether it was read or made on this consumer's host. */
+    /** Whether it was made on this consumer's host (read there, when its maker is unknown). */
     boolean local();
   }
 }

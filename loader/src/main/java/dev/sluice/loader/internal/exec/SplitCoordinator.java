@@ -70,6 +70,75 @@ public final class SplitCoordinator {
     learnHosts = false;
   }
 
+  /**
+   * When every consumer must have attached ({@link System#nanoTime()}), or {@link Long#MAX_VALUE}
+   * when none is expected to (guarded by the lock).
+   */
+  private long attachBy = Long.MAX_VALUE;
+
+  private java.time.Duration attachWait;
+
+  /**
+   * For a split shared with other processes: consumer {@code local} is this process's, and every
+   * other must attach within {@code within}, or the split fails with an error naming those that did
+   * not (their trainers are gone, or run another job): the others stop instead of waiting for them
+   * without end.
+   */
+  public void expectAttached(int local, java.time.Duration within) {
+    synchronized (lock) {
+      consumers.get(local).attached = true;
+      attachWait = within;
+      attachBy = System.nanoTime() + within.toNanos();
+      lock.notifyAll();
+    }
+  }
+
+  /** Fails the split if a consumer has not attached by its deadline (under the lock). */
+  private void checkAttached() {
+    if (attachBy == Long.MAX_VALUE || failure != null) {
+      return;
+    }
+    List<Integer> missing = new ArrayList<>();
+    for (Consumer c : consumers) {
+      if (!c.attached && !c.closed) {
+        missing.add(c.index);
+      }
+    }
+    if (missing.isEmpty()) {
+      attachBy = Long.MAX_VALUE;
+      return;
+    }
+    if (System.nanoTime() - attachBy < 0) {
+      return;
+    }
+    failure =
+        new SluiceException(
+            "streaming share: consumer"
+                + (missing.size() == 1 ? " " : "s ")
+                + missing
+                + " of "
+                + consumers.size()
+                + " (the trainers of "
+                + (missing.size() == 1 ? "that index" : "those indices")
+                + ") did not attach within "
+                + attachWait
+                + "; the split stops rather than wait for them without end. Is every trainer"
+                + " running the same job with the same number of trainers, and still alive?",
+            (Throwable) null);
+    for (int i : missing) {
+      Consumer c = consumers.get(i);
+      c.closed = true;
+      for (Item b : c.queue) {
+        bufferedBytes -= b.bytes();
+        b.discard();
+      }
+      c.queue.clear();
+      open--;
+    }
+    LOG.warn(failure.getMessage());
+    lock.notifyAll();
+  }
+
   /** Run once the execution is closed (the last consumer closed). */
   private volatile Runnable onClosed = () -> {};
 
@@ -111,18 +180,15 @@ public final class SplitCoordinator {
     final int rows;
     final List<String> hosts;
 
-    /** A block left with its maker: local to the hosts its rows were read from and its maker's. */
+    /**
+     * A block left with its maker: local to its maker's host, where it is taken from (to the hosts
+     * its rows were read from when the maker's is unknown).
+     */
     Item(BlockRef ref) {
       this.ref = ref;
       this.rows = ref.rows();
       String maker = executor.resources().hostOf(ref.owner());
-      if (maker == null || ref.hosts().contains(maker)) {
-        this.hosts = ref.hosts();
-      } else {
-        List<String> h = new ArrayList<>(ref.hosts());
-        h.add(maker);
-        this.hosts = List.copyOf(h);
-      }
+      this.hosts = maker == null ? ref.hosts() : List.of(maker);
     }
 
     Item(Batch batch) {
@@ -593,6 +659,9 @@ public final class SplitCoordinator {
       @Override
       public void attached(int consumer, String host) {
         synchronized (lock) {
+          if (failure != null) {
+            throw SluiceException.rethrown(failure);
+          }
           Consumer c = consumers.get(consumer);
           if (c.attached) {
             throw new IllegalStateException(
@@ -715,6 +784,7 @@ public final class SplitCoordinator {
      */
     private Item awaitHead(long deadline) throws InterruptedException {
       while (true) {
+        checkAttached();
         if (failure != null) {
           throw SluiceException.rethrown(failure);
         }
@@ -732,13 +802,18 @@ public final class SplitCoordinator {
         } else if (ended) {
           return null;
         }
-        long left = deadline - System.nanoTime();
-        if (deadline == Long.MAX_VALUE) {
-          lock.wait();
-        } else if (left > 0) {
-          lock.wait(Math.max(1, left / 1_000_000));
-        } else {
+        long now = System.nanoTime();
+        if (deadline != Long.MAX_VALUE && now - deadline >= 0) {
           return null;
+        }
+        long until = deadline;
+        if (attachBy != Long.MAX_VALUE && (until == Long.MAX_VALUE || attachBy - until < 0)) {
+          until = attachBy; // wake to fail the split if a consumer has not attached by then
+        }
+        if (until == Long.MAX_VALUE) {
+          lock.wait();
+        } else {
+          lock.wait(Math.max(1, (until - now) / 1_000_000));
         }
       }
     }
