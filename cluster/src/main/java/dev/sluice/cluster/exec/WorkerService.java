@@ -80,8 +80,13 @@ public final class WorkerService implements BlockSource, AutoCloseable {
   private final Map<Long, Pin> pins = new java.util.HashMap<>();
 
   private static final class Pin {
+    final Execution of;
     int sends;
     Execution releasedFrom;
+
+    Pin(Execution of) {
+      this.of = of;
+    }
   }
 
   /** One execution's half on this worker. */
@@ -301,10 +306,39 @@ public final class WorkerService implements BlockSource, AutoCloseable {
         LOG.warn("an actor of execution {} did not stop cleanly on {}", execution, self, e);
       }
     }
+    awaitSends(execution, ex);
     try {
       ex.host().close();
     } catch (RuntimeException leak) {
       LOG.error("execution {} left memory on {}: {}", execution, self, leak.getMessage());
+    }
+  }
+
+  /**
+   * Waits (at most 30 s) until the transport no longer sends a block of {@code ex}: closing the
+   * execution closes the allocators of its blocks, which a send still reads (the consumer may have
+   * the whole block, and the trainer have closed the execution, before the write's completion
+   * reaches this side).
+   */
+  private void awaitSends(String execution, Execution ex) {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    synchronized (pins) {
+      while (pins.values().stream().anyMatch(p -> p.of == ex)) {
+        long left = deadline - System.nanoTime();
+        if (left <= 0) {
+          LOG.warn(
+              "execution {} closes on {} while the transport still sends its blocks",
+              execution,
+              self);
+          return;
+        }
+        try {
+          pins.wait(Math.max(1, TimeUnit.NANOSECONDS.toMillis(left)));
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          return;
+        }
+      }
     }
   }
 
@@ -398,7 +432,7 @@ public final class WorkerService implements BlockSource, AutoCloseable {
       for (Execution ex : executions.values()) {
         Batch b = ex.host().store().getById(blockId);
         if (b != null) {
-          Pin p = pins.computeIfAbsent(blockId, k -> new Pin());
+          Pin p = pins.computeIfAbsent(blockId, k -> new Pin(ex));
           if (p.releasedFrom == null) {
             p.sends++;
             return b;
@@ -421,6 +455,7 @@ public final class WorkerService implements BlockSource, AutoCloseable {
       if (--p.sends == 0) {
         pins.remove(blockId);
         release = p.releasedFrom;
+        pins.notifyAll(); // an execution closing may wait for its sends
       }
       if (take && release == null) {
         if (p.sends == 0) {
