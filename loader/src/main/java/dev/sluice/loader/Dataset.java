@@ -467,15 +467,11 @@ public final class Dataset {
               + " hints");
     }
     List<PhysicalOp> plan = Planner.plan(ops);
-    List<String> fingerprint = dev.sluice.loader.internal.plan.PlanFingerprint.of(plan).lines();
+    dev.sluice.loader.internal.plan.PlanFingerprint planPrint =
+        dev.sluice.loader.internal.plan.PlanFingerprint.of(plan);
+    List<String> fingerprint = planPrint.lines();
     String key =
-        dev.sluice.loader.internal.plan.PlanFingerprint.of(plan).hash()
-            + "/epoch-"
-            + epoch
-            + "/n-"
-            + n
-            + "/"
-            + shareCalls.getAndIncrement();
+        planPrint.hash() + "/epoch-" + epoch + "/n-" + n + "/" + shareCalls.getAndIncrement();
     String name = "StreamingShare[" + n + "]#" + index;
     IterOptions iter = forThisEpoch(split.iterOptions());
     String id = ITERATIONS.incrementAndGet() + "-" + index;

@@ -64,15 +64,7 @@ final class ShareCalls {
 
     @Override
     public final void readData(ObjectDataInput in) throws IOException {
-      int v = in.readByte() & 0xff;
-      if (v != SpecCodec.VERSION) {
-        throw new IOException(
-            "a call in wire format "
-                + v
-                + ", this member reads format "
-                + SpecCodec.VERSION
-                + ": members of different Sluice versions");
-      }
+      WorkerCalls.readVersion(in);
       key = in.readString();
       index = in.readInt();
       readFields(in);

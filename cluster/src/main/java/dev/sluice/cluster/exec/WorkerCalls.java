@@ -58,6 +58,22 @@ public final class WorkerCalls {
         };
   }
 
+  /**
+   * Reads the wire format a call was written in, refusing another: the members run different Sluice
+   * versions. Every call of Sluice's factory ({@link ShareCalls} too) starts with it.
+   */
+  static void readVersion(ObjectDataInput in) throws IOException {
+    int v = in.readByte() & 0xff;
+    if (v != SpecCodec.VERSION) {
+      throw new IOException(
+          "a call in wire format "
+              + v
+              + ", this member reads format "
+              + SpecCodec.VERSION
+              + ": members of different Sluice versions");
+    }
+  }
+
   /** A call about one execution on one worker. */
   abstract static class Call
       implements Callable<byte[]>, IdentifiedDataSerializable, HazelcastInstanceAware {
@@ -96,15 +112,7 @@ public final class WorkerCalls {
 
     @Override
     public final void readData(ObjectDataInput in) throws IOException {
-      int v = in.readByte() & 0xff;
-      if (v != SpecCodec.VERSION) {
-        throw new IOException(
-            "a call in wire format "
-                + v
-                + ", this member reads format "
-                + SpecCodec.VERSION
-                + ": members of different Sluice versions");
-      }
+      readVersion(in);
       execution = in.readString();
       readFields(in);
     }
