@@ -85,10 +85,21 @@ public final class SluiceMember implements AutoCloseable {
    *     member has then left again, and the message names those members and both versions
    */
   public static SluiceMember start(ClusterConfig config) {
+    return start(config, java.util.Map.of());
+  }
+
+  /**
+   * As {@link #start(ClusterConfig)}, with {@code userContext} in Hazelcast's user context from the
+   * first moment (calls that arrive as soon as the member has joined find it there).
+   */
+  public static SluiceMember start(
+      ClusterConfig config, java.util.Map<String, Object> userContext) {
     HazelcastInstance hz;
     dev.sluice.cluster.internal.HazelcastCallbacks.acquire();
     try {
-      hz = Hazelcast.newHazelcastInstance(config.toHazelcastConfig());
+      com.hazelcast.config.Config hc = config.toHazelcastConfig();
+      hc.setUserContext(new java.util.concurrent.ConcurrentHashMap<>(userContext));
+      hz = Hazelcast.newHazelcastInstance(hc);
     } catch (ClusterException e) {
       dev.sluice.cluster.internal.HazelcastCallbacks.release();
       throw e;
@@ -401,6 +412,11 @@ public final class SluiceMember implements AutoCloseable {
     after.members.forEach(m -> has.add(m.id()));
     for (MemberInfo m : before.members) {
       if (m.role() == Role.WORKER && !has.contains(m.id())) {
+        log.info(
+            "cluster '{}': worker {} is gone ({} workers left)",
+            config.clusterName(),
+            m.describe(),
+            after.workers().size());
         tell(l -> l.workerLost(m.toNode()), "workerLost " + m);
       }
     }

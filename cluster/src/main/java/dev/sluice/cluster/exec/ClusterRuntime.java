@@ -194,7 +194,7 @@ public final class ClusterRuntime implements ExecutionRuntime {
         }
 
         @Override
-        public Task call(TaskSpec.MapBundle spec) {
+        public Task call(TaskSpec spec) {
           return remoteTask(
               ClusterRuntime.this.call(
                   node, target, new WorkerCalls.CallActor(id, name, spec), SpecCodec::readOutcome));
@@ -361,6 +361,11 @@ public final class ClusterRuntime implements ExecutionRuntime {
           @Override
           public void workerLost(Node worker) {
             listener.nodeLost(worker, "worker " + worker + " left the cluster");
+          }
+
+          @Override
+          public void workerJoined(Node worker) {
+            listener.nodeJoined(worker);
           }
         });
   }

@@ -13,6 +13,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -38,8 +39,47 @@ public final class LocalWorkers implements AutoCloseable {
   private final List<Process> processes = new ArrayList<>();
   private final List<Thread> readers = new ArrayList<>();
   private final List<String> addresses = new ArrayList<>();
+  private final Settings settings;
 
-  private LocalWorkers() {}
+  /**
+   * What every worker is started with.
+   *
+   * @param clusterName the cluster's name
+   * @param cpus logical CPUs each offers
+   * @param memoryBudget bytes each holds at most
+   * @param heap each JVM's maximum heap ({@code -Xmx} syntax)
+   * @param heartbeatInterval how often members send heartbeats
+   * @param maxNoHeartbeat how long a member may stay silent before it is removed
+   */
+  public record Settings(
+      String clusterName,
+      double cpus,
+      long memoryBudget,
+      String heap,
+      Duration heartbeatInterval,
+      Duration maxNoHeartbeat) {
+    public Settings {
+      Objects.requireNonNull(clusterName, "clusterName");
+      Objects.requireNonNull(heap, "heap");
+      if (heartbeatInterval.toSeconds() < 1 || maxNoHeartbeat.compareTo(heartbeatInterval) <= 0) {
+        throw new IllegalArgumentException(
+            "heartbeats every whole second or more, silence longer than that: "
+                + heartbeatInterval
+                + ", "
+                + maxNoHeartbeat);
+      }
+    }
+
+    /** Heartbeats every second, a worker silent for 10 s removed: for a try on one machine. */
+    public static Settings of(String clusterName, double cpus, long memoryBudget, String heap) {
+      return new Settings(
+          clusterName, cpus, memoryBudget, heap, Duration.ofSeconds(1), Duration.ofSeconds(10));
+    }
+  }
+
+  private LocalWorkers(Settings settings) {
+    this.settings = settings;
+  }
 
   /**
    * Starts {@code n} workers of cluster {@code clusterName} and waits until each has joined.
@@ -55,36 +95,20 @@ public final class LocalWorkers implements AutoCloseable {
    */
   public static LocalWorkers start(
       int n, String clusterName, double cpus, long memoryBudget, String heap, Duration timeout) {
-    LocalWorkers w = new LocalWorkers();
+    return start(n, Settings.of(clusterName, cpus, memoryBudget, heap), timeout);
+  }
+
+  /**
+   * Starts {@code n} workers with {@code settings} and waits until each has joined.
+   *
+   * @throws ClusterException when one does not join in time or exits (naming it and what it
+   *     printed); those started are stopped
+   */
+  public static LocalWorkers start(int n, Settings settings, Duration timeout) {
+    LocalWorkers w = new LocalWorkers(settings);
     try {
       for (int i = 0; i < n; i++) {
-        String bind = "127.0.0." + (2 + i);
-        List<String> command = command(heap);
-        command.addAll(
-            List.of(
-                "--cluster-name",
-                clusterName,
-                "--bind",
-                bind,
-                "--port",
-                "0",
-                "--host",
-                "worker-" + (i + 1),
-                "--cpus",
-                String.format(Locale.ROOT, "%.2f", cpus),
-                "--memory",
-                Long.toString(memoryBudget),
-                "--heartbeat-interval",
-                "1",
-                "--max-no-heartbeat",
-                "10",
-                "--join-timeout",
-                "5"));
-        if (!w.addresses.isEmpty()) {
-          command.add("--members");
-          command.add(w.addresses.get(0));
-        }
-        w.addresses.add(w.startOne(i + 1, command, timeout));
+        w.add(timeout);
       }
       return w;
     } catch (RuntimeException e) {
@@ -94,18 +118,126 @@ public final class LocalWorkers implements AutoCloseable {
   }
 
   /**
-   * The member addresses ({@code host:port}) of the workers, in start order: a trainer joins them.
+   * Starts one more worker, on the next loopback address and host label (after those started
+   * before, killed ones included), joining those alive, and waits until it has joined. Other
+   * workers may be killed while it joins (from another thread).
+   *
+   * @return its member address ({@code host:port})
+   * @throws ClusterException when it does not join in time or exits (it is stopped)
    */
-  public List<String> addresses() {
-    return List.copyOf(addresses);
+  public String add(Duration timeout) {
+    int i;
+    Launched joined;
+    synchronized (this) {
+      i = processes.size();
+      joined = launch(i);
+    }
+    String address;
+    try {
+      address = awaitJoined(i + 1, joined, timeout);
+    } catch (RuntimeException e) {
+      synchronized (this) {
+        processes.get(i).destroyForcibly();
+      }
+      throw e;
+    }
+    synchronized (this) {
+      addresses.set(i, address);
+    }
+    return address;
   }
 
-  /** The workers' process ids. */
-  public List<Long> pids() {
+  /** Starts worker {@code i} (from 0); the future completes with its address once it joined. */
+  private Launched launch(int i) {
+    String bind = "127.0.0." + (2 + i);
+    List<String> command = command(settings.heap());
+    command.addAll(
+        List.of(
+            "--cluster-name",
+            settings.clusterName(),
+            "--bind",
+            bind,
+            "--port",
+            "0",
+            "--host",
+            "worker-" + (i + 1),
+            "--cpus",
+            String.format(Locale.ROOT, "%.2f", settings.cpus()),
+            "--memory",
+            Long.toString(settings.memoryBudget()),
+            "--heartbeat-interval",
+            Long.toString(settings.heartbeatInterval().toSeconds()),
+            "--max-no-heartbeat",
+            Long.toString(settings.maxNoHeartbeat().toSeconds()),
+            "--join-timeout",
+            "5"));
+    List<String> live = liveAddresses();
+    if (!live.isEmpty()) {
+      command.add("--members");
+      command.add(String.join(",", live));
+    }
+    return startOne(i + 1, command);
+  }
+
+  /**
+   * Kills worker {@code index} (in start order, from 0) with SIGKILL, as a machine dies: no
+   * shutdown hook runs, the cluster is not told. Returns once the process is gone.
+   *
+   * @return its process id
+   */
+  public synchronized long kill(int index) {
+    Process p = processes.get(index);
+    p.destroyForcibly();
+    try {
+      if (!p.waitFor(30, TimeUnit.SECONDS)) {
+        throw new ClusterException("worker " + (index + 1) + " survived SIGKILL for 30 s", null);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new ClusterException("interrupted while killing worker " + (index + 1), e);
+    }
+    return p.pid();
+  }
+
+  /** The addresses of the workers that joined and whose processes are alive. */
+  private List<String> liveAddresses() {
+    List<String> live = new ArrayList<>();
+    for (int i = 0; i < addresses.size(); i++) {
+      if (addresses.get(i) != null && processes.get(i).isAlive()) {
+        live.add(addresses.get(i));
+      }
+    }
+    return live;
+  }
+
+  /**
+   * The member addresses ({@code host:port}) of the workers that joined, in start order (killed
+   * ones included): a trainer joins them.
+   */
+  public synchronized List<String> addresses() {
+    return addresses.stream().filter(java.util.Objects::nonNull).toList();
+  }
+
+  /** The indices (in start order, from 0) of the workers that joined and are alive. */
+  public synchronized List<Integer> alive() {
+    List<Integer> alive = new ArrayList<>();
+    for (int i = 0; i < addresses.size(); i++) {
+      if (addresses.get(i) != null && processes.get(i).isAlive()) {
+        alive.add(i);
+      }
+    }
+    return alive;
+  }
+
+  /** The workers' process ids, in start order. */
+  public synchronized List<Long> pids() {
     return processes.stream().map(Process::pid).toList();
   }
 
-  private String startOne(int number, List<String> command, Duration timeout) {
+  /** A worker process started: completes with its address once it joined; what it printed. */
+  private record Launched(CompletableFuture<String> joined, List<String> printed) {}
+
+  private Launched startOne(int number, List<String> command) {
     Process p;
     try {
       p = new ProcessBuilder(command).redirectErrorStream(true).start();
@@ -114,6 +246,7 @@ public final class LocalWorkers implements AutoCloseable {
       throw new UncheckedIOException("cannot start worker " + number + ": " + command, e);
     }
     processes.add(p);
+    addresses.add(null);
     CompletableFuture<String> joined = new CompletableFuture<>();
     List<String> printed = java.util.Collections.synchronizedList(new ArrayList<>());
     Thread reader =
@@ -149,8 +282,13 @@ public final class LocalWorkers implements AutoCloseable {
     reader.setDaemon(true);
     reader.start();
     readers.add(reader);
+    return new Launched(joined, printed);
+  }
+
+  private static String awaitJoined(int number, Launched launched, Duration timeout) {
+    List<String> printed = launched.printed();
     try {
-      return joined.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+      return launched.joined().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new ClusterException("interrupted while worker " + number + " started", e);
@@ -195,7 +333,7 @@ public final class LocalWorkers implements AutoCloseable {
    * then SIGKILL to what is left.
    */
   @Override
-  public void close() {
+  public synchronized void close() {
     for (int i = processes.size() - 1; i >= 0; i--) {
       Process p = processes.get(i);
       // SIGTERM through the handle: Process.destroy() would also close our end of its output, and

@@ -56,7 +56,9 @@ public final class SluiceWorker implements AutoCloseable {
           SluiceMember.start(
               config.toBuilder()
                   .transport(config.bindAddress() + ":" + transport.address().getPort())
-                  .build());
+                  .build(),
+              // There before the member joins: a call that comes at once waits for attach.
+              java.util.Map.of(WorkerService.KEY, service));
     } catch (RuntimeException e) {
       transport.close();
       service.close();

@@ -228,11 +228,11 @@ public final class WorkerCalls {
   /** Calls an actor; answers with the call's outcome. */
   static final class CallActor extends Call {
     String name;
-    TaskSpec.MapBundle spec;
+    TaskSpec spec;
 
     CallActor() {}
 
-    CallActor(String execution, String name, TaskSpec.MapBundle spec) {
+    CallActor(String execution, String name, TaskSpec spec) {
       this.execution = execution;
       this.name = name;
       this.spec = spec;
@@ -254,10 +254,10 @@ public final class WorkerCalls {
     void readFields(ObjectDataInput in) throws IOException {
       name = in.readString();
       TaskSpec s = SpecCodec.readSpec(in);
-      if (!(s instanceof TaskSpec.MapBundle m)) {
-        throw new IOException("an actor call carries a map bundle, not " + s);
+      if (s instanceof TaskSpec.ReadBlock) {
+        throw new IOException("an actor call carries a map bundle or a remake, not " + s);
       }
-      spec = m;
+      spec = s;
     }
 
     @Override

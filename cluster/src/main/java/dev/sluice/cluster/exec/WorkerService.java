@@ -117,17 +117,40 @@ public final class WorkerService implements BlockSource, AutoCloseable {
     this.builder = Sluice.builder().runtime(threads).build();
     this.hazelcast = hazelcast;
     hazelcast.getUserContext().put(KEY, this);
+    attached.countDown();
   }
 
-  /** The service of the member a call runs on. */
+  /**
+   * The service of the member a call runs on; a call that arrives while the worker is still
+   * starting (it is a member before it serves) waits for it, at most {@value #ATTACH_WAIT_SECONDS}
+   * s.
+   */
   static WorkerService of(HazelcastInstance hazelcast) {
     Object s = hazelcast.getUserContext().get(KEY);
     if (!(s instanceof WorkerService w)) {
       throw new IllegalStateException(
           "member " + hazelcast.getCluster().getLocalMember() + " is not a Sluice worker");
     }
+    try {
+      if (!w.attached.await(ATTACH_WAIT_SECONDS, TimeUnit.SECONDS)) {
+        throw new IllegalStateException(
+            "worker "
+                + hazelcast.getCluster().getLocalMember()
+                + " did not finish starting within "
+                + ATTACH_WAIT_SECONDS
+                + " s");
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted while the worker started", e);
+    }
     return w;
   }
+
+  private static final long ATTACH_WAIT_SECONDS = 60;
+
+  private final java.util.concurrent.CountDownLatch attached =
+      new java.util.concurrent.CountDownLatch(1);
 
   /** The node this worker is. */
   public Node node() {
@@ -243,7 +266,7 @@ public final class WorkerService implements BlockSource, AutoCloseable {
     }
   }
 
-  TaskOutcome callActor(String execution, String name, TaskSpec.MapBundle spec) throws Exception {
+  TaskOutcome callActor(String execution, String name, TaskSpec spec) throws Exception {
     NodeAgent.Actor actor = execution(execution).actors().get(name);
     if (actor == null) {
       throw new IllegalStateException("no actor " + name + " on " + self);

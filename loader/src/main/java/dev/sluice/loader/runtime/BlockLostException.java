@@ -3,6 +3,7 @@ package dev.sluice.loader.runtime;
 /** A block that is no longer where its reference says: its node was lost, or it was released. */
 public final class BlockLostException extends IllegalStateException {
   private final transient BlockRef ref;
+  private final boolean nodeLost;
 
   /**
    * @param ref the block's reference
@@ -14,6 +15,12 @@ public final class BlockLostException extends IllegalStateException {
             + ": "
             + ref);
     this.ref = ref;
+    this.nodeLost = nodeLost;
+  }
+
+  /** Whether the block is gone because its node is (else it was released, or never held). */
+  public boolean nodeLost() {
+    return nodeLost;
   }
 
   /** The reference whose block is gone. */

@@ -16,11 +16,14 @@ import java.util.concurrent.CompletableFuture;
  */
 public interface ExecutionRuntime extends AutoCloseable {
 
-  /** Told of nodes lost. */
+  /** Told of nodes lost, and of nodes that joined. */
   @FunctionalInterface
   interface NodeListener {
     /** {@code node} is gone (called on any thread); its tasks and actors fail. */
     void nodeLost(Node node, String reason);
+
+    /** {@code node} joined (called on any thread): work may be placed on it from now on. */
+    default void nodeJoined(Node node) {}
   }
 
   /** The nodes work can be placed on now, in a stable order. */
@@ -95,7 +98,10 @@ public interface ExecutionRuntime extends AutoCloseable {
     void close();
   }
 
-  /** Tells {@code listener} of every node lost from now on, until the returned action is run. */
+  /**
+   * Tells {@code listener} of every node lost, and every node that joined, from now on, until the
+   * returned action is run.
+   */
   Runnable addNodeListener(NodeListener listener);
 
   /** Stops all threads; tasks and actors still running are interrupted. Idempotent. */

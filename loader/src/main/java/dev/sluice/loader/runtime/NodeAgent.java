@@ -61,9 +61,11 @@ public interface NodeAgent {
     CompletableFuture<Void> ready();
 
     /**
-     * Runs the actor's function over the rows {@code spec} names, after the calls queued before.
+     * After the calls queued before: runs the actor's function over the rows a {@link
+     * TaskSpec.MapBundle} names, or makes again a lost block of the actor's pool that a {@link
+     * TaskSpec.Remake} names (its inputs from their lineage, then the actor's function).
      */
-    Task call(TaskSpec.MapBundle spec);
+    Task call(TaskSpec spec);
 
     /** Stops the actor after the calls queued; completes when it is gone. */
     CompletableFuture<Void> stop();

@@ -113,10 +113,13 @@ final class ActorPoolOperatorState extends MapOperatorState {
     }
   }
 
-  /** A block an actor made cannot be made again without an actor: the executor fails instead. */
+  /**
+   * A lost block an actor made is made again on one of the pool's actors (its inputs from their
+   * lineage, then the actor's function).
+   */
   @Override
   boolean remakes() {
-    return false;
+    return true;
   }
 
   private void stopActor(Actor a) {
@@ -154,7 +157,9 @@ final class ActorPoolOperatorState extends MapOperatorState {
     // When the holder's actors are all full, the block crosses to another node's actor only if
     // that one is idle: to a busy one it would cross to wait as long as it waits here.
     String holder =
-        inputQueue.isEmpty() || !ctx.options().locality() ? null : inputQueue.peek().ref().owner();
+        inputQueue.isEmpty() || !ctx.options().locality()
+            ? null
+            : inputQueue.peek().current().owner();
     target = null;
     boolean targetLocal = false;
     boolean localFull = false;
@@ -208,6 +213,40 @@ final class ActorPoolOperatorState extends MapOperatorState {
   void launch() {
     Actor a = target;
     target = null;
+    if (!remakeQueue.isEmpty()) {
+      BlockRef lost = remakeQueue.poll();
+      a.inFlight++;
+      TaskCompletion made = remakeCompletion(lost);
+      launchTask(
+          taskMemoryEstimate(),
+          a.node,
+          () -> a.handle.call(remakeSpec(lost)),
+          new TaskCompletion() {
+            @Override
+            public boolean counts() {
+              return made.counts();
+            }
+
+            @Override
+            public void completed(TaskOutcome r, BlockRef output) {
+              done(a);
+              made.completed(r, output);
+            }
+
+            @Override
+            public void failed(Throwable cause) {
+              done(a);
+              made.failed(cause);
+            }
+
+            @Override
+            public boolean lost(Throwable cause) {
+              done(a);
+              return made.lost(cause);
+            }
+          });
+      return;
+    }
     Retry retry = retries.poll();
     List<Segment> bundle = retry != null ? retry.bundle() : takeBundle();
     long seq = retry != null ? retry.seq() : nextActorSeq++;
@@ -234,6 +273,7 @@ final class ActorPoolOperatorState extends MapOperatorState {
           @Override
           public void failed(Throwable cause) {
             done(a);
+            super.failed(cause);
           }
 
           @Override

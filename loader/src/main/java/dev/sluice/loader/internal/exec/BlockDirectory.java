@@ -8,6 +8,7 @@ import dev.sluice.loader.runtime.NodeBlocks;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
 
 /**
  * Finds the block behind a reference, in the store of its node, also after that node was lost and
@@ -18,7 +19,9 @@ import java.util.concurrent.ConcurrentHashMap;
  * waits. Thread-safe.
  */
 final class BlockDirectory implements InputBlocks {
-  private final Map<String, NodeBlocks> stores;
+  /** Copied on write: a node that joins adds its store while tasks read the map. */
+  private volatile Map<String, NodeBlocks> stores;
+
   private final Map<Key, BlockRef> successors = new ConcurrentHashMap<>();
 
   /** Lost blocks released before they were made again: made again, they are released at once. */
@@ -37,6 +40,15 @@ final class BlockDirectory implements InputBlocks {
    */
   BlockDirectory(Map<String, ? extends NodeBlocks> stores) {
     this.stores = Map.copyOf(stores);
+  }
+
+  /** A node joined the execution: its blocks are found in {@code store}. */
+  synchronized void addStore(String nodeId, NodeBlocks store) {
+    Map<String, NodeBlocks> m = new java.util.HashMap<>(stores);
+    if (m.putIfAbsent(nodeId, store) != null) {
+      throw new IllegalArgumentException("node " + nodeId + " is already in the execution");
+    }
+    stores = Map.copyOf(m);
   }
 
   /** The blocks of node {@code nodeId}. */
@@ -169,6 +181,34 @@ final class BlockDirectory implements InputBlocks {
       }
       wait();
     }
+  }
+
+  /**
+   * Waits until the block is no longer held where the directory had it (its node was declared lost,
+   * or it was made again elsewhere), or the execution failed (then throws its error).
+   *
+   * @return false when {@code nanos} passed first
+   * @throws InterruptedException when interrupted while waiting
+   */
+  synchronized boolean awaitNotHeld(BlockRef ref, long nanos) throws InterruptedException {
+    BlockRef held = current(ref);
+    long deadline = System.nanoTime() + nanos;
+    while (current(ref).equals(held) && store(held.owner()).contains(held)) {
+      if (failure != null) {
+        throw SluiceException.rethrown(failure);
+      }
+      long left = deadline - System.nanoTime();
+      if (left <= 0) {
+        return false;
+      }
+      TimeUnit.NANOSECONDS.timedWait(this, left);
+    }
+    return true;
+  }
+
+  /** A node was lost: waiters on its blocks look again. */
+  synchronized void nodeLost() {
+    notifyAll();
   }
 
   /** The execution failed: waiters stop waiting. */

@@ -3,9 +3,11 @@ package dev.sluice.loader.internal.exec;
 import dev.sluice.loader.Batch;
 import dev.sluice.loader.SluiceException;
 import dev.sluice.loader.internal.batch.BatchHosts;
+import dev.sluice.loader.runtime.BlockLostException;
 import dev.sluice.loader.runtime.BlockRef;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import org.apache.arrow.memory.BufferAllocator;
@@ -31,6 +33,7 @@ final class ConsumerChannel {
   private final BufferAllocator consumerAllocator;
   private final Runnable wake;
   private final Runnable allClosed;
+  private final java.util.function.Consumer<BlockRef> remake;
   private final BlockingQueue<Object> queue = new LinkedBlockingQueue<>();
   private final AtomicInteger waitingBlocks = new AtomicInteger();
   private final AtomicInteger outstanding = new AtomicInteger();
@@ -68,6 +71,21 @@ final class ConsumerChannel {
       BufferAllocator consumerAllocator,
       Runnable wake,
       Runnable allClosed) {
+    this(capacity, blocks, consumerAllocator, wake, allClosed, ref -> {});
+  }
+
+  /**
+   * @param remake asks the scheduler to make a lost block again (any thread; once is enough however
+   *     often it is asked)
+   */
+  ConsumerChannel(
+      int capacity,
+      BlockDirectory blocks,
+      BufferAllocator consumerAllocator,
+      Runnable wake,
+      Runnable allClosed,
+      java.util.function.Consumer<BlockRef> remake) {
+    this.remake = remake;
     if (capacity < 1) {
       throw new IllegalArgumentException("capacity must be >= 1: " + capacity);
     }
@@ -229,10 +247,52 @@ final class ConsumerChannel {
 
   // ---- the consumer (any thread)
 
+  /**
+   * How long the consumer waits, when a block it takes cannot be fetched from its node, for the
+   * runtime to declare the node lost (then the block is made again): a process killed is heard of
+   * within a second when its connections are refused, a host gone silent after the runtime's
+   * failure detection time. After this the consumer fails instead of hanging.
+   */
+  static final long NODE_LOSS_WAIT_NANOS = TimeUnit.SECONDS.toNanos(120);
+
   /** The next block, waiting for it; null at the end. Throws the execution's failure. */
   Delivered take() throws InterruptedException {
     BlockRef ref = takeRef();
-    return ref == null ? null : open(ref);
+    return ref == null ? null : openSurviving(ref);
+  }
+
+  /**
+   * Takes a block out of its store; if its node is gone (the block cannot be fetched), waits until
+   * the runtime declares the node lost, has the block made again and takes that.
+   */
+  private Delivered openSurviving(BlockRef ref) throws InterruptedException {
+    for (int tries = 1; ; tries++) {
+      try {
+        return open(ref);
+      } catch (BlockLostException e) {
+        if (!e.nodeLost() || tries > 3) {
+          releaseLost(ref);
+          throw e;
+        }
+        if (!blocks.awaitNotHeld(ref, NODE_LOSS_WAIT_NANOS)) {
+          releaseLost(ref);
+          throw new SluiceException(
+              "a block could not be fetched from its node, which the runtime still counts as"
+                  + " alive after "
+                  + TimeUnit.NANOSECONDS.toSeconds(NODE_LOSS_WAIT_NANOS)
+                  + " s: "
+                  + e.getMessage(),
+              e);
+        }
+        remake.accept(ref); // the scheduler may have heard of the loss after it took the block
+        awaitRemade(ref);
+      }
+    }
+  }
+
+  private void releaseLost(BlockRef ref) {
+    blocks.release(ref);
+    closedOne(ref.bytes());
   }
 
   /**
@@ -274,9 +334,12 @@ final class ConsumerChannel {
     return null;
   }
 
-  /** Takes a block whose reference {@link #takeRef} gave out of its store, for the consumer. */
-  Delivered openRef(BlockRef ref) {
-    return open(ref);
+  /**
+   * Takes a block whose reference {@link #takeRef} gave out of its store, for the consumer (waiting
+   * for it to be made again if its node is lost meanwhile).
+   */
+  Delivered openRef(BlockRef ref) throws InterruptedException {
+    return openSurviving(ref);
   }
 
   /**

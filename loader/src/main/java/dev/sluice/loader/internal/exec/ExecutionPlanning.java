@@ -28,6 +28,9 @@ import org.apache.arrow.memory.BufferAllocator;
  * for each operator of the plan, and whether the plan's resource requests can be met at all.
  */
 final class ExecutionPlanning {
+  private static final org.slf4j.Logger LOG =
+      org.slf4j.LoggerFactory.getLogger(ExecutionPlanning.class);
+
   private ExecutionPlanning() {}
 
   /**
@@ -79,12 +82,14 @@ final class ExecutionPlanning {
                   + " it was built otherwise, or transformed after its definition built it",
               (Throwable) null);
         }
-        RemoteExecution ex =
-            new RemoteExecution(
-                executionId, definition, epoch, options, PlanFingerprint.of(plan).lines(), splits);
-        ExecutionRuntime.RemoteNode r = runtime.openRemote(n, ex);
-        if (r == null) {
-          throw new IllegalStateException("the runtime opened nothing on remote node " + n);
+        ExecutionRuntime.RemoteNode r;
+        try {
+          r = openRemote(runtime, n, plan, definition, epoch, options, executionId, splits);
+        } catch (dev.sluice.loader.runtime.NodeLostException lost) {
+          // Gone since the runtime listed it (a worker killed just before): it takes no part.
+          LOG.warn(
+              "execution {}: {} left as the execution opened: it takes no part", executionId, n);
+          continue;
         }
         remotes.put(n.id(), r);
       }
@@ -93,6 +98,49 @@ final class ExecutionPlanning {
       throw e;
     }
     return remotes;
+  }
+
+  /** Opens the half of the execution of one remote node (see {@link #openRemotes}). */
+  static ExecutionRuntime.RemoteNode openRemote(
+      ExecutionRuntime runtime,
+      Node n,
+      List<PhysicalOp> plan,
+      PipelineRef definition,
+      int epoch,
+      ExecutionOptions options,
+      String executionId,
+      String splits) {
+    RemoteExecution ex =
+        new RemoteExecution(
+            executionId, definition, epoch, options, PlanFingerprint.of(plan).lines(), splits);
+    ExecutionRuntime.RemoteNode r = runtime.openRemote(n, ex);
+    if (r == null) {
+      throw new IllegalStateException("the runtime opened nothing on remote node " + n);
+    }
+    return r;
+  }
+
+  /**
+   * The nodes an execution runs on: those of this process, and the remote ones whose half was
+   * opened (a node lost as the execution opened takes no part).
+   *
+   * @throws SluiceException when none is left
+   */
+  static List<Node> opened(
+      ExecutionRuntime runtime,
+      List<Node> nodes,
+      Map<String, ExecutionRuntime.RemoteNode> remotes) {
+    List<Node> opened = new java.util.ArrayList<>();
+    for (Node n : nodes) {
+      if (!runtime.isRemote(n) || remotes.containsKey(n.id())) {
+        opened.add(n);
+      }
+    }
+    if (opened.isEmpty()) {
+      throw new SluiceException(
+          "every node left as the execution opened: " + nodes, (Throwable) null);
+    }
+    return opened;
   }
 
   /**

@@ -127,15 +127,22 @@ final class LocalNodeAgent implements NodeAgent {
       }
 
       @Override
-      public Task call(TaskSpec.MapBundle spec) {
+      public Task call(TaskSpec spec) {
         // On the actor's thread, with the actor's own function instance.
+        if (spec instanceof TaskSpec.Remake remake) {
+          return start(
+              spec,
+              measured ->
+                  handle.call(fn -> measured.run(a -> worker.remakeOnActor(remake, pool, fn, a))));
+        }
+        TaskSpec.MapBundle map = (TaskSpec.MapBundle) spec;
         return start(
             spec,
             measured ->
                 handle.call(
                     fn ->
                         measured.run(
-                            a -> worker.mapTask(spec, List.of(new NamedFunction(pool, fn)), a))));
+                            a -> worker.mapTask(map, List.of(new NamedFunction(pool, fn)), a))));
       }
 
       @Override

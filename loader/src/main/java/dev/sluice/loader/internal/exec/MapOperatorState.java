@@ -13,6 +13,7 @@ import dev.sluice.loader.runtime.TaskSpec;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import org.apache.arrow.memory.BufferAllocator;
 
 /**
@@ -27,9 +28,15 @@ class MapOperatorState extends OperatorState {
   final int concurrency;
   private long nextSeq;
 
-  /** A task lost with a node, to run again with the same input and output key. */
-  record Retry(long seq, List<Segment> bundle) {
-    boolean ready() {
+  /**
+   * A task lost with a node, to run again with the same input and output key, not before {@code
+   * notBefore} (clock nanos).
+   */
+  record Retry(long seq, List<Segment> bundle, long notBefore) {
+    boolean ready(long now) {
+      if (now < notBefore) {
+        return false;
+      }
       for (Segment s : bundle) {
         if (!s.block().ready()) {
           return false;
@@ -39,8 +46,24 @@ class MapOperatorState extends OperatorState {
     }
   }
 
+  /**
+   * How many times one task may be lost before the execution fails: far more than node losses can
+   * explain (each loss is heard within the failure detection time, and then the task's inputs are
+   * made again), so that an input the scheduler believes held but its node does not have fails with
+   * a message instead of being retried for ever.
+   */
+  static final int MAX_LOST_TRIES = 60;
+
+  /** The first pause before a lost task runs again; it doubles on each loss, up to the maximum. */
+  static final long FIRST_RETRY_PAUSE_NANOS = TimeUnit.MILLISECONDS.toNanos(10);
+
+  static final long MAX_RETRY_PAUSE_NANOS = TimeUnit.MILLISECONDS.toNanos(250);
+
   /** Tasks lost with a node, run again before new bundles. */
   final java.util.ArrayDeque<Retry> retries = new java.util.ArrayDeque<>();
+
+  /** How many times each task (by sequence number) was lost so far. */
+  private final java.util.Map<Long, Integer> lostTries = new java.util.HashMap<>();
 
   MapOperatorState(
       int index,
@@ -73,7 +96,7 @@ class MapOperatorState extends OperatorState {
       return true;
     }
     if (!retries.isEmpty()) {
-      return retries.peek().ready();
+      return retries.peek().ready(ctx.clock().getAsLong());
     }
     if (inputQueue.isEmpty()) {
       return false;
@@ -128,9 +151,34 @@ class MapOperatorState extends OperatorState {
     }
   }
 
-  /** Queues a lost task's bundle to run again, having its lost inputs made again. */
-  final boolean retry(long seq, List<Segment> bundle) {
-    retries.add(new Retry(seq, bundle));
+  /**
+   * Queues a lost task's bundle to run again, having its lost inputs made again. The first time at
+   * once; again after a pause that doubles each time (the task may have failed on an input whose
+   * node is gone before the runtime says so: until then the input looks held, and running the task
+   * at once would fail the same way). Fails the execution once the task was lost {@value
+   * #MAX_LOST_TRIES} times.
+   */
+  final boolean retry(long seq, List<Segment> bundle, Throwable cause) {
+    int tries = lostTries.merge(seq, 1, Integer::sum);
+    if (tries > MAX_LOST_TRIES) {
+      executor.fail(
+          new dev.sluice.loader.SluiceException(
+              name
+                  + ": a task was lost "
+                  + MAX_LOST_TRIES
+                  + " times without its inputs' node being lost; last: "
+                  + cause.getMessage(),
+              cause));
+      return false;
+    }
+    long pause =
+        tries == 1
+            ? 0
+            : Math.min(MAX_RETRY_PAUSE_NANOS, FIRST_RETRY_PAUSE_NANOS << Math.min(tries - 2, 20));
+    retries.add(new Retry(seq, bundle, ctx.clock().getAsLong() + pause));
+    if (pause > 0) {
+      ctx.timer().schedule(() -> ctx.post().accept(() -> {}), pause, TimeUnit.NANOSECONDS);
+    }
     for (Segment s : bundle) {
       executor.remakeIfLost(s.block().ref());
     }
@@ -230,6 +278,7 @@ class MapOperatorState extends OperatorState {
 
     @Override
     public void completed(TaskOutcome r, BlockRef output) {
+      lostTries.remove(seq);
       outputs.add(seq, 0, output);
       outputs.finish(seq, 1);
       if (output != null && !executor.blocks().ready(output)) {
@@ -239,8 +288,13 @@ class MapOperatorState extends OperatorState {
     }
 
     @Override
+    public void failed(Throwable cause) {
+      lostTries.remove(seq);
+    }
+
+    @Override
     public boolean lost(Throwable cause) {
-      return retry(seq, bundle);
+      return retry(seq, bundle, cause);
     }
   }
 
@@ -270,7 +324,8 @@ class MapOperatorState extends OperatorState {
   final TaskSpec.MapBundle specOf(List<Segment> bundle) {
     List<TaskSpec.Input> inputs = new ArrayList<>(bundle.size());
     for (Segment s : bundle) {
-      inputs.add(new TaskSpec.Input(s.block().ref(), s.from(), s.to()));
+      // The block as it now lives: made again elsewhere if its node was lost.
+      inputs.add(new TaskSpec.Input(s.block().current(), s.from(), s.to()));
     }
     return new TaskSpec.MapBundle(index, inputs);
   }

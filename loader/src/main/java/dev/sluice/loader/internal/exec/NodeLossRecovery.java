@@ -60,6 +60,7 @@ final class NodeLossRecovery {
     }
     resources.lose(node);
     int dropped = blocks.store(node.id()).lose();
+    blocks.nodeLost();
     executor.decided("lost node " + node.id() + " with " + dropped + " blocks");
     String problem = ExecutionPlanning.resourcesLeftProblem(plan, resources);
     if (problem != null) {

@@ -1,6 +1,7 @@
 package dev.sluice.loader.internal.exec;
 
 import dev.sluice.loader.Batch;
+import dev.sluice.loader.BatchFunction;
 import dev.sluice.loader.SluiceException;
 import dev.sluice.loader.internal.plan.PhysicalOp;
 import dev.sluice.loader.internal.plan.PhysicalOp.ActorMapOp;
@@ -394,15 +395,17 @@ final class NodeWorker {
   // ---- blocks made again
 
   /**
-   * The error for a lost block that an actor pool made: making it again needs one of the pool's
-   * actors, which the executor does not do (the execution fails instead of hanging).
+   * The error for a lost block that an actor pool made, needed to make again a block downstream:
+   * that needs one of the pool's actors in the middle of another operator's task, which the
+   * executor does not do (the execution fails instead of hanging). A lost block of the pool itself
+   * is made again on one of its actors ({@link #remakeOnActor}).
    */
   static SluiceException actorBlockLost(String pool, Lineage lineage) {
     return new SluiceException(
         "a block made by the actor pool "
             + pool
-            + " was lost with its node, and making it again needs one of the pool's actors,"
-            + " which this executor does not do yet: "
+            + " was lost with its node, and making again a block made from it needs one of the"
+            + " pool's actors in another operator's task, which this executor does not do: "
             + lineage,
         pool,
         null,
@@ -412,14 +415,37 @@ final class NodeWorker {
 
   /** Makes the block {@code spec} names again from its lineage. */
   Batch remake(TaskSpec.Remake spec, BufferAllocator alloc) throws Exception {
-    return remake(spec.lineage(), alloc);
+    return remake(spec.lineage(), null, alloc);
+  }
+
+  /**
+   * Makes again, on an actor of the pool that made it, the block {@code spec} names: its inputs
+   * from their lineage, then the actor's function over them (an actor's function maps its input to
+   * the same output whichever actor runs it: the pool's actors hold models and clients, not the
+   * data).
+   *
+   * @param pool the pool's name
+   * @param fn the actor's function instance
+   */
+  TaskResult remakeOnActor(
+      TaskSpec.Remake spec, String pool, BatchFunction fn, BufferAllocator alloc) throws Exception {
+    if (!(plan.get(spec.operator()) instanceof ActorMapOp)
+        || spec.lineage().operator() != spec.operator()) {
+      throw new IllegalArgumentException(
+          "an actor of " + pool + " makes again only its own pool's blocks: " + spec.lineage());
+    }
+    return new TaskResult(
+        remake(spec.lineage(), new NamedFunction(pool, fn), alloc), 0, 0, 0, 0, 0, false);
   }
 
   /**
    * A read's block by reading its rows again; any other block by making its inputs again (they were
-   * released once used), cutting the recorded slices and running the operator's functions.
+   * released once used), cutting the recorded slices and running the operator's functions; a block
+   * of an actor pool only with {@code actor}, that pool's actor function (else the error of {@link
+   * #actorBlockLost}).
    */
-  private Batch remake(Lineage lineage, BufferAllocator alloc) throws Exception {
+  private Batch remake(Lineage lineage, NamedFunction actor, BufferAllocator alloc)
+      throws Exception {
     PhysicalOp producer = plan.get(lineage.operator());
     String name = names.get(lineage.operator());
     if (lineage instanceof Lineage.Read read) {
@@ -430,13 +456,13 @@ final class NodeWorker {
       return ReadReplay.remake(
           (ReadOp) producer, split, read, ctx.readContext(), ctx.badRecords(), ctx.epoch(), alloc);
     }
-    if (producer instanceof ActorMapOp) {
+    if (producer instanceof ActorMapOp && actor == null) {
       throw actorBlockLost(name, lineage);
     }
     List<Batch> parts = new ArrayList<>();
     try {
       for (Lineage.Slice s : ((Lineage.Derived) lineage).inputs()) {
-        Batch in = remake(s.block(), alloc);
+        Batch in = remake(s.block(), null, alloc);
         if (in.rowCount() != s.rows()) {
           int rows = in.rowCount();
           in.close();
@@ -463,6 +489,10 @@ final class NodeWorker {
       if (producer instanceof TaskMapOp t) {
         return TaskBody.runChain(
             t.chain(), input, true, alloc, ctx.badRecords(), name, ctx.epoch());
+      }
+      if (producer instanceof ActorMapOp) {
+        return TaskBody.runChain(
+            List.of(actor), input, true, alloc, ctx.badRecords(), name, ctx.epoch());
       }
       return input; // a limit's cut is its input's rows
     } finally {

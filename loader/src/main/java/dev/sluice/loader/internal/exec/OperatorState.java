@@ -151,55 +151,64 @@ abstract class OperatorState implements BackpressurePolicy.OperatorView {
   /** Launches a task that makes the next queued lost block again, under its name. */
   final void launchRemake() {
     BlockRef lost = remakeQueue.poll();
-    startTask(
-        taskMemoryEstimate(),
-        lost.hosts(),
-        new TaskSpec.Remake(index, lost.lineage(), lost.hosts()),
-        new TaskCompletion() {
-          @Override
-          public boolean counts() {
-            return false;
-          }
+    startTask(taskMemoryEstimate(), lost.hosts(), remakeSpec(lost), remakeCompletion(lost));
+  }
 
-          @Override
-          public void completed(TaskOutcome r, BlockRef output) {
-            int rows = output == null ? 0 : output.rows();
-            if (cancelled) {
-              return; // nothing was kept
-            }
-            if (rows != lost.rows()) {
-              if (output != null) {
-                executor.release(output);
-              }
-              executor.fail(
-                  new SluiceException(
-                      "made again, "
-                          + lost.lineage()
-                          + " has "
-                          + rows
-                          + " rows, not "
-                          + lost.rows()
-                          + ": a function is not deterministic",
-                      name,
-                      null,
-                      null,
-                      null));
-              return;
-            }
-            if (!executor.blocks().ready(output)) {
-              queueRemake(lost); // its node was lost too before the task ended
-              return;
-            }
-            executor.decided("remade " + lost.lineage().dedupKey() + " on " + output.owner());
-            executor.remade(lost, output);
-          }
+  /** The spec of a task that makes {@code lost} again. */
+  final TaskSpec.Remake remakeSpec(BlockRef lost) {
+    return new TaskSpec.Remake(index, lost.lineage(), lost.hosts());
+  }
 
-          @Override
-          public boolean lost(Throwable cause) {
-            queueRemake(lost);
-            return true;
+  /**
+   * The end of a task that made {@code lost} again: its holders read the new block; made with other
+   * rows, the execution fails (a function is not deterministic); lost again, it is queued again.
+   */
+  final TaskCompletion remakeCompletion(BlockRef lost) {
+    return new TaskCompletion() {
+      @Override
+      public boolean counts() {
+        return false;
+      }
+
+      @Override
+      public void completed(TaskOutcome r, BlockRef output) {
+        int rows = output == null ? 0 : output.rows();
+        if (cancelled) {
+          return; // nothing was kept
+        }
+        if (rows != lost.rows()) {
+          if (output != null) {
+            executor.release(output);
           }
-        });
+          executor.fail(
+              new SluiceException(
+                  "made again, "
+                      + lost.lineage()
+                      + " has "
+                      + rows
+                      + " rows, not "
+                      + lost.rows()
+                      + ": a function is not deterministic",
+                  name,
+                  null,
+                  null,
+                  null));
+          return;
+        }
+        if (!executor.blocks().ready(output)) {
+          queueRemake(lost); // its node was lost too before the task ended
+          return;
+        }
+        executor.decided("remade " + lost.lineage().dedupKey() + " on " + output.owner());
+        executor.remade(lost, output);
+      }
+
+      @Override
+      public boolean lost(Throwable cause) {
+        queueRemake(lost);
+        return true;
+      }
+    };
   }
 
   /**
@@ -413,7 +422,13 @@ abstract class OperatorState implements BackpressurePolicy.OperatorView {
     if (executor.failed()) {
       return false;
     }
-    executor.decided("retry a task of " + name + " lost with " + run.node().id());
+    executor.decided(
+        "retry a task of "
+            + name
+            + " on "
+            + run.node().id()
+            + ": "
+            + (nodeLost != null ? nodeLost.getMessage() : blockLost.getMessage()));
     return completion.lost(cause);
   }
 

@@ -141,6 +141,13 @@ final class ResourceLedger {
     used.computeIfPresent(n.id(), (k, u) -> u.minus(r));
   }
 
+  /** A node joined the execution: tasks and actors may be placed on it from now on. */
+  void add(Node n) {
+    if (nodes.putIfAbsent(n.id(), n) == null) {
+      used.put(n.id(), Resources.NONE);
+    }
+  }
+
   /** Forgets a lost node: nothing is placed on it any more, and what it held is gone with it. */
   void lose(Node n) {
     nodes.remove(n.id());

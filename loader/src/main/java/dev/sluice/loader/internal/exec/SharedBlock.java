@@ -28,6 +28,11 @@ final class SharedBlock {
     return ref;
   }
 
+  /** The reference the block now lives under (another when it was lost and made again). */
+  BlockRef current() {
+    return blocks.current(ref);
+  }
+
   /** The block's rows, read from its store (by a task that holds a reference). */
   Batch batch() {
     return blocks.get(ref);

@@ -97,6 +97,12 @@ public final class StreamingExecutor implements BlockStream {
 
   private final ScheduledExecutorService timer;
 
+  /** Opens the halves of nodes that join while the execution runs (made at the first join). */
+  private java.util.concurrent.ExecutorService joiner;
+
+  /** What the plan was built from (remote nodes build theirs from it), or null. */
+  private final PipelineRef definition;
+
   /** The scheduling thread; null when a test steps the execution ({@link #runOnce()}). */
   private final Thread thread;
 
@@ -203,6 +209,7 @@ public final class StreamingExecutor implements BlockStream {
     this.epoch = epoch;
     this.plan = List.copyOf(plan);
     this.options = options;
+    this.definition = definition;
     this.runtime = runtime;
     this.observer = observer;
     this.clock = clock;
@@ -216,21 +223,24 @@ public final class StreamingExecutor implements BlockStream {
     this.executionAllocator = storeAllocator.newChildAllocator("execution-" + id, 0, hardLimit);
     this.consumerAllocator =
         executionAllocator.newChildAllocator("consumer-" + id, 0, Long.MAX_VALUE);
-    List<Node> nodes = ExecutionPlanning.nodes(runtime, options);
+    List<Node> listed = ExecutionPlanning.nodes(runtime, options);
+    List<Node> nodes;
     try {
       // The epoch's splits, listed once: the read leases them, and remote nodes check theirs.
       this.readPlan =
           this.plan.get(0) instanceof PhysicalOp.ReadOp r ? EpochSplits.plan(r, epoch) : null;
       this.remotes =
-          ExecutionPlanning.openRemotes(
-              runtime,
-              nodes,
-              this.plan,
-              definition,
-              epoch,
-              options,
-              id,
-              readPlan == null ? "" : EpochSplits.describe(readPlan));
+          new java.util.concurrent.ConcurrentHashMap<>(
+              ExecutionPlanning.openRemotes(
+                  runtime,
+                  listed,
+                  this.plan,
+                  definition,
+                  epoch,
+                  options,
+                  id,
+                  readPlan == null ? "" : EpochSplits.describe(readPlan)));
+      nodes = ExecutionPlanning.opened(runtime, listed, remotes);
     } catch (RuntimeException e) {
       consumerAllocator.close();
       executionAllocator.close();
@@ -243,7 +253,8 @@ public final class StreamingExecutor implements BlockStream {
             blocks,
             consumerAllocator,
             () -> inbox.add(() -> {}),
-            this::closeAllocatorsIfDone);
+            this::closeAllocatorsIfDone,
+            ref -> inbox.add(() -> remakeIfLost(ref)));
     this.policies = bulk ? Policies.bulk() : Policies.streamingDefaults();
     this.badRecords = new BadRecords(options.badRecordAllowance());
     this.resources = new ResourceLedger(nodes, this::memoryInUse);
@@ -269,6 +280,62 @@ public final class StreamingExecutor implements BlockStream {
     List<BlockRef> heldElsewhere = new ArrayList<>(bulkHeld);
     heldElsewhere.addAll(consumer.waitingRefs());
     recovery.nodeLost(node, reason, heldElsewhere);
+  }
+
+  /**
+   * A node joined the runtime while the execution runs: its half is opened on a thread of the
+   * execution's own (a round trip to the node), then the scheduler adds it (see {@link #joined}). A
+   * node of this process, or one that cannot open, takes no part.
+   */
+  private synchronized void openJoined(Node node) {
+    if (remotesClosed || !runtime.isRemote(node) || definition == null) {
+      return;
+    }
+    if (joiner == null) {
+      joiner =
+          Executors.newSingleThreadExecutor(
+              r -> {
+                Thread t = new Thread(r, "sluice-joiner-" + id);
+                t.setDaemon(true);
+                return t;
+              });
+    }
+    joiner.execute(
+        () -> {
+          ExecutionRuntime.RemoteNode r;
+          try {
+            r =
+                ExecutionPlanning.openRemote(
+                    runtime,
+                    node,
+                    plan,
+                    definition,
+                    epoch,
+                    options,
+                    id,
+                    readPlan == null ? "" : EpochSplits.describe(readPlan));
+          } catch (RuntimeException e) {
+            LOG.warn("execution {}: {} joined but cannot take part: {}", id, node, e.toString());
+            return;
+          }
+          inbox.add(() -> joined(node, r));
+        });
+  }
+
+  /** A node that joined had its half opened: from now on work is placed on it too. */
+  private void joined(Node node, ExecutionRuntime.RemoteNode r) {
+    synchronized (this) {
+      if (remotesClosed || failure != null || stopRequested || remotes.containsKey(node.id())) {
+        r.close();
+        return;
+      }
+      remotes.put(node.id(), r);
+    }
+    blocks.addStore(node.id(), r.blocks());
+    agents.put(node.id(), r.agent());
+    resources.add(node);
+    decided("node " + node.id() + " joined");
+    LOG.info("execution {}: {} joined and takes work from now on", id, node);
   }
 
   /** Has a lost block made again (see {@link NodeLossRecovery#remakeIfLost}). */
@@ -313,7 +380,18 @@ public final class StreamingExecutor implements BlockStream {
     }
     LOG.info("Execution {}: {}", id, Planner.describe(plan));
     stopListening =
-        runtime.addNodeListener((node, reason) -> inbox.add(() -> nodeLost(node, reason)));
+        runtime.addNodeListener(
+            new ExecutionRuntime.NodeListener() {
+              @Override
+              public void nodeLost(Node node, String reason) {
+                inbox.add(() -> StreamingExecutor.this.nodeLost(node, reason));
+              }
+
+              @Override
+              public void nodeJoined(Node node) {
+                openJoined(node);
+              }
+            });
     inbox.add(() -> ops.forEach(OperatorState::start));
     if (thread != null) {
       thread.start();
@@ -364,6 +442,9 @@ public final class StreamingExecutor implements BlockStream {
   /** Records a decision of the current step (see {@link Step}). */
   void decided(String decision) {
     decisions.add(decision);
+    if (LOG.isDebugEnabled()) {
+      LOG.debug("execution {}: {}", id, decision);
+    }
   }
 
   /** One scheduling step; returns true when the execution is over and every task has ended. */
@@ -534,6 +615,7 @@ public final class StreamingExecutor implements BlockStream {
     progress.observe(true);
     observer.close();
     timer.shutdownNow();
+    stopJoiner();
     // Stopped by the consumer (or over): nothing more will come.
     consumer.end();
     if (endNanos < 0) {
@@ -573,7 +655,12 @@ public final class StreamingExecutor implements BlockStream {
 
   /** Takes a block {@link #takeRef} gave out of its store, for a consumer of this process. */
   Batch open(BlockRef ref) {
-    return consumer.openRef(ref).batch();
+    try {
+      return consumer.openRef(ref).batch();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new SluiceException("interrupted while taking " + ref, e);
+    }
   }
 
   /** A block {@link #takeRef} gave was taken by a consumer in another process. */
@@ -732,6 +819,12 @@ public final class StreamingExecutor implements BlockStream {
     }
   }
 
+  private synchronized void stopJoiner() {
+    if (joiner != null) {
+      joiner.shutdownNow();
+    }
+  }
+
   private synchronized void closeRemotes() {
     if (!remotesClosed) {
       remotesClosed = true;
@@ -748,6 +841,7 @@ public final class StreamingExecutor implements BlockStream {
     consumerAllocator.close();
     executionAllocator.close();
     timer.shutdownNow();
+    stopJoiner();
     allocatorsClosed = true;
   }
 

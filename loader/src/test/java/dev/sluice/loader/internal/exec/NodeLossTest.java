@@ -245,9 +245,47 @@ class NodeLossTest {
     assertThat(pool.tasksInFlight()).as("%s", decisions).isPositive();
     runtime.loseNode(bigB, "killed by the test"); // the call never ran
     runToEnd();
-    assertThat(decisions).anyMatch(d -> d.startsWith("retry a task of Pool lost with b"));
+    assertThat(decisions).anyMatch(d -> d.startsWith("retry a task of Pool on b:"));
     assertThat(decisions).contains("start actor Pool-1");
     assertThat(seen).hasSize(600).doesNotHaveDuplicates();
+  }
+
+  /** Each id plus 1,000,000, in a new block. */
+  private static final dev.sluice.loader.BatchFunction PLUS_MILLION =
+      (in, ctx) -> {
+        int n = in.rowCount();
+        org.apache.arrow.vector.types.pojo.Schema schema =
+            new org.apache.arrow.vector.types.pojo.Schema(
+                List.of(dev.sluice.loader.Columns.int64(RangeSource.COLUMN)));
+        try (dev.sluice.loader.BatchBuilder b =
+            dev.sluice.loader.BatchBuilder.createUninitialized(
+                ctx.allocator(), schema, n, 0, in.sources())) {
+          for (int i = 0; i < n; i++) {
+            b.setLong(RangeSource.COLUMN, i, in.getLong(RangeSource.COLUMN, i) + 1_000_000);
+          }
+          return b.build(n);
+        }
+      };
+
+  @Test
+  void aLostBlockAnActorMadeIsMadeAgainOnAnActorOfThePoolAndEveryRowArrivesOnce() {
+    // The actor's function marks its rows (+1,000,000): a block made again must be the actor's
+    // output, not its input.
+    ActorMapOp pooled =
+        new ActorMapOp(
+            "Pool",
+            () -> PLUS_MILLION,
+            ActorPool.of(2, 2).withIdleTimeout(Duration.ofSeconds(5)),
+            Resources.cpus(0.5),
+            0);
+    start(OPTIONS, read(1_200, 4, List.of()), pooled);
+    rounds(6, false); // the actors' outputs pile up in the consumer's channel, on both nodes
+    runtime.loseNode(B, "killed by the test");
+    List<String> first = step();
+    assertThat(first).anyMatch(d -> d.startsWith("remake 1:Pool(") && d.endsWith(" by Pool"));
+    runToEnd();
+    assertThat(decisions).anyMatch(d -> d.startsWith("remade 1:Pool(") && d.endsWith(" on a"));
+    assertThat(seen).hasSize(1_200).doesNotHaveDuplicates().allMatch(v -> v >= 1_000_000);
   }
 
   @Test
