@@ -23,6 +23,12 @@ public interface ClusterListener {
   default void workerLost(Node worker) {}
 
   /**
+   * A trainer left, cleanly or not: the executions it scheduled are over (their halves on the
+   * workers are dropped).
+   */
+  default void trainerLost(MemberInfo trainer) {}
+
+  /**
    * The coordinator changed: a trainer joined before any other, the coordinator left and the next
    * oldest trainer (or none) takes over, or the named one came or went.
    *

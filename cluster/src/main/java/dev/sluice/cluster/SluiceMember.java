@@ -413,11 +413,17 @@ public final class SluiceMember implements AutoCloseable {
     for (MemberInfo m : before.members) {
       if (m.role() == Role.WORKER && !has.contains(m.id())) {
         log.info(
-            "cluster '{}': worker {} is gone ({} workers left)",
+            "cluster '{}': {} is gone ({} workers left)",
             config.clusterName(),
             m.describe(),
             after.workers().size());
         tell(l -> l.workerLost(m.toNode()), "workerLost " + m);
+      }
+    }
+    for (MemberInfo m : before.members) {
+      if (m.role() == Role.TRAINER && !has.contains(m.id())) {
+        log.info("cluster '{}': {} is gone", config.clusterName(), m.describe());
+        tell(l -> l.trainerLost(m), "trainerLost " + m);
       }
     }
     for (MemberInfo m : after.members) {

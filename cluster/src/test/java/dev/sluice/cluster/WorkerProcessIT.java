@@ -6,22 +6,14 @@ import static org.assertj.core.api.Assumptions.assumeThat;
 
 import dev.sluice.loader.runtime.Node;
 import dev.sluice.loader.runtime.Resources;
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
-import java.lang.management.ManagementFactory;
 import java.net.InetAddress;
 import java.net.ServerSocket;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
-import java.util.UUID;
-import java.util.concurrent.BlockingQueue;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -69,7 +61,7 @@ class WorkerProcessIT {
     String nobody = "127.0.0.9:" + closedPort();
     List<String> command = fromClassPath();
     command.addAll(workerArgs(nobody));
-    try (Child worker = new Child(command)) {
+    try (TestChild worker = new TestChild("worker", command)) {
       String line = worker.awaitLine(JOINED.asPredicate(), WAIT);
       assertThat(line).contains("; 1 member (");
       assertThat(worker.lines())
@@ -87,7 +79,7 @@ class WorkerProcessIT {
     RecordingListener events = RecordingListener.on(trainer);
     List<String> command = fromClassPath();
     command.addAll(workerArgs(trainer.self().address()));
-    try (Child worker = new Child(command)) {
+    try (TestChild worker = new TestChild("worker", command)) {
       worker.awaitLine(JOINED.asPredicate(), WAIT);
       Node node = trainer.awaitWorkers(1, WAIT).get(0);
       long killNanos = System.nanoTime();
@@ -106,7 +98,7 @@ class WorkerProcessIT {
     RecordingListener events = RecordingListener.on(trainer);
     command.addAll(workerArgs(trainer.self().address()));
     long startNanos = System.nanoTime();
-    try (Child worker = new Child(command)) {
+    try (TestChild worker = new TestChild("worker", command)) {
       Matcher joined = JOINED.matcher(worker.awaitLine(JOINED.asPredicate(), WAIT));
       assertThat(joined.find()).isTrue();
       System.out.printf(
@@ -171,116 +163,16 @@ class WorkerProcessIT {
 
   // sluice-worker run from the test's class path (WorkerMain as the main class).
   private static List<String> fromClassPath() {
-    List<String> command = javaWithFlags();
-    command.add("-cp");
-    command.add(System.getProperty("java.class.path"));
-    command.add(WorkerMain.class.getName());
-    return command;
+    return TestChild.javaCommand("256m", WorkerMain.class);
   }
 
   private static String java() {
     return Path.of(System.getProperty("java.home"), "bin", "java").toString();
   }
 
-  // The flags Arrow and Hazelcast need: from the build (failsafe passes the root pom's
-  // sluice.jvm.flags), else those this JVM was started with.
-  private static List<String> javaWithFlags() {
-    List<String> command = new ArrayList<>(List.of(java(), "-Xmx256m"));
-    String flags = System.getProperty("sluice.jvm.flags");
-    if (flags != null && !flags.isBlank()) {
-      command.addAll(Arrays.asList(flags.trim().split("\\s+")));
-    } else {
-      for (String a : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
-        if (a.startsWith("--add-")) {
-          command.add(a);
-        }
-      }
-    }
-    return command;
-  }
-
   private static int closedPort() throws IOException {
     try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getByName("127.0.0.9"))) {
       return s.getLocalPort();
-    }
-  }
-
-  /**
-   * A child JVM whose output (stdout and stderr together) a thread of the test reads line by line
-   * into a queue, echoing it to the test's log. Closing destroys the process (forcibly after a
-   * bounded wait) and joins the reader.
-   */
-  private static final class Child implements AutoCloseable {
-    final Process process;
-    private final BlockingQueue<String> unread = new LinkedBlockingQueue<>();
-    private final List<String> read = new ArrayList<>();
-    private final Thread reader;
-
-    Child(List<String> command) throws IOException {
-      System.out.println("starting: " + String.join(" ", command));
-      process = new ProcessBuilder(command).redirectErrorStream(true).start();
-      process.getOutputStream().close();
-      reader =
-          new Thread(
-              () -> {
-                try (BufferedReader in =
-                    new BufferedReader(
-                        new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
-                  for (String line = in.readLine(); line != null; line = in.readLine()) {
-                    System.out.println("[worker] " + line);
-                    unread.add(line);
-                  }
-                } catch (IOException e) {
-                  // The stream was closed by destroy(): nothing more to read.
-                }
-              },
-              "worker-output-" + UUID.randomUUID().toString().substring(0, 8));
-      reader.setDaemon(true);
-      reader.start();
-    }
-
-    /** The first line from now on that {@code match} accepts; fails after {@code timeout}. */
-    String awaitLine(java.util.function.Predicate<String> match, Duration timeout)
-        throws InterruptedException {
-      long deadline = System.nanoTime() + timeout.toNanos();
-      while (true) {
-        long left = deadline - System.nanoTime();
-        String line = left > 0 ? unread.poll(left, TimeUnit.NANOSECONDS) : null;
-        if (line == null) {
-          throw new AssertionError(
-              "no such line from the worker within "
-                  + timeout
-                  + " (alive: "
-                  + process.isAlive()
-                  + "); it printed: "
-                  + read);
-        }
-        read.add(line);
-        if (match.test(line)) {
-          return line;
-        }
-      }
-    }
-
-    /** The lines read so far. */
-    List<String> lines() {
-      return List.copyOf(read);
-    }
-
-    @Override
-    public void close() {
-      try {
-        if (process.isAlive()) {
-          process.destroy();
-          if (!process.waitFor(10, TimeUnit.SECONDS)) {
-            process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
-          }
-        }
-        reader.join(TimeUnit.SECONDS.toMillis(10));
-      } catch (InterruptedException e) {
-        process.destroyForcibly();
-        Thread.currentThread().interrupt();
-      }
     }
   }
 }

@@ -335,10 +335,33 @@ public final class ClusterSplitExchange implements SplitExchange, BlockSource {
     } catch (TimeoutException e) {
       throw new SluiceException(where + " did not answer within " + fetchTimeout, e);
     } catch (ExecutionException e) {
-      throw new SluiceException(where + " failed or left: " + e.getCause(), e.getCause());
+      throw coordinatorFailure(host, where, e.getCause());
+    } catch (RuntimeException e) {
+      throw coordinatorFailure(host, where, e);
     } catch (IOException e) {
       throw new SluiceException("a bad reply from " + where + ": " + e, e);
     }
+  }
+
+  /**
+   * The error of a call to the coordinator: that it left the cluster (killed, or stopped: its
+   * shared splits end with it, and every trainer attached to them fails with this), or that the
+   * call failed there.
+   */
+  private SluiceException coordinatorFailure(Member host, String where, Throwable cause) {
+    if (cause instanceof com.hazelcast.core.MemberLeftException
+        || cause instanceof com.hazelcast.spi.exception.TargetNotMemberException
+        || !member.hazelcast().getCluster().getMembers().contains(host)) {
+      return new SluiceException(
+          where
+              + " (member "
+              + host.getUuid()
+              + ") left the cluster: the epoch it coordinated is over for every trainer, and"
+              + " this trainer's share of it cannot go on"
+              + (cause == null ? "" : " (" + cause + ")"),
+          cause);
+    }
+    return new SluiceException(where + " failed: " + cause, cause);
   }
 
   /** A consumer's end of a split hosted by the coordinator. */
@@ -412,6 +435,10 @@ public final class ClusterSplitExchange implements SplitExchange, BlockSource {
             "no answer for " + fetchTimeout + " taking block " + w.blockId() + " from " + owner, e);
       } catch (ExecutionException e) {
         Throwable c = e.getCause();
+        if (!member.hazelcast().getCluster().getMembers().contains(host)) {
+          // The workers drop the executions of a trainer that left: that is why.
+          throw coordinatorFailure(host, "the coordinator trainer " + host.getAddress(), c);
+        }
         String why = c instanceof BlockTransportException t ? t.getMessage() : String.valueOf(c);
         throw new SluiceException(
             "taking block "

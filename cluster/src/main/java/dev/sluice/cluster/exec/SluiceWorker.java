@@ -65,6 +65,13 @@ public final class SluiceWorker implements AutoCloseable {
       throw e;
     }
     service.attach(member.hazelcast(), transport, member.self().toNode());
+    member.addListener(
+        new dev.sluice.cluster.ClusterListener() {
+          @Override
+          public void trainerLost(dev.sluice.cluster.MemberInfo trainer) {
+            service.trainerLost(trainer);
+          }
+        });
     return new SluiceWorker(service, transport, member);
   }
 

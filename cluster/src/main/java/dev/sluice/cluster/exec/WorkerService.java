@@ -314,6 +314,44 @@ public final class WorkerService implements BlockSource, AutoCloseable {
     }
   }
 
+  /**
+   * A trainer left the cluster: the executions it scheduled are over, their halves here are closed
+   * (on a thread of the service's own: closing waits for actors to stop), their memory returned.
+   * Executions are named by their trainer's member id ({@code <id>/<execution>}).
+   */
+  void trainerLost(dev.sluice.cluster.MemberInfo trainer) {
+    String prefix = trainer.id() + "/";
+    List<String> orphans =
+        executions.keySet().stream().filter(id -> id.startsWith(prefix)).sorted().toList();
+    if (orphans.isEmpty()) {
+      return;
+    }
+    synchronized (this) {
+      if (reaper == null) {
+        reaper =
+            java.util.concurrent.Executors.newSingleThreadExecutor(
+                r -> {
+                  Thread t = new Thread(r, "sluice-worker-reaper");
+                  t.setDaemon(true);
+                  return t;
+                });
+      }
+      reaper.execute(
+          () -> {
+            long before = memory.getAllocatedMemory();
+            orphans.forEach(this::close);
+            LOG.warn(
+                "{}: {} left the cluster; its executions {} are closed here ({} returned)",
+                self,
+                trainer.describe(),
+                orphans,
+                dev.sluice.loader.DatasetStats.bytes(before - memory.getAllocatedMemory()));
+          });
+    }
+  }
+
+  private java.util.concurrent.ExecutorService reaper;
+
   /** The execution is over here: its actors stop, its blocks and readers close. */
   void close(String execution) {
     Execution ex = executions.remove(execution);
@@ -508,6 +546,20 @@ public final class WorkerService implements BlockSource, AutoCloseable {
    */
   @Override
   public void close() {
+    synchronized (this) {
+      if (reaper != null) {
+        reaper.shutdown();
+        try {
+          if (!reaper.awaitTermination(60, TimeUnit.SECONDS)) {
+            LOG.warn("{}: closing a lost trainer's executions took over 60 s", self);
+            reaper.shutdownNow();
+          }
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          reaper.shutdownNow();
+        }
+      }
+    }
     for (String id : List.copyOf(executions.keySet())) {
       close(id);
     }
