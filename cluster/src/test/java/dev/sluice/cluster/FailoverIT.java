@@ -8,6 +8,7 @@ import dev.sluice.loader.Batch;
 import dev.sluice.loader.BatchIterator;
 import dev.sluice.loader.Dataset;
 import dev.sluice.loader.DatasetStats;
+import dev.sluice.loader.ExecutionEvent;
 import dev.sluice.loader.ExecutionOptions;
 import dev.sluice.loader.Sluice;
 import java.time.Duration;
@@ -222,6 +223,9 @@ class FailoverIT {
       DatasetStats stats = it.stats();
       System.out.println(stats.format());
       assertThat(stats.peakMemory()).as(stats.format()).isLessThanOrEqualTo(BUDGET);
+      if (killed) {
+        assertThat(stats.events(ExecutionEvent.Kind.NODE_LOST)).as(stats.format()).hasSize(1);
+      }
     }
     assertThat(killed).as("the kill came before the epoch's end").isTrue();
     return seen;

@@ -18,6 +18,8 @@ import java.util.Locale;
  * @param badRecords bad records skipped under the allowance
  * @param consumerPeakMemory the peak of the consumer side's own copies (re-batched batches); part
  *     of {@code peakMemory}
+ * @param events what the execution did about its cluster (nodes lost and joined, splits read again,
+ *     blocks made again), in order; empty when nothing happened
  */
 public record DatasetStats(
     String plan,
@@ -29,7 +31,43 @@ public record DatasetStats(
     long memoryBudget,
     long peakMemory,
     long badRecords,
-    long consumerPeakMemory) {
+    long consumerPeakMemory,
+    List<ExecutionEvent> events) {
+
+  public DatasetStats {
+    events = List.copyOf(events);
+  }
+
+  /** Figures of an execution that saw no event. */
+  public DatasetStats(
+      String plan,
+      List<OperatorStats> operators,
+      long wallNanos,
+      long firstBatchNanos,
+      long consumerWaitNanos,
+      long rowsOut,
+      long memoryBudget,
+      long peakMemory,
+      long badRecords,
+      long consumerPeakMemory) {
+    this(
+        plan,
+        operators,
+        wallNanos,
+        firstBatchNanos,
+        consumerWaitNanos,
+        rowsOut,
+        memoryBudget,
+        peakMemory,
+        badRecords,
+        consumerPeakMemory,
+        List.of());
+  }
+
+  /** The events of one kind, in order. */
+  public List<ExecutionEvent> events(ExecutionEvent.Kind kind) {
+    return events.stream().filter(e -> e.kind() == kind).toList();
+  }
 
   /** A multi-line report in the spirit of Ray Data's {@code ds.stats()}. */
   public String format() {
@@ -73,7 +111,66 @@ public record DatasetStats(
             bytes(memoryBudget),
             bytes(consumerPeakMemory),
             badRecords > 0 ? ", " + badRecords + " bad records skipped" : ""));
+    appendRecovery(sb);
     return sb.toString();
+  }
+
+  /**
+   * One line per node lost or joined: when, and what followed until the next such event (splits
+   * given back and re-issued, the first re-issue's delay, blocks made again, tasks run again).
+   */
+  private void appendRecovery(StringBuilder sb) {
+    for (int i = 0; i < events.size(); i++) {
+      ExecutionEvent e = events.get(i);
+      if (e.kind() != ExecutionEvent.Kind.NODE_LOST
+          && e.kind() != ExecutionEvent.Kind.NODE_JOINED) {
+        continue;
+      }
+      int given = 0;
+      int reissued = 0;
+      int remade = 0;
+      int retried = 0;
+      long firstReissue = -1;
+      for (int j = i + 1; j < events.size(); j++) {
+        ExecutionEvent f = events.get(j);
+        if (f.kind() == ExecutionEvent.Kind.NODE_LOST
+            || f.kind() == ExecutionEvent.Kind.NODE_JOINED) {
+          break;
+        }
+        switch (f.kind()) {
+          case SPLIT_GIVEN_BACK -> given++;
+          case SPLIT_REISSUED -> {
+            reissued++;
+            if (firstReissue < 0) {
+              firstReissue = f.sinceStartNanos() - e.sinceStartNanos();
+            }
+          }
+          case BLOCK_REMADE -> remade++;
+          case TASK_RETRIED -> retried++;
+          default -> {}
+        }
+      }
+      sb.append(
+          String.format(
+              Locale.ROOT,
+              "%nNode %s %s at %.2f s",
+              e.node(),
+              e.kind() == ExecutionEvent.Kind.NODE_LOST ? "lost" : "joined",
+              e.sinceStartNanos() / 1e9));
+      if (e.kind() == ExecutionEvent.Kind.NODE_LOST) {
+        sb.append(
+            String.format(
+                Locale.ROOT,
+                ": %d splits given back, %d re-issued%s, %d blocks made again, %d tasks run again",
+                given,
+                reissued,
+                firstReissue >= 0
+                    ? String.format(Locale.ROOT, " (the first %.0f ms later)", firstReissue / 1e6)
+                    : "",
+                remade,
+                retried));
+      }
+    }
   }
 
   /** Bytes in binary units, for reports. */

@@ -62,6 +62,10 @@ final class NodeLossRecovery {
     int dropped = blocks.store(node.id()).lose();
     blocks.nodeLost();
     executor.decided("lost node " + node.id() + " with " + dropped + " blocks");
+    executor.event(
+        dev.sluice.loader.ExecutionEvent.Kind.NODE_LOST,
+        node.id(),
+        node + " (" + reason + "), " + dropped + " blocks held there");
     String problem = ExecutionPlanning.resourcesLeftProblem(plan, resources);
     if (problem != null) {
       executor.fail(
@@ -115,6 +119,10 @@ final class NodeLossRecovery {
   void remade(BlockRef lost, BlockRef remade) {
     remaking.remove(blocks.current(lost));
     blocks.succeed(lost, remade);
+    executor.event(
+        dev.sluice.loader.ExecutionEvent.Kind.BLOCK_REMADE,
+        remade.owner(),
+        lost.lineage().dedupKey());
   }
 
   /**

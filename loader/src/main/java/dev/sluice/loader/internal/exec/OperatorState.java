@@ -422,6 +422,10 @@ abstract class OperatorState implements BackpressurePolicy.OperatorView {
     if (executor.failed()) {
       return false;
     }
+    executor.event(
+        dev.sluice.loader.ExecutionEvent.Kind.TASK_RETRIED,
+        run.node().id(),
+        name + ": " + (nodeLost != null ? nodeLost.getMessage() : blockLost.getMessage()));
     executor.decided(
         "retry a task of "
             + name

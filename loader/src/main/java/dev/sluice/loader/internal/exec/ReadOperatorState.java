@@ -203,6 +203,10 @@ final class ReadOperatorState extends OperatorState {
       }
       executor.decided(
           "give back split " + c.split.index() + " from row " + c.rowsRead + " of " + node.id());
+      executor.event(
+          dev.sluice.loader.ExecutionEvent.Kind.SPLIT_GIVEN_BACK,
+          node.id(),
+          "split " + c.split.index() + " from row " + c.rowsRead);
     }
     Integer consumer = consumerIds.get(node.id());
     if (consumer != null) {
@@ -228,6 +232,17 @@ final class ReadOperatorState extends OperatorState {
       }
       cursor = new Cursor(lease, node);
       Resume resume = resumes.remove(lease.planPosition());
+      if (lease.attempt() > 0) {
+        executor.event(
+            dev.sluice.loader.ExecutionEvent.Kind.SPLIT_REISSUED,
+            node.id(),
+            "split "
+                + lease.split().index()
+                + " attempt "
+                + lease.attempt()
+                + " from row "
+                + (resume == null ? 0 : resume.rowsRead()));
+      }
       if (resume != null) {
         cursor.rowsRead = resume.rowsRead();
         cursor.blocks = resume.blocks();

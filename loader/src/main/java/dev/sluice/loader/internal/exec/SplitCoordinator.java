@@ -959,7 +959,8 @@ public final class SplitCoordinator {
           s.memoryBudget(),
           s.peakMemory(),
           s.badRecords(),
-          s.consumerPeakMemory());
+          s.consumerPeakMemory(),
+          s.events());
     }
 
     @Override

@@ -124,6 +124,10 @@ public final class StreamingExecutor implements BlockStream {
   private long rowsTotal = -1;
 
   private final long startNanos = System.nanoTime();
+
+  /** The start on the execution's clock (events are timed on it). */
+  private long startClock;
+
   private volatile long endNanos = -1;
   private volatile long closedNanos = -1;
   private final ExecutionProgress progress;
@@ -213,6 +217,7 @@ public final class StreamingExecutor implements BlockStream {
     this.runtime = runtime;
     this.observer = observer;
     this.clock = clock;
+    this.startClock = clock.getAsLong();
     this.id = "x" + EXECUTIONS.incrementAndGet();
     boolean bulk = options.mode() == ExecutionOptions.Mode.BULK;
     long hardLimit =
@@ -335,6 +340,7 @@ public final class StreamingExecutor implements BlockStream {
     agents.put(node.id(), r.agent());
     resources.add(node);
     decided("node " + node.id() + " joined");
+    event(dev.sluice.loader.ExecutionEvent.Kind.NODE_JOINED, node.id(), node.toString());
     LOG.info("execution {}: {} joined and takes work from now on", id, node);
   }
 
@@ -440,6 +446,23 @@ public final class StreamingExecutor implements BlockStream {
   }
 
   /** Records a decision of the current step (see {@link Step}). */
+  /**
+   * Records what the execution did about its cluster (see {@link
+   * dev.sluice.loader.ExecutionEvent}); at most {@value #MAX_EVENTS} are kept.
+   */
+  void event(dev.sluice.loader.ExecutionEvent.Kind kind, String node, String detail) {
+    if (events.size() < MAX_EVENTS) {
+      events.add(
+          new dev.sluice.loader.ExecutionEvent(
+              java.time.Instant.now(), clock.getAsLong() - startClock, kind, node, detail));
+    }
+  }
+
+  static final int MAX_EVENTS = 10_000;
+
+  private final List<dev.sluice.loader.ExecutionEvent> events =
+      new java.util.concurrent.CopyOnWriteArrayList<>();
+
   void decided(String decision) {
     decisions.add(decision);
     if (LOG.isDebugEnabled()) {
@@ -886,7 +909,8 @@ public final class StreamingExecutor implements BlockStream {
         options.memoryBudget(),
         executionAllocator.getPeakMemoryAllocation(),
         badRecords.skipped(),
-        consumerAllocator.getPeakMemoryAllocation());
+        consumerAllocator.getPeakMemoryAllocation(),
+        events);
   }
 
   /** The execution allocator's peak so far (every block of the execution counts). */

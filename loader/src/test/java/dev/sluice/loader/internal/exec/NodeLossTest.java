@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.fail;
 
 import dev.sluice.loader.ActorPool;
 import dev.sluice.loader.Batch;
+import dev.sluice.loader.ExecutionEvent;
 import dev.sluice.loader.ExecutionOptions;
 import dev.sluice.loader.HostedRangeSource;
 import dev.sluice.loader.SluiceException;
@@ -171,6 +172,22 @@ class NodeLossTest {
     runToEnd();
     assertThat(decisions).anyMatch(d -> d.startsWith("remade ") && d.endsWith(" on a"));
     assertThat(seen).hasSize(1_200).doesNotHaveDuplicates();
+    // The stats tell what happened, in order: the loss, then its splits and blocks elsewhere.
+    var stats = ex.stats();
+    assertThat(stats.events(ExecutionEvent.Kind.NODE_LOST))
+        .singleElement()
+        .satisfies(e -> assertThat(e.node()).isEqualTo("b"));
+    assertThat(stats.events(ExecutionEvent.Kind.SPLIT_GIVEN_BACK))
+        .isNotEmpty()
+        .allSatisfy(e -> assertThat(e.node()).isEqualTo("b"));
+    assertThat(stats.events(ExecutionEvent.Kind.SPLIT_REISSUED))
+        .isNotEmpty()
+        .allSatisfy(e -> assertThat(e.node()).isEqualTo("a"));
+    assertThat(stats.events(ExecutionEvent.Kind.BLOCK_REMADE))
+        .isNotEmpty()
+        .allSatisfy(e -> assertThat(e.node()).isEqualTo("a"));
+    assertThat(stats.events().get(0).kind()).isEqualTo(ExecutionEvent.Kind.NODE_LOST);
+    assertThat(stats.format()).contains("Node b lost at ").contains(" re-issued (the first ");
     // Splits given back were leased again, under a higher attempt.
     assertThat(delivered.values())
         .anyMatch(
