@@ -32,7 +32,8 @@ import picocli.CommandLine.Command;
       LoaderVsDataVec.class,
       TransportBench.class,
       ScalingBench.class,
-      LocalityBench.class
+      LocalityBench.class,
+      FailoverBench.class
     })
 public final class SluiceBench implements Runnable {
 

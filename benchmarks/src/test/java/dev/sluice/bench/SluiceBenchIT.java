@@ -336,4 +336,51 @@ class SluiceBenchIT {
     assertThat(json.at("/command").asText()).contains("locality --size quick --runs 1");
     assertThat(Files.size(dir.resolve("results/locality-quick.png"))).isPositive();
   }
+
+  @Test
+  void failoverLosesNoRowWhenAWorkerIsKilledAndTakesAWorkerThatJoins(@TempDir Path dir)
+      throws Exception {
+    assertThat(
+            bench(
+                "failover",
+                "--runs",
+                "1",
+                "--blocks",
+                "80",
+                "--block-rows",
+                "50",
+                "--splits",
+                "12",
+                "--delay-ms",
+                "40",
+                "--no-detection",
+                "--child-heap",
+                "384m",
+                "--out",
+                dir.resolve("results").toString(),
+                "--work",
+                dir.resolve("work").toString()))
+        .isZero();
+    JsonNode json =
+        new ObjectMapper().readTree(dir.resolve("results/failover-quick.json").toFile());
+    assertThat(json.at("/runs").size()).isEqualTo(3);
+    java.util.Map<String, JsonNode> byMode = new java.util.HashMap<>();
+    for (JsonNode run : json.at("/runs")) {
+      byMode.put(run.at("/mode").asText(), run);
+      assertThat(run.at("/rows").asLong()).isEqualTo(80 * 50);
+      assertThat(run.at("/exactlyOnce").asBoolean()).as(run.toString()).isTrue();
+    }
+    assertThat(byMode).containsOnlyKeys("none", "kill", "join");
+    JsonNode kill = byMode.get("kill");
+    // The loss is heard before the first split is given out again.
+    assertThat(kill.at("/detectMs").asDouble()).isPositive();
+    assertThat(kill.at("/reissueMs").asDouble())
+        .isGreaterThanOrEqualTo(kill.at("/detectMs").asDouble());
+    assertThat(kill.at("/splitsReissued").asInt()).isPositive();
+    // The joining worker's JVM may start after so short an epoch: its rows came once either way.
+    assertThat(json.at("/recovery/killToLostMs/n").asInt()).isEqualTo(1);
+    assertThat(json.at("/detection").size()).isZero();
+    assertThat(json.at("/command").asText()).contains("failover --size quick --runs 1");
+    assertThat(Files.size(dir.resolve("results/failover-quick.png"))).isPositive();
+  }
 }
