@@ -154,7 +154,7 @@ class FormatsTest {
         // "_" sorts before "p": the schema file comes first.
         assertThat(names.get(i + 1)).isEqualTo(String.format("part-%05d.parquet", i));
       }
-      assertThat(readBack(s.read(ParquetSource.of(out.toString())), SCHEMA))
+      assertThat(readBack(s.readParquet(out.toString()), SCHEMA))
           .isEqualTo(DatasetBasicsTest.range(0, 1_000));
     }
   }
@@ -197,6 +197,7 @@ class FormatsTest {
     Path out = dir.resolve("json");
     try (Sluice s = sluice()) {
       s.range(200, 2).mapBatches(rows(SCHEMA)).writeJson(out);
+      assertThat(s.readJson(out.toString()).count()).isEqualTo(200);
     }
     Schema inferred = JsonLinesSource.of(out.toString()).resolveSchema();
     assertThat(inferred)
@@ -222,7 +223,8 @@ class FormatsTest {
       assertThat(names(out)).containsExactly("part-00000.csv", "part-00001.csv", "part-00002.csv");
       CsvSource source = CsvSource.of(out.toString());
       assertThat(source.resolveSchema()).isEqualTo(FLAT);
-      assertThat(readBack(s.read(source), FLAT)).isEqualTo(DatasetBasicsTest.range(0, 1_000));
+      assertThat(readBack(s.readCsv(out.toString()), FLAT))
+          .isEqualTo(DatasetBasicsTest.range(0, 1_000));
     }
   }
 
