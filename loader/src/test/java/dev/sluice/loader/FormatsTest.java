@@ -160,6 +160,61 @@ class FormatsTest {
   }
 
   @Test
+  void parquetReadsStayWithinTheMemoryBudget() throws IOException {
+    Path out = dir.resolve("big");
+    Schema wide =
+        new Schema(List.of(Columns.int64("id"), Columns.tensor("x", ElementType.FLOAT32, 64, 64)));
+    long budget = 16L << 20;
+    int rows = 4_096; // 16 KiB a row: 64 MiB, four budgets, in 16 files of 4 MiB
+    try (Sluice s = sluice()) {
+      s.range(rows, 4)
+          .mapBatches(
+              (in, ctx) -> {
+                int n = in.rowCount();
+                try (BatchBuilder b = BatchBuilder.create(ctx.allocator(), wide, n)) {
+                  ArrowBuf x = b.tensorData("x");
+                  for (int r = 0; r < n; r++) {
+                    long id = in.getLong(RangeSource.COLUMN, r);
+                    b.setLong("id", r, id);
+                    x.setFloat(r * 16_384L + 4 * 4095, id);
+                  }
+                  return b.build(n);
+                }
+              })
+          .withOptions(s.defaultOptions().withTargetBlockRows(256))
+          .writeParquet(out);
+    }
+    ExecutionOptions tight =
+        ExecutionOptions.defaults()
+            .withMemoryBudget(budget)
+            .withTargetBlockRows(1024)
+            .withTargetBlockBytes(1L << 20)
+            .withProgress(ExecutionOptions.Progress.OFF);
+    try (Sluice s = Sluice.builder().resources(Resources.cpus(2)).options(tight).build()) {
+      Dataset ds =
+          s.readParquet(out.toString())
+              .mapBatches((in, ctx) -> in, MapOptions.DEFAULT.withName("Model").withCpus(0.5));
+      java.util.BitSet seen = new java.util.BitSet();
+      try (BatchIterator it = ds.iterBatches()) {
+        while (it.hasNext()) {
+          try (Batch b = it.next()) {
+            assertThat(b.sizeInBytes()).isLessThanOrEqualTo(2L << 20);
+            for (int r = 0; r < b.rowCount(); r++) {
+              long id = b.getLong("id", r);
+              assertThat(b.tensorData("x").getFloat(r * 16_384L + 4 * 4095)).isEqualTo(id);
+              seen.set((int) id);
+            }
+          }
+        }
+        DatasetStats stats = it.stats();
+        assertThat(seen.cardinality()).isEqualTo(rows);
+        assertThat(stats.peakMemory()).as(stats.format()).isLessThanOrEqualTo(budget);
+      }
+      assertThat(s.allocator().getAllocatedMemory()).isZero();
+    }
+  }
+
+  @Test
   void parquetProjectionThroughADataset() {
     Path out = dir.resolve("parquet");
     try (Sluice s = sluice()) {

@@ -26,6 +26,7 @@ import org.apache.arrow.dataset.scanner.Scanner;
 import org.apache.arrow.memory.ArrowBuf;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.memory.RootAllocator;
+import org.apache.arrow.vector.FieldVector;
 import org.apache.arrow.vector.VectorLoader;
 import org.apache.arrow.vector.VectorSchemaRoot;
 import org.apache.arrow.vector.VectorUnloader;
@@ -35,6 +36,7 @@ import org.apache.arrow.vector.types.pojo.ArrowType;
 import org.apache.arrow.vector.types.pojo.Field;
 import org.apache.arrow.vector.types.pojo.FieldType;
 import org.apache.arrow.vector.types.pojo.Schema;
+import org.apache.arrow.vector.util.TransferPair;
 
 /**
  * Parquet files, read with Arrow's own Parquet reader (C++, through {@code arrow-dataset}'s JNI:
@@ -65,17 +67,18 @@ import org.apache.arrow.vector.types.pojo.Schema;
  * little-endian).
  *
  * <p><b>Batches and memory.</b> Each batch holds at most {@link ReadContext#targetRows()} rows (the
- * scanner's batch size) and about {@link ReadContext#targetBytes()} bytes (larger ones are cut into
- * copies); a batch never spans row groups. The reader opens the file on its first {@code next} with
- * a child allocator of the allocator passed to that call. Arrow's C++ reader decodes into its own
- * native memory pool; each batch it hands over is imported (C data interface) into that child
- * allocator, which accounts its bytes, copied buffer by buffer into the allocator passed to {@code
- * next}, and released back to the C++ reader before {@code next} returns. So every batch returned
- * is Java memory accounted where the execution expects it, independent of the reader's lifetime,
- * and the child holds no bytes between calls (except the rest of a batch being cut into pieces).
- * What the C++ reader holds while it decodes (a row group's pages, its read-ahead) is native memory
- * outside the allocators, released when the reader closes. {@link SplitReader#close()} closes the
- * scanner and the child allocator, which fails if any byte were still outstanding.
+ * scanner's batch size) and about {@link ReadContext#targetBytes()} bytes; a batch never spans row
+ * groups. Arrow's C++ reader decodes into its own native memory; each batch it hands over is
+ * imported (C data interface, no copy) into a staging allocator of the reader's own, then copied
+ * into the allocator passed to {@code next}, buffer by buffer (or row by row for a piece of a batch
+ * larger than the byte target, which stays in staging until its last piece is handed on). So every
+ * batch returned is Java memory accounted where the execution expects it, independent of the
+ * reader, and the memory budget holds. Outside the budget: what the C++ reader holds while it
+ * decodes (a row group's pages, its read-ahead) and the one imported batch in staging. {@link
+ * SplitReader#close()} releases all of it and closes the staging allocator, which fails if any byte
+ * were still outstanding. (The staging allocator is the reader's own rather than a child of the one
+ * passed to {@code next}: that one belongs to a task, and closes when the task's block is released,
+ * while the reader lives on.)
  *
  * <p><b>Bad input.</b> A file whose footer cannot be read is an {@link IOException} naming it (when
  * planning, or when opening a split). When Arrow's reader fails while reading a split (a page that
@@ -302,7 +305,7 @@ public final class ParquetSource implements Source {
     private final SourceSplit split;
     private final ReadContext context;
 
-    private BufferAllocator readerAllocator;
+    private BufferAllocator staging;
     private FileSystemDatasetFactory factory;
     private org.apache.arrow.dataset.source.Dataset dataset;
     private Scanner scanner;
@@ -316,10 +319,13 @@ public final class ParquetSource implements Source {
     private long from;
     private long to;
 
-    /** The rest of a batch cut into pieces, and the row its next piece starts at. */
-    private Batch rest;
+    /**
+     * Rows {@code [pieceRow, pieceEnd)} of the scanner's current batch still to hand on, in pieces
+     * of about the target size; the batch stays in the staging allocator meanwhile.
+     */
+    private int pieceRow;
 
-    private int restRow;
+    private int pieceEnd;
     private boolean done;
     private boolean closed;
 
@@ -334,14 +340,14 @@ public final class ParquetSource implements Source {
       if (closed) {
         throw new IllegalStateException("reader of " + split.describe() + " is closed");
       }
-      if (rest != null) {
+      if (pieceRow < pieceEnd) {
         return piece(allocator);
       }
       if (done) {
         return null;
       }
       if (factory == null) {
-        openFile(allocator);
+        openFile();
       }
       while (position < to) {
         if (reader == null) {
@@ -371,18 +377,14 @@ public final class ParquetSource implements Source {
         if (keepTo <= keepFrom) {
           continue; // a row group before the split's: read only to be passed over
         }
-        Batch loaded = moveOut(reader.getVectorSchemaRoot(), allocator);
-        if (keepFrom > batchStart || keepTo < position) {
-          try (Batch whole = loaded) {
-            loaded =
-                whole.slice(allocator, (int) (keepFrom - batchStart), (int) (keepTo - keepFrom));
-          }
+        VectorSchemaRoot root = reader.getVectorSchemaRoot();
+        int first = (int) (keepFrom - batchStart);
+        int count = (int) (keepTo - keepFrom);
+        if (first == 0 && count == rows && sizeInBytes(root) <= context.targetBytes()) {
+          return copyOut(root, allocator);
         }
-        if (loaded.sizeInBytes() <= context.targetBytes()) {
-          return loaded;
-        }
-        rest = loaded;
-        restRow = 0;
+        pieceRow = first;
+        pieceEnd = first + count;
         return piece(allocator);
       }
       return null;
@@ -445,11 +447,10 @@ public final class ParquetSource implements Source {
       return end;
     }
 
-    private void openFile(BufferAllocator allocator) throws IOException {
-      readerAllocator =
-          allocator.newChildAllocator(NAME + " " + split.describe(), 0, Long.MAX_VALUE);
+    private void openFile() throws IOException {
+      staging = new RootAllocator();
       try {
-        groups = rowGroupRows(file, readerAllocator);
+        groups = rowGroupRows(file, staging);
         long end = split.end() == -1 ? groups.length : split.end();
         if (split.start() > groups.length || end > groups.length) {
           throw new IOException(
@@ -463,7 +464,7 @@ public final class ParquetSource implements Source {
         }
         from = split.start() == 0 ? 0 : rowGroupEnd((int) split.start() - 1);
         to = end == 0 ? 0 : rowGroupEnd((int) end - 1);
-        factory = factory(file, readerAllocator);
+        factory = factory(file, staging);
         Schema schema;
         try {
           schema = factory.inspect();
@@ -554,12 +555,10 @@ public final class ParquetSource implements Source {
     }
 
     /**
-     * Copies the loaded batch, buffer by buffer, into {@code allocator} under the output fields,
-     * and releases the imported one. A copy rather than a transfer: an imported batch keeps the C
-     * data interface's structure alive in the reader's allocator until its last buffer goes, and
-     * batches live on after the reader closes.
+     * Copies the scanner's batch, buffer by buffer, into {@code allocator} under the output fields,
+     * and releases the imported one back to Arrow's reader.
      */
-    private Batch moveOut(VectorSchemaRoot root, BufferAllocator allocator) {
+    private Batch copyOut(VectorSchemaRoot root, BufferAllocator allocator) {
       VectorSchemaRoot out = null;
       try (ArrowRecordBatch imported = new VectorUnloader(root).getRecordBatch()) {
         List<ArrowBuf> copies = new ArrayList<>(imported.getBuffers().size());
@@ -590,20 +589,49 @@ public final class ParquetSource implements Source {
       }
     }
 
-    /** The next piece of {@link #rest}, copied into {@code allocator}. */
-    private Batch piece(BufferAllocator allocator) {
-      int total = rest.rowCount();
-      long bytesPerRow = Math.max(1, rest.sizeInBytes() / Math.max(1, total));
+    /**
+     * The next piece of rows {@code [pieceRow, pieceEnd)} of the scanner's batch, copied into
+     * {@code allocator}; the batch is released with its last piece.
+     */
+    private Batch piece(BufferAllocator allocator) throws IOException {
+      VectorSchemaRoot root = reader.getVectorSchemaRoot();
+      long bytesPerRow = Math.max(1, sizeInBytes(root) / Math.max(1, root.getRowCount()));
       int rows =
           (int) Math.max(1, Math.min(context.targetRows(), context.targetBytes() / bytesPerRow));
-      rows = Math.min(rows, total - restRow);
-      Batch out = rest.slice(allocator, restRow, rows);
-      restRow += rows;
-      if (restRow >= total) {
-        rest.close();
-        rest = null;
+      rows = Math.min(rows, pieceEnd - pieceRow);
+      List<FieldVector> copies = new ArrayList<>(fields.size());
+      try {
+        List<FieldVector> vectors = root.getFieldVectors();
+        for (int c = 0; c < vectors.size(); c++) {
+          TransferPair tp = vectors.get(c).getTransferPair(fields.get(c), allocator);
+          FieldVector to = (FieldVector) tp.getTo();
+          copies.add(to);
+          to.setInitialCapacity(rows);
+          to.allocateNew();
+          for (int r = 0; r < rows; r++) {
+            tp.copyValueSafe(pieceRow + r, r);
+          }
+          to.setValueCount(rows);
+        }
+      } catch (RuntimeException e) {
+        copies.forEach(FieldVector::close);
+        throw e;
       }
-      return out;
+      pieceRow += rows;
+      if (pieceRow >= pieceEnd) {
+        pieceRow = 0;
+        pieceEnd = 0;
+        root.clear();
+      }
+      return new Batch(new VectorSchemaRoot(fields, copies, rows), List.of(file.toString()));
+    }
+
+    private static long sizeInBytes(VectorSchemaRoot root) {
+      long bytes = 0;
+      for (FieldVector v : root.getFieldVectors()) {
+        bytes += v.getBufferSize();
+      }
+      return bytes;
     }
 
     private void closeScanner() {
@@ -639,9 +667,9 @@ public final class ParquetSource implements Source {
       } finally {
         dataset = null;
         factory = null;
-        if (readerAllocator != null) {
-          BufferAllocator a = readerAllocator;
-          readerAllocator = null;
+        if (staging != null) {
+          BufferAllocator a = staging;
+          staging = null;
           a.close();
         }
       }
@@ -651,14 +679,7 @@ public final class ParquetSource implements Source {
     public void close() throws IOException {
       if (!closed) {
         closed = true;
-        try {
-          if (rest != null) {
-            rest.close();
-            rest = null;
-          }
-        } finally {
-          closeAll();
-        }
+        closeAll();
       }
     }
 
