@@ -311,6 +311,36 @@ class FormatsTest {
     }
   }
 
+  @Test
+  void badLinesThroughAPipelineAreNamedOrSkippedAndCounted() throws IOException {
+    Path json = dir.resolve("bad.jsonl");
+    Files.writeString(json, "{\"a\": 1}\n{\"a\": \n{\"a\": 3}\n");
+    Path csv = dir.resolve("bad.csv");
+    Files.writeString(csv, "a,b\n1,x\n2\n3,z\n");
+    try (Sluice s = sluice()) {
+      assertThatThrownBy(() -> s.readJson(json.toString()).count())
+          .isInstanceOf(SluiceException.class)
+          .hasMessageContaining(json.toString())
+          .hasMessageContaining("line 2");
+      assertThatThrownBy(() -> s.readCsv(csv.toString()).count())
+          .isInstanceOf(SluiceException.class)
+          .hasMessageContaining(csv.toString())
+          .hasMessageContaining("line 3");
+    }
+    ExecutionOptions allowing =
+        ExecutionOptions.defaults()
+            .withBadRecordAllowance(5)
+            .withProgress(ExecutionOptions.Progress.OFF);
+    try (Sluice s = Sluice.builder().resources(Resources.cpus(2)).options(allowing).build()) {
+      Dataset fromJson = s.readJson(json.toString());
+      assertThat(fromJson.count()).isEqualTo(2);
+      assertThat(fromJson.stats().badRecords()).isEqualTo(1);
+      Dataset fromCsv = s.readCsv(csv.toString());
+      assertThat(fromCsv.count()).isEqualTo(2);
+      assertThat(fromCsv.stats().badRecords()).isEqualTo(1);
+    }
+  }
+
   /** A sink that remembers which parts its file sink had completed before it failed. */
   private static final class Watched implements BatchSink {
     final FileSink sink;
