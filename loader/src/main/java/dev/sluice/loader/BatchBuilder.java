@@ -7,6 +7,7 @@ import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.vector.BaseFixedWidthVector;
 import org.apache.arrow.vector.BaseVariableWidthVector;
 import org.apache.arrow.vector.BigIntVector;
+import org.apache.arrow.vector.BitVector;
 import org.apache.arrow.vector.BitVectorHelper;
 import org.apache.arrow.vector.FieldVector;
 import org.apache.arrow.vector.FixedSizeBinaryVector;
@@ -186,6 +187,16 @@ public final class BatchBuilder implements AutoCloseable {
     } else {
       throw new IllegalArgumentException("column '" + column + "' is not a floating-point column");
     }
+    return this;
+  }
+
+  /** Sets a boolean cell. */
+  public BatchBuilder setBoolean(String column, int row, boolean value) {
+    FieldVector v = vector(column);
+    if (!(v instanceof BitVector bits)) {
+      throw new IllegalArgumentException("column '" + column + "' is not a boolean column");
+    }
+    bits.setSafe(row, value ? 1 : 0);
     return this;
   }
 

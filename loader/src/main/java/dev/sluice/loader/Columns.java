@@ -40,6 +40,11 @@ public final class Columns {
     return Field.nullable(name, new ArrowType.FloatingPoint(FloatingPointPrecision.DOUBLE));
   }
 
+  /** Booleans. */
+  public static Field bool(String name) {
+    return Field.nullable(name, ArrowType.Bool.INSTANCE);
+  }
+
   /** A tensor column: one fixed-shape tensor per row (see {@link TensorSpec}). */
   public static Field tensor(String name, ElementType type, int... shape) {
     return TensorSpec.of(type, shape).toField(name);

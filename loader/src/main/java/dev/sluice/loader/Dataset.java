@@ -8,8 +8,11 @@ import dev.sluice.loader.internal.plan.PhysicalOp;
 import dev.sluice.loader.internal.plan.Planner;
 import dev.sluice.loader.sink.ArrowIpcSink;
 import dev.sluice.loader.sink.BatchSink;
+import dev.sluice.loader.sink.CsvSink;
 import dev.sluice.loader.sink.JsonLinesSink;
+import dev.sluice.loader.sink.ParquetSink;
 import dev.sluice.loader.sink.SinkFactory;
+import dev.sluice.loader.sink.WriteOptions;
 import dev.sluice.loader.source.InMemorySource;
 import dev.sluice.loader.source.ShareSource;
 import dev.sluice.loader.source.Source;
@@ -635,36 +638,108 @@ public final class Dataset {
   }
 
   /**
-   * Writes every row to Arrow IPC files {@code part-NNNNN.arrow} in {@code dir} (a new directory or
-   * an empty one).
+   * Writes every row to Arrow IPC files {@code part-NNNNN.arrow} in {@code dir}, with {@link
+   * WriteOptions#defaults()} (existing output refused).
    */
   public void writeArrow(Path dir) {
-    write(() -> new ArrowIpcSink(dir, 1_000_000));
+    writeArrow(dir, WriteOptions.defaults());
   }
 
   /**
-   * Writes every row as JSON lines {@code part-NNNNN.jsonl} in {@code dir} (a new directory or an
-   * empty one).
+   * Writes every row to Arrow IPC files {@code part-NNNNN.arrow} in {@code dir} ({@link
+   * ArrowIpcSink}).
    */
-  public void writeJsonLines(Path dir) {
-    write(() -> new JsonLinesSink(dir, 1_000_000));
+  public void writeArrow(Path dir, WriteOptions options) {
+    write(() -> new ArrowIpcSink(dir, options));
   }
 
   /**
-   * Runs the pipeline and writes every batch to a sink opened by {@code sinks}, closing it at the
-   * end (also on failure). A failure of the pipeline or of the sink is thrown; I/O failures as
-   * {@link UncheckedIOException}.
+   * Writes every row as JSON lines {@code part-NNNNN.jsonl} in {@code dir}, with {@link
+   * WriteOptions#defaults()} (existing output refused).
+   */
+  public void writeJson(Path dir) {
+    writeJson(dir, WriteOptions.defaults());
+  }
+
+  /**
+   * Writes every row as JSON lines {@code part-NNNNN.jsonl} in {@code dir} ({@link JsonLinesSink}).
+   */
+  public void writeJson(Path dir, WriteOptions options) {
+    write(() -> new JsonLinesSink(dir, options));
+  }
+
+  /** The same as {@link #writeJson(Path)}. */
+  public void writeJsonLines(Path dir) {
+    writeJson(dir);
+  }
+
+  /**
+   * Writes every row to Parquet files {@code part-NNNNN.parquet} in {@code dir}, one file per
+   * block, with {@link WriteOptions#defaults()} (existing output refused).
+   */
+  public void writeParquet(Path dir) {
+    writeParquet(dir, WriteOptions.defaults());
+  }
+
+  /**
+   * Writes every row to Parquet files {@code part-NNNNN.parquet} in {@code dir} ({@link
+   * ParquetSink}).
+   */
+  public void writeParquet(Path dir, WriteOptions options) {
+    write(() -> new ParquetSink(dir, options));
+  }
+
+  /**
+   * Writes every row to CSV files {@code part-NNNNN.csv} (with a header) in {@code dir}, with
+   * {@link WriteOptions#defaults()} (existing output refused).
+   */
+  public void writeCsv(Path dir) {
+    writeCsv(dir, WriteOptions.defaults());
+  }
+
+  /** Writes every row to CSV files {@code part-NNNNN.csv} in {@code dir} ({@link CsvSink}). */
+  public void writeCsv(Path dir, WriteOptions options) {
+    write(() -> new CsvSink(dir, options));
+  }
+
+  /**
+   * Runs the pipeline and writes every batch to a sink opened by {@code sinks}: closes the sink at
+   * the end, or {@linkplain BatchSink#abort() aborts} it when the pipeline or the sink fails (a
+   * file sink then deletes what this write wrote). The failure is thrown; I/O failures as {@link
+   * UncheckedIOException}.
    */
   public void write(SinkFactory sinks) {
-    try (BatchSink sink = sinks.open();
-        BatchIterator it = iterBatches()) {
+    BatchSink sink;
+    try {
+      sink = sinks.open();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    try (BatchIterator it = iterBatches()) {
       while (it.hasNext()) {
         try (Batch b = it.next()) {
           sink.write(b);
         }
       }
     } catch (IOException e) {
+      abort(sink, e);
       throw new UncheckedIOException(e);
+    } catch (RuntimeException | Error e) {
+      abort(sink, e);
+      throw e;
+    }
+    try {
+      sink.close();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  private static void abort(BatchSink sink, Throwable failure) {
+    try {
+      sink.abort();
+    } catch (IOException | RuntimeException e) {
+      failure.addSuppressed(e);
     }
   }
 

@@ -5,6 +5,9 @@ import dev.sluice.loader.memory.RecyclingMemory;
 import dev.sluice.loader.runtime.ExecutionRuntime;
 import dev.sluice.loader.runtime.LocalRuntime;
 import dev.sluice.loader.runtime.Resources;
+import dev.sluice.loader.source.CsvSource;
+import dev.sluice.loader.source.JsonLinesSource;
+import dev.sluice.loader.source.ParquetSource;
 import dev.sluice.loader.source.Source;
 import dev.sluice.sharding.ConsumerPosition;
 import dev.sluice.sharding.LocalShuffle;
@@ -183,6 +186,31 @@ public final class Sluice implements AutoCloseable {
       Source source, java.util.List<dev.sluice.sharding.ShareSegment> segments, String id) {
     return read(new dev.sluice.loader.source.ShareSource(source, segments, id))
         .withOptions(defaults.withPreserveOrder(true));
+  }
+
+  /**
+   * Parquet files named by path patterns, all columns, one split per row group: {@code
+   * read(ParquetSource.of(patterns))}. {@link ParquetSource#builder} projects columns and names
+   * tensor columns.
+   */
+  public Dataset readParquet(String... patterns) {
+    return read(ParquetSource.of(patterns));
+  }
+
+  /**
+   * JSON Lines files named by path patterns, columns inferred from a sample: {@code
+   * read(JsonLinesSource.of(patterns))}. {@link JsonLinesSource#builder} takes a schema instead.
+   */
+  public Dataset readJson(String... patterns) {
+    return read(JsonLinesSource.of(patterns));
+  }
+
+  /**
+   * CSV files with a header named by path patterns, column types inferred from a sample: {@code
+   * read(CsvSource.of(patterns))}. {@link CsvSource#builder} takes a schema or another separator.
+   */
+  public Dataset readCsv(String... patterns) {
+    return read(CsvSource.of(patterns));
   }
 
   /** The integers {@code [0, n)} in column {@code id}, in {@code splits} splits. */

@@ -29,6 +29,7 @@ import org.apache.arrow.vector.LargeVarCharVector;
 import org.apache.arrow.vector.UInt8Vector;
 import org.apache.arrow.vector.VarCharVector;
 import org.apache.arrow.vector.types.pojo.Field;
+import org.apache.arrow.vector.types.pojo.Schema;
 import org.apache.arrow.vector.util.Text;
 
 /**
@@ -51,35 +52,27 @@ import org.apache.arrow.vector.util.Text;
  *       numbers, lists as arrays, structs and maps as objects, anything else as its string form.
  * </ul>
  *
- * <p>A new file is started when the current one holds rows and the next batch would take it past
- * {@code maxRowsPerFile} (batches are never split). Files are created new (an existing one is an
- * error) and complete once the sink moves to the next file or is closed.
+ * <p>Files roll after {@link WriteOptions#maxRowsPerFile()} rows, are written atomically and refuse
+ * existing output unless overwriting, as every {@link FileSink}. {@link
+ * dev.sluice.loader.source.JsonLinesSource} reads them back (given the schema, for tensor and
+ * binary columns).
  *
  * <p><b>Ownership.</b> {@link #write} neither takes nor keeps the batch. Not thread-safe.
  */
-public final class JsonLinesSink implements BatchSink {
+public final class JsonLinesSink extends FileSink {
   private static final JsonFactory JSON = JsonFactory.builder().build();
 
-  private final Path directory;
-  private final long maxRowsPerFile;
-  private final List<Path> files = new ArrayList<>();
-
-  private JsonGenerator generator;
-  private long fileRows;
-  private long rows;
-  private boolean closed;
+  /** A sink writing into {@code directory} (created if missing) with the given options. */
+  public JsonLinesSink(Path directory, WriteOptions options) throws IOException {
+    super(directory, "jsonl", options);
+  }
 
   /**
    * A sink writing into {@code directory} (created if missing), rolling after {@code
-   * maxRowsPerFile} rows.
+   * maxRowsPerFile} rows, refusing existing output.
    */
   public JsonLinesSink(Path directory, long maxRowsPerFile) throws IOException {
-    if (maxRowsPerFile <= 0) {
-      throw new IllegalArgumentException("maxRowsPerFile must be positive: " + maxRowsPerFile);
-    }
-    this.directory = directory;
-    this.maxRowsPerFile = maxRowsPerFile;
-    Files.createDirectories(directory);
+    this(directory, WriteOptions.defaults().withMaxRowsPerFile(maxRowsPerFile));
   }
 
   /** A sink writing all rows into one file, {@code part-00000.jsonl}. */
@@ -88,83 +81,69 @@ public final class JsonLinesSink implements BatchSink {
   }
 
   @Override
-  public void write(Batch batch) throws IOException {
-    if (closed) {
-      throw new IllegalStateException("sink of " + directory + " is closed");
-    }
-    int rowCount = batch.rowCount();
-    if (rowCount == 0) {
-      return;
-    }
-    if (generator != null && fileRows > 0 && fileRows + rowCount > maxRowsPerFile) {
-      finishFile();
-    }
-    if (generator == null) {
-      startFile();
-    }
-    List<Column> columns = new ArrayList<>();
-    for (Field field : batch.schema().getFields()) {
-      columns.add(column(batch.vector(field.getName())));
-    }
-    for (int r = 0; r < rowCount; r++) {
-      generator.writeStartObject();
-      for (Column column : columns) {
-        generator.writeFieldName(column.name());
-        if (column.vector().isNull(r)) {
-          generator.writeNull();
-        } else {
-          column.cell().write(generator, r);
-        }
-      }
-      generator.writeEndObject();
-      generator.writeRaw('\n');
-    }
-    fileRows += rowCount;
-    rows += rowCount;
-  }
-
-  /** The files written so far (the last one is complete only once the sink is closed). */
-  public List<Path> files() {
-    return List.copyOf(files);
-  }
-
-  /** Rows written so far. */
-  public long rowsWritten() {
-    return rows;
-  }
-
-  /** Flushes and closes the current file. Idempotent. */
-  @Override
-  public void close() throws IOException {
-    if (!closed) {
-      closed = true;
-      finishFile();
-    }
-  }
-
-  private void startFile() throws IOException {
-    Path file = directory.resolve(String.format("part-%05d.jsonl", files.size()));
+  PartWriter openPart(Path temporary, Schema schema) throws IOException {
     OutputStream out =
         new BufferedOutputStream(
-            Files.newOutputStream(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE),
+            Files.newOutputStream(
+                temporary, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE),
             1 << 16);
+    JsonGenerator generator;
     try {
       generator = JSON.createGenerator(out, JsonEncoding.UTF8);
       // Rows are separated by our own newlines, not the generator's default space.
       generator.setRootValueSeparator(null);
     } catch (IOException | RuntimeException e) {
       out.close();
+      FileSink.deleteQuietly(temporary);
       throw e;
     }
-    files.add(file);
-    fileRows = 0;
+    return new JsonPart(temporary, generator);
   }
 
-  private void finishFile() throws IOException {
-    if (generator != null) {
-      JsonGenerator g = generator;
-      generator = null;
-      g.close();
+  private static final class JsonPart implements PartWriter {
+    private final Path file;
+    private final JsonGenerator generator;
+
+    JsonPart(Path file, JsonGenerator generator) {
+      this.file = file;
+      this.generator = generator;
+    }
+
+    @Override
+    public void write(Batch batch) throws IOException {
+      List<Column> columns = new ArrayList<>();
+      for (Field field : batch.schema().getFields()) {
+        columns.add(column(batch.vector(field.getName())));
+      }
+      for (int r = 0; r < batch.rowCount(); r++) {
+        generator.writeStartObject();
+        for (Column column : columns) {
+          generator.writeFieldName(column.name());
+          if (column.vector().isNull(r)) {
+            generator.writeNull();
+          } else {
+            column.cell().write(generator, r);
+          }
+        }
+        generator.writeEndObject();
+        generator.writeRaw('\n');
+      }
+    }
+
+    @Override
+    public Path finish() throws IOException {
+      generator.close();
+      return file;
+    }
+
+    @Override
+    public void discard() {
+      try {
+        generator.close();
+      } catch (IOException e) {
+        // Deleted below.
+      }
+      FileSink.deleteQuietly(file);
     }
   }
 
