@@ -1,6 +1,7 @@
 package dev.sluice.cluster;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import dev.sluice.cluster.exec.ClusterTrainer;
 import dev.sluice.cluster.exec.LocalWorkers;
@@ -163,10 +164,14 @@ class FailoverIT {
           taken += b.rowCount();
         }
         if (joined == null && taken >= rows / 10) {
-          // The consumer waits (the execution is held back by its budget) until the trainer sees
-          // the second worker: most splits are still to be read.
+          // The consumer waits (the execution is held back by its budget) until the second worker
+          // has joined, while most splits are still to be read ...
           joined = workers.add(JOIN);
-          trainer.awaitWorkers(2, JOIN);
+          // ... and until the execution has opened its half on it (a round trip, and the
+          // pipeline built there).
+          await()
+              .atMost(JOIN)
+              .until(() -> !it.stats().events(ExecutionEvent.Kind.NODE_JOINED).isEmpty());
         }
       }
     }

@@ -39,6 +39,48 @@ public final class TestPipelines {
   }
 
   /**
+   * Consumer {@code rank}'s share (of {@code consumers}, equal, remainder dropped) of {@code rows}
+   * ids in {@code splits} splits, epoch {@code epoch} seeded {@code seed}, each expanded to a
+   * payload of {@code bytes} bytes; with {@code position} (a saved {@code ConsumerPosition},
+   * Base64), what remains of the share after it.
+   */
+  public static final class Share implements PipelineDefinition {
+    /** The assignment the parameters name. */
+    public static dev.sluice.sharding.ShareAssignment assignment(Map<String, String> p) {
+      RangeSource source = source(p);
+      return dev.sluice.sharding.StaticAssigner.equal(
+              Integer.parseInt(p.get("consumers")), dev.sluice.sharding.RemainderPolicy.DROP)
+          .assign(
+              dev.sluice.sharding.EpochPlan.create(
+                  source.planSplits(),
+                  Long.parseLong(p.get("seed")),
+                  Integer.parseInt(p.get("epoch")),
+                  true));
+    }
+
+    private static RangeSource source(Map<String, String> p) {
+      return new RangeSource(Long.parseLong(p.get("rows")), Integer.parseInt(p.get("splits")));
+    }
+
+    @Override
+    public Dataset build(Sluice sluice, Map<String, String> p) {
+      dev.sluice.sharding.ShareAssignment a = assignment(p);
+      String position = p.getOrDefault("position", "");
+      Dataset share =
+          position.isEmpty()
+              ? sluice.readShare(source(p), a, Integer.parseInt(p.get("rank")))
+              : sluice.resumeShare(
+                  source(p),
+                  a,
+                  new dev.sluice.sharding.ConsumerPosition.Serializer()
+                      .deserialize(java.util.Base64.getDecoder().decode(position)));
+      return share.mapBatches(
+          new Expand(Integer.parseInt(p.get("bytes"))),
+          MapOptions.DEFAULT.withName("Decode").withCpus(0.5));
+    }
+  }
+
+  /**
    * {@code rows} ids through a decoder that finds row {@code bad} corrupt, as a decoder finds a
    * truncated image: the error names the file and the entry.
    */

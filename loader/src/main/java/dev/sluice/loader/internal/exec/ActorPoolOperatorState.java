@@ -304,8 +304,9 @@ final class ActorPoolOperatorState extends MapOperatorState {
     if (cancelled) {
       return;
     }
-    // Below the minimum after a node loss: start one where it fits.
-    if (actors.size() < op.pool().min()
+    // Below the minimum after a node loss (or none left with lost blocks to make again): start one
+    // where it fits.
+    if ((actors.size() < op.pool().min() || actors.isEmpty() && !remakeQueue.isEmpty())
         && executor.resources().fits(op.resources())
         && !upstreamDoneAndDrained()) {
       startActor();
@@ -329,7 +330,8 @@ final class ActorPoolOperatorState extends MapOperatorState {
       return;
     }
     // Scale down: idle beyond the timeout while nothing waits, or nothing will ever come again.
-    boolean noMoreInput = upstreamDone && inputQueue.isEmpty();
+    boolean noMoreInput =
+        upstreamDone && inputQueue.isEmpty() && retries.isEmpty() && remakeQueue.isEmpty();
     if (!inputQueue.isEmpty()) {
       return;
     }
@@ -362,7 +364,11 @@ final class ActorPoolOperatorState extends MapOperatorState {
   }
 
   private boolean upstreamDoneAndDrained() {
-    return upstreamDone && inputQueue.isEmpty() && retries.isEmpty() && running.isEmpty();
+    return upstreamDone
+        && inputQueue.isEmpty()
+        && retries.isEmpty()
+        && remakeQueue.isEmpty()
+        && running.isEmpty();
   }
 
   @Override

@@ -257,8 +257,28 @@ final class ConsumerChannel {
 
   /** The next block, waiting for it; null at the end. Throws the execution's failure. */
   Delivered take() throws InterruptedException {
-    BlockRef ref = takeRef();
-    return ref == null ? null : openSurviving(ref);
+    BlockRef ref = takeRef(true);
+    if (ref == null) {
+      return null;
+    }
+    try {
+      return openSurviving(ref);
+    } finally {
+      opening.decrementAndGet();
+      wake.run(); // the execution may be over now that the consumer holds every block
+    }
+  }
+
+  /** Blocks the consumer has taken from the queue and is taking out of their nodes. */
+  private final java.util.concurrent.atomic.AtomicInteger opening =
+      new java.util.concurrent.atomic.AtomicInteger();
+
+  /**
+   * Whether every block delivered has been taken out of its node by the consumer (or released):
+   * until then a block may still be lost with its node and need making again.
+   */
+  boolean allTaken() {
+    return waitingBlocks.get() == 0 && opening.get() == 0;
   }
 
   /**
@@ -302,6 +322,13 @@ final class ConsumerChannel {
    * off} or {@linkplain #releaseRef releases} it.
    */
   BlockRef takeRef() throws InterruptedException {
+    return takeRef(false);
+  }
+
+  /**
+   * As {@link #takeRef()}; {@code opening}: counted as being opened from the moment it is taken.
+   */
+  private BlockRef takeRef(boolean opening) throws InterruptedException {
     long t0 = System.nanoTime();
     Object o = queue.poll();
     if (o == null) {
@@ -315,6 +342,9 @@ final class ConsumerChannel {
     }
     try {
       if (o instanceof BlockRef ref) {
+        if (opening) {
+          this.opening.incrementAndGet(); // before the queue's count drops: never both zero
+        }
         tookBlock();
         if (!blocks.ready(ref)) {
           awaitRemade(ref);

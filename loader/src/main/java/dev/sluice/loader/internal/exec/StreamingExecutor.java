@@ -489,7 +489,9 @@ public final class StreamingExecutor implements BlockStream {
     progress.observe(false);
     if (ops.get(ops.size() - 1).isDone() && bulkHeld.isEmpty()) {
       deliverEnd();
-      return quiescent();
+      // With nodes in other processes, the execution goes on (listening for lost nodes, able to
+      // make blocks again) until the consumer has taken every block out of its node.
+      return quiescent() && (remotes.isEmpty() || consumer.allTaken());
     }
     return false;
   }
