@@ -264,10 +264,13 @@ final class ActorPoolOperatorState extends MapOperatorState {
     if (cancelled) {
       return;
     }
-    // Below the minimum after a node loss: start one where it fits.
+    // Below the minimum after a node loss: start one where it fits. Not once no input can come
+    // (the pool then winds down while its last calls run: starting an actor only to stop it again
+    // would load the user's model for nothing, and again at every step of the scheduler).
+    boolean noMoreInput = upstreamDone && inputQueue.isEmpty() && retries.isEmpty();
     if (actors.size() < op.pool().min()
         && executor.resources().fits(op.resources())
-        && !upstreamDoneAndDrained()) {
+        && !noMoreInput) {
       startActor();
       return;
     }
@@ -289,7 +292,6 @@ final class ActorPoolOperatorState extends MapOperatorState {
       return;
     }
     // Scale down: idle beyond the timeout while nothing waits, or nothing will ever come again.
-    boolean noMoreInput = upstreamDone && inputQueue.isEmpty();
     if (!inputQueue.isEmpty()) {
       return;
     }
@@ -319,10 +321,6 @@ final class ActorPoolOperatorState extends MapOperatorState {
   @Override
   boolean isDone() {
     return super.isDone() && actors.isEmpty();
-  }
-
-  private boolean upstreamDoneAndDrained() {
-    return upstreamDone && inputQueue.isEmpty() && retries.isEmpty() && running.isEmpty();
   }
 
   @Override
