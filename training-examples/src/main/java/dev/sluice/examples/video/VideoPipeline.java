@@ -69,7 +69,7 @@ public final class VideoPipeline implements Callable<Integer> {
   Path outputDir;
 
   @Option(names = "--generate", description = "Videos to generate. Default: ${DEFAULT-VALUE}")
-  int generate = 8;
+  int generate = 12;
 
   @Option(names = "--frames", description = "Frames per generated video. Default: ${DEFAULT-VALUE}")
   int frames = 250;
@@ -105,8 +105,8 @@ public final class VideoPipeline implements Callable<Integer> {
   @Option(
       names = "--budget",
       converter = ByteSizeConverter.class,
-      description = "Memory budget of the pipeline (e.g. 64m, 1g). Default: 64m")
-  long budget = 64L << 20;
+      description = "Memory budget of the pipeline (e.g. 16m, 1g). Default: 16m")
+  long budget = 16L << 20;
 
   @Option(
       names = "--decode-cpus",
