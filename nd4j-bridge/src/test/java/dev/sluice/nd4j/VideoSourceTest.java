@@ -188,6 +188,34 @@ class VideoSourceTest {
   }
 
   @Test
+  void aVideoDamagedInTheMiddleFailsAtTheFrameWhereDecodingStops(@TempDir Path dir)
+      throws Exception {
+    Path whole = TestVideos.write(dir.resolve("whole.mkv"), "matroska", 64, 48, 50, 25);
+    byte[] bytes = Files.readAllBytes(whole);
+    // 2 KB of garbage from the middle on: the container's structure breaks there.
+    for (int i = bytes.length / 2; i < Math.min(bytes.length, bytes.length / 2 + 2000); i++) {
+      bytes[i] = (byte) 0xff;
+    }
+    Path damaged = dir.resolve("damaged").resolve("damaged.mkv");
+    Files.createDirectories(damaged.getParent());
+    Files.write(damaged, bytes);
+    VideoSource source = VideoSource.of(damaged.getParent().toString());
+
+    assertThatThrownBy(() -> readAll(source, context(8, 1 << 20, 0)))
+        .isInstanceOf(SluiceException.class)
+        .hasMessageContaining(damaged.toString())
+        .hasMessageContaining("the file is truncated or corrupt")
+        .satisfies(
+            e ->
+                assertThat(((SluiceException) e).entry())
+                    .matches("frame [1-9][0-9]* \\(after [0-9.]+ s\\)"));
+    BadRecords allowance = new BadRecords(1);
+    Read read = readAll(source, new ReadContext(8, 1 << 20, allowance));
+    assertThat(allowance.skipped()).isEqualTo(1);
+    assertThat(read.rows()).isNotEmpty().hasSizeLessThan(50);
+  }
+
+  @Test
   void aFileThatIsNotAVideoFailsOrIsSkipped(@TempDir Path dir) throws Exception {
     Path fake = dir.resolve("notes.mp4");
     Files.writeString(fake, "these are not the frames you are looking for\n".repeat(50));
