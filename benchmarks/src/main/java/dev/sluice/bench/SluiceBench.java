@@ -16,6 +16,7 @@ import picocli.CommandLine.Command;
  * ./mvnw -B -q -pl benchmarks exec:exec -Dbench.args="executor-overhead --size quick --runs 5"
  * ./mvnw -B -q -pl benchmarks exec:exec -Dbench.args="transport --size full --runs 5"
  * ./mvnw -B -q -pl benchmarks exec:exec -Dbench.args="scaling --size full --runs 5"
+ * ./mvnw -B -q -pl benchmarks exec:exec -Dbench.args="video --size full"
  * </pre>
  *
  * <p>Exit codes: 0 on success, 1 when a run failed, 2 for bad arguments.
@@ -33,7 +34,8 @@ import picocli.CommandLine.Command;
       TransportBench.class,
       ScalingBench.class,
       LocalityBench.class,
-      FailoverBench.class
+      FailoverBench.class,
+      VideoBench.class
     })
 public final class SluiceBench implements Runnable {
 

@@ -383,4 +383,56 @@ class SluiceBenchIT {
     assertThat(json.at("/command").asText()).contains("failover --size quick --runs 1");
     assertThat(Files.size(dir.resolve("results/failover-quick.png"))).isPositive();
   }
+
+  @Test
+  void videoWritesResults(@TempDir Path dir) throws Exception {
+    // 3 videos x 100 frames of 48x48: 2.0 MiB decoded against a 512 KiB budget.
+    assertThat(
+            bench(
+                "video",
+                "--runs",
+                "1",
+                "--videos",
+                "3",
+                "--frames",
+                "100",
+                "--video-size",
+                "64x48",
+                "--frame-size",
+                "48",
+                "--budget",
+                "512k",
+                "--batch-size",
+                "16",
+                "--decode-cpus",
+                "1",
+                "--child-heap",
+                "384m",
+                "--out",
+                dir.resolve("results").toString(),
+                "--work",
+                dir.resolve("work").toString()))
+        .isZero();
+    JsonNode json = new ObjectMapper().readTree(dir.resolve("results/video-quick.json").toFile());
+    assertThat(json.at("/runs").size()).isEqualTo(2);
+    for (JsonNode run : json.at("/runs")) {
+      assertThat(run.at("/rows").asLong()).isEqualTo(300);
+      assertThat(run.at("/firstOutputSeconds").asDouble())
+          .isPositive()
+          .isLessThanOrEqualTo(run.at("/wallSeconds").asDouble());
+      assertThat(run.at("/peakRssBytes").asLong()).isPositive();
+    }
+    // Bulk holds every decoded frame (300 x 6.75 KiB); streaming stays within its budget.
+    assertThat(json.at("/summary/peakMemoryMiB/bulk/median").asDouble() * (1 << 20))
+        .isGreaterThanOrEqualTo(300 * 48 * 48 * 3);
+    assertThat(json.at("/summary/peakMemoryMiB/streaming/median").asDouble() * (1 << 20))
+        .isLessThanOrEqualTo(512 * 1024);
+    assertThat(json.at("/decodeRuns").size()).isEqualTo(1);
+    assertThat(json.at("/decodeRuns/0/frames").asLong()).isEqualTo(300);
+    assertThat(json.at("/decoding/sluiceOverFfmpegPerCpuSecond/median").asDouble()).isPositive();
+    assertThat(json.at("/decoding/sluiceOneCoreOverFfmpegPerCpuSecond/median").asDouble())
+        .isPositive();
+    assertThat(json.at("/ratiosStreamingOverBulk/wallSeconds").isNumber()).isTrue();
+    assertThat(Files.size(dir.resolve("results/video-quick.png"))).isPositive();
+  }
 }

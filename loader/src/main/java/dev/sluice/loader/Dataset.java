@@ -95,10 +95,18 @@ public final class Dataset {
     this.epoch = epoch;
   }
 
-  static Dataset read(Sluice sluice, Source source) {
+  static Dataset read(Sluice sluice, Source source, MapOptions options) {
+    if (options.batchSize() != 0 || options.name() != null) {
+      throw new IllegalArgumentException(
+          "a read takes CPUs, GPUs and a concurrency cap only (it is named by its source and cuts"
+              + " blocks by the execution's block targets): "
+              + options);
+    }
     return new Dataset(
         sluice,
-        List.of(new LogicalOp.Read(Objects.requireNonNull(source))),
+        List.of(
+            new LogicalOp.Read(
+                Objects.requireNonNull(source), options.resources(), options.concurrency())),
         sluice.defaultOptions(),
         null,
         0,

@@ -102,7 +102,22 @@ public final class Sluice implements AutoCloseable {
 
   /** A dataset that reads {@code source}. Lazy: nothing is read until consumed. */
   public Dataset read(Source source) {
-    return Dataset.read(this, source);
+    return Dataset.read(this, source, MapOptions.DEFAULT);
+  }
+
+  /**
+   * A dataset that reads {@code source} with tasks that ask for {@code options}' CPUs and GPUs
+   * (default one CPU), at most {@code options.concurrency()} at once (0: as resources and memory
+   * allow), like Ray's {@code ray_remote_args} and {@code concurrency} of a read: for a source
+   * whose reader does heavy work of its own, such as a video decoder running several threads.
+   * Stateless maps that ask for the same resources and concurrency are fused into the read as
+   * usual. Lazy.
+   *
+   * @throws IllegalArgumentException when {@code options} gives a name or a batch size (a read is
+   *     named by its source and cuts blocks by the execution's block targets)
+   */
+  public Dataset read(Source source, MapOptions options) {
+    return Dataset.read(this, source, Objects.requireNonNull(options, "options"));
   }
 
   /**

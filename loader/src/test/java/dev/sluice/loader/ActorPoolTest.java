@@ -123,4 +123,76 @@ class ActorPoolTest {
       assertThat(CALLS_AT_CLOSE.stream().mapToLong(Long::longValue).sum()).isEqualTo(40);
     }
   }
+
+  static final AtomicInteger WINDING_CONSTRUCTED = new AtomicInteger();
+  static final AtomicInteger WINDING_CLOSED = new AtomicInteger();
+  static final CompletableFuture<Void>[] FIRST_BLOCK_GATE = newGate();
+
+  @SuppressWarnings("unchecked")
+  private static CompletableFuture<Void>[] newGate() {
+    return new CompletableFuture[] {new CompletableFuture<>()};
+  }
+
+  /** Waits on {@link #FIRST_BLOCK_GATE} for the block that starts at row 0; others pass. */
+  public static final class HoldsTheFirstBlock implements BatchFunction, AutoCloseable {
+    public HoldsTheFirstBlock() {
+      WINDING_CONSTRUCTED.incrementAndGet();
+    }
+
+    @Override
+    public Batch apply(Batch input, BatchContext context) throws Exception {
+      if (input.getLong(dev.sluice.loader.source.RangeSource.COLUMN, 0) == 0) {
+        FIRST_BLOCK_GATE[0].get();
+      }
+      return input;
+    }
+
+    @Override
+    public void close() {
+      WINDING_CLOSED.incrementAndGet();
+    }
+  }
+
+  @Test
+  void aFixedPoolWindingDownDoesNotRestartActorsWhileItsLastCallRuns() throws Exception {
+    WINDING_CONSTRUCTED.set(0);
+    WINDING_CLOSED.set(0);
+    FIRST_BLOCK_GATE[0] = new CompletableFuture<>();
+    ExecutionOptions opts =
+        ExecutionOptions.defaults()
+            .withMemoryBudget(64L << 20)
+            .withTargetBlockRows(10)
+            .withProgress(ExecutionOptions.Progress.OFF);
+    try (Sluice s = Sluice.builder().resources(Resources.cpus(4)).options(opts).build()) {
+      Dataset ds =
+          s.range(30, 3)
+              .mapBatches(
+                  HoldsTheFirstBlock.class,
+                  ActorPool.fixed(2).withMaxTasksPerActor(1),
+                  MapOptions.DEFAULT.withBatchSize(10));
+      try (BatchIterator it = ds.iterBatches()) {
+        for (int i = 0; i < 2; i++) {
+          assertThat(it.hasNext()).isTrue();
+          it.next().close();
+        }
+        // Everything is read and the idle actor stopped; one call still runs on the other.
+        await().atMost(Duration.ofSeconds(10)).until(() -> WINDING_CLOSED.get() >= 1);
+        // Starting an actor now would only see it stopped again, over and over (each start builds
+        // the user's function: a model load), until the last call ends.
+        await()
+            .during(Duration.ofMillis(300))
+            .atMost(Duration.ofSeconds(5))
+            .until(() -> pool(it).actorsStarted() == 2);
+        FIRST_BLOCK_GATE[0].complete(null);
+        assertThat(it.hasNext()).isTrue();
+        it.next().close();
+        assertThat(it.hasNext()).isFalse();
+        assertThat(pool(it).actorsStarted()).isEqualTo(2);
+      } finally {
+        FIRST_BLOCK_GATE[0].complete(null);
+      }
+    }
+    assertThat(WINDING_CONSTRUCTED.get()).isEqualTo(2);
+    assertThat(WINDING_CLOSED.get()).isEqualTo(2);
+  }
 }

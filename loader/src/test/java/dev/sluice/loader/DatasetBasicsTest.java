@@ -213,4 +213,45 @@ class DatasetBasicsTest {
     }
     return out;
   }
+
+  @Test
+  void aReadAsksForItsResourcesAndFusesMapsThatAskTheSame() {
+    java.util.concurrent.atomic.AtomicInteger running =
+        new java.util.concurrent.atomic.AtomicInteger();
+    java.util.concurrent.atomic.AtomicInteger most =
+        new java.util.concurrent.atomic.AtomicInteger();
+    BatchFunction plusOne = plusOne();
+    BatchFunction counted =
+        (in, ctx) -> {
+          most.accumulateAndGet(running.incrementAndGet(), Math::max);
+          try {
+            return plusOne.apply(in, ctx);
+          } finally {
+            running.decrementAndGet();
+          }
+        };
+    try (Sluice s = sluice()) {
+      MapOptions fourCpus = MapOptions.DEFAULT.withCpus(4);
+      Dataset ds =
+          s.read(new RangeSource(40_000, 8), fourCpus)
+              .mapBatches(counted, fourCpus.withName("Counted"));
+      assertThat(ds.explain()).isEqualTo("Input -> TaskPoolMap[ReadRange->Counted] -> Output");
+      assertThat(ds.count()).isEqualTo(40_000);
+      // Four CPUs per task on a runtime of four: one read task at a time.
+      assertThat(most.get()).isEqualTo(1);
+      assertThat(
+              s.read(new RangeSource(10, 1), fourCpus)
+                  .mapBatches(plusOne(), MapOptions.DEFAULT.withName("PlusOne"))
+                  .explain())
+          .isEqualTo("Input -> TaskPoolMap[ReadRange] -> TaskPoolMap[PlusOne] -> Output");
+      org.assertj.core.api.Assertions.assertThatThrownBy(
+              () -> s.read(new RangeSource(10, 1), MapOptions.DEFAULT.withCpus(8)).count())
+          .isInstanceOf(SluiceException.class)
+          .hasMessageContaining("ReadRange asks for 8.0 CPU");
+      org.assertj.core.api.Assertions.assertThatThrownBy(
+              () -> s.read(new RangeSource(10, 1), MapOptions.DEFAULT.withBatchSize(4)))
+          .isInstanceOf(IllegalArgumentException.class)
+          .hasMessageContaining("a read takes CPUs, GPUs and a concurrency cap only");
+    }
+  }
 }

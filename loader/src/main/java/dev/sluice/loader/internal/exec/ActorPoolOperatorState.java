@@ -305,10 +305,14 @@ final class ActorPoolOperatorState extends MapOperatorState {
       return;
     }
     // Below the minimum after a node loss (or none left with lost blocks to make again): start one
-    // where it fits.
+    // where it fits. Not once no input can come and nothing is to be made again (the pool then
+    // winds down while its last calls run: starting an actor only to stop it again would load the
+    // user's model for nothing, and again at every step of the scheduler).
+    boolean noMoreInput =
+        upstreamDone && inputQueue.isEmpty() && retries.isEmpty() && remakeQueue.isEmpty();
     if ((actors.size() < op.pool().min() || actors.isEmpty() && !remakeQueue.isEmpty())
         && executor.resources().fits(op.resources())
-        && !upstreamDoneAndDrained()) {
+        && !noMoreInput) {
       startActor();
       return;
     }
@@ -330,8 +334,6 @@ final class ActorPoolOperatorState extends MapOperatorState {
       return;
     }
     // Scale down: idle beyond the timeout while nothing waits, or nothing will ever come again.
-    boolean noMoreInput =
-        upstreamDone && inputQueue.isEmpty() && retries.isEmpty() && remakeQueue.isEmpty();
     if (!inputQueue.isEmpty()) {
       return;
     }
@@ -361,14 +363,6 @@ final class ActorPoolOperatorState extends MapOperatorState {
   @Override
   boolean isDone() {
     return super.isDone() && actors.isEmpty();
-  }
-
-  private boolean upstreamDoneAndDrained() {
-    return upstreamDone
-        && inputQueue.isEmpty()
-        && retries.isEmpty()
-        && remakeQueue.isEmpty()
-        && running.isEmpty();
   }
 
   @Override

@@ -3,6 +3,7 @@ package dev.sluice.loader.internal.plan;
 import dev.sluice.loader.ActorPool;
 import dev.sluice.loader.BatchFunction;
 import dev.sluice.loader.MapOptions;
+import dev.sluice.loader.runtime.Resources;
 import dev.sluice.loader.source.Source;
 import java.util.concurrent.Callable;
 
@@ -12,8 +13,18 @@ public sealed interface LogicalOp {
   /** A short name for plans and logs. */
   String name();
 
-  /** Reads a source. Always the first step. */
-  record Read(Source source) implements LogicalOp {
+  /**
+   * Reads a source. Always the first step.
+   *
+   * @param resources what each read task asks for (one CPU unless the user said otherwise)
+   * @param concurrency the most read tasks in flight, 0 for no cap
+   */
+  record Read(Source source, Resources resources, int concurrency) implements LogicalOp {
+    /** A read of one CPU per task, without a concurrency cap. */
+    public Read(Source source) {
+      this(source, Resources.cpus(1), 0);
+    }
+
     @Override
     public String name() {
       return source.name();

@@ -41,7 +41,9 @@ public final class Planner {
       }
     }
     List<PhysicalOp> out = new ArrayList<>();
-    out.add(new ReadOp(read.source(), splitSeed, fileSeed, List.of(), Resources.cpus(1), 0));
+    out.add(
+        new ReadOp(
+            read.source(), splitSeed, fileSeed, List.of(), read.resources(), read.concurrency()));
     for (LogicalOp op : logical.subList(1, logical.size())) {
       if (op instanceof MapTask m) {
         PhysicalOp last = out.get(out.size() - 1);
