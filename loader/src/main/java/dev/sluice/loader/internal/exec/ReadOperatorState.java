@@ -220,7 +220,11 @@ final class ReadOperatorState extends OperatorState {
       launchRemake();
       return;
     }
-    Cursor cursor = idleCursorWithRoom();
+    // A split given back by a lost node is taken up before the open splits go on: the epoch ends
+    // only once its rows are read, and every other split already has a reader.
+    boolean takeUpGivenBack =
+        !resumes.isEmpty() && enumerator.freeSplits() > 0 && open.size() < maxOpenSplits();
+    Cursor cursor = takeUpGivenBack ? null : idleCursorWithRoom();
     if (cursor == null) {
       Node node = executor.resources().place(op.resources(), List.of(), taskMemoryEstimate());
       SplitResponse response =
