@@ -58,6 +58,11 @@ public interface NodeBlocks {
   /** Blocks held. */
   int size();
 
+  /** The names of at most {@code max} blocks held (for messages). */
+  default java.util.List<String> heldNames(int max) {
+    return java.util.List.of();
+  }
+
   /** The node is gone: its blocks with it. Returns how many were held. */
   int lose();
 

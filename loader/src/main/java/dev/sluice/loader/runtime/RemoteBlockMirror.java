@@ -117,6 +117,11 @@ public final class RemoteBlockMirror implements NodeBlocks {
   }
 
   @Override
+  public java.util.List<String> heldNames(int max) {
+    return held.values().stream().limit(max).map(r -> r.id() + " " + r.lineage()).toList();
+  }
+
+  @Override
   public int size() {
     return held.size();
   }

@@ -830,7 +830,11 @@ public final class StreamingExecutor implements BlockStream {
       for (NodeBlocks store : blocks.stores()) {
         if (store.size() > 0) {
           throw new IllegalStateException(
-              store.size() + " blocks of node " + store.owner() + " were never released");
+              store.size()
+                  + " blocks of node "
+                  + store.owner()
+                  + " were never released: "
+                  + store.heldNames(5));
         }
       }
       for (OperatorState op : ops) {
