@@ -304,10 +304,30 @@ final class ConsumerChannel {
                   + e.getMessage(),
               e);
         }
-        remake.accept(ref); // the scheduler may have heard of the loss after it took the block
-        awaitRemade(ref);
+        // The scheduler may have heard of the loss after the block left the queue: ask it to make
+        // the block again, if it still waits then (it may be made already, and taken).
+        awaitingRemake.add(ref);
+        try {
+          remake.accept(ref);
+          awaitRemade(ref);
+        } finally {
+          awaitingRemake.remove(ref);
+        }
       }
     }
+  }
+
+  /** Blocks the consumer waits to be made again (lost as it took them). */
+  private final java.util.Set<BlockRef> awaitingRemake =
+      java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+  /**
+   * Whether the consumer still waits for {@code ref} to be made again: a request it made is
+   * answered only then (once the consumer has the block, a late request would make a copy nobody
+   * takes).
+   */
+  boolean awaitsRemake(BlockRef ref) {
+    return awaitingRemake.contains(ref);
   }
 
   private void releaseLost(BlockRef ref) {

@@ -259,7 +259,7 @@ public final class StreamingExecutor implements BlockStream {
             consumerAllocator,
             () -> inbox.add(() -> {}),
             this::closeAllocatorsIfDone,
-            ref -> inbox.add(() -> remakeIfLost(ref)));
+            ref -> inbox.add(() -> remakeForConsumer(ref)));
     this.policies = bulk ? Policies.bulk() : Policies.streamingDefaults();
     this.badRecords = new BadRecords(options.badRecordAllowance());
     this.resources = new ResourceLedger(nodes, this::memoryInUse);
@@ -342,6 +342,16 @@ public final class StreamingExecutor implements BlockStream {
     decided("node " + node.id() + " joined");
     event(dev.sluice.loader.ExecutionEvent.Kind.NODE_JOINED, node.id(), node.toString());
     LOG.info("execution {}: {} joined and takes work from now on", id, node);
+  }
+
+  /**
+   * The consumer found a block lost as it took it: made again if the consumer still waits for it
+   * (not if it already took the block made again in the meantime).
+   */
+  private void remakeForConsumer(BlockRef ref) {
+    if (consumer.awaitsRemake(ref)) {
+      remakeIfLost(ref);
+    }
   }
 
   /** Has a lost block made again (see {@link NodeLossRecovery#remakeIfLost}). */
