@@ -7,6 +7,7 @@ import dev.sluice.loader.ExecutionOptions;
 import dev.sluice.loader.Sluice;
 import dev.sluice.loader.SplitOptions;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.CountDownLatch;
 
 /**
@@ -22,16 +23,7 @@ public final class CoordinatorProcess {
 
   public static void main(String[] args) throws Exception {
     ClusterTrainer trainer =
-        ClusterTrainer.start(
-            ClusterConfig.trainer()
-                .clusterName(args[0])
-                .bindAddress(args[1])
-                .port(0)
-                .members(args[2])
-                .heartbeatInterval(TestMembers.HEARTBEAT)
-                .maxNoHeartbeat(TestMembers.MAX_NO_HEARTBEAT)
-                .joinTimeout(TestMembers.JOIN_TIMEOUT)
-                .build());
+        ClusterTrainer.start(TestMembers.trainerOf(args[0], args[1], List.of(args[2])).build());
     trainer.awaitWorkers(2, Duration.ofSeconds(30));
     System.out.println("coordinator joined as " + trainer.member().self().id());
     Sluice sluice =

@@ -67,15 +67,7 @@ class FailoverIT {
             JOIN);
     trainer =
         ClusterTrainer.start(
-            ClusterConfig.trainer()
-                .clusterName(cluster)
-                .bindAddress("127.0.0.1")
-                .port(0)
-                .members(workers.addresses())
-                .heartbeatInterval(TestMembers.HEARTBEAT)
-                .maxNoHeartbeat(TestMembers.MAX_NO_HEARTBEAT)
-                .joinTimeout(TestMembers.JOIN_TIMEOUT)
-                .build());
+            TestMembers.trainerOf(cluster, "127.0.0.1", workers.addresses()).build());
     trainer.awaitWorkers(n, JOIN);
     sluice =
         Sluice.builder()

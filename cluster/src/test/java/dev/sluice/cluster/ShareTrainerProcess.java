@@ -50,16 +50,7 @@ public final class ShareTrainerProcess {
     int rank = Integer.parseInt(p.get("rank"));
     ConsumerPosition.Serializer serializer = new ConsumerPosition.Serializer();
     ClusterTrainer trainer =
-        ClusterTrainer.start(
-            ClusterConfig.trainer()
-                .clusterName(args[0])
-                .bindAddress(args[1])
-                .port(0)
-                .members(args[2])
-                .heartbeatInterval(TestMembers.HEARTBEAT)
-                .maxNoHeartbeat(TestMembers.MAX_NO_HEARTBEAT)
-                .joinTimeout(TestMembers.JOIN_TIMEOUT)
-                .build());
+        ClusterTrainer.start(TestMembers.trainerOf(args[0], args[1], List.of(args[2])).build());
     trainer.awaitWorkers(2, Duration.ofSeconds(30));
     Sluice sluice =
         Sluice.builder()

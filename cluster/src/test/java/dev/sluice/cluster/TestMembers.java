@@ -40,6 +40,18 @@ final class TestMembers implements AutoCloseable {
   }
 
   private ClusterConfig.Builder timings(ClusterConfig.Builder b) {
+    return timings(b, clusterName);
+  }
+
+  /**
+   * A trainer's configuration on {@code bind} in cluster {@code clusterName} with the test timings
+   * and an ephemeral port: for a trainer in a process of a test's own, or beside worker processes.
+   */
+  static ClusterConfig.Builder trainerOf(String clusterName, String bind, List<String> join) {
+    return timings(ClusterConfig.trainer(), clusterName).bindAddress(bind).members(join);
+  }
+
+  private static ClusterConfig.Builder timings(ClusterConfig.Builder b, String clusterName) {
     return b.clusterName(clusterName)
         .port(0)
         .heartbeatInterval(HEARTBEAT)
