@@ -54,8 +54,36 @@ public final class ClusterSplitExchange implements SplitExchange, BlockSource {
   private final Map<Long, Served> served = new ConcurrentHashMap<>();
   private final AtomicLong servedIds = new AtomicLong();
 
-  /** Rows held here and handed to a consumer of another process, until it takes them. */
-  private record Served(String key, int consumer, Batch batch) {}
+  /**
+   * Rows held here and handed to a consumer of another process, until it takes them. While the
+   * transport writes them ({@code sending}), the write holds references to their buffers, so they
+   * are closed only once it is done: a consumer that leaves (or a split that closes) waits for
+   * those writes, else its execution's allocator would close under buffers still referenced.
+   */
+  private static final class Served {
+    final String key;
+    final int consumer;
+    final Batch batch;
+    int sending; // guarded by this
+    boolean dropped; // guarded by this
+    boolean closed; // guarded by this
+
+    Served(String key, int consumer, Batch batch) {
+      this.key = key;
+      this.consumer = consumer;
+      this.batch = batch;
+    }
+
+    /** Closes the rows once no write holds them; true when closed (now or before). */
+    synchronized boolean closeIfIdle() {
+      if (!closed && sending == 0) {
+        closed = true;
+        batch.close();
+        notifyAll();
+      }
+      return closed;
+    }
+  }
 
   /**
    * @param member this trainer's member
@@ -72,15 +100,10 @@ public final class ClusterSplitExchange implements SplitExchange, BlockSource {
     member.hazelcast().getUserContext().put(KEY, this);
   }
 
-  /** Stops answering calls; closes the rows still served. */
+  /** Stops answering calls; closes the rows still served (after the writes under way). */
   void close() {
     member.hazelcast().getUserContext().remove(KEY, this);
-    for (Long id : List.copyOf(served.keySet())) {
-      Served s = served.remove(id);
-      if (s != null) {
-        s.batch().close();
-      }
-    }
+    dropServed(null, -1);
   }
 
   static ClusterSplitExchange of(HazelcastInstance hazelcast) {
@@ -210,8 +233,7 @@ public final class ClusterSplitExchange implements SplitExchange, BlockSource {
                 piece.hosts(),
                 piece.local()));
       } else {
-        long id = servedIds.incrementAndGet();
-        served.put(id, new Served(key, index, piece.batch()));
+        long id = serve(key, index, piece.batch());
         InetSocketAddress self = transport.address();
         out.add(
             new WirePiece(
@@ -228,6 +250,13 @@ public final class ClusterSplitExchange implements SplitExchange, BlockSource {
     return new WirePoll(out, p.ended());
   }
 
+  /** Holds rows for consumer {@code index} of split {@code key} until taken: their id. */
+  long serve(String key, int index, Batch batch) {
+    long id = servedIds.incrementAndGet();
+    served.put(id, new Served(key, index, batch));
+    return id;
+  }
+
   void closeHere(String key, int index, long[] acknowledged) {
     HostedSplit split = hosted.get(key);
     dropServed(key, index);
@@ -236,14 +265,46 @@ public final class ClusterSplitExchange implements SplitExchange, BlockSource {
     }
   }
 
-  /** Closes the rows served for a consumer (all of the split's for -1) that nobody took. */
+  /**
+   * Closes the rows served for a consumer (all of the split's for -1; every split's for a null key)
+   * that nobody took, waiting (at most the fetch timeout) for the writes of those being sent.
+   */
   private void dropServed(String key, int consumer) {
+    List<Served> writing = new ArrayList<>();
     for (Map.Entry<Long, Served> e : served.entrySet()) {
       Served s = e.getValue();
-      if (s.key().equals(key)
-          && (consumer < 0 || s.consumer() == consumer)
-          && served.remove(e.getKey(), s)) {
-        s.batch().close();
+      if ((key == null || s.key.equals(key)) && (consumer < 0 || s.consumer == consumer)) {
+        synchronized (s) {
+          s.dropped = true;
+        }
+        if (s.closeIfIdle()) {
+          served.remove(e.getKey(), s);
+        } else {
+          writing.add(s); // sent() closes and removes it
+        }
+      }
+    }
+    long deadline = System.nanoTime() + fetchTimeout.toNanos();
+    for (Served s : writing) {
+      synchronized (s) {
+        while (!s.closed) {
+          long left = deadline - System.nanoTime();
+          if (left <= 0) {
+            LOG.warn(
+                "rows served to consumer {} of split {} are still being written after {}; their"
+                    + " memory is returned when the write ends",
+                s.consumer,
+                s.key,
+                fetchTimeout);
+            break;
+          }
+          try {
+            s.wait(Math.max(1, TimeUnit.NANOSECONDS.toMillis(left)));
+          } catch (InterruptedException ie) {
+            Thread.currentThread().interrupt();
+            return;
+          }
+        }
       }
     }
   }
@@ -253,19 +314,32 @@ public final class ClusterSplitExchange implements SplitExchange, BlockSource {
   @Override
   public Batch get(long blockId) {
     Served s = served.get(blockId);
-    if (s == null) {
-      throw new NoSuchElementException("no rows " + blockId + " are served here");
+    if (s != null) {
+      synchronized (s) {
+        if (!s.dropped) {
+          s.sending++;
+          return s.batch;
+        }
+      }
     }
-    return s.batch();
+    throw new NoSuchElementException("no rows " + blockId + " are served here");
   }
 
   @Override
   public void sent(long blockId, boolean take) {
-    if (take) {
-      Served s = served.remove(blockId);
-      if (s != null) {
-        s.batch().close();
-      }
+    Served s = served.get(blockId);
+    if (s == null) {
+      return;
+    }
+    boolean drop;
+    synchronized (s) {
+      s.sending--;
+      s.dropped |= take;
+      drop = s.dropped;
+    }
+    // Taken, or dropped while this write was under way (its consumer left): closed now.
+    if (drop && s.closeIfIdle()) {
+      served.remove(blockId, s);
     }
   }
 
