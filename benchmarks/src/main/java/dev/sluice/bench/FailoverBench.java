@@ -62,8 +62,8 @@ import picocli.CommandLine.Option;
     name = "failover",
     mixinStandardHelpOptions = true,
     description =
-        "Epoch time and trainer stall with no failure, a worker killed at 50% and a worker"
-            + " joining at 50%; failure detection times.")
+        "Epoch time and trainer stall with no failure, a worker killed at 50%% and a worker"
+            + " joining at 50%%; failure detection times.")
 final class FailoverBench implements Callable<Integer> {
   static final String NAME = "failover";
 

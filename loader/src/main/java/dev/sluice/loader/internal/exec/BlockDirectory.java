@@ -16,7 +16,11 @@ import java.util.concurrent.TimeUnit;
  * reference's successor, so that every holder of the old reference (an input queue, a buffer, the
  * consumer's channel) reads the new block without being told. A reference whose block is lost and
  * not yet made again is not {@link #ready}: tasks are not launched on it, and a consumer taking it
- * waits. Thread-safe.
+ * waits.
+ *
+ * <p>A lost block has at most one successor alive: a second block made in its place while the first
+ * still lives, or after the block was taken or released ({@link #settled}), is a copy nobody will
+ * read, and {@link #succeed} releases it at once. Thread-safe.
  */
 final class BlockDirectory implements InputBlocks {
   /** Copied on write: a node that joins adds its store while tasks read the map. */
@@ -26,6 +30,12 @@ final class BlockDirectory implements InputBlocks {
 
   /** Lost blocks released before they were made again: made again, they are released at once. */
   private final Set<Key> abandoned = ConcurrentHashMap.newKeySet();
+
+  /**
+   * Lost blocks whose successor was taken or released: their turn is over, and a block made in
+   * their place now is a copy.
+   */
+  private final Set<Key> settled = ConcurrentHashMap.newKeySet();
 
   private SluiceException failure;
 
@@ -156,17 +166,34 @@ final class BlockDirectory implements InputBlocks {
     }
   }
 
-  /** Records {@code remade} as the block made in place of {@code lost}, and wakes waiters. */
-  void succeed(BlockRef lost, BlockRef remade) {
+  /**
+   * Records {@code remade} as the block made in place of {@code lost}, and wakes waiters; or, when
+   * nobody will read it (the lost block was released meanwhile, its successor still lives, or was
+   * taken already), releases it.
+   *
+   * @return whether {@code remade} now stands for {@code lost}
+   */
+  boolean succeed(BlockRef lost, BlockRef remade) {
     synchronized (this) {
-      Key k = Key.of(current(lost));
-      if (abandoned.remove(k)) {
+      BlockRef c = current(lost);
+      Key k = Key.of(c);
+      boolean copy = settled.contains(Key.of(lost)) || store(c.owner()).contains(c);
+      if (abandoned.remove(k) || copy) {
         store(remade.owner()).release(remade);
-        return;
+        return false;
       }
       successors.put(k, remade);
       notifyAll();
+      return true;
     }
+  }
+
+  /**
+   * Whether the block was lost and made again, and what was made in its place has been taken or
+   * released: it is not to be made again.
+   */
+  boolean settled(BlockRef ref) {
+    return settled.contains(Key.of(ref));
   }
 
   /**
@@ -220,6 +247,7 @@ final class BlockDirectory implements InputBlocks {
   private void forget(BlockRef ref) {
     BlockRef r = ref;
     for (BlockRef next; (next = successors.remove(Key.of(r))) != null; ) {
+      settled.add(Key.of(r));
       r = next;
     }
   }

@@ -98,7 +98,7 @@ final class NodeLossRecovery {
    * upstream.
    */
   void remakeIfLost(BlockRef ref) {
-    if (blocks.ready(ref) || !remaking.add(blocks.current(ref))) {
+    if (blocks.ready(ref) || blocks.settled(ref) || !remaking.add(blocks.current(ref))) {
       return;
     }
     int i = ref.lineage().operator();
@@ -118,7 +118,11 @@ final class NodeLossRecovery {
   /** A lost block was made again: its holders now read {@code remade}. */
   void remade(BlockRef lost, BlockRef remade) {
     remaking.remove(blocks.current(lost));
-    blocks.succeed(lost, remade);
+    if (!blocks.succeed(lost, remade)) {
+      executor.decided(
+          "dropped " + remade + ": " + lost.lineage().dedupKey() + " was made again already");
+      return;
+    }
     executor.event(
         dev.sluice.loader.ExecutionEvent.Kind.BLOCK_REMADE,
         remade.owner(),
