@@ -447,7 +447,10 @@ public final class Dataset {
    * for it, and a trainer that asks first waits for that at most {@code attachTimeout}, then fails
    * naming the host; a trainer that has not attached {@code attachTimeout} after the host started
    * fails the split for every trainer, with an error naming its index. A consumer that stops early
-   * must close its iterator.
+   * must close its iterator. A trainer that dies mid-epoch (its process killed, or gone from the
+   * cluster) fails the others' {@code next()} with an error naming it, or, with {@link
+   * SplitOptions#whenTrainerLost} {@code CONTINUE}, leaves the split while the others go on with
+   * their shares; it takes part again from the next epoch.
    *
    * @throws IllegalStateException when the runtime is not shared by several processes (in one
    *     process, use {@link #streamingSplit(int, SplitOptions)})
@@ -501,6 +504,7 @@ public final class Dataset {
         coordinator.ignoreHosts();
       }
       coordinator.learnHost(index, exchange.hostLabel());
+      coordinator.whenConsumerLost(split.whenTrainerLost());
       coordinator.expectAttached(index, attachTimeout);
       Runnable withdraw = exchange.host(key, coordinator.hosted(fingerprint));
       coordinator.onClosed(withdraw);

@@ -36,6 +36,11 @@ public record ExecutionEvent(
     /** A block lost with its node was made again from its lineage. */
     BLOCK_REMADE,
     /** A task lost with a node (its own, or one holding an input) was run again. */
-    TASK_RETRIED
+    TASK_RETRIED,
+    /**
+     * A consumer of a split shared by trainers of several processes was lost with its trainer (the
+     * detail names it and says whether the others go on).
+     */
+    CONSUMER_LOST
   }
 }

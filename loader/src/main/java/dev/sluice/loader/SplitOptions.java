@@ -20,17 +20,40 @@ import java.util.Objects;
  *     to that consumer, when it has room. Preferences only: they never make a consumer wait.
  * @param bufferBlocks blocks each consumer's queue holds at most, {@code >= 1}
  * @param iterOptions how each consumer's iterator cuts its share into batches
+ * @param whenTrainerLost for a split shared by trainers in several processes ({@link
+ *     Dataset#streamingShare}), what the others do when one dies mid-epoch
  */
 public record SplitOptions(
     boolean equal,
     RemainderPolicy remainder,
     List<String> localityHints,
     int bufferBlocks,
-    IterOptions iterOptions) {
+    IterOptions iterOptions,
+    TrainerLoss whenTrainerLost) {
+
+  /**
+   * What the trainers of a shared split do when one of them is lost mid-epoch (its process died or
+   * left the cluster without closing its iterator).
+   */
+  public enum TrainerLoss {
+    /**
+     * Every other trainer's {@code next()} fails with an error naming the lost trainer and its
+     * index: the epoch stops, as a data-parallel job whose rank died would. The default.
+     */
+    FAIL,
+    /**
+     * The others go on with their own shares to the end of the epoch; the lost trainer's consumer
+     * leaves the split (the blocks queued for it and those it had not confirmed are dropped, its
+     * rows are not given to the others), and equal shares are evened out among those left. Logged,
+     * and counted in the execution's events.
+     */
+    CONTINUE
+  }
 
   public SplitOptions {
     Objects.requireNonNull(remainder, "remainder");
     Objects.requireNonNull(iterOptions, "iterOptions");
+    Objects.requireNonNull(whenTrainerLost, "whenTrainerLost");
     localityHints =
         Collections.unmodifiableList(
             new ArrayList<>(Objects.requireNonNull(localityHints, "localityHints")));
@@ -44,7 +67,8 @@ public record SplitOptions(
    * as they come.
    */
   public static SplitOptions unequal() {
-    return new SplitOptions(false, RemainderPolicy.DROP, List.of(), 2, IterOptions.blocks());
+    return new SplitOptions(
+        false, RemainderPolicy.DROP, List.of(), 2, IterOptions.blocks(), TrainerLoss.FAIL);
   }
 
   /**
@@ -52,21 +76,27 @@ public record SplitOptions(
    * come.
    */
   public static SplitOptions equal(RemainderPolicy policy) {
-    return new SplitOptions(true, policy, List.of(), 2, IterOptions.blocks());
+    return new SplitOptions(true, policy, List.of(), 2, IterOptions.blocks(), TrainerLoss.FAIL);
   }
 
   /** The same with one host hint per consumer (an entry may be null for "no preference"). */
   public SplitOptions withLocalityHints(List<String> hints) {
-    return new SplitOptions(equal, remainder, hints, bufferBlocks, iterOptions);
+    return new SplitOptions(equal, remainder, hints, bufferBlocks, iterOptions, whenTrainerLost);
   }
 
   /** The same with another buffer per consumer. */
   public SplitOptions withBufferBlocks(int blocks) {
-    return new SplitOptions(equal, remainder, localityHints, blocks, iterOptions);
+    return new SplitOptions(equal, remainder, localityHints, blocks, iterOptions, whenTrainerLost);
   }
 
   /** The same with other iteration options. */
   public SplitOptions withIterOptions(IterOptions options) {
-    return new SplitOptions(equal, remainder, localityHints, bufferBlocks, options);
+    return new SplitOptions(
+        equal, remainder, localityHints, bufferBlocks, options, whenTrainerLost);
+  }
+
+  /** The same with another answer to a trainer lost mid-epoch (see {@link TrainerLoss}). */
+  public SplitOptions whenTrainerLost(TrainerLoss loss) {
+    return new SplitOptions(equal, remainder, localityHints, bufferBlocks, iterOptions, loss);
   }
 }

@@ -52,6 +52,25 @@ public final class ClusterSplitExchange implements SplitExchange, BlockSource {
   private final Map<String, HostedSplit> hosted = new ConcurrentHashMap<>();
   private final Object hostedChanged = new Object();
   private final Map<Long, Served> served = new ConcurrentHashMap<>();
+
+  /** The member attached as each consumer of each hosted split: (split key, consumer) -> id. */
+  private final Map<Consumer, String> attachedBy = new ConcurrentHashMap<>();
+
+  private record Consumer(String key, int index) {}
+
+  /**
+   * Tells a hosted split that a trainer attached to it was lost (off Hazelcast's event thread: the
+   * split may close its execution).
+   */
+  private final java.util.concurrent.ExecutorService reaper =
+      java.util.concurrent.Executors.newSingleThreadExecutor(
+          r -> {
+            Thread t = new Thread(r, "sluice-share-reaper");
+            t.setDaemon(true);
+            return t;
+          });
+
+  private volatile Runnable stopListening = () -> {};
   private final AtomicLong servedIds = new AtomicLong();
 
   /**
@@ -98,12 +117,54 @@ public final class ClusterSplitExchange implements SplitExchange, BlockSource {
   void start(BlockTransport transport) {
     this.transport = transport;
     member.hazelcast().getUserContext().put(KEY, this);
+    stopListening =
+        member.addListener(
+            new dev.sluice.cluster.ClusterListener() {
+              @Override
+              public void trainerLost(MemberInfo trainer) {
+                reaper.execute(() -> consumersLost(trainer.id().toString(), trainer.describe()));
+              }
+            });
   }
 
   /** Stops answering calls; closes the rows still served (after the writes under way). */
   void close() {
+    stopListening.run();
+    reaper.shutdownNow();
     member.hazelcast().getUserContext().remove(KEY, this);
     dropServed(null, -1);
+    try {
+      if (!reaper.awaitTermination(30, TimeUnit.SECONDS)) {
+        LOG.warn("the split exchange's reaper did not stop within 30 s");
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  /** A trainer ({@code id}, {@code who}) is gone: the splits it was attached to lose it. */
+  private void consumersLost(String id, String who) {
+    for (Map.Entry<Consumer, String> e : attachedBy.entrySet()) {
+      Consumer c = e.getKey();
+      if (!e.getValue().equals(id) || !attachedBy.remove(c, id)) {
+        continue;
+      }
+      HostedSplit split = hosted.get(c.key());
+      if (split == null) {
+        continue; // over already
+      }
+      dropServed(c.key(), c.index());
+      try {
+        split.consumerLost(c.index(), who);
+      } catch (RuntimeException failure) {
+        LOG.error(
+            "telling split {} that consumer {} was lost with {} failed",
+            c.key(),
+            c.index(),
+            who,
+            failure);
+      }
+    }
   }
 
   static ClusterSplitExchange of(HazelcastInstance hazelcast) {
@@ -136,6 +197,7 @@ public final class ClusterSplitExchange implements SplitExchange, BlockSource {
     LOG.debug("hosting split {} for {} consumers", key, split.consumers());
     return () -> {
       hosted.remove(key, split);
+      attachedBy.keySet().removeIf(c -> c.key().equals(key));
       dropServed(key, -1);
     };
   }
@@ -145,7 +207,13 @@ public final class ClusterSplitExchange implements SplitExchange, BlockSource {
   /** What an attaching consumer is told. */
   record Attached(boolean hosted, String plan, long memoryBudget) {}
 
-  Attached attachHere(String key, int index, List<String> fingerprint, String host, long waitMillis)
+  Attached attachHere(
+      String key,
+      int index,
+      List<String> fingerprint,
+      String host,
+      String memberId,
+      long waitMillis)
       throws InterruptedException {
     HostedSplit split = awaitHosted(key, waitMillis);
     if (split == null) {
@@ -170,6 +238,12 @@ public final class ClusterSplitExchange implements SplitExchange, BlockSource {
           null);
     }
     split.attached(index, host);
+    attachedBy.put(new Consumer(key, index), memberId);
+    if (!member.hazelcast().getCluster().getMembers().stream()
+        .anyMatch(m -> m.getUuid().toString().equals(memberId))) {
+      // Gone between its call and now: its loss may have been told before it was recorded.
+      reaper.execute(() -> consumersLost(memberId, "trainer " + memberId + " on " + host));
+    }
     return new Attached(true, split.plan(), split.memoryBudget());
   }
 
@@ -258,6 +332,7 @@ public final class ClusterSplitExchange implements SplitExchange, BlockSource {
   }
 
   void closeHere(String key, int index, long[] acknowledged) {
+    attachedBy.remove(new Consumer(key, index));
     HostedSplit split = hosted.get(key);
     dropServed(key, index);
     if (split != null) {
@@ -355,7 +430,8 @@ public final class ClusterSplitExchange implements SplitExchange, BlockSource {
       Attached a =
           call(
               host,
-              new ShareCalls.Attach(key, index, fingerprint, hostLabel(), callWait),
+              new ShareCalls.Attach(
+                  key, index, fingerprint, hostLabel(), member.self().id().toString(), callWait),
               ShareCalls::readAttached,
               callWait);
       if (a.hosted()) {

@@ -79,21 +79,34 @@ final class ShareCalls {
   static final class Attach extends Call {
     List<String> fingerprint;
     String host;
+    String member;
     long waitMillis;
 
     Attach() {}
 
-    Attach(String key, int index, List<String> fingerprint, String host, long waitMillis) {
+    /**
+     * @param member the attaching trainer's member id (the coordinator watches it: a trainer lost
+     *     mid-epoch is a consumer lost)
+     */
+    Attach(
+        String key,
+        int index,
+        List<String> fingerprint,
+        String host,
+        String member,
+        long waitMillis) {
       this.key = key;
       this.index = index;
       this.fingerprint = fingerprint;
       this.host = host;
+      this.member = member;
       this.waitMillis = waitMillis;
     }
 
     @Override
     byte[] handle(ClusterSplitExchange x) throws Exception {
-      ClusterSplitExchange.Attached a = x.attachHere(key, index, fingerprint, host, waitMillis);
+      ClusterSplitExchange.Attached a =
+          x.attachHere(key, index, fingerprint, host, member, waitMillis);
       return ExecutionCodec.ok(
           out -> {
             out.writeBoolean(a.hosted());
@@ -109,6 +122,7 @@ final class ShareCalls {
         out.writeString(line);
       }
       out.writeString(host);
+      out.writeString(member);
       out.writeLong(waitMillis);
     }
 
@@ -120,6 +134,7 @@ final class ShareCalls {
         fingerprint.add(in.readString());
       }
       host = in.readString();
+      member = in.readString();
       waitMillis = in.readLong();
     }
 

@@ -110,6 +110,14 @@ public interface SplitExchange {
      * released, and it leaves the reckoning of equal shares.
      */
     void close(int consumer, long[] acknowledged);
+
+    /**
+     * The process of consumer {@code consumer} is gone ({@code trainer} describes it) without
+     * closing its end: the split fails for every consumer with an error naming it, or the consumer
+     * leaves and the others go on, as the split's options say. May block while the split closes
+     * (when it was the last consumer).
+     */
+    void consumerLost(int consumer, String trainer);
   }
 
   /** A consumer's end of a split hosted by another process. */

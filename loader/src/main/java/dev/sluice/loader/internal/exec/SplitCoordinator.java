@@ -139,6 +139,63 @@ public final class SplitCoordinator {
     lock.notifyAll();
   }
 
+  /** What the split does when a consumer's process is lost (a shared split). */
+  private volatile dev.sluice.loader.SplitOptions.TrainerLoss whenConsumerLost =
+      dev.sluice.loader.SplitOptions.TrainerLoss.FAIL;
+
+  /** Sets what the split does when a consumer's process is lost (see {@link #consumerLost}). */
+  public void whenConsumerLost(dev.sluice.loader.SplitOptions.TrainerLoss loss) {
+    this.whenConsumerLost = Objects.requireNonNull(loss, "loss");
+  }
+
+  /**
+   * The process of consumer {@code index} is gone without closing its end ({@code trainer} names
+   * it): under {@link dev.sluice.loader.SplitOptions.TrainerLoss#FAIL} the split fails for every
+   * consumer with an error naming it; under {@code CONTINUE} the consumer leaves (the blocks queued
+   * for it or given to it and not confirmed are dropped) and the others go on. Either way the
+   * consumer is closed, which closes the execution if it was the last one.
+   */
+  public void consumerLost(int index, String trainer) {
+    Consumer c = consumers.get(index);
+    synchronized (lock) {
+      if (c.closed) {
+        return; // it had left already
+      }
+      c.lostWith = trainer;
+      boolean fail = whenConsumerLost == dev.sluice.loader.SplitOptions.TrainerLoss.FAIL;
+      String what =
+          trainer
+              + " (consumer "
+              + index
+              + " of the "
+              + consumers.size()
+              + " of a shared split) was lost mid-epoch";
+      executor.event(
+          dev.sluice.loader.ExecutionEvent.Kind.CONSUMER_LOST,
+          "",
+          what + (fail ? "; the split fails" : "; the others go on"));
+      if (fail) {
+        if (failure == null) {
+          failure =
+              new SluiceException(
+                  what
+                      + ": the epoch stops for every trainer (with"
+                      + " SplitOptions.whenTrainerLost(CONTINUE) the others go on with their"
+                      + " shares)",
+                  (Throwable) null);
+        }
+        LOG.warn(failure.getMessage());
+      } else {
+        LOG.warn(
+            "{}; the other trainers go on with their shares ({} blocks queued for it are dropped)",
+            what,
+            c.queue.size() + c.given.size());
+      }
+      lock.notifyAll();
+    }
+    c.close();
+  }
+
   /** Run once the execution is closed (the last consumer closed). */
   private volatile Runnable onClosed = () -> {};
 
@@ -663,6 +720,16 @@ public final class SplitCoordinator {
             throw SluiceException.rethrown(failure);
           }
           Consumer c = consumers.get(consumer);
+          if (c.lostWith != null) {
+            throw new SluiceException(
+                "consumer "
+                    + consumer
+                    + " of this split left it when its trainer "
+                    + c.lostWith
+                    + " was lost; a trainer started again takes up its share at the next epoch"
+                    + " (a static share, Dataset.share, resumes mid-epoch from its position)",
+                (Throwable) null);
+          }
           if (c.attached) {
             throw new IllegalStateException(
                 "consumer " + consumer + " of this split is attached already");
@@ -686,6 +753,11 @@ public final class SplitCoordinator {
         }
         c.close();
       }
+
+      @Override
+      public void consumerLost(int consumer, String trainer) {
+        SplitCoordinator.this.consumerLost(consumer, trainer);
+      }
     };
   }
 
@@ -694,6 +766,10 @@ public final class SplitCoordinator {
     final int index;
     String hint;
     boolean attached;
+
+    /** The trainer this consumer was lost with (null unless lost). */
+    String lostWith;
+
     ArrayDeque<Item> queue = new ArrayDeque<>();
 
     /** Blocks given to this consumer in another process and not yet acknowledged, by piece id. */
