@@ -77,8 +77,13 @@ public final class RemoteBlockMirror implements NodeBlocks {
     if (r == null) {
       throw new BlockLostException(ref, lost);
     }
-    count(r, -1);
-    return transfer.take(r, into);
+    // The node holds the block until it is sent: counted until then, so that the scheduler does
+    // not fill its memory again while the block still takes it.
+    try {
+      return transfer.take(r, into);
+    } finally {
+      count(r, -1);
+    }
   }
 
   @Override
