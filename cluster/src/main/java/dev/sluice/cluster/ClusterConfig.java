@@ -283,6 +283,11 @@ public final class ClusterConfig {
     }
 
     SluiceSerialization.configure(c.getSerializationConfig());
+    // The split leases outlive the worker that holds them: one synchronous backup elsewhere.
+    c.addMapConfig(
+        new com.hazelcast.config.MapConfig(dev.sluice.cluster.exec.SplitLeases.MAP)
+            .setBackupCount(1)
+            .setAsyncBackupCount(0));
     // The scheduler's calls: a worker's call waits for its task or actor call to end, so the pool
     // is as large as the tasks, actor calls and opens that may be in flight on one worker.
     c.getExecutorConfig(dev.sluice.cluster.exec.ClusterRuntime.EXECUTOR)

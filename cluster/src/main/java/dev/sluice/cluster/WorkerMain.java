@@ -156,6 +156,14 @@ public final class WorkerMain implements Callable<Integer> {
               + " refuses is given up at once). Default: ${DEFAULT-VALUE}")
   long joinTimeoutSeconds = ClusterConfig.DEFAULT_JOIN_TIMEOUT.toSeconds();
 
+  @Option(
+      names = "--exit-with",
+      paramLabel = "PID",
+      description =
+          "Leave the cluster and exit when the process with this pid ends (a worker started by a"
+              + " test, a benchmark or a job goes with it, even when it is killed)")
+  Long exitWith;
+
   private final AtomicBoolean leaving = new AtomicBoolean();
   private URLClassLoader userClasses;
 
@@ -216,6 +224,16 @@ public final class WorkerMain implements Callable<Integer> {
             },
             "sluice-worker-shutdown");
     Runtime.getRuntime().addShutdownHook(hook);
+    if (exitWith != null) {
+      java.util.Optional<ProcessHandle> parent = ProcessHandle.of(exitWith);
+      if (parent.isEmpty()) {
+        err.println("sluice-worker: process " + exitWith + " (--exit-with) is not running");
+        err.flush();
+        return 1; // the hook leaves the cluster
+      }
+      // Exiting runs the hook, which leaves the cluster cleanly.
+      parent.get().onExit().thenRun(() -> System.exit(0));
+    }
     int size = member.hazelcast().getCluster().getMembers().size();
     out.println(
         "sluice-worker joined cluster '"

@@ -183,11 +183,66 @@ class FailoverIT {
     assertThat(second.memoryPeak()).isLessThanOrEqualTo(BUDGET);
   }
 
+  @Test
+  @Timeout(120)
+  void aWorkerFrozenMidEpochIsGivenUpAndAfterItThawsTheClusterGoesOnWithoutDuplicates()
+      throws Exception {
+    startCluster(3);
+    long pid = workers.pids().get(1);
+    // SIGSTOP: the worker neither answers nor refuses; only the missing heartbeats tell.
+    int[] seen = epoch(6_000, 0.3, () -> signal("STOP", pid), 1);
+    assertExactlyOnce(seen);
+    signal("CONT", pid);
+    // Thawed, it finds itself cut off from the cluster that gave it up: the tasks it still ran
+    // for the epoch count for nothing (their rows came once, above), and the next epochs run on
+    // whatever the cluster has, every sample once.
+    for (int run = 0; run < 2; run++) {
+      assertExactlyOnce(epoch(3_000, 2, () -> {}, 0));
+    }
+    for (MemberStats m : trainer.memberStats(sluice, Duration.ofSeconds(10))) {
+      System.out.println(m);
+      if (m.role() == Role.WORKER && m.answered()) {
+        assertThat(m.memoryPeak()).as("peak on %s", m.address()).isLessThanOrEqualTo(BUDGET);
+      }
+    }
+  }
+
+  private static void signal(String name, long pid) {
+    try {
+      Process p = new ProcessBuilder("kill", "-" + name, Long.toString(pid)).inheritIO().start();
+      assertThat(p.waitFor(10, TimeUnit.SECONDS)).isTrue();
+      assertThat(p.exitValue()).as("kill -%s %d", name, pid).isZero();
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException(e);
+    }
+    System.out.printf("SIG%s to worker process %d%n", name, pid);
+  }
+
   /**
    * One epoch of {@code rows} samples; worker {@code victim} is killed once {@code killAt} of the
    * rows have been taken, then {@code afterKill} runs. Returns how often each sample came.
    */
   private int[] epoch(int rows, double killAt, int victim, Runnable afterKill) {
+    return epoch(
+        rows,
+        killAt,
+        () -> {
+          long pid = workers.kill(victim);
+          System.out.printf("killed worker %d (pid %d)%n", victim + 1, pid);
+          afterKill.run();
+        },
+        1);
+  }
+
+  /**
+   * One epoch of {@code rows} samples; {@code action} runs once {@code at} of the rows have been
+   * taken (never for {@code at > 1}), and the execution must have lost {@code lost} nodes. Returns
+   * how often each sample came.
+   */
+  private int[] epoch(int rows, double at, Runnable action, int lost) {
     Dataset ds =
         sluice.pipeline(
             TestPipelines.Expanding.class,
@@ -195,7 +250,7 @@ class FailoverIT {
                 "rows", String.valueOf(rows), "splits", "12", "bytes", String.valueOf(ROW_BYTES)));
     int[] seen = new int[rows];
     long taken = 0;
-    boolean killed = false;
+    boolean acted = false;
     try (BatchIterator it = ds.iterBatches()) {
       while (it.hasNext()) {
         try (Batch b = it.next()) {
@@ -210,21 +265,18 @@ class FailoverIT {
           }
           taken += b.rowCount();
         }
-        if (!killed && taken >= killAt * rows) {
-          long pid = workers.kill(victim);
-          System.out.printf("killed worker %d (pid %d) after %d rows%n", victim + 1, pid, taken);
-          killed = true;
-          afterKill.run();
+        if (!acted && taken >= at * rows) {
+          System.out.printf("after %d rows:%n", taken);
+          acted = true;
+          action.run();
         }
       }
       DatasetStats stats = it.stats();
       System.out.println(stats.format());
       assertThat(stats.peakMemory()).as(stats.format()).isLessThanOrEqualTo(BUDGET);
-      if (killed) {
-        assertThat(stats.events(ExecutionEvent.Kind.NODE_LOST)).as(stats.format()).hasSize(1);
-      }
+      assertThat(stats.events(ExecutionEvent.Kind.NODE_LOST)).as(stats.format()).hasSize(lost);
     }
-    assertThat(killed).as("the kill came before the epoch's end").isTrue();
+    assertThat(acted).as("the action came before the epoch's end").isEqualTo(at <= 1);
     return seen;
   }
 

@@ -93,6 +93,31 @@ class WorkerProcessIT {
     }
   }
 
+  @Test
+  void aWorkerStartedToExitWithAProcessLeavesCleanlyWhenThatProcessIsKilled() throws Exception {
+    SluiceMember trainer = members.start(members.trainer("127.0.0.1"));
+    RecordingListener events = RecordingListener.on(trainer);
+    // The process the worker goes with: one that waits for input that never comes.
+    Process parent = new ProcessBuilder("cat").start();
+    try {
+      List<String> command = fromClassPath();
+      command.addAll(workerArgs(trainer.self().address()));
+      command.addAll(List.of("--exit-with", Long.toString(parent.pid())));
+      try (TestChild worker = new TestChild("worker", command)) {
+        worker.awaitLine(JOINED.asPredicate(), WAIT);
+        Node node = trainer.awaitWorkers(1, WAIT).get(0);
+        parent.destroyForcibly(); // SIGKILL: the worker must not outlive it
+        assertThat(next(events.lost, WAIT)).isEqualTo(node);
+        assertThat(worker.awaitLine(l -> l.startsWith("sluice-worker left cluster"), WAIT))
+            .contains(node.id());
+        assertThat(worker.process.waitFor(WAIT.toSeconds(), TimeUnit.SECONDS)).isTrue();
+        assertThat(worker.process.exitValue()).isZero();
+      }
+    } finally {
+      parent.destroyForcibly();
+    }
+  }
+
   private void joinsAndLeavesOnSigterm(List<String> command) throws Exception {
     SluiceMember trainer = members.start(members.trainer("127.0.0.1"));
     RecordingListener events = RecordingListener.on(trainer);

@@ -84,6 +84,15 @@ public final class ClusterRuntime implements ExecutionRuntime {
     this.transport = transport;
     this.openTimeout = openTimeout;
     this.takeTimeout = takeTimeout;
+    this.leases = SplitLeases.forTrainer(member.hazelcast(), member.self().id());
+  }
+
+  private final SplitLeases leases;
+
+  /** The cluster's record of split leases (see {@link SplitLeases}). */
+  @Override
+  public dev.sluice.loader.runtime.LeaseLedger leaseLedger() {
+    return leases;
   }
 
   /** Shares streaming splits with the other trainers (set by {@link ClusterTrainer}). */

@@ -79,6 +79,7 @@ public final class ClusterTrainer implements AutoCloseable {
     ClusterSplitExchange exchange = new ClusterSplitExchange(member, Duration.ofSeconds(120));
     shared.exchange = exchange;
     exchange.start(transport);
+    LostPeers.watch(member, transport);
     return new ClusterTrainer(member, transport, exchange);
   }
 

@@ -170,7 +170,10 @@ public final class LocalWorkers implements AutoCloseable {
             "--max-no-heartbeat",
             Long.toString(settings.maxNoHeartbeat().toSeconds()),
             "--join-timeout",
-            "5"));
+            "5",
+            // A worker goes with this process, also when it is killed: nothing is left behind.
+            "--exit-with",
+            Long.toString(ProcessHandle.current().pid())));
     List<String> live = liveAddresses();
     if (!live.isEmpty()) {
       command.add("--members");

@@ -72,6 +72,7 @@ public final class SluiceWorker implements AutoCloseable {
             service.trainerLost(trainer);
           }
         });
+    LostPeers.watch(member, transport);
     return new SluiceWorker(service, transport, member);
   }
 

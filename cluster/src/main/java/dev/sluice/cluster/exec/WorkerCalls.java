@@ -54,6 +54,8 @@ public final class WorkerCalls {
           case ShareCalls.ATTACH -> new ShareCalls.Attach();
           case ShareCalls.NEXT -> new ShareCalls.Next();
           case ShareCalls.CLOSE -> new ShareCalls.Close();
+          case SplitLeases.LEASE -> new SplitLeases.Lease();
+          case SplitLeases.ADVANCE -> new SplitLeases.Advance();
           default -> null;
         };
   }

@@ -16,6 +16,7 @@ import dev.sluice.loader.Sluice;
 import dev.sluice.loader.SluiceException;
 import dev.sluice.loader.internal.exec.NodeHost;
 import dev.sluice.loader.internal.plan.PlanFingerprint;
+import dev.sluice.loader.runtime.AttemptSupersededException;
 import dev.sluice.loader.runtime.BlockLostException;
 import dev.sluice.loader.runtime.BlockRef;
 import dev.sluice.loader.runtime.LocalRuntime;
@@ -116,6 +117,7 @@ public final class WorkerService implements BlockSource, AutoCloseable {
     this.threads = new LocalRuntime(self);
     this.builder = Sluice.builder().runtime(threads).build();
     this.hazelcast = hazelcast;
+    this.leases = SplitLeases.forWorker(hazelcast);
     hazelcast.getUserContext().put(KEY, this);
     attached.countDown();
   }
@@ -251,7 +253,33 @@ public final class WorkerService implements BlockSource, AutoCloseable {
   }
 
   TaskOutcome run(String execution, TaskSpec spec) throws Exception {
-    return await(execution(execution).host().agent().run(spec).outcome());
+    Execution ex = execution(execution);
+    if (!(spec instanceof TaskSpec.ReadBlock read) || leases == null) {
+      return await(ex.host().agent().run(spec).outcome());
+    }
+    // A read under an attempt the lease record has superseded is fenced off: not started, and
+    // not handed in if the record moved on while it ran.
+    AttemptSupersededException fenced = leases.fenced(execution, read.split(), read.attempt());
+    if (fenced != null) {
+      throw fenced;
+    }
+    TaskOutcome outcome = await(ex.host().agent().run(spec).outcome());
+    fenced = leases.fenced(execution, read.split(), read.attempt());
+    if (fenced != null) {
+      if (outcome.output() != null) {
+        ex.host().store().release(outcome.output());
+      }
+      throw fenced;
+    }
+    return outcome;
+  }
+
+  /** The cluster's split leases, followed (null until attached). */
+  private volatile SplitLeases leases;
+
+  /** The split leases as this worker follows them (null until attached). */
+  SplitLeases leases() {
+    return leases;
   }
 
   void startActor(String execution, int operator, String name) throws Exception {
@@ -565,6 +593,9 @@ public final class WorkerService implements BlockSource, AutoCloseable {
     }
     if (hazelcast != null && hazelcast.getLifecycleService().isRunning()) {
       hazelcast.getUserContext().remove(KEY, this);
+      if (leases != null) {
+        leases.close();
+      }
     }
     if (builder != null) {
       builder.close();

@@ -59,6 +59,14 @@ public interface BlockTransport extends AutoCloseable {
       InetSocketAddress owner, long blockId, boolean take, BufferAllocator into);
 
   /**
+   * Drops the connection to {@code peer}, if any: the fetches outstanding there fail at once with
+   * {@link BlockTransportException.Reason#CONNECTION} and {@code why}, instead of waiting for the
+   * response timeout (a host cut off keeps its connections open and silent). The next fetch there
+   * connects again. For a peer the cluster has given up.
+   */
+  void disconnect(InetSocketAddress peer, String why);
+
+  /**
    * Closes the connections and the server, fails the outstanding fetches (reason {@link
    * BlockTransportException.Reason#CLOSED}) after releasing what they had received, and stops every
    * thread the transport started. Idempotent.

@@ -261,6 +261,15 @@ public final class NettyBlockTransport implements BlockTransport, CountsTraffic 
     return connections.size();
   }
 
+  @Override
+  public void disconnect(InetSocketAddress peer, String why) {
+    PeerConnection c = connections.remove(peer);
+    if (c != null) {
+      LOG.debug("block transport {}: dropping the connection to {}: {}", name, peer, why);
+      c.drop(why);
+    }
+  }
+
   private void forget(PeerConnection c) {
     connections.remove(c.peer(), c);
   }

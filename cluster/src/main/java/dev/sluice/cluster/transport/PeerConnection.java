@@ -120,6 +120,23 @@ final class PeerConnection {
     return connect;
   }
 
+  /**
+   * Drops the connection (its peer is given up): the fetches outstanding fail with {@code why} as
+   * the channel closes, or at once when it has none yet.
+   */
+  void drop(String why) {
+    recordFailure(Reason.CONNECTION, why, null);
+    boolean channel;
+    synchronized (this) {
+      channel = connect != null;
+    }
+    if (channel) {
+      close();
+    } else {
+      lost(Reason.CONNECTION, why, null);
+    }
+  }
+
   /** Closes the channel, if any; the fetches outstanding fail as it closes. */
   synchronized void close() {
     if (connect != null) {

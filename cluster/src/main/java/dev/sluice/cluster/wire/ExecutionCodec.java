@@ -3,6 +3,7 @@ package dev.sluice.cluster.wire;
 import dev.sluice.loader.ExecutionOptions;
 import dev.sluice.loader.PipelineRef;
 import dev.sluice.loader.SluiceException;
+import dev.sluice.loader.runtime.AttemptSupersededException;
 import dev.sluice.loader.runtime.BlockLostException;
 import dev.sluice.loader.runtime.BlockRef;
 import dev.sluice.loader.runtime.RemoteExecution;
@@ -34,6 +35,7 @@ public final class ExecutionCodec {
   private static final byte SLUICE = 1;
   private static final byte BLOCK_LOST = 2;
   private static final byte OTHER = 3;
+  private static final byte SUPERSEDED = 4;
 
   private ExecutionCodec() {}
 
@@ -175,6 +177,9 @@ public final class ExecutionCodec {
             out.writeByte(BLOCK_LOST);
             out.writeBoolean(lost.getMessage().contains("lost with node"));
             SpecCodec.writeRef(out, lost.ref());
+          } else if (e instanceof AttemptSupersededException superseded) {
+            out.writeByte(SUPERSEDED);
+            writeLongString(out, String.valueOf(superseded.getMessage()));
           } else if (e instanceof SluiceException s) {
             out.writeByte(SLUICE);
             writeLongString(out, s.reason());
@@ -227,6 +232,8 @@ public final class ExecutionCodec {
               entry,
               cause.isEmpty() ? null : new RemoteFailure(where + ": " + cause));
         }
+      case SUPERSEDED:
+        throw new AttemptSupersededException(where + ": " + readLongString(in));
       case OTHER:
         {
           String type = readLongString(in);

@@ -518,6 +518,26 @@ class NettyBlockTransportTest {
   }
 
   @Test
+  void aSilentPeerDisconnectedFailsItsFetchesAtOnceAndTheNextFetchConnectsAgain() throws Exception {
+    source.put(1, TestBatches.mixed(serverMemory, 1, 4));
+    var server = transport("server", source);
+    // The default response timeout (30 s): only the disconnection can end the wait in time.
+    var client = transport("client", BlockSource.none());
+    source.hold(); // the peer says nothing, as a frozen or cut-off host
+    CompletableFuture<Batch> waiting = client.fetch(server.address(), 1, true, clientMemory);
+    assertThat(source.awaitHeld(TimeUnit.SECONDS.toMillis(TIMEOUT_S))).isTrue();
+    client.disconnect(server.address(), "worker w2 left the cluster");
+    BlockTransportException e = failure(waiting);
+    assertThat(e.reason()).isEqualTo(Reason.CONNECTION);
+    assertThat(e.getMessage()).contains("worker w2 left the cluster");
+    client.disconnect(server.address(), "again"); // no connection: nothing to do
+    source.open();
+    try (Batch b = get(client.fetch(server.address(), 1, true, clientMemory))) {
+      assertMixed(b, 1, 4);
+    }
+  }
+
+  @Test
   void cancelledTakeClosesItsBlockHereAndLeavesItWithTheOwner() throws Exception {
     source.put(1, TestBatches.mixed(serverMemory, 1, 4));
     source.put(2, TestBatches.mixed(serverMemory, 2, 4));

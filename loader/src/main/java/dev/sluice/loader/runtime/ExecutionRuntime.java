@@ -76,6 +76,14 @@ public interface ExecutionRuntime extends AutoCloseable {
   }
 
   /**
+   * Where executions record their split leases ({@link LeaseLedger#NONE} when the runtime keeps no
+   * record: a single process, whose scheduler is the only one).
+   */
+  default LeaseLedger leaseLedger() {
+    return LeaseLedger.NONE;
+  }
+
+  /**
    * Whether {@code node} is another process (its half of an execution is opened by {@link
    * #openRemote}).
    */

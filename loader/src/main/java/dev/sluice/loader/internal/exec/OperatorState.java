@@ -413,6 +413,13 @@ abstract class OperatorState implements BackpressurePolicy.OperatorView {
   private boolean lostWork(Throwable cause, Running run, TaskCompletion completion) {
     NodeLostException nodeLost = find(cause, NodeLostException.class);
     BlockLostException blockLost = find(cause, BlockLostException.class);
+    dev.sluice.loader.runtime.AttemptSupersededException superseded =
+        find(cause, dev.sluice.loader.runtime.AttemptSupersededException.class);
+    if (superseded != null && nodeLost == null && blockLost == null) {
+      // Fenced off by the lease record: the split is read elsewhere under a higher attempt.
+      executor.decided(name + ": " + superseded.getMessage());
+      return completion.lost(cause);
+    }
     if (nodeLost == null && blockLost == null) {
       return false;
     }

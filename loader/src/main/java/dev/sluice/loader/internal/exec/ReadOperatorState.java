@@ -235,6 +235,7 @@ final class ReadOperatorState extends OperatorState {
         throw new IllegalStateException(name + ": no split for a launch: " + response);
       }
       cursor = new Cursor(lease, node);
+      executor.leased(lease.split().index(), lease.attempt(), node);
       Resume resume = resumes.remove(lease.planPosition());
       if (lease.attempt() > 0) {
         executor.event(

@@ -12,6 +12,7 @@ import dev.sluice.loader.internal.plan.PhysicalOp.LimitOp;
 import dev.sluice.loader.internal.plan.Planner;
 import dev.sluice.loader.runtime.BlockRef;
 import dev.sluice.loader.runtime.ExecutionRuntime;
+import dev.sluice.loader.runtime.LeaseLedger;
 import dev.sluice.loader.runtime.Node;
 import dev.sluice.loader.runtime.NodeAgent;
 import dev.sluice.loader.runtime.NodeBlocks;
@@ -354,6 +355,15 @@ public final class StreamingExecutor implements BlockStream {
     }
   }
 
+  /** Records a split's lease where the runtime keeps them (see {@link LeaseLedger}). */
+  void leased(int split, int attempt, Node node) {
+    try {
+      runtime.leaseLedger().leased(id, split, attempt, node.id());
+    } catch (RuntimeException e) {
+      LOG.warn("execution {}: recording the lease of split {} failed", id, split, e);
+    }
+  }
+
   /** Has a lost block made again (see {@link NodeLossRecovery#remakeIfLost}). */
   void remakeIfLost(BlockRef ref) {
     recovery.remakeIfLost(ref);
@@ -655,6 +665,11 @@ public final class StreamingExecutor implements BlockStream {
     consumer.end();
     if (endNanos < 0) {
       endNanos = System.nanoTime();
+    }
+    try {
+      runtime.leaseLedger().ended(id);
+    } catch (RuntimeException e) {
+      LOG.warn("execution {}: dropping its lease records failed", id, e);
     }
     terminated.complete(null);
     closeAllocatorsIfDone();
