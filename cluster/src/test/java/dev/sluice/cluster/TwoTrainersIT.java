@@ -262,6 +262,9 @@ class TwoTrainersIT {
 
   private void assertWorkersWithinBudgetAndClean() {
     for (SluiceWorker w : List.of(w2, w3)) {
+      System.out.printf(
+          "peak on %s: %d bytes (budget %d)%n",
+          w.service().node(), w.service().peakMemory(), BUDGET);
       assertThat(w.service().peakMemory())
           .as("peak on %s", w.service().node())
           .isPositive()

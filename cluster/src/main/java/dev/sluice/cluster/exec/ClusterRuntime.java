@@ -250,8 +250,8 @@ public final class ClusterRuntime implements ExecutionRuntime {
     }
 
     @Override
-    public void release(BlockRef ref) {
-      send(new WorkerCalls.Release(id, new long[] {ref.id()}, false));
+    public java.util.concurrent.CompletionStage<?> release(BlockRef ref) {
+      return send(new WorkerCalls.Release(id, new long[] {ref.id()}, false));
     }
 
     @Override
@@ -259,8 +259,8 @@ public final class ClusterRuntime implements ExecutionRuntime {
       send(new WorkerCalls.Release(id, new long[0], true));
     }
 
-    private void send(WorkerCalls.Call c) {
-      call(node, target, c, in -> null)
+    private CompletableFuture<Object> send(WorkerCalls.Call c) {
+      return call(node, target, c, in -> null)
           .whenComplete(
               (v, e) -> {
                 if (e != null && !(unwrap(e) instanceof NodeLostException)) {

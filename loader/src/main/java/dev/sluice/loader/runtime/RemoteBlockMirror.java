@@ -24,8 +24,11 @@ public final class RemoteBlockMirror implements NodeBlocks {
      */
     Batch take(BlockRef ref, BufferAllocator into);
 
-    /** Has the node drop the block (no answer awaited). */
-    void release(BlockRef ref);
+    /**
+     * Has the node drop the block; completes once the node has (or the call failed: the node is
+     * gone, or the block with it). The caller does not wait.
+     */
+    java.util.concurrent.CompletionStage<?> release(BlockRef ref);
 
     /** Has the node drop every block of the execution (no answer awaited). */
     void releaseAll();
@@ -107,8 +110,9 @@ public final class RemoteBlockMirror implements NodeBlocks {
       }
       throw new IllegalStateException("released twice: " + ref);
     }
-    count(r, -1);
-    transfer.release(r);
+    // The node holds the block until it has the word: counted until then, so that the scheduler
+    // does not place work there that would take the memory first (calls are not ordered).
+    transfer.release(r).whenComplete((v, e) -> count(r, -1));
   }
 
   @Override

@@ -30,6 +30,39 @@ class RemoteBlockMirrorTest {
     assertThat(taker.awaitTermination(10, TimeUnit.SECONDS)).isTrue();
   }
 
+  private final CompletableFuture<Void> released = new CompletableFuture<>();
+
+  @Test
+  void aBlockReleasedCountsUntilTheNodeHasDroppedIt() {
+    RemoteBlockMirror mirror =
+        new RemoteBlockMirror(
+            "w1",
+            2,
+            new RemoteBlockMirror.Transfer() {
+              @Override
+              public Batch take(BlockRef ref, BufferAllocator into) {
+                throw new AssertionError("not taken");
+              }
+
+              @Override
+              public java.util.concurrent.CompletionStage<?> release(BlockRef ref) {
+                return released;
+              }
+
+              @Override
+              public void releaseAll() {}
+            });
+    BlockRef ref =
+        new BlockRef(8, "w1", new Lineage.Read(1, "Read", 0, 0, 0, 0, 10), 10, 4096, List.of());
+    mirror.arrived(ref);
+    mirror.release(ref);
+    assertThat(mirror.contains(ref)).as("gone from the account's blocks").isFalse();
+    assertThat(mirror.bytes()).as("still on the node until it says so").isEqualTo(4096);
+    released.complete(null); // the node dropped it
+    assertThat(mirror.bytes()).isZero();
+    assertThat(mirror.bytesOf(1)).isZero();
+  }
+
   @Test
   void aBlockBeingTakenCountsUntilTheTransferIsOver() throws Exception {
     CountDownLatch transferring = new CountDownLatch(1);
@@ -51,7 +84,9 @@ class RemoteBlockMirrorTest {
               }
 
               @Override
-              public void release(BlockRef ref) {}
+              public java.util.concurrent.CompletionStage<?> release(BlockRef ref) {
+                return released;
+              }
 
               @Override
               public void releaseAll() {}

@@ -117,8 +117,9 @@ public final class InProcessRemoteRuntime implements ExecutionRuntime {
               }
 
               @Override
-              public void release(BlockRef ref) {
+              public java.util.concurrent.CompletionStage<?> release(BlockRef ref) {
                 host.store().release(ref);
+                return java.util.concurrent.CompletableFuture.completedFuture(null);
               }
 
               @Override
