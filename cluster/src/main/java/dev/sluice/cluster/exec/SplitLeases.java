@@ -48,28 +48,61 @@ public final class SplitLeases implements LeaseLedger, AutoCloseable {
   private final String prefix;
   private final Map<String, Set<String>> keysByExecution = new ConcurrentHashMap<>();
   private final Map<String, Lease> followed = new ConcurrentHashMap<>();
-  private final UUID listener;
 
-  private SplitLeases(HazelcastInstance hazelcast, String prefix, boolean follow) {
+  private volatile UUID listener;
+
+  private SplitLeases(HazelcastInstance hazelcast, String prefix) {
     this.map = hazelcast.getMap(MAP);
     this.prefix = prefix;
-    this.listener = follow ? map.addEntryListener(new Follower(), true) : null;
-    if (follow) {
-      // Records written before the listener was added.
-      for (Map.Entry<String, Lease> e : map.entrySet()) {
-        followed.merge(e.getKey(), e.getValue(), Lease::later);
-      }
-    }
   }
+
+  /**
+   * Starts following the map, off the caller's thread: registering a listener and reading the
+   * records already there are calls to the whole cluster, which a worker that joins mid-epoch must
+   * not wait for before it takes work (the fence is advisory: until then it fences nothing).
+   */
+  private void follow() {
+    follower =
+        new Thread(
+            () -> {
+              try {
+                UUID id = map.addEntryListener(new Follower(), true);
+                synchronized (this) {
+                  if (closed) {
+                    map.removeEntryListener(id);
+                    return;
+                  }
+                  listener = id;
+                }
+                for (Map.Entry<String, Lease> e : map.entrySet()) {
+                  followed.merge(e.getKey(), e.getValue(), Lease::later);
+                }
+              } catch (RuntimeException e) {
+                LOG.warn(
+                    "following the split leases failed; reads are not fenced here: {}",
+                    e.toString());
+              }
+            },
+            "sluice-lease-follower");
+    follower.setDaemon(true);
+    follower.start();
+  }
+
+  /** Starts following the map; ends once it does (joined by {@link #close}). */
+  private Thread follower;
+
+  private boolean closed;
 
   /** A trainer's ledger: its executions' keys start with its member id. */
   static SplitLeases forTrainer(HazelcastInstance hazelcast, UUID member) {
-    return new SplitLeases(hazelcast, member + "/", false);
+    return new SplitLeases(hazelcast, member + "/");
   }
 
-  /** A worker's view, following the map. */
+  /** A worker's view, following the map (from a moment after this returns). */
   static SplitLeases forWorker(HazelcastInstance hazelcast) {
-    return new SplitLeases(hazelcast, "", true);
+    SplitLeases l = new SplitLeases(hazelcast, "");
+    l.follow();
+    return l;
   }
 
   @Override
@@ -134,8 +167,22 @@ public final class SplitLeases implements LeaseLedger, AutoCloseable {
 
   @Override
   public void close() {
-    if (listener != null) {
-      map.removeEntryListener(listener);
+    UUID id;
+    synchronized (this) {
+      closed = true;
+      id = listener;
+      listener = null;
+    }
+    if (id != null) {
+      map.removeEntryListener(id);
+    }
+    Thread t = follower;
+    if (t != null) {
+      try {
+        t.join(10_000);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
     }
   }
 
