@@ -1,7 +1,6 @@
 package dev.sluice.cluster;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.awaitility.Awaitility.await;
 
 import dev.sluice.cluster.exec.ClusterTrainer;
 import dev.sluice.cluster.exec.SluiceWorker;
@@ -102,16 +101,7 @@ class CoordinatorLossIT {
         }
         assertThat(sluice.allocator().getAllocatedMemory()).isZero();
       }
-      for (SluiceWorker w : workers) {
-        await()
-            .atMost(BOUND)
-            .untilAsserted(
-                () -> {
-                  assertThat(w.service().openExecutions()).as("%s", w.service().node()).isZero();
-                  assertThat(w.service().allocatedMemory()).isZero();
-                });
-        assertThat(w.service().peakMemory()).isLessThanOrEqualTo(BUDGET);
-      }
+      TestMembers.assertWorkersLetGo(workers, BOUND, BUDGET);
     }
   }
 

@@ -1,5 +1,9 @@
 package dev.sluice.cluster;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.sluice.cluster.exec.SluiceWorker;
 import dev.sluice.loader.runtime.Resources;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -57,6 +61,25 @@ final class TestMembers implements AutoCloseable {
         .heartbeatInterval(HEARTBEAT)
         .maxNoHeartbeat(MAX_NO_HEARTBEAT)
         .joinTimeout(JOIN_TIMEOUT);
+  }
+
+  /**
+   * Asserts that every worker closes the executions it had and returns their memory within {@code
+   * bound}, and that its memory never went over {@code budget}.
+   */
+  static void assertWorkersLetGo(List<SluiceWorker> workers, Duration bound, long budget) {
+    for (SluiceWorker w : workers) {
+      await()
+          .atMost(bound)
+          .untilAsserted(
+              () -> {
+                assertThat(w.service().openExecutions()).as("%s", w.service().node()).isZero();
+                assertThat(w.service().allocatedMemory()).isZero();
+              });
+      assertThat(w.service().peakMemory())
+          .as("peak on %s", w.service().node())
+          .isLessThanOrEqualTo(budget);
+    }
   }
 
   /** Starts a member, to be closed by {@link #close()}. */

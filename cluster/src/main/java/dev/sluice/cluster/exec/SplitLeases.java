@@ -264,23 +264,21 @@ public final class SplitLeases implements LeaseLedger, AutoCloseable {
    */
   public static final class Advance
       implements EntryProcessor<String, Lease, Boolean>, IdentifiedDataSerializable {
-    int attempt;
-    String node;
+    private Lease lease = new Lease();
 
     public Advance() {}
 
     Advance(int attempt, String node) {
-      this.attempt = attempt;
-      this.node = node;
+      this.lease = new Lease(attempt, node);
     }
 
     @Override
     public Boolean process(Map.Entry<String, Lease> entry) {
       Lease current = entry.getValue();
-      if (current != null && current.attempt >= attempt) {
+      if (current != null && current.attempt >= lease.attempt) {
         return false;
       }
-      entry.setValue(new Lease(attempt, node));
+      entry.setValue(lease);
       return true;
     }
 
@@ -296,14 +294,12 @@ public final class SplitLeases implements LeaseLedger, AutoCloseable {
 
     @Override
     public void writeData(ObjectDataOutput out) throws IOException {
-      out.writeInt(attempt);
-      out.writeString(node);
+      lease.writeData(out);
     }
 
     @Override
     public void readData(ObjectDataInput in) throws IOException {
-      attempt = in.readInt();
-      node = in.readString();
+      lease.readData(in);
     }
   }
 }
