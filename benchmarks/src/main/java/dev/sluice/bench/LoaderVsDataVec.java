@@ -209,7 +209,9 @@ final class LoaderVsDataVec implements Callable<Integer> {
 
   @Option(
       names = "--decode-passes",
-      description = "Timed passes over all images of a decode case. Default: ${DEFAULT-VALUE}")
+      description =
+          "Timed passes over all images of a decode case (repeated until 0.2 s have passed)."
+              + " Default: ${DEFAULT-VALUE}")
   int decodePasses = 2;
 
   @Option(
@@ -1109,10 +1111,13 @@ final class LoaderVsDataVec implements Callable<Integer> {
     }
   }
 
+  /** The shortest timed part of a decode case (whole passes are added until it is reached). */
+  static final long MIN_TIMED_NANOS = java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(200);
+
   /**
    * {@code threads} threads decode every unit {@code warmupPasses} times untimed (JIT, native
    * libraries, allocator caches warm, as in the iterator cases' warm-up epochs), then {@code
-   * passes} times timed.
+   * passes} times timed, repeated until at least {@link #MIN_TIMED_NANOS} have passed.
    */
   static Run measureDecode(
       String caseName, DecodeWork work, int threads, int warmupPasses, int passes)
@@ -1122,7 +1127,12 @@ final class LoaderVsDataVec implements Callable<Integer> {
       long cpu0 = processCpuNanos();
       long jit0 = jitMillis();
       long t0 = System.nanoTime();
-      long images = runDecoders(work, threads, passes);
+      // At least MIN_TIMED_NANOS of passes: the process's CPU time moves in steps of up to 10 ms,
+      // and a few tiny images (the smoke test's) decode in less, which read as 0 CPU seconds.
+      long images = 0;
+      do {
+        images += runDecoders(work, threads, passes);
+      } while (System.nanoTime() - t0 < MIN_TIMED_NANOS);
       long wall = System.nanoTime() - t0;
       long cpu = processCpuNanos() - cpu0;
       return new Run(
