@@ -116,12 +116,29 @@ public record DatasetStats(
   }
 
   /**
-   * One line per node lost or joined: when, and what followed until the next such event (splits
-   * given back and re-issued, the first re-issue's delay, blocks made again, tasks run again).
+   * What the execution did about its cluster, one line per node lost or joined (when, and what
+   * followed until the next such event: splits given back and re-issued, the first re-issue's
+   * delay, blocks made again, tasks run again) and per consumer lost with its trainer; empty when
+   * nothing happened. The lines {@link #format()} ends with.
    */
+  public String formatRecovery() {
+    StringBuilder sb = new StringBuilder();
+    appendRecovery(sb);
+    return sb.length() == 0 ? "" : sb.substring(System.lineSeparator().length());
+  }
+
   private void appendRecovery(StringBuilder sb) {
     for (int i = 0; i < events.size(); i++) {
       ExecutionEvent e = events.get(i);
+      if (e.kind() == ExecutionEvent.Kind.CONSUMER_LOST) {
+        sb.append(
+            String.format(
+                Locale.ROOT,
+                "%nConsumer lost at %.2f s: %s",
+                e.sinceStartNanos() / 1e9,
+                e.detail()));
+        continue;
+      }
       if (e.kind() != ExecutionEvent.Kind.NODE_LOST
           && e.kind() != ExecutionEvent.Kind.NODE_JOINED) {
         continue;

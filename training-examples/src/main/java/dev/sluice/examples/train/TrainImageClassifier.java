@@ -342,6 +342,9 @@ public final class TrainImageClassifier implements Callable<Integer> {
   }
 
   /** Trains for {@code --epochs} through {@code sluice}, printing each epoch's figures. */
+  /** The training dataset, whose latest execution's stats say what an epoch recovered from. */
+  private Dataset trainData;
+
   private int train(Sluice sluice) throws Exception {
     {
       MultiLayerNetwork model = model();
@@ -383,6 +386,11 @@ public final class TrainImageClassifier implements Callable<Integer> {
               seconds,
               images / seconds,
               100 * stall.stallShare());
+          dev.sluice.loader.DatasetStats epochStats = trainData == null ? null : trainData.stats();
+          if (epochStats != null && !epochStats.formatRecovery().isEmpty()) {
+            // A worker lost or joined during the epoch: what the execution did about it.
+            System.out.println(epochStats.formatRecovery());
+          }
           if (cluster != null) {
             System.out.println(
                 dev.sluice.cluster.MemberStatsTable.format(
@@ -584,6 +592,9 @@ public final class TrainImageClassifier implements Callable<Integer> {
       params.put("label-column", labelColumn);
     }
     Dataset ds = sluice.pipeline(ImagePipeline.class, params);
+    if (training) {
+      trainData = ds;
+    }
     SluiceDataSetIterator.Builder it =
         SluiceDataSetIterator.builder(
                 ds,

@@ -188,6 +188,10 @@ class NodeLossTest {
         .allSatisfy(e -> assertThat(e.node()).isEqualTo("a"));
     assertThat(stats.events().get(0).kind()).isEqualTo(ExecutionEvent.Kind.NODE_LOST);
     assertThat(stats.format()).contains("Node b lost at ").contains(" re-issued (the first ");
+    assertThat(stats.formatRecovery())
+        .startsWith("Node b lost at ")
+        .doesNotContain("Dataset:")
+        .isEqualTo(stats.format().substring(stats.format().indexOf("Node b lost at ")));
     // Splits given back were leased again, under a higher attempt.
     assertThat(delivered.values())
         .anyMatch(
