@@ -23,6 +23,14 @@ public interface ClusterListener {
   default void workerLost(Node worker) {}
 
   /**
+   * A worker said it is leaving cleanly ({@link SluiceMember#announceLeaving}): it is no longer in
+   * {@link SluiceMember#workers()}, takes no new work and waits, for a bounded time, until the
+   * executions it takes part in have handed its work over and let it go; then it leaves ({@link
+   * #workerLost}).
+   */
+  default void workerLeaving(Node worker) {}
+
+  /**
    * A trainer left, cleanly or not: the executions it scheduled are over (their halves on the
    * workers are dropped).
    */

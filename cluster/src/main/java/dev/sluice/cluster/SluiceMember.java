@@ -35,8 +35,9 @@ import org.slf4j.LoggerFactory;
  * Hazelcast gives every member alike, so every member sees the same order); {@link #workers()} are
  * the workers among them as executor {@link Node}s, {@link #coordinator()} the oldest trainer or
  * the one named (in this member's configuration, else by the oldest member that names one). {@link
- * ClusterListener}s hear of workers joined and lost and of coordinator changes; the coordinator is
- * derived again on every change.
+ * ClusterListener}s hear of workers joined, leaving and lost and of coordinator changes; the
+ * coordinator is derived again on every change. A worker that says it is leaving ({@link
+ * #announceLeaving}) is dropped from {@link #workers()} at once, and lost when it has gone.
  *
  * <p>Versions: Hazelcast 5.7 cannot refuse a joining member for an application reason, so the check
  * runs after the join. A member that finds another Sluice version among the members it joined
@@ -57,6 +58,13 @@ public final class SluiceMember implements AutoCloseable {
   private final Condition changed = lock.newCondition();
   private View view; // guarded by lock
   private boolean closed; // guarded by lock
+  private final Set<UUID> leaving = new HashSet<>(); // guarded by lock
+
+  /**
+   * Members that said they are leaving ({@link #announceLeaving}): member id to the time it said
+   * so; each entry expires by itself.
+   */
+  public static final String LEAVING_MAP = "sluice.leaving";
 
   private SluiceMember(ClusterConfig config, HazelcastInstance hazelcast) {
     this.config = config;
@@ -72,6 +80,89 @@ public final class SluiceMember implements AutoCloseable {
               }
             });
     hazelcast.getCluster().addMembershipListener(new Membership());
+  }
+
+  /** Listens for members that say they leave, and reads those that said so before. */
+  private void watchLeaving() {
+    com.hazelcast.map.IMap<String, Long> announced = hazelcast.getMap(LEAVING_MAP);
+    announced.addEntryListener(
+        (com.hazelcast.map.listener.EntryAddedListener<String, Long>)
+            e -> markLeaving(UUID.fromString(e.getKey())),
+        false);
+    if (hazelcast.getCluster().getMembers().stream().allMatch(Member::isLiteMember)) {
+      return; // no data member, so no worker: none leaving (and the map cannot be read)
+    }
+    for (String id : announced.keySet()) { // said before this member listened
+      markLeaving(UUID.fromString(id));
+    }
+  }
+
+  /**
+   * Says that this member is leaving cleanly: every member's view drops it from {@link #workers()}
+   * and its listeners hear {@link ClusterListener#workerLeaving}; it stays a member (and serves)
+   * until it closes. The word lasts {@code ttl}, long enough for a member that starts an execution
+   * meanwhile to read it.
+   *
+   * @throws ClusterException when the cluster did not take the word within 10 s
+   */
+  public void announceLeaving(Duration ttl) {
+    com.hazelcast.map.IMap<String, Long> announced = hazelcast.getMap(LEAVING_MAP);
+    try {
+      announced
+          .putAsync(
+              self.id().toString(),
+              System.currentTimeMillis(),
+              Math.max(1, ttl.toSeconds()),
+              TimeUnit.SECONDS)
+          .toCompletableFuture()
+          .get(10, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new ClusterException("interrupted while saying that " + self + " leaves", e);
+    } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+      throw new ClusterException(
+          "cluster '" + config.clusterName() + "' did not take the word that " + self + " leaves",
+          e);
+    }
+    markLeaving(self.id());
+  }
+
+  /** Whether the member with this id said it is leaving (see {@link #announceLeaving}). */
+  public boolean isLeaving(UUID id) {
+    lock.lock();
+    try {
+      return leaving.contains(id);
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  private void markLeaving(UUID id) {
+    MemberInfo worker = null;
+    lock.lock();
+    try {
+      if (!leaving.add(id)) {
+        return;
+      }
+      for (MemberInfo m : view.members) {
+        if (m.id().equals(id) && m.role() == Role.WORKER) {
+          worker = m;
+        }
+      }
+      changed.signalAll();
+    } finally {
+      lock.unlock();
+    }
+    if (worker != null) {
+      MemberInfo w = worker;
+      if (!w.id().equals(self.id())) {
+        log.info(
+            "cluster '{}': {} is leaving (its work is handed over)",
+            config.clusterName(),
+            w.describe());
+      }
+      tell(l -> l.workerLeaving(w.toNode()), "workerLeaving " + w);
+    }
   }
 
   /**
@@ -111,6 +202,7 @@ public final class SluiceMember implements AutoCloseable {
     try {
       refuseOtherVersions(hz, config);
       member = new SluiceMember(config, hz);
+      member.watchLeaving();
       member.warnIfAlone();
       log.debug("joined: {}", member.self);
       return member;
@@ -231,15 +323,26 @@ public final class SluiceMember implements AutoCloseable {
 
   /**
    * The workers as executor nodes (id: the member's UUID; host: its host label), oldest first: a
-   * stable order, the same on every member.
+   * stable order, the same on every member. Not those leaving.
    */
   public List<Node> workers() {
     lock.lock();
     try {
-      return view.workers();
+      return staying();
     } finally {
       lock.unlock();
     }
+  }
+
+  // Guarded by lock.
+  private List<Node> staying() {
+    List<Node> workers = new ArrayList<>();
+    for (Node n : view.workers()) {
+      if (!leaving.contains(UUID.fromString(n.id()))) {
+        workers.add(n);
+      }
+    }
+    return List.copyOf(workers);
   }
 
   /**
@@ -275,7 +378,7 @@ public final class SluiceMember implements AutoCloseable {
     long left = timeout.toNanos();
     lock.lock();
     try {
-      while (view.workers().size() < n) {
+      while (staying().size() < n) {
         if (closed) {
           throw new ClusterException(
               "cluster '" + config.clusterName() + "': this member stopped while awaiting workers");
@@ -286,7 +389,7 @@ public final class SluiceMember implements AutoCloseable {
         }
         left = changed.awaitNanos(left);
       }
-      return view.workers();
+      return staying();
     } finally {
       lock.unlock();
     }
@@ -402,6 +505,9 @@ public final class SluiceMember implements AutoCloseable {
       before = view;
       after = View.of(members, config);
       view = after;
+      Set<UUID> present = new HashSet<>();
+      after.members.forEach(m -> present.add(m.id()));
+      leaving.retainAll(present);
       changed.signalAll();
     } finally {
       lock.unlock();

@@ -30,7 +30,8 @@ import picocli.CommandLine.Spec;
  * {@code sluice-worker}: starts a Sluice worker on this machine and keeps it in the cluster until
  * the process is stopped. Started by hand (or by a service manager) on each machine with cores to
  * spare; it prints one line once it has joined, saying what it offers, and on SIGTERM (or Ctrl-C)
- * leaves the cluster cleanly before the JVM exits.
+ * hands its work over (bounded by {@code --hand-over-timeout}) and leaves the cluster cleanly
+ * before the JVM exits.
  *
  * <p>The jars of {@code --classpath} (the user's pipeline classes) are checked and opened in a
  * class loader of their own, a child of this one, which the cluster runtime will run user code in.
@@ -46,7 +47,8 @@ import picocli.CommandLine.Spec;
     sortOptions = false,
     description = {
       "Starts a Sluice worker: a Hazelcast data member offering this machine's CPUs, GPUs and a"
-          + " memory budget to the cluster, until stopped (SIGTERM leaves the cluster cleanly).",
+          + " memory budget to the cluster, until stopped (SIGTERM hands its work over to the other"
+          + " workers, then leaves the cluster cleanly).",
       ""
     })
 public final class WorkerMain implements Callable<Integer> {
@@ -157,6 +159,16 @@ public final class WorkerMain implements Callable<Integer> {
   long joinTimeoutSeconds = ClusterConfig.DEFAULT_JOIN_TIMEOUT.toSeconds();
 
   @Option(
+      names = "--hand-over-timeout",
+      paramLabel = "SECONDS",
+      description =
+          "On SIGTERM, how long the worker waits for the trainers to take its work over (its splits"
+              + " and actors moved to other workers, its blocks consumed) before it leaves; what it"
+              + " still holds then is made again elsewhere. 0: leave at once. Default:"
+              + " ${DEFAULT-VALUE}")
+  long handOverSeconds = 30;
+
+  @Option(
       names = "--exit-with",
       paramLabel = "PID",
       description =
@@ -210,7 +222,18 @@ public final class WorkerMain implements Callable<Integer> {
         new Thread(
             () -> {
               leaving.set(true);
-              worker.close();
+              long t0 = System.nanoTime();
+              List<String> open = List.of();
+              try {
+                if (handOverSeconds > 0 && member.isRunning()) {
+                  open = worker.leave(Duration.ofSeconds(handOverSeconds));
+                } else {
+                  worker.close();
+                }
+              } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                worker.close();
+              }
               closeUserClasses();
               out.println(
                   "sluice-worker left cluster '"
@@ -219,7 +242,18 @@ public final class WorkerMain implements Callable<Integer> {
                       + member.self().role().attributeValue()
                       + " "
                       + member.self().id()
-                      + ")");
+                      + ")"
+                      + (handOverSeconds <= 0
+                          ? ""
+                          : open.isEmpty()
+                              ? String.format(
+                                  Locale.ROOT,
+                                  ", its work handed over, in %.1f s",
+                                  (System.nanoTime() - t0) / 1e9)
+                              : " with executions still open after "
+                                  + handOverSeconds
+                                  + " s: "
+                                  + open));
               out.flush();
             },
             "sluice-worker-shutdown");

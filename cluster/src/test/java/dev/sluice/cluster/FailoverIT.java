@@ -44,6 +44,7 @@ class FailoverIT {
   private LocalWorkers workers;
   private ClusterTrainer trainer;
   private Sluice sluice;
+  private DatasetStats lastStats;
 
   @AfterEach
   void stop() throws Exception {
@@ -207,6 +208,45 @@ class FailoverIT {
     }
   }
 
+  @Test
+  @Timeout(90)
+  void aWorkerStoppedMidEpochHandsItsWorkOverAndLeavesWithNothingMadeAgain() throws Exception {
+    startCluster(3);
+    String leaver = trainer.member().workers().get(1).id();
+    List<java.util.concurrent.CompletableFuture<Process>> stopped = new ArrayList<>();
+    // SIGTERM, as a service manager stops a worker: it says it leaves, its splits and blocks are
+    // handed over and consumed, the trainer lets it go, and it exits; no node is lost. (Decoding
+    // fused into the reads: the budget holds them back, so that splits are open when it leaves.)
+    int[] seen =
+        epoch(Map.of("decodeCpus", "1"), 6_000, 0.3, () -> stopped.add(workers.stop(1)), 0);
+    assertExactlyOnce(seen);
+    DatasetStats stats = lastStats;
+    assertThat(stats.events(ExecutionEvent.Kind.NODE_LEAVING))
+        .as(stats.format())
+        .singleElement()
+        .satisfies(e -> assertThat(e.node()).isEqualTo(leaver));
+    assertThat(stats.events(ExecutionEvent.Kind.NODE_LEFT))
+        .as(stats.format())
+        .singleElement()
+        .satisfies(e -> assertThat(e.node()).isEqualTo(leaver));
+    assertThat(stats.events(ExecutionEvent.Kind.BLOCK_REMADE)).as(stats.format()).isEmpty();
+    assertThat(stats.events(ExecutionEvent.Kind.SPLIT_GIVEN_BACK))
+        .allSatisfy(e -> assertThat(e.detail()).endsWith("(handed over)"));
+    assertThat(stats.formatRecovery()).contains("Node " + leaver + " leaving at ", " let go ");
+    Process p = stopped.get(0).get(30, TimeUnit.SECONDS);
+    assertThat(p.exitValue()).as("exit on SIGTERM").isEqualTo(143);
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .until(() -> trainer.member().workers().size() == 2 && workers.alive().size() == 2);
+    // The next epoch runs on the two left.
+    assertExactlyOnce(epoch(3_000, 2, () -> {}, 0));
+    for (MemberStats m : trainer.memberStats(sluice, Duration.ofSeconds(10))) {
+      if (m.role() == Role.WORKER) {
+        assertThat(m.memoryPeak()).as("peak on %s", m.address()).isLessThanOrEqualTo(BUDGET);
+      }
+    }
+  }
+
   private static void signal(String name, long pid) {
     try {
       Process p = new ProcessBuilder("kill", "-" + name, Long.toString(pid)).inheritIO().start();
@@ -243,11 +283,16 @@ class FailoverIT {
    * how often each sample came.
    */
   private int[] epoch(int rows, double at, Runnable action, int lost) {
-    Dataset ds =
-        sluice.pipeline(
-            TestPipelines.Expanding.class,
-            Map.of(
-                "rows", String.valueOf(rows), "splits", "12", "bytes", String.valueOf(ROW_BYTES)));
+    return epoch(Map.of(), rows, at, action, lost);
+  }
+
+  /** As {@link #epoch(int, double, Runnable, int)}, with more parameters of the pipeline. */
+  private int[] epoch(
+      Map<String, String> parameters, int rows, double at, Runnable action, int lost) {
+    Map<String, String> p = new java.util.HashMap<>(parameters);
+    p.putAll(
+        Map.of("rows", String.valueOf(rows), "splits", "12", "bytes", String.valueOf(ROW_BYTES)));
+    Dataset ds = sluice.pipeline(TestPipelines.Expanding.class, p);
     int[] seen = new int[rows];
     long taken = 0;
     boolean acted = false;
@@ -272,6 +317,7 @@ class FailoverIT {
         }
       }
       DatasetStats stats = it.stats();
+      lastStats = stats;
       System.out.println(stats.format());
       assertThat(stats.peakMemory()).as(stats.format()).isLessThanOrEqualTo(BUDGET);
       assertThat(stats.events(ExecutionEvent.Kind.NODE_LOST)).as(stats.format()).hasSize(lost);

@@ -23,8 +23,9 @@ public final class TestPipelines {
 
   /**
    * {@code rows} ids in {@code splits} splits, each expanded to an {@code id} and a {@code payload}
-   * of {@code bytes} bytes (a function of the id) in stateless tasks, then handed on by an actor
-   * pool of one or two actors: decoding that expands the data, as images do.
+   * of {@code bytes} bytes (a function of the id) in stateless tasks (of {@code decodeCpus} CPUs,
+   * 0.5 by default: with 1, the read's, decoding is fused into the reads), then handed on by an
+   * actor pool of one or two actors: decoding that expands the data, as images do.
    */
   public static final class Expanding implements PipelineDefinition {
     @Override
@@ -32,7 +33,11 @@ public final class TestPipelines {
       int bytes = Integer.parseInt(p.get("bytes"));
       return sluice
           .range(Long.parseLong(p.get("rows")), Integer.parseInt(p.get("splits")))
-          .mapBatches(new Expand(bytes), MapOptions.DEFAULT.withName("Decode").withCpus(0.5))
+          .mapBatches(
+              new Expand(bytes),
+              MapOptions.DEFAULT
+                  .withName("Decode")
+                  .withCpus(Double.parseDouble(p.getOrDefault("decodeCpus", "0.5"))))
           .mapBatches(
               Pass.class, ActorPool.of(1, 2), MapOptions.DEFAULT.withName("Model").withCpus(0.25));
     }

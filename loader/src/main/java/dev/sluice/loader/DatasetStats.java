@@ -116,10 +116,11 @@ public record DatasetStats(
   }
 
   /**
-   * What the execution did about its cluster, one line per node lost or joined (when, and what
-   * followed until the next such event: splits given back and re-issued, the first re-issue's
-   * delay, blocks made again, tasks run again) and per consumer lost with its trainer; empty when
-   * nothing happened. The lines {@link #format()} ends with.
+   * What the execution did about its cluster, one line per node lost, joined or leaving (when, and
+   * what followed until the next such event: splits given back, or handed over, and re-issued, the
+   * first re-issue's delay, blocks made again, tasks run again, when a leaving node was let go) and
+   * per consumer lost with its trainer; empty when nothing happened. The lines {@link #format()}
+   * ends with.
    */
   public String formatRecovery() {
     StringBuilder sb = new StringBuilder();
@@ -140,7 +141,8 @@ public record DatasetStats(
         continue;
       }
       if (e.kind() != ExecutionEvent.Kind.NODE_LOST
-          && e.kind() != ExecutionEvent.Kind.NODE_JOINED) {
+          && e.kind() != ExecutionEvent.Kind.NODE_JOINED
+          && e.kind() != ExecutionEvent.Kind.NODE_LEAVING) {
         continue;
       }
       int given = 0;
@@ -148,11 +150,16 @@ public record DatasetStats(
       int remade = 0;
       int retried = 0;
       long firstReissue = -1;
+      long letGo = -1;
       for (int j = i + 1; j < events.size(); j++) {
         ExecutionEvent f = events.get(j);
         if (f.kind() == ExecutionEvent.Kind.NODE_LOST
-            || f.kind() == ExecutionEvent.Kind.NODE_JOINED) {
+            || f.kind() == ExecutionEvent.Kind.NODE_JOINED
+            || f.kind() == ExecutionEvent.Kind.NODE_LEAVING) {
           break;
+        }
+        if (f.kind() == ExecutionEvent.Kind.NODE_LEFT && f.node().equals(e.node())) {
+          letGo = f.sinceStartNanos() - e.sinceStartNanos();
         }
         switch (f.kind()) {
           case SPLIT_GIVEN_BACK -> given++;
@@ -172,22 +179,41 @@ public record DatasetStats(
               Locale.ROOT,
               "%nNode %s %s at %.2f s",
               e.node(),
-              e.kind() == ExecutionEvent.Kind.NODE_LOST ? "lost" : "joined",
+              switch (e.kind()) {
+                case NODE_LOST -> "lost";
+                case NODE_LEAVING -> "leaving";
+                default -> "joined";
+              },
               e.sinceStartNanos() / 1e9));
-      if (e.kind() == ExecutionEvent.Kind.NODE_LOST) {
+      if (e.kind() == ExecutionEvent.Kind.NODE_LEAVING) {
+        sb.append(
+            String.format(
+                Locale.ROOT,
+                ": %d splits handed over, %d re-issued%s, %d blocks made again, %s",
+                given,
+                reissued,
+                firstLater(firstReissue),
+                remade,
+                letGo >= 0
+                    ? String.format(Locale.ROOT, "let go %.0f ms later", letGo / 1e6)
+                    : "not let go"));
+      } else if (e.kind() == ExecutionEvent.Kind.NODE_LOST) {
         sb.append(
             String.format(
                 Locale.ROOT,
                 ": %d splits given back, %d re-issued%s, %d blocks made again, %d tasks run again",
                 given,
                 reissued,
-                firstReissue >= 0
-                    ? String.format(Locale.ROOT, " (the first %.0f ms later)", firstReissue / 1e6)
-                    : "",
+                firstLater(firstReissue),
                 remade,
                 retried));
       }
     }
+  }
+
+  /** " (the first N ms later)" for a delay, empty for none (negative). */
+  private static String firstLater(long nanos) {
+    return nanos >= 0 ? String.format(Locale.ROOT, " (the first %.0f ms later)", nanos / 1e6) : "";
   }
 
   /** Bytes in binary units, for reports. */

@@ -30,8 +30,8 @@ import java.util.TreeSet;
  * otherwise serialised, with a happens-before edge between calls), as Flink runs its enumerators in
  * the coordinator thread; the enumerator holds no locks and never blocks. No call waits: a request
  * that cannot be answered yet gets {@link SplitResponse.Wait} and is answered later by {@link
- * #serveWaiting()}, which the coordinator calls after every {@link #complete} and {@link
- * #addSplitsBack}.
+ * #serveWaiting()}, which the coordinator calls after every {@link #complete}, {@link
+ * #addSplitsBack} and {@link #giveBack}.
  */
 public final class SplitEnumerator {
   private final EpochPlan plan;
@@ -88,6 +88,15 @@ public final class SplitEnumerator {
    *     given back, or superseded by a re-issue
    */
   public boolean complete(SplitLease lease) {
+    if (!end(lease)) {
+      return false;
+    }
+    completed++;
+    return true;
+  }
+
+  /** Ends {@code lease} if it is its split's current one; whether it was. */
+  private boolean end(SplitLease lease) {
     Objects.requireNonNull(lease, "lease");
     int position = lease.planPosition();
     if (lease.epoch() != plan.epoch()
@@ -97,7 +106,6 @@ public final class SplitEnumerator {
     }
     active[position] = null;
     leased--;
-    completed++;
     TreeSet<Integer> mine = leasesByConsumer.get(lease.consumerId());
     mine.remove(position);
     if (mine.isEmpty()) {
@@ -124,6 +132,22 @@ public final class SplitEnumerator {
       release(position);
     }
     return mine.size();
+  }
+
+  /**
+   * A consumer hands one split back before finishing it (it is leaving, and hands its work over):
+   * the split goes back to the pool, to be handed out again with a higher attempt number, like a
+   * failed consumer's. The consumer keeps its other leases.
+   *
+   * @return true if {@code lease} was the split's current lease and the split is free again; false
+   *     (and nothing changes) if the lease is stale
+   */
+  public boolean giveBack(SplitLease lease) {
+    if (!end(lease)) {
+      return false;
+    }
+    release(lease.planPosition());
+    return true;
   }
 
   /**

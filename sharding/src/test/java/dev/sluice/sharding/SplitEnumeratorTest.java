@@ -91,6 +91,38 @@ class SplitEnumeratorTest {
   }
 
   @Test
+  void aSplitHandedBackGoesOutAgainUnderTheNextAttemptAndTheConsumerKeepsItsOthers() {
+    var enumerator = new SplitEnumerator(plan(List.of(List.of(), List.of(), List.of())));
+    var first = (SplitLease) enumerator.handleSplitRequest(0, null);
+    var second = (SplitLease) enumerator.handleSplitRequest(0, null);
+    assertThat(enumerator.handleSplitRequest(1, null)).isInstanceOf(SplitLease.class);
+
+    assertThat(enumerator.giveBack(second)).isTrue();
+    assertThat(enumerator.giveBack(second)).as("given back already").isFalse();
+    assertThat(enumerator.leasesOf(0)).containsExactly(first);
+    assertThat(enumerator.freeSplits()).isEqualTo(1);
+    assertThat(enumerator.leasedSplits()).isEqualTo(2);
+
+    var again = (SplitLease) enumerator.handleSplitRequest(1, null);
+    assertThat(again.planPosition()).isEqualTo(second.planPosition());
+    assertThat(again.attempt()).isEqualTo(1);
+    assertThat(enumerator.complete(second)).as("the handed-back lease is stale").isFalse();
+    assertThat(enumerator.giveBack(first)).isTrue();
+    assertThat(enumerator.leasesOf(0)).isEmpty();
+  }
+
+  @Test
+  void aConsumerWaitingIsAnsweredWithASplitHandedBack() {
+    var enumerator = new SplitEnumerator(plan(List.of(List.of())));
+    var lease = (SplitLease) enumerator.handleSplitRequest(0, null);
+    assertThat(enumerator.handleSplitRequest(1, null)).isEqualTo(WAIT);
+    assertThat(enumerator.giveBack(lease)).isTrue();
+    List<SplitEnumerator.Reply> replies = enumerator.serveWaiting();
+    assertThat(replies).hasSize(1);
+    assertThat(((SplitLease) replies.get(0).response()).attempt()).isEqualTo(1);
+  }
+
+  @Test
   void waitingConsumersGetTheSplitsOfAFailedOne() {
     var enumerator = new SplitEnumerator(plan(List.of(List.of(), List.of())));
     var a = (SplitLease) enumerator.handleSplitRequest(0, null);
@@ -151,9 +183,10 @@ class SplitEnumeratorTest {
   }
 
   /**
-   * Random interleavings of requests, completions (current and stale) and failures, then every
-   * survivor drains the epoch: each split is completed by exactly one accepted lease, a request is
-   * served locally whenever a free split is on the requester's host, and nobody is left waiting.
+   * Random interleavings of requests, completions (current and stale), splits handed back and
+   * failures, then every survivor drains the epoch: each split is completed by exactly one accepted
+   * lease, a request is served locally whenever a free split is on the requester's host, and nobody
+   * is left waiting.
    */
   @Property(tries = 200)
   void everySplitIsCompletedExactlyOnceWhateverFails(
@@ -195,6 +228,13 @@ class SplitEnumeratorTest {
           serve(enumerator, held, everIssued, waiting);
         }
         default -> {
+          List<SplitLease> mine = held.getOrDefault(consumer, new ArrayList<>());
+          if ((step / 80) % 2 == 0 && !mine.isEmpty()) {
+            // It hands one split back (leaving) and keeps the others.
+            assertThat(enumerator.giveBack(mine.remove(0))).isTrue();
+            serve(enumerator, held, everIssued, waiting);
+            break;
+          }
           int givenBack = enumerator.addSplitsBack(consumer);
           List<SplitLease> lost = held.remove(consumer);
           assertThat(givenBack).isEqualTo(lost == null ? 0 : lost.size());

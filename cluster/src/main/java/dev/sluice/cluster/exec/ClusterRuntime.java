@@ -121,6 +121,11 @@ public final class ClusterRuntime implements ExecutionRuntime {
   }
 
   @Override
+  public boolean isLeaving(Node node) {
+    return member.isLeaving(java.util.UUID.fromString(node.id()));
+  }
+
+  @Override
   public RemoteNode openRemote(Node node, RemoteExecution execution) {
     // Unique in the cluster: this member's id and the scheduler's own.
     RemoteExecution ex =
@@ -375,6 +380,11 @@ public final class ClusterRuntime implements ExecutionRuntime {
           @Override
           public void workerJoined(Node worker) {
             listener.nodeJoined(worker);
+          }
+
+          @Override
+          public void workerLeaving(Node worker) {
+            listener.nodeLeaving(worker);
           }
         });
   }

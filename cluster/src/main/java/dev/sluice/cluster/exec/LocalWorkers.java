@@ -171,6 +171,9 @@ public final class LocalWorkers implements AutoCloseable {
             Long.toString(settings.maxNoHeartbeat().toSeconds()),
             "--join-timeout",
             "5",
+            // Within the 20 s close() waits after SIGTERM.
+            "--hand-over-timeout",
+            "15",
             // A worker goes with this process, also when it is killed: nothing is left behind.
             "--exit-with",
             Long.toString(ProcessHandle.current().pid())));
@@ -200,6 +203,18 @@ public final class LocalWorkers implements AutoCloseable {
       throw new ClusterException("interrupted while killing worker " + (index + 1), e);
     }
     return p.pid();
+  }
+
+  /**
+   * Stops worker {@code index} (in start order, from 0) with SIGTERM, as a service manager stops
+   * it: it hands its work over to the others, then leaves the cluster and exits. Returns at once.
+   *
+   * @return completes with the process once it has ended
+   */
+  public synchronized java.util.concurrent.CompletableFuture<Process> stop(int index) {
+    Process p = processes.get(index);
+    p.toHandle().destroy(); // not Process.destroy(): that closes our end of its output
+    return p.onExit();
   }
 
   /** The addresses of the workers that joined and whose processes are alive. */

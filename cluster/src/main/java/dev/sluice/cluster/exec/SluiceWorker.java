@@ -7,6 +7,8 @@ import dev.sluice.cluster.SluiceMember;
 import dev.sluice.cluster.transport.NettyBlockTransport;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
+import java.time.Duration;
+import java.util.List;
 
 /**
  * A worker of a Sluice cluster in this process: its {@link WorkerService} (the executions' halves
@@ -99,8 +101,43 @@ public final class SluiceWorker implements AutoCloseable {
   }
 
   /**
+   * Leaves the cluster after handing its work over: says it is leaving (the trainers place no new
+   * work here, hand its splits and actors over to the other workers and consume the blocks it
+   * holds), waits until every execution has let it go (closed its half here) or {@code handOver}
+   * has passed, then {@link #close closes}. What it still holds then is lost with it, and made
+   * again elsewhere by its trainers.
+   *
+   * @return the executions that had not let it go when it left (empty when it handed everything
+   *     over)
+   */
+  public List<String> leave(Duration handOver) throws InterruptedException {
+    List<String> left = List.of();
+    try {
+      member.announceLeaving(handOver.plusSeconds(60));
+      left = service.awaitNoExecutions(handOver);
+      if (!left.isEmpty()) {
+        LOG.warn(
+            "{} leaves with executions {} still open after {} s: their trainers make what it held"
+                + " again",
+            member.self().describe(),
+            left,
+            handOver.toSeconds());
+      }
+    } catch (dev.sluice.cluster.ClusterException e) {
+      LOG.warn("{} leaves without handing its work over: {}", member.self(), e.getMessage());
+      left = List.of("(all: " + e.getMessage() + ")");
+    } finally {
+      close();
+    }
+    return left;
+  }
+
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(SluiceWorker.class);
+
+  /**
    * Leaves the cluster (cleanly: no new call arrives), then closes what executions are still open,
-   * the transport and the memory.
+   * the transport and the memory. Its work is not handed over first (see {@link #leave}): the
+   * executions it took part in make its blocks again elsewhere.
    */
   @Override
   public void close() {

@@ -204,6 +204,29 @@ public final class WorkerService implements BlockSource, AutoCloseable {
     return executions.size();
   }
 
+  /**
+   * Waits until no execution is open here (each closed by its trainer, or by the loss of it), at
+   * most {@code timeout}.
+   *
+   * @return the executions still open, by id (empty when every one was closed)
+   */
+  public List<String> awaitNoExecutions(java.time.Duration timeout) throws InterruptedException {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    synchronized (closedOne) {
+      while (!executions.isEmpty()) {
+        long left = deadline - System.nanoTime();
+        if (left <= 0) {
+          break;
+        }
+        closedOne.wait(Math.max(1, TimeUnit.NANOSECONDS.toMillis(left)));
+      }
+    }
+    return executions.keySet().stream().sorted().toList();
+  }
+
+  /** Notified whenever an execution closes here. */
+  private final Object closedOne = new Object();
+
   // ---- calls
 
   void open(RemoteExecution ex) {
@@ -382,6 +405,16 @@ public final class WorkerService implements BlockSource, AutoCloseable {
 
   /** The execution is over here: its actors stop, its blocks and readers close. */
   void close(String execution) {
+    try {
+      closeExecution(execution);
+    } finally {
+      synchronized (closedOne) {
+        closedOne.notifyAll();
+      }
+    }
+  }
+
+  private void closeExecution(String execution) {
     Execution ex = executions.remove(execution);
     if (ex == null) {
       return;

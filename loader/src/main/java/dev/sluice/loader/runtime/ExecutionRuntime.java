@@ -24,10 +24,26 @@ public interface ExecutionRuntime extends AutoCloseable {
 
     /** {@code node} joined (called on any thread): work may be placed on it from now on. */
     default void nodeJoined(Node node) {}
+
+    /**
+     * {@code node} is leaving cleanly (called on any thread): no new work goes there; what it reads
+     * and runs is handed over to the other nodes, its blocks are consumed as usual, and once it
+     * holds nothing of an execution, the execution lets it go (closes its half there). It is lost
+     * after all if it leaves before that.
+     */
+    default void nodeLeaving(Node node) {}
   }
 
   /** The nodes work can be placed on now, in a stable order. */
   List<Node> nodes();
+
+  /**
+   * Whether {@code node} has said it is leaving (see {@link NodeListener#nodeLeaving}): an
+   * execution that starts while it leaves places nothing there. False by default.
+   */
+  default boolean isLeaving(Node node) {
+    return false;
+  }
 
   /** The logical resources of all nodes together. */
   default Resources totalResources() {

@@ -37,6 +37,9 @@ final class ActorPoolOperatorState extends MapOperatorState {
     int inFlight;
     long idleSince;
 
+    /** Its node is leaving: it takes no new call, and stops once its calls have ended. */
+    boolean retiring;
+
     Actor(NodeAgent.Actor handle, int id, Node node, long now) {
       this.handle = handle;
       this.id = id;
@@ -91,6 +94,9 @@ final class ActorPoolOperatorState extends MapOperatorState {
                           } else {
                             a.ready = true;
                             a.idleSince = ctx.clock().getAsLong();
+                            if (a.retiring && actors.contains(a)) {
+                              stopActor(a);
+                            }
                           }
                         }));
   }
@@ -111,6 +117,49 @@ final class ActorPoolOperatorState extends MapOperatorState {
     if (target != null && target.node.id().equals(node.id())) {
       target = null;
     }
+  }
+
+  /**
+   * The actors on a leaving node retire: they take no new call and stop once their calls have ended
+   * (one not yet ready, once it is); the pool starts others on the nodes left as it needs them,
+   * within its maximum, which counts no retiring actor.
+   */
+  @Override
+  void nodeLeaving(Node node) {
+    for (Actor a : new ArrayList<>(actors)) {
+      if (!a.node.id().equals(node.id()) || a.retiring) {
+        continue;
+      }
+      a.retiring = true;
+      executor.decided("retire actor " + name + "-" + a.id + " of " + node.id());
+      if (a.ready && a.inFlight == 0) {
+        stopActor(a);
+      }
+    }
+    if (target != null && target.retiring) {
+      target = null;
+    }
+  }
+
+  @Override
+  boolean holdsOn(Node node) {
+    for (Actor a : actors) {
+      if (a.node.id().equals(node.id())) {
+        return true;
+      }
+    }
+    return super.holdsOn(node);
+  }
+
+  /** The actors that take calls (those retiring aside). */
+  private int serving() {
+    int n = 0;
+    for (Actor a : actors) {
+      if (!a.retiring) {
+        n++;
+      }
+    }
+    return n;
   }
 
   /**
@@ -140,7 +189,7 @@ final class ActorPoolOperatorState extends MapOperatorState {
   @Override
   boolean hasPendingStartup() {
     for (Actor a : actors) {
-      if (!a.ready) {
+      if (!a.ready && !a.retiring) {
         return true;
       }
     }
@@ -165,6 +214,9 @@ final class ActorPoolOperatorState extends MapOperatorState {
     boolean localFull = false;
     for (Actor a : actors) {
       boolean local = a.node.id().equals(holder);
+      if (a.retiring) {
+        continue;
+      }
       if (!a.ready || a.inFlight >= op.pool().maxTasksPerActor()) {
         localFull |= local && a.ready;
         continue;
@@ -197,7 +249,7 @@ final class ActorPoolOperatorState extends MapOperatorState {
   public int tasksWhileEstimating() {
     int ready = 0;
     for (Actor a : actors) {
-      if (a.ready) {
+      if (a.ready && !a.retiring) {
         ready++;
       }
     }
@@ -288,6 +340,12 @@ final class ActorPoolOperatorState extends MapOperatorState {
 
   private void done(Actor a) {
     a.inFlight--;
+    if (a.inFlight == 0 && a.retiring) {
+      if (actors.contains(a)) {
+        stopActor(a);
+      }
+      return;
+    }
     if (a.inFlight == 0) {
       a.idleSince = ctx.clock().getAsLong();
       if (actors.size() > op.pool().min()) {
@@ -310,7 +368,8 @@ final class ActorPoolOperatorState extends MapOperatorState {
     // user's model for nothing, and again at every step of the scheduler).
     boolean noMoreInput =
         upstreamDone && inputQueue.isEmpty() && retries.isEmpty() && remakeQueue.isEmpty();
-    if ((actors.size() < op.pool().min() || actors.isEmpty() && !remakeQueue.isEmpty())
+    int serving = serving();
+    if ((serving < op.pool().min() || serving == 0 && !remakeQueue.isEmpty())
         && executor.resources().fits(op.resources())
         && !noMoreInput) {
       startActor();
@@ -320,6 +379,9 @@ final class ActorPoolOperatorState extends MapOperatorState {
     // resources.
     boolean allFull = true;
     for (Actor a : actors) {
+      if (a.retiring) {
+        continue;
+      }
       if (!a.ready || a.inFlight < op.pool().maxTasksPerActor()) {
         allFull = false;
         break;
@@ -327,7 +389,7 @@ final class ActorPoolOperatorState extends MapOperatorState {
     }
     if (allFull
         && super.hasWork()
-        && actors.size() < op.pool().max()
+        && serving < op.pool().max()
         && !hasPendingStartup()
         && executor.fitsLeavingRoomForOthers(this, op.resources())) {
       startActor();
@@ -339,10 +401,11 @@ final class ActorPoolOperatorState extends MapOperatorState {
     }
     long now = ctx.clock().getAsLong();
     for (Actor a : new ArrayList<>(actors)) {
-      if (actors.size() <= (noMoreInput ? 0 : op.pool().min())) {
+      if (serving() <= (noMoreInput ? 0 : op.pool().min())) {
         break;
       }
-      if (a.ready
+      if (!a.retiring
+          && a.ready
           && a.inFlight == 0
           && (noMoreInput || now - a.idleSince >= op.pool().idleTimeout().toNanos())) {
         stopActor(a);

@@ -138,6 +138,22 @@ abstract class OperatorState implements BackpressurePolicy.OperatorView {
   /** Forgets what was on a lost node (a read's cursors, a pool's actors). */
   void nodeLost(Node node) {}
 
+  /**
+   * Hands over what the operator keeps on a leaving node (a read's splits, a pool's actors): it
+   * places nothing new there already (the ledger sees to that); tasks running there end as usual.
+   */
+  void nodeLeaving(Node node) {}
+
+  /** Whether the operator still has something on {@code node}: a task, a reader, an actor. */
+  boolean holdsOn(Node node) {
+    for (Running r : running.values()) {
+      if (r.node().id().equals(node.id())) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   /** Every block reference the operator holds: queued inputs, finished outputs. */
   List<BlockRef> heldRefs() {
     List<BlockRef> refs = new java.util.ArrayList<>();

@@ -77,6 +77,9 @@ final class ReadOperatorState extends OperatorState {
     /** Lost with its node: its lease was given back; a task still out on it is dropped. */
     boolean lost;
 
+    /** Its node is leaving: handed over once its task in flight ends. */
+    boolean handOver;
+
     Cursor(SplitLease lease, Node node) {
       this.position = lease.planPosition();
       this.split = lease.split();
@@ -214,6 +217,51 @@ final class ReadOperatorState extends OperatorState {
     }
   }
 
+  /**
+   * A leaving node's splits are handed over: an idle one at once, one in a task when the task ends.
+   * Each goes back to the enumerator (a new lease, attempt one higher, on another node), read on
+   * from the row where its reader stood, under the next block number, cut as before; the blocks it
+   * made stay valid and are consumed as usual.
+   */
+  @Override
+  void nodeLeaving(Node node) {
+    for (Cursor c : new ArrayList<>(open.values())) {
+      if (!c.node.id().equals(node.id())) {
+        continue;
+      }
+      if (c.busy) {
+        c.handOver = true;
+      } else {
+        handOver(c);
+      }
+    }
+  }
+
+  private void handOver(Cursor c) {
+    open.remove(c.position);
+    closeReader(c);
+    if (!enumerator.giveBack(c.lease)) {
+      throw new IllegalStateException(name + ": handing over a stale lease " + c.lease);
+    }
+    resumes.put(c.position, new Resume(c.rowsRead, c.blocks, c.bytesOutPerRow));
+    executor.decided(
+        "hand over split " + c.split.index() + " from row " + c.rowsRead + " of " + c.node.id());
+    executor.event(
+        dev.sluice.loader.ExecutionEvent.Kind.SPLIT_GIVEN_BACK,
+        c.node.id(),
+        "split " + c.split.index() + " from row " + c.rowsRead + " (handed over)");
+  }
+
+  @Override
+  boolean holdsOn(Node node) {
+    for (Cursor c : open.values()) {
+      if (c.node.id().equals(node.id())) {
+        return true;
+      }
+    }
+    return super.holdsOn(node);
+  }
+
   @Override
   void launch() {
     if (!remakeQueue.isEmpty()) {
@@ -292,6 +340,8 @@ final class ReadOperatorState extends OperatorState {
               open.remove(c.position);
               enumerator.complete(c.lease);
               outputs.finish(c.position, c.blocks);
+            } else if (c.handOver) {
+              handOver(c);
             }
           }
 

@@ -16,6 +16,7 @@ import java.util.function.ToLongFunction;
 final class ResourceLedger {
   private final Map<String, Node> nodes = new LinkedHashMap<>();
   private final Map<String, Resources> used = new LinkedHashMap<>();
+  private final java.util.Set<String> leaving = new java.util.HashSet<>();
   private final ToLongFunction<String> memoryInUse;
 
   /** A ledger that knows nothing of the nodes' memory in use (every node's is free). */
@@ -40,10 +41,18 @@ final class ResourceLedger {
     }
   }
 
-  /** What all nodes offer together. */
+  /** The nodes here (those leaving included), in the runtime's order. */
+  List<Node> nodes() {
+    return List.copyOf(nodes.values());
+  }
+
+  /** What all nodes offer together (those leaving aside). */
   Resources total() {
     Resources sum = Resources.NONE;
     for (Node n : nodes.values()) {
+      if (leaving.contains(n.id())) {
+        continue;
+      }
       sum = sum.plus(n.resources());
     }
     return sum;
@@ -67,16 +76,16 @@ final class ResourceLedger {
   /** Whether {@code r} fits on some node now. */
   boolean fits(Resources r) {
     for (Node n : nodes.values()) {
-      if (free(n).fits(r)) {
+      if (!leaving.contains(n.id()) && free(n).fits(r)) {
         return true;
       }
     }
     return false;
   }
 
-  /** Whether {@code r} fits on {@code n} now (false for a node lost). */
+  /** Whether {@code r} fits on {@code n} now (false for a node lost or leaving). */
   boolean fitsOn(Node n, Resources r) {
-    return nodes.containsKey(n.id()) && free(n).fits(r);
+    return nodes.containsKey(n.id()) && !leaving.contains(n.id()) && free(n).fits(r);
   }
 
   /**
@@ -84,8 +93,8 @@ final class ResourceLedger {
    * its CPUs and GPUs fit on now, first those with that much memory free (see {@link #freeMemory}),
    * then one whose host holds its input ({@code hosts}), then the one with the most CPUs free
    * (spreading work), then the most memory free, the first in the runtime's order on ties; null
-   * when it fits nowhere. A node short of memory is still chosen when every node is: the
-   * execution's memory budget, not placement, is the bound.
+   * when it fits nowhere. Never a node leaving. A node short of memory is still chosen when every
+   * node is: the execution's memory budget, not placement, is the bound.
    */
   Node place(Resources r, Collection<String> hosts, long memory) {
     Node best = null;
@@ -94,7 +103,7 @@ final class ResourceLedger {
     long bestMemory = 0;
     for (Node n : nodes.values()) {
       Resources free = free(n);
-      if (!free.fits(r)) {
+      if (leaving.contains(n.id()) || !free.fits(r)) {
         continue;
       }
       long freeMemory = freeMemory(n);
@@ -148,16 +157,40 @@ final class ResourceLedger {
     }
   }
 
-  /** Forgets a lost node: nothing is placed on it any more, and what it held is gone with it. */
+  /**
+   * Forgets a lost node, or a leaving one that holds nothing any more: nothing is placed on it any
+   * more, and what it held is gone with it.
+   */
   void lose(Node n) {
     nodes.remove(n.id());
     used.remove(n.id());
+    leaving.remove(n.id());
   }
 
-  /** Whether some node left offers {@code r} at all (free or not). */
+  /**
+   * A node is leaving: nothing new is placed on it, while what it runs goes on and gives its
+   * resources back as usual (until {@link #lose}).
+   */
+  void leave(Node n) {
+    if (nodes.containsKey(n.id())) {
+      leaving.add(n.id());
+    }
+  }
+
+  /** Whether {@code n} is a node here that is leaving. */
+  boolean isLeaving(Node n) {
+    return leaving.contains(n.id());
+  }
+
+  /** What the tasks and actors on {@code n} hold now (nothing for a node not here). */
+  Resources usedOn(Node n) {
+    return used.getOrDefault(n.id(), Resources.NONE);
+  }
+
+  /** Whether some node left, and not leaving, offers {@code r} at all (free or not). */
   boolean canEverFit(Resources r) {
     for (Node n : nodes.values()) {
-      if (n.resources().fits(r)) {
+      if (!leaving.contains(n.id()) && n.resources().fits(r)) {
         return true;
       }
     }

@@ -96,6 +96,8 @@ public final class StreamingExecutor implements BlockStream {
   /** What happens when a node is lost. */
   private final NodeLossRecovery recovery;
 
+  private final NodeHandOver handOver;
+
   private final ScheduledExecutorService timer;
 
   /** Opens the halves of nodes that join while the execution runs (made at the first join). */
@@ -265,6 +267,7 @@ public final class StreamingExecutor implements BlockStream {
     this.badRecords = new BadRecords(options.badRecordAllowance());
     this.resources = new ResourceLedger(nodes, this::memoryInUse);
     this.recovery = new NodeLossRecovery(this, this.plan, ops, resources, blocks, agents);
+    this.handOver = new NodeHandOver(this, id, this.plan, ops, resources, blocks, clock);
     this.progress =
         new ExecutionProgress(
             ops, resources, executionAllocator, options, consumer, observer, () -> rowsTotal);
@@ -286,6 +289,22 @@ public final class StreamingExecutor implements BlockStream {
     List<BlockRef> heldElsewhere = new ArrayList<>(bulkHeld);
     heldElsewhere.addAll(consumer.waitingRefs());
     recovery.nodeLost(node, reason, heldElsewhere);
+  }
+
+  /** A node says it is leaving: see {@link NodeHandOver}. */
+  void nodeLeaving(Node node) {
+    handOver.nodeLeaving(node);
+  }
+
+  /** A leaving node holds nothing of the execution any more: its half there is closed. */
+  private void letGo(Node node) {
+    ExecutionRuntime.RemoteNode r;
+    synchronized (this) {
+      r = remotesClosed ? null : remotes.remove(node.id());
+    }
+    if (r != null) {
+      r.close();
+    }
   }
 
   /**
@@ -417,7 +436,18 @@ public final class StreamingExecutor implements BlockStream {
               public void nodeJoined(Node node) {
                 openJoined(node);
               }
+
+              @Override
+              public void nodeLeaving(Node node) {
+                inbox.add(() -> StreamingExecutor.this.nodeLeaving(node));
+              }
             });
+    // A node that said it leaves before the listener was there.
+    for (Node n : resources.nodes()) {
+      if (runtime.isLeaving(n)) {
+        inbox.add(() -> nodeLeaving(n));
+      }
+    }
     inbox.add(() -> ops.forEach(OperatorState::start));
     if (thread != null) {
       thread.start();
@@ -505,6 +535,9 @@ public final class StreamingExecutor implements BlockStream {
       op.maintain();
     }
     launchEligible();
+    if (handOver.any()) {
+      handOver.letGoOfIdle(this::letGo);
+    }
     liveness();
     progress.observe(false);
     if (ops.get(ops.size() - 1).isDone() && bulkHeld.isEmpty()) {

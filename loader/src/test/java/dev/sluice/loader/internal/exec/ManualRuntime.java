@@ -65,6 +65,31 @@ final class ManualRuntime implements ExecutionRuntime {
   }
 
   /**
+   * {@code node} says it is leaving: no new execution lists it, and the listeners are told; its
+   * tasks and actors go on until the test runs them, or loses the node.
+   */
+  void leaveNode(Node node) {
+    nodes.remove(node);
+    leaving.add(node.id());
+    new ArrayList<>(listeners).forEach(l -> l.nodeLeaving(node));
+  }
+
+  /**
+   * {@code node} says it is leaving, but no listener hears of it, and {@link #nodes()} still lists
+   * it: what an execution starting at that moment sees.
+   */
+  void leavingUnheard(Node node) {
+    leaving.add(node.id());
+  }
+
+  private final java.util.Set<String> leaving = new java.util.HashSet<>();
+
+  @Override
+  public boolean isLeaving(Node node) {
+    return leaving.contains(node.id());
+  }
+
+  /**
    * Tells the listeners that {@code node} is lost but leaves its waiting tasks to run, and succeed,
    * when the test runs them: a loss heard before the work on the node ended, as a cluster may see
    * it.
@@ -94,13 +119,22 @@ final class ManualRuntime implements ExecutionRuntime {
   public <T> CompletableFuture<T> submit(Node node, String name, Callable<T> task) {
     CompletableFuture<T> f = new CompletableFuture<>();
     tasks.add(new Task(name, node, () -> complete(f, task), f::completeExceptionally));
+    placements.add(node.id());
     return f;
+  }
+
+  private final List<String> placements = new ArrayList<>();
+
+  /** The node of every task submitted and every actor started, in order. */
+  List<String> placements() {
+    return List.copyOf(placements);
   }
 
   @Override
   public <S> ActorHandle<S> startActor(Node node, String name, Callable<S> factory) {
     Actor<S> a = new Actor<>(name, node, factory);
     actors.add(a);
+    placements.add(node.id());
     return a;
   }
 

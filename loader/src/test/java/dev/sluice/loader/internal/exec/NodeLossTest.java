@@ -36,7 +36,8 @@ import org.junit.jupiter.api.Test;
 /**
  * A node lost mid-execution, in the manual runtime: its splits are read again elsewhere from where
  * its readers stood, the blocks it held are made again from their lineage under the same names, its
- * tasks and actor calls run again on other nodes, and the consumer sees every row once.
+ * tasks and actor calls run again on other nodes, and the consumer sees every row once. And a node
+ * leaving cleanly: its work is handed over, its blocks consumed, nothing made again.
  */
 class NodeLossTest {
   private static final ExecutionOptions OPTIONS =
@@ -288,17 +289,21 @@ class NodeLossTest {
         }
       };
 
+  /** A pool of two actors of half a CPU that mark their rows (+1,000,000). */
+  private static ActorMapOp markingPool() {
+    return new ActorMapOp(
+        "Pool",
+        () -> PLUS_MILLION,
+        ActorPool.of(2, 2).withIdleTimeout(Duration.ofSeconds(5)),
+        Resources.cpus(0.5),
+        0);
+  }
+
   @Test
   void aLostBlockAnActorMadeIsMadeAgainOnAnActorOfThePoolAndEveryRowArrivesOnce() {
     // The actor's function marks its rows (+1,000,000): a block made again must be the actor's
     // output, not its input.
-    ActorMapOp pooled =
-        new ActorMapOp(
-            "Pool",
-            () -> PLUS_MILLION,
-            ActorPool.of(2, 2).withIdleTimeout(Duration.ofSeconds(5)),
-            Resources.cpus(0.5),
-            0);
+    ActorMapOp pooled = markingPool();
     start(OPTIONS, read(1_200, 4, List.of()), pooled);
     rounds(6, false); // the actors' outputs pile up in the consumer's channel, on both nodes
     runtime.loseNode(B, "killed by the test");
@@ -325,5 +330,113 @@ class NodeLossTest {
         .hasMessageContaining("b@h2")
         .hasMessageContaining("killed by the test")
         .hasMessageContaining("the nodes left cannot run the plan: Big asks for 2.0 CPU");
+  }
+
+  // ---- a node leaving cleanly
+
+  @Test
+  void aLeavingNodeHandsItsSplitsOverAndIsLetGoWithNothingMadeAgain() {
+    start(OPTIONS, read(1_200, 4, List.of()), map("M", 0.5));
+    rounds(4, false); // blocks pile up in the consumer's channel, on both nodes
+    assertThat(ex.store("b").size()).isPositive();
+    ReadOperatorState reads = (ReadOperatorState) ex.operators().get(0);
+    assertThat(reads.openSplitNodes()).containsValue("b");
+    runtime.leaveNode(B);
+    List<String> first = step();
+    int placedBefore = runtime.placements().size();
+    assertThat(first).contains("node b is leaving: hand over its work");
+    assertThat(first).anyMatch(d -> d.startsWith("hand over split") && d.endsWith(" of b"));
+    assertThat(first).noneMatch(d -> d.startsWith("let go"));
+    assertThat(reads.openSplitNodes()).doesNotContainValue("b");
+    runToEnd();
+    // Nothing new went to b, nothing was made again, and every row came once.
+    assertThat(runtime.placements().subList(placedBefore, runtime.placements().size()))
+        .isNotEmpty()
+        .containsOnly("a");
+    assertThat(decisions).noneMatch(d -> d.startsWith("remake ") || d.startsWith("lost node"));
+    assertThat(decisions).contains("let go of node b");
+    assertThat(seen).hasSize(1_200).doesNotHaveDuplicates();
+    var stats = ex.stats();
+    assertThat(stats.events())
+        .extracting(ExecutionEvent::kind)
+        .startsWith(ExecutionEvent.Kind.NODE_LEAVING)
+        .contains(ExecutionEvent.Kind.NODE_LEFT, ExecutionEvent.Kind.SPLIT_REISSUED)
+        .doesNotContain(ExecutionEvent.Kind.NODE_LOST, ExecutionEvent.Kind.BLOCK_REMADE);
+    assertThat(stats.events(ExecutionEvent.Kind.SPLIT_GIVEN_BACK))
+        .isNotEmpty()
+        .allSatisfy(e -> assertThat(e.detail()).endsWith("(handed over)"));
+    assertThat(stats.formatRecovery())
+        .matches(
+            "Node b leaving at [0-9.]+ s: [1-9] splits handed over, [1-9] re-issued \\(the first"
+                + " [0-9]+ ms later\\), 0 blocks made again, let go [0-9]+ ms later");
+    // The splits handed over were read on under the next attempt, from where b's readers stood.
+    assertThat(delivered.values())
+        .anyMatch(
+            d ->
+                d.lineage() instanceof Lineage.Derived m
+                    && m.inputs().get(0).block() instanceof Lineage.Read r
+                    && r.attempt() == 1
+                    && r.fromRow() > 0);
+  }
+
+  @Test
+  void aSplitInATaskWhenItsNodeSaysItLeavesIsHandedOverWhenTheTaskEnds() {
+    start(OPTIONS, read(1_200, 4, List.of()), map("M", 0.5));
+    rounds(3, false);
+    step(); // launches reads on both nodes, which have not run yet
+    assertThat(runtime.pendingTaskNodes()).contains("b");
+    ReadOperatorState reads = (ReadOperatorState) ex.operators().get(0);
+    runtime.leaveNode(B);
+    assertThat(step()).noneMatch(d -> d.startsWith("hand over split"));
+    assertThat(reads.openSplitNodes()).containsValue("b"); // its reader is in a task
+    runtime.runTasksOn("b");
+    assertThat(step()).anyMatch(d -> d.startsWith("hand over split") && d.endsWith(" of b"));
+    assertThat(reads.openSplitNodes()).doesNotContainValue("b");
+    runToEnd();
+    assertThat(decisions).contains("let go of node b").noneMatch(d -> d.startsWith("remake "));
+    assertThat(seen).hasSize(1_200).doesNotHaveDuplicates();
+  }
+
+  @Test
+  void aLeavingNodesActorsRetireAndThePoolStartsOthersOnTheNodesLeft() {
+    ActorMapOp pooled = markingPool();
+    start(OPTIONS, read(1_200, 4, List.of()), pooled);
+    rounds(6, false);
+    ActorPoolOperatorState pool = (ActorPoolOperatorState) ex.operators().get(1);
+    assertThat(pool.holdsOn(B)).as("an actor on b").isTrue();
+    runtime.leaveNode(B);
+    assertThat(step()).anyMatch(d -> d.startsWith("retire actor Pool-") && d.endsWith(" of b"));
+    runToEnd();
+    assertThat(decisions).contains("start actor Pool-2", "let go of node b");
+    assertThat(decisions).noneMatch(d -> d.startsWith("remake "));
+    assertThat(seen).hasSize(1_200).doesNotHaveDuplicates().allMatch(v -> v >= 1_000_000);
+  }
+
+  @Test
+  void aLeavingNodeLostBeforeItHandedEverythingOverIsANodeLostAndEveryRowStillArrivesOnce() {
+    start(OPTIONS, read(1_200, 4, List.of()), map("M", 0.5));
+    rounds(4, false);
+    runtime.leaveNode(B);
+    step();
+    assertThat(ex.store("b").size()).as("blocks still on b").isPositive();
+    runtime.loseNode(B, "left before its blocks were taken");
+    assertThat(step()).anyMatch(d -> d.matches("lost node b with [1-9][0-9]* blocks"));
+    runToEnd();
+    assertThat(decisions).doesNotContain("let go of node b").anyMatch(d -> d.startsWith("remake "));
+    assertThat(seen).hasSize(1_200).doesNotHaveDuplicates();
+    assertThat(ex.stats().formatRecovery())
+        .contains("Node b leaving at ")
+        .contains("not let go")
+        .contains("Node b lost at ");
+  }
+
+  @Test
+  void anExecutionStartedWhileANodeLeavesPlacesNothingThere() {
+    runtime.leavingUnheard(B); // still listed: the execution hears of it only as it starts
+    start(OPTIONS, read(400, 2, List.of()), map("M", 0.5));
+    runToEnd();
+    assertThat(runtime.placements()).isNotEmpty().containsOnly("a");
+    assertThat(decisions).contains("node b is leaving: hand over its work", "let go of node b");
+    assertThat(seen).hasSize(400).doesNotHaveDuplicates();
   }
 }
