@@ -61,6 +61,14 @@ public final class ClusterConfig {
   /** Hazelcast's bound on the whole join ({@code hazelcast.max.join.seconds}). */
   public static final Duration DEFAULT_MAX_JOIN_TIME = Duration.ofSeconds(300);
 
+  /**
+   * How often the sides of a split cluster look for each other to merge again (Hazelcast's {@code
+   * hazelcast.merge.first.run.delay.seconds} and {@code next.run.delay.seconds}, 300 s and 120 s by
+   * default there): a worker cut off for a while comes back within about this long once it can
+   * reach the others.
+   */
+  public static final Duration DEFAULT_MERGE_INTERVAL = Duration.ofSeconds(60);
+
   // Hazelcast instance names must be unique in a JVM; they prefix every thread of the instance.
   private static final AtomicInteger INSTANCES = new AtomicInteger();
 
@@ -81,6 +89,7 @@ public final class ClusterConfig {
   private final Duration maxNoHeartbeat;
   private final Duration joinTimeout;
   private final Duration maxJoinTime;
+  private final Duration mergeInterval;
 
   private ClusterConfig(Builder b) {
     this.role = b.role;
@@ -100,6 +109,7 @@ public final class ClusterConfig {
     this.maxNoHeartbeat = b.maxNoHeartbeat;
     this.joinTimeout = b.joinTimeout;
     this.maxJoinTime = b.maxJoinTime;
+    this.mergeInterval = b.mergeInterval;
   }
 
   /** A worker's configuration: it must be given the resources and memory budget it offers. */
@@ -131,6 +141,7 @@ public final class ClusterConfig {
     b.maxNoHeartbeat = maxNoHeartbeat;
     b.joinTimeout = joinTimeout;
     b.maxJoinTime = maxJoinTime;
+    b.mergeInterval = mergeInterval;
     return b;
   }
 
@@ -222,6 +233,11 @@ public final class ClusterConfig {
     return maxJoinTime;
   }
 
+  /** How often the sides of a split cluster look for each other to merge again. */
+  public Duration mergeInterval() {
+    return mergeInterval;
+  }
+
   /**
    * The Hazelcast configuration of this member: TCP/IP join from {@link #members()} (multicast and
    * auto-detection off), bound to {@link #bindAddress()} alone, a lite member for a trainer, the
@@ -249,6 +265,10 @@ public final class ClusterConfig {
         "hazelcast.heartbeat.interval.seconds", Long.toString(heartbeatInterval.toSeconds()));
     c.setProperty("hazelcast.max.no.heartbeat.seconds", Long.toString(maxNoHeartbeat.toSeconds()));
     c.setProperty("hazelcast.max.join.seconds", Long.toString(maxJoinTime.toSeconds()));
+    c.setProperty(
+        "hazelcast.merge.first.run.delay.seconds", Long.toString(mergeInterval.toSeconds()));
+    c.setProperty(
+        "hazelcast.merge.next.run.delay.seconds", Long.toString(mergeInterval.toSeconds()));
 
     NetworkConfig network = c.getNetworkConfig();
     network.setPort(port);
@@ -337,6 +357,7 @@ public final class ClusterConfig {
     private Duration maxNoHeartbeat = DEFAULT_MAX_NO_HEARTBEAT;
     private Duration joinTimeout = DEFAULT_JOIN_TIMEOUT;
     private Duration maxJoinTime = DEFAULT_MAX_JOIN_TIME;
+    private Duration mergeInterval = DEFAULT_MERGE_INTERVAL;
 
     private Builder(Role role) {
       this.role = role;
@@ -466,6 +487,15 @@ public final class ClusterConfig {
     }
 
     /**
+     * How often the sides of a split cluster look for each other to merge again, whole seconds
+     * (default 60 s; see {@link ClusterConfig#DEFAULT_MERGE_INTERVAL}).
+     */
+    public Builder mergeInterval(Duration interval) {
+      this.mergeInterval = interval;
+      return this;
+    }
+
+    /**
      * The configuration.
      *
      * @throws IllegalArgumentException naming the first bad value
@@ -530,6 +560,7 @@ public final class ClusterConfig {
         throw new IllegalArgumentException(
             "max join time (" + maxJoinTime + ") must be at least the join timeout");
       }
+      wholeSeconds(mergeInterval, "merge interval");
       return new ClusterConfig(this);
     }
 

@@ -37,6 +37,17 @@ public interface ClusterListener {
   default void trainerLost(MemberInfo trainer) {}
 
   /**
+   * This member had been cut off from the cluster (a network partition, or a pause longer than the
+   * failure-detection time) and has merged back into it, under a new member id: the others had
+   * given it up, and hear of it as a member that joined. What it held or ran for the others before
+   * is stale.
+   *
+   * @param before this member as it was
+   * @param after this member now ({@link SluiceMember#self()})
+   */
+  default void merged(MemberInfo before, MemberInfo after) {}
+
+  /**
    * The coordinator changed: a trainer joined before any other, the coordinator left and the next
    * oldest trainer (or none) takes over, or the named one came or went.
    *

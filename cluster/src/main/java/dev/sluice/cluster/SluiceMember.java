@@ -6,7 +6,6 @@ import com.hazelcast.cluster.Member;
 import com.hazelcast.cluster.MembershipEvent;
 import com.hazelcast.core.Hazelcast;
 import com.hazelcast.core.HazelcastInstance;
-import com.hazelcast.core.LifecycleEvent.LifecycleState;
 import dev.sluice.loader.runtime.Node;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
@@ -51,7 +50,7 @@ public final class SluiceMember implements AutoCloseable {
 
   private final ClusterConfig config;
   private final HazelcastInstance hazelcast;
-  private final MemberInfo self;
+  private volatile MemberInfo self; // a new id after merging back into the cluster
   private final List<ClusterListener> listeners = new CopyOnWriteArrayList<>();
   private final CountDownLatch down = new CountDownLatch(1);
   private final ReentrantLock lock = new ReentrantLock();
@@ -75,11 +74,46 @@ public final class SluiceMember implements AutoCloseable {
         .getLifecycleService()
         .addLifecycleListener(
             e -> {
-              if (e.getState() == LifecycleState.SHUTDOWN) {
-                stopped();
+              switch (e.getState()) {
+                case SHUTDOWN -> stopped();
+                case MERGING -> merging();
+                case MERGED -> merged();
+                case MERGE_FAILED ->
+                    log.error(
+                        "cluster '{}': {} failed to merge back into the cluster it was cut off"
+                            + " from (see Hazelcast's log above); it stays on its own",
+                        config.clusterName(),
+                        self.describe());
+                default -> {}
               }
             });
     hazelcast.getCluster().addMembershipListener(new Membership());
+  }
+
+  /** Hazelcast found the other side of a split and merges this side into it. */
+  private void merging() {
+    log.warn(
+        "cluster '{}': {} was cut off from the rest of the cluster (a network partition, or a"
+            + " process paused for longer than {} s) and now merges back into it: it rejoins as a"
+            + " new member; what it did on its own side is dropped",
+        config.clusterName(),
+        self.describe(),
+        config.maxNoHeartbeat().toSeconds());
+  }
+
+  /** This member merged back into the cluster, under a new id. */
+  private void merged() {
+    MemberInfo before = self;
+    MemberInfo after = MemberInfo.of(hazelcast.getCluster().getLocalMember());
+    self = after;
+    log.warn(
+        "cluster '{}': {} merged back into the cluster as {} ({} members)",
+        config.clusterName(),
+        before.describe(),
+        after.id(),
+        hazelcast.getCluster().getMembers().size());
+    update(hazelcast.getCluster().getMembers());
+    tell(l -> l.merged(before, after), "merged " + after);
   }
 
   /** Listens for members that say they leave, and reads those that said so before. */
@@ -516,6 +550,14 @@ public final class SluiceMember implements AutoCloseable {
     before.members.forEach(m -> had.add(m.id()));
     Set<UUID> has = new HashSet<>();
     after.members.forEach(m -> has.add(m.id()));
+    // This member under the id it had before it merged back: not another member gone.
+    before.members.forEach(
+        m -> {
+          if (m.address().equals(self.address())) {
+            has.add(m.id());
+          }
+        });
+    warnIfSplit(before, after, has);
     for (MemberInfo m : before.members) {
       if (m.role() == Role.WORKER && !has.contains(m.id())) {
         log.info(
@@ -544,6 +586,35 @@ public final class SluiceMember implements AutoCloseable {
           after.coordinator.map(MemberInfo::describe).orElse("none"));
       tell(l -> l.coordinatorChanged(after.coordinator), "coordinatorChanged");
     }
+  }
+
+  /**
+   * Members gone at once, as many as stay or more: most likely a network partition (a split brain)
+   * rather than crashes. Names both sides.
+   */
+  private void warnIfSplit(View before, View after, Set<UUID> has) {
+    List<String> gone = new ArrayList<>();
+    for (MemberInfo m : before.members) {
+      if (!has.contains(m.id())) {
+        gone.add(m.describe());
+      }
+    }
+    if (gone.size() < 2 || gone.size() < after.members.size()) {
+      return;
+    }
+    List<String> side = new ArrayList<>();
+    after.members.forEach(m -> side.add(m.describe()));
+    log.warn(
+        "cluster '{}': {} of {} members are gone at once: {}. This side goes on with {}. If they"
+            + " still run, the network is split (or this process was paused): each side goes on"
+            + " alone, and Hazelcast merges them back (the smaller into the larger, within {} s of"
+            + " their reaching each other again); the work this side lost is made again here.",
+        config.clusterName(),
+        gone.size(),
+        before.members.size(),
+        String.join("; ", gone),
+        String.join("; ", side),
+        config.mergeInterval().toSeconds());
   }
 
   private void tell(java.util.function.Consumer<ClusterListener> event, String what) {

@@ -159,6 +159,15 @@ public final class WorkerMain implements Callable<Integer> {
   long joinTimeoutSeconds = ClusterConfig.DEFAULT_JOIN_TIMEOUT.toSeconds();
 
   @Option(
+      names = "--merge-interval",
+      paramLabel = "SECONDS",
+      description =
+          "After a network partition, how often this side looks for the other to merge back into"
+              + " one cluster (a worker cut off comes back as a new member). Default:"
+              + " ${DEFAULT-VALUE}")
+  long mergeSeconds = ClusterConfig.DEFAULT_MERGE_INTERVAL.toSeconds();
+
+  @Option(
       names = "--hand-over-timeout",
       paramLabel = "SECONDS",
       description =
@@ -311,7 +320,8 @@ public final class WorkerMain implements Callable<Integer> {
               .transport(dataPort == 0 ? null : bind + ":" + dataPort)
               .heartbeatInterval(Duration.ofSeconds(heartbeatSeconds))
               .maxNoHeartbeat(Duration.ofSeconds(maxNoHeartbeatSeconds))
-              .joinTimeout(Duration.ofSeconds(joinTimeoutSeconds));
+              .joinTimeout(Duration.ofSeconds(joinTimeoutSeconds))
+              .mergeInterval(Duration.ofSeconds(mergeSeconds));
       if (host != null) {
         b.hostLabel(host);
       }

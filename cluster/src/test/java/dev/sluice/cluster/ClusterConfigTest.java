@@ -31,6 +31,7 @@ class ClusterConfigTest {
     assertThat(c.heartbeatInterval()).isEqualTo(Duration.ofSeconds(5));
     assertThat(c.maxNoHeartbeat()).isEqualTo(Duration.ofSeconds(60));
     assertThat(c.joinTimeout()).isEqualTo(Duration.ofSeconds(5));
+    assertThat(c.mergeInterval()).isEqualTo(Duration.ofSeconds(60));
     assertThat(c.sluiceVersion()).isEqualTo(SluiceVersion.current()).doesNotContain("${");
     assertThat(ClusterConfig.trainer().build().memoryBudget()).isEqualTo(Long.MAX_VALUE);
     assertThat(c.toBuilder().build().toString()).isEqualTo(c.toString());
@@ -49,9 +50,12 @@ class ClusterConfigTest {
             .heartbeatInterval(Duration.ofSeconds(1))
             .maxNoHeartbeat(Duration.ofSeconds(5))
             .joinTimeout(Duration.ofSeconds(2))
+            .mergeInterval(Duration.ofSeconds(7))
             .build()
             .toHazelcastConfig();
     assertThat(hz.getClusterName()).isEqualTo("c1");
+    assertThat(hz.getProperty("hazelcast.merge.first.run.delay.seconds")).isEqualTo("7");
+    assertThat(hz.getProperty("hazelcast.merge.next.run.delay.seconds")).isEqualTo("7");
     assertThat(hz.isLiteMember()).isFalse();
     assertThat(hz.getProperty("hazelcast.phone.home.enabled")).isEqualTo("false");
     assertThat(hz.getProperty("hazelcast.logging.type")).isEqualTo("slf4j");
@@ -127,6 +131,7 @@ class ClusterConfigTest {
             b -> b.heartbeatInterval(Duration.ofSeconds(5)).maxNoHeartbeat(Duration.ofSeconds(5)),
             "must exceed the heartbeat interval"),
         bad(b -> b.joinTimeout(Duration.ZERO), "join timeout must be a positive"),
+        bad(b -> b.mergeInterval(Duration.ZERO), "merge interval must be a positive"),
         bad(b -> b.sluiceVersion(""), "Sluice version must not be empty"));
   }
 

@@ -39,6 +39,9 @@ class FailoverIT {
   private static final int ROW_BYTES = 16 << 10;
   private static final Duration JOIN = Duration.ofSeconds(60);
 
+  /** How often the sides of a split look for each other (Hazelcast's default: 300 s, then 120). */
+  private static final Duration MERGE = Duration.ofSeconds(3);
+
   private final String cluster = "sluice-failover-" + UUID.randomUUID().toString().substring(0, 8);
   private final List<AutoCloseable> started = new ArrayList<>();
   private LocalWorkers workers;
@@ -64,11 +67,19 @@ class FailoverIT {
         LocalWorkers.start(
             n,
             new LocalWorkers.Settings(
-                cluster, 2, BUDGET, "256m", TestMembers.HEARTBEAT, TestMembers.MAX_NO_HEARTBEAT),
+                cluster,
+                2,
+                BUDGET,
+                "256m",
+                TestMembers.HEARTBEAT,
+                TestMembers.MAX_NO_HEARTBEAT,
+                MERGE),
             JOIN);
     trainer =
         ClusterTrainer.start(
-            TestMembers.trainerOf(cluster, "127.0.0.1", workers.addresses()).build());
+            TestMembers.trainerOf(cluster, "127.0.0.1", workers.addresses())
+                .mergeInterval(MERGE)
+                .build());
     trainer.awaitWorkers(n, JOIN);
     sluice =
         Sluice.builder()
@@ -186,26 +197,47 @@ class FailoverIT {
 
   @Test
   @Timeout(120)
-  void aWorkerFrozenMidEpochIsGivenUpAndAfterItThawsTheClusterGoesOnWithoutDuplicates()
+  void aWorkerFrozenMidEpochIsGivenUpAndAfterItThawsItMergesBackAndTakesWorkAgain()
       throws Exception {
     startCluster(3);
     long pid = workers.pids().get(1);
+    String frozen = trainer.member().workers().get(1).id();
+    String address = workers.addresses().get(1);
     // SIGSTOP: the worker neither answers nor refuses; only the missing heartbeats tell.
     int[] seen = epoch(6_000, 0.3, () -> signal("STOP", pid), 1);
     assertExactlyOnce(seen);
+    assertThat(trainer.member().workers()).extracting(n -> n.id()).doesNotContain(frozen);
     signal("CONT", pid);
-    // Thawed, it finds itself cut off from the cluster that gave it up: the tasks it still ran
-    // for the epoch count for nothing (their rows came once, above), and the next epochs run on
-    // whatever the cluster has, every sample once.
+    // Thawed, it finds itself cut off from the cluster that gave it up (a split brain: the tasks
+    // it still ran for the epoch count for nothing, their rows came once above), until the sides
+    // find each other and it merges back, as a new member, which takes work again.
+    await().atMost(Duration.ofSeconds(60)).until(() -> trainer.member().workers().size() == 3);
+    assertThat(trainer.member().workers()).extracting(n -> n.id()).doesNotContain(frozen);
+    long sentBefore = sentBlocks(address);
     for (int run = 0; run < 2; run++) {
       assertExactlyOnce(epoch(3_000, 2, () -> {}, 0));
     }
+    assertThat(sentBlocks(address))
+        .as("blocks the merged worker sent in the epochs after it came back")
+        .isGreaterThan(sentBefore);
     for (MemberStats m : trainer.memberStats(sluice, Duration.ofSeconds(10))) {
       System.out.println(m);
-      if (m.role() == Role.WORKER && m.answered()) {
+      if (m.role() == Role.WORKER) {
+        assertThat(m.answered()).as("%s answered", m.address()).isTrue();
         assertThat(m.memoryPeak()).as("peak on %s", m.address()).isLessThanOrEqualTo(BUDGET);
       }
     }
+  }
+
+  /** Blocks the worker at {@code address} has sent since it started. */
+  private long sentBlocks(String address) {
+    for (MemberStats m : trainer.memberStats(sluice, Duration.ofSeconds(10))) {
+      if (m.address().equals(address)) {
+        assertThat(m.answered()).as("%s answered", address).isTrue();
+        return m.sent().blocks();
+      }
+    }
+    throw new AssertionError("no member at " + address);
   }
 
   @Test

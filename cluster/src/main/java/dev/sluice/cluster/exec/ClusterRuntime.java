@@ -84,7 +84,7 @@ public final class ClusterRuntime implements ExecutionRuntime {
     this.transport = transport;
     this.openTimeout = openTimeout;
     this.takeTimeout = takeTimeout;
-    this.leases = SplitLeases.forTrainer(member.hazelcast(), member.self().id());
+    this.leases = SplitLeases.forTrainer(member.hazelcast(), () -> member.self().id());
   }
 
   private final SplitLeases leases;

@@ -50,6 +50,7 @@ public final class LocalWorkers implements AutoCloseable {
    * @param heap each JVM's maximum heap ({@code -Xmx} syntax)
    * @param heartbeatInterval how often members send heartbeats
    * @param maxNoHeartbeat how long a member may stay silent before it is removed
+   * @param mergeInterval how often the sides of a split cluster look for each other
    */
   public record Settings(
       String clusterName,
@@ -57,10 +58,30 @@ public final class LocalWorkers implements AutoCloseable {
       long memoryBudget,
       String heap,
       Duration heartbeatInterval,
-      Duration maxNoHeartbeat) {
+      Duration maxNoHeartbeat,
+      Duration mergeInterval) {
+    /** With the default merge interval. */
+    public Settings(
+        String clusterName,
+        double cpus,
+        long memoryBudget,
+        String heap,
+        Duration heartbeatInterval,
+        Duration maxNoHeartbeat) {
+      this(
+          clusterName,
+          cpus,
+          memoryBudget,
+          heap,
+          heartbeatInterval,
+          maxNoHeartbeat,
+          dev.sluice.cluster.ClusterConfig.DEFAULT_MERGE_INTERVAL);
+    }
+
     public Settings {
       Objects.requireNonNull(clusterName, "clusterName");
       Objects.requireNonNull(heap, "heap");
+      Objects.requireNonNull(mergeInterval, "mergeInterval");
       if (heartbeatInterval.toSeconds() < 1 || maxNoHeartbeat.compareTo(heartbeatInterval) <= 0) {
         throw new IllegalArgumentException(
             "heartbeats every whole second or more, silence longer than that: "
@@ -171,6 +192,8 @@ public final class LocalWorkers implements AutoCloseable {
             Long.toString(settings.maxNoHeartbeat().toSeconds()),
             "--join-timeout",
             "5",
+            "--merge-interval",
+            Long.toString(settings.mergeInterval().toSeconds()),
             // Within the 20 s close() waits after SIGTERM.
             "--hand-over-timeout",
             "15",

@@ -73,6 +73,12 @@ public final class SluiceWorker implements AutoCloseable {
           public void trainerLost(dev.sluice.cluster.MemberInfo trainer) {
             service.trainerLost(trainer);
           }
+
+          @Override
+          public void merged(
+              dev.sluice.cluster.MemberInfo before, dev.sluice.cluster.MemberInfo after) {
+            service.bound();
+          }
         });
     LostPeers.watch(member, transport);
     return new SluiceWorker(service, transport, member);

@@ -45,13 +45,13 @@ public final class SplitLeases implements LeaseLedger, AutoCloseable {
   static final int ADVANCE = 31;
 
   private final IMap<String, Lease> map;
-  private final String prefix;
+  private final java.util.function.Supplier<String> prefix;
   private final Map<String, Set<String>> keysByExecution = new ConcurrentHashMap<>();
   private final Map<String, Lease> followed = new ConcurrentHashMap<>();
 
   private volatile UUID listener;
 
-  private SplitLeases(HazelcastInstance hazelcast, String prefix) {
+  private SplitLeases(HazelcastInstance hazelcast, java.util.function.Supplier<String> prefix) {
     this.map = hazelcast.getMap(MAP);
     this.prefix = prefix;
   }
@@ -93,14 +93,18 @@ public final class SplitLeases implements LeaseLedger, AutoCloseable {
 
   private boolean closed;
 
-  /** A trainer's ledger: its executions' keys start with its member id. */
-  static SplitLeases forTrainer(HazelcastInstance hazelcast, UUID member) {
-    return new SplitLeases(hazelcast, member + "/");
+  /**
+   * A trainer's ledger: its executions' keys start with its member id (read at each record: it
+   * changes when the member merges back into the cluster after a split).
+   */
+  static SplitLeases forTrainer(
+      HazelcastInstance hazelcast, java.util.function.Supplier<UUID> member) {
+    return new SplitLeases(hazelcast, () -> member.get() + "/");
   }
 
   /** A worker's view, following the map (from a moment after this returns). */
   static SplitLeases forWorker(HazelcastInstance hazelcast) {
-    SplitLeases l = new SplitLeases(hazelcast, "");
+    SplitLeases l = new SplitLeases(hazelcast, () -> "");
     l.follow();
     return l;
   }
@@ -113,7 +117,7 @@ public final class SplitLeases implements LeaseLedger, AutoCloseable {
   /** As {@link #leased}: the write's outcome (whether the record took this lease). */
   java.util.concurrent.CompletionStage<Boolean> record(
       String execution, int split, int attempt, String node) {
-    String key = prefix + execution + "/" + split;
+    String key = prefix.get() + execution + "/" + split;
     keysByExecution.computeIfAbsent(execution, k -> ConcurrentHashMap.newKeySet()).add(key);
     return map.submitToKey(key, new Advance(attempt, node))
         .whenComplete(
@@ -162,7 +166,7 @@ public final class SplitLeases implements LeaseLedger, AutoCloseable {
 
   /** The record of a lease now, read from the map (for tests and diagnostics). */
   Lease record(String execution, int split) {
-    return map.get(prefix + execution + "/" + split);
+    return map.get(prefix.get() + execution + "/" + split);
   }
 
   @Override

@@ -230,6 +230,8 @@ public final class WorkerService implements BlockSource, AutoCloseable {
   // ---- calls
 
   void open(RemoteExecution ex) {
+    Node self = bound();
+    LocalRuntime threads = this.threads;
     if (executions.containsKey(ex.id())) {
       throw new IllegalStateException("execution " + ex.id() + " is open already on " + self);
     }
@@ -366,6 +368,54 @@ public final class WorkerService implements BlockSource, AutoCloseable {
   }
 
   /**
+   * This worker as the cluster knows it now: after it merged back into the cluster (a new member
+   * id, see {@link dev.sluice.cluster.ClusterListener#merged}) it is bound to its new node first:
+   * new threads and pipeline builder under the new id, and the executions of before (which its
+   * trainers gave up with the old id) closed on a thread of the service's own. Checked on every
+   * open, which may come before the merge is announced.
+   */
+  synchronized Node bound() {
+    com.hazelcast.cluster.Member local = hazelcast.getCluster().getLocalMember();
+    if (local.getUuid().toString().equals(self.id())) {
+      return self;
+    }
+    Node before = self;
+    Node after = dev.sluice.cluster.MemberInfo.of(local).toNode();
+    LocalRuntime oldThreads = threads;
+    Sluice oldBuilder = builder;
+    List<String> stale = List.copyOf(executions.keySet());
+    threads = new LocalRuntime(after);
+    builder = Sluice.builder().runtime(threads).build();
+    self = after;
+    reaper()
+        .execute(
+            () -> {
+              stale.forEach(this::close);
+              oldBuilder.close();
+              oldThreads.close();
+              LOG.warn(
+                  "{} merged back into the cluster as {}: its {} executions of before are closed",
+                  before,
+                  after.id(),
+                  stale.size());
+            });
+    return self;
+  }
+
+  private synchronized java.util.concurrent.ExecutorService reaper() {
+    if (reaper == null) {
+      reaper =
+          java.util.concurrent.Executors.newSingleThreadExecutor(
+              r -> {
+                Thread t = new Thread(r, "sluice-worker-reaper");
+                t.setDaemon(true);
+                return t;
+              });
+    }
+    return reaper;
+  }
+
+  /**
    * A trainer left the cluster: the executions it scheduled are over, their halves here are closed
    * (on a thread of the service's own: closing waits for actors to stop), their memory returned.
    * Executions are named by their trainer's member id ({@code <id>/<execution>}).
@@ -377,28 +427,18 @@ public final class WorkerService implements BlockSource, AutoCloseable {
     if (orphans.isEmpty()) {
       return;
     }
-    synchronized (this) {
-      if (reaper == null) {
-        reaper =
-            java.util.concurrent.Executors.newSingleThreadExecutor(
-                r -> {
-                  Thread t = new Thread(r, "sluice-worker-reaper");
-                  t.setDaemon(true);
-                  return t;
-                });
-      }
-      reaper.execute(
-          () -> {
-            long before = memory.getAllocatedMemory();
-            orphans.forEach(this::close);
-            LOG.warn(
-                "{}: {} left the cluster; its executions {} are closed here ({} returned)",
-                self,
-                trainer.describe(),
-                orphans,
-                dev.sluice.loader.DatasetStats.bytes(before - memory.getAllocatedMemory()));
-          });
-    }
+    reaper()
+        .execute(
+            () -> {
+              long before = memory.getAllocatedMemory();
+              orphans.forEach(this::close);
+              LOG.warn(
+                  "{}: {} left the cluster; its executions {} are closed here ({} returned)",
+                  self,
+                  trainer.describe(),
+                  orphans,
+                  dev.sluice.loader.DatasetStats.bytes(before - memory.getAllocatedMemory()));
+            });
   }
 
   private java.util.concurrent.ExecutorService reaper;
