@@ -37,20 +37,24 @@ import picocli.CommandLine.Option;
 
 /**
  * Scenario {@code failover} (the benchmark of the cluster's failures): one epoch with no failure,
- * one with a worker killed (SIGKILL) at half of it, one with a worker joining at half of it; and
- * how long the cluster takes to notice a worker gone, killed or frozen, with Sluice's test settings
- * and with Hazelcast's defaults.
+ * one with a worker killed (SIGKILL) at half of it, one with a worker joining at half of it, one
+ * with a worker stopped (SIGTERM: it hands its work over, then leaves) at half of it; and how long
+ * the cluster takes to notice a worker gone, killed or frozen, with Sluice's test settings and with
+ * Hazelcast's defaults.
  *
  * <p>Each run is a child JVM of this one: the trainer, with three worker processes ({@link
  * LocalWorkers}, one CPU slot per core of simulated work each) running {@link ScalingPipeline} (a
  * fixed sleep per block: the work holds a slot, not a core, so that three workers fit two cores).
  * The epochs run in the same order every run, on the same workers: {@code none} (three workers),
  * {@code kill} (three, one killed once half the rows are taken), {@code join} (the two left, a
- * third started once half the rows are taken). Per epoch: the wall time, the trainer's stall (the
- * share of the epoch its {@code next()} waited), whether every row came exactly once; for {@code
- * kill}, the time from the SIGKILL to the node declared lost, to the first split re-issued and to
- * the first lost block made again (the execution's {@linkplain DatasetStats#events() events}); for
- * {@code join}, from starting the process to the execution taking work on it.
+ * third started once half the rows are taken), {@code leave} (those three, one stopped once half
+ * the rows are taken). Per epoch: the wall time, the trainer's stall (the share of the epoch its
+ * {@code next()} waited), whether every row came exactly once; for {@code kill}, the time from the
+ * SIGKILL to the node declared lost, to the first split re-issued and to the first lost block made
+ * again (the execution's {@linkplain DatasetStats#events() events}); for {@code join}, from
+ * starting the process to the execution taking work on it; for {@code leave}, from the SIGTERM to
+ * the execution hearing of it, to the first split re-issued and to the worker let go, and the
+ * blocks made again (none when the hand-over works).
  *
  * <p>Detection: a small cluster of two workers and a trainer, all with one heartbeat setting; one
  * worker is killed (SIGKILL: its connections are refused at once) or frozen (SIGSTOP: it stays
@@ -62,8 +66,8 @@ import picocli.CommandLine.Option;
     name = "failover",
     mixinStandardHelpOptions = true,
     description =
-        "Epoch time and trainer stall with no failure, a worker killed at 50%% and a worker"
-            + " joining at 50%%; failure detection times.")
+        "Epoch time and trainer stall with no failure, a worker killed at 50%%, a worker"
+            + " joining at 50%% and a worker stopped (SIGTERM) at 50%%; failure detection times.")
 final class FailoverBench implements Callable<Integer> {
   static final String NAME = "failover";
 
@@ -106,13 +110,16 @@ final class FailoverBench implements Callable<Integer> {
    * @param exactlyOnce whether every row came exactly once
    * @param wallSeconds the epoch's wall time
    * @param stallShare the share of the epoch the trainer waited in {@code next()}
-   * @param detectMs kill: SIGKILL to the node declared lost (else -1)
-   * @param reissueMs kill: SIGKILL to the first split re-issued (else -1)
-   * @param remakeMs kill: SIGKILL to the first lost block made again (-1: none was lost)
+   * @param detectMs kill: SIGKILL to the node declared lost; leave: SIGTERM to the execution
+   *     hearing that the worker leaves (else -1)
+   * @param reissueMs kill, leave: the signal to the first split re-issued (else -1)
+   * @param remakeMs kill, leave: the signal to the first lost block made again (-1: none was)
    * @param joinMs join: the process started to the execution taking work on it (-1: not within the
    *     epoch, or not the join epoch)
-   * @param splitsReissued kill: splits re-issued
-   * @param blocksRemade kill: blocks made again
+   * @param splitsReissued kill, leave: splits re-issued
+   * @param blocksRemade kill, leave: blocks made again
+   * @param letGoMs leave: SIGTERM to the execution letting the worker go, its work handed over
+   *     (else -1; -1 too when it was lost instead)
    */
   record Run(
       String mode,
@@ -126,7 +133,8 @@ final class FailoverBench implements Callable<Integer> {
       double remakeMs,
       double joinMs,
       int splitsReissued,
-      int blocksRemade) {}
+      int blocksRemade,
+      double letGoMs) {}
 
   /**
    * One failure detection measurement.
@@ -213,6 +221,18 @@ final class FailoverBench implements Callable<Integer> {
                   return null;
                 }));
         joining.get(0).get(JOIN.toSeconds(), TimeUnit.SECONDS);
+        List<CompletableFuture<Process>> stopping = new ArrayList<>();
+        runs.add(
+            measure(
+                "leave",
+                sluice,
+                () -> {
+                  stopping.add(workers.stop(2));
+                  System.out.println("SIGTERM to worker 3");
+                  return null;
+                }));
+        Process left = stopping.get(0).get(JOIN.toSeconds(), TimeUnit.SECONDS);
+        System.out.println("worker 3 exited with " + left.exitValue());
       }
     } finally {
       starter.shutdownNow();
@@ -236,8 +256,15 @@ final class FailoverBench implements Callable<Integer> {
     double reissue = -1;
     double remake = -1;
     double join = -1;
+    double letGo = -1;
+    boolean leave = mode.equals("leave");
     if (e.actedAt() != null) {
-      detect = after(e.actedAt(), s, ExecutionEvent.Kind.NODE_LOST);
+      detect =
+          after(
+              e.actedAt(),
+              s,
+              leave ? ExecutionEvent.Kind.NODE_LEAVING : ExecutionEvent.Kind.NODE_LOST);
+      letGo = after(e.actedAt(), s, ExecutionEvent.Kind.NODE_LEFT);
       reissue = after(e.actedAt(), s, ExecutionEvent.Kind.SPLIT_REISSUED);
       remake = after(e.actedAt(), s, ExecutionEvent.Kind.BLOCK_REMADE);
       join = after(e.actedAt(), s, ExecutionEvent.Kind.NODE_JOINED);
@@ -252,18 +279,19 @@ final class FailoverBench implements Callable<Integer> {
             e.exactlyOnce(),
             s.wallNanos() / 1e9,
             s.wallNanos() > 0 ? s.consumerWaitNanos() / (double) s.wallNanos() : 0,
-            kill ? detect : -1,
-            kill ? reissue : -1,
-            kill ? remake : -1,
+            kill || leave ? detect : -1,
+            kill || leave ? reissue : -1,
+            kill || leave ? remake : -1,
             joining ? join : -1,
             s.events(ExecutionEvent.Kind.SPLIT_REISSUED).size(),
-            s.events(ExecutionEvent.Kind.BLOCK_REMADE).size());
+            s.events(ExecutionEvent.Kind.BLOCK_REMADE).size(),
+            leave ? letGo : -1);
     System.out.println(mode + ": " + r);
     System.out.println(s.format());
     if (!r.exactlyOnce() || r.rows() != rows()) {
       throw new IllegalStateException(mode + ": rows not delivered exactly once: " + r);
     }
-    if (kill && detect < 0) {
+    if ((kill || leave) && detect < 0) {
       throw new IllegalStateException(mode + ": the execution did not see it: " + s.events());
     }
     if (joining && join < 0) {
@@ -434,11 +462,12 @@ final class FailoverBench implements Callable<Integer> {
                 x.remakeMs(),
                 x.joinMs(),
                 x.splitsReissued(),
-                x.blocksRemade());
+                x.blocksRemade(),
+                x.letGoMs());
         runs.add(run);
         System.out.printf(
             Locale.ROOT,
-            "  run %d %-4s %6.2f s, stall %4.1f%%, exactly once %s%s%n",
+            "  run %d %-5s %6.2f s, stall %4.1f%%, exactly once %s%s%n",
             r,
             run.mode(),
             run.wallSeconds(),
@@ -457,7 +486,17 @@ final class FailoverBench implements Callable<Integer> {
                 : run.mode().equals("join")
                     ? String.format(
                         Locale.ROOT, "; process start to taking work %.0f ms", run.joinMs())
-                    : "");
+                    : run.mode().equals("leave")
+                        ? String.format(
+                            Locale.ROOT,
+                            "; SIGTERM to heard %.0f ms, to first split re-issued %.0f ms, to let"
+                                + " go %.0f ms (%d splits, %d blocks made again)",
+                            run.detectMs(),
+                            run.reissueMs(),
+                            run.letGoMs(),
+                            run.splitsReissued(),
+                            run.blocksRemade())
+                        : "");
       }
       for (Detection d : result.detections()) {
         Detection x =
@@ -478,7 +517,7 @@ final class FailoverBench implements Callable<Integer> {
             x.detectMs());
       }
     }
-    List<String> modes = List.of("none", "kill", "join");
+    List<String> modes = List.of("none", "kill", "join", "leave");
     Map<String, Map<String, Summary>> summaries = new LinkedHashMap<>();
     metric(summaries, runs, modes, "wallSeconds", Run::wallSeconds);
     metric(summaries, runs, modes, "stallShare", Run::stallShare);
@@ -500,6 +539,15 @@ final class FailoverBench implements Callable<Integer> {
     if (!joins.isEmpty()) {
       recovery.put("joinStartToTakingWorkMs", Summary.of(joins));
     }
+    List<Run> leaves = runs.stream().filter(x -> x.mode().equals("leave")).toList();
+    recovery.put("termToLeavingHeardMs", Summary.of(leaves.stream().map(Run::detectMs).toList()));
+    List<Double> letGo = leaves.stream().map(Run::letGoMs).filter(v -> v >= 0).toList();
+    if (!letGo.isEmpty()) {
+      recovery.put("termToLetGoMs", Summary.of(letGo));
+    }
+    recovery.put(
+        "leaveBlocksRemade",
+        Summary.of(leaves.stream().map(x -> (double) x.blocksRemade()).toList()));
     Map<String, Summary> detection = new LinkedHashMap<>();
     for (Detection d : detections) {
       String key = d.settings() + " SIG" + d.signal();
@@ -526,6 +574,12 @@ final class FailoverBench implements Callable<Integer> {
             .get("wallSeconds")
             .get("join")
             .medianRatio(summaries.get("wallSeconds").get("none")));
+    ratios.put(
+        "epoch time, leave / none (medians)",
+        summaries
+            .get("wallSeconds")
+            .get("leave")
+            .medianRatio(summaries.get("wallSeconds").get("none")));
     Map<String, Object> config = new LinkedHashMap<>();
     config.put("blocks", blocks());
     config.put("blockRows", blockRows);
@@ -536,7 +590,8 @@ final class FailoverBench implements Callable<Integer> {
     config.put(
         "epochs",
         "none: 3 workers; kill: 3 workers, one SIGKILLed at 50% of the rows; join: the 2 left, a"
-            + " third started at 50%");
+            + " third started at 50%; leave: those 3, one stopped with SIGTERM at 50% (it hands its"
+            + " work over, then leaves)");
     config.put("heartbeat", "epochs: 1 s, at most 5 s silent (Sluice's test settings)");
     Map<String, Object> result = new LinkedHashMap<>();
     result.put("scenario", NAME);

@@ -338,7 +338,7 @@ class SluiceBenchIT {
   }
 
   @Test
-  void failoverLosesNoRowWhenAWorkerIsKilledAndTakesAWorkerThatJoins(@TempDir Path dir)
+  void failoverLosesNoRowWhenAWorkerIsKilledOrStoppedAndTakesAWorkerThatJoins(@TempDir Path dir)
       throws Exception {
     assertThat(
             bench(
@@ -363,14 +363,18 @@ class SluiceBenchIT {
         .isZero();
     JsonNode json =
         new ObjectMapper().readTree(dir.resolve("results/failover-quick.json").toFile());
-    assertThat(json.at("/runs").size()).isEqualTo(3);
+    assertThat(json.at("/runs").size()).isEqualTo(4);
     java.util.Map<String, JsonNode> byMode = new java.util.HashMap<>();
     for (JsonNode run : json.at("/runs")) {
       byMode.put(run.at("/mode").asText(), run);
       assertThat(run.at("/rows").asLong()).isEqualTo(80 * 50);
       assertThat(run.at("/exactlyOnce").asBoolean()).as(run.toString()).isTrue();
     }
-    assertThat(byMode).containsOnlyKeys("none", "kill", "join");
+    assertThat(byMode).containsOnlyKeys("none", "kill", "join", "leave");
+    // The worker stopped with SIGTERM handed its work over: nothing was made again.
+    JsonNode leave = byMode.get("leave");
+    assertThat(leave.at("/detectMs").asDouble()).isPositive();
+    assertThat(leave.at("/blocksRemade").asInt()).as(leave.toString()).isZero();
     JsonNode kill = byMode.get("kill");
     // The loss is heard before the first split is given out again.
     assertThat(kill.at("/detectMs").asDouble()).isPositive();
