@@ -534,6 +534,7 @@ public final class SluiceMember implements AutoCloseable {
   private void update(Collection<Member> members) {
     View before;
     View after;
+    Set<UUID> announced;
     lock.lock();
     try {
       before = view;
@@ -541,6 +542,7 @@ public final class SluiceMember implements AutoCloseable {
       view = after;
       Set<UUID> present = new HashSet<>();
       after.members.forEach(m -> present.add(m.id()));
+      announced = Set.copyOf(leaving);
       leaving.retainAll(present);
       changed.signalAll();
     } finally {
@@ -557,7 +559,7 @@ public final class SluiceMember implements AutoCloseable {
             has.add(m.id());
           }
         });
-    warnIfSplit(before, after, has);
+    warnIfSplit(before, after, has, announced);
     for (MemberInfo m : before.members) {
       if (m.role() == Role.WORKER && !has.contains(m.id())) {
         log.info(
@@ -589,33 +591,54 @@ public final class SluiceMember implements AutoCloseable {
   }
 
   /**
-   * Members gone at once, as many as stay or more: most likely a network partition (a split brain)
-   * rather than crashes. Names both sides.
+   * Members gone within two heartbeat intervals of each other (not counting those that said they
+   * leave), as many as stay or more: most likely a network partition (a split brain) rather than
+   * crashes. Warns once per such loss, naming both sides.
    */
-  private void warnIfSplit(View before, View after, Set<UUID> has) {
-    List<String> gone = new ArrayList<>();
-    for (MemberInfo m : before.members) {
-      if (!has.contains(m.id())) {
-        gone.add(m.describe());
+  private void warnIfSplit(View before, View after, Set<UUID> has, Set<UUID> announced) {
+    long now = System.nanoTime();
+    // A member cut off loses the others in one or two rounds of heartbeat checks.
+    long window = 2 * config.heartbeatInterval().toNanos();
+    synchronized (recentlyGone) {
+      recentlyGone.removeIf(g -> now - g.at() > window);
+      if (recentlyGone.isEmpty()) {
+        splitWarned = false;
       }
+      for (MemberInfo m : before.members) {
+        if (!has.contains(m.id()) && !announced.contains(m.id())) { // not one that said it leaves
+          recentlyGone.add(new Gone(m.describe(), now));
+        }
+      }
+      int total = recentlyGone.size() + after.members.size();
+      if (splitWarned || recentlyGone.size() < 2 || recentlyGone.size() < after.members.size()) {
+        return;
+      }
+      splitWarned = true;
+      List<String> gone = new ArrayList<>();
+      recentlyGone.forEach(g -> gone.add(g.member()));
+      List<String> side = new ArrayList<>();
+      after.members.forEach(m -> side.add(m.describe()));
+      log.warn(
+          "cluster '{}': {} of {} members are gone at once: {}. This side goes on with {}. If they"
+              + " still run, the network is split (or this process was paused): each side goes on"
+              + " alone, and Hazelcast merges them back (the smaller into the larger, within {} s"
+              + " of their reaching each other again); the work this side lost is made again"
+              + " here.",
+          config.clusterName(),
+          gone.size(),
+          total,
+          String.join("; ", gone),
+          String.join("; ", side),
+          config.mergeInterval().toSeconds());
     }
-    if (gone.size() < 2 || gone.size() < after.members.size()) {
-      return;
-    }
-    List<String> side = new ArrayList<>();
-    after.members.forEach(m -> side.add(m.describe()));
-    log.warn(
-        "cluster '{}': {} of {} members are gone at once: {}. This side goes on with {}. If they"
-            + " still run, the network is split (or this process was paused): each side goes on"
-            + " alone, and Hazelcast merges them back (the smaller into the larger, within {} s of"
-            + " their reaching each other again); the work this side lost is made again here.",
-        config.clusterName(),
-        gone.size(),
-        before.members.size(),
-        String.join("; ", gone),
-        String.join("; ", side),
-        config.mergeInterval().toSeconds());
   }
+
+  /** Members gone lately (see {@link #warnIfSplit}). */
+  private final List<Gone> recentlyGone = new ArrayList<>();
+
+  private boolean splitWarned; // guarded by recentlyGone
+
+  private record Gone(String member, long at) {}
 
   private void tell(java.util.function.Consumer<ClusterListener> event, String what) {
     for (ClusterListener l : listeners) {

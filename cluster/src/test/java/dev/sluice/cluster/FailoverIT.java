@@ -207,12 +207,19 @@ class FailoverIT {
     int[] seen = epoch(6_000, 0.3, () -> signal("STOP", pid), 1);
     assertExactlyOnce(seen);
     assertThat(trainer.member().workers()).extracting(n -> n.id()).doesNotContain(frozen);
+    var split = workers.watch(1, l -> l.contains("members are gone at once"));
+    var merging = workers.watch(1, l -> l.contains("now merges back into it"));
     signal("CONT", pid);
     // Thawed, it finds itself cut off from the cluster that gave it up (a split brain: the tasks
     // it still ran for the epoch count for nothing, their rows came once above), until the sides
     // find each other and it merges back, as a new member, which takes work again.
     await().atMost(Duration.ofSeconds(60)).until(() -> trainer.member().workers().size() == 3);
     assertThat(trainer.member().workers()).extracting(n -> n.id()).doesNotContain(frozen);
+    // What the worker cut off said: the members it lost, named, then the merge.
+    assertThat(split.get(10, TimeUnit.SECONDS))
+        .contains(trainer.member().self().id().toString())
+        .contains("the network is split");
+    assertThat(merging.get(10, TimeUnit.SECONDS)).contains(frozen);
     long sentBefore = sentBlocks(address);
     for (int run = 0; run < 2; run++) {
       assertExactlyOnce(epoch(3_000, 2, () -> {}, 0));

@@ -275,6 +275,29 @@ public final class LocalWorkers implements AutoCloseable {
     return processes.stream().map(Process::pid).toList();
   }
 
+  /**
+   * Completes with the first line worker {@code index} (in start order, from 0) prints from now on
+   * that matches {@code line} (its log included): for a test waiting for what a worker says.
+   */
+  public CompletableFuture<String> watch(int index, java.util.function.Predicate<String> line) {
+    CompletableFuture<String> f = new CompletableFuture<>();
+    watches.add(new Watch(index, line, f));
+    return f;
+  }
+
+  private record Watch(
+      int index, java.util.function.Predicate<String> line, CompletableFuture<String> seen) {}
+
+  private final List<Watch> watches = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+  private void matched(int index, String line) {
+    for (Watch w : watches) {
+      if (w.index() == index && w.line().test(line) && w.seen().complete(line)) {
+        watches.remove(w);
+      }
+    }
+  }
+
   /** A worker process started: completes with its address once it joined; what it printed. */
   private record Launched(CompletableFuture<String> joined, List<String> printed) {}
 
@@ -298,6 +321,7 @@ public final class LocalWorkers implements AutoCloseable {
                       new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
                 for (String line = in.readLine(); line != null; line = in.readLine()) {
                   System.out.println("[worker-" + number + "] " + line);
+                  matched(number - 1, line);
                   if (printed.size() < 200) {
                     printed.add(line);
                   }
