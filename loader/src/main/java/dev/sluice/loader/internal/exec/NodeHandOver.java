@@ -1,6 +1,7 @@
 package dev.sluice.loader.internal.exec;
 
 import dev.sluice.loader.ExecutionEvent;
+import dev.sluice.loader.SluiceException;
 import dev.sluice.loader.internal.plan.PhysicalOp;
 import dev.sluice.loader.runtime.Node;
 import dev.sluice.loader.runtime.Resources;
@@ -20,7 +21,8 @@ import org.slf4j.LoggerFactory;
  * holds nothing of the execution (no block, task, reader or actor), the execution lets it go: it
  * closes its half there, and the node, which waits for that, may leave without anything being made
  * again. A node that leaves (or dies) before that is a node lost after all ({@link
- * NodeLossRecovery}). Scheduling thread only.
+ * NodeLossRecovery}). When the nodes left after it cannot run the plan, the execution fails then,
+ * naming it, as after a loss. Scheduling thread only.
  */
 final class NodeHandOver {
   private static final Logger LOG = LoggerFactory.getLogger(NodeHandOver.class);
@@ -120,6 +122,21 @@ final class NodeHandOver {
           execution,
           node,
           nanos / 1_000_000);
+      String problem = ExecutionPlanning.resourcesLeftProblem(plan, resources);
+      if (problem != null && !ops.get(ops.size() - 1).isDone()) {
+        // Nothing could run any more: fail rather than wait for a node that may never come.
+        executor.fail(
+            new SluiceException(
+                "node "
+                    + node
+                    + " left (its work handed over); the nodes left cannot run the plan: "
+                    + problem,
+                null,
+                null,
+                null,
+                null));
+        return;
+      }
     }
   }
 

@@ -439,4 +439,22 @@ class NodeLossTest {
     assertThat(decisions).contains("node b is leaving: hand over its work", "let go of node b");
     assertThat(seen).hasSize(400).doesNotHaveDuplicates();
   }
+
+  @Test
+  void aNodeLeftWhenNoNodeLeftOffersWhatAnOperatorAsksFailsTheExecutionNamingIt() {
+    Node small = new Node("a", "h1", Resources.cpus(1));
+    Node big = new Node("b", "h2", Resources.cpus(4));
+    runtime.close();
+    runtime = new ManualRuntime(List.of(small, big));
+    runtime.leavingUnheard(big); // b holds nothing yet: let go at once
+    start(OPTIONS, read(400, 2, List.of()), map("Big", 2));
+    step();
+    assertThat(decisions).contains("let go of node b");
+    assertThat(ex.failed()).as("%s", decisions).isTrue(); // so take() cannot wait
+    assertThatThrownBy(ex::take)
+        .isInstanceOf(SluiceException.class)
+        .hasMessageContaining("b@h2")
+        .hasMessageContaining("left (its work handed over)")
+        .hasMessageContaining("the nodes left cannot run the plan: Big asks for 2.0 CPU");
+  }
 }
