@@ -205,15 +205,15 @@ public final class WorkerService implements BlockSource, AutoCloseable {
   }
 
   /**
-   * Waits until no execution is open here (each closed by its trainer, or by the loss of it), at
-   * most {@code timeout}.
+   * Waits until no execution is open here, nor being closed (each closed by its trainer, or by the
+   * loss of it), at most {@code timeout}.
    *
    * @return the executions still open, by id (empty when every one was closed)
    */
   public List<String> awaitNoExecutions(java.time.Duration timeout) throws InterruptedException {
     long deadline = System.nanoTime() + timeout.toNanos();
     synchronized (closedOne) {
-      while (!executions.isEmpty()) {
+      while (!executions.isEmpty() || closing.get() > 0) {
         long left = deadline - System.nanoTime();
         if (left <= 0) {
           break;
@@ -445,14 +445,20 @@ public final class WorkerService implements BlockSource, AutoCloseable {
 
   /** The execution is over here: its actors stop, its blocks and readers close. */
   void close(String execution) {
+    closing.incrementAndGet();
     try {
       closeExecution(execution);
     } finally {
+      closing.decrementAndGet();
       synchronized (closedOne) {
         closedOne.notifyAll();
       }
     }
   }
+
+  /** Executions being closed (out of the map, their sends and memory not yet done with). */
+  private final java.util.concurrent.atomic.AtomicInteger closing =
+      new java.util.concurrent.atomic.AtomicInteger();
 
   private void closeExecution(String execution) {
     Execution ex = executions.remove(execution);

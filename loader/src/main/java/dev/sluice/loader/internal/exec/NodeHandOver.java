@@ -4,6 +4,7 @@ import dev.sluice.loader.ExecutionEvent;
 import dev.sluice.loader.SluiceException;
 import dev.sluice.loader.internal.plan.PhysicalOp;
 import dev.sluice.loader.runtime.Node;
+import dev.sluice.loader.runtime.NodeBlocks;
 import dev.sluice.loader.runtime.Resources;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -142,7 +143,10 @@ final class NodeHandOver {
 
   /** Whether the execution still has something on {@code node}. */
   private boolean holds(Node node) {
-    if (blocks.store(node.id()).size() > 0) {
+    // Bytes too: a block being taken, or whose release the node has not confirmed, still counts
+    // there (closing the node's half under a transfer would break it).
+    NodeBlocks store = blocks.store(node.id());
+    if (store.size() > 0 || store.bytes() > 0) {
       return true;
     }
     Resources used = resources.usedOn(node);
