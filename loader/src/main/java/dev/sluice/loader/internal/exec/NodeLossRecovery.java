@@ -87,9 +87,22 @@ final class NodeLossRecovery {
     }
     agents.get(node.id()).closeReaders(); // its readers are gone with it
     for (OperatorState op : ops) {
-      op.heldRefs().forEach(this::remakeIfLost);
+      op.heldRefs().forEach(this::remakeIfOnALostNode);
     }
-    heldElsewhere.forEach(this::remakeIfLost);
+    heldElsewhere.forEach(this::remakeIfOnALostNode);
+  }
+
+  /**
+   * {@link #remakeIfLost}, for a block whose node is no longer one of the execution's. A block of a
+   * node that serves is not made again even when it is not {@link BlockDirectory#ready} now: it may
+   * be in the middle of a take (a holder's list can still show a block the consumer is taking, and
+   * a node's account drops a block as its transfer starts), and made again, its copy would be left
+   * to nobody.
+   */
+  private void remakeIfOnALostNode(BlockRef ref) {
+    if (!resources.hasNode(blocks.current(ref).owner())) {
+      remakeIfLost(ref);
+    }
   }
 
   /**

@@ -197,6 +197,11 @@ final class ResourceLedger {
     return false;
   }
 
+  /** Whether the node with this id is still one of the execution's nodes. */
+  boolean hasNode(String nodeId) {
+    return nodes.containsKey(nodeId);
+  }
+
   /** Whether {@code n} is still one of the execution's nodes. */
   boolean has(Node n) {
     return nodes.containsKey(n.id());
