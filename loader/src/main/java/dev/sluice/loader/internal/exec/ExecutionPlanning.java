@@ -254,6 +254,19 @@ final class ExecutionPlanning {
     return resourceProblem(plan, resources, resources::canEverFit);
   }
 
+  /**
+   * The error of an execution whose nodes left cannot run the plan after {@code node} went ({@code
+   * how}: "was lost (...)", "left ...").
+   */
+  static SluiceException nodesLeftCannotRun(Node node, String how, String problem) {
+    return new SluiceException(
+        "node " + node + " " + how + "; the nodes left cannot run the plan: " + problem,
+        null,
+        null,
+        null,
+        null);
+  }
+
   private static String resourceProblem(
       List<PhysicalOp> plan, ResourceLedger resources, Predicate<Resources> fits) {
     Resources actors = Resources.NONE;

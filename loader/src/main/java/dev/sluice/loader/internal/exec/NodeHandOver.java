@@ -1,7 +1,6 @@
 package dev.sluice.loader.internal.exec;
 
 import dev.sluice.loader.ExecutionEvent;
-import dev.sluice.loader.SluiceException;
 import dev.sluice.loader.internal.plan.PhysicalOp;
 import dev.sluice.loader.runtime.Node;
 import dev.sluice.loader.runtime.NodeBlocks;
@@ -127,15 +126,7 @@ final class NodeHandOver {
       if (problem != null && !ops.get(ops.size() - 1).isDone()) {
         // Nothing could run any more: fail rather than wait for a node that may never come.
         executor.fail(
-            new SluiceException(
-                "node "
-                    + node
-                    + " left (its work handed over); the nodes left cannot run the plan: "
-                    + problem,
-                null,
-                null,
-                null,
-                null));
+            ExecutionPlanning.nodesLeftCannotRun(node, "left (its work handed over)", problem));
         return;
       }
     }

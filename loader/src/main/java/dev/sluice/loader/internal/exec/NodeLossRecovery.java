@@ -1,6 +1,5 @@
 package dev.sluice.loader.internal.exec;
 
-import dev.sluice.loader.SluiceException;
 import dev.sluice.loader.internal.plan.PhysicalOp;
 import dev.sluice.loader.runtime.BlockRef;
 import dev.sluice.loader.runtime.Node;
@@ -69,17 +68,7 @@ final class NodeLossRecovery {
     String problem = ExecutionPlanning.resourcesLeftProblem(plan, resources);
     if (problem != null) {
       executor.fail(
-          new SluiceException(
-              "node "
-                  + node
-                  + " was lost ("
-                  + reason
-                  + "); the nodes left cannot run the plan: "
-                  + problem,
-              null,
-              null,
-              null,
-              null));
+          ExecutionPlanning.nodesLeftCannotRun(node, "was lost (" + reason + ")", problem));
       return;
     }
     for (OperatorState op : ops) {
