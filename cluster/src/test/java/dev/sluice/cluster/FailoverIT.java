@@ -257,7 +257,13 @@ class FailoverIT {
     // handed over and consumed, the trainer lets it go, and it exits; no node is lost. (Decoding
     // fused into the reads: the budget holds them back, so that splits are open when it leaves.)
     int[] seen =
-        epoch(Map.of("decodeCpus", "1"), 6_000, 0.3, () -> stopped.add(workers.stop(1)), 0);
+        epoch(
+            Map.of("decodeCpus", "1"),
+            6_000,
+            0.3,
+            () -> stopped.add(workers.stop(1)),
+            0,
+            ExecutionEvent.Kind.NODE_LEAVING);
     assertExactlyOnce(seen);
     DatasetStats stats = lastStats;
     assertThat(stats.events(ExecutionEvent.Kind.NODE_LEAVING))
@@ -318,16 +324,28 @@ class FailoverIT {
 
   /**
    * One epoch of {@code rows} samples; {@code action} runs once {@code at} of the rows have been
-   * taken (never for {@code at > 1}), and the execution must have lost {@code lost} nodes. Returns
-   * how often each sample came.
+   * taken (never for {@code at > 1}), and the execution must have lost {@code lost} nodes. After a
+   * loss, the consumer takes nothing more until the execution has heard of it, so that the epoch
+   * does not end before (on a fast machine the rows left can be taken in less than the detection
+   * takes, and a node that holds nothing any more is then never lost to it). Returns how often each
+   * sample came.
    */
   private int[] epoch(int rows, double at, Runnable action, int lost) {
-    return epoch(Map.of(), rows, at, action, lost);
+    return epoch(Map.of(), rows, at, action, lost, lost > 0 ? ExecutionEvent.Kind.NODE_LOST : null);
   }
 
-  /** As {@link #epoch(int, double, Runnable, int)}, with more parameters of the pipeline. */
+  /**
+   * As {@link #epoch(int, double, Runnable, int)}, with more parameters of the pipeline; after the
+   * action the consumer waits until the execution has recorded an event of kind {@code heard} (none
+   * when null).
+   */
   private int[] epoch(
-      Map<String, String> parameters, int rows, double at, Runnable action, int lost) {
+      Map<String, String> parameters,
+      int rows,
+      double at,
+      Runnable action,
+      int lost,
+      ExecutionEvent.Kind heard) {
     Map<String, String> p = new java.util.HashMap<>(parameters);
     p.putAll(
         Map.of("rows", String.valueOf(rows), "splits", "12", "bytes", String.valueOf(ROW_BYTES)));
@@ -353,6 +371,12 @@ class FailoverIT {
           System.out.printf("after %d rows:%n", taken);
           acted = true;
           action.run();
+          if (heard != null) {
+            await()
+                .atMost(Duration.ofSeconds(30))
+                .alias("the execution hears of it (" + heard + ") before the epoch's end")
+                .until(() -> !it.stats().events(heard).isEmpty());
+          }
         }
       }
       DatasetStats stats = it.stats();
