@@ -41,8 +41,17 @@ public final class SluiceBench implements Runnable {
 
   /** Runs the command line; see {@code --help}. */
   public static void main(String[] args) {
+    System.exit(execute(args));
+  }
+
+  /**
+   * Runs the command line {@code args} and returns its exit code; the result files it writes record
+   * the arguments (see {@link ResultFile}).
+   */
+  static int execute(String... args) {
+    ResultFile.arguments(args);
     CommandLine cli = new CommandLine(new SluiceBench()).setCaseInsensitiveEnumValuesAllowed(true);
-    System.exit(cli.execute(args));
+    return cli.execute(args);
   }
 
   @Override

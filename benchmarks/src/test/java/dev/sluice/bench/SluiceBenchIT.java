@@ -9,15 +9,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 /** Runs each scenario end to end at a tiny size: child JVMs, JSON and PNG. */
 class SluiceBenchIT {
 
   private static int bench(String... args) {
-    return new CommandLine(new SluiceBench())
-        .setCaseInsensitiveEnumValuesAllowed(true)
-        .execute(args);
+    return SluiceBench.execute(args);
   }
 
   @Test
@@ -44,6 +41,10 @@ class SluiceBenchIT {
     assertThat(json.at("/plans/unfused").asText()).contains("TaskPoolMap[Noop2]");
     assertThat(json.at("/plans/fused").asText()).contains("ReadRange->Noop0->Noop1->Noop2");
     assertThat(json.at("/machine/cores").asInt()).isPositive();
+    // Where the figures come from: the arguments, and the commit when run in a git checkout.
+    assertThat(json.at("/source/arguments").asText())
+        .startsWith("executor-overhead --runs 1 --rows 3000");
+    assertThat(json.at("/source/commit").asText()).matches("[0-9a-f]{40}|unknown");
     assertThat(Files.size(dir.resolve("results/executor-overhead-quick.png"))).isPositive();
   }
 
