@@ -235,15 +235,25 @@ public final class ClusterRuntime implements ExecutionRuntime {
     // ---- RemoteBlockMirror.Transfer
 
     @Override
-    public Batch take(BlockRef ref, BufferAllocator into) {
+    public Taken take(BlockRef ref, BufferAllocator into) {
       InetSocketAddress owner = WorkerService.transportOf(member.hazelcast(), ref.owner());
       if (owner == null) {
         throw new BlockLostException(ref, true);
       }
       try {
-        return transport
-            .fetch(owner, ref.id(), true, into)
-            .get(takeTimeout.toMillis(), TimeUnit.MILLISECONDS);
+        BlockTransport.Taken t = transport.take(owner, ref.id(), into);
+        Batch b = t.block().get(takeTimeout.toMillis(), TimeUnit.MILLISECONDS);
+        // Without the worker's word (its connection lost after the block came), it may still hold
+        // the block: the release call drops it there if so, and answers either way.
+        return new Taken(
+            b,
+            t.dropped()
+                .handle((v, e) -> e)
+                .thenCompose(
+                    e ->
+                        e == null
+                            ? CompletableFuture.completedFuture(null)
+                            : release(ref).thenApply(x -> null)));
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
         throw new SluiceException("interrupted while taking " + ref, e);

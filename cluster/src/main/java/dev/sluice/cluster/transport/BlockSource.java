@@ -29,7 +29,8 @@ public interface BlockSource {
    * The transport is done with the block: its memory is no longer read, and a take is settled.
    *
    * @param take true when the fetch was a take that succeeded: its bytes were all written and the
-   *     receiver holds the block. The source drops the block and closes it. False for a read that
+   *     receiver holds the block. The source drops the block and closes it (the receiver is told
+   *     once this returns: its memory is counted as the source's until then). False for a read that
    *     keeps it, and for a take that failed (the connection was lost, the receiver could not hold
    *     the block, its caller had cancelled): then the block stays, to be fetched again.
    */

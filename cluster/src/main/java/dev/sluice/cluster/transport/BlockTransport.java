@@ -59,6 +59,25 @@ public interface BlockTransport extends AutoCloseable {
       InetSocketAddress owner, long blockId, boolean take, BufferAllocator into);
 
   /**
+   * A take ({@link #fetch} with {@code take}), with the owner's word that it let go of the block.
+   *
+   * @param block completes as {@link #fetch}'s future does
+   * @param dropped completes once the owner has dropped the block, after {@code block} completed
+   *     with it; fails when the take fails, or when the connection is lost (or times out) before
+   *     the word came: the owner may then still hold the block (it had not heard that it was
+   *     received), and only another way of asking (a release through the cluster) can tell. Until
+   *     it completes, the block's memory is still taken at the owner: a scheduler counting the
+   *     owner's memory counts the block until then.
+   */
+  record Taken(CompletableFuture<Batch> block, CompletableFuture<Void> dropped) {}
+
+  /**
+   * Takes block {@code blockId} from the process whose transport listens at {@code owner}: {@link
+   * #fetch} with {@code take}, and the owner's word that it dropped the block.
+   */
+  Taken take(InetSocketAddress owner, long blockId, BufferAllocator into);
+
+  /**
    * Drops the connection to {@code peer}, if any: the fetches outstanding there fail at once with
    * {@link BlockTransportException.Reason#CONNECTION} and {@code why}, instead of waiting for the
    * response timeout (a host cut off keeps its connections open and silent). The next fetch there

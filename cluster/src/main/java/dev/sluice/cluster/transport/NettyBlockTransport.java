@@ -184,14 +184,31 @@ public final class NettyBlockTransport implements BlockTransport, CountsTraffic 
   @Override
   public CompletableFuture<Batch> fetch(
       InetSocketAddress owner, long blockId, boolean take, BufferAllocator into) {
+    return start(owner, blockId, take, into).result();
+  }
+
+  @Override
+  public Taken take(InetSocketAddress owner, long blockId, BufferAllocator into) {
+    PendingFetch f = start(owner, blockId, true, into);
+    return new Taken(f.result(), f.dropped());
+  }
+
+  private PendingFetch start(
+      InetSocketAddress owner, long blockId, boolean take, BufferAllocator into) {
     Objects.requireNonNull(owner, "owner");
     Objects.requireNonNull(into, "into");
-    CompletableFuture<Batch> result = new CompletableFuture<>();
     PendingFetch fetch =
-        new PendingFetch(requestIds.incrementAndGet(), owner, blockId, take, into, result);
+        new PendingFetch(
+            requestIds.incrementAndGet(),
+            owner,
+            blockId,
+            take,
+            into,
+            new CompletableFuture<>(),
+            take ? new CompletableFuture<>() : null);
     if (closed.get()) {
       fetch.fail(Reason.CLOSED, "the transport was closed", null);
-      return result;
+      return fetch;
     }
     // A connection that is down is replaced; one lost just after the look-up fails the fetch
     // itself (send sees it down), so no fetch waits on a dead connection.
@@ -207,7 +224,7 @@ public final class NettyBlockTransport implements BlockTransport, CountsTraffic 
       // close() may have swept the connections before this one was made: nothing else fails it.
       c.fail(fetch.requestId(), Reason.CLOSED, "the transport was closed", null);
     }
-    return result;
+    return fetch;
   }
 
   /**

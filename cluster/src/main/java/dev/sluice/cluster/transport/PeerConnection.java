@@ -26,6 +26,8 @@ final class PeerConnection {
   private final Consumer<PeerConnection> onLost;
   private final BooleanSupplier transportClosed;
   private final Map<Long, PendingFetch> pending = new ConcurrentHashMap<>();
+  // Takes whose block was handed to the caller and whose owner has not yet said it dropped it.
+  private final Map<Long, PendingFetch> dropping = new ConcurrentHashMap<>();
   private ChannelFuture connect; // guarded by this
   private volatile boolean down;
   private volatile long lastActivityNanos = System.nanoTime();
@@ -154,6 +156,11 @@ final class PeerConnection {
     return pending.size();
   }
 
+  /** Fetches waiting for a response, and takes waiting for the owner's word that it dropped. */
+  int awaiting() {
+    return pending.size() + dropping.size();
+  }
+
   /** Bytes arrived (or the first request went out): the response timeout counts from now. */
   void touch() {
     lastActivityNanos = System.nanoTime();
@@ -171,11 +178,33 @@ final class PeerConnection {
    */
   boolean complete(long requestId, dev.sluice.loader.Batch block) {
     PendingFetch f = pending.remove(requestId);
-    if (f != null && f.result().complete(block)) {
-      return true;
+    if (f != null) {
+      if (f.take()) {
+        // Before the caller can see the block: the owner's word comes only after this returns
+        // (it answers the received frame sent then), on this thread.
+        dropping.put(requestId, f);
+      }
+      if (f.result().complete(block)) {
+        if (down) {
+          failDropping(); // lost meanwhile, its sweep may have come before the put
+        }
+        return true;
+      }
+      if (f.take()) {
+        dropping.remove(requestId);
+        f.failDropped(new java.util.concurrent.CancellationException("the take was cancelled"));
+      }
     }
     block.close();
     return false;
+  }
+
+  /** The owner dropped the block of take {@code requestId}. */
+  void dropped(long requestId) {
+    PendingFetch f = dropping.remove(requestId);
+    if (f != null) {
+      f.dropped().complete(null);
+    }
   }
 
   /** Fails request {@code requestId}, if it is still waiting. */
@@ -216,6 +245,24 @@ final class PeerConnection {
     Failure f = finalFailure();
     for (Long id : pending.keySet()) {
       fail(id, f.reason(), f.detail(), f.cause());
+    }
+    failDropping();
+  }
+
+  /** The connection is down: the owner's word will not come for the takes waiting for it. */
+  private void failDropping() {
+    Failure f = finalFailure();
+    for (Long id : dropping.keySet()) {
+      PendingFetch d = dropping.remove(id);
+      if (d != null) {
+        d.failDropped(
+            new BlockTransportException(
+                peer,
+                d.blockId(),
+                f.reason(),
+                "the block came, but not the word that the peer dropped it: " + f.detail(),
+                f.cause()));
+      }
     }
   }
 }

@@ -15,6 +15,8 @@ import org.apache.arrow.memory.BufferAllocator;
  * @param take whether the owner drops the block once sent
  * @param into where the block's memory is allocated
  * @param result the caller's future
+ * @param dropped for a take, completed once the owner says it let go of the block (see {@link
+ *     WireFormat}), failed when the take fails or the connection is lost before; null for a read
  */
 record PendingFetch(
     long requestId,
@@ -22,17 +24,20 @@ record PendingFetch(
     long blockId,
     boolean take,
     BufferAllocator into,
-    CompletableFuture<Batch> result) {
-
-  /** Hands the block to the caller; a caller who cancelled meanwhile gets it closed. */
-  void complete(Batch block) {
-    if (!result.complete(block)) {
-      block.close();
-    }
-  }
+    CompletableFuture<Batch> result,
+    CompletableFuture<Void> dropped) {
 
   /** Fails the fetch with an error naming the peer and the block. */
   void fail(BlockTransportException.Reason reason, String detail, Throwable cause) {
-    result.completeExceptionally(new BlockTransportException(peer, blockId, reason, detail, cause));
+    BlockTransportException e = new BlockTransportException(peer, blockId, reason, detail, cause);
+    result.completeExceptionally(e);
+    failDropped(e);
+  }
+
+  /** The owner's word will not come (the take failed, or its connection was lost). */
+  void failDropped(Throwable why) {
+    if (dropped != null) {
+      dropped.completeExceptionally(why);
+    }
   }
 }

@@ -23,8 +23,9 @@ import org.slf4j.LoggerFactory;
  * BlockSource} is told it was {@linkplain BlockSource#sent sent} once the write has completed, not
  * before: until then the socket still reads the block's memory. A take is settled by the receiver's
  * word (see {@link WireFormat}): {@code sent(block, true)} once the write succeeded and the
- * receiver holds the block, {@code sent(block, false)} when either failed or the connection was
- * lost first. Every {@code get} is followed by exactly one {@code sent}.
+ * receiver holds the block (and then the receiver is told, by a dropped frame, that the source has
+ * let go of it), {@code sent(block, false)} when either failed or the connection was lost first.
+ * Every {@code get} is followed by exactly one {@code sent}.
  *
  * <p>Backpressure: requests are no longer read while the connection's outbound buffer is above its
  * high water mark (a client asking faster than it reads), and read again once it drains below the
@@ -125,7 +126,7 @@ final class RequestHandler extends ChannelInboundHandlerAdapter {
         TakeInFlight t = takes.get(requestId);
         if (t != null) {
           t.held = held;
-          settle(requestId, t);
+          settle(ctx, requestId, t);
         }
         continue;
       }
@@ -154,13 +155,20 @@ final class RequestHandler extends ChannelInboundHandlerAdapter {
     }
   }
 
-  private void settle(long requestId, TakeInFlight t) {
+  /**
+   * Settles a take once its write and the receiver's word are both in: the source drops a block the
+   * receiver holds, and the receiver hears that it did (a dropped frame, see {@link WireFormat}).
+   */
+  private void settle(ChannelHandlerContext ctx, long requestId, TakeInFlight t) {
     if (Boolean.FALSE.equals(t.written)) {
       takes.remove(requestId);
       sent(t.blockId, false);
     } else if (t.written != null && t.held != null) {
       takes.remove(requestId);
       sent(t.blockId, t.held);
+      if (t.held) {
+        ctx.writeAndFlush(WireFormat.dropped(ctx.alloc(), requestId), ctx.voidPromise());
+      }
     }
   }
 
@@ -217,7 +225,7 @@ final class RequestHandler extends ChannelInboundHandlerAdapter {
           } else {
             t.written = f.isSuccess();
             if (takes.get(requestId) == t) {
-              settle(requestId, t);
+              settle(ctx, requestId, t);
             }
           }
         });

@@ -26,8 +26,8 @@ import org.apache.arrow.memory.OutOfMemoryException;
  *
  * <p>Frames this version cannot read (another protocol, another version, a frame of an unknown
  * kind) lose the connection: every fetch on it fails with {@link Reason#PROTOCOL} and the reason. A
- * peer that sends nothing for longer than the response timeout while fetches wait for it loses it
- * with {@link Reason#TIMEOUT}.
+ * peer that sends nothing for longer than the response timeout while fetches (or takes waiting for
+ * its word that it dropped their blocks) wait for it loses it with {@link Reason#TIMEOUT}.
  *
  * <p>Lives on the connection's I/O thread: not thread-safe, needs not be.
  */
@@ -99,14 +99,18 @@ final class ResponseDecoder extends ChannelInboundHandlerAdapter {
 
   private void checkTimeout(ChannelHandlerContext ctx) {
     long idle = System.nanoTime() - connection.lastActivityNanos();
-    if (connection.outstanding() > 0 && idle > responseTimeoutNanos) {
+    // Takes waiting for the owner's word count too: a word that never comes would leave their
+    // blocks counted as the owner's for ever.
+    if (connection.awaiting() > 0 && idle > responseTimeoutNanos) {
       connection.recordFailure(
           Reason.TIMEOUT,
           "no byte from the peer for "
               + TimeUnit.NANOSECONDS.toMillis(idle)
               + " ms with "
               + connection.outstanding()
-              + " fetches outstanding",
+              + " fetches outstanding and "
+              + (connection.awaiting() - connection.outstanding())
+              + " takes not yet confirmed dropped",
           null);
       ctx.close();
     }
@@ -144,6 +148,8 @@ final class ResponseDecoder extends ChannelInboundHandlerAdapter {
             wanted = WireFormat.BLOCK_HEADER_BYTES;
           } else if (kind == WireFormat.KIND_ERROR) {
             wanted = WireFormat.ERROR_HEADER_BYTES;
+          } else if (kind == WireFormat.KIND_DROPPED) {
+            wanted = WireFormat.DROPPED_BYTES;
           } else {
             throw new IOException("unexpected frame kind " + kind + " from the server");
           }
@@ -152,6 +158,11 @@ final class ResponseDecoder extends ChannelInboundHandlerAdapter {
         gathered.skipBytes(WireFormat.PRELUDE_BYTES - 1);
         byte kind = gathered.readByte();
         requestId = gathered.readLong();
+        if (kind == WireFormat.KIND_DROPPED) {
+          connection.dropped(requestId);
+          next(State.HEADER, WireFormat.PRELUDE_BYTES);
+          return;
+        }
         current = connection.pending(requestId);
         if (kind == WireFormat.KIND_BLOCK) {
           int metaLength = gathered.readInt();

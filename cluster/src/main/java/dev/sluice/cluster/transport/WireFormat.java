@@ -26,12 +26,17 @@ import java.nio.charset.StandardCharsets;
  *   message: UTF-8
  * received (client to server, after the block frame of a take), {@value #RECEIVED_BYTES} bytes:
  *   prelude | requestId: long | held: byte (1: the caller has the block, 0: it was refused)
+ * dropped (server to client, after "received, held"), {@value #DROPPED_BYTES} bytes:
+ *   prelude | requestId: long
  * </pre>
  *
  * <p>A take is settled by the receiver, not by the sender's write: the owner drops the block only
  * on "received, held". A block that was written out but could not be held (the receiving allocator
  * was full, the caller had cancelled) or whose connection was lost before the answer stays with its
- * owner, to be fetched again, so that a take never loses a block in flight.
+ * owner, to be fetched again, so that a take never loses a block in flight. The owner answers
+ * "received, held" with "dropped" once it has let go of the block: until then the receiver's side
+ * counts the block's memory as the owner's (a scheduler placing work on the owner would otherwise
+ * count on memory the block still takes there). Version 2 added the "dropped" frame.
  *
  * <p>Responses on a connection come in the order of its requests, but each names its request, so a
  * client never relies on the order. A server that meets another version answers with an error of
@@ -39,18 +44,20 @@ import java.nio.charset.StandardCharsets;
  */
 final class WireFormat {
   static final short MAGIC = 0x5342;
-  static final byte VERSION = 1;
+  static final byte VERSION = 2;
 
   static final byte KIND_REQUEST = 1;
   static final byte KIND_BLOCK = 2;
   static final byte KIND_ERROR = 3;
   static final byte KIND_RECEIVED = 4;
+  static final byte KIND_DROPPED = 5;
 
   static final int PRELUDE_BYTES = 4;
   static final int REQUEST_BYTES = PRELUDE_BYTES + 8 + 8 + 1;
   static final int BLOCK_HEADER_BYTES = PRELUDE_BYTES + 8 + 4 + 8;
   static final int ERROR_HEADER_BYTES = PRELUDE_BYTES + 8 + 1 + 4;
   static final int RECEIVED_BYTES = PRELUDE_BYTES + 8 + 1;
+  static final int DROPPED_BYTES = PRELUDE_BYTES + 8;
 
   static final byte FLAG_TAKE = 1;
 
@@ -114,6 +121,14 @@ final class WireFormat {
     ByteBuf out = alloc.buffer(RECEIVED_BYTES);
     writePrelude(out, KIND_RECEIVED);
     out.writeLong(requestId).writeByte(held ? 1 : 0);
+    return out;
+  }
+
+  /** A dropped frame: the owner has let go of the block of take {@code requestId}. */
+  static ByteBuf dropped(ByteBufAllocator alloc, long requestId) {
+    ByteBuf out = alloc.buffer(DROPPED_BYTES);
+    writePrelude(out, KIND_DROPPED);
+    out.writeLong(requestId);
     return out;
   }
 

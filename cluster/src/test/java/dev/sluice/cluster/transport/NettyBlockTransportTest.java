@@ -214,6 +214,59 @@ class NettyBlockTransportTest {
   }
 
   @Test
+  void aTakeIsConfirmedDroppedOnlyOnceTheOwnerHasLetGoOfTheBlock() throws Exception {
+    source.put(7, TestBatches.mixed(serverMemory, 7, 4));
+    var server = transport("server", source);
+    var client = transport("client", BlockSource.none());
+
+    BlockTransport.Taken taken = client.take(server.address(), 7, clientMemory);
+    try (Batch b = get(taken.block())) {
+      assertMixed(b, 7, 4);
+    }
+    taken.dropped().get(TIMEOUT_S, TimeUnit.SECONDS);
+    // The owner's word comes after it dropped the block, never before.
+    assertThat(source.sent).containsExactly("7 take");
+    assertThat(source.blocks).doesNotContainKey(7L);
+    assertThat(serverMemory.getAllocatedMemory()).isZero();
+  }
+
+  @Test
+  void aConnectionLostBeforeTheOwnersWordFailsTheDroppedStageNamingTheBlock() throws Exception {
+    try (FakePeer peer =
+        new FakePeer(
+            (in, out) -> {
+              // An owner that sends the block, reads the receiver's word, and dies before its own.
+              byte[] request = new byte[WireFormat.REQUEST_BYTES];
+              in.readFully(request);
+              long id = java.nio.ByteBuffer.wrap(request, 4, 8).getLong();
+              try (BufferAllocator a = new RootAllocator();
+                  Batch b = TestBatches.mixed(a, 3, 5);
+                  OutgoingBlock block =
+                      OutgoingBlock.encode(
+                          UnpooledByteBufAllocator.DEFAULT, id, b, new SchemaCache())) {
+                write(out, block.header());
+                for (ByteBuf piece : block.body()) {
+                  write(out, piece);
+                }
+              }
+              byte[] received = new byte[WireFormat.RECEIVED_BYTES];
+              in.readFully(received);
+            })) {
+      var client = transport("client", BlockSource.none());
+      BlockTransport.Taken taken = client.take(peer.address(), 12, clientMemory);
+      try (Batch b = get(taken.block())) {
+        assertMixed(b, 3, 5);
+      }
+      assertThatThrownBy(() -> taken.dropped().get(TIMEOUT_S, TimeUnit.SECONDS))
+          .isInstanceOf(ExecutionException.class)
+          .cause()
+          .isInstanceOf(BlockTransportException.class)
+          .hasMessageContaining("block 12")
+          .hasMessageContaining("not the word that the peer dropped it");
+    }
+  }
+
+  @Test
   void sixtyFourPipelinedFetchesOverOneConnection() throws Exception {
     int n = 64;
     for (int i = 0; i < n; i++) {

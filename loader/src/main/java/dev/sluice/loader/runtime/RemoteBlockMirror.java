@@ -18,11 +18,27 @@ public final class RemoteBlockMirror implements NodeBlocks {
   /** How blocks leave the node. */
   public interface Transfer {
     /**
+     * A block taken from the node, and the node's word that it dropped it.
+     *
+     * @param batch the block, in the caller's allocator
+     * @param dropped completes once the node no longer holds the block (successfully or not: the
+     *     block is forgotten either way; a transfer that cannot tell should ask the node to release
+     *     it and complete when it has)
+     */
+    record Taken(Batch batch, java.util.concurrent.CompletionStage<?> dropped) {
+
+      /** A block the node had dropped by the time the transfer returned it. */
+      public static Taken alreadyDropped(Batch batch) {
+        return new Taken(batch, java.util.concurrent.CompletableFuture.completedFuture(null));
+      }
+    }
+
+    /**
      * Moves the block into {@code into} and has the node drop it.
      *
      * @throws BlockLostException when the node no longer holds it
      */
-    Batch take(BlockRef ref, BufferAllocator into);
+    Taken take(BlockRef ref, BufferAllocator into);
 
     /**
      * Has the node drop the block; completes once the node has (or the call failed: the node is
@@ -80,13 +96,18 @@ public final class RemoteBlockMirror implements NodeBlocks {
     if (r == null) {
       throw new BlockLostException(ref, lost);
     }
-    // The node holds the block until it is sent: counted until then, so that the scheduler does
-    // not fill its memory again while the block still takes it.
+    // The node holds the block until it has dropped it (after the transfer, once it heard that it
+    // arrived): counted until then, so that the scheduler does not fill its memory again while the
+    // block still takes it.
+    Transfer.Taken t;
     try {
-      return transfer.take(r, into);
-    } finally {
+      t = transfer.take(r, into);
+    } catch (RuntimeException | Error e) {
       count(r, -1);
+      throw e;
     }
+    t.dropped().whenComplete((v, e) -> count(r, -1));
+    return t.batch();
   }
 
   @Override

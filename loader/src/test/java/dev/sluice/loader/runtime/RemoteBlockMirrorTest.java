@@ -15,10 +15,10 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * The scheduler's account of a node in another process counts a block being taken until the
- * transfer is over: the node holds it until then, and a scheduler that forgot it at once would fill
- * that node's memory again while the block still took it (a worker's peak was once seen a few KiB
- * over the budget).
+ * The scheduler's account of a node in another process counts a block being taken until the node
+ * has dropped it (after the transfer, once it heard the block arrived): the node holds it until
+ * then, and a scheduler that forgot it at once would fill that node's memory again while the block
+ * still took it (a worker's peak was once seen a few KiB over the budget).
  */
 class RemoteBlockMirrorTest {
   private final ExecutorService taker =
@@ -40,7 +40,7 @@ class RemoteBlockMirrorTest {
             2,
             new RemoteBlockMirror.Transfer() {
               @Override
-              public Batch take(BlockRef ref, BufferAllocator into) {
+              public Taken take(BlockRef ref, BufferAllocator into) {
                 throw new AssertionError("not taken");
               }
 
@@ -73,7 +73,7 @@ class RemoteBlockMirrorTest {
             2,
             new RemoteBlockMirror.Transfer() {
               @Override
-              public Batch take(BlockRef ref, BufferAllocator into) {
+              public Taken take(BlockRef ref, BufferAllocator into) {
                 transferring.countDown();
                 try {
                   finish.await();
@@ -106,6 +106,40 @@ class RemoteBlockMirrorTest {
     finish.countDown();
     assertThatThrownBy(() -> take.get(10, TimeUnit.SECONDS))
         .hasCauseInstanceOf(BlockLostException.class);
+    assertThat(mirror.bytes()).isZero();
+    assertThat(mirror.bytesOf(1)).isZero();
+  }
+
+  @Test
+  void aBlockTakenCountsUntilTheNodeSaysItDroppedIt() {
+    CompletableFuture<Void> dropped = new CompletableFuture<>();
+    RemoteBlockMirror mirror =
+        new RemoteBlockMirror(
+            "w1",
+            2,
+            new RemoteBlockMirror.Transfer() {
+              @Override
+              public Taken take(BlockRef ref, BufferAllocator into) {
+                // Arrived (no block needed here); the node's word that it dropped it still to come.
+                return new Taken(null, dropped);
+              }
+
+              @Override
+              public java.util.concurrent.CompletionStage<?> release(BlockRef ref) {
+                throw new AssertionError("not released");
+              }
+
+              @Override
+              public void releaseAll() {}
+            });
+    BlockRef ref =
+        new BlockRef(9, "w1", new Lineage.Read(1, "Read", 0, 0, 0, 0, 10), 10, 4096, List.of());
+    mirror.arrived(ref);
+    assertThat(mirror.take(ref, null)).isNull();
+    assertThat(mirror.contains(ref)).as("gone from the account's blocks").isFalse();
+    assertThat(mirror.bytes()).as("still on the node until it says it dropped it").isEqualTo(4096);
+    assertThat(mirror.bytesOf(1)).isEqualTo(4096);
+    dropped.complete(null);
     assertThat(mirror.bytes()).isZero();
     assertThat(mirror.bytesOf(1)).isZero();
   }

@@ -107,10 +107,10 @@ public final class InProcessRemoteRuntime implements ExecutionRuntime {
             ex.fingerprint().size(),
             new RemoteBlockMirror.Transfer() {
               @Override
-              public Batch take(BlockRef ref, BufferAllocator into) {
+              public Taken take(BlockRef ref, BufferAllocator into) {
                 Batch b = host.store().take(ref);
                 try {
-                  return b.slice(into, 0, b.rowCount());
+                  return Taken.alreadyDropped(b.slice(into, 0, b.rowCount()));
                 } finally {
                   b.close();
                 }
