@@ -37,7 +37,8 @@ import org.slf4j.LoggerFactory;
  * this exchange is the {@link BlockSource} of.
  *
  * <p>The calls carry acknowledgements: a block a trainer took is settled at the host with its next
- * call, and until then the host still counts it against the execution's budget.
+ * call after the block's owner said it let go of it ({@link TakenPieces}), and until then the host
+ * still counts it against the execution's budget and the owner's memory.
  */
 public final class ClusterSplitExchange implements SplitExchange, BlockSource {
   private static final Logger LOG = LoggerFactory.getLogger(ClusterSplitExchange.class);
@@ -520,7 +521,7 @@ public final class ClusterSplitExchange implements SplitExchange, BlockSource {
     private final int index;
     private final Member host;
     private final Attached attached;
-    private final List<Long> taken = new ArrayList<>();
+    private final TakenPieces taken = new TakenPieces();
     private boolean ended;
     private boolean closed;
 
@@ -550,7 +551,7 @@ public final class ClusterSplitExchange implements SplitExchange, BlockSource {
       WirePoll p =
           call(
               host,
-              new ShareCalls.Next(key, index, acknowledge(), max, waitMillis),
+              new ShareCalls.Next(key, index, taken.acknowledge(), max, waitMillis),
               ShareCalls::readPoll,
               waitMillis);
       ended = p.ended();
@@ -560,25 +561,15 @@ public final class ClusterSplitExchange implements SplitExchange, BlockSource {
       return new ArrayList<>(p.pieces());
     }
 
-    private long[] acknowledge() {
-      long[] acks = taken.stream().mapToLong(Long::longValue).toArray();
-      taken.clear();
-      return acks;
-    }
-
     @Override
     public Batch fetch(RemotePiece piece, org.apache.arrow.memory.BufferAllocator into)
         throws InterruptedException {
       WirePiece w = (WirePiece) piece;
       InetSocketAddress owner = new InetSocketAddress(w.address(), w.port());
       try {
-        Batch b =
-            transport
-                .fetch(owner, w.blockId(), true, into)
-                .get(fetchTimeout.toMillis(), TimeUnit.MILLISECONDS);
-        synchronized (this) {
-          taken.add(w.id());
-        }
+        BlockTransport.Taken t = transport.take(owner, w.blockId(), into);
+        Batch b = t.block().get(fetchTimeout.toMillis(), TimeUnit.MILLISECONDS);
+        taken.taken(w.id(), t.dropped());
         return b;
       } catch (TimeoutException e) {
         throw new SluiceException(
@@ -610,7 +601,16 @@ public final class ClusterSplitExchange implements SplitExchange, BlockSource {
       }
       closed = true;
       try {
-        call(host, new ShareCalls.Close(key, index, acknowledge()), in -> null, 0);
+        // The owners' word on the last pieces taken is a round trip away: wait for it briefly,
+        // rather than have the host release (through the cluster) blocks already let go of.
+        if (!taken.awaitSettled(Duration.ofMillis(MAX_CALL_WAIT_MILLIS))) {
+          LOG.debug("leaving split {} as consumer {} before every owner let go", key, index);
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      try {
+        call(host, new ShareCalls.Close(key, index, taken.acknowledge()), in -> null, 0);
       } catch (SluiceException e) {
         LOG.warn("leaving split {} as consumer {}: {}", key, index, e.getMessage());
       }
