@@ -6,10 +6,12 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.sluice.loader.Batch;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
 import org.apache.arrow.memory.BufferAllocator;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -35,25 +37,12 @@ class RemoteBlockMirrorTest {
   @Test
   void aBlockReleasedCountsUntilTheNodeHasDroppedIt() {
     RemoteBlockMirror mirror =
-        new RemoteBlockMirror(
-            "w1",
-            2,
-            new RemoteBlockMirror.Transfer() {
-              @Override
-              public Taken take(BlockRef ref, BufferAllocator into) {
-                throw new AssertionError("not taken");
-              }
-
-              @Override
-              public java.util.concurrent.CompletionStage<?> release(BlockRef ref) {
-                return released;
-              }
-
-              @Override
-              public void releaseAll() {}
-            });
-    BlockRef ref =
-        new BlockRef(8, "w1", new Lineage.Read(1, "Read", 0, 0, 0, 0, 10), 10, 4096, List.of());
+        mirror(
+            ref -> {
+              throw new AssertionError("not taken");
+            },
+            ref -> released);
+    BlockRef ref = ref(8);
     mirror.arrived(ref);
     mirror.release(ref);
     assertThat(mirror.contains(ref)).as("gone from the account's blocks").isFalse();
@@ -68,31 +57,18 @@ class RemoteBlockMirrorTest {
     CountDownLatch transferring = new CountDownLatch(1);
     CountDownLatch finish = new CountDownLatch(1);
     RemoteBlockMirror mirror =
-        new RemoteBlockMirror(
-            "w1",
-            2,
-            new RemoteBlockMirror.Transfer() {
-              @Override
-              public Taken take(BlockRef ref, BufferAllocator into) {
-                transferring.countDown();
-                try {
-                  finish.await();
-                } catch (InterruptedException e) {
-                  Thread.currentThread().interrupt();
-                }
-                throw new BlockLostException(ref, true); // the node died mid-transfer
+        mirror(
+            ref -> {
+              transferring.countDown();
+              try {
+                finish.await();
+              } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
               }
-
-              @Override
-              public java.util.concurrent.CompletionStage<?> release(BlockRef ref) {
-                return released;
-              }
-
-              @Override
-              public void releaseAll() {}
-            });
-    BlockRef ref =
-        new BlockRef(7, "w1", new Lineage.Read(1, "Read", 0, 0, 0, 0, 10), 10, 4096, List.of());
+              throw new BlockLostException(ref, true); // the node died mid-transfer
+            },
+            ref -> released);
+    BlockRef ref = ref(7);
     mirror.arrived(ref);
     assertThat(mirror.bytes()).isEqualTo(4096);
 
@@ -113,27 +89,14 @@ class RemoteBlockMirrorTest {
   @Test
   void aBlockTakenCountsUntilTheNodeSaysItDroppedIt() {
     CompletableFuture<Void> dropped = new CompletableFuture<>();
+    // Arrived (no block needed here); the node's word that it dropped it still to come.
     RemoteBlockMirror mirror =
-        new RemoteBlockMirror(
-            "w1",
-            2,
-            new RemoteBlockMirror.Transfer() {
-              @Override
-              public Taken take(BlockRef ref, BufferAllocator into) {
-                // Arrived (no block needed here); the node's word that it dropped it still to come.
-                return new Taken(null, dropped);
-              }
-
-              @Override
-              public java.util.concurrent.CompletionStage<?> release(BlockRef ref) {
-                throw new AssertionError("not released");
-              }
-
-              @Override
-              public void releaseAll() {}
+        mirror(
+            ref -> new RemoteBlockMirror.Transfer.Taken(null, dropped),
+            ref -> {
+              throw new AssertionError("not released");
             });
-    BlockRef ref =
-        new BlockRef(9, "w1", new Lineage.Read(1, "Read", 0, 0, 0, 0, 10), 10, 4096, List.of());
+    BlockRef ref = ref(9);
     mirror.arrived(ref);
     assertThat(mirror.take(ref, null)).isNull();
     assertThat(mirror.contains(ref)).as("gone from the account's blocks").isFalse();
@@ -142,5 +105,33 @@ class RemoteBlockMirrorTest {
     dropped.complete(null);
     assertThat(mirror.bytes()).isZero();
     assertThat(mirror.bytesOf(1)).isZero();
+  }
+
+  /** A mirror of node w1 whose transfers take and release as given. */
+  private static RemoteBlockMirror mirror(
+      Function<BlockRef, RemoteBlockMirror.Transfer.Taken> take,
+      Function<BlockRef, CompletionStage<?>> release) {
+    return new RemoteBlockMirror(
+        "w1",
+        2,
+        new RemoteBlockMirror.Transfer() {
+          @Override
+          public Taken take(BlockRef ref, BufferAllocator into) {
+            return take.apply(ref);
+          }
+
+          @Override
+          public CompletionStage<?> release(BlockRef ref) {
+            return release.apply(ref);
+          }
+
+          @Override
+          public void releaseAll() {}
+        });
+  }
+
+  /** Block {@code id} of w1: 10 rows, 4,096 bytes, made by operator 1. */
+  private static BlockRef ref(long id) {
+    return new BlockRef(id, "w1", new Lineage.Read(1, "Read", 0, 0, 0, 0, 10), 10, 4096, List.of());
   }
 }
