@@ -78,13 +78,17 @@ public class SluiceException extends RuntimeException {
       sb.append('[').append(operator).append("] ");
     }
     sb.append(message);
-    if (source != null) {
+    // A message that names the file (or the entry) already is not told it again.
+    String text = message == null ? "" : message;
+    boolean named = source == null || text.contains(source);
+    boolean entryNamed = entry == null || text.contains(entry);
+    if (!named) {
       sb.append(" (file ").append(source);
-      if (entry != null) {
+      if (!entryNamed) {
         sb.append(", entry ").append(entry);
       }
       sb.append(')');
-    } else if (entry != null) {
+    } else if (!entryNamed) {
       sb.append(" (entry ").append(entry).append(')');
     }
     return sb.toString();
