@@ -1,8 +1,6 @@
 package dev.sluice.cluster.exec;
 
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
@@ -10,6 +8,7 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.stream.LongStream;
 
 /**
  * The pieces of a shared split that an attached consumer took, as it acknowledges them to the
@@ -41,11 +40,11 @@ final class TakenPieces {
 
   /** The pieces to acknowledge now (each once): those whose owner let go since the last call. */
   long[] acknowledge() {
-    List<Long> out = new ArrayList<>();
+    LongStream.Builder out = LongStream.builder();
     for (Long id = settled.poll(); id != null; id = settled.poll()) {
       out.add(id);
     }
-    return out.stream().mapToLong(Long::longValue).toArray();
+    return out.build().toArray();
   }
 
   /**
