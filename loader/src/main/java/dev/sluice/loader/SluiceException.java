@@ -78,10 +78,12 @@ public class SluiceException extends RuntimeException {
       sb.append('[').append(operator).append("] ");
     }
     sb.append(message);
-    // A message that names the file (or the entry) already is not told it again.
+    // A source's own message that names the file (and its entry, as a word of its own) is not told
+    // them again; a message that does not name the file keeps the whole location, since a short
+    // entry (a sample key such as "1") can appear in a message by chance.
     String text = message == null ? "" : message;
     boolean named = source == null || text.contains(source);
-    boolean entryNamed = entry == null || text.contains(entry);
+    boolean entryNamed = entry == null || (named && source != null && containsWord(text, entry));
     if (!named) {
       sb.append(" (file ").append(source);
       if (!entryNamed) {
@@ -92,5 +94,18 @@ public class SluiceException extends RuntimeException {
       sb.append(" (entry ").append(entry).append(')');
     }
     return sb.toString();
+  }
+
+  /** Whether {@code part} occurs in {@code text} with no letter or digit right before or after. */
+  private static boolean containsWord(String text, String part) {
+    for (int i = text.indexOf(part); i >= 0; i = text.indexOf(part, i + 1)) {
+      int end = i + part.length();
+      boolean before = i > 0 && Character.isLetterOrDigit(text.charAt(i - 1));
+      boolean after = end < text.length() && Character.isLetterOrDigit(text.charAt(end));
+      if (!before && !after) {
+        return true;
+      }
+    }
+    return false;
   }
 }

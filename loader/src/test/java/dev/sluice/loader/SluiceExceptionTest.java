@@ -23,7 +23,17 @@ class SluiceExceptionTest {
         .isEqualTo("[ReadCsv] " + message);
     assertThat(new SluiceException("/data/x.csv is empty", null, "/data/x.csv", "row 3", null))
         .hasMessage("/data/x.csv is empty (entry row 3)");
-    assertThat(new SluiceException("no row at line 2", null, "/data/x.csv", "line 2", null))
-        .hasMessage("no row at line 2 (file /data/x.csv)");
+    assertThat(
+            new SluiceException(
+                "/data/x.csv: line 20 is short", null, "/data/x.csv", "line 2", null))
+        .as("line 2 is not named by line 20")
+        .hasMessage("/data/x.csv: line 20 is short (entry line 2)");
+  }
+
+  @Test
+  void aMessageThatDoesNotNameTheFileKeepsTheWholeLocation() {
+    // The key "1" appears in the message by chance: it does not name the entry.
+    assertThat(new SluiceException("1 fields, the header has 4", null, "/data/x.tar", "1", null))
+        .hasMessage("1 fields, the header has 4 (file /data/x.tar, entry 1)");
   }
 }
