@@ -270,7 +270,7 @@ final class ActorPoolOperatorState extends MapOperatorState {
       a.inFlight++;
       TaskCompletion made = remakeCompletion(lost);
       launchTask(
-          taskMemoryEstimate(),
+          taskMemoryEstimate(lost.rows()),
           a.node,
           () -> a.handle.call(remakeSpec(lost)),
           new TaskCompletion() {
@@ -303,7 +303,7 @@ final class ActorPoolOperatorState extends MapOperatorState {
     List<Segment> bundle = retry != null ? retry.bundle() : takeBundle();
     long seq = retry != null ? retry.seq() : nextActorSeq++;
     a.inFlight++;
-    long reserve = taskMemoryEstimate();
+    long reserve = taskMemoryEstimate(rowsOf(bundle));
     startTaskOn(a, reserve, bundle, seq);
   }
 

@@ -213,6 +213,37 @@ class MapOperatorState extends OperatorState {
     return rowsForTarget(available);
   }
 
+  /** Input rows of a bundle. */
+  static long rowsOf(List<Segment> bundle) {
+    long rows = 0;
+    for (Segment s : bundle) {
+      rows += s.rows();
+    }
+    return rows;
+  }
+
+  /**
+   * Rows of the task {@link #launch} starts next: a lost block made again as many as it holds, a
+   * task run again its bundle's, a new one what {@link #takeBundle} would cut now.
+   */
+  @Override
+  long nextTaskRows() {
+    if (!remakeQueue.isEmpty()) {
+      return super.nextTaskRows();
+    }
+    Retry retry = retries.peek();
+    if (retry != null) {
+      return rowsOf(retry.bundle());
+    }
+    SharedBlock first = inputQueue.peek();
+    if (first == null) {
+      return -1;
+    }
+    return batchSize > 0
+        ? Math.min(batchSize, queuedRows)
+        : bundleRows(first.rows() - first.offset);
+  }
+
   /** Cuts the next bundle off the input queue (scheduling thread). */
   final List<Segment> takeBundle() {
     List<Segment> bundle = new ArrayList<>();
@@ -250,7 +281,7 @@ class MapOperatorState extends OperatorState {
     Retry retry = retries.poll();
     List<Segment> bundle = retry != null ? retry.bundle() : takeBundle();
     long seq = retry != null ? retry.seq() : nextSeq++;
-    long reserve = taskMemoryEstimate();
+    long reserve = taskMemoryEstimate(rowsOf(bundle));
     TaskSpec.MapBundle spec = specOf(bundle);
     Node node = place(spec, reserve);
     if (node == null) {

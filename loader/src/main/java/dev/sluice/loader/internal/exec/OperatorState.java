@@ -44,6 +44,14 @@ abstract class OperatorState implements BackpressurePolicy.OperatorView {
   boolean cancelled;
   long estimate = -1;
 
+  /**
+   * The most input rows a completed task had, and the highest peak among the tasks that had that
+   * many: what a task of more rows is scaled from (see {@link #taskMemoryEstimate(long)}).
+   */
+  long mostRowsIn;
+
+  long peakAtMostRowsIn;
+
   /** The most output bytes a task produced per input row so far; -1 before any task ended. */
   double bytesOutPerRowIn = -1;
 
@@ -167,7 +175,8 @@ abstract class OperatorState implements BackpressurePolicy.OperatorView {
   /** Launches a task that makes the next queued lost block again, under its name. */
   final void launchRemake() {
     BlockRef lost = remakeQueue.poll();
-    startTask(taskMemoryEstimate(), lost.hosts(), remakeSpec(lost), remakeCompletion(lost));
+    startTask(
+        taskMemoryEstimate(lost.rows()), lost.hosts(), remakeSpec(lost), remakeCompletion(lost));
   }
 
   /** The spec of a task that makes {@code lost} again. */
@@ -405,6 +414,12 @@ abstract class OperatorState implements BackpressurePolicy.OperatorView {
       wallNanos += r.wallNanos();
       cpuNanos += r.cpuNanos();
       estimate = Math.max(estimate, r.peakBytes());
+      if (r.rowsIn() > mostRowsIn) {
+        mostRowsIn = r.rowsIn();
+        peakAtMostRowsIn = r.peakBytes();
+      } else if (r.rowsIn() == mostRowsIn) {
+        peakAtMostRowsIn = Math.max(peakAtMostRowsIn, r.peakBytes());
+      }
       if (ref != null) {
         rowsOut += ref.rows();
         bytesOut += ref.bytes();
@@ -535,13 +550,36 @@ abstract class OperatorState implements BackpressurePolicy.OperatorView {
   }
 
   /**
-   * The measured peak of the largest task so far; before any task completed, a first guess, but at
-   * least the operator's even share of the reserved budget, so that a first task that expands its
-   * input more than guessed still fits the memory claimed for it.
+   * The memory the next task is expected to take at its peak: {@link #taskMemoryEstimate(long)}.
    */
   @Override
   public long taskMemoryEstimate() {
+    return taskMemoryEstimate(nextTaskRows());
+  }
+
+  /**
+   * Input rows of the task {@link #launch} starts next, or -1 when that is not known here (the
+   * estimate is then not scaled to it).
+   */
+  long nextTaskRows() {
+    // A lost block is made again from as many rows as it holds (for a read or a map).
+    return remakeQueue.isEmpty() ? -1 : remakeQueue.peek().rows();
+  }
+
+  /**
+   * The memory a task of {@code rows} input rows (-1: not known) is expected to take at its peak:
+   * the highest peak measured so far, and for a task of more rows than any completed one, the peak
+   * of the largest ones scaled to its rows. The first tasks of a map take one row each (the slow
+   * start of {@link #rowsForTarget}); without the scaling the tasks after them, of whole blocks,
+   * would be reserved the memory of one row. Before any task completed, a first guess, but at least
+   * the operator's even share of the reserved budget, so that a first task that expands its input
+   * more than guessed still fits the memory claimed for it.
+   */
+  final long taskMemoryEstimate(long rows) {
     if (estimate >= 0) {
+      if (rows > mostRowsIn && mostRowsIn > 0) {
+        return Math.max(estimate, (long) Math.ceil(peakAtMostRowsIn * (double) rows / mostRowsIn));
+      }
       return estimate;
     }
     long even =

@@ -173,6 +173,31 @@ final class ReadOperatorState extends OperatorState {
     return ctx.options().targetBlockBytes();
   }
 
+  /**
+   * Input rows of the next read: not known for a plain read (the source sizes its blocks, whole
+   * from the first); with fused functions the most an open split's next task takes (one row for a
+   * split not read yet: the slow start).
+   */
+  @Override
+  long nextTaskRows() {
+    if (!remakeQueue.isEmpty()) {
+      return super.nextTaskRows();
+    }
+    if (op.fused().isEmpty()) {
+      return -1;
+    }
+    long rows = 1;
+    for (Cursor c : open.values()) {
+      rows = Math.max(rows, rowsOfNextBlock(c));
+    }
+    return rows;
+  }
+
+  /** Rows the next fused read of split {@code c} takes at most. */
+  private long rowsOfNextBlock(Cursor c) {
+    return rowsForTarget(ctx.options().targetBlockRows(), c.bytesOutPerRow);
+  }
+
   @Override
   boolean isDone() {
     return (cancelled || enumerator.freeSplits() == 0)
@@ -311,7 +336,7 @@ final class ReadOperatorState extends OperatorState {
             index, c.split.index(), c.lease.attempt(), blockNumber, c.rowsRead, c.bytesOutPerRow);
     startTaskOn(
         c.node,
-        taskMemoryEstimate(),
+        taskMemoryEstimate(op.fused().isEmpty() ? -1 : rowsOfNextBlock(c)),
         spec,
         new TaskCompletion() {
           @Override

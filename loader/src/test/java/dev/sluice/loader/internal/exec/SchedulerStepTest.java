@@ -189,6 +189,72 @@ class SchedulerStepTest {
     assertThat(ex.peakMemory()).isLessThanOrEqualTo(64 << 10);
   }
 
+  /**
+   * A map that widens every row to a {@code bytes}-byte tensor: its tasks' peaks grow with rows.
+   */
+  private static TaskMapOp widen(String name, int bytes) {
+    BatchFunction fn =
+        (in, c) -> {
+          org.apache.arrow.vector.types.pojo.Schema schema =
+              new org.apache.arrow.vector.types.pojo.Schema(
+                  List.of(
+                      dev.sluice.loader.Columns.int64("id"),
+                      dev.sluice.loader.Columns.tensor(
+                          "payload", dev.sluice.loader.ElementType.UINT8, bytes)));
+          try (dev.sluice.loader.BatchBuilder b =
+              dev.sluice.loader.BatchBuilder.createUninitialized(
+                  c.allocator(), schema, in.rowCount(), 0, in.sources())) {
+            for (int i = 0; i < in.rowCount(); i++) {
+              b.setLong("id", i, in.getLong(RangeSource.COLUMN, i));
+            }
+            return b.build(in.rowCount());
+          }
+        };
+    return new TaskMapOp(List.of(new NamedFunction(name, fn)), Resources.cpus(0.5), 0, 0);
+  }
+
+  @Test
+  void aTaskOfMoreRowsThanAnyBeforeIsReservedThePeakScaledToItsRows() {
+    // W's first task takes one row (nothing is known of its output); the next ones take as many
+    // rows as fill the output target (an eighth of the budget: tens of rows of 16 KiB). They
+    // must be reserved that many rows' memory, not the one row's the first task measured: remote
+    // tasks are counted at their reserve until they end, so an estimate of one row let a worker
+    // take several such tasks' memory beyond the budget (seen in CI).
+    start(
+        OPTIONS.withMemoryBudget(8 << 20).withTargetBlockBytes(1 << 20),
+        read(400, 1),
+        widen("W", 16 << 10));
+    OperatorState w = ex.operators().get(1);
+    assertThat(step()).containsExactly("launch ReadRange");
+    runtime.runTasks();
+    assertThat(step()).contains("launch W");
+    assertThat(w.running.values()).singleElement();
+    runtime.runTasks("W");
+    step();
+    long probe = w.estimate;
+    assertThat(w.mostRowsIn).isEqualTo(1);
+    assertThat(probe).isGreaterThanOrEqualTo(16 << 10).isLessThan(32 << 10);
+    int rows = w.rowsForTarget(99);
+    assertThat(rows).isBetween(16, 98);
+    List<OperatorState.Running> next = List.copyOf(w.running.values());
+    assertThat(next).isNotEmpty();
+    assertThat(next.get(0).reserve()).isEqualTo(rows * probe);
+    for (OperatorState.Running r : next) {
+      assertThat(r.reserve() % probe).isZero();
+      assertThat(r.reserve()).isBetween(probe, rows * probe);
+    }
+    // They end: the largest task now had `rows` rows, and its measured peak is the estimate.
+    runtime.runTasks("W");
+    step();
+    assertThat(w.mostRowsIn).isEqualTo(rows);
+    assertThat(w.peakAtMostRowsIn).isGreaterThanOrEqualTo(rows * (16L << 10));
+    assertThat(w.taskMemoryEstimate(rows)).isEqualTo(w.estimate);
+    assertThat(w.taskMemoryEstimate(2L * rows)).isEqualTo(2 * w.peakAtMostRowsIn);
+    runToEnd();
+    assertThat(seen).hasSize(400).doesNotHaveDuplicates();
+    assertThat(ex.peakMemory()).isLessThanOrEqualTo(8 << 20);
+  }
+
   @Test
   void aFullConsumerChannelHoldsTheLastOperatorBackUntilTheConsumerTakes() {
     int blocks = StreamingExecutor.CHANNEL_BLOCKS + OperatorState.OUTPUT_BLOCKS + 10;
