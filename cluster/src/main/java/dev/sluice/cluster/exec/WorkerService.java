@@ -16,6 +16,7 @@ import dev.sluice.loader.Sluice;
 import dev.sluice.loader.SluiceException;
 import dev.sluice.loader.internal.exec.NodeHost;
 import dev.sluice.loader.internal.plan.PlanFingerprint;
+import dev.sluice.loader.memory.PageRoundingPolicy;
 import dev.sluice.loader.runtime.AttemptSupersededException;
 import dev.sluice.loader.runtime.BlockLostException;
 import dev.sluice.loader.runtime.BlockRef;
@@ -103,8 +104,21 @@ public final class WorkerService implements BlockSource, AutoCloseable {
   public WorkerService(long memoryBudget, ClassLoader pipelines) {
     this.memoryBudget = memoryBudget;
     this.pipelines = pipelines;
-    this.memory =
-        new RootAllocator(memoryBudget >= Long.MAX_VALUE / 2 ? Long.MAX_VALUE : 2 * memoryBudget);
+    this.memory = newAllocator(memoryBudget);
+  }
+
+  /**
+   * The worker's allocator: its limit twice the budget, and allocations rounded up to whole pages
+   * as the trainers' are ({@link PageRoundingPolicy}), not to Arrow's default next power of two,
+   * which made a block of 1 MiB and a few bytes take 2 MiB here: half the budget lost, and a task's
+   * memory no longer in proportion to its rows, which is how the scheduler scales its estimates.
+   */
+  static RootAllocator newAllocator(long memoryBudget) {
+    return new RootAllocator(
+        RootAllocator.configBuilder()
+            .maxAllocation(memoryBudget >= Long.MAX_VALUE / 2 ? Long.MAX_VALUE : 2 * memoryBudget)
+            .roundingPolicy(PageRoundingPolicy.INSTANCE)
+            .build());
   }
 
   /**

@@ -47,7 +47,13 @@ public final class InProcessRemoteRuntime implements ExecutionRuntime {
     this.nodes = List.copyOf(nodes);
     for (Node n : nodes) {
       // Well above the budget: the scheduler's accounting bounds the memory, not this limit.
-      memory.put(n.id(), new RootAllocator(8 * n.memoryBudget()));
+      memory.put(
+          n.id(),
+          new RootAllocator(
+              RootAllocator.configBuilder()
+                  .maxAllocation(8 * n.memoryBudget())
+                  .roundingPolicy(dev.sluice.loader.memory.PageRoundingPolicy.INSTANCE)
+                  .build()));
       threads.put(n.id(), new LocalRuntime(n));
     }
     // The context nodes build the pipeline in (its runtime runs nothing).
