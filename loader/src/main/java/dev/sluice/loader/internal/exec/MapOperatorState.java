@@ -202,8 +202,7 @@ class MapOperatorState extends OperatorState {
     if (head == null || head.rows() == 0) {
       return 0;
     }
-    int rows = batchSize > 0 ? batchSize : bundleRows(head.rows() - head.offset);
-    return head.bytes() * rows / head.rows();
+    return head.bytes() * rowsWanted(head) / head.rows();
   }
 
   /**
@@ -211,6 +210,14 @@ class MapOperatorState extends OperatorState {
    */
   int bundleRows(int available) {
     return rowsForTarget(available);
+  }
+
+  /**
+   * Rows the next bundle asks for when {@code first} heads the queue: the user's batch size, else
+   * (part of) that block, sized by output bytes.
+   */
+  private int rowsWanted(SharedBlock first) {
+    return batchSize > 0 ? batchSize : bundleRows(first.rows() - first.offset);
   }
 
   /** Input rows of a bundle. */
@@ -239,9 +246,7 @@ class MapOperatorState extends OperatorState {
     if (first == null) {
       return -1;
     }
-    return batchSize > 0
-        ? Math.min(batchSize, queuedRows)
-        : bundleRows(first.rows() - first.offset);
+    return Math.min(rowsWanted(first), queuedRows);
   }
 
   /** Cuts the next bundle off the input queue (scheduling thread). */
@@ -249,8 +254,7 @@ class MapOperatorState extends OperatorState {
     List<Segment> bundle = new ArrayList<>();
     // Without a batch size of the user's, a bundle is (part of) one block, sized by output bytes.
     SharedBlock first = inputQueue.peek();
-    int need =
-        batchSize > 0 ? batchSize : first == null ? 0 : bundleRows(first.rows() - first.offset);
+    int need = first == null ? 0 : rowsWanted(first);
     while (need > 0 && !inputQueue.isEmpty()) {
       SharedBlock head = inputQueue.peek();
       int available = head.rows() - head.offset;
